@@ -1,0 +1,1 @@
+"""The pure core: records, rules, parser, rollout. No I/O, no storage."""

@@ -1,0 +1,186 @@
+"""Capacity rules: pure decisions on plain values.
+
+Two rules live side by side during the rollout:
+
+* the **minutes rule** (new): a booking fits a date's period when the minutes already
+  held there plus the new service's duration + buffer stay within the period's total;
+* the **count rule** (legacy): a booking fits when the service's PENDING/CONFIRMED
+  count for the date is below its daily limit.
+
+How held minutes are counted (``minutes_held``), conservatively:
+
+* only PENDING and CONFIRMED reservations hold capacity;
+* a reservation without ``estimated_duration`` (written by the legacy path before the
+  backfill) holds its service's duration + buffer — never 0, which is what the plan's
+  ``|| 0`` would count;
+* a reservation whose ``period`` is unknown (the parser abstained; it awaits manual
+  review) holds its minutes in **both** periods of its date. It can only be in one of
+  them, so counting it in both can refuse a booking that would have fitted, but can
+  never let a period overbook. Review resolves it and frees the other period.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable, Mapping
+
+import attrs
+
+from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
+
+__all__ = [
+    "Decision",
+    "Reason",
+    "check_daily_limit",
+    "check_period_capacity",
+    "estimated_duration",
+    "minutes_for",
+    "minutes_held",
+]
+
+
+class Reason(enum.StrEnum):
+    """Why a decision came out as it did (machine-readable)."""
+
+    AVAILABLE = "AVAILABLE"
+    FULL = "FULL"
+    CLOSED = "CLOSED"
+    SERVICE_INACTIVE = "SERVICE_INACTIVE"
+    UNKNOWN_SERVICE = "UNKNOWN_SERVICE"
+    LIMIT_INACTIVE = "LIMIT_INACTIVE"
+    NO_LIMIT = "NO_LIMIT"
+
+
+@attrs.frozen(kw_only=True)
+class Decision:
+    """The outcome of a capacity check.
+
+    ``remaining`` is what is left *before* this booking: minutes for the minutes rule,
+    bookings for the count rule; ``None`` where no capacity applies (closed, unknown).
+    ``capacity``/``held``/``requested`` are in the same unit, for display and audit.
+    """
+
+    allowed: bool
+    reason: Reason
+    remaining: int | None = None
+    capacity: int | None = None
+    held: int | None = None
+    requested: int | None = None
+
+
+def estimated_duration(service: Service) -> int:
+    """Minutes a booking of ``service`` occupies: duration + buffer."""
+    if service.duration_minutes < 0 or service.buffer_minutes < 0:
+        # Service validates on construction; this guards evolved/evolve()d copies too.
+        raise ValueError(
+            f"service {service.code}: negative duration ({service.duration_minutes}) "
+            f"or buffer ({service.buffer_minutes})"
+        )
+    return service.duration_minutes + service.buffer_minutes
+
+
+def minutes_for(
+    reservation: Reservation,
+    services_by_code: Mapping[str, Service],
+    services_by_id: Mapping[str, Service] | None = None,
+) -> int:
+    """Minutes one reservation holds (see the module docstring).
+
+    Missing ``estimated_duration`` falls back to the service's duration + buffer, found
+    by ``service_id`` first, then by the legacy code. If neither is known, the longest
+    service in the catalogue is assumed: over-counting refuses a booking, under-counting
+    overbooks a clinic.
+    """
+    if reservation.estimated_duration is not None:
+        return reservation.estimated_duration
+    service = None
+    if services_by_id is not None and reservation.service_id is not None:
+        service = services_by_id.get(reservation.service_id)
+    if service is None and reservation.service is not None:
+        service = services_by_code.get(reservation.service)
+    if service is not None:
+        return estimated_duration(service)
+    return max((estimated_duration(s) for s in services_by_code.values()), default=0)
+
+
+def minutes_held(
+    reservations: Iterable[Reservation],
+    *,
+    day: dt.date,
+    period: Period,
+    services_by_code: Mapping[str, Service],
+    services_by_id: Mapping[str, Service] | None = None,
+) -> int:
+    """Minutes held in ``day``'s ``period`` by PENDING/CONFIRMED reservations."""
+    return sum(
+        minutes_for(r, services_by_code, services_by_id)
+        for r in reservations
+        if r.holds_capacity
+        and r.preferred_date == day
+        and (r.period is None or r.period == period)
+    )
+
+
+def check_period_capacity(
+    *,
+    service: Service | None,
+    slot: ClinicTimeSlot | None,
+    held_minutes: int,
+) -> Decision:
+    """The minutes rule. Exact fit is allowed; one minute more is not.
+
+    ``slot`` is the clinic's opening for the date's weekday and period (``None`` when
+    the clinic has none: closed). Checks run in the order a patient would want them
+    explained: unknown service, inactive service, closed, full.
+    """
+    if held_minutes < 0:
+        raise ValueError(f"held_minutes must be >= 0, got {held_minutes}")
+    if service is None:
+        return Decision(allowed=False, reason=Reason.UNKNOWN_SERVICE)
+    needed = estimated_duration(service)
+    if not service.is_bookable:
+        return Decision(allowed=False, reason=Reason.SERVICE_INACTIVE, requested=needed)
+    if slot is None or not slot.is_active:
+        return Decision(allowed=False, reason=Reason.CLOSED, requested=needed)
+    capacity = slot.total_minutes
+    remaining = max(capacity - held_minutes, 0)
+    fits = held_minutes + needed <= capacity
+    return Decision(
+        allowed=fits,
+        reason=Reason.AVAILABLE if fits else Reason.FULL,
+        remaining=remaining,
+        capacity=capacity,
+        held=held_minutes,
+        requested=needed,
+    )
+
+
+def check_daily_limit(*, limit: ServiceLimit | None, held_count: int) -> Decision:
+    """The legacy count rule: allowed when PENDING/CONFIRMED count < daily limit.
+
+    No limit row, or an inactive one, refuses the booking: that is what the live
+    application does today (``if (!limit || !limit.isActive) return false``), and the
+    rollout must not change the legacy path's behaviour.
+    """
+    if held_count < 0:
+        raise ValueError(f"held_count must be >= 0, got {held_count}")
+    if limit is None:
+        return Decision(allowed=False, reason=Reason.NO_LIMIT, held=held_count, requested=1)
+    if not limit.is_active:
+        return Decision(
+            allowed=False,
+            reason=Reason.LIMIT_INACTIVE,
+            held=held_count,
+            capacity=limit.daily_limit,
+            requested=1,
+        )
+    fits = held_count < limit.daily_limit
+    return Decision(
+        allowed=fits,
+        reason=Reason.AVAILABLE if fits else Reason.FULL,
+        remaining=max(limit.daily_limit - held_count, 0),
+        capacity=limit.daily_limit,
+        held=held_count,
+        requested=1,
+    )

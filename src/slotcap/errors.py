@@ -1,0 +1,106 @@
+"""Every exception slotcap raises, each with a stable machine-readable ``code``.
+
+Callers (the web app's route handlers, the CLI) branch on the class or on ``code``;
+the message is for people and may change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+__all__ = [
+    "ConfigurationError",
+    "InvalidRequest",
+    "InvalidService",
+    "MigrationError",
+    "ReservationFull",
+    "ReservationNotFound",
+    "SchemaStateError",
+    "SlotcapError",
+    "StoreBusy",
+    "ValidationFailed",
+]
+
+
+class SlotcapError(Exception):
+    """Base class of every slotcap error."""
+
+    code: str = "slotcap_error"
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class InvalidRequest(SlotcapError):
+    """A booking request (or other input) has missing or malformed fields.
+
+    ``fields`` maps each offending field name to what is wrong with it, all at once,
+    so a form can show every problem in one round trip.
+    """
+
+    code = "invalid_request"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        self.fields: dict[str, str] = dict(fields)
+        listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
+        super().__init__(f"invalid request: {listed}")
+
+
+class InvalidService(SlotcapError):
+    """The service does not exist, is inactive or soft-deleted, or cannot be written here."""
+
+    code = "invalid_service"
+
+
+class ReservationFull(SlotcapError):
+    """No room left: the period's minutes or the service's daily count are used up.
+
+    ``decision`` is the :class:`slotcap.Decision` that refused the booking.
+    """
+
+    code = "reservation_full"
+
+    def __init__(self, message: str, *, decision: object = None) -> None:
+        super().__init__(message)
+        self.decision = decision
+
+
+class ReservationNotFound(SlotcapError):
+    code = "reservation_not_found"
+
+
+class SchemaStateError(SlotcapError):
+    """The database's schema phase cannot serve what was asked (e.g. the minutes rule
+    on a legacy-only database, or the count rule after phase 4)."""
+
+    code = "schema_state"
+
+
+class StoreBusy(SlotcapError):
+    """A lock could not be taken within the lock timeout, even after retries."""
+
+    code = "store_busy"
+
+
+class ConfigurationError(SlotcapError):
+    """Unreadable configuration: an environment variable, a store URL, a CLI option."""
+
+    code = "configuration"
+
+
+class MigrationError(SlotcapError):
+    """A migration phase could not be applied or rolled back; nothing was half-written."""
+
+    code = "migration"
+
+
+class ValidationFailed(SlotcapError):
+    """The migration's validation checks did not all pass."""
+
+    code = "validation_failed"

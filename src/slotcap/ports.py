@@ -1,0 +1,194 @@
+"""Ports: what the use cases need from storage, as ``typing.Protocol``.
+
+Adapters (``slotcap.adapters.*``) implement them and hold every line of SQL. The use
+cases only ever see these protocols and the pure records in ``slotcap.domain``.
+
+Two shapes of read on purpose:
+
+* *facts* (``period_facts``, ``daily_facts``): everything one decision needs, gathered
+  in a single round trip (one indexed aggregate in SQL) — the availability check is
+  the hot path of the web app;
+* *booking transactions* (``booking``): a scope in which the check and the insert are
+  atomic. The adapter serialises scopes that touch the same (date, period) or
+  (date, service) by taking locks in one fixed order — periods in ``Period`` order,
+  then the service — so two requests can never both see the last free minutes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Protocol, runtime_checkable
+
+import attrs
+
+from slotcap.domain.model import (
+    ClinicTimeSlot,
+    Period,
+    Reservation,
+    ReservationStatus,
+    Service,
+    ServiceLimit,
+)
+
+__all__ = [
+    "BookingTransaction",
+    "CalendarEntry",
+    "ClinicHours",
+    "DailyFacts",
+    "LimitRepository",
+    "PeriodFacts",
+    "ReservationRepository",
+    "SchemaState",
+    "ServiceCatalog",
+    "Store",
+]
+
+
+class SchemaState(enum.StrEnum):
+    """Which columns the reservation database has, i.e. which rules it can serve."""
+
+    #: Before phase 1: old columns only. Count rule only; new fields are not written.
+    LEGACY = "legacy"
+    #: Phases 1–3: old and new columns side by side. Both rules; bookings dual-write.
+    EXPANDED = "expanded"
+    #: After phase 4: new columns only. Minutes rule only.
+    CONTRACTED = "contracted"
+
+    @property
+    def has_legacy_columns(self) -> bool:
+        return self is not SchemaState.CONTRACTED
+
+    @property
+    def has_new_columns(self) -> bool:
+        return self is not SchemaState.LEGACY
+
+
+@attrs.frozen(kw_only=True)
+class PeriodFacts:
+    """What the minutes rule needs for one (date, period, service)."""
+
+    service: Service | None
+    slot: ClinicTimeSlot | None
+    held_minutes: int
+
+
+@attrs.frozen(kw_only=True)
+class DailyFacts:
+    """What the count rule needs for one (date, service code)."""
+
+    limit: ServiceLimit | None
+    held_count: int
+
+
+@attrs.frozen(kw_only=True)
+class CalendarEntry:
+    """Booked, capacity and remaining minutes of one date's period.
+
+    ``is_open`` is False where the clinic has no active slot; capacity and remaining are
+    then 0 while ``booked`` still reports what is held there (e.g. bookings made before
+    the slot was deactivated).
+    """
+
+    day: dt.date
+    period: Period
+    is_open: bool
+    capacity: int
+    booked: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.capacity - self.booked, 0)
+
+
+class ServiceCatalog(Protocol):
+    def list_services(self, *, include_deleted: bool = False) -> list[Service]:
+        """All services ordered by ``display_order`` then ``code``."""
+        ...
+
+    def get_service(self, code: str) -> Service | None:
+        """The service with that code, soft-deleted ones included (callers decide)."""
+        ...
+
+    def save_service(self, service: Service) -> None:
+        """Insert, or update the row with the same id."""
+        ...
+
+
+class ClinicHours(Protocol):
+    def list_time_slots(self) -> list[ClinicTimeSlot]:
+        """All slots, active or not, ordered by day of week then period."""
+        ...
+
+    def save_time_slot(self, slot: ClinicTimeSlot) -> None:
+        """Insert, or update the slot of the same (day_of_week, period)."""
+        ...
+
+
+class LimitRepository(Protocol):
+    def get_limit(self, service_code: str) -> ServiceLimit | None: ...
+
+    def save_limit(self, limit: ServiceLimit) -> None:
+        """Insert, or update the limit of the same service code."""
+        ...
+
+
+class ReservationRepository(Protocol):
+    def get_reservation(self, reservation_id: str) -> Reservation | None: ...
+
+    def set_status(
+        self,
+        reservation_id: str,
+        status: ReservationStatus,
+        *,
+        changed_by: str | None = None,
+    ) -> Reservation:
+        """Change a reservation's status; raises ``ReservationNotFound``."""
+        ...
+
+
+class BookingTransaction(Protocol):
+    """Reads and the insert inside one atomic, locked booking scope."""
+
+    def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts: ...
+
+    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts: ...
+
+    def insert(self, reservation: Reservation) -> None:
+        """Insert the reservation, writing every column the schema state has."""
+        ...
+
+
+@runtime_checkable
+class Store(ServiceCatalog, ClinicHours, LimitRepository, ReservationRepository, Protocol):
+    """A whole reservation database, whatever its engine."""
+
+    @property
+    def schema_state(self) -> SchemaState: ...
+
+    def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
+        """Service, slot and held minutes in one round trip (no lock)."""
+        ...
+
+    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
+        """Limit and held count in one round trip (no lock)."""
+        ...
+
+    def calendar(self, start: dt.date, end: dt.date) -> list[CalendarEntry]:
+        """Every date and period from ``start`` to ``end`` inclusive, in one query."""
+        ...
+
+    def booking(
+        self,
+        day: dt.date,
+        service_code: str,
+        periods: Sequence[Period],
+    ) -> AbstractContextManager[BookingTransaction]:
+        """An atomic scope holding the locks of ``day``'s ``periods`` and of
+        (``day``, ``service_code``). Commits on normal exit, rolls back on exception.
+        Raises ``StoreBusy`` if the locks cannot be had within the lock timeout."""
+        ...
+
+    def close(self) -> None: ...

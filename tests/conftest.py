@@ -1,0 +1,97 @@
+"""Shared fixtures: fresh SQLite files and fresh PostgreSQL databases.
+
+PostgreSQL is found through ``SLOTCAP_TEST_POSTGRES_URL`` (default: the project's
+server, ``postgresql://postgres@127.0.0.1:5432/test``). Each test that asks for one
+gets its own database, created and dropped here. Without a server the PostgreSQL
+tests skip with a loud reason — except in CI (``CI=true``), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from slotcap.schema.legacy import create_legacy_schema
+from slotcap.sqldb import open_sql
+
+DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+PG_URL = os.environ.get("SLOTCAP_TEST_POSTGRES_URL", DEFAULT_PG_URL)
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _postgres_problem() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed (pip install -e '.[postgres,dev]')"
+    try:
+        with psycopg.connect(PG_URL, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"cannot reach PostgreSQL at SLOTCAP_TEST_POSTGRES_URL: {type(exc).__name__}"
+    return None
+
+
+_PG_PROBLEM: str | None = None
+_PG_CHECKED = False
+
+
+def require_postgres() -> None:
+    """Skip loudly when PostgreSQL is missing; fail in CI."""
+    global _PG_PROBLEM, _PG_CHECKED
+    if not _PG_CHECKED:
+        _PG_PROBLEM = _postgres_problem()
+        _PG_CHECKED = True
+    if _PG_PROBLEM is not None:
+        message = f"PostgreSQL tests need a server: {_PG_PROBLEM}"
+        if IN_CI:
+            pytest.fail(f"CI=true and {message}", pytrace=False)
+        pytest.skip(f"SKIPPING POSTGRESQL TESTS — {message}")
+
+
+def _with_database(url: str, dbname: str) -> str:
+    base, _, _ = url.rpartition("/")
+    return f"{base}/{dbname}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """URL of a new, empty PostgreSQL database, dropped after the test."""
+    require_postgres()
+    import psycopg
+
+    name = f"slotcap_t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_database(PG_URL, name)
+    finally:
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """URL of a new, empty SQLite file."""
+    return f"sqlite:///{tmp_path / 'slotcap.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each SQL engine in turn."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'slotcap.db'}"
+    else:
+        yield request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def legacy_url(sql_url: str) -> str:
+    """A database of each engine made from exactly the reference legacy DDL."""
+    with open_sql(sql_url) as conn:
+        create_legacy_schema(conn)
+    return sql_url
