@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from slotcap.domain.model import ClinicTimeSlot, Period, Service
+from slotcap.domain.model import ClinicTimeSlot, Period, Service, ServiceLimit
 
-__all__ = ["DEFAULT_SERVICES", "DEFAULT_TIME_SLOTS"]
+__all__ = ["DEFAULT_DAILY_LIMITS", "DEFAULT_SERVICES", "DEFAULT_TIME_SLOTS"]
 
 
 def _service(order: int, code: str, name: str, name_en: str, duration: int, buffer: int) -> Service:
@@ -53,4 +53,13 @@ DEFAULT_TIME_SLOTS: tuple[ClinicTimeSlot, ...] = (
         )
     ),
     _slot(6, Period.MORNING, "09:00", "13:00"),
+)
+
+
+#: Legacy per-service daily count limits for the in-memory store and the demo. The plan
+#: does not give production's values (its 6 rows are site configuration); 10 a day per
+#: service is a placeholder an operator replaces with ``save_limit``.
+DEFAULT_DAILY_LIMITS: tuple[ServiceLimit, ...] = tuple(
+    ServiceLimit(id=f"limit_{s.code.lower()}", service_code=s.code, daily_limit=10)
+    for s in DEFAULT_SERVICES
 )

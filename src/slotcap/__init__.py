@@ -1,0 +1,86 @@
+"""slotcap: does a clinic booking fit — and a safe way to migrate the database that knows.
+
+The names below are the public contract (the web app, test suites and benchmarks
+import them); they are added to, never renamed.
+"""
+
+from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS, DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
+from slotcap.domain.model import (
+    ClinicTimeSlot,
+    Gender,
+    Period,
+    Reservation,
+    ReservationStatus,
+    Service,
+    ServiceLimit,
+    TreatmentType,
+)
+from slotcap.domain.rollout import Rollout
+from slotcap.domain.rules import (
+    Decision,
+    Reason,
+    check_daily_limit,
+    check_period_capacity,
+    estimated_duration,
+    minutes_held,
+)
+from slotcap.domain.timeparse import ParsedTime, parse_preferred_time
+from slotcap.errors import (
+    ConfigurationError,
+    InvalidRequest,
+    InvalidService,
+    MigrationError,
+    ReservationFull,
+    ReservationNotFound,
+    SchemaStateError,
+    SlotcapError,
+    StoreBusy,
+    ValidationFailed,
+)
+from slotcap.ports import CalendarEntry, SchemaState, Store
+from slotcap.stores import open_store
+from slotcap.usecases import BookingRequest, availability_calendar, book, check_availability
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_DAILY_LIMITS",
+    "DEFAULT_SERVICES",
+    "DEFAULT_TIME_SLOTS",
+    "BookingRequest",
+    "CalendarEntry",
+    "ClinicTimeSlot",
+    "ConfigurationError",
+    "Decision",
+    "Gender",
+    "InvalidRequest",
+    "InvalidService",
+    "MigrationError",
+    "ParsedTime",
+    "Period",
+    "Reason",
+    "Reservation",
+    "ReservationFull",
+    "ReservationNotFound",
+    "ReservationStatus",
+    "Rollout",
+    "SchemaState",
+    "SchemaStateError",
+    "Service",
+    "ServiceLimit",
+    "SlotcapError",
+    "Store",
+    "StoreBusy",
+    "TreatmentType",
+    "ValidationFailed",
+    "__version__",
+    "availability_calendar",
+    "book",
+    "check_availability",
+    "check_daily_limit",
+    "check_period_capacity",
+    "estimated_duration",
+    "minutes_held",
+    "open_store",
+    "parse_preferred_time",
+]

@@ -1,0 +1,1 @@
+"""Storage adapters: every line of SQL lives here (and in ``slotcap.migration``)."""

@@ -1,0 +1,281 @@
+"""The in-memory store: a first-class adapter, and the reference the SQL stores are
+tested against (same decisions, same totals).
+
+Thread-safe: one re-entrant lock guards everything, and a booking scope holds it from
+the check to the insert, which makes check-and-insert atomic by construction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+
+import attrs
+
+from slotcap.domain.calendar import date_range, day_of_week
+from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS, DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
+from slotcap.domain.model import (
+    ClinicTimeSlot,
+    Period,
+    Reservation,
+    ReservationStatus,
+    Service,
+    ServiceLimit,
+)
+from slotcap.domain.rules import minutes_held
+from slotcap.errors import ReservationNotFound, SchemaStateError
+from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts, SchemaState
+
+__all__ = ["MemoryStore"]
+
+
+def _utcnow() -> dt.datetime:
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class MemoryStore:
+    """Everything in dictionaries. ``schema_state`` mimics a database in that phase:
+    a LEGACY store refuses the minutes rule and keeps only old fields, a CONTRACTED
+    one refuses the count rule and keeps only new fields."""
+
+    def __init__(
+        self,
+        *,
+        schema_state: SchemaState = SchemaState.EXPANDED,
+        services: Iterable[Service] = DEFAULT_SERVICES,
+        time_slots: Iterable[ClinicTimeSlot] = DEFAULT_TIME_SLOTS,
+        limits: Iterable[ServiceLimit] = DEFAULT_DAILY_LIMITS,
+    ) -> None:
+        self._state = schema_state
+        self._lock = threading.RLock()
+        self._services: dict[str, Service] = {s.id: s for s in services}
+        self._slots: dict[tuple[int, Period], ClinicTimeSlot] = {
+            (s.day_of_week, s.period): s for s in time_slots
+        }
+        self._limits: dict[str, ServiceLimit] = {lim.service_code: lim for lim in limits}
+        self._reservations: dict[str, Reservation] = {}
+        self._by_date: dict[dt.date, list[str]] = defaultdict(list)
+
+    # -- state ------------------------------------------------------------------------
+
+    @property
+    def schema_state(self) -> SchemaState:
+        return self._state
+
+    def set_schema_state(self, state: SchemaState) -> None:
+        """Move to another phase (as an operator's migration would)."""
+        with self._lock:
+            self._state = state
+
+    def _require_minutes_rule(self) -> None:
+        if not self._state.has_new_columns:
+            raise SchemaStateError(
+                "the minutes rule needs the new columns: apply phase 1 first "
+                f"(schema state is {self._state.value})"
+            )
+
+    def _require_count_rule(self) -> None:
+        if not self._state.has_legacy_columns:
+            raise SchemaStateError(
+                "the daily count rule was removed in phase 4 "
+                f"(schema state is {self._state.value})"
+            )
+
+    # -- catalogue, hours, limits ------------------------------------------------------
+
+    def list_services(self, *, include_deleted: bool = False) -> list[Service]:
+        with self._lock:
+            services = [
+                s for s in self._services.values() if include_deleted or s.deleted_at is None
+            ]
+        return sorted(services, key=lambda s: (s.display_order, s.code))
+
+    def get_service(self, code: str) -> Service | None:
+        with self._lock:
+            return self._service_by_code(code)
+
+    def _service_by_code(self, code: str) -> Service | None:
+        return next((s for s in self._services.values() if s.code == code), None)
+
+    def save_service(self, service: Service) -> None:
+        with self._lock:
+            clash = self._service_by_code(service.code)
+            if clash is not None and clash.id != service.id:
+                raise ValueError(f"service code {service.code!r} already used by {clash.id}")
+            self._services[service.id] = service
+
+    def list_time_slots(self) -> list[ClinicTimeSlot]:
+        with self._lock:
+            return sorted(
+                self._slots.values(), key=lambda s: (s.day_of_week, s.period != Period.MORNING)
+            )
+
+    def save_time_slot(self, slot: ClinicTimeSlot) -> None:
+        with self._lock:
+            self._slots[(slot.day_of_week, slot.period)] = slot
+
+    def get_limit(self, service_code: str) -> ServiceLimit | None:
+        self._require_count_rule()
+        with self._lock:
+            return self._limits.get(service_code)
+
+    def save_limit(self, limit: ServiceLimit) -> None:
+        self._require_count_rule()
+        with self._lock:
+            self._limits[limit.service_code] = limit
+
+    # -- reservations ------------------------------------------------------------------
+
+    def get_reservation(self, reservation_id: str) -> Reservation | None:
+        with self._lock:
+            return self._reservations.get(reservation_id)
+
+    def set_status(
+        self,
+        reservation_id: str,
+        status: ReservationStatus,
+        *,
+        changed_by: str | None = None,
+    ) -> Reservation:
+        with self._lock:
+            current = self._reservations.get(reservation_id)
+            if current is None:
+                raise ReservationNotFound(f"no reservation with id {reservation_id!r}")
+            now = _utcnow()
+            updated = attrs.evolve(
+                current,
+                status=ReservationStatus(status),
+                status_changed_at=now,
+                status_changed_by=changed_by,
+                updated_at=now,
+            )
+            self._reservations[reservation_id] = updated
+            return updated
+
+    def all_reservations(self) -> list[Reservation]:
+        """Every reservation, for tests and the stateful comparison."""
+        with self._lock:
+            return list(self._reservations.values())
+
+    # -- facts -------------------------------------------------------------------------
+
+    def _on(self, day: dt.date) -> list[Reservation]:
+        return [self._reservations[rid] for rid in self._by_date.get(day, ())]
+
+    def _held_minutes(self, day: dt.date, period: Period) -> int:
+        services = list(self._services.values())
+        return minutes_held(
+            self._on(day),
+            day=day,
+            period=period,
+            services_by_code=(
+                {s.code: s for s in services} if self._state.has_legacy_columns else {}
+            ),
+            services_by_id={s.id: s for s in services},
+        )
+
+    def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
+        self._require_minutes_rule()
+        with self._lock:
+            return PeriodFacts(
+                service=self._service_by_code(service_code),
+                slot=self._slots.get((day_of_week(day), Period(period))),
+                held_minutes=self._held_minutes(day, Period(period)),
+            )
+
+    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
+        self._require_count_rule()
+        with self._lock:
+            held = sum(
+                1 for r in self._on(day) if r.holds_capacity and r.service == service_code
+            )
+            return DailyFacts(limit=self._limits.get(service_code), held_count=held)
+
+    def calendar(self, start: dt.date, end: dt.date) -> list[CalendarEntry]:
+        self._require_minutes_rule()
+        entries = []
+        with self._lock:
+            for day in date_range(start, end):
+                for period in Period:
+                    slot = self._slots.get((day_of_week(day), period))
+                    is_open = slot is not None and slot.is_active
+                    entries.append(
+                        CalendarEntry(
+                            day=day,
+                            period=period,
+                            is_open=is_open,
+                            capacity=slot.total_minutes if slot is not None and is_open else 0,
+                            booked=self._held_minutes(day, period),
+                        )
+                    )
+        return entries
+
+    # -- booking -----------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def booking(
+        self,
+        day: dt.date,
+        service_code: str,
+        periods: Sequence[Period],
+    ) -> Iterator[_MemoryBooking]:
+        with self._lock:
+            tx = _MemoryBooking(self)
+            try:
+                yield tx
+            except BaseException:
+                tx.undo()
+                raise
+
+    def _insert(self, reservation: Reservation) -> None:
+        if reservation.id in self._reservations:
+            raise ValueError(f"duplicate reservation id {reservation.id!r}")
+        stored = self._shape_for_state(reservation)
+        self._reservations[stored.id] = stored
+        self._by_date[stored.preferred_date].append(stored.id)
+
+    def _remove(self, reservation_id: str) -> None:
+        removed = self._reservations.pop(reservation_id)
+        self._by_date[removed.preferred_date].remove(reservation_id)
+
+    def _shape_for_state(self, reservation: Reservation) -> Reservation:
+        """Drop the columns the current schema state does not have."""
+        if not self._state.has_new_columns:
+            return attrs.evolve(
+                reservation,
+                service_id=None,
+                service_name=None,
+                estimated_duration=None,
+                period=None,
+            )
+        if not self._state.has_legacy_columns:
+            return attrs.evolve(reservation, service=None, preferred_time=None)
+        return reservation
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class _MemoryBooking:
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._inserted: list[str] = []
+
+    def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
+        return self._store.period_facts(day, period, service_code)
+
+    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
+        return self._store.daily_facts(day, service_code)
+
+    def insert(self, reservation: Reservation) -> None:
+        self._store._insert(reservation)
+        self._inserted.append(reservation.id)
+
+    def undo(self) -> None:
+        for reservation_id in reversed(self._inserted):
+            self._store._remove(reservation_id)
+        self._inserted.clear()

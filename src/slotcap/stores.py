@@ -1,0 +1,29 @@
+"""``open_store(url)``: the one entry point from a URL to a store."""
+
+from __future__ import annotations
+
+from slotcap.dburl import Engine, parse_url
+from slotcap.ports import Store
+
+__all__ = ["open_store"]
+
+
+def open_store(url: str) -> Store:
+    """``memory://``, ``sqlite:///path/to.db`` or ``postgresql://user@host/db``.
+
+    SQL stores detect the database's schema phase on open. PostgreSQL needs the
+    ``postgres`` extra (psycopg 3); without it this raises ``ConfigurationError``
+    naming the extra. The URL's password never appears in an error.
+    """
+    parsed = parse_url(url)
+    if parsed.engine is Engine.MEMORY:
+        from slotcap.adapters.memory import MemoryStore
+
+        return MemoryStore()
+    if parsed.engine is Engine.SQLITE:
+        from slotcap.adapters.sqlite import SqliteStore
+
+        return SqliteStore.open(parsed.target)
+    from slotcap.adapters.postgres import PostgresStore
+
+    return PostgresStore.open(parsed.target)

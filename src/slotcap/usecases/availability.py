@@ -1,0 +1,72 @@
+"""Read-only availability: one date's decision, or a calendar of a date range."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
+from slotcap.domain.rules import Decision, Reason, check_daily_limit, check_period_capacity
+from slotcap.errors import InvalidRequest
+from slotcap.ports import CalendarEntry, Store
+
+__all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
+
+#: A calendar request longer than this is refused: it is a screen, not an export.
+MAX_CALENDAR_DAYS = 366
+
+
+def check_availability(
+    store: Store,
+    day: dt.date,
+    service: str,
+    *,
+    period: Period | str | None = None,
+    dynamic: bool,
+) -> Decision:
+    """Whether ``service`` can be booked on ``day``, without booking it.
+
+    Dynamic (minutes rule): with a ``period``, that period's decision. Without one, the
+    first period that fits (MORNING before AFTERNOON); when none fits, the period with
+    the most room left, or CLOSED when the clinic is closed all day.
+
+    Legacy (count rule): the daily limit; ``period`` is ignored, as the old app does.
+
+    One round trip per period checked (one indexed aggregate in SQL). The answer is
+    advice: only :func:`slotcap.book` decides under lock.
+    """
+    if not dynamic:
+        if service not in LEGACY_SERVICE_CODES:
+            return Decision(allowed=False, reason=Reason.UNKNOWN_SERVICE)
+        facts = store.daily_facts(day, service)
+        return check_daily_limit(limit=facts.limit, held_count=facts.held_count)
+
+    periods = [Period(period)] if period is not None else list(Period)
+    decisions = []
+    for each in periods:
+        facts = store.period_facts(day, each, service)
+        decision = check_period_capacity(
+            service=facts.service, slot=facts.slot, held_minutes=facts.held_minutes
+        )
+        if decision.allowed or decision.reason in (
+            Reason.UNKNOWN_SERVICE,
+            Reason.SERVICE_INACTIVE,
+        ):
+            return decision
+        decisions.append(decision)
+    open_ones = [d for d in decisions if d.reason is not Reason.CLOSED]
+    if not open_ones:
+        return decisions[0]
+    return max(open_ones, key=lambda d: d.remaining or 0)
+
+
+def availability_calendar(store: Store, start: dt.date, end: dt.date) -> list[CalendarEntry]:
+    """Booked, capacity and remaining minutes for every date and period in
+    [``start``, ``end``], honouring clinic hours and inactive slots, in one query."""
+    problems = {}
+    if end < start:
+        problems["end"] = f"must not be before start ({start.isoformat()})"
+    elif (end - start).days + 1 > MAX_CALENDAR_DAYS:
+        problems["end"] = f"a calendar covers at most {MAX_CALENDAR_DAYS} days"
+    if problems:
+        raise InvalidRequest(problems)
+    return store.calendar(start, end)

@@ -1,0 +1,191 @@
+"""Book a reservation: validate, check and insert atomically, writing old and new columns.
+
+Which rule decides is the caller's ``dynamic`` flag (from :class:`slotcap.Rollout`):
+
+* dynamic → the minutes rule for the requested period;
+* legacy  → the daily count rule, exactly as the live application does today.
+
+Both paths write every column the schema has (dual-write), and both take the same
+locks (the date's period(s), then the date's service), so a legacy booking's minutes
+are visible to the next dynamic check at once and neither rule can be raced past.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterable
+
+from slotcap.domain.model import (
+    LEGACY_SERVICE_CODES,
+    ClinicTimeSlot,
+    Period,
+    Reservation,
+    ReservationStatus,
+    Service,
+)
+from slotcap.domain.rules import (
+    Decision,
+    Reason,
+    check_daily_limit,
+    check_period_capacity,
+    estimated_duration,
+)
+from slotcap.domain.timeparse import parse_preferred_time
+from slotcap.errors import InvalidService, ReservationFull, SchemaStateError
+from slotcap.ports import BookingTransaction, SchemaState, Store
+from slotcap.usecases.request import BookingRequest, ValidBooking, validate_request
+
+__all__ = ["book"]
+
+
+def _utcnow() -> dt.datetime:
+    # Prisma stores TIMESTAMP(3) in UTC without zone; keep millisecond precision so a
+    # value read back compares equal to the one written.
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def book(
+    store: Store,
+    request: BookingRequest,
+    *,
+    dynamic: bool,
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> Reservation:
+    """Create a reservation atomically and return it as stored.
+
+    Raises ``InvalidRequest`` (every bad field named), ``InvalidService`` (unknown,
+    inactive, soft-deleted, or — before phase 4 — not in the legacy enum),
+    ``ReservationFull`` (no room; ``.decision`` says why), ``SchemaStateError`` (the
+    database's phase cannot serve this rule) or ``StoreBusy`` (locks not had in time).
+    """
+    valid = validate_request(request, dynamic=dynamic)
+    state = store.schema_state
+    if dynamic:
+        return _book_dynamic(store, valid, state, new_id())
+    return _book_legacy(store, valid, state, new_id())
+
+
+def _require_bookable(service: Service | None, code: str, state: SchemaState) -> Service:
+    if service is None:
+        raise InvalidService(f"unknown service {code!r}", code="unknown_service")
+    if not service.is_bookable:
+        raise InvalidService(f"service {code!r} is not bookable (inactive or deleted)",
+                             code="service_inactive")
+    if state.has_legacy_columns and not service.is_legacy:
+        # The old NOT NULL "service" column is typed by the ServiceType enum until
+        # phase 4; a new service cannot be dual-written, so it cannot be booked yet.
+        raise InvalidService(
+            f"service {code!r} is not in the legacy ServiceType enum and cannot be "
+            "dual-written before phase 4",
+            code="service_not_in_legacy_enum",
+        )
+    return service
+
+
+def _refuse(decision: Decision, what: str) -> ReservationFull:
+    if decision.reason is Reason.CLOSED:
+        message = f"{what}: the clinic is closed then"
+    elif decision.reason is Reason.FULL:
+        message = f"{what}: full ({decision.remaining} left, {decision.requested} needed)"
+    else:
+        message = f"{what}: not bookable ({decision.reason.value})"
+    return ReservationFull(message, decision=decision)
+
+
+def _book_dynamic(store: Store, valid: ValidBooking, state: SchemaState, rid: str) -> Reservation:
+    if not state.has_new_columns:
+        raise SchemaStateError(
+            "dynamic booking needs the new columns: apply phase 1 first (schema is legacy)"
+        )
+    period = valid.period
+    assert period is not None  # noqa: S101 (validate_request guarantees it on this path)
+    day, code = valid.preferred_date, valid.service_code
+    with store.booking(day, code, [period]) as tx:
+        facts = tx.period_facts(day, period, code)
+        service = _require_bookable(facts.service, code, state)
+        decision = check_period_capacity(
+            service=service, slot=facts.slot, held_minutes=facts.held_minutes
+        )
+        if not decision.allowed:
+            raise _refuse(decision, f"{day.isoformat()} {period.value}")
+        # The old preferredTime keeps the patient's own words when they agree with the
+        # period; otherwise the period's opening time (the plan's 09:00 / 14:00).
+        time_text = valid.preferred_time
+        if time_text is None or _period_of(time_text) is not period:
+            assert facts.slot is not None  # noqa: S101 (an allowed decision has a slot)
+            time_text = facts.slot.start_time.strftime("%H:%M")
+        if not state.has_legacy_columns:
+            # After phase 4 the old columns are gone; nothing to dual-write.
+            reservation = _reservation(valid, rid, service, period, None, None)
+        else:
+            reservation = _reservation(valid, rid, service, period, time_text, code)
+        return _insert(tx, reservation)
+
+
+def _book_legacy(store: Store, valid: ValidBooking, state: SchemaState, rid: str) -> Reservation:
+    if not state.has_legacy_columns:
+        raise SchemaStateError(
+            "the daily count rule was removed in phase 4: book with dynamic=True"
+        )
+    code = valid.service_code
+    if code not in LEGACY_SERVICE_CODES:
+        raise InvalidService(f"unknown service {code!r}", code="unknown_service")
+    day = valid.preferred_date
+    service: Service | None = None
+    period: Period | None = None
+    if state.has_new_columns:
+        service = store.get_service(code)
+        # Read with the clinic's own hours, so "2:00" in a clinic open 14-18 is 14:00.
+        period = _period_of(valid.preferred_time or "", store.list_time_slots())
+    # An unknown period may be either one: lock (and later hold) both.
+    periods = [period] if period is not None else list(Period)
+    with store.booking(day, code, periods if state.has_new_columns else []) as tx:
+        facts = tx.daily_facts(day, code)
+        decision = check_daily_limit(limit=facts.limit, held_count=facts.held_count)
+        if not decision.allowed:
+            raise _refuse(decision, f"{day.isoformat()} {code}")
+        reservation = _reservation(valid, rid, service, period, valid.preferred_time, code)
+        return _insert(tx, reservation)
+
+
+def _period_of(text: str, hours: Iterable[ClinicTimeSlot] | None = None) -> Period | None:
+    return parse_preferred_time(text, hours=hours).period
+
+
+def _reservation(
+    valid: ValidBooking,
+    rid: str,
+    service: Service | None,
+    period: Period | None,
+    time_text: str | None,
+    code: str | None,
+) -> Reservation:
+    now = _utcnow()
+    return Reservation(
+        id=rid,
+        patient_name=valid.patient_name,
+        phone=valid.phone,
+        email=valid.email,
+        birth_date=valid.birth_date,
+        gender=valid.gender,
+        treatment_type=valid.treatment_type,
+        preferred_date=valid.preferred_date,
+        status=ReservationStatus.PENDING,
+        notes=valid.notes,
+        service=code,
+        preferred_time=time_text,
+        service_id=service.id if service is not None else None,
+        service_name=service.name if service is not None else None,
+        estimated_duration=estimated_duration(service) if service is not None else None,
+        period=period,
+        created_at=now,
+        updated_at=now,
+        status_changed_at=now,
+    )
+
+
+def _insert(tx: BookingTransaction, reservation: Reservation) -> Reservation:
+    tx.insert(reservation)
+    return reservation
