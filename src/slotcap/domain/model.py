@@ -119,7 +119,8 @@ class Service:
 def _check_time_slot(instance: ClinicTimeSlot) -> None:
     if instance.end_time <= instance.start_time:
         raise ValueError(
-            f"end_time {instance.end_time:%H:%M} must be after start_time {instance.start_time:%H:%M}"
+            f"end_time {instance.end_time:%H:%M} must be after "
+            f"start_time {instance.start_time:%H:%M}"
         )
 
 
