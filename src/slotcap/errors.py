@@ -7,6 +7,10 @@ the message is for people and may change.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slotcap.domain.rules import Decision
 
 __all__ = [
     "ConfigurationError",
@@ -66,7 +70,7 @@ class ReservationFull(SlotcapError):
 
     code = "reservation_full"
 
-    def __init__(self, message: str, *, decision: object = None) -> None:
+    def __init__(self, message: str, *, decision: Decision) -> None:
         super().__init__(message)
         self.decision = decision
 

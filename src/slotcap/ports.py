@@ -65,6 +65,20 @@ class SchemaState(enum.StrEnum):
     def has_new_columns(self) -> bool:
         return self is not SchemaState.LEGACY
 
+    def keep_columns(self, reservation: Reservation) -> Reservation:
+        """The reservation with only the columns a database in this state has."""
+        if not self.has_new_columns:
+            return attrs.evolve(
+                reservation,
+                service_id=None,
+                service_name=None,
+                estimated_duration=None,
+                period=None,
+            )
+        if not self.has_legacy_columns:
+            return attrs.evolve(reservation, service=None, preferred_time=None)
+        return reservation
+
 
 @attrs.frozen(kw_only=True)
 class PeriodFacts:

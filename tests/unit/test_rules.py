@@ -148,6 +148,7 @@ def test_minutes_held_counts_only_holding_reservations_of_the_period_or_unknown(
 @given(reservations(day=DAY))
 def test_a_row_without_duration_holds_its_services_minutes_never_zero(row: Reservation) -> None:
     legacy = attrs.evolve(row, estimated_duration=None, service_id=None)
+    assert legacy.service is not None
     assert minutes_for(legacy, BY_CODE) == estimated_duration(BY_CODE[legacy.service])
     assert minutes_for(legacy, BY_CODE) > 0
 

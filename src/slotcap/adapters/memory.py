@@ -234,27 +234,13 @@ class MemoryStore:
     def _insert(self, reservation: Reservation) -> None:
         if reservation.id in self._reservations:
             raise ValueError(f"duplicate reservation id {reservation.id!r}")
-        stored = self._shape_for_state(reservation)
+        stored = self._state.keep_columns(reservation)
         self._reservations[stored.id] = stored
         self._by_date[stored.preferred_date].append(stored.id)
 
     def _remove(self, reservation_id: str) -> None:
         removed = self._reservations.pop(reservation_id)
         self._by_date[removed.preferred_date].remove(reservation_id)
-
-    def _shape_for_state(self, reservation: Reservation) -> Reservation:
-        """Drop the columns the current schema state does not have."""
-        if not self._state.has_new_columns:
-            return attrs.evolve(
-                reservation,
-                service_id=None,
-                service_name=None,
-                estimated_duration=None,
-                period=None,
-            )
-        if not self._state.has_legacy_columns:
-            return attrs.evolve(reservation, service=None, preferred_time=None)
-        return reservation
 
     def close(self) -> None:
         """Nothing to release."""

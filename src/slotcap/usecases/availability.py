@@ -37,8 +37,8 @@ def check_availability(
     if not dynamic:
         if service not in LEGACY_SERVICE_CODES:
             return Decision(allowed=False, reason=Reason.UNKNOWN_SERVICE)
-        facts = store.daily_facts(day, service)
-        return check_daily_limit(limit=facts.limit, held_count=facts.held_count)
+        daily = store.daily_facts(day, service)
+        return check_daily_limit(limit=daily.limit, held_count=daily.held_count)
 
     periods = [Period(period)] if period is not None else list(Period)
     decisions = []

@@ -116,12 +116,11 @@ def _book_dynamic(store: Store, valid: ValidBooking, state: SchemaState, rid: st
         if time_text is None or _period_of(time_text) is not period:
             assert facts.slot is not None  # noqa: S101 (an allowed decision has a slot)
             time_text = facts.slot.start_time.strftime("%H:%M")
-        if not state.has_legacy_columns:
-            # After phase 4 the old columns are gone; nothing to dual-write.
-            reservation = _reservation(valid, rid, service, period, None, None)
-        else:
-            reservation = _reservation(valid, rid, service, period, time_text, code)
-        return _insert(tx, reservation)
+        # Always carry the legacy values: the store writes only the columns the schema
+        # has, and if a phase-4 rollback brings the old columns back mid-booking, the
+        # store's retry needs them.
+        reservation = _reservation(valid, rid, service, period, time_text, code)
+        return _insert(store, tx, reservation)
 
 
 def _book_legacy(store: Store, valid: ValidBooking, state: SchemaState, rid: str) -> Reservation:
@@ -147,7 +146,7 @@ def _book_legacy(store: Store, valid: ValidBooking, state: SchemaState, rid: str
         if not decision.allowed:
             raise _refuse(decision, f"{day.isoformat()} {code}")
         reservation = _reservation(valid, rid, service, period, valid.preferred_time, code)
-        return _insert(tx, reservation)
+        return _insert(store, tx, reservation)
 
 
 def _period_of(text: str, hours: Iterable[ClinicTimeSlot] | None = None) -> Period | None:
@@ -160,7 +159,7 @@ def _reservation(
     service: Service | None,
     period: Period | None,
     time_text: str | None,
-    code: str | None,
+    code: str,
 ) -> Reservation:
     now = _utcnow()
     return Reservation(
@@ -186,6 +185,7 @@ def _reservation(
     )
 
 
-def _insert(tx: BookingTransaction, reservation: Reservation) -> Reservation:
+def _insert(store: Store, tx: BookingTransaction, reservation: Reservation) -> Reservation:
     tx.insert(reservation)
-    return reservation
+    # Report what was stored: the columns of the schema state the insert ran against.
+    return store.schema_state.keep_columns(reservation)

@@ -1,0 +1,440 @@
+"""The PostgreSQL store (psycopg 3).
+
+Race-free booking. READ COMMITTED check-then-insert overbooks under concurrency (two
+transactions both read the last free minutes, both insert). A booking therefore runs in
+one READ COMMITTED transaction that first takes transaction-scoped advisory locks, in
+one fixed order: each requested period of the date in ``Period`` order, then the
+(date, service code). Every booking — the legacy count rule and the dynamic minutes
+rule alike — takes the same keys, so whoever holds them sees every row committed by the
+previous holder (READ COMMITTED takes a fresh snapshot per statement, and the facts are
+read after the lock is granted). One fixed order means no deadlock. A short
+``lock_timeout`` with a few jittered retries bounds the wait; then :class:`StoreBusy`.
+
+Keys are stable signed 64-bit integers: ``blake2b("slotcap:period:2025-12-01:MORNING")``
+(see :func:`advisory_lock_keys`), so another process — or a DBA in psql — can take the
+very same lock.
+
+Connections. psycopg sends Python ``str`` parameters untyped, so PostgreSQL casts them
+to the column's enum (``"ServiceType"``, ``"Period"``, …) by itself. Rows are read with
+a tuple row factory whatever the connection's own factory is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from slotcap.adapters._sql import (
+    TABLES,
+    ConnectionSource,
+    Flavor,
+    Params,
+    Row,
+    SchemaInfo,
+    Session,
+    SharedConnection,
+    SqlStore,
+    ThreadLocalConnections,
+    pyformat,
+)
+from slotcap.dburl import connect_postgres
+from slotcap.domain.model import Period
+from slotcap.errors import ConfigurationError, StoreBusy
+
+if TYPE_CHECKING:
+    import psycopg
+
+__all__ = [
+    "DEFAULT_LOCK_RETRIES",
+    "DEFAULT_LOCK_TIMEOUT",
+    "ConnectionPoolLike",
+    "PostgresStore",
+    "advisory_lock_keys",
+]
+
+#: Seconds a booking waits for its locks per attempt.
+DEFAULT_LOCK_TIMEOUT = 2.0
+#: Further attempts after the first lock timeout before ``StoreBusy``.
+DEFAULT_LOCK_RETRIES = 3
+#: Base of the jittered backoff between attempts, seconds (doubles per attempt).
+_BACKOFF = 0.05
+_SAVEPOINT = "slotcap_locked"
+
+
+class ConnectionPoolLike(Protocol):
+    """What the store needs of a pool: ``psycopg_pool.ConnectionPool`` fits."""
+
+    def connection(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]: ...
+
+
+def advisory_lock_keys(day: dt.date, service_code: str, periods: Sequence[Period]) -> list[int]:
+    """The advisory lock keys of a booking, in the order they are taken: the date's
+    periods in ``Period`` order (each once), then the (date, service code)."""
+    wanted = {Period(p) for p in periods}
+    names = [f"slotcap:period:{day.isoformat()}:{p.value}" for p in Period if p in wanted]
+    names.append(f"slotcap:service:{day.isoformat()}:{service_code}")
+    return [_key(name) for name in names]
+
+
+def _key(name: str) -> int:
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class _PgFlavor(Flavor):
+    def sql(self, text: str) -> str:
+        return pyformat(text)
+
+    def as_text(self, expr: str) -> str:
+        return f"{expr}::text"
+
+    def day_of_week(self, date_expr: str) -> str:
+        # EXTRACT(DOW) counts 0 = Sunday, the clinic's dayOfWeek.
+        return f"EXTRACT(DOW FROM {date_expr})::int"
+
+    def days_cte(self) -> str:
+        return (
+            'days AS (SELECT g::date AS "day" FROM generate_series('
+            "CAST(:first_day AS date), CAST(:last_day AS date), interval '1 day') AS g)"
+        )
+
+    def date_in(self, value: dt.date) -> Any:
+        return value
+
+    def date_out(self, value: Any) -> dt.date:
+        if isinstance(value, dt.datetime):
+            return value.date()
+        if isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(str(value)[:10])
+
+    def timestamp_in(self, value: dt.datetime) -> Any:
+        # TIMESTAMP(3) without zone holds UTC (Prisma's convention).
+        if value.tzinfo is not None:
+            value = value.astimezone(dt.UTC).replace(tzinfo=None)
+        return value
+
+    def timestamp_out(self, value: Any) -> dt.datetime | None:
+        if value is None or isinstance(value, dt.datetime):
+            return value
+        return dt.datetime.fromisoformat(str(value))
+
+    def birth_date_in(self, value: dt.date) -> Any:
+        return dt.datetime.combine(value, dt.time())
+
+    def bool_in(self, value: bool) -> Any:
+        return value
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise ConfigurationError(
+            "PostgreSQL support needs psycopg 3: pip install 'slotcap[postgres]'"
+        ) from None
+    return psycopg
+
+
+def _rows(conn: psycopg.Connection[Any], sql: str, params: Any, *, fresh: bool) -> list[Row]:
+    from psycopg.rows import tuple_row
+
+    with conn.cursor(row_factory=tuple_row) as cur:
+        cur.execute(sql, params, prepare=False if fresh else None)
+        return cur.fetchall() if cur.description is not None else []
+
+
+def _status(conn: psycopg.Connection[Any]) -> str:
+    """IDLE, INTRANS, INERROR, ACTIVE or UNKNOWN (a broken connection)."""
+    return str(conn.info.transaction_status.name)
+
+
+def _idle(conn: psycopg.Connection[Any]) -> bool:
+    return _status(conn) == "IDLE"
+
+
+def _in_error(conn: psycopg.Connection[Any]) -> bool:
+    return _status(conn) == "INERROR"
+
+
+class _StatementSession:
+    """Outside a booking: each statement stands alone. On an autocommit connection it
+    commits by itself; on another, the transaction psycopg opened is ended here."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        # Inside the caller's own transaction (a store call nested in a booking on the
+        # same thread, or an application transaction): never end it here.
+        self._owns_transaction = _idle(conn)
+
+    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
+        rows = _rows(self._conn, sql, params, fresh=fresh)
+        if self._owns_transaction and not _idle(self._conn):
+            self._conn.commit()
+        return rows
+
+    def recover(self) -> bool:
+        if not _in_error(self._conn):
+            return True
+        if not self._owns_transaction:
+            return False
+        self._conn.rollback()
+        return True
+
+    def mark_written(self) -> None:
+        """Each statement commits by itself: nothing to track."""
+
+    def finish_after_error(self) -> None:
+        if self._owns_transaction and _status(self._conn) in ("INTRANS", "INERROR"):
+            self._conn.rollback()
+
+
+class _BookingSession:
+    """Inside the locked transaction. A savepoint taken right after the locks lets a
+    statement that failed because the schema changed be retried without giving the
+    locks up — unless the booking already inserted, which a retry must not undo."""
+
+    def __init__(self, conn: psycopg.Connection[Any], busy: tuple[type[Exception], ...]) -> None:
+        self._conn = conn
+        self._busy = busy
+        self.written = False
+
+    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
+        try:
+            return _rows(self._conn, sql, params, fresh=fresh)
+        except self._busy as exc:
+            # The transaction's lock_timeout also bounds waits inside the booking (the
+            # insert's foreign-key check on a service row someone is editing, say).
+            raise StoreBusy(f"a lock inside the booking was not had in time: {exc}") from exc
+
+    def finish_after_error(self) -> None:
+        """End the transaction after the booking's body raised."""
+        status = _status(self._conn)
+        if status == "INTRANS" and not self.written:
+            # Nothing written: COMMIT equals ROLLBACK here, and unlike ROLLBACK it keeps
+            # psycopg's prepared statements (it discards them all on a rollback).
+            self._conn.commit()
+        elif status in ("INTRANS", "INERROR"):
+            self._conn.rollback()
+        # ACTIVE/UNKNOWN: the connection is broken; the server has rolled back.
+
+    def recover(self) -> bool:
+        if self.written:
+            return False
+        self._conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
+        return True
+
+    def mark_written(self) -> None:
+        self.written = True
+
+
+def _lock_statement(count: int) -> str:
+    # One round trip: the transaction-local lock_timeout first, then each lock in the
+    # given order (PostgreSQL evaluates a target list left to right).
+    locks = ", ".join(["pg_advisory_xact_lock(%s::bigint)"] * count)
+    return f"SELECT set_config('lock_timeout', %s, true), {locks}"
+
+
+class _PoolConnections:
+    """Borrow a pool's connection for one store call or one booking."""
+
+    def __init__(self, pool: ConnectionPoolLike) -> None:
+        self._pool = pool
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._pool.connection() as conn:
+            yield conn
+
+    def close(self) -> None:
+        """The application owns the pool."""
+
+
+class PostgresStore(SqlStore):
+    """A :class:`slotcap.ports.Store` on PostgreSQL.
+
+    ``PostgresStore(connections)`` accepts, for ``connections``:
+
+    * a zero-argument callable returning a ``psycopg.Connection`` — the store opens one
+      connection per thread with it, switches it to autocommit, and closes it on
+      :meth:`close` (``PostgresStore.open(url)`` does this with the URL);
+    * a pool with a ``connection()`` context manager, e.g. ``psycopg_pool.ConnectionPool``
+      (not a dependency) — one connection is borrowed per store call or booking;
+    * one ``psycopg.Connection`` the application owns — shared by all threads, one
+      store call or booking at a time (also ``PostgresStore.from_connection(conn)``).
+
+    Autocommit connections are best (a read is then one round trip); others work, the
+    store ending the transactions it starts. ``lock_timeout`` (seconds per attempt) and
+    ``lock_retries`` bound how long a booking waits for its locks.
+    """
+
+    def __init__(
+        self,
+        connections: Callable[[], psycopg.Connection[Any]]
+        | ConnectionPoolLike
+        | psycopg.Connection[Any],
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        lock_retries: int = DEFAULT_LOCK_RETRIES,
+    ) -> None:
+        if lock_timeout <= 0 or lock_retries < 0:
+            raise ConfigurationError("lock_timeout must be > 0 and lock_retries >= 0")
+        super().__init__(_PgFlavor())
+        self._errors = _psycopg().errors
+        self._busy: tuple[type[Exception], ...] = (
+            self._errors.LockNotAvailable,
+            self._errors.DeadlockDetected,
+        )
+        self._lock_timeout = lock_timeout
+        self._lock_retries = lock_retries
+        self._source: ConnectionSource[psycopg.Connection[Any]] = self._source_for(connections)
+        self.refresh_schema_state()
+
+    @staticmethod
+    def _source_for(connections: Any) -> ConnectionSource[psycopg.Connection[Any]]:
+        pg = _psycopg()
+        if isinstance(connections, pg.Connection):
+            return SharedConnection(connections)
+        if callable(getattr(connections, "connection", None)):
+            return _PoolConnections(connections)
+        if callable(connections):
+            factory: Callable[[], psycopg.Connection[Any]] = connections
+
+            def connect() -> psycopg.Connection[Any]:
+                conn = factory()
+                conn.autocommit = True  # ours now: a read is one round trip
+                return conn
+
+            return ThreadLocalConnections(connect, lambda c: not (c.closed or c.broken))
+        raise ConfigurationError(
+            "PostgresStore needs a connection factory, a pool with .connection(), "
+            f"or a psycopg.Connection, not {type(connections).__name__}"
+        )
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        lock_retries: int = DEFAULT_LOCK_RETRIES,
+    ) -> PostgresStore:
+        """A store opening its own connections to ``url`` (one per thread). A failed
+        connection raises ``ConfigurationError`` naming the URL without its password."""
+        return cls(
+            lambda: connect_postgres(url, autocommit=True),
+            lock_timeout=lock_timeout,
+            lock_retries=lock_retries,
+        )
+
+    @classmethod
+    def from_connection(
+        cls, conn: psycopg.Connection[Any], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    ) -> PostgresStore:
+        """A store on one connection the application owns (not closed by :meth:`close`)."""
+        return cls(conn, lock_timeout=lock_timeout)
+
+    def close(self) -> None:
+        self._source.close()
+
+    # -- engine hooks --------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[Session]:
+        with self._source.borrow() as conn:
+            session = _StatementSession(conn)
+            try:
+                yield session
+            except BaseException:
+                session.finish_after_error()
+                raise
+
+    @contextlib.contextmanager
+    def _locked_session(
+        self, day: dt.date, service_code: str, periods: Sequence[Period]
+    ) -> Iterator[Session]:
+        keys = advisory_lock_keys(day, service_code, periods)
+        with self._source.borrow() as conn:
+            if not _idle(conn):
+                raise ConfigurationError(
+                    "booking() needs a connection outside any transaction: its locks and "
+                    "its insert must commit together, on their own"
+                )
+            self._begin_locked(conn, keys, f"{day.isoformat()} {service_code}")
+            session = _BookingSession(conn, self._busy)
+            try:
+                yield session
+            except BaseException:
+                session.finish_after_error()
+                raise
+            conn.commit()
+
+    def _begin_locked(self, conn: psycopg.Connection[Any], keys: list[int], what: str) -> None:
+        """BEGIN, take the locks in order, set the recovery savepoint; retry on timeout."""
+        timeout = f"{max(1, round(self._lock_timeout * 1000))}ms"
+        statement = _lock_statement(len(keys))
+        for attempt in range(self._lock_retries + 1):
+            if attempt:
+                # Jitter spreads the retries of bookings that timed out together.
+                time.sleep(random.uniform(0, _BACKOFF * 2**attempt))  # noqa: S311 (not crypto)
+            try:
+                # READ COMMITTED explicitly: under REPEATABLE READ the snapshot would be
+                # taken before the lock is granted and miss the previous holder's insert.
+                if conn.autocommit:
+                    conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                else:
+                    conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                conn.execute(statement, [timeout, *keys])
+                conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+                return
+            except self._busy:
+                conn.rollback()
+            except BaseException:
+                if _status(conn) in ("INTRANS", "INERROR"):
+                    conn.rollback()
+                raise
+        raise StoreBusy(
+            f"could not lock {what} within {self._lock_timeout:g}s "
+            f"({self._lock_retries + 1} attempts)"
+        )
+
+    def _introspect(self, session: Session) -> SchemaInfo:
+        rows = session.execute(
+            "SELECT c.relname::text, a.attname::text, "
+            "  (SELECT array_agg(e.enumlabel::text) FROM pg_enum e "
+            "   WHERE e.enumtypid = a.atttypid) "
+            "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
+            "WHERE c.relnamespace = current_schema()::regnamespace "
+            "  AND c.relkind IN ('r', 'p') AND c.relname = ANY(%(tables)s) "
+            "  AND a.attnum > 0 AND NOT a.attisdropped",
+            {"tables": list(TABLES)},
+        )
+        enum = next(
+            (labels for t, c, labels in rows if (t, c) == ("reservations", "service") and labels),
+            None,
+        )
+        return SchemaInfo(
+            columns=frozenset((t, c) for t, c, _ in rows),
+            legacy_enum=None if enum is None else frozenset(enum),
+        )
+
+    def _is_schema_change(self, exc: Exception) -> bool:
+        e = self._errors
+        return isinstance(
+            exc,
+            e.UndefinedColumn
+            | e.UndefinedTable
+            | e.UndefinedObject
+            | e.NotNullViolation
+            | e.CheckViolation
+            # "cached plan must not change result type": a prepared plan outlived a DDL.
+            | e.FeatureNotSupported,
+        )
+
+    def _is_duplicate(self, exc: Exception) -> bool:
+        return isinstance(exc, self._errors.UniqueViolation)

@@ -1,0 +1,49 @@
+"""Text normalisation: one canonical spelling before any pattern sees the text."""
+
+from __future__ import annotations
+
+import unicodedata
+
+__all__ = ["normalise"]
+
+# NFKC already folds full-width digits, "：", "～" and the ㏂/㏘ squares. These are the
+# look-alikes it leaves alone: dashes, wave dashes, CJK clock characters, invisible spaces.
+_TRANSLATE = str.maketrans(
+    {
+        "〜": "~",
+        "∼": "~",
+        "〰": "~",
+        "–": "-",
+        "—": "-",
+        "‐": "-",
+        "‑": "-",
+        "‒": "-",
+        "−": "-",
+        "―": "-",
+        "ー": "-",
+        "時": "시",
+        "分": "분",
+        "’": "'",
+        "‘": "'",
+        "\u200b": "",
+        "\u200c": "",
+        "\u200d": "",
+        "\u2060": "",
+        "\ufeff": "",
+    }
+)
+_CJK_WORDS = (("午前", "오전"), ("午後", "오후"), ("正午", "정오"))
+
+
+def normalise(text: str) -> str:
+    """NFKC, look-alike folding, lower case, single spaces, stripped."""
+    if text.isascii():
+        # ASCII is NFKC-stable and has no look-alikes to fold: skip the costly part.
+        folded = text.lower()
+    else:
+        folded = unicodedata.normalize("NFKC", text).translate(_TRANSLATE).lower()
+        if "午" in folded or "正" in folded:
+            for old, new in _CJK_WORDS:
+                folded = folded.replace(old, new)
+    # str.split() splits on every Unicode space and drops the ends.
+    return " ".join(folded.split())

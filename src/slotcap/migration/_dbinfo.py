@@ -1,0 +1,198 @@
+"""What the backfill, the analysis and the review read from the database itself.
+
+These tools must work on a database slotcap did not create (the reference DDL plus
+phase 1), so everything they need — the services by code, the clinic's hours, the SQL
+type of ``period`` — is read from the live catalogue, never assumed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from slotcap.domain.model import ClinicTimeSlot, Period
+from slotcap.errors import MigrationError, SchemaStateError
+from slotcap.sqldb import Dialect, SqlConnection
+
+__all__ = [
+    "JOURNAL_TABLE",
+    "NEW_COLUMNS",
+    "ServiceRow",
+    "chunked",
+    "database_errors",
+    "has_new_columns",
+    "iso_date",
+    "load_clinic_hours",
+    "load_services",
+    "period_cast",
+    "record_journal",
+    "require_expanded",
+]
+
+JOURNAL_TABLE = "slotcap_backfill_journal"
+
+#: The reservation columns phase 1 adds and phase 2 fills.
+NEW_COLUMNS: tuple[str, ...] = ("serviceId", "serviceName", "estimatedDuration", "period")
+
+_TYPE_NAME = re.compile(r'^"?[A-Za-z_][A-Za-z0-9_]*"?$')
+
+
+@attrs.frozen
+class ServiceRow:
+    """The three values a reservation copies from its service."""
+
+    id: str
+    code: str
+    name: str
+    minutes: int
+
+
+def has_new_columns(conn: SqlConnection) -> bool:
+    return set(NEW_COLUMNS) <= conn.columns("reservations")
+
+
+def require_expanded(conn: SqlConnection, *, journal: bool = True) -> None:
+    """Refuse to run before phase 1 (or after phase 4), naming what is missing."""
+    tables = conn.tables()
+    missing = [t for t in ("reservations", "services", "clinic_time_slots") if t not in tables]
+    if journal and JOURNAL_TABLE not in tables:
+        missing.append(JOURNAL_TABLE)
+    if "reservations" in tables:
+        columns = conn.columns("reservations")
+        missing += [f"reservations.{c}" for c in (*NEW_COLUMNS, "service", "preferredTime")
+                    if c not in columns]
+    if missing:
+        raise SchemaStateError(
+            "the database is not in the expanded state (phase 1 applied, phase 4 not): "
+            f"missing {', '.join(missing)}; run `slotcap migrate --to phase1` first"
+        )
+
+
+def load_services(conn: SqlConnection) -> tuple[dict[str, ServiceRow], dict[str, ServiceRow]]:
+    """Every service (inactive and soft-deleted too: history keeps its service), by
+    code and by id."""
+    rows = conn.execute(
+        'SELECT "id", "code", "name", "durationMinutes", "bufferMinutes" FROM "services"'
+    )
+    services = [ServiceRow(r[0], r[1], r[2], int(r[3]) + int(r[4])) for r in rows]
+    return {s.code: s for s in services}, {s.id: s for s in services}
+
+
+def _clock(value: Any) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    return dt.time.fromisoformat(str(value).strip())
+
+
+def load_clinic_hours(conn: SqlConnection) -> list[ClinicTimeSlot]:
+    """The clinic's active weekly slots, which the parser uses to read bare hours."""
+    rows = conn.execute(
+        'SELECT "id", "dayOfWeek", "period", "startTime", "endTime", "isActive" '
+        'FROM "clinic_time_slots" ORDER BY "dayOfWeek", "period"'
+    )
+    slots = []
+    for slot_id, day, period, start, end, active in rows:
+        if not active:
+            continue
+        try:
+            slots.append(
+                ClinicTimeSlot(
+                    id=str(slot_id),
+                    day_of_week=int(day),
+                    period=Period(str(period)),
+                    start_time=_clock(start),
+                    end_time=_clock(end),
+                )
+            )
+        except ValueError as exc:
+            # A malformed slot would make the parser read hours wrongly: stop, name it.
+            raise MigrationError(
+                f"clinic_time_slots row {slot_id!r} is unreadable: {exc}"
+            ) from None
+    return slots
+
+
+def period_cast(conn: SqlConnection) -> str:
+    """The SQL type to cast a text period to: ``"Period"`` (slotcap's phase 1 on
+    PostgreSQL), or ``text`` where the column is TEXT (the plan's own DDL, SQLite)."""
+    if conn.dialect is Dialect.SQLITE:
+        return "text"
+    name = conn.scalar(
+        "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+        "JOIN pg_class c ON c.oid = a.attrelid "
+        "WHERE c.relname = 'reservations' AND c.relnamespace = current_schema()::regnamespace "
+        "AND a.attname = 'period' AND NOT a.attisdropped"
+    )
+    if not isinstance(name, str) or not _TYPE_NAME.match(name):
+        raise SchemaStateError(f"reservations.period has an unexpected type: {name!r}")
+    return name
+
+
+def record_journal(conn: SqlConnection, ids: Sequence[str], source: str) -> None:
+    """Note, in the caller's transaction, that ``source`` filled these reservations.
+
+    The journal has one row per reservation. The backfill keeps an existing entry. A
+    review decision on a row the backfill already journalled (it filled the service
+    columns, abstained on the period) becomes ``review+backfill``: validation tells
+    the operator's periods (``review%``) from the parser's by that prefix.
+    """
+    if not ids:
+        return
+    if source == "review":
+        conflict = (
+            'DO UPDATE SET "source" = excluded."source" || \'+\' || j."source" '
+            "WHERE j.\"source\" NOT LIKE 'review%%'"
+        )
+    else:
+        conflict = "DO NOTHING"
+    insert = f'INSERT INTO "{JOURNAL_TABLE}" AS j ("reservationId", "source") '
+    if conn.dialect is Dialect.POSTGRES:
+        conn.execute(
+            f"{insert} SELECT unnest(%s::text[]), %s "
+            f'ON CONFLICT ("reservationId") {conflict}',
+            (list(ids), source),
+        )
+    else:
+        conn.execute_many(
+            f'{insert} VALUES (%s, %s) ON CONFLICT ("reservationId") {conflict}',
+            [(i, source) for i in ids],
+        )
+
+
+def iso_date(value: Any) -> str | None:
+    """A DATE as 'YYYY-MM-DD' whichever engine returned it."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)[:10]
+
+
+def chunked(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The driver exceptions a batch can fail with (psycopg only when installed)."""
+    errors: list[type[BaseException]] = [sqlite3.Error]
+    try:
+        import psycopg
+    except ImportError:
+        pass
+    else:
+        errors.append(psycopg.Error)
+    return tuple(errors)

@@ -1,0 +1,81 @@
+"""Every table, column, index, constraint and type name the migration toolkit touches.
+
+Names are constants so that SQL built with them is never built from input: the only
+strings formatted into SQL text anywhere in ``slotcap.migration`` come from here (and
+go through :func:`slotcap.sqldb.quote_ident`). They are Prisma's quoted camelCase names
+— the plan's unquoted ``durationMinutes`` would be folded to ``durationminutes``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from slotcap.sqldb import quote_ident
+
+__all__ = [
+    "ARCHIVE_LEGACY",
+    "ARCHIVE_LIMITS",
+    "ARCHIVE_SCHEMA",
+    "CK_DURATION",
+    "CK_PERIOD",
+    "FINAL_INDEXES",
+    "FK_SERVICE",
+    "IDX_LEGACY_SERVICE",
+    "IDX_PERIOD",
+    "IDX_SERVICE",
+    "JOURNAL",
+    "LEGACY_COLUMNS",
+    "LIMITS",
+    "NEW_COLUMNS",
+    "PERIOD_TYPE",
+    "RESERVATIONS",
+    "SERVICES",
+    "SERVICE_TYPE",
+    "SLOTS",
+    "STATE",
+    "q",
+]
+
+RESERVATIONS: Final = "reservations"
+SERVICES: Final = "services"
+SLOTS: Final = "clinic_time_slots"
+LIMITS: Final = "service_reservation_limits"
+
+#: slotcap's own bookkeeping; every ``slotcap_*`` table goes at rollback to legacy.
+STATE: Final = "slotcap_migration_state"
+JOURNAL: Final = "slotcap_backfill_journal"
+ARCHIVE_LEGACY: Final = "slotcap_archive_reservation_legacy"
+ARCHIVE_LIMITS: Final = "slotcap_archive_service_reservation_limits"
+#: Phase 4's record of the schema it removed (SQLite table/index SQL, PG enum labels).
+ARCHIVE_SCHEMA: Final = "slotcap_archive_schema"
+
+#: PostgreSQL enum types (Prisma's names).
+PERIOD_TYPE: Final = "Period"
+SERVICE_TYPE: Final = "ServiceType"
+
+#: The legacy columns phase 4 removes, and the new ones phases 1–4 add.
+LEGACY_COLUMNS: Final = ("service", "preferredTime")
+NEW_COLUMNS: Final = ("serviceId", "serviceName", "estimatedDuration", "period")
+
+FK_SERVICE: Final = "reservations_serviceId_fkey"
+CK_DURATION: Final = "reservations_estimatedDuration_check"
+#: SQLite only: PostgreSQL's native ``"Period"`` type already restricts the values.
+CK_PERIOD: Final = "reservations_period_check"
+
+IDX_PERIOD: Final = "reservations_preferredDate_period_status_idx"
+IDX_SERVICE: Final = "reservations_serviceId_preferredDate_status_idx"
+IDX_LEGACY_SERVICE: Final = "reservations_preferredDate_service_status_idx"
+
+#: Plan 4.5: the indexes phase 4 adds (name, columns).
+FINAL_INDEXES: Final = (
+    (
+        "reservations_preferredDate_period_serviceId_status_idx",
+        ("preferredDate", "period", "serviceId", "status"),
+    ),
+    ("reservations_createdAt_status_idx", ("createdAt", "status")),
+)
+
+
+def q(*names: str) -> str:
+    """Quote one or more identifiers, comma-separated: ``q("a", "b")`` → ``"a", "b"``."""
+    return ", ".join(quote_ident(name) for name in names)

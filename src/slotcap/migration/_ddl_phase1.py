@@ -1,0 +1,302 @@
+"""Phase 1, expand: new tables and nullable columns beside the legacy ones.
+
+Nothing here modifies a legacy column or row, and everything is idempotent: tables
+and indexes use ``IF NOT EXISTS``, seeds ``ON CONFLICT DO NOTHING``, columns and
+constraints are looked up before they are added. The legacy application keeps
+inserting old-columns-only rows throughout (every new column is nullable, without a
+default that would rewrite the table).
+
+Where slotcap departs from the plan (see docs/migration.md): quoted names in the seed;
+PostgreSQL gets the native ``"Period"`` enum now (the plan's phase 2.4 would convert a
+TEXT column later with a table rewrite under ACCESS EXCLUSIVE); FK and CHECKs are added
+NOT VALID and validated separately; the reservation indexes are built CONCURRENTLY.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
+from slotcap.migration import _ddl_pg as pg
+from slotcap.migration._ddl_names import (
+    CK_DURATION,
+    CK_PERIOD,
+    FK_SERVICE,
+    IDX_PERIOD,
+    IDX_SERVICE,
+    JOURNAL,
+    PERIOD_TYPE,
+    RESERVATIONS,
+    SERVICES,
+    SLOTS,
+    q,
+)
+from slotcap.migration.state import create_state_table
+from slotcap.sqldb import Dialect, SqlConnection
+
+__all__ = ["apply_phase1", "new_reservation_columns_sql"]
+
+Progress = Callable[[str], None]
+
+# -- new tables ---------------------------------------------------------------------------
+
+_SERVICES_PG = f"""CREATE TABLE IF NOT EXISTS {q(SERVICES)} (
+  "id"              TEXT PRIMARY KEY,
+  "code"            TEXT UNIQUE NOT NULL,
+  "name"            TEXT NOT NULL,
+  "nameEn"          TEXT,
+  "description"     TEXT,
+  "category"        TEXT,
+  "durationMinutes" INTEGER NOT NULL DEFAULT 30,
+  "bufferMinutes"   INTEGER NOT NULL DEFAULT 10,
+  "basePrice"       INTEGER,
+  "isActive"        BOOLEAN NOT NULL DEFAULT true,
+  "isVisible"       BOOLEAN NOT NULL DEFAULT true,
+  "displayOrder"    INTEGER NOT NULL DEFAULT 0,
+  "createdAt"       TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  "updatedAt"       TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  "deletedAt"       TIMESTAMP(3),
+  CONSTRAINT "services_durationMinutes_check" CHECK ("durationMinutes" >= 0),
+  CONSTRAINT "services_bufferMinutes_check" CHECK ("bufferMinutes" >= 0)
+)"""
+
+# SQLite spelling of the same table, in the legacy file's conventions: booleans are
+# INTEGER 0/1, timestamps ISO-8601 TEXT with the same default expression.
+_SERVICES_SQLITE = f"""CREATE TABLE IF NOT EXISTS {q(SERVICES)} (
+  "id"              TEXT NOT NULL PRIMARY KEY,
+  "code"            TEXT NOT NULL UNIQUE,
+  "name"            TEXT NOT NULL,
+  "nameEn"          TEXT,
+  "description"     TEXT,
+  "category"        TEXT,
+  "durationMinutes" INTEGER NOT NULL DEFAULT 30
+                    CONSTRAINT "services_durationMinutes_check" CHECK ("durationMinutes" >= 0),
+  "bufferMinutes"   INTEGER NOT NULL DEFAULT 10
+                    CONSTRAINT "services_bufferMinutes_check" CHECK ("bufferMinutes" >= 0),
+  "basePrice"       INTEGER,
+  "isActive"        INTEGER NOT NULL DEFAULT 1 CHECK ("isActive" IN (0, 1)),
+  "isVisible"       INTEGER NOT NULL DEFAULT 1 CHECK ("isVisible" IN (0, 1)),
+  "displayOrder"    INTEGER NOT NULL DEFAULT 0,
+  "createdAt"       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  "updatedAt"       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  "deletedAt"       TEXT
+)"""
+
+_SERVICES_INDEXES = (
+    f'CREATE INDEX IF NOT EXISTS "services_isActive_isVisible_displayOrder_idx" '
+    f'ON {q(SERVICES)} ("isActive", "isVisible", "displayOrder")',
+    f'CREATE INDEX IF NOT EXISTS "services_code_idx" ON {q(SERVICES)} ("code")',
+)
+
+# "totalMinutes" is derived from the two 'HH:MM' strings; the CHECK keeps the three
+# from ever disagreeing (the same expression works in both engines).
+_MINUTES = (
+    '(CAST(substr("endTime", 1, 2) AS INTEGER) * 60 + CAST(substr("endTime", 4, 2) AS INTEGER))'
+    ' - (CAST(substr("startTime", 1, 2) AS INTEGER) * 60'
+    ' + CAST(substr("startTime", 4, 2) AS INTEGER))'
+)
+
+_SLOTS_PG = f"""CREATE TABLE IF NOT EXISTS {q(SLOTS)} (
+  "id"           TEXT PRIMARY KEY,
+  "dayOfWeek"    INTEGER NOT NULL,
+  "period"       {q(PERIOD_TYPE)} NOT NULL,
+  "startTime"    TEXT NOT NULL,
+  "endTime"      TEXT NOT NULL,
+  "totalMinutes" INTEGER NOT NULL,
+  "isActive"     BOOLEAN NOT NULL DEFAULT true,
+  "createdAt"    TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  "updatedAt"    TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  CONSTRAINT "clinic_time_slots_dayOfWeek_check" CHECK ("dayOfWeek" BETWEEN 0 AND 6),
+  CONSTRAINT "clinic_time_slots_period_check" CHECK ("period" IN ('MORNING', 'AFTERNOON')),
+  CONSTRAINT "clinic_time_slots_startTime_check"
+    CHECK ("startTime" ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'),
+  CONSTRAINT "clinic_time_slots_endTime_check"
+    CHECK ("endTime" ~ '^([01][0-9]|2[0-3]):[0-5][0-9]$'),
+  CONSTRAINT "clinic_time_slots_totalMinutes_check"
+    CHECK ("startTime" < "endTime" AND "totalMinutes" = {_MINUTES})
+)"""
+
+_SLOTS_SQLITE = f"""CREATE TABLE IF NOT EXISTS {q(SLOTS)} (
+  "id"           TEXT NOT NULL PRIMARY KEY,
+  "dayOfWeek"    INTEGER NOT NULL
+                 CONSTRAINT "clinic_time_slots_dayOfWeek_check" CHECK ("dayOfWeek" BETWEEN 0 AND 6),
+  "period"       TEXT NOT NULL
+                 CONSTRAINT "clinic_time_slots_period_check"
+                 CHECK ("period" IN ('MORNING', 'AFTERNOON')),
+  "startTime"    TEXT NOT NULL CONSTRAINT "clinic_time_slots_startTime_check"
+                 CHECK ("startTime" GLOB '[01][0-9]:[0-5][0-9]'
+                        OR "startTime" GLOB '2[0-3]:[0-5][0-9]'),
+  "endTime"      TEXT NOT NULL CONSTRAINT "clinic_time_slots_endTime_check"
+                 CHECK ("endTime" GLOB '[01][0-9]:[0-5][0-9]'
+                        OR "endTime" GLOB '2[0-3]:[0-5][0-9]'),
+  "totalMinutes" INTEGER NOT NULL,
+  "isActive"     INTEGER NOT NULL DEFAULT 1 CHECK ("isActive" IN (0, 1)),
+  "createdAt"    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  "updatedAt"    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  CONSTRAINT "clinic_time_slots_totalMinutes_check"
+    CHECK ("startTime" < "endTime" AND "totalMinutes" = {_MINUTES})
+)"""
+
+_SLOTS_INDEXES = (
+    f'CREATE UNIQUE INDEX IF NOT EXISTS "clinic_time_slots_dayOfWeek_period_key" '
+    f'ON {q(SLOTS)} ("dayOfWeek", "period")',
+    f'CREATE INDEX IF NOT EXISTS "clinic_time_slots_isActive_idx" ON {q(SLOTS)} ("isActive")',
+)
+
+# The journal of rows whose new columns the toolkit (backfill, review import) filled,
+# so that rolling back phase 2 undoes exactly those and never a dual-written row.
+_JOURNAL = {
+    Dialect.POSTGRES: f"""CREATE TABLE IF NOT EXISTS {q(JOURNAL)} (
+  "reservationId" TEXT PRIMARY KEY,
+  "source"        TEXT NOT NULL,
+  "recordedAt"    TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP
+)""",
+    Dialect.SQLITE: f"""CREATE TABLE IF NOT EXISTS {q(JOURNAL)} (
+  "reservationId" TEXT NOT NULL PRIMARY KEY,
+  "source"        TEXT NOT NULL,
+  "recordedAt"    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+)""",
+}
+
+# Identifiers are constants and every value is bound (the S608 noqa below).
+_SEED_SERVICES = (
+    f'INSERT INTO {q(SERVICES)} ("id", "code", "name", "nameEn", "description", "category", '  # noqa: S608
+    '"durationMinutes", "bufferMinutes", "basePrice", "isActive", "isVisible", "displayOrder") '
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+)
+_SEED_SLOTS = (
+    f'INSERT INTO {q(SLOTS)} ("id", "dayOfWeek", "period", "startTime", "endTime", '  # noqa: S608
+    '"totalMinutes", "isActive") VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING'
+)
+
+
+def _seed(conn: SqlConnection) -> None:
+    # ON CONFLICT DO NOTHING without a target also skips a (dayOfWeek, period) the clinic
+    # already configured under another id: a re-run never overwrites the clinic's hours.
+    conn.execute_many(
+        _SEED_SERVICES,
+        [
+            (s.id, s.code, s.name, s.name_en, s.description, s.category, s.duration_minutes,
+             s.buffer_minutes, s.base_price, s.is_active, s.is_visible, s.display_order)
+            for s in DEFAULT_SERVICES
+        ],
+    )
+    conn.execute_many(
+        _SEED_SLOTS,
+        [
+            (s.id, s.day_of_week, s.period.value, f"{s.start_time:%H:%M}",
+             f"{s.end_time:%H:%M}", s.total_minutes, s.is_active)
+            for s in DEFAULT_TIME_SLOTS
+        ],
+    )
+
+
+def _create_new_tables(conn: SqlConnection) -> None:
+    """Tables nobody else uses yet: no lock contention, one transaction."""
+    pg_side = conn.dialect is Dialect.POSTGRES
+    if pg_side and not pg.type_exists(conn, PERIOD_TYPE):
+        conn.execute(f"CREATE TYPE {q(PERIOD_TYPE)} AS ENUM ('MORNING', 'AFTERNOON')")
+    conn.execute(_SERVICES_PG if pg_side else _SERVICES_SQLITE)
+    for stmt in _SERVICES_INDEXES:
+        conn.execute(stmt)
+    conn.execute(_SLOTS_PG if pg_side else _SLOTS_SQLITE)
+    for stmt in _SLOTS_INDEXES:
+        conn.execute(stmt)
+    conn.execute(_JOURNAL[conn.dialect])
+    create_state_table(conn)
+    _seed(conn)
+
+
+def new_reservation_columns_sql(dialect: Dialect) -> dict[str, str]:
+    """Column definitions (after ADD COLUMN) of the four new reservation columns.
+
+    SQLite carries its FK and CHECKs inline (it cannot add constraints later; an
+    ADD COLUMN with REFERENCES is allowed because the default is NULL). PostgreSQL adds
+    them separately as NOT VALID so that no statement scans under a strong lock.
+    """
+    if dialect is Dialect.POSTGRES:
+        return {
+            "serviceId": '"serviceId" TEXT',
+            "serviceName": '"serviceName" TEXT',
+            "estimatedDuration": '"estimatedDuration" INTEGER',
+            "period": f'"period" {q(PERIOD_TYPE)}',
+        }
+    return {
+        "serviceId": f'"serviceId" TEXT CONSTRAINT {q(FK_SERVICE)} '
+        f'REFERENCES {q(SERVICES)} ("id") ON DELETE RESTRICT',
+        "serviceName": '"serviceName" TEXT',
+        "estimatedDuration": f'"estimatedDuration" INTEGER CONSTRAINT {q(CK_DURATION)} '
+        'CHECK ("estimatedDuration" >= 0)',
+        "period": f'"period" TEXT CONSTRAINT {q(CK_PERIOD)} '
+        "CHECK (\"period\" IS NULL OR \"period\" IN ('MORNING', 'AFTERNOON'))",
+    }
+
+
+def reservation_index_sql(dialect: Dialect) -> dict[str, str]:
+    """The column lists of phase 1's two reservation indexes."""
+    # INCLUDE lets the availability SUM be answered from the index alone (PG 11+);
+    # SQLite has no INCLUDE, so the column goes last in the key instead.
+    period_cols = (
+        '("preferredDate", "period", "status") INCLUDE ("estimatedDuration")'
+        if dialect is Dialect.POSTGRES
+        else '("preferredDate", "period", "status", "estimatedDuration")'
+    )
+    return {IDX_PERIOD: period_cols, IDX_SERVICE: '("serviceId", "preferredDate", "status")'}
+
+
+def _apply_sqlite(conn: SqlConnection, progress: Progress) -> None:
+    # SQLite: everything in one IMMEDIATE transaction; ADD COLUMN is a schema-only change
+    # there, so the write lock is held for milliseconds whatever the table size.
+    with conn.transaction():
+        _create_new_tables(conn)
+        existing = conn.columns(RESERVATIONS)
+        for name, definition in new_reservation_columns_sql(Dialect.SQLITE).items():
+            if name not in existing:  # ADD COLUMN has no IF NOT EXISTS in SQLite
+                conn.execute(f"ALTER TABLE {q(RESERVATIONS)} ADD COLUMN {definition}")
+        for name, columns in reservation_index_sql(Dialect.SQLITE).items():
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(RESERVATIONS)} {columns}")
+    progress("phase1: tables, columns and indexes in place (one transaction)")
+
+
+def _apply_postgres(conn: SqlConnection, progress: Progress) -> None:
+    pg.locked(conn, _create_new_tables, what="create services / clinic_time_slots")
+    progress("phase1: services, clinic_time_slots, journal and state tables ready")
+
+    # One ALTER TABLE for all four columns: a single short ACCESS EXCLUSIVE (nullable,
+    # no default: catalog-only, no rewrite), retried under lock_timeout.
+    adds = ", ".join(
+        f"ADD COLUMN IF NOT EXISTS {d}"
+        for d in new_reservation_columns_sql(Dialect.POSTGRES).values()
+    )
+    pg.locked(conn, lambda c: c.execute(f"ALTER TABLE {q(RESERVATIONS)} {adds}"),
+              what="add reservation columns")
+
+    def add_constraints(c: SqlConnection) -> None:
+        parts = []
+        if pg.constraint_state(c, RESERVATIONS, FK_SERVICE) is None:
+            parts.append(
+                f'ADD CONSTRAINT {q(FK_SERVICE)} FOREIGN KEY ("serviceId") '
+                f'REFERENCES {q(SERVICES)} ("id") ON DELETE RESTRICT NOT VALID'
+            )
+        if pg.constraint_state(c, RESERVATIONS, CK_DURATION) is None:
+            parts.append(
+                f'ADD CONSTRAINT {q(CK_DURATION)} CHECK ("estimatedDuration" >= 0) NOT VALID'
+            )
+        if parts:
+            c.execute(f"ALTER TABLE {q(RESERVATIONS)} {', '.join(parts)}")
+
+    pg.locked(conn, add_constraints, what="add reservation constraints")
+    for name in (FK_SERVICE, CK_DURATION):
+        pg.validate_constraint(conn, RESERVATIONS, name)
+    progress("phase1: reservation columns, FK and CHECK added and validated")
+
+    for name, columns in reservation_index_sql(Dialect.POSTGRES).items():
+        pg.create_index_concurrently(conn, name, RESERVATIONS, columns)
+        progress(f"phase1: index {name} built concurrently")
+
+
+def apply_phase1(conn: SqlConnection, progress: Progress) -> None:
+    if conn.dialect is Dialect.POSTGRES:
+        _apply_postgres(conn, progress)
+    else:
+        _apply_sqlite(conn, progress)

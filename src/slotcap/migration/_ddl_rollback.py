@@ -1,0 +1,379 @@
+"""Rollbacks: each restores the previous phase's schema and data exactly.
+
+Every identifier is quoted (the plan's unquoted ``DROP COLUMN IF EXISTS serviceId``
+targets ``serviceid`` and silently does nothing) and nothing uses CASCADE (an unknown
+dependent should stop the rollback, not disappear with it).
+
+* phase 4 → 2 rebuilds the legacy columns, limits table and enum from the archive;
+* phase 2 → 1 clears the new columns of exactly the rows the toolkit filled (the
+  journal), never a row the dual-writing application wrote;
+* phase 1 → legacy drops everything phase 1 added, slotcap's own tables included.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+from slotcap.domain.model import LEGACY_SERVICE_CODES
+from slotcap.errors import MigrationError
+from slotcap.migration import _ddl_archive as archive
+from slotcap.migration import _ddl_pg as pg
+from slotcap.migration._ddl_names import (
+    ARCHIVE_LEGACY,
+    ARCHIVE_LIMITS,
+    ARCHIVE_SCHEMA,
+    CK_DURATION,
+    FINAL_INDEXES,
+    FK_SERVICE,
+    IDX_LEGACY_SERVICE,
+    IDX_PERIOD,
+    IDX_SERVICE,
+    JOURNAL,
+    LEGACY_COLUMNS,
+    LIMITS,
+    NEW_COLUMNS,
+    PERIOD_TYPE,
+    RESERVATIONS,
+    SERVICE_TYPE,
+    SERVICES,
+    SLOTS,
+    STATE,
+    q,
+)
+from slotcap.migration._ddl_phase4 import CONTRACTED_COLUMNS, not_null_check_name
+from slotcap.sqldb import Dialect, SqlConnection
+
+__all__ = ["rollback_phase1", "rollback_phase2", "rollback_phase4"]
+
+Progress = Callable[[str], None]
+
+_OLD_TABLE = "reservations__slotcap_old"
+_LABEL = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+# What the legacy application wrote for a row created after phase 4 (no archive row):
+# the plan's own dual-write convention (route.ts: MORNING → '09:00', else '14:00').
+_DERIVED_TIME = "CASE CAST(r.\"period\" AS TEXT) WHEN 'MORNING' THEN '09:00' ELSE '14:00' END"
+
+_LIMITS_PG = f"""CREATE TABLE IF NOT EXISTS {q(LIMITS)} (
+  "id"          TEXT NOT NULL,
+  "serviceType" {q(SERVICE_TYPE)} NOT NULL,
+  "dailyLimit"  INTEGER NOT NULL,
+  "isActive"    BOOLEAN NOT NULL DEFAULT true,
+  "createdAt"   TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  "updatedAt"   TIMESTAMP(3) NOT NULL,
+  CONSTRAINT "service_reservation_limits_pkey" PRIMARY KEY ("id")
+)"""
+
+_LIMIT_COLUMNS = ("id", "serviceType", "dailyLimit", "isActive", "createdAt", "updatedAt")
+
+
+# -- phase 1 -> legacy ---------------------------------------------------------------------
+
+_SLOTCAP_TABLES = (JOURNAL, STATE, ARCHIVE_SCHEMA, ARCHIVE_LIMITS, ARCHIVE_LEGACY)
+
+
+def rollback_phase1(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
+    if conn.dialect is Dialect.POSTGRES:
+        for name in (IDX_PERIOD, IDX_SERVICE):
+            pg.drop_index_concurrently(conn, name)
+
+        def drop_columns(c: SqlConnection) -> None:
+            c.execute(
+                f"ALTER TABLE {q(RESERVATIONS)} "
+                f"DROP CONSTRAINT IF EXISTS {q(FK_SERVICE)}, "
+                f"DROP CONSTRAINT IF EXISTS {q(CK_DURATION)}, "
+                + ", ".join(f"DROP COLUMN IF EXISTS {q(col)}" for col in NEW_COLUMNS)
+            )
+
+        pg.locked(conn, drop_columns, what="drop the new reservation columns")
+        pg.locked(conn, _drop_phase1_tables, what="drop phase 1 tables")
+    else:
+        if sqlite3.sqlite_version_info < (3, 35, 0):
+            raise MigrationError("rolling back phase 1 on SQLite needs SQLite 3.35+ (DROP COLUMN)")
+        with conn.transaction():
+            for name in (IDX_PERIOD, IDX_SERVICE):
+                conn.execute(f"DROP INDEX IF EXISTS {q(name)}")
+            have = conn.columns(RESERVATIONS)
+            # Reverse order of addition: SQLite edits the stored CREATE TABLE text, which
+            # then reads exactly as the reference DDL wrote it.
+            for col in reversed(NEW_COLUMNS):
+                if col in have:
+                    conn.execute(f"ALTER TABLE {q(RESERVATIONS)} DROP COLUMN {q(col)}")
+            _drop_phase1_tables(conn)
+    progress("rollback: phase 1 removed; the database is legacy again")
+    return {"dropped_columns": list(NEW_COLUMNS)}
+
+
+def _drop_phase1_tables(conn: SqlConnection) -> None:
+    for table in (*_SLOTCAP_TABLES, SLOTS, SERVICES):
+        conn.execute(f"DROP TABLE IF EXISTS {q(table)}")
+    if conn.dialect is Dialect.POSTGRES:
+        conn.execute(f"DROP TYPE IF EXISTS {q(PERIOD_TYPE)}")
+
+
+# -- phase 2 -> phase 1 --------------------------------------------------------------------
+
+_CLEAR = ", ".join(f"{q(col)} = NULL" for col in NEW_COLUMNS)
+
+
+def _clear_batch(conn: SqlConnection, limit: int) -> int:
+    if conn.dialect is Dialect.POSTGRES:
+        # One statement: the same batch of journal rows is cleared and deleted, even if
+        # the journal grows meanwhile.
+        rows = conn.execute(
+            f'WITH batch AS (SELECT "reservationId" FROM {q(JOURNAL)} '  # noqa: S608
+            'ORDER BY "reservationId" LIMIT %s FOR UPDATE), '
+            f"cleared AS (UPDATE {q(RESERVATIONS)} r SET {_CLEAR} FROM batch b "
+            'WHERE r."id" = b."reservationId" RETURNING r."id") '
+            f"DELETE FROM {q(JOURNAL)} j USING batch b "
+            'WHERE j."reservationId" = b."reservationId" RETURNING 1',
+            (limit,),
+        )
+        return len(rows)
+    ids = [
+        r[0]
+        for r in conn.execute(
+            f'SELECT "reservationId" FROM {q(JOURNAL)} ORDER BY "reservationId" LIMIT %s',  # noqa: S608
+            (limit,),
+        )
+    ]
+    if not ids:
+        return 0
+    marks = ", ".join(["%s"] * len(ids))
+    conn.execute(f'UPDATE {q(RESERVATIONS)} SET {_CLEAR} WHERE "id" IN ({marks})', ids)  # noqa: S608
+    conn.execute(f'DELETE FROM {q(JOURNAL)} WHERE "reservationId" IN ({marks})', ids)  # noqa: S608
+    return len(ids)
+
+
+def rollback_phase2(conn: SqlConnection, progress: Progress, *, batch_size: int) -> dict[str, Any]:
+    """NULL the new columns of every journaled row, batch by batch (short transactions:
+    the live application keeps writing)."""
+    cleared = 0
+    while True:
+        with conn.transaction():
+            n = _clear_batch(conn, batch_size)
+        if not n:
+            break
+        cleared += n
+        progress(f"rollback phase 2: cleared {cleared} backfilled rows")
+    return {"cleared_rows": cleared}
+
+
+# -- phase 4 -> phase 2 --------------------------------------------------------------------
+
+
+def rollback_phase4(conn: SqlConnection, progress: Progress, *, batch_size: int) -> dict[str, Any]:
+    if ARCHIVE_LEGACY not in conn.tables():
+        raise MigrationError(
+            f"cannot roll back phase 4: the archive table {ARCHIVE_LEGACY} is gone"
+        )
+    if conn.dialect is Dialect.POSTGRES:
+        return _rollback_phase4_pg(conn, progress, batch_size)
+    return _rollback_phase4_sqlite(conn, progress)
+
+
+def _enum_labels(conn: SqlConnection) -> list[str]:
+    labels = [d for _n, _p, d in archive.schema_rows(conn, "enum")] or list(LEGACY_SERVICE_CODES)
+    bad = [label for label in labels if not _LABEL.match(label)]
+    if bad:  # labels become SQL literals below: accept only plain upper-case names
+        raise MigrationError(f"unexpected ServiceType labels in the archive: {bad}")
+    return labels
+
+
+def _rollback_phase4_pg(conn: SqlConnection, progress: Progress, batch: int) -> dict[str, Any]:
+    labels = _enum_labels(conn)
+
+    def recreate(c: SqlConnection) -> None:
+        if not pg.type_exists(c, SERVICE_TYPE):
+            literals = ", ".join(f"'{label}'" for label in labels)
+            c.execute(f"CREATE TYPE {q(SERVICE_TYPE)} AS ENUM ({literals})")
+        c.execute(_LIMITS_PG)
+        c.execute(
+            'CREATE UNIQUE INDEX IF NOT EXISTS "service_reservation_limits_serviceType_key" '
+            f'ON {q(LIMITS)} ("serviceType")'
+        )
+        c.execute(
+            f"INSERT INTO {q(LIMITS)} ({q(*_LIMIT_COLUMNS)}) "  # noqa: S608
+            f'SELECT "id", CAST("serviceType" AS {q(SERVICE_TYPE)}), "dailyLimit", "isActive", '
+            f'"createdAt", "updatedAt" FROM {q(ARCHIVE_LIMITS)} ON CONFLICT DO NOTHING'
+        )
+        c.execute(
+            f"ALTER TABLE {q(RESERVATIONS)} "
+            f'ADD COLUMN IF NOT EXISTS "service" {q(SERVICE_TYPE)}, '
+            'ADD COLUMN IF NOT EXISTS "preferredTime" TEXT'
+        )
+
+    pg.locked(conn, recreate, what="recreate ServiceType, limits table and legacy columns")
+    progress("rollback phase 4: enum, limits table and (nullable) legacy columns back")
+
+    filled = _fill_legacy_pg(conn, batch)
+    progress(f"rollback phase 4: legacy columns refilled for {filled} rows")
+    filled += _legacy_not_null_pg(conn)
+
+    pg.locked(
+        conn,
+        lambda c: c.execute(
+            f"ALTER TABLE {q(RESERVATIONS)} "
+            + ", ".join(f"ALTER COLUMN {q(col)} DROP NOT NULL" for col in NEW_COLUMNS)
+        ),
+        what="drop NOT NULL from the new columns",
+    )
+    for name, _cols in FINAL_INDEXES:
+        pg.drop_index_concurrently(conn, name)
+    pg.create_index_concurrently(
+        conn, IDX_LEGACY_SERVICE, RESERVATIONS, '("preferredDate", "service", "status")'
+    )
+    pg.locked(conn, archive.drop_archive_tables, what="drop archive tables")
+    progress("rollback phase 4: indexes restored, archive dropped")
+    return {"refilled_rows": filled}
+
+
+def _fill_legacy_pg(conn: SqlConnection, batch: int) -> int:
+    """Refill service/preferredTime from the archive (rows written after phase 4: from
+    the row's service code and period), keyset batch by batch."""
+    filled, last = 0, ""
+    while True:
+        with conn.transaction():
+            ids = conn.execute(
+                f'SELECT "id" FROM {q(RESERVATIONS)} WHERE "id" > %s '  # noqa: S608
+                'ORDER BY "id" LIMIT %s',
+                (last, batch),
+            )
+            if not ids:
+                return filled
+            first_excl, last = last, str(ids[-1][0])
+            rows = conn.execute(
+                f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
+                f'"service" = CAST(a."service" AS {q(SERVICE_TYPE)}), '
+                '"preferredTime" = a."preferredTime" '
+                f'FROM {q(ARCHIVE_LEGACY)} a WHERE a."id" = r."id" '
+                'AND r."id" > %s AND r."id" <= %s AND r."service" IS NULL RETURNING 1',
+                (first_excl, last),
+            )
+            derived = conn.execute(
+                f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
+                f'"service" = CAST(s."code" AS {q(SERVICE_TYPE)}), '
+                f'"preferredTime" = {_DERIVED_TIME} '
+                f'FROM {q(SERVICES)} s WHERE s."id" = r."serviceId" '
+                'AND r."id" > %s AND r."id" <= %s AND r."service" IS NULL '
+                f"AND s.\"code\" IN (SELECT unnest(enum_range(NULL::{q(SERVICE_TYPE)}))::text) "
+                "RETURNING 1",
+                (first_excl, last),
+            )
+            filled += len(rows) + len(derived)
+
+
+def _fill_remaining_pg(conn: SqlConnection) -> int:
+    """One pass over the rows still without legacy values (few: written by the
+    contracted application during the batched refill)."""
+    with conn.transaction():
+        rows = conn.execute(
+            f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
+            f'"service" = CAST(a."service" AS {q(SERVICE_TYPE)}), '
+            '"preferredTime" = a."preferredTime" '
+            f'FROM {q(ARCHIVE_LEGACY)} a WHERE a."id" = r."id" AND r."service" IS NULL '
+            "RETURNING 1"
+        )
+        derived = conn.execute(
+            f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
+            f'"service" = CAST(s."code" AS {q(SERVICE_TYPE)}), '
+            f'"preferredTime" = {_DERIVED_TIME} '
+            f'FROM {q(SERVICES)} s WHERE s."id" = r."serviceId" AND r."service" IS NULL '
+            f"AND s.\"code\" IN (SELECT unnest(enum_range(NULL::{q(SERVICE_TYPE)}))::text) "
+            "RETURNING 1"
+        )
+    return len(rows) + len(derived)
+
+
+def _legacy_not_null_pg(conn: SqlConnection) -> int:
+    """NOT NULL back on "service"/"preferredTime" without a scan under a strong lock.
+
+    The contracted application may still be inserting rows without the legacy columns
+    (they are nullable now, so nothing tells it otherwise). The NOT VALID checks go on
+    first: from then on such an insert fails with a check violation, on which slotcap's
+    stores re-read the schema and retry as dual-writers. Then the few rows that slipped
+    in before are filled, and the checks validated.
+    """
+    checks = {col: not_null_check_name(col) for col in LEGACY_COLUMNS}
+
+    def add_checks(c: SqlConnection) -> None:
+        parts = [
+            f"ADD CONSTRAINT {q(name)} CHECK ({q(col)} IS NOT NULL) NOT VALID"
+            for col, name in checks.items()
+            if pg.constraint_state(c, RESERVATIONS, name) is None
+        ]
+        if parts:
+            c.execute(f"ALTER TABLE {q(RESERVATIONS)} {', '.join(parts)}")
+
+    def drop_checks(c: SqlConnection) -> None:
+        c.execute(
+            f"ALTER TABLE {q(RESERVATIONS)} "
+            + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in checks.values())
+        )
+
+    pg.locked(conn, add_checks, what="add legacy NOT NULL helper checks")
+    late = _fill_remaining_pg(conn)
+    missing = int(conn.scalar(
+        f'SELECT count(*) FROM {q(RESERVATIONS)} WHERE "service" IS NULL '  # noqa: S608
+        'OR "preferredTime" IS NULL'
+    ) or 0)
+    if missing:
+        pg.locked(conn, drop_checks, what="drop legacy NOT NULL helper checks")
+        raise MigrationError(
+            f"rollback phase 4: {missing} reservation(s) have a service outside the legacy "
+            "ServiceType enum and cannot be written back; the legacy columns stay nullable "
+            "and the rollback can be run again once those rows are dealt with"
+        )
+    for name in checks.values():
+        pg.validate_constraint(conn, RESERVATIONS, name)
+    pg.locked(
+        conn,
+        lambda c: c.execute(
+            f"ALTER TABLE {q(RESERVATIONS)} "
+            + ", ".join(f"ALTER COLUMN {q(col)} SET NOT NULL" for col in LEGACY_COLUMNS)
+            + ", "
+            + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in checks.values())
+        ),
+        what="set NOT NULL on the legacy columns",
+    )
+    return late
+
+
+def _rollback_phase4_sqlite(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
+    with conn.transaction():
+        rows = conn.execute(
+            f'SELECT "kind", "name", "definition" FROM {q(ARCHIVE_SCHEMA)} '  # noqa: S608
+            "WHERE \"kind\" IN ('table', 'index') ORDER BY \"position\""
+        )
+        tables = {n: d for k, n, d in rows if k == "table"}
+        indexes = [(n, d) for k, n, d in rows if k == "index"]
+        prefix = f"CREATE TABLE {q(RESERVATIONS)}"
+        old_sql = tables.get(RESERVATIONS, "")
+        if not old_sql.startswith(prefix) or LIMITS not in tables:
+            raise MigrationError("cannot roll back phase 4: the archived schema is incomplete")
+        conn.execute(tables[LIMITS])
+        conn.execute(
+            f"INSERT INTO {q(LIMITS)} ({q(*_LIMIT_COLUMNS)}) "  # noqa: S608
+            f"SELECT {q(*_LIMIT_COLUMNS)} FROM {q(ARCHIVE_LIMITS)}"
+        )
+        conn.execute(f"CREATE TABLE {q(_OLD_TABLE)}{old_sql[len(prefix):]}")
+        kept = q(*CONTRACTED_COLUMNS)
+        conn.execute(
+            f"INSERT INTO {q(_OLD_TABLE)} ({kept}, {q(*LEGACY_COLUMNS)}) "
+            + "SELECT "
+            + ", ".join(f"r.{q(c)}" for c in CONTRACTED_COLUMNS)
+            + f', COALESCE(a."service", s."code"), COALESCE(a."preferredTime", {_DERIVED_TIME}) '
+            f"FROM {q(RESERVATIONS)} r LEFT JOIN {q(ARCHIVE_LEGACY)} a ON a.\"id\" = r.\"id\" "
+            f'LEFT JOIN {q(SERVICES)} s ON s."id" = r."serviceId"'
+        )
+        count = int(conn.scalar(f"SELECT count(*) FROM {q(_OLD_TABLE)}") or 0)  # noqa: S608
+        conn.execute(f"DROP TABLE {q(RESERVATIONS)}")
+        conn.execute(f"ALTER TABLE {q(_OLD_TABLE)} RENAME TO {q(RESERVATIONS)}")
+        for _name, sql in indexes:
+            conn.execute(sql)
+        archive.drop_archive_tables(conn)
+    progress(f"rollback phase 4: reservations rebuilt with legacy columns ({count} rows)")
+    return {"refilled_rows": count}

@@ -1,0 +1,92 @@
+"""The availability aggregate at a realistic size: 200,000 reservations over a year,
+about 5 % of each date still held (PENDING/CONFIRMED, a third of them legacy rows
+without period or duration), after ANALYZE. The store's own period_facts statement must
+probe reservations_preferredDate_period_status_idx and never scan the table — with the
+parameters bound (a custom plan) and as the generic plan a prepared statement may
+switch to after five executions (psycopg prepares after five too)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from tests.integration.store_helpers import build_sql_database
+
+from slotcap.adapters.postgres import PostgresStore
+from slotcap.domain.model import Period
+
+pytestmark = pytest.mark.postgres
+
+INDEX = "reservations_preferredDate_period_status_idx"
+ROWS = 200_000
+
+# Day d of 2025 gets the rows g = d + 365 k; k % 60 picks status, period and completeness.
+GENERATE = f"""
+INSERT INTO "reservations" ("id", "patientName", "phone", "birthDate", "gender",
+  "treatmentType", "preferredDate", "preferredTime", "status", "updatedAt", "service",
+  "serviceId", "serviceName", "estimatedDuration", "period")
+SELECT 'x' || g, '환자', '010-0000-0000', TIMESTAMP '1990-01-01', 'FEMALE', 'FOLLOW_UP',
+  DATE '2025-01-01' + g % 365, CASE WHEN k % 2 = 0 THEN '10:00' ELSE '15:00' END,
+  (CASE WHEN k % 60 IN (0, 2) THEN 'PENDING' WHEN k % 60 = 1 THEN 'CONFIRMED'
+        WHEN k % 60 < 12 THEN 'CANCELLED' ELSE 'COMPLETED' END)::"ReservationStatus",
+  TIMESTAMP '2025-01-01', 'SKIN_CARE',
+  CASE WHEN k % 60 <> 2 THEN 'srv_skin_care' END,
+  CASE WHEN k % 60 <> 2 THEN '피부케어' END,
+  CASE WHEN k % 60 <> 2 THEN 70 END,
+  (CASE WHEN k % 60 = 2 THEN NULL WHEN k % 2 = 0 THEN 'MORNING' ELSE 'AFTERNOON' END)::"Period"
+FROM generate_series(0, {ROWS - 1}) AS g, LATERAL (SELECT g / 365 AS k) AS cycle
+"""
+
+
+def _assert_uses_index(plan: list[str]) -> None:
+    text = "\n".join(plan)
+    assert "Seq Scan on reservations" not in text, text
+    # Both branches (period = P, period IS NULL) probe the index.
+    assert sum(INDEX in line and "Scan" in line for line in plan) >= 2, text
+
+
+def _as_prepared(sql: str) -> tuple[str, list[str]]:
+    """psycopg's %(name)s → $n, for an explicit PREPARE."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return re.sub(r"%\((\w+)\)s", number, sql), names
+
+
+def test_period_facts_probes_the_period_index_at_200k_rows(pg_url: str) -> None:
+    import psycopg
+    from psycopg import sql as pgsql
+
+    build_sql_database(pg_url)
+    store = PostgresStore.open(pg_url)
+    day = dt.date(2025, 6, 2)
+    try:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(GENERATE)
+            conn.execute('ANALYZE "reservations"')
+            sql, params = store.period_facts_statement(day, Period.MORNING, "SKIN_CARE")
+
+            custom = [r[0] for r in conn.execute("EXPLAIN (ANALYZE, COSTS OFF) " + sql, params)]
+            print("\n" + "\n".join(custom))  # the plan line quoted in docs/stores.md
+            _assert_uses_index(custom)
+
+            text, names = _as_prepared(sql)
+            conn.execute(f"PREPARE period_facts AS {text}")
+            conn.execute("SET plan_cache_mode = force_generic_plan")
+            # Untyped literals, so EXECUTE casts each to its parameter's type (enums too).
+            values = pgsql.SQL(", ").join(pgsql.Literal(params[n]) for n in names)
+            explain = pgsql.SQL("EXPLAIN (COSTS OFF) EXECUTE period_facts({})").format(values)
+            generic = [r[0] for r in conn.execute(explain)]
+            assert any("$" in line for line in generic), generic  # really the generic plan
+            _assert_uses_index(generic)
+
+        facts = store.period_facts(day, Period.MORNING, "SKIN_CARE")
+        # 10 held MORNING rows and 10 legacy rows without period: 20 x 70 minutes.
+        assert facts.held_minutes == 1400
+    finally:
+        store.close()

@@ -1,0 +1,228 @@
+"""The SQL stores against the in-memory reference, side by side (Hypothesis stateful).
+
+Random bookings under both rules, rows as the legacy application writes them, status
+changes, service edits (duration, deactivation, soft delete), slot and limit toggles:
+after every step both stores must have taken the same decisions and hold the same
+minutes and counts everywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from tests.integration.store_helpers import (
+    MONDAY,
+    SATURDAY,
+    SUNDAY,
+    build_sql_database,
+    open_sql_store,
+    put,
+    request,
+    reset_to_defaults,
+    row,
+)
+
+from slotcap.adapters._sql import SqlStore
+from slotcap.adapters.memory import MemoryStore
+from slotcap.adapters.sqlite import SqliteStore
+from slotcap.dburl import connect_sqlite
+from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
+from slotcap.domain.model import (
+    LEGACY_SERVICE_CODES,
+    ClinicTimeSlot,
+    Period,
+    Reservation,
+    ReservationStatus,
+)
+from slotcap.errors import SlotcapError
+from slotcap.ports import Store
+from slotcap.sqldb import open_sql
+from slotcap.usecases import book, check_availability
+
+DAYS = st.sampled_from([MONDAY, SATURDAY, SUNDAY])
+CODES = st.sampled_from([*LEGACY_SERVICE_CODES, "LASER"])  # LASER is unknown
+LEGACY_CODES = st.sampled_from(LEGACY_SERVICE_CODES)
+PERIODS = st.sampled_from(Period)
+# Read with the clinic's hours: morning, afternoon, "2:30" = 14:30, and unreadable ones.
+TIMES = st.sampled_from(["10:00", "15:00", "2:30", "오전 10시", "오후 3시", "아무때나", "12:30"])
+
+
+def _stamp_free(r: Reservation) -> Reservation:
+    return attrs.evolve(r, created_at=None, updated_at=None, status_changed_at=None)
+
+
+def _outcome(call: Callable[[], Reservation]) -> tuple[str, Any]:
+    """What a booking did, comparable across stores (timestamps differ by design)."""
+    try:
+        return "booked", _stamp_free(call())
+    except SlotcapError as exc:
+        decision = getattr(exc, "decision", None)
+        return type(exc).__name__, (exc.code, decision)
+
+
+class StoresAgree(RuleBasedStateMachine):
+    """Set ``url`` (and so ``sql``) before running; each example starts from defaults."""
+
+    url: str
+    sql: SqlStore
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ref = MemoryStore()
+        reset_to_defaults(self.url, self.sql)
+        self.ids = (f"h{n}" for n in itertools.count())
+        self.known: list[str] = []
+
+    def both(self, call: Callable[[Store], Any]) -> tuple[Any, Any]:
+        return call(self.ref), call(self.sql)
+
+    # -- bookings -----------------------------------------------------------------------
+
+    def _book(self, dynamic: bool, **body: object) -> None:
+        rid = next(self.ids)
+        ref, sql = self.both(
+            lambda s: _outcome(lambda: book(s, request(**body), dynamic=dynamic,
+                                            new_id=lambda: rid))
+        )
+        assert ref == sql
+        if ref[0] == "booked":
+            self.known.append(rid)
+
+    @rule(day=DAYS, code=CODES, period=PERIODS)
+    def book_dynamic(self, day: dt.date, code: str, period: Period) -> None:
+        self._book(True, preferred_date=day.isoformat(), service=code, period=period.value,
+                   preferred_time=None)
+
+    @rule(day=DAYS, code=CODES, time=TIMES)
+    def book_legacy(self, day: dt.date, code: str, time: str) -> None:
+        self._book(False, preferred_date=day.isoformat(), service=code, period=None,
+                   preferred_time=time)
+
+    @rule(day=DAYS, code=LEGACY_CODES, backfilled=st.booleans(),
+          period=st.none() | PERIODS, minutes=st.none() | st.integers(0, 120))
+    def legacy_application_writes(
+        self, day: dt.date, code: str, backfilled: bool, period: Period | None, minutes: int | None
+    ) -> None:
+        """A row the legacy application wrote (old columns only), maybe since backfilled."""
+        rid = next(self.ids)
+        r = row(day, code=code, period=period, minutes=minutes, new_columns=backfilled, rid=rid)
+        put(self.ref, r)
+        put(self.sql, r)
+        self.known.append(rid)
+        stored = self.sql.get_reservation(rid)
+        assert stored is not None and _stamp_free(stored) == r
+
+    # -- changes ----------------------------------------------------------------------------
+
+    @precondition(lambda self: bool(self.known))
+    @rule(data=st.data(), status=st.sampled_from(ReservationStatus))
+    def change_status(self, data: st.DataObject, status: ReservationStatus) -> None:
+        rid = data.draw(st.sampled_from(self.known))
+        ref, sql = self.both(lambda s: _stamp_free(s.set_status(rid, status, changed_by="관리자")))
+        assert ref == sql
+
+    @rule(code=LEGACY_CODES, duration=st.integers(0, 90), buffer=st.integers(0, 20))
+    def edit_duration(self, code: str, duration: int, buffer: int) -> None:
+        service = self.ref.get_service(code)
+        assert service is not None
+        changed = attrs.evolve(service, duration_minutes=duration, buffer_minutes=buffer)
+        self.both(lambda s: s.save_service(changed))
+
+    @rule(code=LEGACY_CODES, active=st.booleans(), deleted=st.booleans())
+    def toggle_service(self, code: str, active: bool, deleted: bool) -> None:
+        service = self.ref.get_service(code)
+        assert service is not None
+        changed = attrs.evolve(
+            service, is_active=active, deleted_at=dt.datetime(2025, 11, 1) if deleted else None
+        )
+        self.both(lambda s: s.save_service(changed))
+
+    @rule(slot=st.sampled_from(DEFAULT_TIME_SLOTS), active=st.booleans())
+    def toggle_slot(self, slot: ClinicTimeSlot, active: bool) -> None:
+        self.both(lambda s: s.save_time_slot(attrs.evolve(slot, is_active=active)))
+
+    @rule(code=LEGACY_CODES, limit=st.integers(0, 4), active=st.booleans())
+    def set_limit(self, code: str, limit: int, active: bool) -> None:
+        current = self.ref.get_limit(code)
+        assert current is not None
+        changed = attrs.evolve(current, daily_limit=limit, is_active=active)
+        self.both(lambda s: s.save_limit(changed))
+
+    # -- agreement ----------------------------------------------------------------------------
+
+    @rule(day=DAYS, code=CODES, period=st.none() | PERIODS, dynamic=st.booleans())
+    def check(self, day: dt.date, code: str, period: Period | None, dynamic: bool) -> None:
+        ref, sql = self.both(
+            lambda s: check_availability(s, day, code, period=period, dynamic=dynamic)
+        )
+        assert ref == sql
+
+    @invariant()
+    def same_minutes_everywhere(self) -> None:
+        ref, sql = self.both(lambda s: s.calendar(MONDAY, SUNDAY))
+        assert ref == sql
+
+    @invariant()
+    def same_counts_everywhere(self) -> None:
+        for day in (MONDAY, SATURDAY):
+            ref, sql = self.both(lambda s: s.daily_facts(day, "SKIN_CARE"))  # noqa: B023
+            assert ref == sql
+
+
+def _fast_sqlite(path: Path) -> SqlStore:
+    """This test checks logic, not durability: skip the fsync per commit (4x faster)."""
+
+    def connect() -> sqlite3.Connection:
+        conn = connect_sqlite(str(path))
+        conn.execute("PRAGMA synchronous = NORMAL")
+        return conn
+
+    return SqliteStore(connect)
+
+
+@pytest.mark.parametrize(
+    ("engine", "examples"),
+    [("sqlite", 30), pytest.param("postgresql", 25, marks=pytest.mark.postgres)],
+)
+def test_sql_store_agrees_with_the_memory_store(
+    engine: str, examples: int, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        f"sqlite:///{tmp_path / 'agree.db'}"
+        if engine == "sqlite"
+        else str(request.getfixturevalue("pg_url"))
+    )
+    build_sql_database(url)
+    if engine == "postgresql":
+        with open_sql(url) as conn:  # as for SQLite: no flush per commit, same semantics
+            conn.execute(f'ALTER DATABASE "{url.rpartition("/")[2]}" SET synchronous_commit = off')
+    store = _fast_sqlite(tmp_path / "agree.db") if engine == "sqlite" else open_sql_store(url)
+    machine = type("StoresAgreeOn" + engine.title(), (StoresAgree,), {"url": url, "sql": store})
+    try:
+        run_state_machine_as_test(
+            machine,
+            settings=settings(
+                max_examples=examples,
+                stateful_step_count=30,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow],
+            ),
+        )
+    finally:
+        store.close()
