@@ -1,0 +1,97 @@
+"""Option types and the ``--database`` resolution, shared by every subcommand.
+
+Bad values are usage errors (exit 2) whose message names the option; a database URL
+is only ever echoed redacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from pathlib import Path
+
+from slotcap.dburl import Engine, parse_url
+from slotcap.errors import ConfigurationError
+
+__all__ = [
+    "DATABASE_ENV",
+    "UsageError",
+    "add_database",
+    "add_json",
+    "iso_date",
+    "non_negative_float",
+    "positive_int",
+    "resolve_database",
+]
+
+DATABASE_ENV = "SLOTCAP_DATABASE_URL"
+
+
+class UsageError(ConfigurationError):
+    """A command-line problem found after argparse (exit 2, message names the option)."""
+
+    code = "usage"
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def add_database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help=f"sqlite:///path.db or postgresql://user@host/db (default: ${DATABASE_ENV})",
+    )
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def resolve_database(value: str | None, *, must_exist: bool = True) -> str:
+    """The URL from ``--database`` or the environment, checked but never echoed raw.
+
+    An SQLite file that does not exist is refused: opening it would silently create an
+    empty database and every report would then describe nothing.
+    """
+    source = "--database"
+    if not value:
+        value = os.environ.get(DATABASE_ENV, "").strip()
+        source = DATABASE_ENV
+    if not value:
+        raise UsageError(f"--database is required (or set {DATABASE_ENV})")
+    try:
+        parsed = parse_url(value)
+    except ConfigurationError as exc:
+        raise UsageError(f"{source}: {exc.message}") from None
+    if parsed.engine is Engine.MEMORY:
+        raise UsageError(f"{source}: memory:// holds nothing between commands; "
+                         "use sqlite:///path.db or postgresql://...")
+    if must_exist and parsed.engine is Engine.SQLITE and not Path(parsed.target).is_file():
+        raise UsageError(f"{source}: no such SQLite database file: {parsed.target}")
+    return value

@@ -1,0 +1,212 @@
+"""The subcommands: each parses nothing, calls one Python API and renders its result.
+
+Exit codes: 0 success; 1 checks failed, rows need review, or the operation was
+refused; 2 usage (raised as :class:`UsageError`, handled in ``main``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from slotcap.cli._args import UsageError, resolve_database
+from slotcap.cli._render import ProgressPrinter, emit_json
+from slotcap.cli._reports import (
+    calendar_rows,
+    print_analysis,
+    print_backfill,
+    print_calendar,
+    print_checks,
+    print_migration,
+    print_status,
+)
+from slotcap.sqldb import open_sql
+
+__all__ = [
+    "EXIT_ATTENTION",
+    "EXIT_OK",
+    "StepPrinter",
+    "cmd_analyze",
+    "cmd_availability",
+    "cmd_backfill",
+    "cmd_migrate",
+    "cmd_review_export",
+    "cmd_review_import",
+    "cmd_validate",
+]
+
+EXIT_OK = 0
+#: Checks failed, rows need manual review, or a file was refused.
+EXIT_ATTENTION = 1
+
+#: Longest calendar the CLI prints (one year and a day, leap years included).
+MAX_CALENDAR_DAYS = 366
+
+
+def _progress(args: argparse.Namespace) -> ProgressPrinter | None:
+    return None if getattr(args, "quiet", False) else ProgressPrinter()
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from slotcap.migration.analyze import analyze
+
+    with open_sql(resolve_database(args.database)) as conn:
+        analysis = analyze(conn)
+    if args.json:
+        emit_json(analysis.to_dict())
+    else:
+        print_analysis(analysis, limit=args.limit)
+    return EXIT_OK
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from slotcap.migration.backfill import run_backfill
+
+    printer = _progress(args)
+    url = resolve_database(args.database)
+    with open_sql(url) as conn:
+        try:
+            report = run_backfill(conn, batch_size=args.batch_size, pause=args.pause,
+                                  dry_run=args.dry_run, progress=printer,
+                                  workers=args.workers, connect=lambda: open_sql(url))
+        finally:
+            if printer is not None:
+                printer.finish()
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        print_backfill(report)
+    if report.needs_review and not report.dry_run:
+        if not args.json:
+            print(f"\n{report.needs_review:,} reservation(s) need manual review: "
+                  "slotcap review export --out review.csv")
+        return EXIT_ATTENTION
+    return EXIT_OK
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from slotcap.migration import validate
+
+    with open_sql(resolve_database(args.database)) as conn:
+        report = validate(conn, phase=args.phase)
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        print_checks(report.checks)
+        failed = len(report.failed)
+        warned = sum(1 for c in report.checks if not c.passed) - failed
+        print(f"\n{len(report.checks) - failed - warned} passed, {failed} failed, "
+              f"{warned} warning(s); {report.needs_review:,} reservation(s) await review")
+    return EXIT_OK if report.passed else EXIT_ATTENTION
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from slotcap.migration import migrate, rollback, status
+
+    url = resolve_database(args.database)
+    chosen = [x for x in (args.to, args.rollback_to, args.action) if x]
+    if len(chosen) != 1:
+        raise UsageError("migrate needs exactly one of --to PHASE, --rollback-to PHASE or status")
+    if args.action == "status":
+        current = status(url)
+        if args.json:
+            emit_json(current.to_dict())
+        else:
+            print_status(current)
+        return EXIT_OK
+    printer = None if args.quiet else StepPrinter()
+    try:
+        if args.rollback_to:
+            report = rollback(url, to=args.rollback_to, progress=printer)
+        else:
+            report = migrate(url, to=args.to, confirm=args.confirm, progress=printer,
+                             batch_size=args.batch_size, backfill_progress=printer)
+    finally:
+        if printer is not None:
+            printer.finish()
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        print_migration(report)
+    return EXIT_OK if report.ok else EXIT_ATTENTION
+
+
+class StepPrinter:
+    """Progress for ``migrate``: step messages as lines, backfill batches as a bar."""
+
+    def __init__(self) -> None:
+        self._bar = ProgressPrinter()
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, str):
+            self._bar.finish()
+            print(event, file=sys.stderr, flush=True)
+        else:
+            self._bar(event)
+
+    def finish(self) -> None:
+        self._bar.finish()
+
+
+def cmd_review_export(args: argparse.Namespace) -> int:
+    from slotcap.migration.review import export_review
+
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise UsageError(f"--out: directory does not exist: {out.parent}")
+    with open_sql(resolve_database(args.database)) as conn:
+        result = export_review(conn, out)
+    if args.json:
+        emit_json(result.to_dict())
+    else:
+        print(f"Wrote {result.rows:,} reservation(s) needing review to {result.path} "
+              "(UTF-8 with BOM, opens in Excel).")
+        if result.rows:
+            print("Fill the 'period' column with MORNING or AFTERNOON (blank = decide later), "
+                  f"then: slotcap review import --in {result.path}")
+    return EXIT_OK
+
+
+def cmd_review_import(args: argparse.Namespace) -> int:
+    from slotcap.migration.review import ReviewRejected, import_review
+
+    source = Path(args.input)
+    if not source.is_file():
+        raise UsageError(f"--in: no such file: {source}")
+    with open_sql(resolve_database(args.database)) as conn:
+        try:
+            result = import_review(conn, source)
+        except ReviewRejected as exc:
+            if not args.json:
+                raise
+            emit_json({"refused": True, "problems": [p.to_dict() for p in exc.problems]})
+            return EXIT_ATTENTION
+    if args.json:
+        emit_json({"refused": False, **result.to_dict()})
+    else:
+        print(f"Applied {result.applied:,} period(s) in one transaction "
+              f"({result.unchanged:,} already set to the same value, {result.blank:,} left blank). "
+              f"{result.remaining:,} reservation(s) still without a period.")
+    return EXIT_OK
+
+
+def cmd_availability(args: argparse.Namespace) -> int:
+    from slotcap.stores import open_store
+    from slotcap.usecases import availability_calendar
+
+    if args.end < args.start:
+        raise UsageError(f"--to ({args.end}) is before --from ({args.start})")
+    if (args.end - args.start).days + 1 > MAX_CALENDAR_DAYS:
+        raise UsageError(f"--from/--to span more than {MAX_CALENDAR_DAYS} days")
+    store = open_store(resolve_database(args.database))
+    try:
+        entries = availability_calendar(store, args.start, args.end)
+    finally:
+        store.close()
+    if args.json:
+        emit_json(calendar_rows(entries))
+    else:
+        print_calendar(entries)
+    return EXIT_OK

@@ -1,0 +1,164 @@
+"""``slotcap demo``: a legacy database built from the reference DDL, migrated step by step.
+
+The file is marked with an SQLite ``application_id`` so that a later run overwrites a
+previous demo but refuses to overwrite anything else (a real database, a document).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any
+
+from slotcap.cli._args import UsageError
+from slotcap.cli._commands import EXIT_OK, StepPrinter
+from slotcap.cli._render import emit_json, print_table
+from slotcap.cli._reports import calendar_rows, print_calendar, print_checks, print_review_rows
+from slotcap.migration.analyze import analyze
+from slotcap.migration.demo_data import generate_reservations, insert_limits, insert_reservations
+from slotcap.migration.review import count_pending, pending_review
+from slotcap.schema.legacy import create_legacy_schema
+from slotcap.sqldb import open_sql
+
+__all__ = ["DEMO_APPLICATION_ID", "cmd_demo", "is_demo_file"]
+
+#: 'SLCD' — written to the SQLite header so a later demo run knows the file is ours.
+DEMO_APPLICATION_ID = 0x534C4344
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def is_demo_file(path: Path) -> bool:
+    with path.open("rb") as handle:
+        if handle.read(len(_SQLITE_MAGIC)) != _SQLITE_MAGIC:
+            return False
+    # Read through SQLite (not the raw header): a WAL file may hold the newest page 1.
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return bool(conn.execute("PRAGMA application_id").fetchone()[0] == DEMO_APPLICATION_ID)
+    except sqlite3.DatabaseError:
+        return False
+    finally:
+        conn.close()
+
+
+def _prepare(path: Path) -> None:
+    if path.is_dir():
+        raise UsageError(f"--path: {path} is a directory")
+    if not path.parent.is_dir():
+        raise UsageError(f"--path: directory does not exist: {path.parent}")
+    if path.exists() and path.stat().st_size > 0 and not is_demo_file(path):
+        raise UsageError(
+            f"--path: refusing to overwrite {path}: it is not a slotcap demo database"
+        )
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _say(quiet: bool, *lines: str) -> None:
+    if not quiet:
+        for line in lines:
+            print(line)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from slotcap.migration import migrate, validate
+    from slotcap.stores import open_store
+    from slotcap.usecases import availability_calendar
+
+    path = Path(args.path).expanduser().absolute()
+    _prepare(path)
+    url = f"sqlite:///{path}"
+    quiet = bool(args.json)
+    today = dt.date.today()
+    summary: dict[str, Any] = {"path": str(path), "database": url, "rows": args.rows,
+                               "seed": args.seed}
+
+    _say(quiet, "slotcap demo: a clinic's reservation database, migrated step by step",
+         f"Database file: {path}", "")
+    with open_sql(url) as conn:
+        conn.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
+        create_legacy_schema(conn)
+        insert_limits(conn)
+        insert_reservations(conn, list(generate_reservations(args.rows, seed=args.seed,
+                                                             today=today)))
+        _say(quiet, f"1. Legacy database built from the reference DDL (as production has it): "
+             f"{args.rows:,} reservations, free-text preferredTime, 6 daily count limits.", "")
+
+        analysis = analyze(conn, today=today)
+        summary["analysis"] = {"distinct_time_formats": analysis.distinct_times,
+                               "periods": analysis.periods, "reasons": analysis.reasons}
+        if not quiet:
+            print(f"2. Analysis (plan step 2.1): {analysis.distinct_times} distinct "
+                  "preferredTime values. What the parser reads in them:")
+            for key, count in analysis.periods.items():
+                share = 100.0 * count / max(analysis.total, 1)
+                print(f"     {key:<10} {count:>6,}  ({share:.1f}%)")
+            print("   The most frequent values:")
+            print_table(("preferredTime", "count", "period", "reason"),
+                        [(repr(t.text), t.count, t.period or "-", t.reason)
+                         for t in analysis.time_formats[:8]], right=(1,), indent="     ")
+            print()
+
+    printer = None if quiet else StepPrinter()
+    _say(quiet, "3. Phase 1 (expand: new tables, nullable columns) and phase 2 (backfill):")
+    sys.stdout.flush()
+    migrate(url, to="phase1", progress=printer)
+    phase2 = migrate(url, to="phase2", progress=printer, backfill_progress=printer)
+    if printer is not None:
+        printer.finish()
+    summary["phase2"] = phase2.to_dict() if hasattr(phase2, "to_dict") else str(phase2)
+    _say(quiet, "")
+
+    with open_sql(url) as conn:
+        pending = count_pending(conn)
+        examples = pending_review(conn, limit=6)
+        # The phase-2 checks ("may it become phase 2?"), whatever phase 2's outcome was.
+        report = validate(conn, phase="phase2")
+    summary["review"] = {"count": pending, "examples": [r.to_dict() for r in examples]}
+    summary["validation"] = report.to_dict()
+    if not quiet:
+        print(f"4. Manual review: {pending:,} reservation(s) have a preferredTime the parser "
+              "will not guess (the plan's ELSE 'MORNING' would have misfiled them):")
+        print_review_rows(examples, indent="     ")
+        print("   Expected: an operator exports them, fills MORNING/AFTERNOON, imports.")
+        print()
+        print("5. Validation:")
+        print_checks(report.checks, indent="     ")
+        if not report.passed:
+            print("   (Checks that fail here wait for the manual review above: that is the "
+                  "state a real migration is in after its first backfill.)")
+        print()
+
+    start = today
+    end = today + dt.timedelta(days=6)
+    store = open_store(url)
+    try:
+        entries = availability_calendar(store, start, end)
+    finally:
+        store.close()
+    summary["calendar"] = calendar_rows(entries)
+    if quiet:
+        emit_json(summary)
+        return EXIT_OK
+    print(f"6. Availability, {start} .. {end} (minutes; PENDING and CONFIRMED "
+          "hold capacity):")
+    print_calendar(entries, indent="     ")
+    if any(e.is_open and e.booked > e.capacity for e in entries):
+        print("     Over 100%: booked under the legacy count rule, which never counted minutes.")
+    db = f"--database {url}"
+    print()
+    print("Next, try:")
+    for line in (
+        f"slotcap analyze {db}",
+        f"slotcap review export {db} --out review.csv",
+        f"slotcap review import {db} --in review.csv",
+        f"slotcap validate {db} --phase phase2",
+        f"slotcap migrate {db} --to phase2",
+        f"slotcap availability {db} --from {start} --to {end}",
+        f"slotcap migrate {db} status",
+    ):
+        print(f"  {line}")
+    return EXIT_OK

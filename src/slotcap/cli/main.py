@@ -1,0 +1,198 @@
+"""``slotcap``: the command line over the migration toolkit and the availability calendar.
+
+Exit codes (docs/cli.md): 0 success; 1 checks failed, rows need review, or the
+operation was refused; 2 usage or configuration (bad option, bad or unreachable
+database URL); 3 an unexpected internal error. Errors are one message on stderr with
+the error's machine-readable code, never a traceback (``SLOTCAP_DEBUG=1`` shows it),
+and never a password.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+import urllib.parse
+from collections.abc import Callable
+
+from slotcap.cli import _commands as commands
+from slotcap.cli._args import (
+    DATABASE_ENV,
+    add_database,
+    add_json,
+    iso_date,
+    non_negative_float,
+    positive_int,
+)
+from slotcap.errors import ConfigurationError, InvalidRequest, SlotcapError
+
+__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main"]
+
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+_PHASES = ("legacy", "phase1", "phase2", "phase4")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _subcommand(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    handler: Handler,
+    help_text: str,
+    *,
+    database: bool = True,
+) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(name, help=help_text, description=help_text)
+    if database:
+        add_database(parser)
+    add_json(parser)
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from slotcap.cli._demo import cmd_demo
+
+    parser = argparse.ArgumentParser(
+        prog="slotcap",
+        description="Migrate a clinic's reservation database to duration-based capacity, "
+        "with zero downtime and zero data loss.",
+        epilog=f"--database defaults to ${DATABASE_ENV}. Exit codes: 0 ok, 1 checks failed "
+        "or review needed, 2 usage/configuration, 3 internal error.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = _subcommand(sub, "demo", cmd_demo,
+                       "build a demo SQLite database and migrate it, step by step",
+                       database=False)
+    demo.add_argument("--path", default="slotcap-demo.db",
+                      help="demo database file (default: ./slotcap-demo.db)")
+    demo.add_argument("--rows", type=positive_int, default=3000,
+                      help="reservations to generate (default: 3000)")
+    demo.add_argument("--seed", type=int, default=42, help="random seed (default: 42)")
+
+    migrate = _subcommand(sub, "migrate", commands.cmd_migrate,
+                          "apply or roll back a migration phase, or show the status")
+    migrate.add_argument("action", nargs="?", choices=["status"],
+                         help="'status': show the current phase and history")
+    migrate.add_argument("--to", choices=_PHASES, help="migrate forward to this phase")
+    migrate.add_argument("--rollback-to", choices=_PHASES, dest="rollback_to",
+                         help="roll back to this phase")
+    migrate.add_argument("--confirm", action="store_true",
+                         help="required for phase4 (removes the legacy columns)")
+    migrate.add_argument("--batch-size", type=positive_int, default=1000,
+                         help="backfill batch size for phase2 (default: 1000)")
+    migrate.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    analyze = _subcommand(sub, "analyze", commands.cmd_analyze,
+                          "what is in the reservations table (the plan's step 2.1)")
+    analyze.add_argument("--limit", type=positive_int, default=50,
+                         help="preferredTime values to list in the text output (default: 50)")
+
+    backfill = _subcommand(sub, "backfill", commands.cmd_backfill,
+                           "fill the new columns from the legacy ones (resumable)")
+    backfill.add_argument("--batch-size", type=positive_int, default=1000,
+                          help="rows per transaction (default: 1000)")
+    backfill.add_argument("--pause", type=non_negative_float, default=0.0,
+                          help="seconds to sleep between batches (default: 0)")
+    backfill.add_argument("--workers", type=positive_int, default=1,
+                          help="PostgreSQL: connections working in parallel on separate "
+                          "key ranges (default: 1; SQLite always uses 1)")
+    backfill.add_argument("--dry-run", action="store_true",
+                          help="report what would be written; write nothing")
+    backfill.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+    validate = _subcommand(sub, "validate", commands.cmd_validate,
+                           "run every migration check; exit 0 only if all pass")
+    validate.add_argument("--phase", choices=_PHASES,
+                          help="run the checks of this phase (default: the database's own); "
+                          "--phase phase2 on a phase-1 database asks 'may it move on now?'")
+
+    review = sub.add_parser("review", help="manual review of rows without a period",
+                            description="manual review of rows without a period")
+    review_sub = review.add_subparsers(dest="review_command", metavar="ACTION", required=True)
+    export = _subcommand(review_sub, "export", commands.cmd_review_export,
+                         "write a CSV of the reservations without a period")
+    export.add_argument("--out", required=True, metavar="FILE.csv", help="CSV file to write")
+    imported = _subcommand(review_sub, "import", commands.cmd_review_import,
+                           "apply an operator's CSV in one transaction (all or nothing)")
+    imported.add_argument("--in", required=True, dest="input", metavar="FILE.csv",
+                          help="the reviewed CSV file")
+
+    availability = _subcommand(sub, "availability", commands.cmd_availability,
+                               "booked / capacity / remaining minutes per date and period")
+    availability.add_argument("--from", required=True, dest="start", type=iso_date,
+                              metavar="DATE", help="first date (YYYY-MM-DD)")
+    availability.add_argument("--to", required=True, dest="end", type=iso_date,
+                              metavar="DATE", help="last date (YYYY-MM-DD)")
+    return parser
+
+
+def _secrets(argv: list[str]) -> list[str]:
+    """Passwords of any database URL we were given, to scrub from error text."""
+    found = []
+    for value in [*argv, os.environ.get(DATABASE_ENV, "")]:
+        if "://" in value:
+            try:
+                password = urllib.parse.urlsplit(value).password
+            except ValueError:
+                continue
+            if password:
+                found.append(password)
+                found.append(urllib.parse.unquote(password))
+    return found
+
+
+def _scrub(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return text
+
+
+def _error(message: str, code: str, secrets: list[str]) -> None:
+    print(_scrub(f"slotcap: error [{code}]: {message}", secrets), file=sys.stderr)
+
+
+def _reconfigure_streams() -> None:
+    # A C/POSIX locale gives ASCII streams; Korean output must degrade, not crash.
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code (also on argparse errors)."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    secrets = _secrets(args_list)
+    _reconfigure_streams()
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    try:
+        return int(args.handler(args))
+    except (ConfigurationError, InvalidRequest) as exc:
+        _error(exc.message, exc.code, secrets)
+        return EXIT_USAGE
+    except SlotcapError as exc:
+        _error(exc.message, exc.code, secrets)
+        return commands.EXIT_ATTENTION
+    except KeyboardInterrupt:
+        print("slotcap: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        if os.environ.get("SLOTCAP_DEBUG"):
+            print(_scrub(traceback.format_exc(), secrets), file=sys.stderr)
+        _error(f"unexpected {type(exc).__name__}: {exc} (SLOTCAP_DEBUG=1 for details)",
+               "internal", secrets)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())
