@@ -1,0 +1,346 @@
+"""Booking throughput on PostgreSQL with concurrent clients, and an overbooking audit.
+
+    python -m benchmarks.booking --json benchmarks/results/booking.json
+
+A scratch database is built as for the availability benchmark (legacy DDL, phase 1,
+a generated year of background reservations), then for 1, 8 and 32 clients — threads,
+each with its own store (``slotcap.open_store(url)``, so its own connection) — every
+client calls ``slotcap.book(store, request, dynamic=True)`` as fast as it can for a
+fixed time:
+
+* **different periods**: each client books its own dates (dates far after the
+  generated year, dealt out round-robin to the clients), moving to its next open
+  period when the current one answers FULL. No two clients ever want the same locks;
+* **same period**: all clients book the same (date, period); when one is refused
+  with FULL, everyone moves on to the next period. Every booking then waits for the
+  period's advisory lock: the serialised case.
+
+Reported: successful bookings/s, attempts/s (a FULL refusal is an attempt), p50/p99
+latency of successful bookings and of all attempts, errors — and afterwards, with SQL,
+the number of (date, period)s whose PENDING/CONFIRMED minutes exceed the slot's total
+(must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import itertools
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from benchmarks import _data
+from benchmarks._harness import (
+    Stats,
+    Target,
+    add_common_arguments,
+    machine_info,
+    machine_line,
+    pg_available,
+    render_table,
+    say,
+    summarize,
+    targets_table,
+    temp_pg_database,
+    write_json,
+)
+from slotcap.domain.calendar import date_range, day_of_week
+from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
+from slotcap.domain.model import Period
+from slotcap.domain.rules import Reason
+from slotcap.errors import ReservationFull, SlotcapError
+from slotcap.sqldb import open_sql
+from slotcap.stores import open_store
+from slotcap.usecases.booking import book
+from slotcap.usecases.request import BookingRequest
+
+MODES = ("different periods", "same period")
+#: Bookings go to dates after the generated year, so they start from empty periods.
+FIRST_BOOKING_DAY = dt.date(2030, 1, 1)
+#: Services booked, cycled per client (all in the legacy enum, so dual-writable).
+SERVICES = ("WRINKLE_BOTOX", "SKIN_CARE", "OTHER_CONSULTATION", "REMOVAL_PROCEDURE")
+
+
+def _open_targets(start: dt.date) -> Iterator[tuple[dt.date, Period]]:
+    """Every open (date, period) from ``start`` on, in order."""
+    open_slots = {(s.day_of_week, s.period) for s in DEFAULT_TIME_SLOTS if s.is_active}
+    for day in date_range(start, start + dt.timedelta(days=365 * 30)):
+        for period in Period:
+            if (day_of_week(day), period) in open_slots:
+                yield day, period
+
+
+def _client_targets(start: dt.date, client: int, clients: int) -> Iterator[tuple[dt.date, Period]]:
+    """Client ``client``'s own dates: every ``clients``-th date from ``start``."""
+    open_slots = {(s.day_of_week, s.period) for s in DEFAULT_TIME_SLOTS if s.is_active}
+    for offset in itertools.count(client, clients):
+        day = start + dt.timedelta(days=offset)
+        for period in Period:
+            if (day_of_week(day), period) in open_slots:
+                yield day, period
+
+
+class _SharedCursor:
+    """The same-period mode's current target: whoever sees FULL moves everyone on."""
+
+    def __init__(self, start: dt.date) -> None:
+        self._targets = list(itertools.islice(_open_targets(start), 20_000))
+        self._index = 0
+        self._lock = threading.Lock()
+
+    def current(self) -> tuple[int, tuple[dt.date, Period]]:
+        with self._lock:
+            return self._index, self._targets[self._index]
+
+    def full(self, seen: int) -> None:
+        with self._lock:
+            if self._index == seen:
+                self._index += 1
+
+
+@dataclasses.dataclass
+class _ClientResult:
+    booked_ns: list[int] = dataclasses.field(default_factory=list)
+    refused_ns: list[int] = dataclasses.field(default_factory=list)
+    errors: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def _request(day: dt.date, period: Period, service: str, n: int) -> BookingRequest:
+    return BookingRequest(
+        patient_name=f"부하 시험 {n}", phone="010-1234-5678", birth_date="1990-01-01",
+        gender="FEMALE", treatment_type="FIRST_VISIT", service=service,
+        preferred_date=day.isoformat(), period=period.value,
+    )
+
+
+def _client(
+    url: str,
+    mode: str,
+    client: int,
+    clients: int,
+    start_day: dt.date,
+    shared: _SharedCursor,
+    ready: threading.Barrier,
+    stop: threading.Event,
+    out: _ClientResult,
+) -> None:
+    store = open_store(url)
+    try:
+        # Warm: open the connection and read the schema before the clock starts.
+        store.period_facts(start_day, Period.MORNING, SERVICES[0])
+        own = _client_targets(start_day, client, clients)
+        target = next(own)
+        first = client % len(SERVICES)
+        services = itertools.cycle(SERVICES[first:] + SERVICES[:first])
+        ready.wait()
+        clock = time.perf_counter_ns
+        n = 0
+        while not stop.is_set():
+            seen = -1
+            if mode == "same period":
+                seen, target = shared.current()
+            day, period = target
+            n += 1
+            began = clock()
+            try:
+                book(store, _request(day, period, next(services), n), dynamic=True)
+            except ReservationFull as exc:
+                out.refused_ns.append(clock() - began)
+                decision = exc.decision
+                if getattr(decision, "reason", None) is Reason.FULL:
+                    if mode == "same period":
+                        shared.full(seen)
+                    else:
+                        target = next(own)
+                continue
+            except SlotcapError as exc:
+                out.errors[type(exc).__name__] = out.errors.get(type(exc).__name__, 0) + 1
+                continue
+            out.booked_ns.append(clock() - began)
+    finally:
+        store.close()
+
+
+def _overbooked(url: str) -> dict[str, int]:
+    """Periods whose held minutes exceed the slot (or that are closed), by SQL."""
+    with open_sql(url) as conn:
+        over = conn.scalar(
+            'SELECT COUNT(*) FROM ('
+            ' SELECT r."preferredDate", r."period", SUM(r."estimatedDuration") AS held'
+            ' FROM "reservations" r'
+            " WHERE r.\"status\" IN ('PENDING', 'CONFIRMED')"
+            ' GROUP BY r."preferredDate", r."period") h'
+            ' LEFT JOIN "clinic_time_slots" t'
+            '  ON t."dayOfWeek" = EXTRACT(DOW FROM h."preferredDate")::int'
+            '  AND t."period" = h."period" AND t."isActive"'
+            ' WHERE t."id" IS NULL OR h.held > t."totalMinutes"'
+        )
+        unknown = conn.scalar(
+            'SELECT COUNT(*) FROM "reservations" WHERE "status" IN (\'PENDING\', \'CONFIRMED\')'
+            ' AND ("period" IS NULL OR "estimatedDuration" IS NULL)'
+        )
+        total = conn.scalar('SELECT COUNT(*) FROM "reservations"')
+    return {"overbooked_periods": int(over or 0), "held_rows_without_minutes": int(unknown or 0),
+            "rows_after": int(total or 0)}
+
+
+def _run_one(
+    url: str, mode: str, clients: int, seconds: float, start_day: dt.date
+) -> dict[str, Any]:
+    results = [_ClientResult() for _ in range(clients)]
+    shared = _SharedCursor(start_day)
+    ready = threading.Barrier(clients + 1)
+    stop = threading.Event()
+    threads = [
+        threading.Thread(
+            target=_client,
+            args=(url, mode, i, clients, start_day, shared, ready, stop, results[i]),
+            name=f"client-{i}", daemon=True,
+        )
+        for i in range(clients)
+    ]
+    for t in threads:
+        t.start()
+    ready.wait()
+    began = time.perf_counter()
+    time.sleep(seconds)
+    stop.set()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - began
+    booked = [ns for r in results for ns in r.booked_ns]
+    attempts = booked + [ns for r in results for ns in r.refused_ns]
+    errors: dict[str, int] = {}
+    for r in results:
+        for k, v in r.errors.items():
+            errors[k] = errors.get(k, 0) + v
+    booked_stats: Stats | None = summarize(booked) if booked else None
+    attempt_stats: Stats | None = summarize(attempts) if attempts else None
+    return {
+        "mode": mode,
+        "clients": clients,
+        "seconds": round(wall, 3),
+        "booked": len(booked),
+        "refused_full": len(attempts) - len(booked),
+        "errors": errors,
+        "bookings_per_s": round(len(booked) / wall, 1),
+        "attempts_per_s": round(len(attempts) / wall, 1),
+        "booked_latency": None if booked_stats is None else booked_stats.to_dict(),
+        "attempt_latency": None if attempt_stats is None else attempt_stats.to_dict(),
+    }
+
+
+def run(
+    *, clients: Sequence[int], seconds: float, background: int, seed: int, pg_server: str
+) -> dict[str, Any]:
+    runs: list[dict[str, Any]] = []
+    with temp_pg_database(pg_server, "booking") as url:
+        say(f"[booking] loading {background:,} background reservations …")
+        data = _data.generate(background, seed, backfilled=True)
+        load = _data.load_postgres(url, data)
+        del data
+        # Each configuration books its own, untouched decade.
+        starts = itertools.count(0)
+        for mode in MODES:
+            for n in clients:
+                start_day = FIRST_BOOKING_DAY + dt.timedelta(days=3653 * next(starts))
+                say(f"[booking] {mode}, {n} client(s), {seconds:g}s …")
+                result = _run_one(url, mode, n, seconds, start_day)
+                result.update(_overbooked(url))
+                say(f"[booking]   {result['bookings_per_s']:.0f} bookings/s, "
+                    f"{result['attempts_per_s']:.0f} attempts/s, "
+                    f"overbooked periods: {result['overbooked_periods']}")
+                runs.append(result)
+    return {
+        "benchmark": "booking",
+        "params": {"clients": list(clients), "seconds": seconds, "background_rows": background,
+                   "seed": seed},
+        "load_seconds": load,
+        "runs": runs,
+    }
+
+
+def targets(payload: dict[str, Any]) -> list[Target]:
+    found = []
+    eight = next((r for r in payload["runs"]
+                  if r["mode"] == "different periods" and r["clients"] == 8), None)
+    if eight is None:
+        found.append(Target("≥ 500 bookings/s, 8 clients, different periods", "not run",
+                            "≥ 500/s", None))
+    else:
+        found.append(Target(
+            "bookings/s with 8 clients on different periods",
+            f"{eight['bookings_per_s']:.0f}/s (p99 "
+            f"{(eight['booked_latency'] or {}).get('p99_us', 0) / 1000:.1f} ms)",
+            "≥ 500/s", eight["bookings_per_s"] >= 500,
+        ))
+    worst = max((r["overbooked_periods"] for r in payload["runs"]), default=None)
+    found.append(Target(
+        "overbooked periods after every run (SQL audit)",
+        "not run" if worst is None else str(worst), "0",
+        None if worst is None else worst == 0,
+    ))
+    return found
+
+
+def tables(payload: dict[str, Any]) -> str:
+    rows = []
+    for r in payload["runs"]:
+        b = r["booked_latency"] or {}
+        a = r["attempt_latency"] or {}
+        rows.append((
+            r["mode"], r["clients"], r["bookings_per_s"], r["attempts_per_s"],
+            b.get("p50_us", 0) / 1000, b.get("p99_us", 0) / 1000, a.get("p99_us", 0) / 1000,
+            r["booked"], r["refused_full"], sum(r["errors"].values()), r["overbooked_periods"],
+        ))
+    return "Booking throughput (PostgreSQL)\n\n" + render_table(
+        ["mode", "clients", "bookings/s", "attempts/s", "booked p50 ms", "booked p99 ms",
+         "attempt p99 ms", "booked", "refused FULL", "errors", "overbooked"],
+        rows,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.booking", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_common_arguments(parser)
+    parser.add_argument("--clients", default="1,8,32", help="client counts (default %(default)s)")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="seconds per configuration (default 5; --quick 1)")
+    parser.add_argument("--background", type=int, default=None,
+                        help="generated reservations already in the table "
+                        "(default 100000; --quick 2000)")
+    args = parser.parse_args(argv)
+    if not pg_available(args.pg_url):
+        say("[booking] PostgreSQL not reachable at --pg-url: nothing to do")
+        return 0 if args.quick else 1
+    clients = [int(c) for c in args.clients.split(",") if c.strip()]
+    payload = run(
+        clients=clients,
+        seconds=args.seconds or (1.0 if args.quick else 5.0),
+        background=args.background if args.background is not None else (
+            2000 if args.quick else 100_000),
+        seed=args.seed,
+        pg_server=args.pg_url,
+    )
+    payload["machine"] = machine_info(args.pg_url)
+    found = targets(payload)
+    payload["targets"] = [t.to_dict() for t in found]
+    print(machine_line(payload["machine"]))
+    print()
+    print(tables(payload))
+    print()
+    print(targets_table(found))
+    if args.json:
+        write_json(args.json, payload)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
