@@ -22,6 +22,7 @@ __all__ = [
     "SchemaStateError",
     "SlotcapError",
     "StoreBusy",
+    "UsageError",
     "ValidationFailed",
 ]
 
@@ -96,6 +97,13 @@ class ConfigurationError(SlotcapError):
     """Unreadable configuration: an environment variable, a store URL, a CLI option."""
 
     code = "configuration"
+
+
+class UsageError(ConfigurationError):
+    """A command-line problem found after argument parsing; the message names the option
+    (the CLI exits 2)."""
+
+    code = "usage"
 
 
 class MigrationError(SlotcapError):

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from slotcap.dburl import Engine, parse_url
-from slotcap.errors import ConfigurationError
+from slotcap.errors import ConfigurationError, UsageError
 
 __all__ = [
     "DATABASE_ENV",
@@ -26,12 +26,6 @@ __all__ = [
 ]
 
 DATABASE_ENV = "SLOTCAP_DATABASE_URL"
-
-
-class UsageError(ConfigurationError):
-    """A command-line problem found after argparse (exit 2, message names the option)."""
-
-    code = "usage"
 
 
 def iso_date(text: str) -> dt.date:
