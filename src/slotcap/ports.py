@@ -6,7 +6,8 @@ cases only ever see these protocols and the pure records in ``slotcap.domain``.
 Two shapes of read on purpose:
 
 * *facts* (``period_facts``, ``daily_facts``): everything one decision needs, gathered
-  in a single round trip (one indexed aggregate in SQL) — the availability check is
+  in a single round trip once the data is backfilled (an indexed aggregate in SQL; a
+  second one only while rows of that date lack a duration or a period) — the check is
   the hot path of the web app;
 * *booking transactions* (``booking``): a scope in which the check and the insert are
   atomic. The adapter serialises scopes that touch the same (date, period) or
@@ -183,7 +184,8 @@ class Store(ServiceCatalog, ClinicHours, LimitRepository, ReservationRepository,
     def schema_state(self) -> SchemaState: ...
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
-        """Service, slot and held minutes in one round trip (no lock)."""
+        """Service, slot and held minutes; one round trip when the date's held rows are
+        backfilled, two while some lack a duration or period (no lock)."""
         ...
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:

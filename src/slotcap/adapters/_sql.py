@@ -25,6 +25,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import datetime as dt
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -124,10 +125,11 @@ class SchemaInfo:
     def has(self, table: str, column: str) -> bool:
         return (table, column) in self.columns
 
-    @property
+    @functools.cached_property
     def state(self) -> SchemaState:
         """EXPANDED: old and new reservation columns (and the new tables); LEGACY: old
-        only; CONTRACTED: no old ``service`` column any more."""
+        only; CONTRACTED: no old ``service`` column any more. Derived once per
+        introspection (the instance is immutable)."""
         if not self.has_table("reservations"):
             raise SchemaStateError(
                 "there is no reservations table: create the application's schema first"
@@ -218,7 +220,11 @@ class Statements:
 
     schema: SchemaInfo
     state: SchemaState
+    #: The common case: held minutes from ``estimatedDuration`` alone, plus how many
+    #: rows need the fallback (no duration in the period, or no period on the date).
     period_facts: str
+    #: The full rule, run only when ``period_facts`` counted such rows.
+    period_facts_full: str
     daily_facts: str
     calendar: str
     reservation_columns: tuple[str, ...]
@@ -284,6 +290,29 @@ FROM (
     WHERE r."preferredDate" = :day AND r."period" IS NULL AND {holding}
   ) h
   {joins}
+) held
+LEFT JOIN "services" s ON s."code" = :code
+LEFT JOIN "clinic_time_slots" t ON t."dayOfWeek" = :dow AND t."period" = :slot_period
+"""
+
+
+def _period_facts_fast_sql() -> str:
+    # The common case, once the backfill has filled every row: SUM(estimatedDuration) of
+    # the period's held rows (the period index INCLUDEs it) and a count of the rows the
+    # sum cannot answer — the period's held rows without a duration and the date's held
+    # rows without a period — each an index probe. When that count is not 0 the store
+    # runs the full statement instead; the answer is the same either way.
+    holding = f'r."status" IN {_HOLDING}'
+    return f"""
+SELECT held."minutes", held."unknown", {_cols("s", SERVICE_COLUMNS)}, {_cols("t", SLOT_COLUMNS)}
+FROM (
+  SELECT COALESCE(SUM(r."estimatedDuration"), 0) AS "minutes",
+    COUNT(CASE WHEN r."estimatedDuration" IS NULL THEN 1 END) + (
+      SELECT COUNT(*) FROM "reservations" n
+      WHERE n."preferredDate" = :day AND n."period" IS NULL AND n."status" IN {_HOLDING}
+    ) AS "unknown"
+  FROM "reservations" r
+  WHERE r."preferredDate" = :day AND r."period" = :period AND {holding}
 ) held
 LEFT JOIN "services" s ON s."code" = :code
 LEFT JOIN "clinic_time_slots" t ON t."dayOfWeek" = :dow AND t."period" = :slot_period
@@ -359,7 +388,8 @@ def build_statements(flavor: Flavor, schema: SchemaInfo) -> Statements:
     return Statements(
         schema=schema,
         state=schema.state,
-        period_facts=q(_period_facts_sql(flavor, schema)),
+        period_facts=q(_period_facts_fast_sql()),
+        period_facts_full=q(_period_facts_sql(flavor, schema)),
         daily_facts=q(_daily_facts_sql()),
         calendar=q(_calendar_sql(flavor, schema)),
         reservation_columns=res_cols,
@@ -498,6 +528,8 @@ class SqlStore(abc.ABC):
     def __init__(self, flavor: Flavor) -> None:
         self._flavor = flavor
         self._statements: Statements | None = None
+        self._services_seen: dict[tuple[Any, ...], Service | None] = {}
+        self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
 
     # engine hooks --------------------------------------------------------------------
 
@@ -600,33 +632,96 @@ class SqlStore(abc.ABC):
 
     # facts -----------------------------------------------------------------------------
 
-    def period_facts_statement(
+    def _period_facts_params(
         self, day: dt.date, period: Period, service_code: str
-    ) -> tuple[str, dict[str, Any]]:
-        """The exact SQL and parameters :meth:`period_facts` runs (for EXPLAIN)."""
+    ) -> dict[str, Any]:
         value = Period(period).value
-        params = {
+        return {
             "day": self._flavor.date_in(day), "period": value, "slot_period": value,
             "code": service_code, "dow": day_of_week(day),
         }
-        return self._current().period_facts, params
+
+    def period_facts_statement(
+        self, day: dt.date, period: Period, service_code: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters :meth:`period_facts` runs first (for EXPLAIN): the
+        common-case statement, which answers alone whenever every held row it would
+        count has its ``estimatedDuration`` and ``period``."""
+        return self._current().period_facts, self._period_facts_params(day, period, service_code)
+
+    def period_facts_fallback_statement(
+        self, day: dt.date, period: Period, service_code: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters of the full rule, which :meth:`period_facts` runs
+        second only when the first statement counted rows without a duration or a
+        period (rows the backfill has not reached, or awaiting review)."""
+        return self._current().period_facts_full, self._period_facts_params(
+            day, period, service_code
+        )
 
     def _period_facts(
         self, session: Session, day: dt.date, period: Period, code: str
     ) -> PeriodFacts:
-        _, params = self.period_facts_statement(day, period, code)
+        params = self._period_facts_params(day, period, code)
 
-        def op(st: Statements) -> tuple[str, Params]:
+        def fast(st: Statements) -> tuple[str, Params]:
             self._require_minutes_rule(st)
             return st.period_facts, params
 
-        (row,) = self._run(session, op)
-        n = len(SERVICE_COLUMNS)
+        (row,) = self._run(session, fast)
+        if row[1]:
+            # Some held row lacks a duration or a period: the full rule (services
+            # joined per row, the NULL-period branch) decides, in a second round trip.
+            def full(st: Statements) -> tuple[str, Params]:
+                self._require_minutes_rule(st)
+                return st.period_facts_full, params
+
+            (row,) = self._run(session, full)
+            first = 1
+        else:
+            first = 2
+        n = first + len(SERVICE_COLUMNS)
         return PeriodFacts(
-            service=_service(self._flavor, row[1 : 1 + n]),
-            slot=_slot(row[1 + n :]),
+            service=self._service_record(row[first:n]),
+            slot=self._slot_record(row[n:]),
             held_minutes=int(row[0]),
         )
+
+    # The service and slot records a check returns, memoised by the row values just read
+    # (not a cache of the tables: a changed row is a new key, so nothing can be stale).
+    # Building them validates every field; the rows repeat from check to check.
+
+    _RECORDS_MAX = 512
+
+    def _service_record(self, values: Sequence[Any]) -> Service | None:
+        key = tuple(values)
+        memo = self._services_seen
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable driver value: just build it
+            return _service(self._flavor, key)
+        record = _service(self._flavor, key)
+        if len(memo) >= self._RECORDS_MAX:
+            memo.clear()
+        memo[key] = record
+        return record
+
+    def _slot_record(self, values: Sequence[Any]) -> ClinicTimeSlot | None:
+        key = tuple(values)
+        memo = self._slots_seen
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:
+            return _slot(key)
+        record = _slot(key)
+        if len(memo) >= self._RECORDS_MAX:
+            memo.clear()
+        memo[key] = record
+        return record
 
     def _daily_facts(self, session: Session, day: dt.date, code: str) -> DailyFacts:
         params = {"day": self._flavor.date_in(day), "code": code, "limit_code": code}

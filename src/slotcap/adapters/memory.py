@@ -3,6 +3,11 @@ tested against (same decisions, same totals).
 
 Thread-safe: one re-entrant lock guards everything, and a booking scope holds it from
 the check to the insert, which makes check-and-insert atomic by construction.
+
+The checks read only what holds capacity: a per-date index of the PENDING/CONFIRMED
+reservation ids (kept up to date by insert, undo and ``set_status``) and service maps
+built once per ``save_service``, so a check costs the date's held rows, not the date's
+history — as the SQL stores' index probes do.
 """
 
 from __future__ import annotations
@@ -10,8 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import threading
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
@@ -53,12 +57,17 @@ class MemoryStore:
         self._state = schema_state
         self._lock = threading.RLock()
         self._services: dict[str, Service] = {s.id: s for s in services}
+        self._services_by_id: dict[str, Service] = {}
+        self._services_by_code: dict[str, Service] = {}
+        self._first_by_code: dict[str, Service] = {}
+        self._index_services()
         self._slots: dict[tuple[int, Period], ClinicTimeSlot] = {
             (s.day_of_week, s.period): s for s in time_slots
         }
         self._limits: dict[str, ServiceLimit] = {lim.service_code: lim for lim in limits}
         self._reservations: dict[str, Reservation] = {}
-        self._by_date: dict[dt.date, list[str]] = defaultdict(list)
+        # date -> ids of its reservations that hold capacity (a dict as an ordered set)
+        self._held: dict[dt.date, dict[str, None]] = {}
 
     # -- state ------------------------------------------------------------------------
 
@@ -99,7 +108,19 @@ class MemoryStore:
             return self._service_by_code(code)
 
     def _service_by_code(self, code: str) -> Service | None:
-        return next((s for s in self._services.values() if s.code == code), None)
+        return self._first_by_code.get(code)
+
+    def _index_services(self) -> None:
+        """Rebuild the service maps the checks read (call with the lock held)."""
+        services = list(self._services.values())
+        self._services_by_id = {s.id: s for s in services}
+        # The rules' map: the last service of a code wins, as a dict comprehension does.
+        self._services_by_code = {s.code: s for s in services}
+        # get_service / period_facts: the first service of a code, in insertion order.
+        first: dict[str, Service] = {}
+        for s in services:
+            first.setdefault(s.code, s)
+        self._first_by_code = first
 
     def save_service(self, service: Service) -> None:
         with self._lock:
@@ -107,6 +128,7 @@ class MemoryStore:
             if clash is not None and clash.id != service.id:
                 raise ValueError(f"service code {service.code!r} already used by {clash.id}")
             self._services[service.id] = service
+            self._index_services()
 
     def list_time_slots(self) -> list[ClinicTimeSlot]:
         with self._lock:
@@ -154,6 +176,7 @@ class MemoryStore:
                 updated_at=now,
             )
             self._reservations[reservation_id] = updated
+            self._track(updated)
             return updated
 
     def all_reservations(self) -> list[Reservation]:
@@ -163,19 +186,24 @@ class MemoryStore:
 
     # -- facts -------------------------------------------------------------------------
 
-    def _on(self, day: dt.date) -> list[Reservation]:
-        return [self._reservations[rid] for rid in self._by_date.get(day, ())]
+    def _held_on(self, day: dt.date) -> list[Reservation]:
+        """The reservations of ``day`` that hold capacity (call with the lock held)."""
+        ids = self._held.get(day)
+        if not ids:
+            return []
+        reservations = self._reservations
+        return [reservations[rid] for rid in ids]
 
     def _held_minutes(self, day: dt.date, period: Period) -> int:
-        services = list(self._services.values())
+        by_code: Mapping[str, Service] = (
+            self._services_by_code if self._state.has_legacy_columns else {}
+        )
         return minutes_held(
-            self._on(day),
+            self._held_on(day),
             day=day,
             period=period,
-            services_by_code=(
-                {s.code: s for s in services} if self._state.has_legacy_columns else {}
-            ),
-            services_by_id={s.id: s for s in services},
+            services_by_code=by_code,
+            services_by_id=self._services_by_id,
         )
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
@@ -191,7 +219,7 @@ class MemoryStore:
         self._require_count_rule()
         with self._lock:
             held = sum(
-                1 for r in self._on(day) if r.holds_capacity and r.service == service_code
+                1 for r in self._held_on(day) if r.holds_capacity and r.service == service_code
             )
             return DailyFacts(limit=self._limits.get(service_code), held_count=held)
 
@@ -236,11 +264,26 @@ class MemoryStore:
             raise ValueError(f"duplicate reservation id {reservation.id!r}")
         stored = self._state.keep_columns(reservation)
         self._reservations[stored.id] = stored
-        self._by_date[stored.preferred_date].append(stored.id)
+        self._track(stored)
 
     def _remove(self, reservation_id: str) -> None:
         removed = self._reservations.pop(reservation_id)
-        self._by_date[removed.preferred_date].remove(reservation_id)
+        self._untrack(removed)
+
+    def _track(self, reservation: Reservation) -> None:
+        """Put ``reservation`` in (or take it out of) its date's held index, by whether
+        it holds capacity now (call with the lock held)."""
+        if reservation.holds_capacity:
+            self._held.setdefault(reservation.preferred_date, {})[reservation.id] = None
+        else:
+            self._untrack(reservation)
+
+    def _untrack(self, reservation: Reservation) -> None:
+        ids = self._held.get(reservation.preferred_date)
+        if ids is not None:
+            ids.pop(reservation.id, None)
+            if not ids:
+                del self._held[reservation.preferred_date]
 
     def close(self) -> None:
         """Nothing to release."""

@@ -49,6 +49,19 @@ from slotcap.errors import ConfigurationError, StoreBusy
 if TYPE_CHECKING:
     import psycopg
 
+# Imported once here, not per statement: the hot path runs ``_rows`` and ``_status``
+# several times per check. psycopg stays optional — without it the store refuses to be
+# constructed (``_psycopg()``), so these names are never reached.
+try:
+    from psycopg import pq as _pq
+    from psycopg.rows import tuple_row as _tuple_row
+except ImportError:  # pragma: no cover (exercised only without the postgres extra)
+    pass
+else:
+    _TUPLES_OK = _pq.ExecStatus.TUPLES_OK
+    _IDLE = _pq.TransactionStatus.IDLE
+    _INERROR = _pq.TransactionStatus.INERROR
+
 __all__ = [
     "DEFAULT_LOCK_RETRIES",
     "DEFAULT_LOCK_TIMEOUT",
@@ -142,24 +155,26 @@ def _psycopg() -> Any:
 
 
 def _rows(conn: psycopg.Connection[Any], sql: str, params: Any, *, fresh: bool) -> list[Row]:
-    from psycopg.rows import tuple_row
-
-    with conn.cursor(row_factory=tuple_row) as cur:
+    with conn.cursor(row_factory=_tuple_row) as cur:
         cur.execute(sql, params, prepare=False if fresh else None)
-        return cur.fetchall() if cur.description is not None else []
+        # Not ``cur.description``: psycopg builds a Column object per result column on
+        # every access of it. The result's status says the same thing for free.
+        res = cur.pgresult
+        return cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
 
 
 def _status(conn: psycopg.Connection[Any]) -> str:
     """IDLE, INTRANS, INERROR, ACTIVE or UNKNOWN (a broken connection)."""
-    return str(conn.info.transaction_status.name)
+    return str(_pq.TransactionStatus(conn.pgconn.transaction_status).name)
 
 
 def _idle(conn: psycopg.Connection[Any]) -> bool:
-    return _status(conn) == "IDLE"
+    # libpq's status straight from the PGconn (``conn.info`` is a new object per access).
+    return bool(conn.pgconn.transaction_status == _IDLE)
 
 
 def _in_error(conn: psycopg.Connection[Any]) -> bool:
-    return _status(conn) == "INERROR"
+    return bool(conn.pgconn.transaction_status == _INERROR)
 
 
 class _StatementSession:
@@ -425,6 +440,12 @@ class PostgresStore(SqlStore):
 
     def _is_schema_change(self, exc: Exception) -> bool:
         e = self._errors
+        if isinstance(exc, e.InternalError_):
+            # "cache lookup failed for type …": a prepared statement's parameter was
+            # typed with an enum a phase has dropped since (phase 4's "ServiceType").
+            # The check's common-case statement reads no legacy column, so the insert
+            # may be the first statement to meet phase 4.
+            return "cache lookup failed" in str(exc)
         return isinstance(
             exc,
             e.UndefinedColumn

@@ -31,7 +31,7 @@ def check_availability(
 
     Legacy (count rule): the daily limit; ``period`` is ignored, as the old app does.
 
-    One round trip per period checked (one indexed aggregate in SQL). The answer is
+    One round trip per period checked on backfilled data (an indexed aggregate). The answer is
     advice: only :func:`slotcap.book` decides under lock.
     """
     if not dynamic:
