@@ -1,7 +1,9 @@
 """Bring a test database to a schema phase.
 
 ``expand(url)`` applies phase 1 through the migration toolkit
-(``slotcap.migration.phases.migrate``). Only if that module cannot be imported does it
+(``slotcap.migration.phases.migrate``), then builds the read indexes the phase-3
+application reads with (``slotcap.migration.phases.create_read_indexes``: the toolkit
+builds them in phase 2, after the backfill). Only if that module cannot be imported does it
 apply a minimal phase-1 DDL of its own, of the shape agreed with the toolkit: the plan's
 ``services`` and ``clinic_time_slots`` (quoted camelCase), the four nullable reservation
 columns, a native ``"Period"`` enum on PostgreSQL, and the two new indexes.
@@ -18,14 +20,17 @@ __all__ = ["contract", "expand", "legacy_insert"]
 
 
 def expand(url: str) -> None:
-    """Phase 1 on a legacy database (created from the reference DDL)."""
+    """Phase 1 on a legacy database (created from the reference DDL), plus phase 2's
+    read indexes (the plan's two reservation indexes and the held-rows partial index)."""
     try:
-        from slotcap.migration.phases import migrate
+        from slotcap.migration.phases import create_read_indexes, migrate
     except ImportError:
         with open_sql(url) as conn:
             _fallback_phase1(conn)
         return
     migrate(url, to="phase1")
+    with open_sql(url) as conn:
+        create_read_indexes(conn)
 
 
 def contract(url: str) -> None:

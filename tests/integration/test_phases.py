@@ -7,6 +7,7 @@ until phase 4 (and fail cleanly after it).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -20,11 +21,14 @@ from tests.integration.migration_helpers import (
 
 from slotcap.errors import MigrationError
 from slotcap.migration import Phase, migrate, rollback, snapshot, status, validate
+from slotcap.migration._ddl_names import IDX_HELD, IDX_HELD_CONTRACTED, READ_INDEXES
 from slotcap.migration.catalog import Catalog
 from slotcap.ports import SchemaState
 from slotcap.sqldb import open_sql
 
 TABLES = ("reservations", "service_reservation_limits")
+#: The legacy "service" column in an index definition (either engine's quoting).
+_SERVICE_COLUMN = re.compile(r'[\s(,"]service[",)\s]')
 
 
 def _state(url: str) -> tuple[Catalog, dict[str, list[dict[str, Any]]], str]:
@@ -94,7 +98,7 @@ def test_phase1_is_idempotent(seeded_url: str) -> None:
 
 
 @pytest.mark.postgres
-def test_phase1_replaces_an_invalid_index_left_by_an_interrupted_run(pg_url: str) -> None:
+def test_phase2_replaces_an_invalid_index_left_by_an_interrupted_run(pg_url: str) -> None:
     with open_sql(pg_url) as conn:
         from slotcap.schema.legacy import create_legacy_schema
 
@@ -108,7 +112,11 @@ def test_phase1_replaces_an_invalid_index_left_by_an_interrupted_run(pg_url: str
                 'ON "reservations" ("service")'
             )
         assert snapshot(conn).indexes["reservations_preferredDate_period_status_idx"][2] is False
+    # Phase 1 leaves it alone (the read indexes are phase 2's, after the backfill).
     assert migrate(pg_url, to="phase1").ok
+    with open_sql(pg_url) as conn:
+        assert snapshot(conn).indexes["reservations_preferredDate_period_status_idx"][2] is False
+    assert migrate(pg_url, to="phase2").ok
     with open_sql(pg_url) as conn:
         _table, definition, valid = snapshot(conn).indexes[
             "reservations_preferredDate_period_status_idx"
@@ -150,8 +158,15 @@ def test_phase2_then_rollback_restores_exactly_the_phase1_rows(seeded_url: str) 
         # The phase-3 application writes both sides; the rollback must keep its row.
         dual_insert(conn, "dual_1")
         cat2 = snapshot(conn)
-    _assert_same(cat1, cat2)  # phase 2 changes data only, never the schema (no NOT NULL)
+    # Phase 2's only schema change: the read indexes, built after the backfill.
+    assert set(cat2.indexes) - set(cat1.indexes) == set(READ_INDEXES)
+    assert cat2.tables == cat1.tables and cat2.columns == cat1.columns
+    assert cat2.constraints == cat1.constraints and cat2.enums == cat1.enums
     assert status(seeded_url).phase is Phase.PHASE2
+    # Idempotent: the catch-up run finds the indexes in place and changes nothing.
+    assert migrate(seeded_url, to="phase2").ok
+    with open_sql(seeded_url) as conn:
+        _assert_same(cat2, snapshot(conn))
 
     assert rollback(seeded_url, to="phase1").reached is Phase.PHASE1
     cat3, data3, _ = _state(seeded_url)
@@ -199,6 +214,26 @@ def test_phase2_stays_at_phase1_while_rows_await_review(seeded_url: str) -> None
     assert migrate(seeded_url, to="phase2").ok
 
 
+def test_rollback_to_legacy_from_phase1_with_or_without_the_read_indexes(
+    seeded_url: str,
+) -> None:
+    cat0, data0, sum0 = _state(seeded_url)
+    migrate(seeded_url, to="phase1")
+    with open_sql(seeded_url) as conn:
+        assert not set(READ_INDEXES) & set(snapshot(conn).indexes)  # phase 2 builds them
+        legacy_insert(conn, "unreadable_1", time_text="아무때나")
+    # Phase 2 stops at validation (a row awaits review): the indexes are built already.
+    report = migrate(seeded_url, to="phase2")
+    assert not report.ok and report.reached is Phase.PHASE1
+    with open_sql(seeded_url) as conn:
+        assert set(READ_INDEXES) <= set(snapshot(conn).indexes)
+        conn.execute('DELETE FROM "reservations" WHERE "id" = %s', ("unreadable_1",))
+    assert rollback(seeded_url, to="legacy").reached is Phase.LEGACY
+    cat1, data1, sum1 = _state(seeded_url)
+    _assert_same(cat0, cat1)
+    assert (data1, sum1) == (data0, sum0)
+
+
 def test_phase4_refuses_without_confirm_and_when_validation_fails(seeded_url: str) -> None:
     assert migrate(seeded_url, to="phase2").ok
     cat2, _data2, _ = _state(seeded_url)
@@ -233,6 +268,15 @@ def test_phase4_then_rollback_restores_phase2_from_the_archive(seeded_url: str) 
         assert "reservations_preferredDate_service_status_idx" not in cat4.indexes
         assert {"reservations_preferredDate_period_serviceId_status_idx",
                 "reservations_createdAt_status_idx"} <= set(cat4.indexes)
+        # The held-rows index covered "service" (DROP COLUMN would drop it): phase 4
+        # rebuilt it without that column; the rollback restores the phase-2 shape.
+        assert _SERVICE_COLUMN.search(cat2.indexes[IDX_HELD][1])
+        assert IDX_HELD not in cat4.indexes
+        _t, held4, valid4 = cat4.indexes[IDX_HELD_CONTRACTED]
+        assert valid4 and not _SERVICE_COLUMN.search(held4)
+        assert "estimatedDuration" in held4 and "PENDING" in held4 and "CONFIRMED" in held4
+        assert {"reservations_preferredDate_period_status_idx",
+                "reservations_serviceId_preferredDate_status_idx"} <= set(cat4.indexes)
         assert conn.scalar('SELECT count(*) FROM "slotcap_archive_reservation_legacy"') == 60
         assert conn.scalar(
             'SELECT count(*) FROM "slotcap_archive_service_reservation_limits"'
@@ -310,7 +354,9 @@ def test_one_call_walks_every_phase_in_order_and_reports_progress(seeded_url: st
     lines: list[str] = []
     report = migrate(seeded_url, to="phase4", confirm=True, progress=lines.append)
     assert report.ok and report.start is Phase.LEGACY and report.reached is Phase.PHASE4
-    assert [s.name for s in report.steps] == ["phase1", "backfill", "phase2-validate", "phase4"]
+    assert [s.name for s in report.steps] == [
+        "phase1", "backfill", "phase2-indexes", "phase2-validate", "phase4",
+    ]
     assert any(line.startswith("backfill: 60/60 rows examined") for line in lines)
     assert all(isinstance(line, str) for line in lines)
     history = status(seeded_url).history

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from slotcap.migration import migrate
+from slotcap.migration import Phase, migrate, rollback
 from slotcap.migration.backfill import run_backfill
 from slotcap.migration.demo_data import insert_reservations, legacy_row
 from slotcap.migration.review import (
@@ -106,6 +106,53 @@ def test_review_of_an_application_row_is_journalled_as_review(conn: SqlConnectio
     write_csv(path, ["id", "period"], [["app1", "MORNING"]], bom=False)
     assert import_review(conn, path).applied == 1
     assert journal(conn)["app1"] == "review"
+
+
+def test_phase2_rollback_clears_only_the_columns_the_toolkit_filled(
+    legacy_url: str, tmp_path: Path
+) -> None:
+    with open_sql(legacy_url) as c:
+        insert_reservations(c, [legacy_row("bf1", preferred_time="asap"),
+                                legacy_row("ok1", preferred_time="10:00")])
+    migrate(legacy_url, to="phase1")
+    with open_sql(legacy_url) as c:
+        run_backfill(c)  # bf1: service columns filled, period abstained
+        # The dual-writing app wrote this row's service columns, but no period.
+        insert_reservations(c, [legacy_row("app1", preferred_time="아무때나")])
+        c.execute('UPDATE "reservations" SET "serviceId" = %s, "serviceName" = %s, '
+                  '"estimatedDuration" = %s WHERE "id" = %s',
+                  ("srv_wrinkle_botox", "주름/보톡스", 40, "app1"))
+        path = tmp_path / "r.csv"
+        write_csv(path, ["id", "period"], [["app1", "MORNING"], ["bf1", "AFTERNOON"]])
+        assert import_review(c, path).applied == 2
+        listed: dict[Any, Any] = dict(c.execute(
+            'SELECT "reservationId", "columns" FROM "slotcap_backfill_journal"'))
+    assert listed == {
+        "app1": "period",
+        "bf1": "serviceId,serviceName,estimatedDuration,period",
+        "ok1": "serviceId,serviceName,estimatedDuration,period",
+    }
+    assert migrate(legacy_url, to="phase2").ok
+    assert rollback(legacy_url, to="phase1").reached is Phase.PHASE1
+    with open_sql(legacy_url) as c:
+        rows = {r[0]: r[1:] for r in c.execute(
+            'SELECT "id", "serviceId", "serviceName", "estimatedDuration", '
+            'CAST("period" AS TEXT) FROM "reservations"')}
+    # The app's own values stay; only the period the review set is undone.
+    assert rows["app1"] == ("srv_wrinkle_botox", "주름/보톡스", 40, None)
+    assert rows["bf1"] == rows["ok1"] == (None, None, None, None)
+
+
+def test_a_second_fill_adds_its_columns_to_the_journal_entry(conn: SqlConnection) -> None:
+    # r0's service columns came from the backfill; the operator later sets its period.
+    cast = '::"Period"' if conn.is_postgres else ""
+    conn.execute(f'UPDATE "reservations" SET "period" = NULL{cast} WHERE "id" = %s', ("ok1",))
+    conn.execute('UPDATE "slotcap_backfill_journal" SET "columns" = %s '
+                 'WHERE "reservationId" = %s', ("serviceId,serviceName,estimatedDuration", "ok1"))
+    run_backfill(conn)  # fills ok1's period again
+    assert conn.scalar('SELECT "columns" FROM "slotcap_backfill_journal" '
+                       'WHERE "reservationId" = %s', ("ok1",)) == (
+        "serviceId,serviceName,estimatedDuration,period")
 
 
 def test_refuses_the_whole_file_with_line_numbers(conn: SqlConnection, tmp_path: Path) -> None:

@@ -12,7 +12,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from slotcap.migration._dbinfo import JOURNAL_TABLE, record_journal
+from slotcap.migration._dbinfo import (
+    JOURNAL_TABLE,
+    NEW_COLUMNS,
+    merge_columns_sql,
+    record_journal,
+)
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [
@@ -20,6 +25,7 @@ __all__ = [
     "NEEDS_WORK",
     "Fill",
     "count_needing_work",
+    "filled_columns",
     "select_batch",
     "split_points",
     "write_batch",
@@ -35,6 +41,8 @@ NEEDS_WORK = (
 )
 
 Fill = tuple[str, str | None, str | None, int | None, str | None]
+
+_MERGE = merge_columns_sql('j."columns"', 'excluded."columns"')
 
 
 def select_batch(
@@ -70,8 +78,18 @@ def select_batch(
     )
 
 
+def filled_columns(fill: Fill) -> str:
+    """The journal's "columns" entry for a fill: the new columns it sets, in order."""
+    return ",".join(c for c, v in zip(NEW_COLUMNS, fill[1:], strict=True) if v is not None)
+
+
 def write_batch(conn: SqlConnection, fills: Sequence[Fill], cast: str) -> None:
-    """Fill NULL columns only and journal the rows, in the caller's transaction."""
+    """Fill NULL columns only and journal the rows, in the caller's transaction.
+
+    A fill names only columns that were NULL when the batch was read, and the batch's
+    rows stay locked until the commit (PostgreSQL: FOR NO KEY UPDATE; SQLite: one
+    writer), so the journal's "columns" are exactly the ones this batch wrote.
+    """
     if conn.dialect is Dialect.POSTGRES:
         # One round trip per batch: the batch travels as one JSON parameter (psycopg
         # dumps a str for free; arrays of 1000 values cost milliseconds in Python), is
@@ -79,16 +97,19 @@ def write_batch(conn: SqlConnection, fills: Sequence[Fill], cast: str) -> None:
         # statement. COALESCE keeps any value that is already there.
         conn.execute(
             "WITH v AS (SELECT e->>0 AS id, e->>1 AS sid, e->>2 AS sname, "  # noqa: S608
-            "(e->>3)::int AS minutes, e->>4 AS period FROM json_array_elements(%s::json) e), "
+            "(e->>3)::int AS minutes, e->>4 AS period, e->>5 AS cols "
+            "FROM json_array_elements(%s::json) e), "
             'u AS (UPDATE "reservations" AS r SET '
             '"serviceId" = COALESCE(r."serviceId", v.sid), '
             '"serviceName" = COALESCE(r."serviceName", v.sname), '
             '"estimatedDuration" = COALESCE(r."estimatedDuration", v.minutes), '
             f'"period" = COALESCE(r."period", v.period::{cast}) '
-            'FROM v WHERE r."id" = v.id RETURNING r."id") '
-            f'INSERT INTO "{JOURNAL_TABLE}" ("reservationId", "source") '
-            'SELECT u."id", %s FROM u ON CONFLICT ("reservationId") DO NOTHING',
-            (json.dumps(fills, ensure_ascii=False), JOURNAL_SOURCE),
+            'FROM v WHERE r."id" = v.id RETURNING r."id", v.cols) '
+            f'INSERT INTO "{JOURNAL_TABLE}" AS j ("reservationId", "source", "columns") '
+            'SELECT u."id", %s, u.cols FROM u ON CONFLICT ("reservationId") '
+            f'DO UPDATE SET "columns" = {_MERGE}',
+            (json.dumps([[*f, filled_columns(f)] for f in fills], ensure_ascii=False),
+             JOURNAL_SOURCE),
         )
         return
     # SQLite is in-process: executemany costs no round trips.
@@ -101,7 +122,8 @@ def write_batch(conn: SqlConnection, fills: Sequence[Fill], cast: str) -> None:
         'WHERE "id" = %s',
         [(*f[1:], f[0]) for f in fills],
     )
-    record_journal(conn, [f[0] for f in fills], JOURNAL_SOURCE)
+    record_journal(conn, [f[0] for f in fills], JOURNAL_SOURCE,
+                   [filled_columns(f) for f in fills])
 
 
 def count_needing_work(conn: SqlConnection) -> int:

@@ -29,6 +29,7 @@ __all__ = [
     "iso_date",
     "load_clinic_hours",
     "load_services",
+    "merge_columns_sql",
     "period_cast",
     "record_journal",
     "require_expanded",
@@ -133,34 +134,54 @@ def period_cast(conn: SqlConnection) -> str:
     return name
 
 
-def record_journal(conn: SqlConnection, ids: Sequence[str], source: str) -> None:
+def merge_columns_sql(old: str, new: str) -> str:
+    """SQL (both engines) for the union of two journal "columns" lists, in NEW_COLUMNS
+    order; NULL (all columns: a journal entry from before the list existed) wins."""
+    parts = " || ".join(
+        f"CASE WHEN (',' || {old} || ',') LIKE '%%,{col},%%' "
+        f"OR (',' || {new} || ',') LIKE '%%,{col},%%' THEN '{col},' ELSE '' END"
+        for col in NEW_COLUMNS
+    )
+    return f"CASE WHEN {old} IS NULL OR {new} IS NULL THEN NULL ELSE rtrim({parts}, ',') END"
+
+
+def record_journal(
+    conn: SqlConnection, ids: Sequence[str], source: str, columns: str | Sequence[str]
+) -> None:
     """Note, in the caller's transaction, that ``source`` filled these reservations.
 
-    The journal has one row per reservation. The backfill keeps an existing entry. A
-    review decision on a row the backfill already journalled (it filled the service
-    columns, abstained on the period) becomes ``review+backfill``: validation tells
-    the operator's periods (``review%``) from the parser's by that prefix.
+    ``columns`` is the comma-separated list of new columns filled, one for all ``ids``
+    or one per id. The journal has one row per reservation; a second fill of the same
+    row adds its columns to the entry's list. The backfill keeps an existing entry's
+    source. A review decision on a row the backfill already journalled (it filled the
+    service columns, abstained on the period) becomes ``review+backfill``: validation
+    tells the operator's periods (``review%``) from the parser's by that prefix.
     """
     if not ids:
         return
+    per_id = [columns] * len(ids) if isinstance(columns, str) else list(columns)
+    if len(per_id) != len(ids):
+        raise ValueError("record_journal: one columns list per id")
+    merged = merge_columns_sql('j."columns"', 'excluded."columns"')
     if source == "review":
         conflict = (
-            'DO UPDATE SET "source" = excluded."source" || \'+\' || j."source" '
-            "WHERE j.\"source\" NOT LIKE 'review%%'"
+            "DO UPDATE SET \"source\" = CASE WHEN j.\"source\" NOT LIKE 'review%%' "
+            "THEN excluded.\"source\" || '+' || j.\"source\" ELSE j.\"source\" END, "
+            f'"columns" = {merged}'
         )
     else:
-        conflict = "DO NOTHING"
-    insert = f'INSERT INTO "{JOURNAL_TABLE}" AS j ("reservationId", "source") '
+        conflict = f'DO UPDATE SET "columns" = {merged}'
+    insert = f'INSERT INTO "{JOURNAL_TABLE}" AS j ("reservationId", "source", "columns") '
     if conn.dialect is Dialect.POSTGRES:
         conn.execute(
-            f"{insert} SELECT unnest(%s::text[]), %s "
+            f"{insert} SELECT i, %s, c FROM unnest(%s::text[], %s::text[]) AS u(i, c) "  # noqa: S608
             f'ON CONFLICT ("reservationId") {conflict}',
-            (list(ids), source),
+            (source, list(ids), per_id),
         )
     else:
         conn.execute_many(
-            f'{insert} VALUES (%s, %s) ON CONFLICT ("reservationId") {conflict}',
-            [(i, source) for i in ids],
+            f'{insert} VALUES (%s, %s, %s) ON CONFLICT ("reservationId") {conflict}',
+            [(i, source, c) for i, c in zip(ids, per_id, strict=True)],
         )
 
 

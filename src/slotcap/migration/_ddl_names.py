@@ -20,6 +20,9 @@ __all__ = [
     "CK_PERIOD",
     "FINAL_INDEXES",
     "FK_SERVICE",
+    "HELD_STATUSES",
+    "IDX_HELD",
+    "IDX_HELD_CONTRACTED",
     "IDX_LEGACY_SERVICE",
     "IDX_PERIOD",
     "IDX_SERVICE",
@@ -28,6 +31,7 @@ __all__ = [
     "LIMITS",
     "NEW_COLUMNS",
     "PERIOD_TYPE",
+    "READ_INDEXES",
     "RESERVATIONS",
     "SERVICES",
     "SERVICE_TYPE",
@@ -65,6 +69,18 @@ CK_PERIOD: Final = "reservations_period_check"
 IDX_PERIOD: Final = "reservations_preferredDate_period_status_idx"
 IDX_SERVICE: Final = "reservations_serviceId_preferredDate_status_idx"
 IDX_LEGACY_SERVICE: Final = "reservations_preferredDate_service_status_idx"
+#: Partial covering index of the held (PENDING/CONFIRMED) rows, for the calendar. Its
+#: phase-2 shape covers the legacy "service" column too; phase 4 drops that column, so
+#: it replaces the index with IDX_HELD_CONTRACTED (same rows, without "service").
+IDX_HELD: Final = "reservations_held_preferredDate_period_idx"
+IDX_HELD_CONTRACTED: Final = "reservations_held_preferredDate_period_p4_idx"
+#: The partial indexes' predicate, written exactly so: SQLite uses a partial index only
+#: when the query's WHERE contains this very term.
+HELD_STATUSES: Final = "\"status\" IN ('PENDING','CONFIRMED')"
+
+#: The read indexes phase 2 builds once the backfill is done (the plan has the first two
+#: in phase 1; built after the backfill, its million row updates skip their upkeep).
+READ_INDEXES: Final = (IDX_PERIOD, IDX_SERVICE, IDX_HELD)
 
 #: Plan 4.5: the indexes phase 4 adds (name, columns).
 FINAL_INDEXES: Final = (

@@ -9,7 +9,8 @@ default that would rewrite the table).
 Where slotcap departs from the plan (see docs/migration.md): quoted names in the seed;
 PostgreSQL gets the native ``"Period"`` enum now (the plan's phase 2.4 would convert a
 TEXT column later with a table rewrite under ACCESS EXCLUSIVE); FK and CHECKs are added
-NOT VALID and validated separately; the reservation indexes are built CONCURRENTLY.
+NOT VALID and validated separately; the plan's two reservation indexes come in phase 2,
+after the backfill (see :mod:`slotcap.migration._ddl_phase2`).
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from slotcap.migration._ddl_names import (
     CK_DURATION,
     CK_PERIOD,
     FK_SERVICE,
-    IDX_PERIOD,
-    IDX_SERVICE,
     JOURNAL,
     PERIOD_TYPE,
     RESERVATIONS,
@@ -145,16 +144,22 @@ _SLOTS_INDEXES = (
 
 # The journal of rows whose new columns the toolkit (backfill, review import) filled,
 # so that rolling back phase 2 undoes exactly those and never a dual-written row.
+# "columns" names the new columns the toolkit filled on the row (comma-separated, e.g.
+# "serviceId,serviceName,estimatedDuration"); the rollback NULLs only those, keeping
+# what the dual-writing application wrote on the same row. NULL (a journal written
+# before the column existed) means all four.
 _JOURNAL = {
     Dialect.POSTGRES: f"""CREATE TABLE IF NOT EXISTS {q(JOURNAL)} (
   "reservationId" TEXT PRIMARY KEY,
   "source"        TEXT NOT NULL,
-  "recordedAt"    TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP
+  "recordedAt"    TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  "columns"       TEXT
 )""",
     Dialect.SQLITE: f"""CREATE TABLE IF NOT EXISTS {q(JOURNAL)} (
   "reservationId" TEXT NOT NULL PRIMARY KEY,
   "source"        TEXT NOT NULL,
-  "recordedAt"    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  "recordedAt"    TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  "columns"       TEXT
 )""",
 }
 
@@ -203,6 +208,8 @@ def _create_new_tables(conn: SqlConnection) -> None:
     for stmt in _SLOTS_INDEXES:
         conn.execute(stmt)
     conn.execute(_JOURNAL[conn.dialect])
+    if "columns" not in conn.columns(JOURNAL):  # a journal from before "columns" existed
+        conn.execute(f'ALTER TABLE {q(JOURNAL)} ADD COLUMN "columns" TEXT')
     create_state_table(conn)
     _seed(conn)
 
@@ -232,18 +239,6 @@ def new_reservation_columns_sql(dialect: Dialect) -> dict[str, str]:
     }
 
 
-def reservation_index_sql(dialect: Dialect) -> dict[str, str]:
-    """The column lists of phase 1's two reservation indexes."""
-    # INCLUDE lets the availability SUM be answered from the index alone (PG 11+);
-    # SQLite has no INCLUDE, so the column goes last in the key instead.
-    period_cols = (
-        '("preferredDate", "period", "status") INCLUDE ("estimatedDuration")'
-        if dialect is Dialect.POSTGRES
-        else '("preferredDate", "period", "status", "estimatedDuration")'
-    )
-    return {IDX_PERIOD: period_cols, IDX_SERVICE: '("serviceId", "preferredDate", "status")'}
-
-
 def _apply_sqlite(conn: SqlConnection, progress: Progress) -> None:
     # SQLite: everything in one IMMEDIATE transaction; ADD COLUMN is a schema-only change
     # there, so the write lock is held for milliseconds whatever the table size.
@@ -253,9 +248,7 @@ def _apply_sqlite(conn: SqlConnection, progress: Progress) -> None:
         for name, definition in new_reservation_columns_sql(Dialect.SQLITE).items():
             if name not in existing:  # ADD COLUMN has no IF NOT EXISTS in SQLite
                 conn.execute(f"ALTER TABLE {q(RESERVATIONS)} ADD COLUMN {definition}")
-        for name, columns in reservation_index_sql(Dialect.SQLITE).items():
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(RESERVATIONS)} {columns}")
-    progress("phase1: tables, columns and indexes in place (one transaction)")
+    progress("phase1: tables and columns in place (one transaction)")
 
 
 def _apply_postgres(conn: SqlConnection, progress: Progress) -> None:
@@ -289,10 +282,6 @@ def _apply_postgres(conn: SqlConnection, progress: Progress) -> None:
     for name in (FK_SERVICE, CK_DURATION):
         pg.validate_constraint(conn, RESERVATIONS, name)
     progress("phase1: reservation columns, FK and CHECK added and validated")
-
-    for name, columns in reservation_index_sql(Dialect.POSTGRES).items():
-        pg.create_index_concurrently(conn, name, RESERVATIONS, columns)
-        progress(f"phase1: index {name} built concurrently")
 
 
 def apply_phase1(conn: SqlConnection, progress: Progress) -> None:

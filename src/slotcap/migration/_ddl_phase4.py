@@ -7,7 +7,9 @@ PostgreSQL, in steps that never hold a strong lock for long:
 2. NOT NULL on the four new columns: ``CHECK (col IS NOT NULL) NOT VALID`` →
    ``VALIDATE`` (no write blocking) → ``SET NOT NULL`` (PG 12+ uses the validated
    check: no scan under ACCESS EXCLUSIVE) → drop the helper checks;
-3. ``DROP INDEX CONCURRENTLY`` the old (preferredDate, service, status) index;
+3. ``DROP INDEX CONCURRENTLY`` the old (preferredDate, service, status) index; the
+   held-rows partial index, which covers "service", is rebuilt without it first
+   (``IDX_HELD_CONTRACTED``) — DROP COLUMN would otherwise drop it silently;
 4. one short transaction: final archive catch-up of rows written since step 1, drop
    the two columns (catalog-only), the limits table and the ``"ServiceType"`` enum —
    without CASCADE, so an unknown dependent fails the step instead of vanishing;
@@ -31,6 +33,8 @@ from slotcap.migration._ddl_names import (
     CK_PERIOD,
     FINAL_INDEXES,
     FK_SERVICE,
+    IDX_HELD,
+    IDX_HELD_CONTRACTED,
     IDX_LEGACY_SERVICE,
     LEGACY_COLUMNS,
     LIMITS,
@@ -41,6 +45,7 @@ from slotcap.migration._ddl_names import (
     SLOTS,
     q,
 )
+from slotcap.migration._ddl_phase2 import held_index_sql
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = ["CONTRACTED_COLUMNS", "apply_phase4", "not_null_check_name"]
@@ -152,7 +157,7 @@ def _apply_sqlite(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
         )
         kept_indexes = [
             str(s) for t, n, tbl, s in saved
-            if t == "index" and tbl == RESERVATIONS and n != IDX_LEGACY_SERVICE
+            if t == "index" and tbl == RESERVATIONS and n not in (IDX_LEGACY_SERVICE, IDX_HELD)
         ]
         # The 12-step rebuild: new table, copy, drop, rename, indexes.
         conn.execute(_CONTRACTED_SQLITE)
@@ -166,6 +171,11 @@ def _apply_sqlite(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
             conn.execute(sql)
         for name, columns in FINAL_INDEXES:
             conn.execute(_final_index_sql(name, columns, concurrently=False))
+        # The held-rows index without the dropped "service" column.
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {q(IDX_HELD_CONTRACTED)} ON {q(RESERVATIONS)} "
+            + held_index_sql(Dialect.SQLITE, contracted=True)
+        )
         conn.execute(f"DROP TABLE {q(LIMITS)}")
         broken = conn.execute("SELECT count(*) FROM pragma_foreign_key_check(%s)", (RESERVATIONS,))
         if broken[0][0]:
@@ -260,6 +270,7 @@ def _apply_postgres(conn: SqlConnection, progress: Progress, batch: int) -> dict
         copied, caught_up = _contract_postgres(conn, progress, batch)
     for name, columns in FINAL_INDEXES:
         pg.create_index_concurrently(conn, name, RESERVATIONS, f"({q(*columns)})")
+    _replace_held_index(conn)  # resuming an interrupted contract: make sure
     for table in (RESERVATIONS, SERVICES, SLOTS):
         conn.execute(f"ANALYZE {q(table)}")
     progress("phase4: final indexes built, tables analysed")
@@ -271,10 +282,21 @@ def _apply_postgres(conn: SqlConnection, progress: Progress, batch: int) -> dict
     }
 
 
+def _replace_held_index(conn: SqlConnection) -> None:
+    """Phase 2's held-rows index covers "service", and DROP COLUMN would drop it with
+    the column: build the contracted shape first (concurrently, while the old one still
+    serves the calendar), then drop the old one concurrently."""
+    pg.create_index_concurrently(
+        conn, IDX_HELD_CONTRACTED, RESERVATIONS, held_index_sql(Dialect.POSTGRES, contracted=True)
+    )
+    pg.drop_index_concurrently(conn, IDX_HELD)
+
+
 def _contract_postgres(conn: SqlConnection, progress: Progress, batch: int) -> tuple[int, int]:
     copied, mark = _archive_postgres(conn, progress, batch)
     _set_not_null_postgres(conn, progress)
     pg.drop_index_concurrently(conn, IDX_LEGACY_SERVICE)
+    _replace_held_index(conn)
 
     def contract(c: SqlConnection) -> int:
         # ACCESS EXCLUSIVE first (the DROP COLUMN needs it anyway): from here on no row

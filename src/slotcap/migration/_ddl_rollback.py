@@ -5,8 +5,9 @@ targets ``serviceid`` and silently does nothing) and nothing uses CASCADE (an un
 dependent should stop the rollback, not disappear with it).
 
 * phase 4 → 2 rebuilds the legacy columns, limits table and enum from the archive;
-* phase 2 → 1 clears the new columns of exactly the rows the toolkit filled (the
-  journal), never a row the dual-writing application wrote;
+* phase 2 → 1 drops the read indexes and clears exactly the columns the toolkit filled
+  on each row it filled (the journal's "columns"), never a value the dual-writing
+  application wrote;
 * phase 1 → legacy drops everything phase 1 added, slotcap's own tables included.
 """
 
@@ -28,9 +29,9 @@ from slotcap.migration._ddl_names import (
     CK_DURATION,
     FINAL_INDEXES,
     FK_SERVICE,
+    IDX_HELD,
+    IDX_HELD_CONTRACTED,
     IDX_LEGACY_SERVICE,
-    IDX_PERIOD,
-    IDX_SERVICE,
     JOURNAL,
     LEGACY_COLUMNS,
     LIMITS,
@@ -43,6 +44,7 @@ from slotcap.migration._ddl_names import (
     STATE,
     q,
 )
+from slotcap.migration._ddl_phase2 import drop_read_indexes, held_index_sql
 from slotcap.migration._ddl_phase4 import CONTRACTED_COLUMNS, not_null_check_name
 from slotcap.sqldb import Dialect, SqlConnection
 
@@ -77,8 +79,8 @@ _SLOTCAP_TABLES = (JOURNAL, STATE, ARCHIVE_SCHEMA, ARCHIVE_LIMITS, ARCHIVE_LEGAC
 
 def rollback_phase1(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
     if conn.dialect is Dialect.POSTGRES:
-        for name in (IDX_PERIOD, IDX_SERVICE):
-            pg.drop_index_concurrently(conn, name)
+        # Phase 2's read indexes too: a phase 2 that stopped at validation leaves them.
+        drop_read_indexes(conn)
 
         def drop_columns(c: SqlConnection) -> None:
             c.execute(
@@ -94,8 +96,7 @@ def rollback_phase1(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise MigrationError("rolling back phase 1 on SQLite needs SQLite 3.35+ (DROP COLUMN)")
         with conn.transaction():
-            for name in (IDX_PERIOD, IDX_SERVICE):
-                conn.execute(f"DROP INDEX IF EXISTS {q(name)}")
+            drop_read_indexes(conn)  # SQLite cannot drop a column an index uses
             have = conn.columns(RESERVATIONS)
             # Reverse order of addition: SQLite edits the stored CREATE TABLE text, which
             # then reads exactly as the reference DDL wrote it.
@@ -116,7 +117,24 @@ def _drop_phase1_tables(conn: SqlConnection) -> None:
 
 # -- phase 2 -> phase 1 --------------------------------------------------------------------
 
-_CLEAR = ", ".join(f"{q(col)} = NULL" for col in NEW_COLUMNS)
+def _listed(col: str, columns: str) -> str:
+    """SQL: whether the journal's ``columns`` names ``col`` (NULL: every column)."""
+    return f"({columns} IS NULL OR (',' || {columns} || ',') LIKE '%%,{col},%%')"
+
+
+#: PostgreSQL: NULL exactly the columns the journal lists, keep the rest.
+_CLEAR_LISTED = ", ".join(
+    f"{q(col)} = CASE WHEN {_listed(col, 'b.' + q('columns'))} THEN NULL ELSE r.{q(col)} END"
+    for col in NEW_COLUMNS
+)
+
+
+def _columns_of(listed: Any) -> tuple[str, ...]:
+    """The journal's "columns" value as new-column names (NULL: all four)."""
+    if listed is None:
+        return NEW_COLUMNS
+    names = {part.strip() for part in str(listed).split(",")}
+    return tuple(col for col in NEW_COLUMNS if col in names)
 
 
 def _clear_batch(conn: SqlConnection, limit: int) -> int:
@@ -124,33 +142,46 @@ def _clear_batch(conn: SqlConnection, limit: int) -> int:
         # One statement: the same batch of journal rows is cleared and deleted, even if
         # the journal grows meanwhile.
         rows = conn.execute(
-            f'WITH batch AS (SELECT "reservationId" FROM {q(JOURNAL)} '  # noqa: S608
+            f'WITH batch AS (SELECT "reservationId", "columns" FROM {q(JOURNAL)} '  # noqa: S608
             'ORDER BY "reservationId" LIMIT %s FOR UPDATE), '
-            f"cleared AS (UPDATE {q(RESERVATIONS)} r SET {_CLEAR} FROM batch b "
+            f"cleared AS (UPDATE {q(RESERVATIONS)} r SET {_CLEAR_LISTED} FROM batch b "
             'WHERE r."id" = b."reservationId" RETURNING r."id") '
             f"DELETE FROM {q(JOURNAL)} j USING batch b "
             'WHERE j."reservationId" = b."reservationId" RETURNING 1',
             (limit,),
         )
         return len(rows)
-    ids = [
-        r[0]
-        for r in conn.execute(
-            f'SELECT "reservationId" FROM {q(JOURNAL)} ORDER BY "reservationId" LIMIT %s',  # noqa: S608
-            (limit,),
-        )
-    ]
-    if not ids:
+    entries = conn.execute(
+        f'SELECT "reservationId", "columns" FROM {q(JOURNAL)} '  # noqa: S608
+        'ORDER BY "reservationId" LIMIT %s',
+        (limit,),
+    )
+    if not entries:
         return 0
+    by_columns: dict[tuple[str, ...], list[str]] = {}
+    for rid, listed in entries:
+        by_columns.setdefault(_columns_of(listed), []).append(str(rid))
+    for columns, ids in by_columns.items():
+        if not columns:
+            continue
+        clear = ", ".join(f"{q(col)} = NULL" for col in columns)
+        marks = ", ".join(["%s"] * len(ids))
+        conn.execute(f'UPDATE {q(RESERVATIONS)} SET {clear} WHERE "id" IN ({marks})', ids)  # noqa: S608
+    ids = [str(e[0]) for e in entries]
     marks = ", ".join(["%s"] * len(ids))
-    conn.execute(f'UPDATE {q(RESERVATIONS)} SET {_CLEAR} WHERE "id" IN ({marks})', ids)  # noqa: S608
     conn.execute(f'DELETE FROM {q(JOURNAL)} WHERE "reservationId" IN ({marks})', ids)  # noqa: S608
     return len(ids)
 
 
 def rollback_phase2(conn: SqlConnection, progress: Progress, *, batch_size: int) -> dict[str, Any]:
-    """NULL the new columns of every journaled row, batch by batch (short transactions:
-    the live application keeps writing)."""
+    """Drop phase 2's read indexes, then NULL the journalled columns of every journalled
+    row, batch by batch (short transactions: the live application keeps writing)."""
+    if conn.dialect is Dialect.POSTGRES:
+        drop_read_indexes(conn)
+    else:
+        with conn.transaction():
+            drop_read_indexes(conn)
+    progress("rollback phase 2: read indexes dropped")
     cleared = 0
     while True:
         with conn.transaction():
@@ -226,6 +257,9 @@ def _rollback_phase4_pg(conn: SqlConnection, progress: Progress, batch: int) -> 
     pg.create_index_concurrently(
         conn, IDX_LEGACY_SERVICE, RESERVATIONS, '("preferredDate", "service", "status")'
     )
+    # The held-rows index back in its phase-2 shape (covering "service" again).
+    pg.create_index_concurrently(conn, IDX_HELD, RESERVATIONS, held_index_sql(Dialect.POSTGRES))
+    pg.drop_index_concurrently(conn, IDX_HELD_CONTRACTED)
     pg.locked(conn, archive.drop_archive_tables, what="drop archive tables")
     progress("rollback phase 4: indexes restored, archive dropped")
     return {"refilled_rows": filled}

@@ -6,6 +6,11 @@ interrupted run resumes where it stopped (every phase is idempotent).
 
 The plan's phase 3 (feature-flagged dual-write rollout) changes no schema: ``phase3``
 is accepted as a name for phase 2's schema, and ``validate`` carries its monitor.
+
+Phase 2 also builds the read indexes (the plan's two reservation indexes, which it has
+in phase 1, and a partial index of the held rows) once the backfill is done;
+``create_read_indexes(conn)`` builds them on their own (tests give a phase-1 database
+the indexes the phase-3 application reads with).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import attrs
 from slotcap.errors import MigrationError
 from slotcap.migration import state
 from slotcap.migration._ddl_names import RESERVATIONS, q
+from slotcap.migration._ddl_phase2 import create_read_indexes
 from slotcap.migration.catalog import detect_schema_state
 from slotcap.migration.state import Phase, detect_phase
 from slotcap.migration.validate import ValidationReport, validate
@@ -31,6 +37,7 @@ __all__ = [
     "MigrationStatus",
     "Phase",
     "StepResult",
+    "create_read_indexes",
     "migrate",
     "migrate_conn",
     "rollback",
@@ -196,7 +203,8 @@ def _apply_phase2(
     current: Phase = Phase.PHASE1,
     backfill_progress: Callable[[Any], None] | None = None,
 ) -> bool:
-    """Backfill, validate, and move to phase 2 when every check passes. ``current`` is
+    """Backfill, build the read indexes, validate, and move to phase 2 when every check
+    passes. ``current`` is
     PHASE2 for the catch-up run on a phase-2 database (then nothing moves)."""
     # The tools helper's backfill: fills the new columns, journals each row it fills.
     from slotcap.migration.backfill import run_backfill
@@ -211,6 +219,10 @@ def _apply_phase2(
             detail["backfill"] = _backfill_detail(report.backfill)
         if not _unfilled(conn):
             break
+    # The read indexes after the backfill, not in phase 1 as the plan has it: built
+    # before, each of its row updates would also maintain them (see _ddl_phase2).
+    with _timed(report, "phase2-indexes", progress) as detail:
+        detail["indexes"] = create_read_indexes(conn, progress)
     with _timed(report, "phase2-validate", progress) as detail:
         result = validate(conn, phase=Phase.PHASE2)
         detail["passed"] = result.passed

@@ -306,7 +306,7 @@ def import_review(conn: SqlConnection, path: Path) -> ReviewImport:
             'WHERE "id" = %s AND "period" IS NULL',
             [(d.period.value, d.id) for d in applied],
         )
-        record_journal(conn, [d.id for d in applied], JOURNAL_SOURCE)
+        record_journal(conn, [d.id for d in applied], JOURNAL_SOURCE, "period")
         remaining = count_pending(conn)
     return ReviewImport(applied=len(applied), unchanged=unchanged, blank=blank,
                         remaining=remaining)

@@ -23,6 +23,7 @@ from slotcap.migration._ddl_names import (
     ARCHIVE_LEGACY,
     FINAL_INDEXES,
     FK_SERVICE,
+    IDX_HELD_CONTRACTED,
     IDX_PERIOD,
     IDX_SERVICE,
     JOURNAL,
@@ -30,6 +31,7 @@ from slotcap.migration._ddl_names import (
     LIMITS,
     NEW_COLUMNS,
     PERIOD_TYPE,
+    READ_INDEXES,
     RESERVATIONS,
     SERVICE_TYPE,
     SERVICES,
@@ -378,10 +380,11 @@ _PHASE1: tuple[CheckFn, ...] = (
     _services_seeded,
     _time_slots,
     _fk_present,
-    _indexes_present((IDX_PERIOD, IDX_SERVICE), "new_reservation_indexes", "phase1"),
 )
 _PHASE1_EXPANDED: tuple[CheckFn, ...] = (_new_columns_nullable, _old_fields_populated)
 _PHASE2: tuple[CheckFn, ...] = (
+    # Built by phase 2 after the backfill (the plan has the first two in phase 1).
+    _indexes_present(READ_INDEXES, "new_reservation_indexes", "phase2"),
     _all_migrated,
     _period_distribution,
     _service_mapping,
@@ -397,6 +400,7 @@ _PHASE4: tuple[CheckFn, ...] = (
     _limits_removed,
     _new_columns_required,
     _indexes_present((name for name, _ in FINAL_INDEXES), "final_indexes", "phase4"),
+    _indexes_present((IDX_PERIOD, IDX_SERVICE, IDX_HELD_CONTRACTED), "read_indexes", "phase4"),
     _archive_complete,
     _plan_uses_index,
 )
