@@ -74,7 +74,7 @@ class MigrationReport:
     validation: ValidationReport | None = None
     #: Reservations still without a period: the parser abstained, a person decides.
     needs_review: int = 0
-    #: The tools helper's BackfillReport of the last backfill run, if any.
+    #: The BackfillReport of the last backfill run, if any.
     backfill: Any = None
     message: str = ""
 
@@ -206,7 +206,7 @@ def _apply_phase2(
     """Backfill, build the read indexes, validate, and move to phase 2 when every check
     passes. ``current`` is
     PHASE2 for the catch-up run on a phase-2 database (then nothing moves)."""
-    # The tools helper's backfill: fills the new columns, journals each row it fills.
+    # The backfill fills the new columns and journals each row (and column) it fills.
     from slotcap.migration.backfill import run_backfill
 
     for attempt in range(1 + _CATCH_UP_PASSES):
