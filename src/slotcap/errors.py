@@ -6,19 +6,23 @@ the message is for people and may change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import attrs
 
 if TYPE_CHECKING:
     from slotcap.domain.rules import Decision
 
 __all__ = [
     "ConfigurationError",
+    "ImportProblem",
     "InvalidRequest",
     "InvalidService",
     "MigrationError",
     "ReservationFull",
     "ReservationNotFound",
+    "ReviewRejected",
     "SchemaStateError",
     "SlotcapError",
     "StoreBusy",
@@ -116,3 +120,38 @@ class ValidationFailed(SlotcapError):
     """The migration's validation checks did not all pass."""
 
     code = "validation_failed"
+
+
+@attrs.frozen(kw_only=True)
+class ImportProblem:
+    """One problem in an operator's review file, with its line number."""
+
+    line: int
+    id: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" + (f" (id {self.id})" if self.id else "")
+        return f"{where}: {self.message}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "id": self.id, "message": self.message}
+
+
+class ReviewRejected(SlotcapError):
+    """The review file was refused as a whole; nothing was written.
+
+    ``problems`` lists every problem found, each with its line number in the file.
+    """
+
+    code = "review_rejected"
+
+    def __init__(self, problems: Sequence[ImportProblem]) -> None:
+        self.problems = list(problems)
+        shown = "\n".join(f"  {p}" for p in self.problems[:50])
+        more = len(self.problems) - 50
+        tail = f"\n  ... and {more} more" if more > 0 else ""
+        super().__init__(
+            f"review file refused, nothing was written ({len(self.problems)} problem(s)):\n"
+            f"{shown}{tail}"
+        )

@@ -19,7 +19,7 @@ accepts the file with or without the mark.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import attrs
 
 from slotcap.domain.model import Period
 from slotcap.domain.timeparse import parse_preferred_time
-from slotcap.errors import SlotcapError
+from slotcap.errors import ImportProblem, ReviewRejected
 from slotcap.migration._dbinfo import (
     chunked,
     iso_date,
@@ -66,39 +66,6 @@ _ACCEPTED: dict[str, Period] = {
     "오전": Period.MORNING,
     "오후": Period.AFTERNOON,
 }
-
-
-class ReviewRejected(SlotcapError):
-    """The review file was refused as a whole; nothing was written.
-
-    ``problems`` lists every problem found, each with its line number in the file.
-    """
-
-    code = "review_rejected"
-
-    def __init__(self, problems: Sequence[ImportProblem]) -> None:
-        self.problems = list(problems)
-        shown = "\n".join(f"  {p}" for p in self.problems[:50])
-        more = len(self.problems) - 50
-        tail = f"\n  ... and {more} more" if more > 0 else ""
-        super().__init__(
-            f"review file refused, nothing was written ({len(self.problems)} problem(s)):\n"
-            f"{shown}{tail}"
-        )
-
-
-@attrs.frozen(kw_only=True)
-class ImportProblem:
-    line: int
-    id: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" + (f" (id {self.id})" if self.id else "")
-        return f"{where}: {self.message}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "id": self.id, "message": self.message}
 
 
 @attrs.frozen(kw_only=True)
