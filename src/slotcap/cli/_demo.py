@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -149,16 +150,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if any(e.is_open and e.booked > e.capacity for e in entries):
         print("     Over 100%: booked under the legacy count rule, which never counted minutes.")
     db = f"--database {url}"
+    # scripts/demo runs slotcap from ./.venv, which the user's shell may not have on
+    # PATH: it names the executable so that every hint below runs as printed.
+    cli = os.environ.get("SLOTCAP_CLI", "slotcap")
     print()
     print("Next, try:")
     for line in (
-        f"slotcap analyze {db}",
-        f"slotcap review export {db} --out review.csv",
-        f"slotcap review import {db} --in review.csv",
-        f"slotcap validate {db} --phase phase2",
-        f"slotcap migrate {db} --to phase2",
-        f"slotcap availability {db} --from {start} --to {end}",
-        f"slotcap migrate {db} status",
+        f"{cli} analyze {db}",
+        f"{cli} review export {db} --out review.csv",
+        f"{cli} review import {db} --in review.csv",
+        f"{cli} validate {db} --phase phase2",
+        f"{cli} migrate {db} --to phase2",
+        f"{cli} availability {db} --from {start} --to {end}",
+        f"{cli} migrate {db} status",
     ):
         print(f"  {line}")
     return EXIT_OK
