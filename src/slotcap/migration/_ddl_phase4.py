@@ -222,44 +222,22 @@ def _archive_postgres(conn: SqlConnection, progress: Progress, batch: int) -> tu
 
 def _set_not_null_postgres(conn: SqlConnection, progress: Progress) -> None:
     checks = {c: not_null_check_name(c) for c in NEW_COLUMNS}
-
-    def add_checks(c: SqlConnection) -> None:
-        parts = [
-            f"ADD CONSTRAINT {q(name)} CHECK ({q(col)} IS NOT NULL) NOT VALID"
-            for col, name in checks.items()
-            if pg.constraint_state(c, RESERVATIONS, name) is None
-        ]
-        if parts:
-            c.execute(f"ALTER TABLE {q(RESERVATIONS)} {', '.join(parts)}")
-
-    def drop_checks(c: SqlConnection) -> None:
-        c.execute(
-            f"ALTER TABLE {q(RESERVATIONS)} "
-            + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in checks.values())
-        )
-
-    pg.locked(conn, add_checks, what="add NOT NULL helper checks")
+    pg.add_not_null_checks(conn, RESERVATIONS, checks, what="add NOT NULL helper checks")
     try:
         for name in checks.values():
             pg.validate_constraint(conn, RESERVATIONS, name)
     except Exception as exc:
         # A NULL slipped in (a legacy writer is still live): take the helper checks away
         # again, so that nothing stays half-contracted, and say why.
-        pg.locked(conn, drop_checks, what="drop NOT NULL helper checks")
+        pg.drop_constraints(
+            conn, RESERVATIONS, checks.values(), what="drop NOT NULL helper checks"
+        )
         raise MigrationError(
             f"phase 4: a new column still has NULLs ({type(exc).__name__}); is every "
             "writer dual-writing? Run the catch-up backfill and retry"
         ) from exc
 
-    def set_not_null(c: SqlConnection) -> None:
-        c.execute(
-            f"ALTER TABLE {q(RESERVATIONS)} "
-            + ", ".join(f"ALTER COLUMN {q(col)} SET NOT NULL" for col in NEW_COLUMNS)
-            + ", "
-            + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in checks.values())
-        )
-
-    pg.locked(conn, set_not_null, what="set NOT NULL on the new columns")
+    pg.set_not_null(conn, RESERVATIONS, checks, what="set NOT NULL on the new columns")
     progress("phase4: new columns NOT NULL (validated checks, no scan under the lock)")
 
 

@@ -332,30 +332,16 @@ def _legacy_not_null_pg(conn: SqlConnection) -> int:
     in before are filled, and the checks validated.
     """
     checks = {col: not_null_check_name(col) for col in LEGACY_COLUMNS}
-
-    def add_checks(c: SqlConnection) -> None:
-        parts = [
-            f"ADD CONSTRAINT {q(name)} CHECK ({q(col)} IS NOT NULL) NOT VALID"
-            for col, name in checks.items()
-            if pg.constraint_state(c, RESERVATIONS, name) is None
-        ]
-        if parts:
-            c.execute(f"ALTER TABLE {q(RESERVATIONS)} {', '.join(parts)}")
-
-    def drop_checks(c: SqlConnection) -> None:
-        c.execute(
-            f"ALTER TABLE {q(RESERVATIONS)} "
-            + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in checks.values())
-        )
-
-    pg.locked(conn, add_checks, what="add legacy NOT NULL helper checks")
+    pg.add_not_null_checks(conn, RESERVATIONS, checks, what="add legacy NOT NULL helper checks")
     late = _fill_remaining_pg(conn)
     missing = int(conn.scalar(
         f'SELECT count(*) FROM {q(RESERVATIONS)} WHERE "service" IS NULL '  # noqa: S608
         'OR "preferredTime" IS NULL'
     ) or 0)
     if missing:
-        pg.locked(conn, drop_checks, what="drop legacy NOT NULL helper checks")
+        pg.drop_constraints(
+            conn, RESERVATIONS, checks.values(), what="drop legacy NOT NULL helper checks"
+        )
         raise MigrationError(
             f"rollback phase 4: {missing} reservation(s) have a service outside the legacy "
             "ServiceType enum and cannot be written back; the legacy columns stay nullable "
@@ -363,16 +349,7 @@ def _legacy_not_null_pg(conn: SqlConnection) -> int:
         )
     for name in checks.values():
         pg.validate_constraint(conn, RESERVATIONS, name)
-    pg.locked(
-        conn,
-        lambda c: c.execute(
-            f"ALTER TABLE {q(RESERVATIONS)} "
-            + ", ".join(f"ALTER COLUMN {q(col)} SET NOT NULL" for col in LEGACY_COLUMNS)
-            + ", "
-            + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in checks.values())
-        ),
-        what="set NOT NULL on the legacy columns",
-    )
+    pg.set_not_null(conn, RESERVATIONS, checks, what="set NOT NULL on the legacy columns")
     return late
 
 
