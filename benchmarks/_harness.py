@@ -31,6 +31,7 @@ __all__ = [
     "Stats",
     "Target",
     "add_common_arguments",
+    "finish",
     "interleave",
     "machine_info",
     "machine_line",
@@ -341,3 +342,25 @@ def temp_pg_database(server_url: str, label: str) -> Iterator[str]:
 def say(message: str) -> None:
     """Progress on stderr, so stdout carries only the tables."""
     print(message, file=sys.stderr, flush=True)
+
+
+def finish(
+    payload: dict[str, Any],
+    *,
+    targets_of: Callable[[dict[str, Any]], Sequence[Target]],
+    tables_of: Callable[[dict[str, Any]], str],
+    pg_url: str | None,
+    json_path: str | None,
+) -> None:
+    """Every benchmark's ending: record the machine and the targets in the payload,
+    print the machine line, the tables and the targets, and write JSON when asked."""
+    payload["machine"] = machine_info(pg_url)
+    found = targets_of(payload)
+    payload["targets"] = [t.to_dict() for t in found]
+    print(machine_line(payload["machine"]))
+    print()
+    print(tables_of(payload))
+    print()
+    print(targets_table(found))
+    if json_path:
+        write_json(json_path, payload)

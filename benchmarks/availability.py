@@ -41,16 +41,13 @@ from benchmarks._harness import (
     Stats,
     Target,
     add_common_arguments,
+    finish,
     interleave,
-    machine_info,
-    machine_line,
     parse_sizes,
     pg_available,
     render_table,
     say,
-    targets_table,
     temp_pg_database,
-    write_json,
 )
 from slotcap.adapters.postgres import PostgresStore
 from slotcap.adapters.sqlite import SqliteStore
@@ -542,15 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     payload = run(sizes, stores, checks=checks, warmup=warmup, calendar_reps=calendar_reps,
                   seed=args.seed, pg_server=args.pg_url)
-    payload["machine"] = machine_info(args.pg_url if "postgres" in stores else None)
-    payload["targets"] = [t.to_dict() for t in targets(payload)]
-    print(machine_line(payload["machine"]))
-    print()
-    print(tables(payload))
-    print()
-    print(targets_table(targets(payload)))
-    if args.json:
-        write_json(args.json, payload)
+    finish(payload, targets_of=targets, tables_of=tables,
+           pg_url=args.pg_url if "postgres" in stores else None, json_path=args.json)
     if args.chart:
         chart(payload, args.chart)
     return 0

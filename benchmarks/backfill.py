@@ -32,16 +32,13 @@ from typing import Any
 from benchmarks._harness import (
     Target,
     add_common_arguments,
-    machine_info,
-    machine_line,
+    finish,
     parse_sizes,
     pg_available,
     render_table,
     repo_root,
     say,
-    targets_table,
     temp_pg_database,
-    write_json,
 )
 
 ENGINES = ("sqlite", "postgres")
@@ -260,16 +257,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         engines.remove("postgres")
     sizes = args.sizes or ([2000] if args.quick else [100_000])
     payload = run(sizes, engines, seed=args.seed, server=args.pg_url, batch_size=args.batch_size)
-    payload["machine"] = machine_info(args.pg_url if "postgres" in engines else None)
-    found = targets(payload)
-    payload["targets"] = [t.to_dict() for t in found]
-    print(machine_line(payload["machine"]))
-    print()
-    print(tables(payload))
-    print()
-    print(targets_table(found))
-    if args.json:
-        write_json(args.json, payload)
+    finish(payload, targets_of=targets, tables_of=tables,
+           pg_url=args.pg_url if "postgres" in engines else None, json_path=args.json)
     return 0
 
 

@@ -38,15 +38,12 @@ from benchmarks._harness import (
     Stats,
     Target,
     add_common_arguments,
-    machine_info,
-    machine_line,
+    finish,
     pg_available,
     render_table,
     say,
     summarize,
-    targets_table,
     temp_pg_database,
-    write_json,
 )
 from slotcap.domain.calendar import date_range, day_of_week
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
@@ -329,16 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         pg_server=args.pg_url,
     )
-    payload["machine"] = machine_info(args.pg_url)
-    found = targets(payload)
-    payload["targets"] = [t.to_dict() for t in found]
-    print(machine_line(payload["machine"]))
-    print()
-    print(tables(payload))
-    print()
-    print(targets_table(found))
-    if args.json:
-        write_json(args.json, payload)
+    finish(payload, targets_of=targets, tables_of=tables, pg_url=args.pg_url,
+           json_path=args.json)
     return 0
 
 

@@ -39,14 +39,11 @@ from benchmarks._harness import (
     Stats,
     Target,
     add_common_arguments,
-    machine_info,
-    machine_line,
+    finish,
     render_table,
     repo_root,
     say,
     summarize,
-    targets_table,
-    write_json,
 )
 from slotcap.domain import timeparse
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
@@ -262,16 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         dateparser_reps=args.dateparser_reps or (1 if args.quick else 10),
         seed=args.seed,
     )
-    payload["machine"] = machine_info(args.pg_url)
-    found = targets(payload)
-    payload["targets"] = [t.to_dict() for t in found]
-    print(machine_line(payload["machine"]))
-    print()
-    print(tables(payload))
-    print()
-    print(targets_table(found))
-    if args.json:
-        write_json(args.json, payload)
+    finish(payload, targets_of=targets, tables_of=tables, pg_url=args.pg_url,
+           json_path=args.json)
     return 0
 
 
