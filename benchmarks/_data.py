@@ -274,6 +274,20 @@ def _quoted(columns: Sequence[str]) -> str:
     return ", ".join(f'"{c}"' for c in columns)
 
 
+def _after_load(url: str, data: GeneratedData, steps: dict[str, float]) -> None:
+    """What a loaded database gets next, on either engine: backfilled rows stand for a
+    database past phase 2, which builds the read indexes after its backfill; legacy rows
+    get phase 1 after the load, as production would."""
+    t = time.perf_counter()
+    if data.backfilled:
+        with open_sql(url) as conn:
+            create_read_indexes(conn)
+        steps["read_indexes"] = time.perf_counter() - t
+    else:
+        migrate(url, to="phase1")
+        steps["phase1"] = time.perf_counter() - t
+
+
 def load_postgres(url: str, data: GeneratedData) -> dict[str, float]:
     """Legacy DDL, phase 1 (before the load when the rows are backfilled, after it when
     they are legacy rows — as production would see it), COPY, phase 2's read indexes
@@ -297,17 +311,7 @@ def load_postgres(url: str, data: GeneratedData) -> dict[str, float]:
             for row in data.rows:
                 copy.write_row(row)
         steps["copy"] = time.perf_counter() - t
-    if data.backfilled:
-        # Backfilled rows stand for a database past phase 2, which builds the read
-        # indexes after its backfill (slotcap.migration.phases).
-        t = time.perf_counter()
-        with open_sql(url) as conn:
-            create_read_indexes(conn)
-        steps["read_indexes"] = time.perf_counter() - t
-    if not data.backfilled:
-        t = time.perf_counter()
-        migrate(url, to="phase1")
-        steps["phase1"] = time.perf_counter() - t
+    _after_load(url, data, steps)
     with open_sql(url) as conn:
         t = time.perf_counter()
         conn.execute('VACUUM (ANALYZE) "reservations"')
@@ -364,15 +368,7 @@ def load_sqlite(path: str, data: GeneratedData) -> dict[str, float]:
         )
         conn.raw.execute("COMMIT")
         steps["insert"] = time.perf_counter() - t
-    if data.backfilled:  # past phase 2: its read indexes, as for PostgreSQL
-        t = time.perf_counter()
-        with open_sql(url) as conn:
-            create_read_indexes(conn)
-        steps["read_indexes"] = time.perf_counter() - t
-    if not data.backfilled:
-        t = time.perf_counter()
-        migrate(url, to="phase1")
-        steps["phase1"] = time.perf_counter() - t
+    _after_load(url, data, steps)
     with open_sql(url) as conn:
         t = time.perf_counter()
         conn.execute("ANALYZE")

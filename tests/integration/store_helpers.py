@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from tests.builders import MONDAY, request
 from tests.conftest import PG_URL, require_postgres
 from tests.integration.schema_helpers import contract, expand
 
@@ -23,7 +24,6 @@ from slotcap.domain.model import Period, Reservation, ReservationStatus
 from slotcap.ports import SchemaState
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sqldb import open_sql
-from slotcap.usecases import BookingRequest
 
 __all__ = [
     "MONDAY",
@@ -38,7 +38,6 @@ __all__ = [
     "row",
 ]
 
-MONDAY = dt.date(2025, 12, 1)  # 09-12 (180 min) and 14-18 (240 min)
 SATURDAY = dt.date(2025, 12, 6)  # 09-13 only (240 min)
 SUNDAY = dt.date(2025, 12, 7)  # closed
 
@@ -138,19 +137,3 @@ def put(store: Any, *rows: Reservation) -> None:
     for r in rows:
         with store.booking(r.preferred_date, r.service or "", []) as tx:
             tx.insert(r)
-
-
-def request(**overrides: object) -> BookingRequest:
-    body: dict[str, object] = {
-        "patient_name": "김하늘",
-        "phone": "010-1234-5678",
-        "birth_date": "1990-01-01",
-        "gender": "FEMALE",
-        "treatment_type": "FIRST_VISIT",
-        "service": "WRINKLE_BOTOX",
-        "preferred_date": MONDAY.isoformat(),
-        "preferred_time": "10:00",
-        "period": "MORNING",
-    }
-    body.update(overrides)
-    return BookingRequest.from_mapping(body)

@@ -6,9 +6,9 @@ import datetime as dt
 import itertools
 
 import pytest
+from tests.builders import MONDAY, request
 
 from slotcap import (
-    BookingRequest,
     InvalidRequest,
     InvalidService,
     Period,
@@ -24,26 +24,8 @@ from slotcap import (
 )
 from slotcap.adapters.memory import MemoryStore
 
-MONDAY = dt.date(2025, 12, 1)
 SATURDAY = dt.date(2025, 12, 6)
 SUNDAY = dt.date(2025, 12, 7)
-
-
-def request(**overrides: object) -> BookingRequest:
-    body: dict[str, object] = {
-        "patient_name": "김하늘",
-        "phone": "010-1234-5678",
-        "email": "sky@example.com",
-        "birth_date": "1990-01-01",
-        "gender": "FEMALE",
-        "treatment_type": "FIRST_VISIT",
-        "service": "WRINKLE_BOTOX",
-        "preferred_date": MONDAY.isoformat(),
-        "preferred_time": "10:00",
-        "period": "MORNING",
-    }
-    body.update(overrides)
-    return BookingRequest.from_mapping(body)
 
 
 def ids() -> object:
