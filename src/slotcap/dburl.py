@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from slotcap.errors import ConfigurationError
+from slotcap.redaction import redact_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -61,40 +62,69 @@ class DatabaseUrl:
 
 
 def redact(url: str) -> str:
-    """The URL with any password replaced by ``***`` (also ``password=`` query params)."""
-    try:
-        parts = urllib.parse.urlsplit(url)
-    except ValueError:
-        return "<unparseable database URL>"
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, hostinfo = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:***@{hostinfo}" if ":" in userinfo else f"{user}@{hostinfo}"
-    query = urllib.parse.urlencode(
-        [
-            (key, "***" if key.lower() == "password" else value)
-            for key, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-        ]
-    )
-    return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """The URL with any password replaced by ``***`` (also ``password=`` pairs); never
+    raises, even on a malformed URL (see :mod:`slotcap.redaction`)."""
+    return redact_url(url)
 
 
 def parse_url(url: str) -> DatabaseUrl:
-    """Recognise a store URL; ``ConfigurationError`` (redacted) for anything else."""
+    """Recognise a store URL; ``ConfigurationError`` (redacted) for anything else,
+    malformed PostgreSQL URLs included (bad port, IPv6 host without ``]``)."""
+    if not isinstance(url, str):
+        raise ConfigurationError(f"a database URL must be text, not {type(url).__name__}")
     if url.startswith("memory://"):
         return DatabaseUrl(Engine.MEMORY, "")
     if url.startswith("sqlite:///"):
         path = url[len("sqlite:///") :]
         if not path:
             raise ConfigurationError("sqlite URL needs a file path: sqlite:///path/to.db")
+        if "\x00" in path:
+            raise ConfigurationError("sqlite URL: the file path contains a NUL character")
         return DatabaseUrl(Engine.SQLITE, path)
     if url.startswith(("postgresql://", "postgres://")):
+        _check_postgres_url(url)
         return DatabaseUrl(Engine.POSTGRES, url)
+    hint = (" (a libpq key=value string? write it as a URL)"
+            if "://" not in url and "=" in url else "")
     raise ConfigurationError(
-        f"unsupported database URL {redact(url)!r}: use memory://, sqlite:///path.db "
+        f"unsupported database URL {redact(url)!r}{hint}: use memory://, sqlite:///path.db "
         "or postgresql://user@host/db"
     )
+
+
+def _check_postgres_url(url: str) -> None:
+    """Refuse what urllib or libpq would choke on, naming the part but never its text
+    (urllib's own messages can quote a piece of the password)."""
+    where = redact(url)
+    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in url):
+        raise ConfigurationError(f"malformed database URL {where!r}: it contains a control "
+                                 "character")
+    rest = url.partition("://")[2]
+    authority_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
+    if "@" in rest[authority_end:]:
+        raise ConfigurationError(
+            f"malformed database URL {where!r}: a '/', '?', '#' or '@' in the user name or "
+            "password must be percent-encoded (%2F, %3F, %23, %40)"
+        )
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        if "IPv6" in str(exc):
+            reason = "an IPv6 host must be written in brackets, e.g. postgresql://u@[::1]:5432/db"
+        elif "Port" in str(exc) or "port" in str(exc):
+            reason = "the port must be a number from 1 to 65535"
+        else:
+            reason = "it cannot be parsed"
+        raise ConfigurationError(f"malformed database URL {where!r}: {reason}") from None
+    if port == 0:
+        raise ConfigurationError(f"malformed database URL {where!r}: "
+                                 "the port must be a number from 1 to 65535")
+    if parts.fragment or "#" in url:
+        raise ConfigurationError(
+            f"malformed database URL {where!r}: '#' must be percent-encoded (%23), "
+            "e.g. in a password"
+        )
 
 
 def connect_sqlite(path: str) -> sqlite3.Connection:

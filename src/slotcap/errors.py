@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConfigurationError",
+    "DatabaseError",
     "ImportProblem",
     "InvalidRequest",
     "InvalidService",
@@ -108,6 +109,31 @@ class UsageError(ConfigurationError):
     (the CLI exits 2)."""
 
     code = "usage"
+
+
+class DatabaseError(SlotcapError):
+    """The database refused or failed an operation (a constraint, a bad value, a lost
+    connection). The message is one line naming the SQLSTATE and the table, column or
+    constraint — never the row's values; ``slotcap.dberrors.database_error`` builds it
+    from a driver exception, which stays chained as ``__cause__`` for debugging.
+    """
+
+    code = "database"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None = None,
+        table: str | None = None,
+        column: str | None = None,
+        constraint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.table = table
+        self.column = column
+        self.constraint = constraint
 
 
 class MigrationError(SlotcapError):

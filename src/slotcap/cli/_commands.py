@@ -156,8 +156,13 @@ def cmd_review_export(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise UsageError(f"--out: directory does not exist: {out.parent}")
+    if out.is_dir():
+        raise UsageError(f"--out: {out} is a directory; name a file")
     with open_sql(resolve_database(args.database)) as conn:
-        result = export_review(conn, out)
+        try:
+            result = export_review(conn, out)
+        except OSError as exc:
+            raise UsageError(f"--out: cannot write {out}: {exc.strerror or exc}") from None
     if args.json:
         emit_json(result.to_dict())
     else:
@@ -178,6 +183,8 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     with open_sql(resolve_database(args.database)) as conn:
         try:
             result = import_review(conn, source)
+        except OSError as exc:
+            raise UsageError(f"--in: cannot read {source}: {exc.strerror or exc}") from None
         except ReviewRejected as exc:
             if not args.json:
                 raise

@@ -13,8 +13,8 @@ import argparse
 import os
 import sys
 import traceback
-import urllib.parse
 from collections.abc import Callable
+from typing import NoReturn
 
 from slotcap.cli import _commands as commands
 from slotcap.cli._args import (
@@ -25,7 +25,9 @@ from slotcap.cli._args import (
     non_negative_float,
     positive_int,
 )
+from slotcap.dberrors import database_error
 from slotcap.errors import ConfigurationError, InvalidRequest, SlotcapError
+from slotcap.redaction import redact_db_text, scrub, url_secrets
 
 __all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main"]
 
@@ -34,10 +36,29 @@ EXIT_INTERNAL = 3
 _PHASES = ("legacy", "phase1", "phase2", "phase4")
 
 Handler = Callable[[argparse.Namespace], int]
+DEBUG_ENV = "SLOTCAP_DEBUG"
+
+
+class _ArgumentError(Exception):
+    """An argparse usage error, held back so that ``main`` can print it scrubbed."""
+
+    def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
+        super().__init__(message)
+        self.parser = parser
+        self.message = message
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse echoes a bad argument verbatim ("unrecognized arguments: postgresql://
+    u:PW@host/db"); this parser hands the message to ``main`` instead of printing it.
+    Subparsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _ArgumentError(self, message)
 
 
 def _subcommand(
-    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    subparsers: argparse._SubParsersAction[_Parser],
     name: str,
     handler: Handler,
     help_text: str,
@@ -55,7 +76,7 @@ def _subcommand(
 def build_parser() -> argparse.ArgumentParser:
     from slotcap.cli._demo import cmd_demo
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="slotcap",
         description="Migrate a clinic's reservation database to duration-based capacity, "
         "with zero downtime and zero data loss.",
@@ -132,27 +153,58 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _secrets(argv: list[str]) -> list[str]:
     """Passwords of any database URL we were given, to scrub from error text."""
-    found = []
+    found: list[str] = []
     for value in [*argv, os.environ.get(DATABASE_ENV, "")]:
-        if "://" in value:
-            try:
-                password = urllib.parse.urlsplit(value).password
-            except ValueError:
-                continue
-            if password:
-                found.append(password)
-                found.append(urllib.parse.unquote(password))
+        found.extend(url_secrets(value))
     return found
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
+def _safe(text: str, secrets: list[str]) -> str:
+    return scrub(redact_db_text(text), secrets)
 
 
 def _error(message: str, code: str, secrets: list[str]) -> None:
-    print(_scrub(f"slotcap: error [{code}]: {message}", secrets), file=sys.stderr)
+    print(_safe(f"slotcap: error [{code}]: {message}", secrets), file=sys.stderr)
+
+
+def _holds_url(token: str) -> bool:
+    return "://" in token or bool(url_secrets(token))
+
+
+def _argument_message(message: str, argv: list[str], secrets: list[str]) -> str:
+    """argparse's message, or — when it would repeat an argument holding a database
+    URL (given as a positional, or to a misspelled option) — one that does not."""
+    if any(_holds_url(token) and token in message for token in argv):
+        what = message.split(":", 1)[0]
+        return (f"{what}: an argument holding a database URL is not accepted here and is "
+                "not repeated (it may hold a password); pass the URL as --database URL "
+                f"or in {DATABASE_ENV}")
+    return scrub(message, secrets)
+
+
+def _debug_text(exc: BaseException, secrets: list[str]) -> str:
+    """The traceback (with chained exceptions) for SLOTCAP_DEBUG=1: passwords scrubbed
+    and, in the exception messages (the unindented lines), row values hidden."""
+    lines = "".join(traceback.format_exception(exc)).splitlines()
+    return scrub("\n".join(line if line.startswith(" ") else redact_db_text(line)
+                           for line in lines), secrets)
+
+
+def _report(exc: Exception, secrets: list[str]) -> int:
+    """Print one error line (and, with SLOTCAP_DEBUG=1, the traceback); the exit code."""
+    if os.environ.get(DEBUG_ENV):
+        print(_debug_text(exc, secrets), file=sys.stderr)
+    error = database_error(exc) or exc
+    if isinstance(error, ConfigurationError | InvalidRequest):
+        _error(error.message, error.code, secrets)
+        return EXIT_USAGE
+    if isinstance(error, SlotcapError):
+        _error(error.message, error.code, secrets)
+        return commands.EXIT_ATTENTION
+    first = (str(error).strip().splitlines() or [""])[0]
+    _error(f"unexpected {type(error).__name__}: {first} ({DEBUG_ENV}=1 for details)",
+           "internal", secrets)
+    return EXIT_INTERNAL
 
 
 def _reconfigure_streams() -> None:
@@ -171,28 +223,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
-    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+    except _ArgumentError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {_argument_message(exc.message, args_list, secrets)}",
+              file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # argparse: --help, --version
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return int(args.handler(args))
-    except (ConfigurationError, InvalidRequest) as exc:
-        _error(exc.message, exc.code, secrets)
-        return EXIT_USAGE
-    except SlotcapError as exc:
-        _error(exc.message, exc.code, secrets)
-        return commands.EXIT_ATTENTION
     except KeyboardInterrupt:
         print("slotcap: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:
-        if os.environ.get("SLOTCAP_DEBUG"):
-            print(_scrub(traceback.format_exc(), secrets), file=sys.stderr)
-        _error(f"unexpected {type(exc).__name__}: {exc} (SLOTCAP_DEBUG=1 for details)",
-               "internal", secrets)
-        return EXIT_INTERNAL
-
+        return _report(exc, secrets)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -6,10 +6,11 @@ the parser's reason) and an empty ``period`` column to fill in.
 
 ``import_review`` applies the filled-in file in ONE transaction. It refuses the whole
 file — listing every problem with its line number, and writing nothing — when a period
-is not MORNING/AFTERNOON, an id is unknown or repeated, a required column is missing,
-or a reservation already has a *different* period. A blank period means "not decided
-yet" and is skipped; a period equal to the stored one is a no-op (re-importing the same
-file is safe). Applied rows are journalled with source ``review``.
+is not MORNING/AFTERNOON, an id is unknown or repeated, a required column is missing
+or repeated, a row has more or fewer fields than the header, the quoting is broken, the
+file is not UTF-8, or a reservation already has a *different* period. A blank period
+means "not decided yet" and is skipped; a period equal to the stored one is a no-op
+(re-importing the same file is safe). Applied rows are journalled with source ``review``.
 
 The file is UTF-8 with a byte-order mark (``utf-8-sig``): Excel, which most clinic
 operators will open it with, otherwise shows Korean text as mojibake. The import
@@ -19,6 +20,7 @@ accepts the file with or without the mark.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -163,62 +165,106 @@ class _Decision:
 
 
 def _read_file(path: Path) -> tuple[list[_Decision], int, list[ImportProblem]]:
-    """Parse and check the file on its own; returns decisions, blanks and problems."""
+    """Parse and check the file on its own; returns decisions, blanks and problems.
+
+    The file is decoded whole first, so a bad byte is reported with its line number
+    and nothing after it is guessed at; quoting is read strictly (``"r0"x`` or a
+    quote never closed is an error, not a silently merged cell).
+    """
+    raw = path.read_bytes()
     try:
-        return _parse_file(path)
+        text = raw.decode(ENCODING)
     except UnicodeDecodeError as exc:
-        message = f"not UTF-8 text (byte {exc.start}); save the file as CSV UTF-8"
-        raise ReviewRejected([ImportProblem(line=1, id=None, message=message)]) from None
-    except csv.Error as exc:
-        unreadable = ImportProblem(line=0, id=None, message=f"unreadable CSV: {exc}")
-        raise ReviewRejected([unreadable]) from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        message = (f"not UTF-8 text (byte {exc.start} on line {line}); save the file as "
+                   "\"CSV UTF-8\"")
+        raise ReviewRejected([ImportProblem(line=line, id=None, message=message)]) from None
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows: list[tuple[int, list[str]]] = []
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            unreadable = ImportProblem(
+                line=first_line, id=None,
+                message=f"unreadable CSV from this line on ({exc}); check the quotes",
+            )
+            raise ReviewRejected([unreadable]) from None
+        rows.append((reader.line_num, cells))
+    return _check_rows(rows)
 
 
-def _parse_file(path: Path) -> tuple[list[_Decision], int, list[ImportProblem]]:
+def _check_header(header: list[str]) -> dict[str, int]:
+    """Column name -> index for the required columns; refuses missing or repeated ones."""
+    problems = []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        problems.append(ImportProblem(
+            line=1, id=None,
+            message=f"missing column(s) {', '.join(missing)} in the header "
+            f"(expected at least {', '.join(REQUIRED_COLUMNS)})",
+        ))
+    for column in REQUIRED_COLUMNS:
+        if header.count(column) > 1:
+            problems.append(ImportProblem(
+                line=1, id=None,
+                message=f"the header has {header.count(column)} {column!r} columns; "
+                "keep exactly one",
+            ))
+    if problems:
+        raise ReviewRejected(problems)
+    return {c: header.index(c) for c in REQUIRED_COLUMNS}
+
+
+def _check_rows(
+    rows: list[tuple[int, list[str]]],
+) -> tuple[list[_Decision], int, list[ImportProblem]]:
     problems: list[ImportProblem] = []
     decisions: list[_Decision] = []
     blank = 0
     seen: dict[str, int] = {}
-    with path.open(encoding=ENCODING, newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        missing = [c for c in REQUIRED_COLUMNS if c not in header]
-        if missing:
+    if not rows:
+        raise ReviewRejected([ImportProblem(line=1, id=None, message="the file is empty")])
+    header = rows[0][1]
+    where = _check_header(header)
+    for line, cells in rows[1:]:  # line: the physical line the record ended on
+        if not any(cell.strip() for cell in cells):
+            continue  # an empty line (Excel adds some at the end)
+        rid = cells[where["id"]].strip() if where["id"] < len(cells) else ""
+        raw = cells[where["period"]].strip() if where["period"] < len(cells) else ""
+        if len(cells) != len(header):
+            relation = "more" if len(cells) > len(header) else "fewer"
             problems.append(ImportProblem(
-                line=1, id=None,
-                message=f"missing column(s) {', '.join(missing)} in the header "
-                f"(expected at least {', '.join(REQUIRED_COLUMNS)})",
+                line=line, id=rid or None,
+                message=f"{relation} fields than the header has ({len(cells)}, not "
+                f"{len(header)})",
             ))
-            raise ReviewRejected(problems)
-        for record in reader:
-            line = reader.line_num  # the physical line the record ended on
-            rid = (record.get("id") or "").strip()
-            raw = (record.get("period") or "").strip()
-            if None in record:
-                problems.append(ImportProblem(line=line, id=rid or None,
-                                              message="more fields than the header has"))
-                continue
-            if not rid:
-                if raw:
-                    problems.append(ImportProblem(line=line, id=None, message="empty id"))
-                continue
-            if rid in seen:
-                problems.append(ImportProblem(
-                    line=line, id=rid, message=f"duplicate id (first on line {seen[rid]})"
-                ))
-                continue
-            seen[rid] = line
-            if not raw:
-                blank += 1
-                continue
-            period = _ACCEPTED.get(raw.lower())
-            if period is None:
-                problems.append(ImportProblem(
-                    line=line, id=rid,
-                    message=f"invalid period {raw!r}: use MORNING or AFTERNOON (or leave blank)",
-                ))
-                continue
-            decisions.append(_Decision(line, rid, period))
+            continue
+        if not rid:
+            if raw:
+                problems.append(ImportProblem(line=line, id=None, message="empty id"))
+            continue
+        if rid in seen:
+            problems.append(ImportProblem(
+                line=line, id=rid, message=f"duplicate id (first on line {seen[rid]})"
+            ))
+            continue
+        seen[rid] = line
+        if not raw:
+            blank += 1
+            continue
+        period = _ACCEPTED.get(raw.lower())
+        if period is None:
+            problems.append(ImportProblem(
+                line=line, id=rid,
+                message=f"invalid period {raw[:40]!r}: use MORNING or AFTERNOON "
+                "(or leave blank)",
+            ))
+            continue
+        decisions.append(_Decision(line, rid, period))
     return decisions, blank, problems
 
 

@@ -1,0 +1,77 @@
+"""Driver exceptions (sqlite3, psycopg 3) as one-line :class:`slotcap.errors.DatabaseError`.
+
+A PostgreSQL error's text carries a DETAIL line with the failing row — a patient's name
+and phone — and ``invalid input`` messages quote the value. What reaches a user is
+built from the error's structured fields instead (SQLSTATE, condition name, table,
+column, constraint, type) plus the primary message with every quoted value hidden
+(:func:`slotcap.redaction.redact_db_text`). SQLite's messages name only the constraint
+(``NOT NULL constraint failed: reservations.period``); its first line is kept.
+
+psycopg is optional, so it is recognised by its attributes, not imported.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Protocol
+
+from slotcap.errors import DatabaseError
+from slotcap.redaction import redact_db_text
+
+__all__ = ["database_error", "is_driver_error"]
+
+
+class _Diagnostic(Protocol):
+    @property
+    def message_primary(self) -> str | None: ...
+    @property
+    def table_name(self) -> str | None: ...
+    @property
+    def column_name(self) -> str | None: ...
+    @property
+    def constraint_name(self) -> str | None: ...
+    @property
+    def datatype_name(self) -> str | None: ...
+
+
+def _is_psycopg(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("psycopg") and hasattr(exc, "diag")
+
+
+def is_driver_error(exc: BaseException) -> bool:
+    """A sqlite3 or psycopg error (not a slotcap one)."""
+    return isinstance(exc, sqlite3.Error) or _is_psycopg(exc)
+
+
+def _first_line(text: str | None) -> str:
+    lines = (text or "").strip().splitlines()
+    return lines[0].strip() if lines else ""
+
+
+def database_error(exc: BaseException) -> DatabaseError | None:
+    """The one-line slotcap error for a driver exception, or None for anything else."""
+    if isinstance(exc, sqlite3.Error):
+        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+        text = redact_db_text(_first_line(str(exc))) or "no message"
+        return DatabaseError(f"SQLite {type(exc).__name__} ({name}): {text}")
+    if not _is_psycopg(exc):
+        return None
+    diag: _Diagnostic = getattr(exc, "diag")  # noqa: B009 (psycopg is optional: no import)
+    sqlstate: str | None = getattr(exc, "sqlstate", None)
+    primary = redact_db_text(_first_line(diag.message_primary or str(exc)))
+    where = [
+        f'{label} "{value}"'
+        for label, value in (("table", diag.table_name), ("column", diag.column_name),
+                             ("constraint", diag.constraint_name),
+                             ("type", diag.datatype_name))
+        if value
+    ]
+    state = f", SQLSTATE {sqlstate}" if sqlstate else ""
+    located = f" ({', '.join(where)})" if where else ""
+    return DatabaseError(
+        f"PostgreSQL {type(exc).__name__}{state}: {primary}{located}",
+        sqlstate=sqlstate,
+        table=diag.table_name,
+        column=diag.column_name,
+        constraint=diag.constraint_name,
+    )
