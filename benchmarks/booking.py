@@ -58,6 +58,9 @@ from slotcap.usecases.request import BookingRequest
 MODES = ("different periods", "same period")
 #: Bookings go to dates after the generated year, so they start from empty periods.
 FIRST_BOOKING_DAY = dt.date(2030, 1, 1)
+#: Each run books from its own start day onwards, inside a span of this many days
+#: (runs start 3653 days apart); the booking window is set to it.
+RUN_SPAN_DAYS = 3652
 #: Services booked, cycled per client (all in the legacy enum, so dual-writable).
 SERVICES = ("WRINKLE_BOTOX", "SKIN_CARE", "OTHER_CONSULTATION", "REMOVAL_PROCEDURE")
 
@@ -144,7 +147,8 @@ def _client(
             n += 1
             began = clock()
             try:
-                book(store, _request(day, period, next(services), n), dynamic=True)
+                book(store, _request(day, period, next(services), n), dynamic=True,
+                     today=start_day, horizon_days=RUN_SPAN_DAYS)
             except ReservationFull as exc:
                 out.refused_ns.append(clock() - began)
                 decision = exc.decision

@@ -6,10 +6,13 @@ import datetime as dt
 
 from slotcap.usecases import BookingRequest
 
-__all__ = ["MONDAY", "request"]
+__all__ = ["MONDAY", "TODAY", "request"]
 
 #: A Monday: the clinic is open 09-12 (180 min) and 14-18 (240 min).
 MONDAY = dt.date(2025, 12, 1)
+#: The day the tests pretend it is (``book(..., today=TODAY)``): the Friday before
+#: MONDAY, so that MONDAY (and the week after) is inside the booking window.
+TODAY = MONDAY - dt.timedelta(days=3)
 
 
 def request(**overrides: object) -> BookingRequest:

@@ -27,6 +27,9 @@ from slotcap.migration import MigrationReport, Phase, migrate, rollback, status
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sqldb import open_sql
 
+#: The first day booked, and the day the test pretends it is (the booking window).
+FIRST_DAY = dt.date(2027, 1, 4)
+
 PREFILL = 50_000
 _TIMES = ["09:00", "10:30", "14:00", "16:30", "9:00 AM", "3:00 PM", "오전 10시", "오후 3시"]
 
@@ -161,7 +164,7 @@ class BookingWriter(threading.Thread):
     def _day(self, n: int) -> dt.date:
         # 4 x 40 minutes fit a 180-minute weekday morning; Monday 2027-01-04 onwards.
         weeks, weekday = divmod(n // 4, 5)
-        return dt.date(2027, 1, 4) + dt.timedelta(days=weeks * 7 + weekday)
+        return FIRST_DAY + dt.timedelta(days=weeks * 7 + weekday)
 
     def run(self) -> None:
         store = open_store(self.url)
@@ -176,7 +179,8 @@ class BookingWriter(threading.Thread):
                 )
                 started = time.perf_counter()
                 try:
-                    self.booked.append(book(store, request, dynamic=True).id)
+                    self.booked.append(book(store, request, dynamic=True,
+                                             today=FIRST_DAY).id)
                 except ReservationFull:
                     self.full += 1
                 except Exception as exc:

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
+from tests.builders import TODAY
 from tests.integration.schema_helpers import contract, legacy_insert
 from tests.integration.store_helpers import (
     MONDAY,
@@ -102,7 +103,7 @@ def test_a_live_store_follows_phase_4_and_its_rollback(expanded_url: str, store:
     contract(expanded_url)  # the operator runs phase 4; the store is not told
 
     # The first booking meets the dropped column, re-reads the schema and carries on.
-    first = book(store, request(service="SKIN_CARE"), dynamic=True)
+    first = book(store, request(service="SKIN_CARE"), dynamic=True, today=TODAY)
     assert state_of(store) is SchemaState.CONTRACTED
     assert store.get_reservation(first.id) is not None
     with pytest.raises(SchemaStateError):
@@ -129,7 +130,7 @@ def test_a_live_store_follows_phase_1_rollback(expanded_url: str, store: Store) 
     with pytest.raises(SchemaStateError):
         store.period_facts(MONDAY, M, "SKIN_CARE")
     assert store.schema_state is SchemaState.LEGACY
-    stored = book(store, request(period=None), dynamic=False)
+    stored = book(store, request(period=None), dynamic=False, today=TODAY)
     assert store.get_reservation(stored.id) is not None
 
 

@@ -26,6 +26,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from tests.builders import TODAY
 from tests.integration.store_helpers import (
     MONDAY,
     SATURDAY,
@@ -97,7 +98,7 @@ class StoresAgree(RuleBasedStateMachine):
     def _book(self, dynamic: bool, **body: object) -> None:
         rid = next(self.ids)
         ref, sql = self.both(
-            lambda s: _outcome(lambda: book(s, request(**body), dynamic=dynamic,
+            lambda s: _outcome(lambda: book(s, request(**body), dynamic=dynamic, today=TODAY,
                                             new_id=lambda: rid))
         )
         assert ref == sql

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from tests.builders import TODAY
 
 from slotcap import (
     BookingRequest,
@@ -29,7 +30,7 @@ def _book(store: MemoryStore, period: str, service: str = "SKIN_CARE") -> None:
             treatment_type="FOLLOW_UP", service=service, preferred_date=MONDAY.isoformat(),
             period=period,
         ),
-        dynamic=True,
+        dynamic=True, today=TODAY,
     )
 
 

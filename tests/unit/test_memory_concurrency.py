@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+from tests.builders import TODAY
+
 from slotcap import BookingRequest, ReservationFull, ServiceLimit, book, open_store
 from slotcap.adapters.memory import MemoryStore
 
@@ -28,7 +30,7 @@ def _race(store: MemoryStore, *, dynamic: bool) -> int:
                     preferred_date=MONDAY.isoformat(), preferred_time="3:00 PM",
                     period="AFTERNOON",
                 ),
-                dynamic=dynamic,
+                dynamic=dynamic, today=TODAY,
             )
         except ReservationFull:
             return

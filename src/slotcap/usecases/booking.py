@@ -34,7 +34,12 @@ from slotcap.domain.rules import (
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.errors import InvalidService, ReservationFull, SchemaStateError
 from slotcap.ports import BookingTransaction, SchemaState, Store
-from slotcap.usecases.request import BookingRequest, ValidBooking, validate_request
+from slotcap.usecases.request import (
+    DEFAULT_HORIZON_DAYS,
+    BookingRequest,
+    ValidBooking,
+    validate_request,
+)
 
 __all__ = ["book"]
 
@@ -52,6 +57,8 @@ def book(
     *,
     dynamic: bool,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    today: dt.date | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
 ) -> Reservation:
     """Create a reservation atomically and return it as stored.
 
@@ -59,8 +66,12 @@ def book(
     inactive, soft-deleted, or — before phase 4 — not in the legacy enum),
     ``ReservationFull`` (no room; ``.decision`` says why), ``SchemaStateError`` (the
     database's phase cannot serve this rule) or ``StoreBusy`` (locks not had in time).
+
+    ``today`` (default: the local date) and ``horizon_days`` set the window a
+    ``preferred_date`` must fall in (see :func:`validate_request`). Nothing reaches the
+    store unless the request is valid.
     """
-    valid = validate_request(request, dynamic=dynamic)
+    valid = validate_request(request, dynamic=dynamic, today=today, horizon_days=horizon_days)
     state = store.schema_state
     if dynamic:
         return _book_dynamic(store, valid, state, new_id())

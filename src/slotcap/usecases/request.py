@@ -1,61 +1,89 @@
 """The reservation POST body and its validation.
 
-``BookingRequest`` holds the body as the web app received it (strings, maybe missing).
-``validate_request`` turns it into a ``ValidBooking`` or raises one ``InvalidRequest``
-naming *every* bad field at once.
+``BookingRequest`` holds the body as the web app received it (strings, maybe missing,
+maybe anything at all: the body is untrusted JSON). ``validate_request`` turns it into a
+``ValidBooking`` or raises one ``InvalidRequest`` naming *every* bad field at once — for
+any input whatsoever; no other exception escapes.
+
+Text must be text that every store can hold: NUL, lone surrogates (``"\\ud800"`` is valid
+JSON but not encodable as UTF-8) and control characters are refused (``notes`` may hold
+newlines and tabs). Dates must fall in a window around "today" — an injectable date,
+by default the machine's local date (the clinic's time zone is a later change).
+Messages never repeat a patient's name, phone, email or birth date.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import attrs
 
 from slotcap.domain.model import Gender, Period, TreatmentType
 from slotcap.domain.timeparse import parse_preferred_time
-from slotcap.errors import InvalidRequest
+from slotcap.errors import ConfigurationError, InvalidRequest
 
-__all__ = ["BookingRequest", "ValidBooking", "validate_request"]
+__all__ = [
+    "DEFAULT_HORIZON_DAYS",
+    "BookingRequest",
+    "ValidBooking",
+    "validate_request",
+]
 
 # Korean numbers: mobile 010-1234-5678, Seoul 02-123-4567, regional 031-123-4567, or +82.
-_PHONE = re.compile(r"^(?:\+82[- ]?|0)\d{1,2}[- ]?\d{3,4}[- ]?\d{4}$")
+# ASCII digits only: \d alone also matches Arabic-Indic or full-width digits.
+_PHONE = re.compile(r"^(?:\+82[- ]?|0)\d{1,2}[- ]?\d{3,4}[- ]?\d{4}$", re.ASCII)
 # Deliberately loose: one @, a dot in the domain, no spaces. Deliverability is the
 # mail server's business; rejecting a real address is worse than accepting an odd one.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _MAX_NAME = 100
+_MAX_SHORT = 100  # phone, gender, treatment type, service code, period, dates
+_MAX_EMAIL = 254
 _MAX_NOTES = 2000
 _MAX_TIME_TEXT = 200
 _EARLIEST_BIRTH = dt.date(1900, 1, 1)
+#: How far ahead a booking may be made unless the caller says otherwise.
+DEFAULT_HORIZON_DAYS = 365
+#: How much of a refused non-patient value a message shows.
+_SHOWN = 40
 
-RawDate = str | dt.date | None
 _E = TypeVar("_E", Gender, TreatmentType, Period)
 
 
 @attrs.frozen(kw_only=True)
 class BookingRequest:
-    """The public reservation POST body (snake_case, as the web form sends it)."""
+    """The public reservation POST body (snake_case, as the web form sends it).
 
-    patient_name: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    birth_date: RawDate = None
-    gender: str | None = None
-    treatment_type: str | None = None
-    service: str | None = None
-    preferred_date: RawDate = None
-    preferred_time: str | None = None
-    period: str | None = None
-    notes: str | None = None
+    Fields hold whatever the body held; ``validate_request`` judges them.
+    """
+
+    patient_name: object = None
+    phone: object = None
+    email: object = None
+    birth_date: object = None
+    gender: object = None
+    treatment_type: object = None
+    service: object = None
+    preferred_date: object = None
+    preferred_time: object = None
+    period: object = None
+    notes: object = None
 
     @classmethod
-    def from_mapping(cls, body: Mapping[str, Any]) -> BookingRequest:
-        """Build from a decoded JSON body; unknown keys are ignored, non-string values
-        are kept so that validation can name them."""
+    def from_mapping(cls, body: object) -> BookingRequest:
+        """Build from a decoded JSON body; unknown keys are ignored, values of any type
+        are kept so that validation can name them. A body that is not a JSON object
+        (a list, a string, a number, null) raises ``InvalidRequest`` naming ``body``."""
+        if not isinstance(body, Mapping):
+            raise InvalidRequest({"body": f"must be a JSON object of booking fields, "
+                                          f"got {_kind(body)}"})
         names = {field.name for field in attrs.fields(cls)}
-        return cls(**{key: value for key, value in body.items() if key in names})
+        return cls(**{key: value for key, value in body.items()
+                      if isinstance(key, str) and key in names})
 
 
 @attrs.frozen(kw_only=True)
@@ -73,101 +101,156 @@ class ValidBooking:
     notes: str | None
 
 
-def _text(value: object) -> str | None:
-    """Stripped text, or None for missing/blank. Non-strings are returned as-is so the
-    caller can report them as malformed."""
+def _kind(value: object) -> str:
+    """What a JSON value is, in the words of the JSON spec."""
     if value is None:
-        return None
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
     if isinstance(value, str):
-        stripped = value.strip()
-        return stripped or None
+        return "text"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
+
+
+def _shown(text: str) -> str:
+    """A refused (non-patient) value, quoted and cut short."""
+    return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "…")
+
+
+def _bad_character(text: str, *, multiline: bool) -> str | None:
+    """What is wrong with the characters of ``text``, or None."""
+    for index, ch in enumerate(text):
+        code = ord(ch)
+        if 0xD800 <= code <= 0xDFFF:
+            return f"contains an unpaired surrogate (U+{code:04X})"
+        if unicodedata.category(ch) != "Cc":
+            continue
+        if multiline and (ch in "\n\t" or (ch == "\r" and text[index + 1 : index + 2] == "\n")):
+            continue
+        return f"contains a control character (U+{code:04X})"
     return None
 
 
-def _missing(value: object) -> str:
-    return "required" if value is None or isinstance(value, str) else "must be text"
+def _text(
+    value: object, field: str, problems: dict[str, str], *, limit: int,
+    multiline: bool = False,
+) -> str | None:
+    """Stripped text, or None when missing/blank/refused (the refusal is recorded)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        problems[field] = f"must be text, got {_kind(value)}"
+        return None
+    bad = _bad_character(value, multiline=multiline)
+    if bad is not None:
+        problems[field] = bad
+        return None
+    stripped = value.strip()
+    if len(stripped) > limit:
+        problems[field] = f"at most {limit} characters"
+        return None
+    return stripped or None
 
 
-def _date(value: object, field: str, problems: dict[str, str]) -> dt.date | None:
+def _required(value: object, field: str, problems: dict[str, str], *, limit: int) -> str | None:
+    text = _text(value, field, problems, limit=limit)
+    if text is None and field not in problems:
+        problems[field] = "required"
+    return text
+
+
+def _date(value: object, field: str, problems: dict[str, str], *, show: bool) -> dt.date | None:
     if isinstance(value, dt.datetime):
         problems[field] = "must be a calendar date (YYYY-MM-DD), not a timestamp"
         return None
     if isinstance(value, dt.date):
         return value
-    text = _text(value)
-    if text is None:
-        problems[field] = _missing(value)
+    if value is not None and not isinstance(value, str):
+        problems[field] = f"must be a date as YYYY-MM-DD (text), got {_kind(value)}"
         return None
-    try:
-        # Only the plain ISO calendar date: a UTC timestamp here would shift the day.
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            raise ValueError
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        problems[field] = f"must be a date as YYYY-MM-DD, got {text!r}"
-        return None
-
-
-def _required(value: object, field: str, problems: dict[str, str]) -> str | None:
-    text = _text(value)
+    text = _required(value, field, problems, limit=_MAX_SHORT)
     if text is None:
-        problems[field] = _missing(value)
-    return text
+        return None
+    # Only the plain ISO calendar date: a UTC timestamp here would shift the day.
+    if _ISO_DATE.fullmatch(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    problems[field] = "must be a date as YYYY-MM-DD" + (f", got {_shown(text)}" if show else "")
+    return None
 
 
 def _choice(
     value: object, field: str, kind: type[_E], problems: dict[str, str], *, required: bool
 ) -> _E | None:
-    text = _text(value)
+    text = (_required if required else _text)(value, field, problems, limit=_MAX_SHORT)
     if text is None:
-        if required or (value is not None and not isinstance(value, str)):
-            problems[field] = _missing(value)
         return None
     try:
         return kind(text.upper())
     except ValueError:
         allowed = ", ".join(member.value for member in kind)
-        problems[field] = f"must be one of {allowed}, got {text!r}"
+        problems[field] = f"must be one of {allowed}, got {_shown(text)}"
         return None
 
 
-def validate_request(request: BookingRequest, *, dynamic: bool) -> ValidBooking:
+def validate_request(
+    request: object,
+    *,
+    dynamic: bool,
+    today: dt.date | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+) -> ValidBooking:
     """Check every field; raise one ``InvalidRequest`` listing all problems.
+
+    ``request`` is a :class:`BookingRequest` or a decoded JSON body (anything else is
+    refused as ``body``). ``today`` (default: the local date) anchors the windows:
+    ``preferred_date`` from today to ``horizon_days`` ahead, ``birth_date`` from
+    1900-01-01 to today.
 
     The dynamic path needs a ``period``; when it is absent, a ``preferred_time`` the
     parser reads confidently supplies it (that is reading, not guessing). The legacy
     path needs ``preferred_time``, as the live application does.
     """
+    if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 0:
+        raise ConfigurationError(f"horizon_days must be a whole number >= 0, got {horizon_days!r}")
+    if not isinstance(request, BookingRequest):
+        request = BookingRequest.from_mapping(request)
+    today = dt.date.today() if today is None else today
+    last_day = today + dt.timedelta(days=horizon_days)
     problems: dict[str, str] = {}
-    name = _required(request.patient_name, "patient_name", problems)
-    if name is not None and len(name) > _MAX_NAME:
-        problems["patient_name"] = f"at most {_MAX_NAME} characters"
-    phone = _required(request.phone, "phone", problems)
+    name = _required(request.patient_name, "patient_name", problems, limit=_MAX_NAME)
+    phone = _required(request.phone, "phone", problems, limit=_MAX_SHORT)
     if phone is not None and not _PHONE.match(phone):
-        problems["phone"] = f"not a phone number (e.g. 010-1234-5678), got {phone!r}"
-    email = _text(request.email)
-    if request.email is not None and not isinstance(request.email, str):
-        problems["email"] = "must be text"
-    elif email is not None and not _EMAIL.match(email):
-        problems["email"] = f"not an email address, got {email!r}"
-    birth = _date(request.birth_date, "birth_date", problems)
-    if birth is not None and not _EARLIEST_BIRTH <= birth <= dt.date.today():
-        problems["birth_date"] = f"must be between 1900-01-01 and today, got {birth.isoformat()}"
+        problems["phone"] = "not a phone number (e.g. 010-1234-5678)"
+    email = _text(request.email, "email", problems, limit=_MAX_EMAIL)
+    if email is not None and not _EMAIL.match(email):
+        problems["email"] = "not an email address"
+    birth = _date(request.birth_date, "birth_date", problems, show=False)
+    if birth is not None and not _EARLIEST_BIRTH <= birth <= today:
+        problems["birth_date"] = f"must be between {_EARLIEST_BIRTH.isoformat()} and today " \
+                                 f"({today.isoformat()})"
     gender = _choice(request.gender, "gender", Gender, problems, required=True)
     treatment = _choice(
         request.treatment_type, "treatment_type", TreatmentType, problems, required=True
     )
-    service = _required(request.service, "service", problems)
-    day = _date(request.preferred_date, "preferred_date", problems)
+    service = _required(request.service, "service", problems, limit=_MAX_SHORT)
+    day = _date(request.preferred_date, "preferred_date", problems, show=True)
+    if day is not None and not today <= day <= last_day:
+        problems["preferred_date"] = (
+            f"must be between today ({today.isoformat()}) and {last_day.isoformat()} "
+            f"({horizon_days} days ahead), got {day.isoformat()}"
+        )
     period = _choice(request.period, "period", Period, problems, required=False)
-    time_text = _text(request.preferred_time)
-    if request.preferred_time is not None and not isinstance(request.preferred_time, str):
-        problems["preferred_time"] = "must be text"
-    elif time_text is not None and len(time_text) > _MAX_TIME_TEXT:
-        problems["preferred_time"] = f"at most {_MAX_TIME_TEXT} characters"
-    notes = _text(request.notes)
-    if notes is not None and len(notes) > _MAX_NOTES:
-        problems["notes"] = f"at most {_MAX_NOTES} characters"
+    time_text = _text(request.preferred_time, "preferred_time", problems, limit=_MAX_TIME_TEXT)
+    notes = _text(request.notes, "notes", problems, limit=_MAX_NOTES, multiline=True)
 
     if dynamic and period is None and "period" not in problems:
         parsed = parse_preferred_time(time_text) if time_text else None
