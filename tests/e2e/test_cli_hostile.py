@@ -10,7 +10,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -118,14 +117,14 @@ def _patient_row(rid: str, preferred_time: str) -> tuple[object, ...]:
 
 
 @pytest.fixture
-def review_url(legacy_url: str) -> Iterator[str]:
+def review_url(legacy_url: str) -> str:
     """Phase 1, backfilled: r0-r3 await review, ok1 has period MORNING."""
     with open_sql(legacy_url) as conn:
         insert_reservations(conn, [_patient_row(rid, "asap") for rid in REVIEW_IDS]
                             + [_patient_row("ok1", "10:00")])
         migrate(legacy_url, to="phase1")
         run_backfill(conn)
-    yield legacy_url
+    return legacy_url
 
 
 def checksum(conn: SqlConnection) -> str:
