@@ -107,7 +107,10 @@ _CATALOG_WORDS = frozenset(
      "operator", "domain", "collation", "server", "user", "file"}
 )
 # Values that look like patient data wherever they appear.
-_PHONE = re.compile(r"(?<!\d)(?:\+82[- ]?|0)\d{1,2}[- ]?\d{3,4}[- ]?\d{4}(?!\d)")
+# Not inside a longer token (a hex reservation id can hold "01234567890").
+_PHONE = re.compile(
+    r"(?<![0-9A-Za-z])(?:\+82[- ]?|0)\d{1,2}[- ]?\d{3,4}[- ]?\d{4}(?![0-9A-Za-z])"
+)
 _EMAIL = re.compile(r"[^@\s\"'(),]+@[^@\s\"'(),]+\.[A-Za-z]{2,}")
 
 
