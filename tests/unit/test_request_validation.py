@@ -129,6 +129,12 @@ def test_the_horizon_is_configurable() -> None:
         validate_request(body, dynamic=True, today=TODAY, horizon_days=-1)
 
 
+def test_odd_but_legal_configuration_does_not_crash() -> None:
+    body = with_(preferred_date="2026-01-05")
+    assert validate_request(body, dynamic=True, today=dt.datetime(2026, 1, 2, 23, 59),
+                            horizon_days=10**8).preferred_date == dt.date(2026, 1, 5)
+
+
 def test_today_defaults_to_the_local_date() -> None:
     today = dt.date.today()
     body = with_(preferred_date=today.isoformat(), period="MORNING")

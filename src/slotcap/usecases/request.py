@@ -223,8 +223,14 @@ def validate_request(
         raise ConfigurationError(f"horizon_days must be a whole number >= 0, got {horizon_days!r}")
     if not isinstance(request, BookingRequest):
         request = BookingRequest.from_mapping(request)
-    today = dt.date.today() if today is None else today
-    last_day = today + dt.timedelta(days=horizon_days)
+    if today is None:
+        today = dt.date.today()
+    elif isinstance(today, dt.datetime):
+        today = today.date()  # a datetime does not compare with a date
+    try:
+        last_day = today + dt.timedelta(days=horizon_days)
+    except OverflowError:
+        last_day = dt.date.max
     problems: dict[str, str] = {}
     name = _required(request.patient_name, "patient_name", problems, limit=_MAX_NAME)
     phone = _required(request.phone, "phone", problems, limit=_MAX_SHORT)
