@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from slotcap.errors import DatabaseError
 from slotcap.migration import Phase, migrate, rollback
 from slotcap.migration.backfill import run_backfill
 from slotcap.migration.demo_data import insert_reservations, legacy_row
@@ -206,3 +207,26 @@ def test_multiline_cells_keep_line_numbers_right(conn: SqlConnection, tmp_path: 
     with pytest.raises(ReviewRejected) as caught:
         import_review(conn, path)
     assert [p.line for p in caught.value.problems] == [4]
+
+
+def test_a_database_error_rolls_the_file_back_as_one_line(conn: SqlConnection,
+                                                          tmp_path: Path) -> None:
+    # A rule of the database's own, which the import runs into on its second row.
+    if conn.is_postgres:
+        conn.execute('ALTER TABLE "reservations" ADD CONSTRAINT "no_r1_period" '
+                     'CHECK ("id" <> \'r1\' OR "period" IS NULL) NOT VALID')
+    else:
+        conn.execute('CREATE TRIGGER "no_r1_period" BEFORE UPDATE OF "period" ON '
+                     '"reservations" WHEN NEW."id" = \'r1\' BEGIN '
+                     "SELECT RAISE(ABORT, 'no_r1_period'); END")
+    before_periods, before_journal = periods(conn), journal(conn)
+    path = tmp_path / "r.csv"
+    write_csv(path, ["id", "period"], [["r0", "MORNING"], ["r1", "AFTERNOON"]])
+    with pytest.raises(DatabaseError) as caught:
+        import_review(conn, path)
+    assert "no_r1_period" in caught.value.message
+    assert "\n" not in caught.value.message
+    assert "테스트 환자" not in caught.value.message  # the row's patient name
+    assert caught.value.__cause__ is not None
+    assert periods(conn) == before_periods  # r0 was not written either
+    assert journal(conn) == before_journal

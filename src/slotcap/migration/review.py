@@ -27,6 +27,7 @@ from typing import Any
 
 import attrs
 
+from slotcap.dberrors import database_error
 from slotcap.domain.model import Period
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.errors import ImportProblem, ReviewRejected
@@ -289,9 +290,26 @@ def _current_periods(conn: SqlConnection, ids: Iterable[str], *, lock: bool) -> 
 
 
 def import_review(conn: SqlConnection, path: Path) -> ReviewImport:
-    """Apply an operator's review file atomically, or raise ``ReviewRejected``."""
+    """Apply an operator's review file atomically, or raise ``ReviewRejected``.
+
+    A database error while applying it (a constraint of the database's own) rolls
+    the whole file back and is raised as a one-line ``DatabaseError`` naming the
+    constraint, never the row (the driver's exception is its ``__cause__``).
+    """
     require_expanded(conn)
     decisions, blank, problems = _read_file(path)
+    try:
+        return _apply(conn, decisions, blank, problems)
+    except Exception as exc:
+        error = database_error(exc)
+        if error is None:
+            raise
+        raise error from exc
+
+
+def _apply(
+    conn: SqlConnection, decisions: list[_Decision], blank: int, problems: list[ImportProblem]
+) -> ReviewImport:
     cast = period_cast(conn)
     applied: list[_Decision] = []
     unchanged = 0
