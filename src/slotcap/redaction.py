@@ -104,14 +104,15 @@ _QUOTED = re.compile(r'(\w+)?(\s*)"((?:[^"]|"")*)"')
 _CATALOG_WORDS = frozenset(
     {"constraint", "relation", "column", "table", "index", "type", "enum", "function",
      "schema", "database", "role", "sequence", "trigger", "extension", "view", "of",
-     "operator", "domain", "collation", "server", "user", "file"}
+     "operator", "domain", "collation", "server", "user", "file", "at"}
 )
 # Values that look like patient data wherever they appear.
 # Not inside a longer token (a hex reservation id can hold "01234567890").
 _PHONE = re.compile(
     r"(?<![0-9A-Za-z])(?:\+82[- ]?|0)\d{1,2}[- ]?\d{3,4}[- ]?\d{4}(?![0-9A-Za-z])"
 )
-_EMAIL = re.compile(r"[^@\s\"'(),]+@[^@\s\"'(),]+\.[A-Za-z]{2,}")
+# Not the user@host of a URL ("postgresql://app@db.example.com/x" stays readable).
+_EMAIL = re.compile(r"(?<![\w/.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 
 
 def _key_values(match: re.Match[str]) -> str:

@@ -101,6 +101,9 @@ def test_redact_db_text_hides_rows_and_patient_keys_but_keeps_names() -> None:
     assert 'constraint "u_phone"' in shown
     assert "Key (id)=(r1)" in shown  # an id is not patient data
     assert "Failing row contains (***)" in shown
+    url = "cannot connect to postgresql://app:***@db.example.com:5432/clinic"
+    assert redact_db_text(url) == url  # a URL's user@host is not an email address
+    assert redact_db_text("mail kim.ha-neul+x@mail.example.co.kr now") == "mail *** now"
 
 
 def test_sqlite_errors_become_one_line_database_errors() -> None:
