@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ConfigurationError",
+    "DatabaseError",
     "ImportProblem",
     "InvalidRequest",
     "InvalidService",
@@ -95,6 +96,32 @@ class StoreBusy(SlotcapError):
     """A lock could not be taken within the lock timeout, even after retries."""
 
     code = "store_busy"
+
+
+class DatabaseError(SlotcapError):
+    """The database refused a store operation (a constraint, a bad value, another
+    driver error). The one-line message names the table, constraint or column and the
+    SQLSTATE, never the row's values; the driver's exception is not chained (its DETAIL
+    can hold a patient's name). ``code`` is ``constraint_violation``, ``invalid_value``
+    or ``database_error``."""
+
+    code = "database_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        sqlstate: str | None = None,
+        constraint: str | None = None,
+        column: str | None = None,
+        table: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.sqlstate = sqlstate
+        self.constraint = constraint
+        self.column = column
+        self.table = table
 
 
 class ConfigurationError(SlotcapError):
