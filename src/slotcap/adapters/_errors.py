@@ -48,10 +48,13 @@ def is_postgres_busy(exc: BaseException) -> bool:
     return _sqlstate(exc) in PG_BUSY_SQLSTATES
 
 
-def _pg_kind(sqlstate: str | None) -> str:
-    if sqlstate is not None and sqlstate.startswith("23"):
+def _pg_kind(exc: BaseException, sqlstate: str | None) -> str:
+    # By SQLSTATE class when the server answered; by psycopg's DB-API class when the
+    # driver refused the value itself (a NUL byte in text has no SQLSTATE).
+    classes = {cls.__name__ for cls in type(exc).__mro__}
+    if (sqlstate or "").startswith("23") or "IntegrityError" in classes:
         return "constraint_violation"
-    if sqlstate is not None and sqlstate.startswith("22"):
+    if (sqlstate or "").startswith("22") or "DataError" in classes:
         return "invalid_value"
     return "database_error"
 
@@ -81,7 +84,7 @@ def from_postgres(exc: BaseException, what: str) -> SlotcapError:
         parts.append(f"sqlstate {sqlstate}")
     return DatabaseError(
         f"{what} refused by the database: {', '.join(parts)}",
-        code=_pg_kind(sqlstate),
+        code=_pg_kind(exc, sqlstate),
         sqlstate=sqlstate,
         constraint=constraint,
         column=column,
