@@ -111,7 +111,7 @@ def test_a_store_opened_at_phase2_follows_phase4_and_its_rollback(url: str) -> N
     _after_recheck_window()
     _legacy(DAYS[2])(store)  # the count rule is back, for the same store
     _dynamic(DAYS[2], Period.AFTERNOON)(store)
-    assert store.schema_state is SchemaState.EXPANDED
+    assert SchemaState(store.schema_state) is SchemaState.EXPANDED
     store.close()
 
 
