@@ -269,3 +269,35 @@ def test_a_value_the_column_refuses_is_an_invalid_value_error(pg_url: str) -> No
     assert refused.value.code == "invalid_value"
     _assert_no_patient_data(refused.value)
     store.close()
+
+
+# -- application_name -------------------------------------------------------------------
+
+
+def _names(url: str) -> list[str]:
+    with open_sql(url) as conn:
+        return [name for (name,) in conn.execute(
+            "SELECT application_name FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()")]
+
+
+@pytest.mark.postgres
+def test_stores_name_their_sessions_in_pg_stat_activity(pg_url: str) -> None:
+    import psycopg
+
+    from slotcap import open_store
+    from slotcap.adapters.postgres import PostgresStore
+
+    build_sql_database(pg_url)
+    default = open_store(pg_url)
+    default.get_reservation("none")
+    assert "slotcap" in _names(pg_url)
+    default.close()
+    named = open_store(pg_url, application_name="clinic-web")
+    named.get_reservation("none")
+    assert "clinic-web" in _names(pg_url)
+    named.close()
+    # The application's own connection keeps the name the application gave it.
+    with psycopg.connect(pg_url, autocommit=True, application_name="their-app") as conn:
+        PostgresStore.from_connection(conn).get_reservation("none")
+        assert conn.info.parameter_status("application_name") == "their-app"
