@@ -690,17 +690,23 @@ class SqlStore(abc.ABC):
             except SlotcapError:
                 raise
             except Exception as exc:
+                moved = False
                 if (
-                    attempt == _SCHEMA_RETRIES
-                    or not self._is_schema_change(exc)
-                    or not session.recover()
+                    attempt < _SCHEMA_RETRIES
+                    and self._is_schema_change(exc)
+                    and session.recover()
                 ):
+                    before = self._statements
+                    self._reload(session)
+                    # The first retry also clears a stale prepared plan; later ones
+                    # only follow a schema that really moved again.
+                    moved = attempt == 0 or self._statements is not before
+                if not moved:
                     mapped = self._translate(exc, _operation(op))
                     if mapped is None:
                         raise
                     # Not chained: the driver's message can carry the row's values.
                     raise mapped from None
-                self._reload(session)
             st = self._current()
             sql, params = op(st)
             fresh = True

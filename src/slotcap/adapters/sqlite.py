@@ -192,7 +192,15 @@ class SqliteStore(SqlStore):
     @contextlib.contextmanager
     def _session(self) -> Iterator[Session]:
         with self._source.borrow() as conn:
-            yield _SqliteSession(conn, in_booking=conn.in_transaction)
+            in_booking = conn.in_transaction
+            try:
+                yield _SqliteSession(conn, in_booking=in_booking)
+            except BaseException:
+                # A failed write on a connection in Python's legacy transaction mode
+                # leaves the implicit transaction open: end it (never the caller's own).
+                if not in_booking and conn.in_transaction:
+                    conn.rollback()
+                raise
 
     @contextlib.contextmanager
     def _write_session(self, deadline: float) -> Iterator[Session]:
