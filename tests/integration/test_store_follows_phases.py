@@ -5,7 +5,7 @@ Stores are opened once, before the step; the step runs through the public toolki
 store opened on a legacy database books on the minutes rule once phase 1 is applied;
 a store opened at phase 2 books on the minutes rule after phase 4 and on both rules
 after its rollback; a store opened at phase 1 books on the legacy rule after the
-rollback to legacy. Concurrently on PostgreSQL: four app threads, each with its own
+rollback to legacy. Concurrently, on both engines: four app threads, each with its own
 store, book all the time while the step runs in another thread, on the rules the
 rollout allows on both sides of the step. Nothing but a legitimate "full" may reach
 them, and the final rows must not overbook (every refusal justified by them too).
@@ -128,7 +128,7 @@ def test_a_store_opened_at_phase1_follows_the_rollback_to_legacy(url: str) -> No
     store.close()
 
 
-# -- under load, PostgreSQL ---------------------------------------------------------------
+# -- under load, both engines ---------------------------------------------------------------
 
 
 class App(threading.Thread):
@@ -190,25 +190,30 @@ def _under_load(url: str, rules: list[str], step: Callable[[], object]) -> list[
 
 
 def _assert_no_overbooking(url: str, apps: list[App]) -> None:
+    day = 'substr(CAST("preferredDate" AS TEXT), 1, 10)'  # DATE, TIMESTAMP or ISO text
     with open_sql(url) as conn:
-        cols = {c for (c,) in conn.execute(
+        columns = (
             "SELECT column_name::text FROM information_schema.columns "
-            "WHERE table_name = 'reservations'")}
+            "WHERE table_name = 'reservations'"
+            if conn.is_postgres
+            else "SELECT name FROM pragma_table_info('reservations')"
+        )
+        cols = {c for (c,) in conn.execute(columns)}
         minutes: Counter[tuple[str, str]] = Counter()
         count: Counter[str] = Counter()
         if "period" in cols:
-            for day, period, held in conn.execute(
-                'SELECT "preferredDate"::date::text, "period"::text, '
+            for held_day, period, held in conn.execute(
+                f'SELECT {day}, CAST("period" AS TEXT), '
                 'SUM(COALESCE("estimatedDuration", 40)) FROM "reservations" '
-                'WHERE "period" IS NOT NULL GROUP BY 1, 2'
+                f'WHERE "period" IS NOT NULL GROUP BY {day}, CAST("period" AS TEXT)'
             ):
-                minutes[(day, period)] = int(held)
+                minutes[(held_day, period)] = int(held)
         if "service" in cols:
-            for day, held in conn.execute(
-                'SELECT "preferredDate"::date::text, COUNT(*) FROM "reservations" '
-                "WHERE \"service\"::text = 'WRINKLE_BOTOX' GROUP BY 1"
+            for held_day, held in conn.execute(
+                f'SELECT {day}, COUNT(*) FROM "reservations" '
+                "WHERE CAST(\"service\" AS TEXT) = 'WRINKLE_BOTOX' GROUP BY " + day
             ):
-                count[day] = int(held)
+                count[held_day] = int(held)
     dynamic = any(app.rule == "dynamic" for app in apps)
     if dynamic:
         for (day, period), held in minutes.items():
@@ -244,8 +249,8 @@ def _timed(step: Callable[[], object], into: list[float]) -> Callable[[], object
     return run
 
 
-@pytest.mark.postgres
-def test_legacy_bookings_ride_through_phase1(pg_url: str) -> None:
+def test_legacy_bookings_ride_through_phase1(url: str) -> None:
+    pg_url = url  # either engine
     build_sql_database(pg_url, SchemaState.LEGACY)
     took: list[float] = []
     apps = _under_load(pg_url, ["legacy"] * 4,
@@ -256,8 +261,8 @@ def test_legacy_bookings_ride_through_phase1(pg_url: str) -> None:
     _assert_no_overbooking(pg_url, apps)
 
 
-@pytest.mark.postgres
-def test_legacy_bookings_ride_through_the_rollback_to_legacy(pg_url: str) -> None:
+def test_legacy_bookings_ride_through_the_rollback_to_legacy(url: str) -> None:
+    pg_url = url
     build_sql_database(pg_url, SchemaState.EXPANDED)
     took: list[float] = []
     apps = _under_load(pg_url, ["legacy"] * 4,
@@ -268,8 +273,8 @@ def test_legacy_bookings_ride_through_the_rollback_to_legacy(pg_url: str) -> Non
     _assert_no_overbooking(pg_url, apps)
 
 
-@pytest.mark.postgres
-def test_dynamic_bookings_ride_through_phase4_and_its_rollback(pg_url: str) -> None:
+def test_dynamic_bookings_ride_through_phase4_and_its_rollback(url: str) -> None:
+    pg_url = url
     build_sql_database(pg_url, SchemaState.EXPANDED)
     assert migrate(pg_url, to="phase2").ok
     took: list[float] = []
