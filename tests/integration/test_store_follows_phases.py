@@ -190,7 +190,7 @@ def _under_load(url: str, rules: list[str], step: Callable[[], object]) -> list[
 
 
 def _assert_no_overbooking(url: str, apps: list[App]) -> None:
-    day = 'substr(CAST("preferredDate" AS TEXT), 1, 10)'  # DATE, TIMESTAMP or ISO text
+    day_sql = 'substr(CAST("preferredDate" AS TEXT), 1, 10)'  # DATE, TIMESTAMP or ISO text
     with open_sql(url) as conn:
         columns = (
             "SELECT column_name::text FROM information_schema.columns "
@@ -203,25 +203,25 @@ def _assert_no_overbooking(url: str, apps: list[App]) -> None:
         count: Counter[str] = Counter()
         if "period" in cols:
             for held_day, period, held in conn.execute(
-                f'SELECT {day}, CAST("period" AS TEXT), '
+                f'SELECT {day_sql}, CAST("period" AS TEXT), '
                 'SUM(COALESCE("estimatedDuration", 40)) FROM "reservations" '
-                f'WHERE "period" IS NOT NULL GROUP BY {day}, CAST("period" AS TEXT)'
+                f'WHERE "period" IS NOT NULL GROUP BY {day_sql}, CAST("period" AS TEXT)'
             ):
                 minutes[(held_day, period)] = int(held)
         if "service" in cols:
             for held_day, held in conn.execute(
-                f'SELECT {day}, COUNT(*) FROM "reservations" '
-                "WHERE CAST(\"service\" AS TEXT) = 'WRINKLE_BOTOX' GROUP BY " + day
+                f'SELECT {day_sql}, COUNT(*) FROM "reservations" '
+                "WHERE CAST(\"service\" AS TEXT) = 'WRINKLE_BOTOX' GROUP BY " + day_sql
             ):
                 count[held_day] = int(held)
     dynamic = any(app.rule == "dynamic" for app in apps)
     if dynamic:
-        for (day, period), held in minutes.items():
-            assert held <= CAPACITY[Period(period)], (day, period, held)
+        for (held_day, held_period), held in minutes.items():
+            assert held <= CAPACITY[Period(held_period)], (held_day, held_period, held)
     legacy_only = all(app.rule == "legacy" for app in apps)
     if legacy_only:
-        for day, held in count.items():
-            assert held <= LIMIT, (day, held)
+        for held_day, held in count.items():
+            assert held <= LIMIT, (held_day, held)
     # Amounts only grow here, so a refusal at any moment is justified by the end state.
     for app in apps:
         for day, period in app.full:
