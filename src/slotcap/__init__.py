@@ -27,6 +27,7 @@ from slotcap.domain.rules import (
 from slotcap.domain.timeparse import ParsedTime, parse_preferred_time
 from slotcap.errors import (
     ConfigurationError,
+    DatabaseError,
     InvalidRequest,
     InvalidService,
     MigrationError,
@@ -51,6 +52,7 @@ __all__ = [
     "CalendarEntry",
     "ClinicTimeSlot",
     "ConfigurationError",
+    "DatabaseError",
     "Decision",
     "Gender",
     "InvalidRequest",

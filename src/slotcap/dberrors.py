@@ -18,7 +18,7 @@ from typing import Protocol
 from slotcap.errors import DatabaseError
 from slotcap.redaction import redact_db_text
 
-__all__ = ["database_error", "is_driver_error"]
+__all__ = ["database_error", "error_code", "is_driver_error"]
 
 
 class _Diagnostic(Protocol):
@@ -48,12 +48,29 @@ def _first_line(text: str | None) -> str:
     return lines[0].strip() if lines else ""
 
 
-def database_error(exc: BaseException) -> DatabaseError | None:
-    """The one-line slotcap error for a driver exception, or None for anything else."""
+def error_code(exc: BaseException) -> str:
+    """``constraint_violation``, ``invalid_value`` or ``database_error``: by SQLSTATE
+    class when the server answered, by the DB-API class otherwise (a NUL byte in text is
+    refused by the driver itself, with no SQLSTATE)."""
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    classes = {cls.__name__ for cls in type(exc).__mro__}
+    if sqlstate.startswith("23") or "IntegrityError" in classes:
+        return "constraint_violation"
+    if sqlstate.startswith("22") or classes & {"DataError", "InterfaceError"}:
+        return "invalid_value"
+    return "database_error"
+
+
+def database_error(exc: BaseException, *, what: str | None = None) -> DatabaseError | None:
+    """The one-line slotcap error for a driver exception, or None for anything else.
+    ``what`` (an operation such as ``"set_status"``) starts the message when given."""
+    lead = f"{what} refused by the database: " if what else ""
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
         text = redact_db_text(_first_line(str(exc))) or "no message"
-        return DatabaseError(f"SQLite {type(exc).__name__} ({name}): {text}")
+        constraint = text.split(":", 1)[0] if isinstance(exc, sqlite3.IntegrityError) else None
+        return DatabaseError(f"{lead}SQLite {type(exc).__name__} ({name}): {text}",
+                             code=error_code(exc), sqlstate=str(name), constraint=constraint)
     if not _is_psycopg(exc):
         return None
     diag: _Diagnostic = getattr(exc, "diag")  # noqa: B009 (psycopg is optional: no import)
@@ -69,7 +86,8 @@ def database_error(exc: BaseException) -> DatabaseError | None:
     state = f", SQLSTATE {sqlstate}" if sqlstate else ""
     located = f" ({', '.join(where)})" if where else ""
     return DatabaseError(
-        f"PostgreSQL {type(exc).__name__}{state}: {primary}{located}",
+        f"{lead}PostgreSQL {type(exc).__name__}{state}: {primary}{located}",
+        code=error_code(exc),
         sqlstate=sqlstate,
         table=diag.table_name,
         column=diag.column_name,

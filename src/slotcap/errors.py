@@ -98,6 +98,32 @@ class StoreBusy(SlotcapError):
     code = "store_busy"
 
 
+class DatabaseError(SlotcapError):
+    """The database refused a store operation (a constraint, a bad value, another
+    driver error). The one-line message names the table, constraint or column and the
+    SQLSTATE, never the row's values; the driver's exception is not chained (its DETAIL
+    can hold a patient's name). ``code`` is ``constraint_violation``, ``invalid_value``
+    or ``database_error``."""
+
+    code = "database_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        sqlstate: str | None = None,
+        constraint: str | None = None,
+        column: str | None = None,
+        table: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.sqlstate = sqlstate
+        self.constraint = constraint
+        self.column = column
+        self.table = table
+
+
 class ConfigurationError(SlotcapError):
     """Unreadable configuration: an environment variable, a store URL, a CLI option."""
 
@@ -109,31 +135,6 @@ class UsageError(ConfigurationError):
     (the CLI exits 2)."""
 
     code = "usage"
-
-
-class DatabaseError(SlotcapError):
-    """The database refused or failed an operation (a constraint, a bad value, a lost
-    connection). The message is one line naming the SQLSTATE and the table, column or
-    constraint — never the row's values; ``slotcap.dberrors.database_error`` builds it
-    from a driver exception, which stays chained as ``__cause__`` for debugging.
-    """
-
-    code = "database"
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        sqlstate: str | None = None,
-        table: str | None = None,
-        column: str | None = None,
-        constraint: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.sqlstate = sqlstate
-        self.table = table
-        self.column = column
-        self.constraint = constraint
 
 
 class MigrationError(SlotcapError):

@@ -183,6 +183,15 @@ class Store(ServiceCatalog, ClinicHours, LimitRepository, ReservationRepository,
     @property
     def schema_state(self) -> SchemaState: ...
 
+    #: Seconds an operation keeps retrying lock waits, deadlocks and serialization
+    #: failures before ``StoreBusy`` (a booking's attempts share it).
+    busy_budget: float
+
+    def refresh_schema_state(self, *, max_age: float = 0.0) -> SchemaState:
+        """Re-read the database's schema phase, unless it was read less than
+        ``max_age`` seconds ago; the state now in use."""
+        ...
+
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         """Service, slot and held minutes; one round trip when the date's held rows are
         backfilled, two while some lack a duration or period (no lock)."""
@@ -201,10 +210,13 @@ class Store(ServiceCatalog, ClinicHours, LimitRepository, ReservationRepository,
         day: dt.date,
         service_code: str,
         periods: Sequence[Period],
+        *,
+        deadline: float | None = None,
     ) -> AbstractContextManager[BookingTransaction]:
         """An atomic scope holding the locks of ``day``'s ``periods`` and of
         (``day``, ``service_code``). Commits on normal exit, rolls back on exception.
-        Raises ``StoreBusy`` if the locks cannot be had within the lock timeout."""
+        Raises ``StoreBusy`` if the locks cannot be had by ``deadline``
+        (``time.monotonic()``; default: now plus ``busy_budget``)."""
         ...
 
     def close(self) -> None: ...

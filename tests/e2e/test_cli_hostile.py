@@ -235,7 +235,7 @@ def test_a_database_error_is_one_line_without_the_row(review_url: str, tmp_path:
     result = slotcap("review", "import", "--database", review_url, "--in", str(path))
     assert result.returncode == 1, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr  # exactly one line
-    assert result.stderr.startswith("slotcap: error [database]: ")
+    assert result.stderr.startswith("slotcap: error [constraint_violation]: ")
     assert "period_frozen" in result.stderr
     if review_url.startswith("postgresql"):
         assert "SQLSTATE 23514" in result.stderr and 'table "reservations"' in result.stderr

@@ -169,7 +169,7 @@ def test_postgres_reports_busy_after_bounded_retries(pg_url: str) -> None:
     import psycopg
 
     build_sql_database(pg_url)
-    store = PostgresStore.open(pg_url, lock_timeout=0.1, lock_retries=2)
+    store = PostgresStore.open(pg_url, lock_timeout=0.1, busy_budget=0.4)
     key = advisory_lock_keys(MONDAY, "SKIN_CARE", [A])[0]
     with psycopg.connect(pg_url) as holder:  # a transaction holding the afternoon's lock
         holder.execute("SELECT pg_advisory_xact_lock(%s)", [key])
@@ -192,7 +192,7 @@ def test_a_lock_wait_inside_the_booking_is_busy_too(pg_url: str) -> None:
     import psycopg
 
     build_sql_database(pg_url)
-    store = PostgresStore.open(pg_url, lock_timeout=0.2, lock_retries=0)
+    store = PostgresStore.open(pg_url, lock_timeout=0.2, busy_budget=0.2)
     with psycopg.connect(pg_url) as admin:  # editing the service row, not yet committed
         admin.execute("""SELECT 1 FROM "services" WHERE "code" = 'SKIN_CARE' FOR UPDATE""")
         # The insert's foreign-key check must share-lock that row: it waits, then gives up.

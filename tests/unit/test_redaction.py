@@ -113,7 +113,7 @@ def test_sqlite_errors_become_one_line_database_errors() -> None:
         conn.execute("INSERT INTO t VALUES ('a', NULL)")
     error = database_error(caught.value)
     assert isinstance(error, DatabaseError)
-    assert error.code == "database"
+    assert error.code == "constraint_violation"
     assert "NOT NULL constraint failed: t.name" in error.message
     assert "\n" not in error.message
     assert database_error(ValueError("not a driver error")) is None

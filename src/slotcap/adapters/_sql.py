@@ -26,13 +26,16 @@ import abc
 import contextlib
 import datetime as dt
 import functools
+import math
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Generic, Protocol, TypeVar
 
 import attrs
 
+from slotcap.backoff import backoff
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.model import (
     HOLDING_STATUSES,
@@ -43,13 +46,22 @@ from slotcap.domain.model import (
     Service,
     ServiceLimit,
 )
-from slotcap.errors import ReservationNotFound, SchemaStateError
+from slotcap.errors import (
+    ConfigurationError,
+    DatabaseError,
+    ReservationNotFound,
+    SchemaStateError,
+    SlotcapError,
+    StoreBusy,
+)
 from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts, SchemaState
 
 __all__ = [
     "COMMON_RESERVATION_COLUMNS",
+    "DEFAULT_BUSY_BUDGET",
     "LEGACY_RESERVATION_COLUMNS",
     "NEW_RESERVATION_COLUMNS",
+    "SCHEMA_RECHECK_SECONDS",
     "SERVICE_COLUMNS",
     "SLOT_COLUMNS",
     "TABLES",
@@ -97,6 +109,21 @@ LEGACY_RESERVATION_COLUMNS: tuple[str, ...] = ("service", "preferredTime")
 NEW_RESERVATION_COLUMNS: tuple[str, ...] = (
     "serviceId", "serviceName", "estimatedDuration", "period",
 )
+
+#: Seconds a store keeps retrying an operation that met a lock wait, a deadlock or a
+#: serialization failure before it raises ``StoreBusy`` (``busy_budget``).
+DEFAULT_BUSY_BUDGET = 2.0
+#: A store re-reads the catalogue before refusing a rule at most this often (seconds).
+SCHEMA_RECHECK_SECONDS = 1.0
+#: How many times one statement is re-planned after a schema change met mid-operation
+#: (phase 4's rollback makes several: column back nullable, then filled, then NOT NULL).
+_SCHEMA_RETRIES = 3
+def _operation(op: Callable[..., object]) -> str:
+    """``set_status`` for a closure defined in ``SqlStore.set_status``: the name the
+    error message gives the operation."""
+    name = getattr(op, "__qualname__", "") or "store operation"
+    return name.split(".<locals>")[0].rsplit(".", 1)[-1].lstrip("_") or "store operation"
+
 
 # Sorted so the statement text (and so its prepared-statement cache key) is stable.
 _HOLDING = "(" + ", ".join(f"'{s.value}'" for s in sorted(HOLDING_STATUSES)) + ")"
@@ -525,9 +552,15 @@ class Session(Protocol):
 class SqlStore(abc.ABC):
     """The store logic both SQL engines share; subclasses supply connections and locks."""
 
-    def __init__(self, flavor: Flavor) -> None:
+    def __init__(self, flavor: Flavor, *, busy_budget: float = DEFAULT_BUSY_BUDGET) -> None:
+        if not busy_budget > 0 or not math.isfinite(busy_budget):
+            raise ConfigurationError("busy_budget must be a positive number of seconds")
         self._flavor = flavor
+        #: Seconds an operation keeps retrying lock waits, deadlocks and serialization
+        #: failures before ``StoreBusy``.
+        self.busy_budget = float(busy_budget)
         self._statements: Statements | None = None
+        self._read_at = -math.inf  # time.monotonic() of the last catalogue read
         self._services_seen: dict[tuple[Any, ...], Service | None] = {}
         self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
 
@@ -538,10 +571,17 @@ class SqlStore(abc.ABC):
         """A session whose statements each commit on their own."""
 
     @abc.abstractmethod
+    def _write_session(self, deadline: float) -> contextlib.AbstractContextManager[Session]:
+        """A session whose statements each commit on their own, each waiting for locks
+        at most until ``deadline`` (``time.monotonic()``); a lock wait that runs out
+        raises ``StoreBusy``."""
+
+    @abc.abstractmethod
     def _locked_session(
-        self, day: dt.date, service_code: str, periods: Sequence[Period]
+        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
     ) -> contextlib.AbstractContextManager[Session]:
-        """A session inside one transaction that holds the booking locks."""
+        """A session inside one transaction that holds the booking locks, had (with
+        retries) before ``deadline`` or ``StoreBusy``."""
 
     @abc.abstractmethod
     def _introspect(self, session: Session) -> SchemaInfo: ...
@@ -556,7 +596,13 @@ class SqlStore(abc.ABC):
         NULL or CHECK violation on a column a phase re-added, a stale plan)."""
 
     @abc.abstractmethod
-    def _is_duplicate(self, exc: Exception) -> bool: ...
+    def _translate(self, exc: Exception, what: str) -> SlotcapError | None:
+        """The slotcap exception for a driver exception raised by operation ``what``
+        (``StoreBusy`` or ``DatabaseError``, see ``_errors``); None if ``exc`` is not
+        the driver's."""
+
+    @abc.abstractmethod
+    def _is_duplicate(self, exc: DatabaseError) -> bool: ...
 
     # schema state --------------------------------------------------------------------
 
@@ -564,8 +610,11 @@ class SqlStore(abc.ABC):
     def schema_state(self) -> SchemaState:
         return self._current().state
 
-    def refresh_schema_state(self) -> SchemaState:
-        """Re-read the catalogue (after an operator applied or rolled back a phase)."""
+    def refresh_schema_state(self, *, max_age: float = 0.0) -> SchemaState:
+        """Re-read the catalogue (after an operator applied or rolled back a phase),
+        unless it was read less than ``max_age`` seconds ago."""
+        if self._statements is not None and time.monotonic() - self._read_at < max_age:
+            return self._statements.state
         with self._session() as session:
             self._reload(session)
         return self.schema_state
@@ -580,8 +629,34 @@ class SqlStore(abc.ABC):
         """Introspect; build new statements if the shape changed (SchemaStateError if
         the schema is unusable: no reservations table, neither old nor new columns)."""
         schema = self._introspect(session)
+        self._read_at = time.monotonic()
         if self._statements is None or self._statements.schema != schema:
             self._statements = build_statements(self._flavor, schema)
+
+    def _recheck(self, session: Session) -> bool:
+        """Before refusing a rule for the cached schema state: re-read the catalogue
+        (at most every ``SCHEMA_RECHECK_SECONDS``); True if the shape changed.
+
+        DESIGN: a store opened before phase 1 must serve the minutes rule once phase 1
+        is applied, without a restart; a failing statement tells a store when the
+        schema contracts, but nothing tells it when the schema expands.
+        """
+        if time.monotonic() - self._read_at < SCHEMA_RECHECK_SECONDS:
+            return False
+        before = self._statements
+        self._reload(session)
+        return self._statements is not before
+
+    def _check(self, check: Callable[[Statements], None]) -> None:
+        """Run a refusal ``check`` on the current statements, re-reading the catalogue
+        once (rate-limited) before letting its ``SchemaStateError`` out."""
+        try:
+            check(self._current())
+        except SchemaStateError:
+            with self._session() as session:
+                if not self._recheck(session):
+                    raise
+            check(self._current())
 
     def _run(
         self, session: Session, op: Callable[[Statements], tuple[str, Params]]
@@ -600,16 +675,42 @@ class SqlStore(abc.ABC):
         follow the phases instead of failing until restarted.
         """
         st = self._current()
-        sql, params = op(st)
         try:
-            return st, session.execute(sql, params)
-        except Exception as exc:
-            if not self._is_schema_change(exc) or not session.recover():
+            sql, params = op(st)
+        except SchemaStateError:
+            # About to refuse for the cached state: is that state still true?
+            if not self._recheck(session):
                 raise
-            self._reload(session)
-        st = self._current()
-        sql, params = op(st)
-        return st, session.execute(sql, params, fresh=True)
+            st = self._current()
+            sql, params = op(st)
+        fresh = False
+        for attempt in range(_SCHEMA_RETRIES + 1):
+            try:
+                return st, session.execute(sql, params, fresh=fresh)
+            except SlotcapError:
+                raise
+            except Exception as exc:
+                moved = False
+                if (
+                    attempt < _SCHEMA_RETRIES
+                    and self._is_schema_change(exc)
+                    and session.recover()
+                ):
+                    before = self._statements
+                    self._reload(session)
+                    # The first retry also clears a stale prepared plan; later ones
+                    # only follow a schema that really moved again.
+                    moved = attempt == 0 or self._statements is not before
+                if not moved:
+                    mapped = self._translate(exc, _operation(op))
+                    if mapped is None:
+                        raise
+                    # Not chained: the driver's message can carry the row's values.
+                    raise mapped from None
+            st = self._current()
+            sql, params = op(st)
+            fresh = True
+        raise AssertionError("unreachable")  # pragma: no cover
 
     # refusals --------------------------------------------------------------------------
 
@@ -731,7 +832,7 @@ class SqlStore(abc.ABC):
             return st.daily_facts, params
 
         if not self._current().schema.accepts_legacy_code(code):
-            self._require_count_rule(self._current())
+            self._check(self._require_count_rule)
             # Not a label of the old enum: no row can have it, no limit can exist.
             return DailyFacts(limit=None, held_count=0)
         (row,) = self._run(session, op)
@@ -766,7 +867,7 @@ class SqlStore(abc.ABC):
             return st.calendar, params
 
         if end < start:
-            self._require_minutes_rule(self._current())
+            self._check(self._require_minutes_rule)
             return []
         with self._session() as session:
             rows = self._run(session, op)
@@ -785,10 +886,19 @@ class SqlStore(abc.ABC):
 
     @contextlib.contextmanager
     def booking(
-        self, day: dt.date, service_code: str, periods: Sequence[Period]
+        self,
+        day: dt.date,
+        service_code: str,
+        periods: Sequence[Period],
+        *,
+        deadline: float | None = None,
     ) -> Iterator[SqlBooking]:
-        """The check-and-insert scope: see the engine's ``_locked_session``."""
-        with self._locked_session(day, service_code, periods) as session:
+        """The check-and-insert scope: see the engine's ``_locked_session``. The locks
+        are retried until ``deadline`` (``time.monotonic()``; default: now plus
+        :attr:`busy_budget`), then ``StoreBusy``."""
+        if deadline is None:
+            deadline = time.monotonic() + self.busy_budget
+        with self._locked_session(day, service_code, periods, deadline) as session:
             yield SqlBooking(self, session)
 
     # Store: catalogue, hours, limits ------------------------------------------------
@@ -807,6 +917,26 @@ class SqlStore(abc.ABC):
     ) -> tuple[Statements, list[Row]]:
         with self._session() as session:
             return self._run_with(session, op)
+
+    def _write(self, op: Callable[[Statements], tuple[str, Params]]) -> None:
+        self._write_with(op)
+
+    def _write_with(
+        self, op: Callable[[Statements], tuple[str, Params]]
+    ) -> tuple[Statements, list[Row]]:
+        """Run a write outside a booking: each attempt waits for locks a bounded time,
+        and a lock wait, deadlock or serialization failure is retried (jittered) until
+        :attr:`busy_budget` is spent, then ``StoreBusy``."""
+        deadline = time.monotonic() + self.busy_budget
+        attempt = 0
+        while True:
+            try:
+                with self._write_session(deadline) as session:
+                    return self._run_with(session, op)
+            except StoreBusy:
+                attempt += 1
+                if not backoff(deadline, attempt):
+                    raise
 
     def list_services(self, *, include_deleted: bool = False) -> list[Service]:
         def op(st: Statements) -> tuple[str, Params]:
@@ -843,8 +973,8 @@ class SqlStore(abc.ABC):
             return st.upsert_service, params
 
         try:
-            self._query(op)
-        except Exception as exc:
+            self._write(op)
+        except DatabaseError as exc:
             if self._is_duplicate(exc):
                 # Same contract as the in-memory store: a code belongs to one service.
                 raise ValueError(f"service code {service.code!r} is already used") from None
@@ -871,7 +1001,7 @@ class SqlStore(abc.ABC):
             self._require_new_tables(st)
             return st.upsert_slot, params
 
-        self._query(op)
+        self._write(op)
 
     def get_limit(self, service_code: str) -> ServiceLimit | None:
         def op(st: Statements) -> tuple[str, Params]:
@@ -879,7 +1009,7 @@ class SqlStore(abc.ABC):
             return st.get_limit, {"code": service_code}
 
         if not self._current().schema.accepts_legacy_code(service_code):
-            self._require_count_rule(self._current())
+            self._check(self._require_count_rule)
             return None
         rows = self._query(op)
         return _limit(rows[0]) if rows else None
@@ -897,7 +1027,7 @@ class SqlStore(abc.ABC):
             self._require_count_rule(st)
             return st.upsert_limit, params
 
-        self._query(op)
+        self._write(op)
 
     # Store: reservations ----------------------------------------------------------------
 
@@ -916,7 +1046,10 @@ class SqlStore(abc.ABC):
             "id": reservation_id, "status": ReservationStatus(status).value,
             "now": self._flavor.timestamp_in(utcnow()), "changed_by": changed_by,
         }
-        st, rows = self._query_with(lambda st: (st.set_status, params))
+        def set_status(st: Statements) -> tuple[str, Params]:
+            return st.set_status, params
+
+        st, rows = self._write_with(set_status)
         if not rows:
             raise ReservationNotFound(f"no reservation with id {reservation_id!r}")
         return _reservation(self._flavor, st.reservation_columns, rows[0])

@@ -53,8 +53,11 @@ class MemoryStore:
         services: Iterable[Service] = DEFAULT_SERVICES,
         time_slots: Iterable[ClinicTimeSlot] = DEFAULT_TIME_SLOTS,
         limits: Iterable[ServiceLimit] = DEFAULT_DAILY_LIMITS,
+        busy_budget: float = 2.0,
     ) -> None:
         self._state = schema_state
+        #: Kept for the ``Store`` protocol: one lock, never contended for long.
+        self.busy_budget = busy_budget
         self._lock = threading.RLock()
         self._services: dict[str, Service] = {s.id: s for s in services}
         self._services_by_id: dict[str, Service] = {}
@@ -73,6 +76,11 @@ class MemoryStore:
 
     @property
     def schema_state(self) -> SchemaState:
+        return self._state
+
+    def refresh_schema_state(self, *, max_age: float = 0.0) -> SchemaState:
+        """There is no catalogue to re-read: :meth:`set_schema_state` takes effect at
+        once, for every caller."""
         return self._state
 
     def set_schema_state(self, state: SchemaState) -> None:
@@ -250,6 +258,8 @@ class MemoryStore:
         day: dt.date,
         service_code: str,
         periods: Sequence[Period],
+        *,
+        deadline: float | None = None,
     ) -> Iterator[_MemoryBooking]:
         with self._lock:
             tx = _MemoryBooking(self)

@@ -7,8 +7,11 @@ one fixed order: each requested period of the date in ``Period`` order, then the
 (date, service code). Every booking — the legacy count rule and the dynamic minutes
 rule alike — takes the same keys, so whoever holds them sees every row committed by the
 previous holder (READ COMMITTED takes a fresh snapshot per statement, and the facts are
-read after the lock is granted). One fixed order means no deadlock. A short
-``lock_timeout`` with a few jittered retries bounds the wait; then :class:`StoreBusy`.
+read after the lock is granted). One fixed order means no deadlock. Each attempt waits
+at most ``lock_timeout`` (0.5 s); a lock wait, deadlock or serialization failure is
+retried with jittered backoff until ``busy_budget`` (2 s) is spent; then
+:class:`StoreBusy`. Every write outside a booking runs in its own short transaction
+with ``SET LOCAL lock_timeout`` and the same retries, so no write can wait forever.
 
 Keys are stable signed 64-bit integers: ``blake2b("slotcap:period:2025-12-01:MORNING")``
 (see :func:`advisory_lock_keys`), so another process — or a DBA in psql — can take the
@@ -24,12 +27,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from slotcap.adapters._errors import from_postgres, is_postgres_busy
 from slotcap.adapters._sql import (
+    DEFAULT_BUSY_BUDGET,
     TABLES,
     ConnectionSource,
     Flavor,
@@ -42,9 +46,10 @@ from slotcap.adapters._sql import (
     ThreadLocalConnections,
     pyformat,
 )
+from slotcap.backoff import backoff
 from slotcap.dburl import connect_postgres
 from slotcap.domain.model import Period
-from slotcap.errors import ConfigurationError, StoreBusy
+from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError, StoreBusy
 
 if TYPE_CHECKING:
     import psycopg
@@ -63,20 +68,26 @@ else:
     _INERROR = _pq.TransactionStatus.INERROR
 
 __all__ = [
-    "DEFAULT_LOCK_RETRIES",
+    "DEFAULT_APPLICATION_NAME",
+    "DEFAULT_BUSY_BUDGET",
     "DEFAULT_LOCK_TIMEOUT",
     "ConnectionPoolLike",
     "PostgresStore",
     "advisory_lock_keys",
 ]
 
-#: Seconds a booking waits for its locks per attempt.
-DEFAULT_LOCK_TIMEOUT = 2.0
-#: Further attempts after the first lock timeout before ``StoreBusy``.
-DEFAULT_LOCK_RETRIES = 3
-#: Base of the jittered backoff between attempts, seconds (doubles per attempt).
-_BACKOFF = 0.05
+#: Longest single lock wait of one attempt, seconds (pgroll's cap; the attempts of one
+#: operation share ``busy_budget``).
+DEFAULT_LOCK_TIMEOUT = 0.5
+#: What ``PostgresStore.open`` connections show as ``application_name`` in
+#: ``pg_stat_activity``, so operators can tell the app's sessions from a migration's.
+DEFAULT_APPLICATION_NAME = "slotcap"
 _SAVEPOINT = "slotcap_locked"
+
+
+def _timeout_ms(cap: float, deadline: float) -> int:
+    """This attempt's lock wait: the cap, or what is left of the budget (≥ 1 ms)."""
+    return max(1, round(1000 * min(cap, deadline - time.monotonic())))
 
 
 class ConnectionPoolLike(Protocol):
@@ -214,18 +225,20 @@ class _BookingSession:
     statement that failed because the schema changed be retried without giving the
     locks up — unless the booking already inserted, which a retry must not undo."""
 
-    def __init__(self, conn: psycopg.Connection[Any], busy: tuple[type[Exception], ...]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
-        self._busy = busy
         self.written = False
 
     def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
         try:
             return _rows(self._conn, sql, params, fresh=fresh)
-        except self._busy as exc:
+        except Exception as exc:
+            if not is_postgres_busy(exc):
+                raise
             # The transaction's lock_timeout also bounds waits inside the booking (the
-            # insert's foreign-key check on a service row someone is editing, say).
-            raise StoreBusy(f"a lock inside the booking was not had in time: {exc}") from exc
+            # insert's foreign-key check on a service row someone is editing, or a read
+            # queued behind a migration's lock request); the caller retries the booking.
+            raise from_postgres(exc, "booking") from None
 
     def finish_after_error(self) -> None:
         """End the transaction after the booking's body raised."""
@@ -246,6 +259,42 @@ class _BookingSession:
 
     def mark_written(self) -> None:
         self.written = True
+
+
+class _WriteSession:
+    """A write outside a booking: its own transaction with ``SET LOCAL lock_timeout``
+    (this attempt's share of the budget), committed at once. Inside the caller's own
+    transaction the statement simply runs there (its settings are the caller's)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], cap: float, deadline: float) -> None:
+        self._conn = conn
+        self._cap = cap
+        self._deadline = deadline
+        self._owns_transaction = _idle(conn)
+
+    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
+        conn = self._conn
+        if not self._owns_transaction:
+            return _rows(conn, sql, params, fresh=fresh)
+        # An integer of milliseconds: the only text composed into this statement.
+        setting = f"SET LOCAL lock_timeout = '{_timeout_ms(self._cap, self._deadline)}ms'"
+        try:
+            conn.execute(f"BEGIN; {setting}" if conn.autocommit else setting, prepare=False)
+            rows = _rows(conn, sql, params, fresh=fresh)
+            conn.commit()
+        except BaseException as exc:
+            if _status(conn) in ("INTRANS", "INERROR"):
+                conn.rollback()
+            if isinstance(exc, Exception) and is_postgres_busy(exc):
+                raise from_postgres(exc, "write") from None
+            raise
+        return rows
+
+    def recover(self) -> bool:
+        return self._owns_transaction or not _in_error(self._conn)
+
+    def mark_written(self) -> None:
+        """Each statement commits by itself: nothing to track."""
 
 
 def _lock_statement(count: int) -> str:
@@ -284,8 +333,9 @@ class PostgresStore(SqlStore):
       store call or booking at a time (also ``PostgresStore.from_connection(conn)``).
 
     Autocommit connections are best (a read is then one round trip); others work, the
-    store ending the transactions it starts. ``lock_timeout`` (seconds per attempt) and
-    ``lock_retries`` bound how long a booking waits for its locks.
+    store ending the transactions it starts. ``lock_timeout`` (seconds, longest single
+    lock wait) and ``busy_budget`` (seconds, all attempts of one booking or write) bound
+    how long an operation waits for locks before ``StoreBusy``.
     """
 
     def __init__(
@@ -295,18 +345,13 @@ class PostgresStore(SqlStore):
         | psycopg.Connection[Any],
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        lock_retries: int = DEFAULT_LOCK_RETRIES,
+        busy_budget: float = DEFAULT_BUSY_BUDGET,
     ) -> None:
-        if lock_timeout <= 0 or lock_retries < 0:
-            raise ConfigurationError("lock_timeout must be > 0 and lock_retries >= 0")
-        super().__init__(_PgFlavor())
+        if not lock_timeout > 0:
+            raise ConfigurationError("lock_timeout must be > 0")
+        super().__init__(_PgFlavor(), busy_budget=busy_budget)
         self._errors = _psycopg().errors
-        self._busy: tuple[type[Exception], ...] = (
-            self._errors.LockNotAvailable,
-            self._errors.DeadlockDetected,
-        )
         self._lock_timeout = lock_timeout
-        self._lock_retries = lock_retries
         self._source: ConnectionSource[psycopg.Connection[Any]] = self._source_for(connections)
         self.refresh_schema_state()
 
@@ -337,22 +382,34 @@ class PostgresStore(SqlStore):
         url: str,
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-        lock_retries: int = DEFAULT_LOCK_RETRIES,
+        busy_budget: float = DEFAULT_BUSY_BUDGET,
+        application_name: str | None = None,
     ) -> PostgresStore:
         """A store opening its own connections to ``url`` (one per thread). A failed
-        connection raises ``ConfigurationError`` naming the URL without its password."""
-        return cls(
-            lambda: connect_postgres(url, autocommit=True),
-            lock_timeout=lock_timeout,
-            lock_retries=lock_retries,
-        )
+        connection raises ``ConfigurationError`` naming the URL without its password.
+
+        Each connection identifies itself in ``pg_stat_activity`` as
+        ``application_name`` when given; otherwise as ``slotcap`` unless the URL (or
+        ``PGAPPNAME``) already named it.
+        """
+
+        def connect() -> psycopg.Connection[Any]:
+            conn = connect_postgres(url, autocommit=True)
+            _name_session(conn, application_name)
+            return conn
+
+        return cls(connect, lock_timeout=lock_timeout, busy_budget=busy_budget)
 
     @classmethod
     def from_connection(
-        cls, conn: psycopg.Connection[Any], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+        cls,
+        conn: psycopg.Connection[Any],
+        *,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+        busy_budget: float = DEFAULT_BUSY_BUDGET,
     ) -> PostgresStore:
         """A store on one connection the application owns (not closed by :meth:`close`)."""
-        return cls(conn, lock_timeout=lock_timeout)
+        return cls(conn, lock_timeout=lock_timeout, busy_budget=busy_budget)
 
     def close(self) -> None:
         self._source.close()
@@ -370,8 +427,13 @@ class PostgresStore(SqlStore):
                 raise
 
     @contextlib.contextmanager
+    def _write_session(self, deadline: float) -> Iterator[Session]:
+        with self._source.borrow() as conn:
+            yield _WriteSession(conn, self._lock_timeout, deadline)
+
+    @contextlib.contextmanager
     def _locked_session(
-        self, day: dt.date, service_code: str, periods: Sequence[Period]
+        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
     ) -> Iterator[Session]:
         keys = advisory_lock_keys(day, service_code, periods)
         with self._source.borrow() as conn:
@@ -380,23 +442,30 @@ class PostgresStore(SqlStore):
                     "booking() needs a connection outside any transaction: its locks and "
                     "its insert must commit together, on their own"
                 )
-            self._begin_locked(conn, keys, f"{day.isoformat()} {service_code}")
-            session = _BookingSession(conn, self._busy)
+            self._begin_locked(conn, keys, f"{day.isoformat()} {service_code}", deadline)
+            session = _BookingSession(conn)
             try:
                 yield session
             except BaseException:
                 session.finish_after_error()
                 raise
-            conn.commit()
+            try:
+                conn.commit()
+            except Exception as exc:
+                if _status(conn) in ("INTRANS", "INERROR"):
+                    conn.rollback()
+                raise self._translate(exc, "booking") or exc from None
 
-    def _begin_locked(self, conn: psycopg.Connection[Any], keys: list[int], what: str) -> None:
-        """BEGIN, take the locks in order, set the recovery savepoint; retry on timeout."""
-        timeout = f"{max(1, round(self._lock_timeout * 1000))}ms"
+    def _begin_locked(
+        self, conn: psycopg.Connection[Any], keys: list[int], what: str, deadline: float
+    ) -> None:
+        """BEGIN, take the locks in order, set the recovery savepoint; retry lock waits,
+        deadlocks and serialization failures (jittered) until ``deadline``."""
         statement = _lock_statement(len(keys))
-        for attempt in range(self._lock_retries + 1):
-            if attempt:
-                # Jitter spreads the retries of bookings that timed out together.
-                time.sleep(random.uniform(0, _BACKOFF * 2**attempt))  # noqa: S311 (not crypto)
+        attempt = 0
+        started = time.monotonic()
+        while True:
+            timeout = f"{_timeout_ms(self._lock_timeout, deadline)}ms"
             try:
                 # READ COMMITTED explicitly: under REPEATABLE READ the snapshot would be
                 # taken before the lock is granted and miss the previous holder's insert.
@@ -407,16 +476,17 @@ class PostgresStore(SqlStore):
                 conn.execute(statement, [timeout, *keys])
                 conn.execute(f"SAVEPOINT {_SAVEPOINT}")
                 return
-            except self._busy:
-                conn.rollback()
-            except BaseException:
+            except BaseException as exc:
                 if _status(conn) in ("INTRANS", "INERROR"):
                     conn.rollback()
-                raise
-        raise StoreBusy(
-            f"could not lock {what} within {self._lock_timeout:g}s "
-            f"({self._lock_retries + 1} attempts)"
-        )
+                if not (isinstance(exc, Exception) and is_postgres_busy(exc)):
+                    raise
+            attempt += 1
+            if not backoff(deadline, attempt):
+                raise StoreBusy(
+                    f"could not lock {what} within {time.monotonic() - started:.2f}s "
+                    f"({attempt} attempts, busy_budget {self.busy_budget:g}s)"
+                )
 
     def _introspect(self, session: Session) -> SchemaInfo:
         rows = session.execute(
@@ -457,5 +527,20 @@ class PostgresStore(SqlStore):
             | e.FeatureNotSupported,
         )
 
-    def _is_duplicate(self, exc: Exception) -> bool:
-        return isinstance(exc, self._errors.UniqueViolation)
+    def _translate(self, exc: Exception, what: str) -> SlotcapError | None:
+        if isinstance(exc, self._errors.Error):
+            return from_postgres(exc, what)
+        return None
+
+    def _is_duplicate(self, exc: DatabaseError) -> bool:
+        return exc.sqlstate == "23505"  # unique_violation
+
+
+def _name_session(conn: psycopg.Connection[Any], name: str | None) -> None:
+    """Set ``application_name`` on a connection slotcap opened: ``name`` if given,
+    else ``slotcap`` unless the URL or the environment already chose one."""
+    if name is None:
+        if conn.info.parameter_status("application_name"):
+            return
+        name = DEFAULT_APPLICATION_NAME
+    conn.execute("SELECT set_config('application_name', %s, false)", [name])

@@ -5,7 +5,10 @@ under a lock), WAL so that readers never wait for the writer, and a busy timeout
 second writer waits instead of failing. A booking runs in ``BEGIN IMMEDIATE``: it takes
 the database's write lock before its first read, which serialises every check-and-insert
 across threads *and* processes — SQLite has one writer at a time anyway, so finer locks
-per (date, period) would buy nothing.
+per (date, period) would buy nothing. Every write (a booking's ``BEGIN IMMEDIATE`` and the
+writes outside bookings) waits for another writer at most ``busy_budget`` seconds
+(``PRAGMA busy_timeout``, SQLite's own retry loop); then :class:`StoreBusy`, never a raw
+``database is locked``.
 
 Dates are ISO ``YYYY-MM-DD`` text, timestamps ISO-8601 text in UTC
 (``2025-12-01T09:30:00.000Z``, as the reference DDL's defaults write them), booleans 0/1.
@@ -20,7 +23,9 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from slotcap.adapters._errors import from_sqlite
 from slotcap.adapters._sql import (
+    DEFAULT_BUSY_BUDGET,
     TABLES,
     ConnectionSource,
     Flavor,
@@ -32,13 +37,11 @@ from slotcap.adapters._sql import (
     SqlStore,
     ThreadLocalConnections,
 )
-from slotcap.dburl import SQLITE_BUSY_TIMEOUT_MS, connect_sqlite
+from slotcap.dburl import connect_sqlite
 from slotcap.domain.model import Period
-from slotcap.errors import StoreBusy
+from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError
 
 __all__ = ["SqliteStore"]
-
-
 
 class _SqliteFlavor(Flavor):
     with_keyword = "WITH RECURSIVE"
@@ -135,34 +138,50 @@ class SqliteStore(SqlStore):
     The schema state is read on construction; see :meth:`refresh_schema_state`.
     """
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection]) -> None:
-        self._setup(ThreadLocalConnections(connect, lambda _conn: True))
+    def __init__(
+        self,
+        connect: Callable[[], sqlite3.Connection],
+        *,
+        busy_budget: float = DEFAULT_BUSY_BUDGET,
+    ) -> None:
+        self._setup(ThreadLocalConnections(connect, lambda _conn: True), busy_budget)
 
-    def _setup(self, source: ConnectionSource[sqlite3.Connection]) -> None:
-        super().__init__(_SqliteFlavor())
+    def _setup(self, source: ConnectionSource[sqlite3.Connection], busy_budget: float) -> None:
+        super().__init__(_SqliteFlavor(), busy_budget=busy_budget)
         self._source = source
         self.refresh_schema_state()
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], *, busy_timeout: float = SQLITE_BUSY_TIMEOUT_MS / 1000
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        busy_budget: float = DEFAULT_BUSY_BUDGET,
+        busy_timeout: float | None = None,
     ) -> SqliteStore:
-        """A store on the file at ``path``; a writer waits up to ``busy_timeout``
-        seconds for another before :class:`slotcap.StoreBusy`."""
+        """A store on the file at ``path``; a writer waits up to ``busy_budget``
+        seconds for another before :class:`slotcap.StoreBusy` (``busy_timeout`` is
+        the older name of the same setting)."""
         target = os.fspath(path)
+        budget = busy_timeout if busy_timeout is not None else busy_budget
+        if not budget > 0:
+            raise ConfigurationError("busy_budget must be a positive number of seconds")
 
         def connect() -> sqlite3.Connection:
             conn = connect_sqlite(target)
-            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            conn.execute(f"PRAGMA busy_timeout = {max(1, int(budget * 1000))}")
             return conn
 
-        return cls(connect)
+        return cls(connect, busy_budget=budget)
 
     @classmethod
-    def from_connection(cls, conn: sqlite3.Connection) -> SqliteStore:
-        """A store on a connection the application owns (not closed by :meth:`close`)."""
+    def from_connection(
+        cls, conn: sqlite3.Connection, *, busy_budget: float = DEFAULT_BUSY_BUDGET
+    ) -> SqliteStore:
+        """A store on a connection the application owns (not closed by :meth:`close`;
+        its own ``busy_timeout`` bounds the waits)."""
         store = cls.__new__(cls)
-        store._setup(SharedConnection(conn))
+        store._setup(SharedConnection(conn), busy_budget)
         return store
 
     def close(self) -> None:
@@ -173,23 +192,34 @@ class SqliteStore(SqlStore):
     @contextlib.contextmanager
     def _session(self) -> Iterator[Session]:
         with self._source.borrow() as conn:
-            yield _SqliteSession(conn, in_booking=conn.in_transaction)
+            in_booking = conn.in_transaction
+            try:
+                yield _SqliteSession(conn, in_booking=in_booking)
+            except BaseException:
+                # A failed write on a connection in Python's legacy transaction mode
+                # leaves the implicit transaction open: end it (never the caller's own).
+                if not in_booking and conn.in_transaction:
+                    conn.rollback()
+                raise
+
+    @contextlib.contextmanager
+    def _write_session(self, deadline: float) -> Iterator[Session]:
+        # The connection's busy_timeout (the budget, for connections the store opens)
+        # bounds the wait; SQLite retries inside it, so one attempt is all there is.
+        with self._session() as session:
+            yield session
 
     @contextlib.contextmanager
     def _locked_session(
-        self, day: dt.date, service_code: str, periods: Sequence[Period]
+        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
     ) -> Iterator[Session]:
         # The database-wide write lock covers every (date, period) and (date, service).
+        what = f"booking {day.isoformat()} {service_code}"
         with self._source.borrow() as conn:
             try:
                 conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if _is_busy(exc):
-                    raise StoreBusy(
-                        f"the SQLite database stayed locked by another writer "
-                        f"({day.isoformat()} {service_code})"
-                    ) from exc
-                raise
+            except sqlite3.Error as exc:
+                raise from_sqlite(exc, what) from None
             try:
                 yield _SqliteSession(conn, in_booking=True)
             except BaseException:
@@ -198,9 +228,11 @@ class SqliteStore(SqlStore):
                 raise
             try:
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise from_sqlite(exc, what) from None
                 raise
 
     def _introspect(self, session: Session) -> SchemaInfo:
@@ -222,10 +254,10 @@ class SqliteStore(SqlStore):
             return "not null constraint" in text or "check constraint" in text
         return False
 
-    def _is_duplicate(self, exc: Exception) -> bool:
-        return isinstance(exc, sqlite3.IntegrityError) and "unique constraint" in _message(exc)
+    def _translate(self, exc: Exception, what: str) -> SlotcapError | None:
+        if isinstance(exc, sqlite3.Error):
+            return from_sqlite(exc, what)
+        return None
 
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    name = getattr(exc, "sqlite_errorname", "")
-    return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in _message(exc)
+    def _is_duplicate(self, exc: DatabaseError) -> bool:
+        return exc.sqlstate in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")

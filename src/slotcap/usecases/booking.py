@@ -8,14 +8,23 @@ Which rule decides is the caller's ``dynamic`` flag (from :class:`slotcap.Rollou
 Both paths write every column the schema has (dual-write), and both take the same
 locks (the date's period(s), then the date's service), so a legacy booking's minutes
 are visible to the next dynamic check at once and neither rule can be raced past.
+
+A booking rides through a busy database and a migration step: an attempt turned away
+by a lock wait, a deadlock or a serialization failure (``StoreBusy``) is tried again,
+jittered, until the store's ``busy_budget`` is spent; an attempt refused for the
+schema state (``SchemaStateError``) is tried again on the state the store sees now
+when that state changed (a phase applied or rolled back mid-booking), after asking the
+store to re-read its catalogue (rate-limited) when it had not noticed yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable, Iterable
 
+from slotcap.backoff import backoff
 from slotcap.domain.model import (
     LEGACY_SERVICE_CODES,
     ClinicTimeSlot,
@@ -32,7 +41,7 @@ from slotcap.domain.rules import (
     estimated_duration,
 )
 from slotcap.domain.timeparse import parse_preferred_time
-from slotcap.errors import InvalidService, ReservationFull, SchemaStateError
+from slotcap.errors import InvalidService, ReservationFull, SchemaStateError, StoreBusy
 from slotcap.ports import BookingTransaction, SchemaState, Store
 from slotcap.usecases.request import (
     DEFAULT_HORIZON_DAYS,
@@ -42,6 +51,13 @@ from slotcap.usecases.request import (
 )
 
 __all__ = ["book"]
+
+#: Before refusing a rule for its schema state, a store re-reads the catalogue unless it
+#: did so less than this many seconds ago.
+_RECHECK_SECONDS = 1.0
+#: Schema changes one booking follows before it gives up (a phase-4 rollback makes a
+#: few in a row).
+_SCHEMA_CHANGES = 4
 
 
 def _utcnow() -> dt.datetime:
@@ -72,10 +88,30 @@ def book(
     store unless the request is valid.
     """
     valid = validate_request(request, dynamic=dynamic, today=today, horizon_days=horizon_days)
+    rid = new_id()
+    deadline = time.monotonic() + store.busy_budget
+    attempt = changes = 0
     state = store.schema_state
-    if dynamic:
-        return _book_dynamic(store, valid, state, new_id())
-    return _book_legacy(store, valid, state, new_id())
+    while True:
+        try:
+            if dynamic:
+                return _book_dynamic(store, valid, state, rid, deadline)
+            return _book_legacy(store, valid, state, rid, deadline)
+        except StoreBusy:
+            attempt += 1
+            if not backoff(deadline, attempt):
+                raise
+            state = store.schema_state
+        except SchemaStateError:
+            # Refused for the state this attempt started from: follow the schema if it
+            # moved (the store re-read it on a failing statement, or re-reads it now).
+            now = store.schema_state
+            if now is state:
+                now = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+            changes += 1
+            if now is state or changes > _SCHEMA_CHANGES:
+                raise
+            state = now
 
 
 def _require_bookable(service: Service | None, code: str, state: SchemaState) -> Service:
@@ -105,7 +141,9 @@ def _refuse(decision: Decision, what: str) -> ReservationFull:
     return ReservationFull(message, decision=decision)
 
 
-def _book_dynamic(store: Store, valid: ValidBooking, state: SchemaState, rid: str) -> Reservation:
+def _book_dynamic(
+    store: Store, valid: ValidBooking, state: SchemaState, rid: str, deadline: float
+) -> Reservation:
     if not state.has_new_columns:
         raise SchemaStateError(
             "dynamic booking needs the new columns: apply phase 1 first (schema is legacy)"
@@ -113,7 +151,7 @@ def _book_dynamic(store: Store, valid: ValidBooking, state: SchemaState, rid: st
     period = valid.period
     assert period is not None  # noqa: S101 (validate_request guarantees it on this path)
     day, code = valid.preferred_date, valid.service_code
-    with store.booking(day, code, [period]) as tx:
+    with store.booking(day, code, [period], deadline=deadline) as tx:
         facts = tx.period_facts(day, period, code)
         service = _require_bookable(facts.service, code, state)
         decision = check_period_capacity(
@@ -134,7 +172,9 @@ def _book_dynamic(store: Store, valid: ValidBooking, state: SchemaState, rid: st
         return _insert(store, tx, reservation)
 
 
-def _book_legacy(store: Store, valid: ValidBooking, state: SchemaState, rid: str) -> Reservation:
+def _book_legacy(
+    store: Store, valid: ValidBooking, state: SchemaState, rid: str, deadline: float
+) -> Reservation:
     if not state.has_legacy_columns:
         raise SchemaStateError(
             "the daily count rule was removed in phase 4: book with dynamic=True"
@@ -151,7 +191,9 @@ def _book_legacy(store: Store, valid: ValidBooking, state: SchemaState, rid: str
         period = _period_of(valid.preferred_time or "", store.list_time_slots())
     # An unknown period may be either one: lock (and later hold) both.
     periods = [period] if period is not None else list(Period)
-    with store.booking(day, code, periods if state.has_new_columns else []) as tx:
+    with store.booking(
+        day, code, periods if state.has_new_columns else [], deadline=deadline
+    ) as tx:
         facts = tx.daily_facts(day, code)
         decision = check_daily_limit(limit=facts.limit, held_count=facts.held_count)
         if not decision.allowed:
