@@ -1,9 +1,11 @@
 """``slotcap``: the command line over the migration toolkit and the availability calendar.
 
 Exit codes (docs/cli.md): 0 success; 1 checks failed, rows need review, or the
-operation was refused; 2 usage or configuration (bad option, bad or unreachable
-database URL); 3 an unexpected internal error. Errors are one message on stderr with
-the error's machine-readable code, never a traceback (``SLOTCAP_DEBUG=1`` shows it),
+operation was refused (``migrate status``: a transition is interrupted); 2 usage or
+configuration (bad option, bad or unreachable database URL) or another slotcap run
+holds the database (``migration_busy``); 3 an unexpected internal error;
+4 ``migrate status`` found the record and the catalogue inconsistent. Errors are one
+message on stderr with the error's machine-readable code, never a traceback (``SLOTCAP_DEBUG=1`` shows it),
 and never a password.
 """
 
@@ -25,7 +27,7 @@ from slotcap.cli._args import (
     non_negative_float,
     positive_int,
 )
-from slotcap.errors import ConfigurationError, InvalidRequest, SlotcapError
+from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 
 __all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main"]
 
@@ -60,7 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Migrate a clinic's reservation database to duration-based capacity, "
         "with zero downtime and zero data loss.",
         epilog=f"--database defaults to ${DATABASE_ENV}. Exit codes: 0 ok, 1 checks failed "
-        "or review needed, 2 usage/configuration, 3 internal error.",
+        "or review needed (status: interrupted), 2 usage/configuration or another run "
+        "holds the database, 3 internal error, 4 (status) inconsistent.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -175,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
     try:
         return int(args.handler(args))
-    except (ConfigurationError, InvalidRequest) as exc:
+    except (ConfigurationError, InvalidRequest, MigrationBusy) as exc:
         _error(exc.message, exc.code, secrets)
         return EXIT_USAGE
     except SlotcapError as exc:

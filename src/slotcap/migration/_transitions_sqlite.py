@@ -82,7 +82,7 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
             Step("check", check_step(P1), False),
         )),
         (P1, P2): Transition(P1, P2, (
-            Step("backfill", backfill_step, False),
+            Step("backfill", backfill_step, False, always=True),
             Step("read-indexes", _read_indexes, True),
             Step("validate", validate_phase2_step, False),
         )),

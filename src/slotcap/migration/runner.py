@@ -89,7 +89,7 @@ def run_transition(
         done = ()
     ctx.transition = t.name
     for step in t.steps:
-        if step.name in done:
+        if step.name in done and not step.always:
             continue
         label = f"{t.name}:{step.name}"
         ctx.step = step.name

@@ -82,6 +82,9 @@ class Step:
     atomic: bool
     #: What the step waits for, in a lock-timeout message.
     what: str = ""
+    #: Run again on resume even if recorded done: the backfill, so that rows a legacy
+    #: writer added meanwhile are filled before the validation that follows it.
+    always: bool = False
 
 
 @attrs.frozen
