@@ -5,8 +5,8 @@ operation was refused (``migrate status``: a transition is interrupted); 2 usage
 configuration (bad option, bad or unreachable database URL) or another slotcap run
 holds the database (``migration_busy``); 3 an unexpected internal error;
 4 ``migrate status`` found the record and the catalogue inconsistent. Errors are one
-message on stderr with the error's machine-readable code, never a traceback (``SLOTCAP_DEBUG=1`` shows it),
-and never a password.
+message on stderr with the error's machine-readable code, never a traceback
+(``SLOTCAP_DEBUG=1`` shows it), and never a password.
 """
 
 from __future__ import annotations
