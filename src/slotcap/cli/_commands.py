@@ -133,7 +133,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     printer = None if args.quiet else StepPrinter()
     try:
         if args.rollback_to:
-            report = rollback(url, to=args.rollback_to, progress=printer)
+            report = rollback(url, to=args.rollback_to, progress=printer,
+                              batch_size=args.batch_size)
         else:
             report = migrate(url, to=args.to, confirm=args.confirm, progress=printer,
                              batch_size=args.batch_size, backfill_progress=printer)

@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--confirm", action="store_true",
                          help="required for phase4 (removes the legacy columns)")
     migrate.add_argument("--batch-size", type=positive_int, default=1000,
-                         help="backfill batch size for phase2 (default: 1000)")
+                         help="rows per batch of the backfill, the phase-4 archive copy, and "
+                         "the rollbacks' refill and journal clear (default: 1000)")
     migrate.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     analyze = _subcommand(sub, "analyze", commands.cmd_analyze,

@@ -191,7 +191,7 @@ def locate(conn: SqlConnection, *, catalog: Catalog | None = None) -> Location:
         steps = _step_names(conn.dialect, pending.start, pending.end)
         step = next((s for s in steps if s not in pending.done), steps[-1] if steps else None)
         paused = (pending.start, pending.end) == (Phase.PHASE1, Phase.PHASE2) \
-            and step == "validate" and "backfill" in pending.done
+            and step == "validate" and pending.last_action == "validate"
         forward = command_to(pending.start, pending.end)
         if paused:
             forward = ("slotcap review export --out review.csv, set each row's period, "

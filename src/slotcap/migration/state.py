@@ -208,6 +208,9 @@ class OpenTransition:
     #: Steps recorded done since the begin row, in order.
     done: tuple[str, ...]
     began_at: str
+    #: The action of the newest row since the begin row ("validate": a step's checks
+    #: ran and failed — the transition is paused there, not killed).
+    last_action: str = "begin"
 
     @property
     def name(self) -> str:
@@ -227,14 +230,16 @@ def open_transition(conn: SqlConnection) -> OpenTransition | None:
     begin = _row(rows[0])
     detail = begin.detail or {}
     name = str(detail.get("transition", ""))
-    steps = conn.execute(
-        f'SELECT "detail" FROM {q(STATE)} WHERE "seq" > %s '  # noqa: S608
-        "AND \"action\" = 'step' ORDER BY \"seq\"",
+    later = conn.execute(
+        f'SELECT "action", "detail" FROM {q(STATE)} WHERE "seq" > %s '  # noqa: S608
+        'ORDER BY "seq"',
         (begin.seq,),
     )
     done: list[str] = []
-    for (raw,) in steps:
-        info = json.loads(raw) if raw else {}
+    last_action = "begin"
+    for action, raw in later:
+        last_action = str(action)
+        info = json.loads(raw) if raw and action == "step" else {}
         if info.get("transition") == name and info.get("step") not in done:
             done.append(str(info.get("step")))
     return OpenTransition(
@@ -242,6 +247,7 @@ def open_transition(conn: SqlConnection) -> OpenTransition | None:
         end=Phase(str(detail.get("to"))),
         done=tuple(done),
         began_at=begin.applied_at,
+        last_action=last_action,
     )
 
 
