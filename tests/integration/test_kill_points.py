@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.conftest import PG_URL, require_postgres
+from tests.integration.migration_helpers import all_rows, seed_legacy
 
 from slotcap.migration import migrate, snapshot
 from slotcap.migration.runlock import migration_lock
@@ -29,8 +31,6 @@ from slotcap.migration.runner import transition
 from slotcap.migration.state import Phase
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sqldb import Dialect, open_sql
-from tests.conftest import PG_URL, require_postgres
-from tests.integration.migration_helpers import all_rows, seed_legacy
 
 ROWS = 1200
 BATCH = "150"
@@ -117,8 +117,9 @@ def fingerprint(url: str) -> tuple[Any, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def engine(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Databases, dict[Phase, Any]]]:
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Databases, dict[Phase, Any]]]:
     """The engine's database factory and the uninterrupted run's fingerprint per phase."""
     if request.param == "postgresql":
         require_postgres()
