@@ -302,3 +302,42 @@ def test_phase4_gate_names_the_unreadable_rows_and_the_way_to_review(sql_url: st
     assert "slotcap review export" in gate.stderr and "slotcap review import" in gate.stderr
     status = slotcap(sql_url, "status", "--json")
     assert json.loads(status.stdout)["state"] == "settled"  # nothing was started
+
+
+def test_phase4_trigger_keeps_the_archive_in_sync_until_the_contract(pg_url: str) -> None:
+    """PostgreSQL: writes between the archive trigger and the contract reach the
+    archive without any catch-up under the strong lock; the trigger is in the catalogue
+    while phase 4 is under way and gone once it is done."""
+    with open_sql(pg_url) as conn:
+        create_legacy_schema(conn)
+        seed_legacy(conn, 300)
+    assert migrate(pg_url, to="phase2").ok
+    label = "phase2->phase4:archive-batches:batch#1"
+    assert slotcap(pg_url, "--to", "phase4", "--confirm", "--batch-size", "100", "--quiet",
+                   kill_at=label).returncode == -signal.SIGKILL
+    wait_for_backends_gone(pg_url)
+    with open_sql(pg_url) as conn:
+        assert "slotcap_archive_legacy_sync" in snapshot(conn).triggers
+        # The dual-writing application keeps going: an edit and a new booking.
+        conn.execute('UPDATE "reservations" SET "preferredTime" = %s WHERE "id" = %s',
+                     ("16:30", "r_000299"))
+        conn.execute(
+            'INSERT INTO "reservations" ("id","patientName","phone","birthDate","gender",'
+            '"treatmentType","preferredDate","preferredTime","service","updatedAt",'
+            '"serviceId","serviceName","estimatedDuration","period") VALUES '
+            "(%s,'Y','010','1990-01-01','MALE','FOLLOW_UP','2025-12-03','14:00','SKIN_CARE',"
+            "CURRENT_TIMESTAMP,'srv_skin_care','피부케어',70,'AFTERNOON')", ("zz_new",))
+        archived = dict(conn.execute(
+            'SELECT "id", "preferredTime" FROM "slotcap_archive_reservation_legacy" '
+            'WHERE "id" IN (%s, %s)', ("r_000299", "zz_new")))
+        assert archived == {"r_000299": "16:30", "zz_new": "14:00"}  # by the trigger
+    assert slotcap(pg_url, "--to", "phase4", "--confirm", "--quiet").returncode == 0
+    with open_sql(pg_url) as conn:
+        assert snapshot(conn).triggers == {}
+    assert slotcap(pg_url, "--rollback-to", "phase2", "--quiet").returncode == 0
+    with open_sql(pg_url) as conn:
+        assert dict(conn.execute(
+            'SELECT "id", "preferredTime" FROM "reservations" WHERE "id" IN (%s, %s)',
+            ("r_000299", "zz_new"))) == {"r_000299": "16:30", "zz_new": "14:00"}
+        assert conn.scalar('SELECT count(*) FROM "reservations" WHERE "service" IS NULL '
+                           'OR "preferredTime" IS NULL') == 0

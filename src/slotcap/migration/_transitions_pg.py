@@ -276,12 +276,19 @@ def _set_not_null(conn: SqlConnection, checks: dict[str, str]) -> None:
     have = _not_null(conn, tuple(checks))
     present = [n for n in checks.values()
                if pg.constraint_state(conn, RESERVATIONS, n) is not None]
-    clauses = [f"ALTER COLUMN {q(c)} SET NOT NULL" for c in checks if not have.get(c, True)]
-    clauses += [f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in present]
-    if clauses:
-        # PostgreSQL 12+ proves NOT NULL from the validated checks: no scan under the lock.
-        _lock(conn, "ACCESS EXCLUSIVE")
-        conn.execute(f"ALTER TABLE {_R} {', '.join(clauses)}")
+    todo = [c for c in checks if not have.get(c, True)]
+    if not todo and not present:
+        return
+    _lock(conn, "ACCESS EXCLUSIVE")
+    if todo:
+        # PostgreSQL 12+ proves NOT NULL from the validated checks: no scan under the
+        # lock — but only while the checks exist, so they are dropped by a second
+        # statement (in one ALTER TABLE the drop would run first and force the scan).
+        conn.execute(f"ALTER TABLE {_R} "
+                     + ", ".join(f"ALTER COLUMN {q(c)} SET NOT NULL" for c in todo))
+    if present:
+        conn.execute(f"ALTER TABLE {_R} "
+                     + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in present))
 
 
 def _validate_checks(conn: SqlConnection, checks: dict[str, str], *, what: str) -> None:

@@ -63,7 +63,10 @@ def _run_step(conn: SqlConnection, t: Transition, step: Step, ctx: StepContext) 
         _record_step(conn, t, step)
         return
 
+    began = [0.0]
+
     def work(c: SqlConnection) -> None:
+        began[0] = time.monotonic()
         step.run(c, ctx)
         _record_step(c, t, step)
 
@@ -72,6 +75,10 @@ def _run_step(conn: SqlConnection, t: Transition, step: Step, ctx: StepContext) 
     else:
         with conn.transaction():
             work(conn)
+    # From the start of the successful attempt to its commit: an upper bound of how long
+    # the step's locks were held (it includes that attempt's wait for them).
+    ctx.details.setdefault(step.name, {})["transaction_seconds"] = round(
+        time.monotonic() - began[0], 4)
 
 
 def run_transition(
