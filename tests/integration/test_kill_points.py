@@ -327,7 +327,7 @@ def test_phase4_trigger_keeps_the_archive_in_sync_until_the_contract(pg_url: str
             '"serviceId","serviceName","estimatedDuration","period") VALUES '
             "(%s,'Y','010','1990-01-01','MALE','FOLLOW_UP','2025-12-03','14:00','SKIN_CARE',"
             "CURRENT_TIMESTAMP,'srv_skin_care','피부케어',70,'AFTERNOON')", ("zz_new",))
-        archived = dict(conn.execute(
+        archived: dict[str, str] = dict(conn.execute(
             'SELECT "id", "preferredTime" FROM "slotcap_archive_reservation_legacy" '
             'WHERE "id" IN (%s, %s)', ("r_000299", "zz_new")))
         assert archived == {"r_000299": "16:30", "zz_new": "14:00"}  # by the trigger
