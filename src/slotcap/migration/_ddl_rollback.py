@@ -1,20 +1,19 @@
-"""Rollbacks: each restores the previous phase's schema and data exactly.
+"""Rollbacks' building blocks: each restores the previous phase's schema and data.
 
 Every identifier is quoted (the plan's unquoted ``DROP COLUMN IF EXISTS serviceId``
 targets ``serviceid`` and silently does nothing) and nothing uses CASCADE (an unknown
-dependent should stop the rollback, not disappear with it).
+dependent should stop the rollback, not disappear with it). The steps that use these
+are in :mod:`slotcap.migration._transitions_pg` / ``_transitions_sqlite``:
 
 * phase 4 → 2 rebuilds the legacy columns, limits table and enum from the archive;
-* phase 2 → 1 drops the read indexes and clears exactly the columns the toolkit filled
-  on each row it filled (the journal's "columns"), never a value the dual-writing
-  application wrote;
+* phase 2 → 1 clears exactly the columns the toolkit filled on each row it filled
+  (the journal's "columns"), never a value the dual-writing application wrote;
 * phase 1 → legacy drops everything phase 1 added, slotcap's own tables included.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,12 +25,6 @@ from slotcap.migration._ddl_names import (
     ARCHIVE_LEGACY,
     ARCHIVE_LIMITS,
     ARCHIVE_SCHEMA,
-    CK_DURATION,
-    FINAL_INDEXES,
-    FK_SERVICE,
-    IDX_HELD,
-    IDX_HELD_CONTRACTED,
-    IDX_LEGACY_SERVICE,
     JOURNAL,
     LEGACY_COLUMNS,
     LIMITS,
@@ -44,8 +37,7 @@ from slotcap.migration._ddl_names import (
     STATE,
     q,
 )
-from slotcap.migration._ddl_phase2 import drop_read_indexes, held_index_sql
-from slotcap.migration._ddl_phase4 import CONTRACTED_COLUMNS, not_null_check_name
+from slotcap.migration._ddl_phase4 import CONTRACTED_COLUMNS
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [
@@ -56,9 +48,6 @@ __all__ = [
     "fill_remaining_pg",
     "rebuild_legacy_sqlite",
     "recreate_legacy_pg",
-    "rollback_phase1",
-    "rollback_phase2",
-    "rollback_phase4",
 ]
 
 Progress = Callable[[str], None]
@@ -86,37 +75,6 @@ _LIMIT_COLUMNS = ("id", "serviceType", "dailyLimit", "isActive", "createdAt", "u
 # -- phase 1 -> legacy ---------------------------------------------------------------------
 
 _SLOTCAP_TABLES = (JOURNAL, STATE, ARCHIVE_SCHEMA, ARCHIVE_LIMITS, ARCHIVE_LEGACY)
-
-
-def rollback_phase1(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
-    if conn.dialect is Dialect.POSTGRES:
-        # Phase 2's read indexes too: a phase 2 that stopped at validation leaves them.
-        drop_read_indexes(conn)
-
-        def drop_columns(c: SqlConnection) -> None:
-            c.execute(
-                f"ALTER TABLE {q(RESERVATIONS)} "
-                f"DROP CONSTRAINT IF EXISTS {q(FK_SERVICE)}, "
-                f"DROP CONSTRAINT IF EXISTS {q(CK_DURATION)}, "
-                + ", ".join(f"DROP COLUMN IF EXISTS {q(col)}" for col in NEW_COLUMNS)
-            )
-
-        pg.locked(conn, drop_columns, what="drop the new reservation columns")
-        pg.locked(conn, drop_phase1_tables, what="drop phase 1 tables")
-    else:
-        if sqlite3.sqlite_version_info < (3, 35, 0):
-            raise MigrationError("rolling back phase 1 on SQLite needs SQLite 3.35+ (DROP COLUMN)")
-        with conn.transaction():
-            drop_read_indexes(conn)  # SQLite cannot drop a column an index uses
-            have = conn.columns(RESERVATIONS)
-            # Reverse order of addition: SQLite edits the stored CREATE TABLE text, which
-            # then reads exactly as the reference DDL wrote it.
-            for col in reversed(NEW_COLUMNS):
-                if col in have:
-                    conn.execute(f"ALTER TABLE {q(RESERVATIONS)} DROP COLUMN {q(col)}")
-            drop_phase1_tables(conn)
-    progress("rollback: phase 1 removed; the database is legacy again")
-    return {"dropped_columns": list(NEW_COLUMNS)}
 
 
 def drop_phase1_tables(conn: SqlConnection) -> None:
@@ -184,37 +142,7 @@ def clear_batch(conn: SqlConnection, limit: int) -> int:
     return len(ids)
 
 
-def rollback_phase2(conn: SqlConnection, progress: Progress, *, batch_size: int) -> dict[str, Any]:
-    """Drop phase 2's read indexes, then NULL the journalled columns of every journalled
-    row, batch by batch (short transactions: the live application keeps writing)."""
-    if conn.dialect is Dialect.POSTGRES:
-        drop_read_indexes(conn)
-    else:
-        with conn.transaction():
-            drop_read_indexes(conn)
-    progress("rollback phase 2: read indexes dropped")
-    cleared = 0
-    while True:
-        with conn.transaction():
-            n = clear_batch(conn, batch_size)
-        if not n:
-            break
-        cleared += n
-        progress(f"rollback phase 2: cleared {cleared} backfilled rows")
-    return {"cleared_rows": cleared}
-
-
 # -- phase 4 -> phase 2 --------------------------------------------------------------------
-
-
-def rollback_phase4(conn: SqlConnection, progress: Progress, *, batch_size: int) -> dict[str, Any]:
-    if ARCHIVE_LEGACY not in conn.tables():
-        raise MigrationError(
-            f"cannot roll back phase 4: the archive table {ARCHIVE_LEGACY} is gone"
-        )
-    if conn.dialect is Dialect.POSTGRES:
-        return _rollback_phase4_pg(conn, progress, batch_size)
-    return _rollback_phase4_sqlite(conn, progress)
 
 
 def enum_labels(conn: SqlConnection) -> list[str]:
@@ -223,38 +151,6 @@ def enum_labels(conn: SqlConnection) -> list[str]:
     if bad:  # labels become SQL literals below: accept only plain upper-case names
         raise MigrationError(f"unexpected ServiceType labels in the archive: {bad}")
     return labels
-
-
-def _rollback_phase4_pg(conn: SqlConnection, progress: Progress, batch: int) -> dict[str, Any]:
-    labels = enum_labels(conn)
-
-    pg.locked(conn, lambda c: recreate_legacy_pg(c, labels),
-              what="recreate ServiceType, limits table and legacy columns")
-    progress("rollback phase 4: enum, limits table and (nullable) legacy columns back")
-
-    filled = _fill_legacy_pg(conn, batch)
-    progress(f"rollback phase 4: legacy columns refilled for {filled} rows")
-    filled += _legacy_not_null_pg(conn)
-
-    pg.locked(
-        conn,
-        lambda c: c.execute(
-            f"ALTER TABLE {q(RESERVATIONS)} "
-            + ", ".join(f"ALTER COLUMN {q(col)} DROP NOT NULL" for col in NEW_COLUMNS)
-        ),
-        what="drop NOT NULL from the new columns",
-    )
-    for name, _cols in FINAL_INDEXES:
-        pg.drop_index_concurrently(conn, name)
-    pg.create_index_concurrently(
-        conn, IDX_LEGACY_SERVICE, RESERVATIONS, '("preferredDate", "service", "status")'
-    )
-    # The held-rows index back in its phase-2 shape (covering "service" again).
-    pg.create_index_concurrently(conn, IDX_HELD, RESERVATIONS, held_index_sql(Dialect.POSTGRES))
-    pg.drop_index_concurrently(conn, IDX_HELD_CONTRACTED)
-    pg.locked(conn, archive.drop_archive_tables, what="drop archive tables")
-    progress("rollback phase 4: indexes restored, archive dropped")
-    return {"refilled_rows": filled}
 
 
 def recreate_legacy_pg(c: SqlConnection, labels: list[str]) -> None:
@@ -279,10 +175,6 @@ def recreate_legacy_pg(c: SqlConnection, labels: list[str]) -> None:
         f'ADD COLUMN IF NOT EXISTS "service" {q(SERVICE_TYPE)}, '
         'ADD COLUMN IF NOT EXISTS "preferredTime" TEXT'
     )
-
-
-def _fill_legacy_pg(conn: SqlConnection, batch: int) -> int:
-    return sum(fill_legacy_batches_pg(conn, batch))
 
 
 def fill_legacy_batches_pg(conn: SqlConnection, batch: int) -> Iterator[int]:
@@ -343,37 +235,6 @@ def fill_remaining_pg(conn: SqlConnection) -> int:
     return len(rows) + len(derived)
 
 
-def _legacy_not_null_pg(conn: SqlConnection) -> int:
-    """NOT NULL back on "service"/"preferredTime" without a scan under a strong lock.
-
-    The contracted application may still be inserting rows without the legacy columns
-    (they are nullable now, so nothing tells it otherwise). The NOT VALID checks go on
-    first: from then on such an insert fails with a check violation, on which slotcap's
-    stores re-read the schema and retry as dual-writers. Then the few rows that slipped
-    in before are filled, and the checks validated.
-    """
-    checks = {col: not_null_check_name(col) for col in LEGACY_COLUMNS}
-    pg.add_not_null_checks(conn, RESERVATIONS, checks, what="add legacy NOT NULL helper checks")
-    late = fill_remaining_pg(conn)
-    missing = int(conn.scalar(
-        f'SELECT count(*) FROM {q(RESERVATIONS)} WHERE "service" IS NULL '  # noqa: S608
-        'OR "preferredTime" IS NULL'
-    ) or 0)
-    if missing:
-        pg.drop_constraints(
-            conn, RESERVATIONS, checks.values(), what="drop legacy NOT NULL helper checks"
-        )
-        raise MigrationError(
-            f"rollback phase 4: {missing} reservation(s) have a service outside the legacy "
-            "ServiceType enum and cannot be written back; the legacy columns stay nullable "
-            "and the rollback can be run again once those rows are dealt with"
-        )
-    for name in checks.values():
-        pg.validate_constraint(conn, RESERVATIONS, name)
-    pg.set_not_null(conn, RESERVATIONS, checks, what="set NOT NULL on the legacy columns")
-    return late
-
-
 def rebuild_legacy_sqlite(conn: SqlConnection) -> int:
     """The SQLite phase-4 rollback, inside the caller's (IMMEDIATE) transaction;
     returns the rows rebuilt."""
@@ -411,8 +272,3 @@ def rebuild_legacy_sqlite(conn: SqlConnection) -> int:
     return count
 
 
-def _rollback_phase4_sqlite(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
-    with conn.transaction():
-        count = rebuild_legacy_sqlite(conn)
-    progress(f"rollback phase 4: reservations rebuilt with legacy columns ({count} rows)")
-    return {"refilled_rows": count}

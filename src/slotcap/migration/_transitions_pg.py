@@ -35,7 +35,7 @@ from slotcap.migration._ddl_names import (
     SLOTS,
     q,
 )
-from slotcap.migration._ddl_phase1 import _create_new_tables, new_reservation_columns_sql
+from slotcap.migration._ddl_phase1 import create_new_tables, new_reservation_columns_sql
 from slotcap.migration._ddl_phase2 import create_read_indexes, drop_read_indexes, held_index_sql
 from slotcap.migration._ddl_phase4 import not_null_check_name
 from slotcap.migration._transitions_common import (
@@ -76,7 +76,7 @@ def _not_null(conn: SqlConnection, columns: tuple[str, ...]) -> dict[str, bool]:
 
 
 def _p1_tables(conn: SqlConnection, ctx: StepContext) -> None:
-    _create_new_tables(conn)
+    create_new_tables(conn)
 
 
 def _p1_columns(conn: SqlConnection, ctx: StepContext) -> None:

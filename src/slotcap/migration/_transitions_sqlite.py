@@ -10,7 +10,7 @@ import sqlite3
 from slotcap.errors import MigrationError
 from slotcap.migration import _ddl_archive as archive
 from slotcap.migration._ddl_names import LEGACY_COLUMNS, NEW_COLUMNS, RESERVATIONS, q
-from slotcap.migration._ddl_phase1 import _create_new_tables, new_reservation_columns_sql
+from slotcap.migration._ddl_phase1 import create_new_tables, new_reservation_columns_sql
 from slotcap.migration._ddl_phase2 import drop_read_indexes, read_index_sql
 from slotcap.migration._ddl_phase4 import contract_sqlite
 from slotcap.migration._ddl_rollback import drop_phase1_tables, rebuild_legacy_sqlite
@@ -29,7 +29,7 @@ __all__ = ["transitions"]
 
 def _expand(conn: SqlConnection, ctx: StepContext) -> None:
     # ADD COLUMN is a schema-only change in SQLite: milliseconds whatever the table size.
-    _create_new_tables(conn)
+    create_new_tables(conn)
     existing = conn.columns(RESERVATIONS)
     for name, definition in new_reservation_columns_sql(Dialect.SQLITE).items():
         if name not in existing:  # ADD COLUMN has no IF NOT EXISTS in SQLite
