@@ -74,9 +74,16 @@ def test_demo_builds_an_explorable_database(demo: tuple[Path, str]) -> None:
     assert {e["period"] for e in entries} == {"MORNING", "AFTERNOON"}
     assert all(e["remaining"] == max(e["capacity"] - e["booked"], 0) for e in entries)
 
+    # The demo's phase 2 waits for manual review: the phase1->phase2 transition is paused
+    # at its validation step, which status reports (exit 1) with the way on and back.
     status = slotcap("migrate", "--database", url, "status", "--json")
-    assert status.returncode == 0, status.stderr
-    assert as_json(status)["phase"] == "phase1"
+    assert status.returncode == 1, status.stderr
+    where = as_json(status)
+    assert where["phase"] == "phase1"
+    assert (where["state"], where["transition"], where["step"], where["paused"]) == (
+        "interrupted", "phase1->phase2", "validate", True)
+    assert "slotcap review import" in where["forward"]
+    assert where["back"] == "slotcap migrate --rollback-to phase1"
 
 
 def test_demo_reruns_over_its_own_file_but_refuses_others(tmp_path: Path) -> None:

@@ -22,10 +22,12 @@ from slotcap.cli._reports import (
     print_migration,
     print_status,
 )
+from slotcap.migration.runlock import migration_lock
 from slotcap.sqldb import open_sql
 
 __all__ = [
     "EXIT_ATTENTION",
+    "EXIT_INCONSISTENT",
     "EXIT_OK",
     "StepPrinter",
     "cmd_analyze",
@@ -38,8 +40,11 @@ __all__ = [
 ]
 
 EXIT_OK = 0
-#: Checks failed, rows need manual review, or a file was refused.
+#: Checks failed, rows need manual review, or a file was refused; ``migrate status``:
+#: a transition was interrupted (or paused for review).
 EXIT_ATTENTION = 1
+#: ``migrate status``: the record and the catalogue disagree.
+EXIT_INCONSISTENT = 4
 
 #: Longest calendar the CLI prints (one year and a day, leap years included).
 MAX_CALENDAR_DAYS = 366
@@ -66,7 +71,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
     printer = _progress(args)
     url = resolve_database(args.database)
-    with open_sql(url) as conn:
+    with open_sql(url) as conn, migration_lock(conn):
         try:
             report = run_backfill(conn, batch_size=args.batch_size, pause=args.pause,
                                   dry_run=args.dry_run, progress=printer,
@@ -91,6 +96,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     with open_sql(resolve_database(args.database)) as conn:
         report = validate(conn, phase=args.phase)
+    if not report.started:
+        message = ("the migration has not started: this is a legacy database with nothing "
+                   "to validate; run `slotcap migrate --to phase1` first")
+        if args.json:
+            emit_json({**report.to_dict(), "started": False, "message": message})
+        else:
+            print(message)
+        return EXIT_ATTENTION
     if args.json:
         emit_json(report.to_dict())
     else:
@@ -115,11 +128,13 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             emit_json(current.to_dict())
         else:
             print_status(current)
-        return EXIT_OK
+        return {"settled": EXIT_OK, "interrupted": EXIT_ATTENTION}.get(
+            current.state, EXIT_INCONSISTENT)
     printer = None if args.quiet else StepPrinter()
     try:
         if args.rollback_to:
-            report = rollback(url, to=args.rollback_to, progress=printer)
+            report = rollback(url, to=args.rollback_to, progress=printer,
+                              batch_size=args.batch_size)
         else:
             report = migrate(url, to=args.to, confirm=args.confirm, progress=printer,
                              batch_size=args.batch_size, backfill_progress=printer)
@@ -180,7 +195,7 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.is_file():
         raise UsageError(f"--in: no such file: {source}")
-    with open_sql(resolve_database(args.database)) as conn:
+    with open_sql(resolve_database(args.database)) as conn, migration_lock(conn):
         try:
             result = import_review(conn, source)
         except OSError as exc:

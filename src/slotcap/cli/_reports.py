@@ -202,11 +202,23 @@ def print_migration(report: Any) -> None:
 
 
 def print_status(status: Any) -> None:
-    """A ``MigrationStatus``: the phase, since when, the last validation, the history."""
-    since = f" since {status.applied_at}" if status.applied_at else ""
-    print(f"phase: {status.phase.value}{since} (schema: {status.schema_state.value})")
-    if not status.consistent:
-        print(f"INCONSISTENT: {status.problem}")
+    """A ``MigrationStatus``: where the database is (settled, interrupted or
+    inconsistent, with the commands that go on), the last validation, the history."""
+    schema = "unknown" if status.schema_state is None else status.schema_state.value
+    if status.state == "interrupted":
+        how = "PAUSED" if status.paused else "INTERRUPTED"
+        print(f"{how} during {status.transition} at sub-step {status.step} "
+              f"(last settled phase: {status.phase.value}; schema: {schema})")
+        print(f"  forward (finish it): {status.forward}")
+        print(f"  back (undo it):      {status.back}")
+    elif status.state == "inconsistent":
+        print(f"INCONSISTENT: the record says {status.phase.value} but the catalogue differs "
+              f"(schema: {schema}):")
+        for problem in status.problems:
+            print(f"  - {problem}")
+    else:
+        since = f" since {status.applied_at}" if status.applied_at else ""
+        print(f"phase: {status.phase.value}{since} (settled; schema: {schema})")
     last = status.last_validation
     if last is not None:
         outcome = "passed" if last.get("passed") else "FAILED"
@@ -215,13 +227,20 @@ def print_status(status: Any) -> None:
     if status.history:
         print()
         print_table(
-            ("#", "phase", "action", "at", "validation"),
+            ("#", "phase", "action", "at", "detail"),
             [(h.get("seq"), h.get("phase"), h.get("action"), h.get("appliedAt"),
-              "-" if not h.get("validation") else
-              ("passed" if h["validation"].get("passed") else "failed"))
+              _history_detail(h))
              for h in status.history],
             right=(0,),
         )
+
+
+def _history_detail(row: dict[str, Any]) -> str:
+    if row.get("action") == "begin":
+        return str((row.get("detail") or {}).get("transition", ""))
+    if not row.get("validation"):
+        return "-"
+    return "checks passed" if row["validation"].get("passed") else "checks failed"
 
 
 def print_mapping(document: Any, indent: str = "") -> None:

@@ -1,10 +1,12 @@
 """``slotcap``: the command line over the migration toolkit and the availability calendar.
 
 Exit codes (docs/cli.md): 0 success; 1 checks failed, rows need review, or the
-operation was refused; 2 usage or configuration (bad option, bad or unreachable
-database URL); 3 an unexpected internal error. Errors are one message on stderr with
-the error's machine-readable code, never a traceback (``SLOTCAP_DEBUG=1`` shows it),
-and never a password.
+operation was refused (``migrate status``: a transition is interrupted); 2 usage or
+configuration (bad option, bad or unreachable database URL) or another slotcap run
+holds the database (``migration_busy``); 3 an unexpected internal error;
+4 ``migrate status`` found the record and the catalogue inconsistent. Errors are one
+message on stderr with the error's machine-readable code, never a traceback
+(``SLOTCAP_DEBUG=1`` shows it), and never a password.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from slotcap.cli._args import (
     positive_int,
 )
 from slotcap.dberrors import database_error
-from slotcap.errors import ConfigurationError, InvalidRequest, SlotcapError
+from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.redaction import redact_db_text, scrub, url_secrets
 
 __all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main"]
@@ -81,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Migrate a clinic's reservation database to duration-based capacity, "
         "with zero downtime and zero data loss.",
         epilog=f"--database defaults to ${DATABASE_ENV}. Exit codes: 0 ok, 1 checks failed "
-        "or review needed, 2 usage/configuration, 3 internal error.",
+        "or review needed (status: interrupted), 2 usage/configuration or another run "
+        "holds the database, 3 internal error, 4 (status) inconsistent.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -104,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--confirm", action="store_true",
                          help="required for phase4 (removes the legacy columns)")
     migrate.add_argument("--batch-size", type=positive_int, default=1000,
-                         help="backfill batch size for phase2 (default: 1000)")
+                         help="rows per batch of the backfill, the phase-4 archive copy, and "
+                         "the rollbacks' refill and journal clear (default: 1000)")
     migrate.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     analyze = _subcommand(sub, "analyze", commands.cmd_analyze,
@@ -195,7 +199,7 @@ def _report(exc: Exception, secrets: list[str]) -> int:
     if os.environ.get(DEBUG_ENV):
         print(_debug_text(exc, secrets), file=sys.stderr)
     error = database_error(exc) or exc
-    if isinstance(error, ConfigurationError | InvalidRequest):
+    if isinstance(error, ConfigurationError | InvalidRequest | MigrationBusy):
         _error(error.message, error.code, secrets)
         return EXIT_USAGE
     if isinstance(error, SlotcapError):

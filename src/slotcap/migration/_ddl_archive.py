@@ -24,14 +24,12 @@ from slotcap.sqldb import Dialect, SqlConnection
 __all__ = [
     "archive_limits",
     "archive_reservations_batch",
-    "archive_reservations_since",
     "contract_record",
     "create_archive_tables",
     "drop_archive_tables",
     "record_contract",
     "save_schema_rows",
     "schema_rows",
-    "updated_mark",
 ]
 
 _TS = {Dialect.POSTGRES: "TIMESTAMP(3)", Dialect.SQLITE: "TEXT"}
@@ -92,43 +90,11 @@ def archive_reservations_batch(conn: SqlConnection, after: str, limit: int) -> t
     return len(rows), last
 
 
-def updated_mark(conn: SqlConnection) -> object:
-    """The newest "updatedAt" in the table: the start of the next catch-up window.
-
-    Taken from the data itself rather than from this session's clock, so that the
-    window is right whatever time zone the application writes its timestamps in."""
-    return conn.scalar(f'SELECT max("updatedAt") FROM {q(RESERVATIONS)}')  # noqa: S608
-
-
 _UPSERT_CHANGED = (
     f"{_UPSERT_LEGACY} WHERE {q(ARCHIVE_LEGACY)}.\"service\" IS DISTINCT FROM "
     f'excluded."service" OR {q(ARCHIVE_LEGACY)}."preferredTime" IS DISTINCT FROM '
     'excluded."preferredTime"'
 )
-
-
-def archive_reservations_since(conn: SqlConnection, mark: object) -> int:
-    """Catch up with writes made after the batches: re-copy rows updated since ``mark``
-    (minus a minute, against clock skew between application servers) whose legacy
-    values changed, then copy every row the archive still lacks — an anti-join, not a
-    time window, so a back-dated or differently-zoned row cannot slip through.
-    Run once without a lock, then again under the lock of the column drop."""
-    updated: list[tuple[object, ...]] = []
-    if mark is not None:
-        updated = conn.execute(
-            f'INSERT INTO {q(ARCHIVE_LEGACY)} ("id", "service", "preferredTime") '  # noqa: S608
-            f'SELECT "id", CAST("service" AS TEXT), "preferredTime" FROM {q(RESERVATIONS)} '
-            f"WHERE \"updatedAt\" >= %s - INTERVAL '1 minute' {_UPSERT_CHANGED} "
-            'RETURNING "id"',
-            (mark,),
-        )
-    missing = conn.execute(
-        f'INSERT INTO {q(ARCHIVE_LEGACY)} ("id", "service", "preferredTime") '  # noqa: S608
-        f'SELECT r."id", CAST(r."service" AS TEXT), r."preferredTime" FROM {q(RESERVATIONS)} r '
-        f'WHERE NOT EXISTS (SELECT 1 FROM {q(ARCHIVE_LEGACY)} a WHERE a."id" = r."id") '
-        'RETURNING "id"'
-    )
-    return len(updated) + len(missing)
 
 
 def record_contract(conn: SqlConnection) -> dict[str, int]:

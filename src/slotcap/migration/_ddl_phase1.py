@@ -25,7 +25,6 @@ from slotcap.migration._ddl_names import (
     FK_SERVICE,
     JOURNAL,
     PERIOD_TYPE,
-    RESERVATIONS,
     SERVICES,
     SLOTS,
     q,
@@ -33,7 +32,7 @@ from slotcap.migration._ddl_names import (
 from slotcap.migration.state import create_state_table
 from slotcap.sqldb import Dialect, SqlConnection
 
-__all__ = ["apply_phase1", "new_reservation_columns_sql"]
+__all__ = ["create_new_tables", "new_reservation_columns_sql"]
 
 Progress = Callable[[str], None]
 
@@ -196,7 +195,7 @@ def _seed(conn: SqlConnection) -> None:
     )
 
 
-def _create_new_tables(conn: SqlConnection) -> None:
+def create_new_tables(conn: SqlConnection) -> None:
     """Tables nobody else uses yet: no lock contention, one transaction."""
     pg_side = conn.dialect is Dialect.POSTGRES
     if pg_side and not pg.type_exists(conn, PERIOD_TYPE):
@@ -239,53 +238,3 @@ def new_reservation_columns_sql(dialect: Dialect) -> dict[str, str]:
     }
 
 
-def _apply_sqlite(conn: SqlConnection, progress: Progress) -> None:
-    # SQLite: everything in one IMMEDIATE transaction; ADD COLUMN is a schema-only change
-    # there, so the write lock is held for milliseconds whatever the table size.
-    with conn.transaction():
-        _create_new_tables(conn)
-        existing = conn.columns(RESERVATIONS)
-        for name, definition in new_reservation_columns_sql(Dialect.SQLITE).items():
-            if name not in existing:  # ADD COLUMN has no IF NOT EXISTS in SQLite
-                conn.execute(f"ALTER TABLE {q(RESERVATIONS)} ADD COLUMN {definition}")
-    progress("phase1: tables and columns in place (one transaction)")
-
-
-def _apply_postgres(conn: SqlConnection, progress: Progress) -> None:
-    pg.locked(conn, _create_new_tables, what="create services / clinic_time_slots")
-    progress("phase1: services, clinic_time_slots, journal and state tables ready")
-
-    # One ALTER TABLE for all four columns: a single short ACCESS EXCLUSIVE (nullable,
-    # no default: catalog-only, no rewrite), retried under lock_timeout.
-    adds = ", ".join(
-        f"ADD COLUMN IF NOT EXISTS {d}"
-        for d in new_reservation_columns_sql(Dialect.POSTGRES).values()
-    )
-    pg.locked(conn, lambda c: c.execute(f"ALTER TABLE {q(RESERVATIONS)} {adds}"),
-              what="add reservation columns")
-
-    def add_constraints(c: SqlConnection) -> None:
-        parts = []
-        if pg.constraint_state(c, RESERVATIONS, FK_SERVICE) is None:
-            parts.append(
-                f'ADD CONSTRAINT {q(FK_SERVICE)} FOREIGN KEY ("serviceId") '
-                f'REFERENCES {q(SERVICES)} ("id") ON DELETE RESTRICT NOT VALID'
-            )
-        if pg.constraint_state(c, RESERVATIONS, CK_DURATION) is None:
-            parts.append(
-                f'ADD CONSTRAINT {q(CK_DURATION)} CHECK ("estimatedDuration" >= 0) NOT VALID'
-            )
-        if parts:
-            c.execute(f"ALTER TABLE {q(RESERVATIONS)} {', '.join(parts)}")
-
-    pg.locked(conn, add_constraints, what="add reservation constraints")
-    for name in (FK_SERVICE, CK_DURATION):
-        pg.validate_constraint(conn, RESERVATIONS, name)
-    progress("phase1: reservation columns, FK and CHECK added and validated")
-
-
-def apply_phase1(conn: SqlConnection, progress: Progress) -> None:
-    if conn.dialect is Dialect.POSTGRES:
-        _apply_postgres(conn, progress)
-    else:
-        _apply_sqlite(conn, progress)

@@ -1,21 +1,20 @@
-"""Rollbacks: each restores the previous phase's schema and data exactly.
+"""Rollbacks' building blocks: each restores the previous phase's schema and data.
 
 Every identifier is quoted (the plan's unquoted ``DROP COLUMN IF EXISTS serviceId``
 targets ``serviceid`` and silently does nothing) and nothing uses CASCADE (an unknown
-dependent should stop the rollback, not disappear with it).
+dependent should stop the rollback, not disappear with it). The steps that use these
+are in :mod:`slotcap.migration._transitions_pg` / ``_transitions_sqlite``:
 
 * phase 4 → 2 rebuilds the legacy columns, limits table and enum from the archive;
-* phase 2 → 1 drops the read indexes and clears exactly the columns the toolkit filled
-  on each row it filled (the journal's "columns"), never a value the dual-writing
-  application wrote;
+* phase 2 → 1 clears exactly the columns the toolkit filled on each row it filled
+  (the journal's "columns"), never a value the dual-writing application wrote;
 * phase 1 → legacy drops everything phase 1 added, slotcap's own tables included.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from slotcap.domain.model import LEGACY_SERVICE_CODES
@@ -26,12 +25,6 @@ from slotcap.migration._ddl_names import (
     ARCHIVE_LEGACY,
     ARCHIVE_LIMITS,
     ARCHIVE_SCHEMA,
-    CK_DURATION,
-    FINAL_INDEXES,
-    FK_SERVICE,
-    IDX_HELD,
-    IDX_HELD_CONTRACTED,
-    IDX_LEGACY_SERVICE,
     JOURNAL,
     LEGACY_COLUMNS,
     LIMITS,
@@ -44,11 +37,18 @@ from slotcap.migration._ddl_names import (
     STATE,
     q,
 )
-from slotcap.migration._ddl_phase2 import drop_read_indexes, held_index_sql
-from slotcap.migration._ddl_phase4 import CONTRACTED_COLUMNS, not_null_check_name
+from slotcap.migration._ddl_phase4 import CONTRACTED_COLUMNS
 from slotcap.sqldb import Dialect, SqlConnection
 
-__all__ = ["rollback_phase1", "rollback_phase2", "rollback_phase4"]
+__all__ = [
+    "clear_batch",
+    "drop_phase1_tables",
+    "enum_labels",
+    "fill_legacy_batches_pg",
+    "fill_remaining_pg",
+    "rebuild_legacy_sqlite",
+    "recreate_legacy_pg",
+]
 
 Progress = Callable[[str], None]
 
@@ -77,38 +77,7 @@ _LIMIT_COLUMNS = ("id", "serviceType", "dailyLimit", "isActive", "createdAt", "u
 _SLOTCAP_TABLES = (JOURNAL, STATE, ARCHIVE_SCHEMA, ARCHIVE_LIMITS, ARCHIVE_LEGACY)
 
 
-def rollback_phase1(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
-    if conn.dialect is Dialect.POSTGRES:
-        # Phase 2's read indexes too: a phase 2 that stopped at validation leaves them.
-        drop_read_indexes(conn)
-
-        def drop_columns(c: SqlConnection) -> None:
-            c.execute(
-                f"ALTER TABLE {q(RESERVATIONS)} "
-                f"DROP CONSTRAINT IF EXISTS {q(FK_SERVICE)}, "
-                f"DROP CONSTRAINT IF EXISTS {q(CK_DURATION)}, "
-                + ", ".join(f"DROP COLUMN IF EXISTS {q(col)}" for col in NEW_COLUMNS)
-            )
-
-        pg.locked(conn, drop_columns, what="drop the new reservation columns")
-        pg.locked(conn, _drop_phase1_tables, what="drop phase 1 tables")
-    else:
-        if sqlite3.sqlite_version_info < (3, 35, 0):
-            raise MigrationError("rolling back phase 1 on SQLite needs SQLite 3.35+ (DROP COLUMN)")
-        with conn.transaction():
-            drop_read_indexes(conn)  # SQLite cannot drop a column an index uses
-            have = conn.columns(RESERVATIONS)
-            # Reverse order of addition: SQLite edits the stored CREATE TABLE text, which
-            # then reads exactly as the reference DDL wrote it.
-            for col in reversed(NEW_COLUMNS):
-                if col in have:
-                    conn.execute(f"ALTER TABLE {q(RESERVATIONS)} DROP COLUMN {q(col)}")
-            _drop_phase1_tables(conn)
-    progress("rollback: phase 1 removed; the database is legacy again")
-    return {"dropped_columns": list(NEW_COLUMNS)}
-
-
-def _drop_phase1_tables(conn: SqlConnection) -> None:
+def drop_phase1_tables(conn: SqlConnection) -> None:
     for table in (*_SLOTCAP_TABLES, SLOTS, SERVICES):
         conn.execute(f"DROP TABLE IF EXISTS {q(table)}")
     if conn.dialect is Dialect.POSTGRES:
@@ -137,7 +106,7 @@ def _columns_of(listed: Any) -> tuple[str, ...]:
     return tuple(col for col in NEW_COLUMNS if col in names)
 
 
-def _clear_batch(conn: SqlConnection, limit: int) -> int:
+def clear_batch(conn: SqlConnection, limit: int) -> int:
     if conn.dialect is Dialect.POSTGRES:
         # One statement: the same batch of journal rows is cleared and deleted, even if
         # the journal grows meanwhile.
@@ -173,40 +142,10 @@ def _clear_batch(conn: SqlConnection, limit: int) -> int:
     return len(ids)
 
 
-def rollback_phase2(conn: SqlConnection, progress: Progress, *, batch_size: int) -> dict[str, Any]:
-    """Drop phase 2's read indexes, then NULL the journalled columns of every journalled
-    row, batch by batch (short transactions: the live application keeps writing)."""
-    if conn.dialect is Dialect.POSTGRES:
-        drop_read_indexes(conn)
-    else:
-        with conn.transaction():
-            drop_read_indexes(conn)
-    progress("rollback phase 2: read indexes dropped")
-    cleared = 0
-    while True:
-        with conn.transaction():
-            n = _clear_batch(conn, batch_size)
-        if not n:
-            break
-        cleared += n
-        progress(f"rollback phase 2: cleared {cleared} backfilled rows")
-    return {"cleared_rows": cleared}
-
-
 # -- phase 4 -> phase 2 --------------------------------------------------------------------
 
 
-def rollback_phase4(conn: SqlConnection, progress: Progress, *, batch_size: int) -> dict[str, Any]:
-    if ARCHIVE_LEGACY not in conn.tables():
-        raise MigrationError(
-            f"cannot roll back phase 4: the archive table {ARCHIVE_LEGACY} is gone"
-        )
-    if conn.dialect is Dialect.POSTGRES:
-        return _rollback_phase4_pg(conn, progress, batch_size)
-    return _rollback_phase4_sqlite(conn, progress)
-
-
-def _enum_labels(conn: SqlConnection) -> list[str]:
+def enum_labels(conn: SqlConnection) -> list[str]:
     labels = [d for _n, _p, d in archive.schema_rows(conn, "enum")] or list(LEGACY_SERVICE_CODES)
     bad = [label for label in labels if not _LABEL.match(label)]
     if bad:  # labels become SQL literals below: accept only plain upper-case names
@@ -214,61 +153,35 @@ def _enum_labels(conn: SqlConnection) -> list[str]:
     return labels
 
 
-def _rollback_phase4_pg(conn: SqlConnection, progress: Progress, batch: int) -> dict[str, Any]:
-    labels = _enum_labels(conn)
-
-    def recreate(c: SqlConnection) -> None:
-        if not pg.type_exists(c, SERVICE_TYPE):
-            literals = ", ".join(f"'{label}'" for label in labels)
-            c.execute(f"CREATE TYPE {q(SERVICE_TYPE)} AS ENUM ({literals})")
-        c.execute(_LIMITS_PG)
-        c.execute(
-            'CREATE UNIQUE INDEX IF NOT EXISTS "service_reservation_limits_serviceType_key" '
-            f'ON {q(LIMITS)} ("serviceType")'
-        )
+def recreate_legacy_pg(c: SqlConnection, labels: list[str]) -> None:
+    """The enum, the limits table (rows from the archive) and the legacy columns,
+    nullable; catalogue changes and a handful of limits rows."""
+    if not pg.type_exists(c, SERVICE_TYPE):
+        literals = ", ".join(f"'{label}'" for label in labels)
+        c.execute(f"CREATE TYPE {q(SERVICE_TYPE)} AS ENUM ({literals})")
+    c.execute(_LIMITS_PG)
+    c.execute(
+        'CREATE UNIQUE INDEX IF NOT EXISTS "service_reservation_limits_serviceType_key" '
+        f'ON {q(LIMITS)} ("serviceType")'
+    )
+    if ARCHIVE_LIMITS in c.tables():
         c.execute(
             f"INSERT INTO {q(LIMITS)} ({q(*_LIMIT_COLUMNS)}) "  # noqa: S608
-            f'SELECT "id", CAST("serviceType" AS {q(SERVICE_TYPE)}), "dailyLimit", "isActive", '
-            f'"createdAt", "updatedAt" FROM {q(ARCHIVE_LIMITS)} ON CONFLICT DO NOTHING'
+            f'SELECT "id", CAST("serviceType" AS {q(SERVICE_TYPE)}), "dailyLimit", '
+            f'"isActive", "createdAt", "updatedAt" FROM {q(ARCHIVE_LIMITS)} ON CONFLICT DO NOTHING'
         )
-        c.execute(
-            f"ALTER TABLE {q(RESERVATIONS)} "
-            f'ADD COLUMN IF NOT EXISTS "service" {q(SERVICE_TYPE)}, '
-            'ADD COLUMN IF NOT EXISTS "preferredTime" TEXT'
-        )
-
-    pg.locked(conn, recreate, what="recreate ServiceType, limits table and legacy columns")
-    progress("rollback phase 4: enum, limits table and (nullable) legacy columns back")
-
-    filled = _fill_legacy_pg(conn, batch)
-    progress(f"rollback phase 4: legacy columns refilled for {filled} rows")
-    filled += _legacy_not_null_pg(conn)
-
-    pg.locked(
-        conn,
-        lambda c: c.execute(
-            f"ALTER TABLE {q(RESERVATIONS)} "
-            + ", ".join(f"ALTER COLUMN {q(col)} DROP NOT NULL" for col in NEW_COLUMNS)
-        ),
-        what="drop NOT NULL from the new columns",
+    c.execute(
+        f"ALTER TABLE {q(RESERVATIONS)} "
+        f'ADD COLUMN IF NOT EXISTS "service" {q(SERVICE_TYPE)}, '
+        'ADD COLUMN IF NOT EXISTS "preferredTime" TEXT'
     )
-    for name, _cols in FINAL_INDEXES:
-        pg.drop_index_concurrently(conn, name)
-    pg.create_index_concurrently(
-        conn, IDX_LEGACY_SERVICE, RESERVATIONS, '("preferredDate", "service", "status")'
-    )
-    # The held-rows index back in its phase-2 shape (covering "service" again).
-    pg.create_index_concurrently(conn, IDX_HELD, RESERVATIONS, held_index_sql(Dialect.POSTGRES))
-    pg.drop_index_concurrently(conn, IDX_HELD_CONTRACTED)
-    pg.locked(conn, archive.drop_archive_tables, what="drop archive tables")
-    progress("rollback phase 4: indexes restored, archive dropped")
-    return {"refilled_rows": filled}
 
 
-def _fill_legacy_pg(conn: SqlConnection, batch: int) -> int:
+def fill_legacy_batches_pg(conn: SqlConnection, batch: int) -> Iterator[int]:
     """Refill service/preferredTime from the archive (rows written after phase 4: from
-    the row's service code and period), keyset batch by batch."""
-    filled, last = 0, ""
+    the row's service code and period), keyset batch by batch; yields each committed
+    batch's count."""
+    last = ""
     while True:
         with conn.transaction():
             ids = conn.execute(
@@ -277,7 +190,7 @@ def _fill_legacy_pg(conn: SqlConnection, batch: int) -> int:
                 (last, batch),
             )
             if not ids:
-                return filled
+                return
             first_excl, last = last, str(ids[-1][0])
             rows = conn.execute(
                 f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
@@ -297,10 +210,10 @@ def _fill_legacy_pg(conn: SqlConnection, batch: int) -> int:
                 "RETURNING 1",
                 (first_excl, last),
             )
-            filled += len(rows) + len(derived)
+        yield len(rows) + len(derived)
 
 
-def _fill_remaining_pg(conn: SqlConnection) -> int:
+def fill_remaining_pg(conn: SqlConnection) -> int:
     """One pass over the rows still without legacy values (few: written by the
     contracted application during the batched refill)."""
     with conn.transaction():
@@ -322,69 +235,40 @@ def _fill_remaining_pg(conn: SqlConnection) -> int:
     return len(rows) + len(derived)
 
 
-def _legacy_not_null_pg(conn: SqlConnection) -> int:
-    """NOT NULL back on "service"/"preferredTime" without a scan under a strong lock.
+def rebuild_legacy_sqlite(conn: SqlConnection) -> int:
+    """The SQLite phase-4 rollback, inside the caller's (IMMEDIATE) transaction;
+    returns the rows rebuilt."""
+    rows = conn.execute(
+        f'SELECT "kind", "name", "definition" FROM {q(ARCHIVE_SCHEMA)} '  # noqa: S608
+        "WHERE \"kind\" IN ('table', 'index') ORDER BY \"position\""
+    )
+    tables = {n: d for k, n, d in rows if k == "table"}
+    indexes = [(n, d) for k, n, d in rows if k == "index"]
+    prefix = f"CREATE TABLE {q(RESERVATIONS)}"
+    old_sql = tables.get(RESERVATIONS, "")
+    if not old_sql.startswith(prefix) or LIMITS not in tables:
+        raise MigrationError("cannot roll back phase 4: the archived schema is incomplete")
+    conn.execute(tables[LIMITS])
+    conn.execute(
+        f"INSERT INTO {q(LIMITS)} ({q(*_LIMIT_COLUMNS)}) "  # noqa: S608
+        f"SELECT {q(*_LIMIT_COLUMNS)} FROM {q(ARCHIVE_LIMITS)}"
+    )
+    conn.execute(f"CREATE TABLE {q(_OLD_TABLE)}{old_sql[len(prefix):]}")
+    kept = q(*CONTRACTED_COLUMNS)
+    conn.execute(
+        f"INSERT INTO {q(_OLD_TABLE)} ({kept}, {q(*LEGACY_COLUMNS)}) "
+        + "SELECT "
+        + ", ".join(f"r.{q(c)}" for c in CONTRACTED_COLUMNS)
+        + f', COALESCE(a."service", s."code"), COALESCE(a."preferredTime", {_DERIVED_TIME}) '
+        f"FROM {q(RESERVATIONS)} r LEFT JOIN {q(ARCHIVE_LEGACY)} a ON a.\"id\" = r.\"id\" "
+        f'LEFT JOIN {q(SERVICES)} s ON s."id" = r."serviceId"'
+    )
+    count = int(conn.scalar(f"SELECT count(*) FROM {q(_OLD_TABLE)}") or 0)  # noqa: S608
+    conn.execute(f"DROP TABLE {q(RESERVATIONS)}")
+    conn.execute(f"ALTER TABLE {q(_OLD_TABLE)} RENAME TO {q(RESERVATIONS)}")
+    for _name, sql in indexes:
+        conn.execute(sql)
+    archive.drop_archive_tables(conn)
+    return count
 
-    The contracted application may still be inserting rows without the legacy columns
-    (they are nullable now, so nothing tells it otherwise). The NOT VALID checks go on
-    first: from then on such an insert fails with a check violation, on which slotcap's
-    stores re-read the schema and retry as dual-writers. Then the few rows that slipped
-    in before are filled, and the checks validated.
-    """
-    checks = {col: not_null_check_name(col) for col in LEGACY_COLUMNS}
-    pg.add_not_null_checks(conn, RESERVATIONS, checks, what="add legacy NOT NULL helper checks")
-    late = _fill_remaining_pg(conn)
-    missing = int(conn.scalar(
-        f'SELECT count(*) FROM {q(RESERVATIONS)} WHERE "service" IS NULL '  # noqa: S608
-        'OR "preferredTime" IS NULL'
-    ) or 0)
-    if missing:
-        pg.drop_constraints(
-            conn, RESERVATIONS, checks.values(), what="drop legacy NOT NULL helper checks"
-        )
-        raise MigrationError(
-            f"rollback phase 4: {missing} reservation(s) have a service outside the legacy "
-            "ServiceType enum and cannot be written back; the legacy columns stay nullable "
-            "and the rollback can be run again once those rows are dealt with"
-        )
-    for name in checks.values():
-        pg.validate_constraint(conn, RESERVATIONS, name)
-    pg.set_not_null(conn, RESERVATIONS, checks, what="set NOT NULL on the legacy columns")
-    return late
 
-
-def _rollback_phase4_sqlite(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
-    with conn.transaction():
-        rows = conn.execute(
-            f'SELECT "kind", "name", "definition" FROM {q(ARCHIVE_SCHEMA)} '  # noqa: S608
-            "WHERE \"kind\" IN ('table', 'index') ORDER BY \"position\""
-        )
-        tables = {n: d for k, n, d in rows if k == "table"}
-        indexes = [(n, d) for k, n, d in rows if k == "index"]
-        prefix = f"CREATE TABLE {q(RESERVATIONS)}"
-        old_sql = tables.get(RESERVATIONS, "")
-        if not old_sql.startswith(prefix) or LIMITS not in tables:
-            raise MigrationError("cannot roll back phase 4: the archived schema is incomplete")
-        conn.execute(tables[LIMITS])
-        conn.execute(
-            f"INSERT INTO {q(LIMITS)} ({q(*_LIMIT_COLUMNS)}) "  # noqa: S608
-            f"SELECT {q(*_LIMIT_COLUMNS)} FROM {q(ARCHIVE_LIMITS)}"
-        )
-        conn.execute(f"CREATE TABLE {q(_OLD_TABLE)}{old_sql[len(prefix):]}")
-        kept = q(*CONTRACTED_COLUMNS)
-        conn.execute(
-            f"INSERT INTO {q(_OLD_TABLE)} ({kept}, {q(*LEGACY_COLUMNS)}) "
-            + "SELECT "
-            + ", ".join(f"r.{q(c)}" for c in CONTRACTED_COLUMNS)
-            + f', COALESCE(a."service", s."code"), COALESCE(a."preferredTime", {_DERIVED_TIME}) '
-            f"FROM {q(RESERVATIONS)} r LEFT JOIN {q(ARCHIVE_LEGACY)} a ON a.\"id\" = r.\"id\" "
-            f'LEFT JOIN {q(SERVICES)} s ON s."id" = r."serviceId"'
-        )
-        count = int(conn.scalar(f"SELECT count(*) FROM {q(_OLD_TABLE)}") or 0)  # noqa: S608
-        conn.execute(f"DROP TABLE {q(RESERVATIONS)}")
-        conn.execute(f"ALTER TABLE {q(_OLD_TABLE)} RENAME TO {q(RESERVATIONS)}")
-        for _name, sql in indexes:
-            conn.execute(sql)
-        archive.drop_archive_tables(conn)
-    progress(f"rollback phase 4: reservations rebuilt with legacy columns ({count} rows)")
-    return {"refilled_rows": count}

@@ -91,6 +91,12 @@ class ValidationReport:
             for c in self.failed
         )
 
+    @property
+    def started(self) -> bool:
+        """False for a legacy database checked as such: the migration has not begun,
+        there is nothing to check (a caller must not read that as "passed")."""
+        return self.phase is not Phase.LEGACY or bool(self.checks)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "phase": self.phase.value,

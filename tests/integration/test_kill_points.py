@@ -1,0 +1,343 @@
+"""SIGKILL the real ``slotcap migrate`` at named step boundaries of every transition
+(``SLOTCAP_KILL_AT``), then: ``migrate status`` says "interrupted during <transition>
+at sub-step <step>"; the same command finishes it and the inverse command undoes it,
+each ending with the schema and the domain data of an uninterrupted run.
+
+A few labels per transition, on both engines; the lead's harness sweeps every label
+and timed kills on larger tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.conftest import PG_URL, require_postgres
+from tests.integration.migration_helpers import all_rows, seed_legacy
+
+from slotcap.migration import migrate, snapshot
+from slotcap.migration.runlock import migration_lock
+from slotcap.migration.runner import transition
+from slotcap.migration.state import Phase
+from slotcap.schema.legacy import create_legacy_schema
+from slotcap.sqldb import Dialect, open_sql
+
+ROWS = 1200
+BATCH = "150"
+DOMAIN_TABLES = ("reservations", "services", "clinic_time_slots", "service_reservation_limits")
+#: Set by the database at seed time: differs between two databases seeded apart.
+_CLOCK_COLUMNS = {"services": ("createdAt", "updatedAt"),
+                  "clinic_time_slots": ("createdAt", "updatedAt")}
+
+COMMAND = {
+    (Phase.LEGACY, Phase.PHASE1): ["--to", "phase1"],
+    (Phase.PHASE1, Phase.PHASE2): ["--to", "phase2"],
+    (Phase.PHASE2, Phase.PHASE4): ["--to", "phase4", "--confirm"],
+    (Phase.PHASE4, Phase.PHASE2): ["--rollback-to", "phase2"],
+    (Phase.PHASE2, Phase.PHASE1): ["--rollback-to", "phase1"],
+    (Phase.PHASE1, Phase.LEGACY): ["--rollback-to", "legacy"],
+}
+
+# -- databases ------------------------------------------------------------------------------
+
+
+class Databases:
+    """Copies of one seeded legacy database of one engine, all dropped at the end (a
+    copy, so that the rows' own timestamps are equal in every one)."""
+
+    def __init__(self, dialect: str, root: Path) -> None:
+        self.dialect = dialect
+        self.root = root
+        self.made: list[str] = []
+        self.golden = self._new(None)
+        with open_sql(self.golden) as conn:
+            create_legacy_schema(conn)
+            seed_legacy(conn, ROWS)
+
+    def _new(self, template: str | None) -> str:
+        name = f"slotcap_kp_{uuid.uuid4().hex[:10]}"
+        if self.dialect == "sqlite":
+            path = self.root / (name + ".db")
+            if template is not None:
+                shutil.copyfile(template.removeprefix("sqlite:///"), path)
+            return f"sqlite:///{path}"
+        import psycopg
+
+        copy = "" if template is None else f' TEMPLATE "{template.rpartition("/")[2]}"'
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"{copy}')
+        self.made.append(name)
+        return f"{PG_URL.rpartition('/')[0]}/{name}"
+
+    def new(self) -> str:
+        """A copy of the seeded legacy database."""
+        return self._new(self.golden)
+
+    def drop_all(self) -> None:
+        if self.dialect == "sqlite":
+            shutil.rmtree(self.root, ignore_errors=True)
+            return
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            for name in self.made:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def seeded(dbs: Databases, at: Phase) -> str:
+    url = dbs.new()
+    if at is not Phase.LEGACY:
+        migrate(url, to=at, confirm=True)
+    return url
+
+
+def fingerprint(url: str) -> tuple[Any, dict[str, Any]]:
+    """The whole schema (indexes with validity, constraints, triggers) and the data of
+    the domain tables, independent of physical column order."""
+    with open_sql(url) as conn:
+        cat = snapshot(conn)
+        tables = conn.tables()
+        data = {}
+        for table in DOMAIN_TABLES:
+            if table in tables:
+                drop = _CLOCK_COLUMNS.get(table, ())
+                data[table] = [{k: v for k, v in row.items() if k not in drop}
+                               for row in all_rows(conn, table)]
+    return cat, data
+
+
+@pytest.fixture(scope="module")
+def engine(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Databases, dict[Phase, Any]]]:
+    """The engine's database factory and the uninterrupted run's fingerprint per phase."""
+    if request.param == "postgresql":
+        require_postgres()
+    dbs = Databases(request.param, tmp_path_factory.mktemp(f"kill_{request.param}"))
+    try:
+        url = seeded(dbs, Phase.LEGACY)
+        refs = {Phase.LEGACY: fingerprint(url)}
+        for phase in (Phase.PHASE1, Phase.PHASE2, Phase.PHASE4):
+            assert migrate(url, to=phase, confirm=True).ok
+            refs[phase] = fingerprint(url)
+        yield dbs, refs
+    finally:
+        dbs.drop_all()
+
+
+# -- the CLI --------------------------------------------------------------------------------
+
+
+def slotcap(url: str, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("SLOTCAP_KILL_AT",)}
+    if kill_at is not None:
+        env["SLOTCAP_KILL_AT"] = kill_at
+    return subprocess.run(
+        [sys.executable, "-m", "slotcap.cli", "migrate", "--database", url, *args],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+
+
+def wait_for_backends_gone(url: str) -> None:
+    """A killed client's backend leaves once it notices (client_connection_check_interval)."""
+    if not url.startswith("postgresql"):
+        return
+    dbname = url.rpartition("/")[2]
+    with open_sql(PG_URL) as admin:
+        deadline = time.monotonic() + 10
+        while admin.scalar("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+                           (dbname,)):
+            assert time.monotonic() < deadline, "the killed run's backend did not go away"
+            time.sleep(0.05)
+
+
+def expected_step(dialect: Dialect, start: Phase, end: Phase, label: str) -> str:
+    _name, step, kind = label.split("#")[0].split(":")
+    names = transition(dialect, start, end).step_names()
+    if kind == "after":
+        i = names.index(step)
+        return names[i + 1] if i + 1 < len(names) else step
+    return step
+
+
+def assert_same(url: str, ref: tuple[Any, dict[str, Any]]) -> None:
+    cat, data = fingerprint(url)
+    assert cat.diff(ref[0]) == []
+    assert cat == ref[0]
+    for table in DOMAIN_TABLES:
+        assert data.get(table) == ref[1].get(table), f"{table} differs"
+    assert data.keys() == ref[1].keys()
+
+
+L, P1, P2, P4 = Phase.LEGACY, Phase.PHASE1, Phase.PHASE2, Phase.PHASE4
+
+#: (from, to, label, engines). Labels name a step of that engine's transition.
+_CASES = [
+    (L, P1, "legacy->phase1:expand:before", "sqlite"),
+    (L, P1, "legacy->phase1:check:before", "sqlite"),
+    (L, P1, "legacy->phase1:add-columns:before", "postgresql"),
+    (L, P1, "legacy->phase1:validate-constraints:after", "postgresql"),
+    (P1, P2, "phase1->phase2:backfill:batch#3", "both"),
+    (P1, P2, "phase1->phase2:read-indexes:after", "both"),
+    (P2, P4, "phase2->phase4:contract:before", "both"),
+    (P2, P4, "phase2->phase4:contract:after", "both"),
+    (P2, P4, "phase2->phase4:archive-batches:batch#2", "postgresql"),
+    (P2, P4, "phase2->phase4:verify-archive:after", "postgresql"),
+    (P2, P4, "phase2->phase4:set-not-null:after", "postgresql"),
+    (P2, P4, "phase2->phase4:final-indexes:after", "postgresql"),
+    (P4, P2, "phase4->phase2:rebuild:after", "sqlite"),
+    (P4, P2, "phase4->phase2:recreate-legacy:after", "postgresql"),
+    (P4, P2, "phase4->phase2:refill-batches:batch#2", "postgresql"),
+    (P4, P2, "phase4->phase2:legacy-set-not-null:after", "postgresql"),
+    (P4, P2, "phase4->phase2:drop-new-not-null:after", "postgresql"),
+    (P4, P2, "phase4->phase2:held-index:before", "postgresql"),
+    (P2, P1, "phase2->phase1:drop-read-indexes:after", "both"),
+    (P2, P1, "phase2->phase1:clear-journal:batch#2", "both"),
+    (P1, L, "phase1->legacy:drop-phase1:before", "sqlite"),
+    (P1, L, "phase1->legacy:drop-read-indexes:after", "postgresql"),
+    (P1, L, "phase1->legacy:drop-columns:after", "postgresql"),
+]
+CASES = [
+    (engine, start, end, label)
+    for engine in ("sqlite", "postgresql")
+    for start, end, label, engines in _CASES
+    if engines in ("both", engine)
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("direction", ["rerun", "inverse"])
+@pytest.mark.parametrize(("engine", "start", "end", "label"), CASES,
+                         ids=[f"{c[0]}-{c[3]}" for c in CASES], indirect=["engine"])
+def test_killed_step_reports_and_recovers_both_ways(
+    engine: tuple[Databases, dict[Phase, Any]],
+    start: Phase, end: Phase, label: str, direction: str,
+) -> None:
+    dbs, refs = engine
+    url = seeded(dbs, start)
+    dialect = Dialect(dbs.dialect)
+
+    killed = slotcap(url, *COMMAND[(start, end)], "--batch-size", BATCH, "--quiet",
+                     kill_at=label)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    wait_for_backends_gone(url)
+
+    status = slotcap(url, "status", "--json")
+    where = json.loads(status.stdout)
+    assert status.returncode == 1, status.stdout
+    assert where["state"] == "interrupted"
+    assert where["transition"] == f"{start.value}->{end.value}"
+    assert where["step"] == expected_step(dialect, start, end, label)
+    assert where["phase"] == start.value
+    assert where["forward"].split() == ["slotcap", "migrate", *COMMAND[(start, end)]]
+    assert where["back"].split() == ["slotcap", "migrate", *COMMAND[(end, start)]]
+
+    args = COMMAND[(start, end)] if direction == "rerun" else COMMAND[(end, start)]
+    finished = slotcap(url, *args, "--batch-size", BATCH, "--quiet")
+    assert finished.returncode == 0, finished.stderr + finished.stdout
+    assert_same(url, refs[end if direction == "rerun" else start])
+    settled = slotcap(url, "status", "--json")
+    assert json.loads(settled.stdout)["state"] == "settled", settled.stdout
+    assert settled.returncode == 0
+
+
+# -- refusals and edge cases -----------------------------------------------------------------
+
+
+def test_a_second_run_is_refused_at_once(sql_url: str) -> None:
+    with open_sql(sql_url) as conn:
+        create_legacy_schema(conn)
+        seed_legacy(conn, 20)
+    with open_sql(sql_url) as holder, migration_lock(holder):
+        started = time.monotonic()
+        second = slotcap(sql_url, "--to", "phase1")
+        assert time.monotonic() - started < 10
+        assert second.returncode == 2
+        assert "migration_busy" in second.stderr
+        assert second.stderr.count("\n") == 1  # one line
+        backfill = subprocess.run(
+            [sys.executable, "-m", "slotcap.cli", "backfill", "--database", sql_url],
+            capture_output=True, text=True, timeout=60, check=False)
+        assert backfill.returncode == 2 and "migration_busy" in backfill.stderr
+    assert slotcap(sql_url, "--to", "phase1", "--quiet").returncode == 0
+
+
+def test_validate_on_a_legacy_database_says_not_started(legacy_url: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "slotcap.cli", "validate", "--database", legacy_url],
+        capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "has not started" in result.stdout
+
+
+def test_phase4_gate_names_the_unreadable_rows_and_the_way_to_review(sql_url: str) -> None:
+    with open_sql(sql_url) as conn:
+        create_legacy_schema(conn)
+        seed_legacy(conn, 30)
+    assert migrate(sql_url, to="phase2").ok
+    with open_sql(sql_url) as conn:
+        # Written by a legacy-only writer after phase 2, with a time nobody can read;
+        # the catch-up backfill fills its service and leaves its period to a person.
+        for rid in ("zz_unreadable_1", "zz_unreadable_2"):
+            conn.execute(
+                'INSERT INTO "reservations" ("id","patientName","phone","birthDate","gender",'
+                '"treatmentType","preferredDate","preferredTime","service","updatedAt") '
+                "VALUES (%s,'X','010','1990-01-01','FEMALE','FIRST_VISIT','2025-12-01',"
+                "'아무때나','SKIN_CARE',CURRENT_TIMESTAMP)", (rid,))
+    migrate(sql_url, to="phase2")
+    gate = slotcap(sql_url, "--to", "phase4", "--confirm", "--quiet")
+    assert gate.returncode == 1
+    assert "2 reservation(s) have a preferredTime the parser could not read" in gate.stderr
+    assert "zz_unreadable_1, zz_unreadable_2" in gate.stderr
+    assert "slotcap review export" in gate.stderr and "slotcap review import" in gate.stderr
+    status = slotcap(sql_url, "status", "--json")
+    assert json.loads(status.stdout)["state"] == "settled"  # nothing was started
+
+
+def test_phase4_trigger_keeps_the_archive_in_sync_until_the_contract(pg_url: str) -> None:
+    """PostgreSQL: writes between the archive trigger and the contract reach the
+    archive without any catch-up under the strong lock; the trigger is in the catalogue
+    while phase 4 is under way and gone once it is done."""
+    with open_sql(pg_url) as conn:
+        create_legacy_schema(conn)
+        seed_legacy(conn, 300)
+    assert migrate(pg_url, to="phase2").ok
+    label = "phase2->phase4:archive-batches:batch#1"
+    assert slotcap(pg_url, "--to", "phase4", "--confirm", "--batch-size", "100", "--quiet",
+                   kill_at=label).returncode == -signal.SIGKILL
+    wait_for_backends_gone(pg_url)
+    with open_sql(pg_url) as conn:
+        assert "slotcap_archive_legacy_sync" in snapshot(conn).triggers
+        # The dual-writing application keeps going: an edit and a new booking.
+        conn.execute('UPDATE "reservations" SET "preferredTime" = %s WHERE "id" = %s',
+                     ("16:30", "r_000299"))
+        conn.execute(
+            'INSERT INTO "reservations" ("id","patientName","phone","birthDate","gender",'
+            '"treatmentType","preferredDate","preferredTime","service","updatedAt",'
+            '"serviceId","serviceName","estimatedDuration","period") VALUES '
+            "(%s,'Y','010','1990-01-01','MALE','FOLLOW_UP','2025-12-03','14:00','SKIN_CARE',"
+            "CURRENT_TIMESTAMP,'srv_skin_care','피부케어',70,'AFTERNOON')", ("zz_new",))
+        archived: dict[str, str] = dict(conn.execute(
+            'SELECT "id", "preferredTime" FROM "slotcap_archive_reservation_legacy" '
+            'WHERE "id" IN (%s, %s)', ("r_000299", "zz_new")))
+        assert archived == {"r_000299": "16:30", "zz_new": "14:00"}  # by the trigger
+    assert slotcap(pg_url, "--to", "phase4", "--confirm", "--quiet").returncode == 0
+    with open_sql(pg_url) as conn:
+        assert snapshot(conn).triggers == {}
+    assert slotcap(pg_url, "--rollback-to", "phase2", "--quiet").returncode == 0
+    with open_sql(pg_url) as conn:
+        assert dict(conn.execute(
+            'SELECT "id", "preferredTime" FROM "reservations" WHERE "id" IN (%s, %s)',
+            ("r_000299", "zz_new"))) == {"r_000299": "16:30", "zz_new": "14:00"}
+        assert conn.scalar('SELECT count(*) FROM "reservations" WHERE "service" IS NULL '
+                           'OR "preferredTime" IS NULL') == 0
