@@ -19,6 +19,7 @@ __all__ = [
     "ImportProblem",
     "InvalidRequest",
     "InvalidService",
+    "MigrationBusy",
     "MigrationError",
     "ReservationFull",
     "ReservationNotFound",
@@ -114,6 +115,13 @@ class MigrationError(SlotcapError):
     """A migration phase could not be applied or rolled back; nothing was half-written."""
 
     code = "migration"
+
+
+class MigrationBusy(MigrationError):
+    """Another slotcap run (migrate, rollback, backfill, review import) holds the
+    database's migration lock; this one was refused at once instead of interleaving."""
+
+    code = "migration_busy"
 
 
 class ValidationFailed(SlotcapError):

@@ -315,6 +315,16 @@ def test_rows_written_after_phase4_survive_its_rollback(seeded_url: str) -> None
     assert row == [("BODY_CARE", "14:00", "AFTERNOON")]
 
 
+def _transitions(report: Any) -> list[str]:
+    """The transitions a report's steps belong to, in order ("<from>-><to>:<step>")."""
+    out: list[str] = []
+    for step in report.steps:
+        name = step.name.split(":")[0]
+        if not out or out[-1] != name:
+            out.append(name)
+    return out
+
+
 def test_full_walk_keeps_legacy_columns_and_returns_to_the_start(seeded_url: str) -> None:
     cat0, data0, sum0 = _state(seeded_url)
     sums = [sum0]
@@ -330,9 +340,7 @@ def test_full_walk_keeps_legacy_columns_and_returns_to_the_start(seeded_url: str
         before = [(r["id"], r["service"], r["preferredTime"]) for r in data0["reservations"]]
         assert sorted(archived) == sorted(before)
     report = rollback(seeded_url, to="legacy")
-    assert [s.name for s in report.steps] == [
-        "rollback phase4 -> phase2", "rollback phase2 -> phase1", "rollback phase1 -> legacy",
-    ]
+    assert _transitions(report) == ["phase4->phase2", "phase2->phase1", "phase1->legacy"]
     cat9, data9, sum9 = _state(seeded_url)
     assert set(sums) == {sum0}
     assert sum9 == sum0
@@ -354,13 +362,13 @@ def test_one_call_walks_every_phase_in_order_and_reports_progress(seeded_url: st
     lines: list[str] = []
     report = migrate(seeded_url, to="phase4", confirm=True, progress=lines.append)
     assert report.ok and report.start is Phase.LEGACY and report.reached is Phase.PHASE4
-    assert [s.name for s in report.steps] == [
-        "phase1", "backfill", "phase2-indexes", "phase2-validate", "phase4",
-    ]
+    assert _transitions(report) == ["legacy->phase1", "phase1->phase2", "phase2->phase4"]
+    assert "phase1->phase2:backfill" in [s.name for s in report.steps]
     assert any(line.startswith("backfill: 60/60 rows examined") for line in lines)
     assert all(isinstance(line, str) for line in lines)
     history = status(seeded_url).history
-    assert [(h["phase"], h["action"]) for h in reversed(history)] == [
+    assert [(h["phase"], h["action"]) for h in reversed(history)
+            if h["action"] in ("apply", "rollback")] == [
         ("phase1", "apply"), ("phase2", "apply"), ("phase4", "apply"),
     ]
     as_dict = report.to_dict()

@@ -43,6 +43,7 @@ from slotcap.domain.model import (
     Service,
     ServiceLimit,
 )
+from slotcap.domain.schema_state import schema_state
 from slotcap.errors import ReservationNotFound, SchemaStateError
 from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts, SchemaState
 
@@ -134,18 +135,9 @@ class SchemaInfo:
             raise SchemaStateError(
                 "there is no reservations table: create the application's schema first"
             )
-        old = self.has("reservations", "service")
-        new = all(self.has("reservations", c) for c in NEW_RESERVATION_COLUMNS) and all(
-            self.has_table(t) for t in ("services", "clinic_time_slots")
-        )
-        if old and new:
-            return SchemaState.EXPANDED
-        if old:
-            return SchemaState.LEGACY
-        if new:
-            return SchemaState.CONTRACTED
-        raise SchemaStateError(
-            "reservations has neither the old service column nor the new ones"
+        return schema_state(
+            {c for t, c in self.columns if t == "reservations"},
+            {t for t, _ in self.columns},
         )
 
     def reservation_columns(self) -> tuple[str, ...]:

@@ -48,7 +48,7 @@ from slotcap.migration._ddl_names import (
 from slotcap.migration._ddl_phase2 import held_index_sql
 from slotcap.sqldb import Dialect, SqlConnection
 
-__all__ = ["CONTRACTED_COLUMNS", "apply_phase4", "not_null_check_name"]
+__all__ = ["CONTRACTED_COLUMNS", "apply_phase4", "contract_sqlite", "not_null_check_name"]
 
 Progress = Callable[[str], None]
 
@@ -129,60 +129,67 @@ def _null_counts(conn: SqlConnection) -> dict[str, int]:
 # -- SQLite --------------------------------------------------------------------------------
 
 
+def contract_sqlite(conn: SqlConnection) -> dict[str, Any]:
+    """The whole SQLite contract, inside the caller's (IMMEDIATE) transaction."""
+    if not _require_columns(conn):
+        return {"note": "already contracted"}
+    nulls = {c: n for c, n in _null_counts(conn).items() if n}
+    if nulls:
+        raise MigrationError(f"phase 4 refused: rows without new values {nulls}")
+    archive.create_archive_tables(conn)
+    copied, last = 0, ""
+    while True:
+        n, last = archive.archive_reservations_batch(conn, last, 5000)
+        if not n:
+            break
+        copied += n
+    limits = archive.archive_limits(conn)
+    archive.record_contract(conn)
+    # The exact CREATE text of every table and index removed or rebuilt, so that the
+    # rollback recreates them byte for byte.
+    saved = conn.execute(
+        "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN (%s, %s) "
+        "AND sql IS NOT NULL ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, name",
+        (RESERVATIONS, LIMITS),
+    )
+    archive.save_schema_rows(
+        conn, [(str(t), str(n), i, str(s)) for i, (t, n, _tb, s) in enumerate(saved)]
+    )
+    kept_indexes = [
+        str(s) for t, n, tbl, s in saved
+        if t == "index" and tbl == RESERVATIONS and n not in (IDX_LEGACY_SERVICE, IDX_HELD)
+    ]
+    # The 12-step rebuild: new table, copy, drop, rename, indexes.
+    conn.execute(_CONTRACTED_SQLITE)
+    cols = q(*CONTRACTED_COLUMNS)
+    conn.execute(
+        f"INSERT INTO {q(_NEW_TABLE)} ({cols}) SELECT {cols} FROM {q(RESERVATIONS)}"  # noqa: S608
+    )
+    conn.execute(f"DROP TABLE {q(RESERVATIONS)}")
+    conn.execute(f"ALTER TABLE {q(_NEW_TABLE)} RENAME TO {q(RESERVATIONS)}")
+    for sql in kept_indexes:
+        conn.execute(sql)
+    for name, columns in FINAL_INDEXES:
+        conn.execute(_final_index_sql(name, columns, concurrently=False))
+    # The held-rows index without the dropped "service" column.
+    conn.execute(
+        f"CREATE INDEX IF NOT EXISTS {q(IDX_HELD_CONTRACTED)} ON {q(RESERVATIONS)} "
+        + held_index_sql(Dialect.SQLITE, contracted=True)
+    )
+    conn.execute(f"DROP TABLE {q(LIMITS)}")
+    broken = conn.execute("SELECT count(*) FROM pragma_foreign_key_check(%s)", (RESERVATIONS,))
+    if broken[0][0]:
+        raise MigrationError(f"phase 4: {broken[0][0]} reservation(s) reference no service")
+    return {"archived_reservations": copied, "archived_limits": limits}
+
+
 def _apply_sqlite(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
     with conn.transaction():
-        if not _require_columns(conn):
-            return {"note": "already contracted"}
-        nulls = {c: n for c, n in _null_counts(conn).items() if n}
-        if nulls:
-            raise MigrationError(f"phase 4 refused: rows without new values {nulls}")
-        archive.create_archive_tables(conn)
-        copied, last = 0, ""
-        while True:
-            n, last = archive.archive_reservations_batch(conn, last, 5000)
-            if not n:
-                break
-            copied += n
-        limits = archive.archive_limits(conn)
-        archive.record_contract(conn)
-        # The exact CREATE text of every table and index removed or rebuilt, so that the
-        # rollback recreates them byte for byte.
-        saved = conn.execute(
-            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN (%s, %s) "
-            "AND sql IS NOT NULL ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, name",
-            (RESERVATIONS, LIMITS),
-        )
-        archive.save_schema_rows(
-            conn, [(str(t), str(n), i, str(s)) for i, (t, n, _tb, s) in enumerate(saved)]
-        )
-        kept_indexes = [
-            str(s) for t, n, tbl, s in saved
-            if t == "index" and tbl == RESERVATIONS and n not in (IDX_LEGACY_SERVICE, IDX_HELD)
-        ]
-        # The 12-step rebuild: new table, copy, drop, rename, indexes.
-        conn.execute(_CONTRACTED_SQLITE)
-        cols = q(*CONTRACTED_COLUMNS)
-        conn.execute(
-            f"INSERT INTO {q(_NEW_TABLE)} ({cols}) SELECT {cols} FROM {q(RESERVATIONS)}"  # noqa: S608
-        )
-        conn.execute(f"DROP TABLE {q(RESERVATIONS)}")
-        conn.execute(f"ALTER TABLE {q(_NEW_TABLE)} RENAME TO {q(RESERVATIONS)}")
-        for sql in kept_indexes:
-            conn.execute(sql)
-        for name, columns in FINAL_INDEXES:
-            conn.execute(_final_index_sql(name, columns, concurrently=False))
-        # The held-rows index without the dropped "service" column.
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {q(IDX_HELD_CONTRACTED)} ON {q(RESERVATIONS)} "
-            + held_index_sql(Dialect.SQLITE, contracted=True)
-        )
-        conn.execute(f"DROP TABLE {q(LIMITS)}")
-        broken = conn.execute("SELECT count(*) FROM pragma_foreign_key_check(%s)", (RESERVATIONS,))
-        if broken[0][0]:
-            raise MigrationError(f"phase 4: {broken[0][0]} reservation(s) reference no service")
+        detail = contract_sqlite(conn)
     conn.execute("ANALYZE")
-    progress(f"phase4: archived {copied} reservations and {limits} limits; table rebuilt")
-    return {"archived_reservations": copied, "archived_limits": limits}
+    progress(f"phase4: archived {detail.get('archived_reservations', 0)} reservations; "
+             "table rebuilt")
+    return detail
 
 
 # -- PostgreSQL ----------------------------------------------------------------------------

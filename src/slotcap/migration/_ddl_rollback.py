@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from slotcap.domain.model import LEGACY_SERVICE_CODES
@@ -48,7 +48,18 @@ from slotcap.migration._ddl_phase2 import drop_read_indexes, held_index_sql
 from slotcap.migration._ddl_phase4 import CONTRACTED_COLUMNS, not_null_check_name
 from slotcap.sqldb import Dialect, SqlConnection
 
-__all__ = ["rollback_phase1", "rollback_phase2", "rollback_phase4"]
+__all__ = [
+    "clear_batch",
+    "drop_phase1_tables",
+    "enum_labels",
+    "fill_legacy_batches_pg",
+    "fill_remaining_pg",
+    "rebuild_legacy_sqlite",
+    "recreate_legacy_pg",
+    "rollback_phase1",
+    "rollback_phase2",
+    "rollback_phase4",
+]
 
 Progress = Callable[[str], None]
 
@@ -91,7 +102,7 @@ def rollback_phase1(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
             )
 
         pg.locked(conn, drop_columns, what="drop the new reservation columns")
-        pg.locked(conn, _drop_phase1_tables, what="drop phase 1 tables")
+        pg.locked(conn, drop_phase1_tables, what="drop phase 1 tables")
     else:
         if sqlite3.sqlite_version_info < (3, 35, 0):
             raise MigrationError("rolling back phase 1 on SQLite needs SQLite 3.35+ (DROP COLUMN)")
@@ -103,12 +114,12 @@ def rollback_phase1(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
             for col in reversed(NEW_COLUMNS):
                 if col in have:
                     conn.execute(f"ALTER TABLE {q(RESERVATIONS)} DROP COLUMN {q(col)}")
-            _drop_phase1_tables(conn)
+            drop_phase1_tables(conn)
     progress("rollback: phase 1 removed; the database is legacy again")
     return {"dropped_columns": list(NEW_COLUMNS)}
 
 
-def _drop_phase1_tables(conn: SqlConnection) -> None:
+def drop_phase1_tables(conn: SqlConnection) -> None:
     for table in (*_SLOTCAP_TABLES, SLOTS, SERVICES):
         conn.execute(f"DROP TABLE IF EXISTS {q(table)}")
     if conn.dialect is Dialect.POSTGRES:
@@ -137,7 +148,7 @@ def _columns_of(listed: Any) -> tuple[str, ...]:
     return tuple(col for col in NEW_COLUMNS if col in names)
 
 
-def _clear_batch(conn: SqlConnection, limit: int) -> int:
+def clear_batch(conn: SqlConnection, limit: int) -> int:
     if conn.dialect is Dialect.POSTGRES:
         # One statement: the same batch of journal rows is cleared and deleted, even if
         # the journal grows meanwhile.
@@ -185,7 +196,7 @@ def rollback_phase2(conn: SqlConnection, progress: Progress, *, batch_size: int)
     cleared = 0
     while True:
         with conn.transaction():
-            n = _clear_batch(conn, batch_size)
+            n = clear_batch(conn, batch_size)
         if not n:
             break
         cleared += n
@@ -206,7 +217,7 @@ def rollback_phase4(conn: SqlConnection, progress: Progress, *, batch_size: int)
     return _rollback_phase4_sqlite(conn, progress)
 
 
-def _enum_labels(conn: SqlConnection) -> list[str]:
+def enum_labels(conn: SqlConnection) -> list[str]:
     labels = [d for _n, _p, d in archive.schema_rows(conn, "enum")] or list(LEGACY_SERVICE_CODES)
     bad = [label for label in labels if not _LABEL.match(label)]
     if bad:  # labels become SQL literals below: accept only plain upper-case names
@@ -215,29 +226,10 @@ def _enum_labels(conn: SqlConnection) -> list[str]:
 
 
 def _rollback_phase4_pg(conn: SqlConnection, progress: Progress, batch: int) -> dict[str, Any]:
-    labels = _enum_labels(conn)
+    labels = enum_labels(conn)
 
-    def recreate(c: SqlConnection) -> None:
-        if not pg.type_exists(c, SERVICE_TYPE):
-            literals = ", ".join(f"'{label}'" for label in labels)
-            c.execute(f"CREATE TYPE {q(SERVICE_TYPE)} AS ENUM ({literals})")
-        c.execute(_LIMITS_PG)
-        c.execute(
-            'CREATE UNIQUE INDEX IF NOT EXISTS "service_reservation_limits_serviceType_key" '
-            f'ON {q(LIMITS)} ("serviceType")'
-        )
-        c.execute(
-            f"INSERT INTO {q(LIMITS)} ({q(*_LIMIT_COLUMNS)}) "  # noqa: S608
-            f'SELECT "id", CAST("serviceType" AS {q(SERVICE_TYPE)}), "dailyLimit", "isActive", '
-            f'"createdAt", "updatedAt" FROM {q(ARCHIVE_LIMITS)} ON CONFLICT DO NOTHING'
-        )
-        c.execute(
-            f"ALTER TABLE {q(RESERVATIONS)} "
-            f'ADD COLUMN IF NOT EXISTS "service" {q(SERVICE_TYPE)}, '
-            'ADD COLUMN IF NOT EXISTS "preferredTime" TEXT'
-        )
-
-    pg.locked(conn, recreate, what="recreate ServiceType, limits table and legacy columns")
+    pg.locked(conn, lambda c: recreate_legacy_pg(c, labels),
+              what="recreate ServiceType, limits table and legacy columns")
     progress("rollback phase 4: enum, limits table and (nullable) legacy columns back")
 
     filled = _fill_legacy_pg(conn, batch)
@@ -265,10 +257,39 @@ def _rollback_phase4_pg(conn: SqlConnection, progress: Progress, batch: int) -> 
     return {"refilled_rows": filled}
 
 
+def recreate_legacy_pg(c: SqlConnection, labels: list[str]) -> None:
+    """The enum, the limits table (rows from the archive) and the legacy columns,
+    nullable; catalogue changes and a handful of limits rows."""
+    if not pg.type_exists(c, SERVICE_TYPE):
+        literals = ", ".join(f"'{label}'" for label in labels)
+        c.execute(f"CREATE TYPE {q(SERVICE_TYPE)} AS ENUM ({literals})")
+    c.execute(_LIMITS_PG)
+    c.execute(
+        'CREATE UNIQUE INDEX IF NOT EXISTS "service_reservation_limits_serviceType_key" '
+        f'ON {q(LIMITS)} ("serviceType")'
+    )
+    if ARCHIVE_LIMITS in c.tables():
+        c.execute(
+            f"INSERT INTO {q(LIMITS)} ({q(*_LIMIT_COLUMNS)}) "  # noqa: S608
+            f'SELECT "id", CAST("serviceType" AS {q(SERVICE_TYPE)}), "dailyLimit", '
+            f'"isActive", "createdAt", "updatedAt" FROM {q(ARCHIVE_LIMITS)} ON CONFLICT DO NOTHING'
+        )
+    c.execute(
+        f"ALTER TABLE {q(RESERVATIONS)} "
+        f'ADD COLUMN IF NOT EXISTS "service" {q(SERVICE_TYPE)}, '
+        'ADD COLUMN IF NOT EXISTS "preferredTime" TEXT'
+    )
+
+
 def _fill_legacy_pg(conn: SqlConnection, batch: int) -> int:
+    return sum(fill_legacy_batches_pg(conn, batch))
+
+
+def fill_legacy_batches_pg(conn: SqlConnection, batch: int) -> Iterator[int]:
     """Refill service/preferredTime from the archive (rows written after phase 4: from
-    the row's service code and period), keyset batch by batch."""
-    filled, last = 0, ""
+    the row's service code and period), keyset batch by batch; yields each committed
+    batch's count."""
+    last = ""
     while True:
         with conn.transaction():
             ids = conn.execute(
@@ -277,7 +298,7 @@ def _fill_legacy_pg(conn: SqlConnection, batch: int) -> int:
                 (last, batch),
             )
             if not ids:
-                return filled
+                return
             first_excl, last = last, str(ids[-1][0])
             rows = conn.execute(
                 f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
@@ -297,10 +318,10 @@ def _fill_legacy_pg(conn: SqlConnection, batch: int) -> int:
                 "RETURNING 1",
                 (first_excl, last),
             )
-            filled += len(rows) + len(derived)
+        yield len(rows) + len(derived)
 
 
-def _fill_remaining_pg(conn: SqlConnection) -> int:
+def fill_remaining_pg(conn: SqlConnection) -> int:
     """One pass over the rows still without legacy values (few: written by the
     contracted application during the batched refill)."""
     with conn.transaction():
@@ -333,7 +354,7 @@ def _legacy_not_null_pg(conn: SqlConnection) -> int:
     """
     checks = {col: not_null_check_name(col) for col in LEGACY_COLUMNS}
     pg.add_not_null_checks(conn, RESERVATIONS, checks, what="add legacy NOT NULL helper checks")
-    late = _fill_remaining_pg(conn)
+    late = fill_remaining_pg(conn)
     missing = int(conn.scalar(
         f'SELECT count(*) FROM {q(RESERVATIONS)} WHERE "service" IS NULL '  # noqa: S608
         'OR "preferredTime" IS NULL'
@@ -353,38 +374,45 @@ def _legacy_not_null_pg(conn: SqlConnection) -> int:
     return late
 
 
+def rebuild_legacy_sqlite(conn: SqlConnection) -> int:
+    """The SQLite phase-4 rollback, inside the caller's (IMMEDIATE) transaction;
+    returns the rows rebuilt."""
+    rows = conn.execute(
+        f'SELECT "kind", "name", "definition" FROM {q(ARCHIVE_SCHEMA)} '  # noqa: S608
+        "WHERE \"kind\" IN ('table', 'index') ORDER BY \"position\""
+    )
+    tables = {n: d for k, n, d in rows if k == "table"}
+    indexes = [(n, d) for k, n, d in rows if k == "index"]
+    prefix = f"CREATE TABLE {q(RESERVATIONS)}"
+    old_sql = tables.get(RESERVATIONS, "")
+    if not old_sql.startswith(prefix) or LIMITS not in tables:
+        raise MigrationError("cannot roll back phase 4: the archived schema is incomplete")
+    conn.execute(tables[LIMITS])
+    conn.execute(
+        f"INSERT INTO {q(LIMITS)} ({q(*_LIMIT_COLUMNS)}) "  # noqa: S608
+        f"SELECT {q(*_LIMIT_COLUMNS)} FROM {q(ARCHIVE_LIMITS)}"
+    )
+    conn.execute(f"CREATE TABLE {q(_OLD_TABLE)}{old_sql[len(prefix):]}")
+    kept = q(*CONTRACTED_COLUMNS)
+    conn.execute(
+        f"INSERT INTO {q(_OLD_TABLE)} ({kept}, {q(*LEGACY_COLUMNS)}) "
+        + "SELECT "
+        + ", ".join(f"r.{q(c)}" for c in CONTRACTED_COLUMNS)
+        + f', COALESCE(a."service", s."code"), COALESCE(a."preferredTime", {_DERIVED_TIME}) '
+        f"FROM {q(RESERVATIONS)} r LEFT JOIN {q(ARCHIVE_LEGACY)} a ON a.\"id\" = r.\"id\" "
+        f'LEFT JOIN {q(SERVICES)} s ON s."id" = r."serviceId"'
+    )
+    count = int(conn.scalar(f"SELECT count(*) FROM {q(_OLD_TABLE)}") or 0)  # noqa: S608
+    conn.execute(f"DROP TABLE {q(RESERVATIONS)}")
+    conn.execute(f"ALTER TABLE {q(_OLD_TABLE)} RENAME TO {q(RESERVATIONS)}")
+    for _name, sql in indexes:
+        conn.execute(sql)
+    archive.drop_archive_tables(conn)
+    return count
+
+
 def _rollback_phase4_sqlite(conn: SqlConnection, progress: Progress) -> dict[str, Any]:
     with conn.transaction():
-        rows = conn.execute(
-            f'SELECT "kind", "name", "definition" FROM {q(ARCHIVE_SCHEMA)} '  # noqa: S608
-            "WHERE \"kind\" IN ('table', 'index') ORDER BY \"position\""
-        )
-        tables = {n: d for k, n, d in rows if k == "table"}
-        indexes = [(n, d) for k, n, d in rows if k == "index"]
-        prefix = f"CREATE TABLE {q(RESERVATIONS)}"
-        old_sql = tables.get(RESERVATIONS, "")
-        if not old_sql.startswith(prefix) or LIMITS not in tables:
-            raise MigrationError("cannot roll back phase 4: the archived schema is incomplete")
-        conn.execute(tables[LIMITS])
-        conn.execute(
-            f"INSERT INTO {q(LIMITS)} ({q(*_LIMIT_COLUMNS)}) "  # noqa: S608
-            f"SELECT {q(*_LIMIT_COLUMNS)} FROM {q(ARCHIVE_LIMITS)}"
-        )
-        conn.execute(f"CREATE TABLE {q(_OLD_TABLE)}{old_sql[len(prefix):]}")
-        kept = q(*CONTRACTED_COLUMNS)
-        conn.execute(
-            f"INSERT INTO {q(_OLD_TABLE)} ({kept}, {q(*LEGACY_COLUMNS)}) "
-            + "SELECT "
-            + ", ".join(f"r.{q(c)}" for c in CONTRACTED_COLUMNS)
-            + f', COALESCE(a."service", s."code"), COALESCE(a."preferredTime", {_DERIVED_TIME}) '
-            f"FROM {q(RESERVATIONS)} r LEFT JOIN {q(ARCHIVE_LEGACY)} a ON a.\"id\" = r.\"id\" "
-            f'LEFT JOIN {q(SERVICES)} s ON s."id" = r."serviceId"'
-        )
-        count = int(conn.scalar(f"SELECT count(*) FROM {q(_OLD_TABLE)}") or 0)  # noqa: S608
-        conn.execute(f"DROP TABLE {q(RESERVATIONS)}")
-        conn.execute(f"ALTER TABLE {q(_OLD_TABLE)} RENAME TO {q(RESERVATIONS)}")
-        for _name, sql in indexes:
-            conn.execute(sql)
-        archive.drop_archive_tables(conn)
+        count = rebuild_legacy_sqlite(conn)
     progress(f"rollback phase 4: reservations rebuilt with legacy columns ({count} rows)")
     return {"refilled_rows": count}

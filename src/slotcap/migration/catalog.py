@@ -19,7 +19,8 @@ from typing import Any
 
 import attrs
 
-from slotcap.migration._ddl_names import LEGACY_COLUMNS, RESERVATIONS
+from slotcap.domain.schema_state import schema_state
+from slotcap.migration._ddl_names import RESERVATIONS
 from slotcap.ports import SchemaState
 from slotcap.sqldb import Dialect, SqlConnection
 
@@ -46,6 +47,8 @@ class Catalog:
     constraints: dict[tuple[str, str], tuple[str, bool]]
     #: enum type -> labels in order (PostgreSQL only)
     enums: dict[str, tuple[str, ...]]
+    #: trigger name -> (table, definition)
+    triggers: dict[str, tuple[str, str]] = attrs.Factory(dict)
 
     def has_column(self, table: str, column: str) -> bool:
         return (table, column) in self.columns
@@ -56,7 +59,7 @@ class Catalog:
     def diff(self, other: Catalog) -> list[str]:
         """Human-readable differences (empty when equal)."""
         out: list[str] = []
-        for field in ("tables", "columns", "indexes", "constraints", "enums"):
+        for field in ("tables", "columns", "indexes", "constraints", "enums", "triggers"):
             mine: dict[Any, Any] = getattr(self, field)
             theirs: dict[Any, Any] = getattr(other, field)
             for key in sorted(mine.keys() | theirs.keys(), key=repr):
@@ -74,6 +77,7 @@ def _snapshot_sqlite(conn: SqlConnection) -> Catalog:
     columns: dict[tuple[str, str], Column] = {}
     indexes: dict[str, tuple[str, str, bool]] = {}
     constraints: dict[tuple[str, str], tuple[str, bool]] = {}
+    triggers: dict[str, tuple[str, str]] = {}
     rows = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_master "
         "WHERE name NOT LIKE 'sqlite_stat%%' AND name <> 'sqlite_sequence' ORDER BY name"
@@ -88,6 +92,8 @@ def _snapshot_sqlite(conn: SqlConnection) -> Catalog:
                 )
                 sql = f"auto ({', '.join(str(c[0]) for c in cols)})"
             indexes[name] = (table, _normalise(sql), True)
+        elif kind == "trigger":
+            triggers[name] = (table, _normalise(sql))
     for table in tables:
         for _cid, col, ctype, notnull, default, _pk in conn.execute(
             "SELECT cid, name, type, \"notnull\", dflt_value, pk FROM pragma_table_info(%s)",
@@ -103,7 +109,7 @@ def _snapshot_sqlite(conn: SqlConnection) -> Catalog:
                 f"FOREIGN KEY ({src}) REFERENCES {parent}({dst}) ON DELETE {on_delete}",
                 True,
             )
-    return Catalog("sqlite", tables, columns, indexes, constraints, {})
+    return Catalog("sqlite", tables, columns, indexes, constraints, {}, triggers)
 
 
 def _snapshot_postgres(conn: SqlConnection) -> Catalog:
@@ -152,23 +158,26 @@ def _snapshot_postgres(conn: SqlConnection) -> Catalog:
         "WHERE n.nspname = current_schema() ORDER BY t.typname, e.enumsortorder"
     ):
         enums[typname] = (*enums.get(typname, ()), str(label))
-    return Catalog("postgresql", tables, columns, indexes, constraints, enums)
+    triggers = {
+        str(name): (str(table), str(definition))
+        for name, table, definition in conn.execute(
+            "SELECT t.tgname, c.relname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+            "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND NOT t.tgisinternal"
+        )
+    }
+    return Catalog("postgresql", tables, columns, indexes, constraints, enums, triggers)
 
 
 def snapshot(conn: SqlConnection) -> Catalog:
-    """Read the whole schema of the connection's database (current schema on PG)."""
+    """Read the whole schema of the connection's database (current schema on PG),
+    triggers included."""
     if conn.dialect is Dialect.POSTGRES:
         return _snapshot_postgres(conn)
     return _snapshot_sqlite(conn)
 
 
 def detect_schema_state(conn: SqlConnection) -> SchemaState:
-    """Which columns ``reservations`` has: legacy only, both, or new only."""
-    cols = conn.columns(RESERVATIONS)
-    has_old = all(c in cols for c in LEGACY_COLUMNS)
-    has_new = "serviceId" in cols
-    if has_new and not has_old:
-        return SchemaState.CONTRACTED
-    if has_new:
-        return SchemaState.EXPANDED
-    return SchemaState.LEGACY
+    """Which columns ``reservations`` has: legacy only, both, or new only (the one rule
+    in :func:`slotcap.domain.schema_state.schema_state`, shared with the stores)."""
+    return schema_state(conn.columns(RESERVATIONS), conn.tables())

@@ -1,8 +1,12 @@
 """Apply and roll back the migration's schema phases; report where a database stands.
 
 ``migrate(url, to=...)`` walks every phase between the current one and the target, in
-order; ``rollback(url, to=...)`` walks back. The state table records each step, so an
-interrupted run resumes where it stopped (every phase is idempotent).
+order; ``rollback(url, to=...)`` walks back. Each move between two phases is a
+:class:`~slotcap.migration.steps.Transition` of named steps, journaled by
+:mod:`~slotcap.migration.runner`: a killed run is resumed by the same command (from
+the first step not recorded done) or undone by the inverse command (the inverse
+transition from its start). The whole run holds the database's migration lock
+(:mod:`~slotcap.migration.runlock`), so a second run is refused at once.
 
 The plan's phase 3 (feature-flagged dual-write rollout) changes no schema: ``phase3``
 is accepted as a name for phase 2's schema, and ``validate`` carries its monitor.
@@ -16,18 +20,27 @@ the indexes the phase-3 application reads with).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from slotcap.errors import MigrationError
+from slotcap.errors import MigrationError, SchemaStateError
 from slotcap.migration import state
 from slotcap.migration._ddl_names import RESERVATIONS, q
 from slotcap.migration._ddl_phase2 import create_read_indexes
+from slotcap.migration._transitions_common import (
+    backfill_detail,
+    backfill_step,
+    paused_message,
+    unfilled,
+)
 from slotcap.migration.catalog import detect_schema_state
+from slotcap.migration.location import INCONSISTENT, INTERRUPTED, SETTLED, Location, locate
+from slotcap.migration.runlock import migration_lock
+from slotcap.migration.runner import OnStep, run_transition, transition
 from slotcap.migration.state import Phase, detect_phase
+from slotcap.migration.steps import StepContext, StepPaused, Transition
 from slotcap.migration.validate import ValidationReport, validate
 from slotcap.ports import SchemaState
 from slotcap.sqldb import SqlConnection, open_sql
@@ -105,25 +118,43 @@ class MigrationReport:
 
 @attrs.frozen
 class MigrationStatus:
-    """Where a database stands."""
+    """Where a database stands (see :mod:`slotcap.migration.location`)."""
 
+    #: The settled phase; for an interrupted transition, the phase it started from.
     phase: Phase
     #: When the current phase was applied or rolled back to (database clock), if recorded.
     applied_at: str | None
-    #: Which columns reservations has, read from the catalog.
-    schema_state: SchemaState
-    #: False when the state table and the columns disagree (see ``problem``).
+    #: Which columns reservations has, read from the catalog (None: not slotcap's shape).
+    schema_state: SchemaState | None
+    #: False when the record and the catalogue disagree (see ``problem``).
     consistent: bool
     last_validation: dict[str, Any] | None
     last_validated_at: str | None
     history: list[dict[str, Any]]
     problem: str | None = None
+    #: settled | interrupted | inconsistent
+    state: str = SETTLED
+    transition: str | None = None
+    step: str | None = None
+    forward: str | None = None
+    back: str | None = None
+    paused: bool = False
+    problems: tuple[str, ...] = ()
+
+    @property
+    def location(self) -> Location:
+        return Location(state=self.state, phase=self.phase, transition=self.transition,
+                        step=self.step, forward=self.forward, back=self.back,
+                        paused=self.paused, problems=self.problems)
+
+    def summary(self) -> str:
+        return self.location.summary()
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "phase": self.phase.value,
+            **self.location.to_dict(),
             "applied_at": self.applied_at,
-            "schema_state": self.schema_state.value,
+            "schema_state": None if self.schema_state is None else self.schema_state.value,
             "consistent": self.consistent,
             "problem": self.problem,
             "last_validation": self.last_validation,
@@ -132,156 +163,157 @@ class MigrationStatus:
         }
 
 
-@contextmanager
-def _timed(report: MigrationReport, name: str, progress: Progress) -> Iterator[dict[str, Any]]:
-    detail: dict[str, Any] = {}
-    started = time.monotonic()
-    progress(f"{name}: starting")
-    yield detail
-    seconds = time.monotonic() - started
-    report.steps.append(StepResult(name, seconds, detail))
-    progress(f"{name}: done in {seconds:.2f}s")
+def _on_step(report: MigrationReport, progress: Progress, t: Transition) -> OnStep:
+    def done(name: str, seconds: float, detail: dict[str, Any]) -> None:
+        report.steps.append(StepResult(f"{t.name}:{name}", seconds, dict(detail)))
+        progress(f"{t.name}: {name} done in {seconds:.2f}s")
+
+    return done
+
+
+# -- planning ------------------------------------------------------------------------------
+
+
+def _walk(start: Phase, end: Phase) -> list[tuple[Phase, Phase]]:
+    """Adjacent (from, to) pairs from ``start`` to ``end``."""
+    order = list(Phase)
+    i, j = order.index(start), order.index(end)
+    step = 1 if j >= i else -1
+    return [(order[k], order[k + step]) for k in range(i, j, step)]
+
+
+@attrs.frozen
+class _Leg:
+    start: Phase
+    end: Phase
+    #: Steps already done (resuming an interrupted run); None: start afresh.
+    done: tuple[str, ...] | None = None
+
+
+def _plan(conn: SqlConnection, target: Phase) -> tuple[Phase, list[_Leg], bool]:
+    """(the phase to report as the start, the transitions to run, whether the
+    database was settled)."""
+    pending = state.open_transition(conn)
+    if pending is None:
+        start = detect_phase(conn)
+        return start, [_Leg(a, b) for a, b in _walk(start, target)], True
+    a, b = pending.start, pending.end
+    if (target.rank - a.rank) * (b.rank - a.rank) > 0:
+        # The same direction: finish the interrupted transition, then go on.
+        return a, [_Leg(a, b, pending.done), *(_Leg(x, y) for x, y in _walk(b, target))], False
+    # The other way: the inverse transition from its start, then on from there.
+    return a, [_Leg(b, a), *(_Leg(x, y) for x, y in _walk(a, target))], False
+
+
+def _interrupted_hint(conn: SqlConnection) -> str:
+    where = locate(conn)
+    return f" ({where.summary()})" if where.state == INTERRUPTED else ""
 
 
 # -- forward -------------------------------------------------------------------------------
 
 
-def _apply_phase1(conn: SqlConnection, report: MigrationReport, progress: Progress) -> bool:
-    from slotcap.migration._ddl_phase1 import apply_phase1
-
-    with _timed(report, "phase1", progress) as detail:
-        apply_phase1(conn, progress)
-        result = validate(conn, phase=Phase.PHASE1)
-        detail["validation_passed"] = result.passed
-    report.validation = result
-    if not result.passed:
-        state.record(conn, Phase.PHASE1, "validate", validation=result.to_dict())
-        raise MigrationError(f"phase 1 applied but its checks failed — {result.summary()}")
-    state.record(conn, Phase.PHASE1, "apply", validation=result.to_dict())
-    return True
+_GATE_SAMPLE = 5
 
 
-def _unfilled(conn: SqlConnection) -> int:
-    """Rows the backfill has not reached (a legacy-only writer added them meanwhile)."""
-    return int(conn.scalar(
-        f'SELECT count(*) FROM {q(RESERVATIONS)} WHERE "serviceId" IS NULL'  # noqa: S608
-    ) or 0)
-
-
-#: Extra backfill passes when rows arrived during the first one (legacy writer live).
-_CATCH_UP_PASSES = 2
-
-
-def _backfill_detail(backfill: Any) -> Any:
-    to_dict = getattr(backfill, "to_dict", None)
-    return to_dict() if callable(to_dict) else repr(backfill)
-
-
-def _batch_lines(progress: Progress) -> Callable[[Any], None]:
-    """Backfill batch events as text lines for a str-only ``progress``, at most about
-    one per tenth of the rows (a million-row table must not print a thousand lines)."""
-    last = [-1]
-
-    def on_batch(event: Any) -> None:
-        total = max(int(getattr(event, "rows_total", 0) or 0), 1)
-        done = int(getattr(event, "rows_done", 0) or 0)
-        tenth = min(done * 10 // total, 10)
-        if tenth > last[0]:
-            last[0] = tenth
-            progress(f"backfill: {done:,}/{total:,} rows examined, "
-                     f"{int(getattr(event, 'rows_written', 0) or 0):,} written")
-
-    return on_batch
-
-
-def _apply_phase2(
-    conn: SqlConnection,
-    report: MigrationReport,
-    progress: Progress,
-    batch_size: int,
-    *,
-    current: Phase = Phase.PHASE1,
-    backfill_progress: Callable[[Any], None] | None = None,
-) -> bool:
-    """Backfill, build the read indexes, validate, and move to phase 2 when every check
-    passes. ``current`` is
-    PHASE2 for the catch-up run on a phase-2 database (then nothing moves)."""
-    # The backfill fills the new columns and journals each row (and column) it fills.
-    from slotcap.migration.backfill import run_backfill
-
-    for attempt in range(1 + _CATCH_UP_PASSES):
-        name = "backfill" if attempt == 0 else f"backfill catch-up {attempt}"
-        with _timed(report, name, progress) as detail:
-            report.backfill = run_backfill(
-                conn, batch_size=batch_size,
-                progress=backfill_progress or _batch_lines(progress),
-            )
-            detail["backfill"] = _backfill_detail(report.backfill)
-        if not _unfilled(conn):
-            break
-    # The read indexes after the backfill, not in phase 1 as the plan has it: built
-    # before, each of its row updates would also maintain them (see _ddl_phase2).
-    with _timed(report, "phase2-indexes", progress) as detail:
-        detail["indexes"] = create_read_indexes(conn, progress)
-    with _timed(report, "phase2-validate", progress) as detail:
-        result = validate(conn, phase=Phase.PHASE2)
-        detail["passed"] = result.passed
-    report.validation = result
-    report.needs_review = result.needs_review
-    if not result.passed:
-        state.record(conn, current, "validate", validation=result.to_dict(),
-                     detail={"wanted": "phase2"})
-        stay = current.value
-        pending = _unfilled(conn)
-        if pending:
-            report.message = (
-                f"{pending} reservation(s) were written without the new columns while the "
-                f"backfill ran (a legacy-only writer is live); staying at {stay} — deploy "
-                "the dual-writing application, then run migrate to phase2 again"
-            )
-        elif result.needs_review:
-            report.message = (
-                f"{result.needs_review} reservation(s) await manual review (unreadable "
-                f"preferredTime); staying at {stay}"
-            )
-        else:
-            report.message = f"phase 2 checks failed; staying at {stay} — {result.summary()}"
-        progress(report.message)
-        return False
-    # A catch-up on a phase-2 database is recorded as a validation: "apply" would move
-    # the start of the dual-write monitor's window.
-    state.record(conn, Phase.PHASE2, "apply" if current is Phase.PHASE1 else "validate",
-                 validation=result.to_dict(),
-                 detail={"backfill": _backfill_detail(report.backfill)})
-    return True
-
-
-def _apply_phase4(
-    conn: SqlConnection, report: MigrationReport, progress: Progress, *, confirm: bool
-) -> bool:
-    from slotcap.migration._ddl_phase4 import apply_phase4
-
-    if not confirm:
-        raise MigrationError(
-            "phase 4 drops the legacy columns, the ServiceType enum and "
-            "service_reservation_limits; the legacy application stops working. Run it only "
-            "after a stable phase 3 (100% dual-write), and pass confirm=True (--confirm)"
-        )
+def _phase4_gate(conn: SqlConnection, report: MigrationReport) -> None:
+    """Phase 4 starts only from a phase 2 whose checks pass; a refusal says which rows
+    stand in the way and how to deal with them."""
     result = validate(conn, phase=Phase.PHASE2)
     report.validation = result
     report.needs_review = result.needs_review
-    if not result.passed:
-        state.record(conn, Phase.PHASE2, "validate", validation=result.to_dict(),
-                     detail={"wanted": "phase4"})
-        raise MigrationError(f"phase 4 refused: validation must pass first — {result.summary()}")
-    with _timed(report, "phase4", progress) as detail:
-        detail.update(apply_phase4(conn, progress))
-    result = validate(conn, phase=Phase.PHASE4)
+    if result.passed:
+        return
+    state.record(conn, Phase.PHASE2, "validate", validation=result.to_dict(),
+                 detail={"wanted": "phase4"})
+    hints: list[str] = []
+    if result.needs_review:
+        ids = [str(r[0]) for r in conn.execute(
+            f'SELECT "id" FROM {q(RESERVATIONS)} WHERE "period" IS NULL '  # noqa: S608
+            'AND "serviceId" IS NOT NULL ORDER BY "id" LIMIT %s', (_GATE_SAMPLE,))]
+        more = ", ..." if result.needs_review > len(ids) else ""
+        hints.append(
+            f"{result.needs_review} reservation(s) have a preferredTime the parser could "
+            f"not read (ids {', '.join(ids)}{more}): run `slotcap review export --out "
+            "review.csv`, fill in each row's period, `slotcap review import --in "
+            "review.csv`, then run this command again"
+        )
+    pending = unfilled(conn)
+    if pending:
+        hints.append(
+            f"{pending} reservation(s) lack the new columns (written by a legacy-only "
+            "writer): deploy the dual-writing application, run `slotcap migrate --to "
+            "phase2` (the catch-up backfill), then this command again"
+        )
+    hint = ("; " + "; ".join(hints)) if hints else ""
+    raise MigrationError(
+        f"phase 4 refused: validation must pass first — {result.summary()}{hint}"
+    )
+
+
+def _catch_up_phase2(
+    conn: SqlConnection, report: MigrationReport, say: Progress, batch_size: int,
+    backfill_progress: Callable[[Any], None] | None,
+) -> None:
+    """``migrate --to phase2`` on a phase-2 database: the catch-up backfill for rows a
+    legacy writer added, then the checks. Recorded as a validation: "apply" would move
+    the start of the dual-write monitor's window."""
+    ctx = StepContext(transition="phase2 catch-up", progress=say, batch_size=batch_size,
+                      backfill_progress=backfill_progress, step="backfill")
+    started = time.monotonic()
+    backfill_step(conn, ctx)
+    report.steps.append(StepResult("backfill", time.monotonic() - started, ctx.detail))
+    report.backfill = ctx.backfill
+    create_read_indexes(conn, say)
+    result = validate(conn, phase=Phase.PHASE2)
     report.validation = result
-    state.record(conn, Phase.PHASE4, "apply", validation=result.to_dict())
+    report.needs_review = result.needs_review
+    state.record(conn, Phase.PHASE2, "validate", validation=result.to_dict(),
+                 detail={"backfill": backfill_detail(report.backfill)})
     if not result.passed:
-        report.message = f"phase 4 applied; its checks report — {result.summary()}"
-    return True
+        report.message = paused_message(conn, result, "phase2")
+        say(report.message)
+
+
+def _run_legs(
+    conn: SqlConnection,
+    report: MigrationReport,
+    legs: list[_Leg],
+    say: Progress,
+    *,
+    batch_size: int,
+    backfill_progress: Callable[[Any], None] | None = None,
+    settled: bool = True,
+) -> None:
+    for index, leg in enumerate(legs):
+        t = transition(conn.dialect, leg.start, leg.end)
+        # The full gate for a phase 4 that starts from a settled phase 2; one resumed
+        # or reversed from an interrupted state is guarded by its NOT NULL step.
+        if (leg.start, leg.end) == (Phase.PHASE2, Phase.PHASE4) and leg.done is None \
+                and (index > 0 or settled):
+            _phase4_gate(conn, report)
+        ctx = StepContext(transition=t.name, progress=say, batch_size=batch_size,
+                          backfill_progress=backfill_progress)
+        say(f"{t.name}: " + (f"resuming after {', '.join(leg.done)}" if leg.done
+                            else "starting"))
+        try:
+            run_transition(conn, t, ctx, done=leg.done, on_step=_on_step(report, say, t))
+        except StepPaused as paused:
+            report.validation = ctx.validation
+            report.needs_review = int(getattr(ctx.validation, "needs_review", 0) or 0)
+            report.message = paused.message
+            say(report.message)
+            return
+        finally:
+            if ctx.backfill is not None:
+                report.backfill = ctx.backfill
+        if ctx.validation is not None:
+            report.validation = ctx.validation
+            report.needs_review = int(getattr(ctx.validation, "needs_review", 0) or 0)
+            if leg.end is Phase.PHASE4 and not ctx.validation.passed:
+                report.message = (
+                    f"phase 4 applied; its checks report — {ctx.validation.summary()}")
+        report.reached = leg.end
 
 
 def migrate_conn(
@@ -297,46 +329,32 @@ def migrate_conn(
     say = progress or _quiet
     target = Phase.parse(to)
     _require_reservations(conn)
-    start = detect_phase(conn)
-    report = MigrationReport(start=start, target=target, reached=start)
-    if target.rank < start.rank:
-        raise MigrationError(
-            f"the database is at {start.value}; use rollback to go back to {target.value}"
-        )
-    if target is start and target is Phase.PHASE2:
-        # Re-running phase 2 is the catch-up backfill (rows the legacy app wrote since).
-        _apply_phase2(conn, report, say, batch_size, current=Phase.PHASE2,
-                      backfill_progress=backfill_progress)
-        return report
-    if target is start and target is Phase.PHASE4:
-        # Idempotent: finishes an interrupted phase 4 (its final indexes), else no-op.
-        from slotcap.migration._ddl_phase4 import apply_phase4
-
-        with _timed(report, "phase4 (resume)", say) as detail:
-            detail.update(apply_phase4(conn, say))
-        report.validation = validate(conn)
-        row = state.current_phase_row(conn)
-        if row is not None and row.phase is not Phase.PHASE4:
-            state.record(conn, Phase.PHASE4, "apply", validation=report.validation.to_dict())
-        return report
-    if target is start:
-        report.validation = validate(conn)
-        report.message = f"already at {target.value}"
-        return report
-    for phase in (Phase.PHASE1, Phase.PHASE2, Phase.PHASE4):
-        if not start.rank < phase.rank <= target.rank:
-            continue
-        if phase is Phase.PHASE1:
-            done = _apply_phase1(conn, report, say)
-        elif phase is Phase.PHASE2:
-            done = _apply_phase2(conn, report, say, batch_size,
-                                 backfill_progress=backfill_progress)
-        else:
-            done = _apply_phase4(conn, report, say, confirm=confirm)
-        if not done:
+    with migration_lock(conn):
+        start, legs, settled = _plan(conn, target)
+        report = MigrationReport(start=start, target=target, reached=start)
+        if any(leg.end.rank < leg.start.rank for leg in legs):
+            raise MigrationError(
+                f"the database is at {start.value}{_interrupted_hint(conn)}; use "
+                f"rollback to go back to {target.value}"
+            )
+        if any(leg.end is Phase.PHASE4 for leg in legs) and not confirm:
+            raise MigrationError(
+                "phase 4 drops the legacy columns, the ServiceType enum and "
+                "service_reservation_limits; the legacy application stops working. Run it "
+                "only after a stable phase 3 (100% dual-write), and pass confirm=True "
+                "(--confirm)"
+            )
+        if not legs:
+            if target is Phase.PHASE2:
+                # Re-running phase 2 is the catch-up backfill (rows the legacy app wrote).
+                _catch_up_phase2(conn, report, say, batch_size, backfill_progress)
+                return report
+            report.validation = validate(conn, phase=target)
+            report.message = f"already at {target.value}"
             return report
-        report.reached = phase
-    return report
+        _run_legs(conn, report, legs, say, batch_size=batch_size,
+                  backfill_progress=backfill_progress, settled=settled)
+        return report
 
 
 def migrate(
@@ -350,9 +368,9 @@ def migrate(
 ) -> MigrationReport:
     """Apply every phase from the database's current one up to ``to``, in order.
 
-    Phase 2 stays at phase 1 (``report.ok`` False, ``needs_review`` > 0) while rows
-    await manual review; phase 4 refuses without ``confirm=True`` or when validation
-    fails (``MigrationError``).
+    Phase 2 stays paused at its validation (``report.ok`` False, ``needs_review`` > 0)
+    while rows await manual review; phase 4 refuses without ``confirm=True`` or when
+    validation fails (``MigrationError``). An interrupted run is resumed.
 
     ``progress`` receives text lines (backfill batches summarised); pass
     ``backfill_progress`` to receive the backfill's ``BackfillProgress`` per batch instead.
@@ -372,36 +390,22 @@ def rollback_conn(
     progress: Progress | None = None,
     batch_size: int = 1000,
 ) -> MigrationReport:
-    from slotcap.migration import _ddl_rollback as rb
-
     say = progress or _quiet
     target = Phase.parse(to)
     _require_reservations(conn)
-    start = detect_phase(conn)
-    report = MigrationReport(start=start, target=target, reached=start)
-    if target.rank > start.rank:
-        raise MigrationError(f"the database is at {start.value}; use migrate to go forward")
-    if target is start:
-        report.message = f"already at {target.value}"
+    with migration_lock(conn):
+        start, legs, _settled = _plan(conn, target)
+        report = MigrationReport(start=start, target=target, reached=start)
+        if any(leg.end.rank > leg.start.rank for leg in legs):
+            raise MigrationError(
+                f"the database is at {start.value}{_interrupted_hint(conn)}; use migrate "
+                "to go forward"
+            )
+        if not legs:
+            report.message = f"already at {target.value}"
+            return report
+        _run_legs(conn, report, legs, say, batch_size=batch_size)
         return report
-    for phase in (Phase.PHASE4, Phase.PHASE2, Phase.PHASE1):
-        if not target.rank < phase.rank <= start.rank:
-            continue
-        if phase is Phase.PHASE4:
-            with _timed(report, "rollback phase4 -> phase2", say) as detail:
-                detail.update(rb.rollback_phase4(conn, say, batch_size=batch_size))
-            state.record(conn, Phase.PHASE2, "rollback", detail=detail)
-            report.reached = Phase.PHASE2
-        elif phase is Phase.PHASE2:
-            with _timed(report, "rollback phase2 -> phase1", say) as detail:
-                detail.update(rb.rollback_phase2(conn, say, batch_size=batch_size))
-            state.record(conn, Phase.PHASE1, "rollback", detail=detail)
-            report.reached = Phase.PHASE1
-        else:
-            with _timed(report, "rollback phase1 -> legacy", say) as detail:
-                detail.update(rb.rollback_phase1(conn, say))
-            report.reached = Phase.LEGACY  # the state table went with phase 1
-    return report
 
 
 def rollback(
@@ -424,29 +428,36 @@ def _require_reservations(conn: SqlConnection) -> None:
 
 def status_conn(conn: SqlConnection) -> MigrationStatus:
     _require_reservations(conn)
-    schema = detect_schema_state(conn)
+    try:
+        schema: SchemaState | None = detect_schema_state(conn)
+    except SchemaStateError:
+        schema = None
     row = state.current_phase_row(conn)
     last = state.last_validation(conn)
-    hist = [r.to_dict() for r in state.history(conn, limit=20)]
-    problem = None
-    try:
-        phase = detect_phase(conn)
-    except Exception as exc:  # SchemaStateError: report it, do not hide it
-        problem = str(exc)
-        phase = row.phase if row is not None else Phase.LEGACY
+    hist = [r.to_dict() for r in state.history(conn, limit=20, steps=False)]
+    where = locate(conn)
+    problem = None if where.state != INCONSISTENT else "; ".join(where.problems)
     return MigrationStatus(
-        phase=phase,
+        phase=where.phase,
         applied_at=None if row is None else row.applied_at,
         schema_state=schema,
-        consistent=problem is None,
+        consistent=where.state != INCONSISTENT,
         last_validation=None if last is None else last.validation,
         last_validated_at=None if last is None else last.applied_at,
         history=hist,
         problem=problem,
+        state=where.state,
+        transition=where.transition,
+        step=where.step,
+        forward=where.forward,
+        back=where.back,
+        paused=where.paused,
+        problems=where.problems,
     )
 
 
 def status(url: str) -> MigrationStatus:
-    """Phase applied, when, the last validation result, and the detected schema state."""
+    """Where the database stands: settled (and true), interrupted (with the commands
+    that go forward and back) or inconsistent (with what differs)."""
     with open_sql(url) as conn:
         return status_conn(conn)

@@ -23,6 +23,7 @@ from slotcap.migration._ddl_names import STATE, q
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [
+    "OpenTransition",
     "Phase",
     "StateRow",
     "create_state_table",
@@ -31,6 +32,7 @@ __all__ = [
     "has_state_table",
     "history",
     "last_validation",
+    "open_transition",
     "phase_applied_at",
     "record",
 ]
@@ -173,11 +175,13 @@ def last_validation(conn: SqlConnection) -> StateRow | None:
     return _row(rows[0]) if rows else None
 
 
-def history(conn: SqlConnection, *, limit: int = 50) -> list[StateRow]:
+def history(conn: SqlConnection, *, limit: int = 50, steps: bool = True) -> list[StateRow]:
+    """The newest rows first; ``steps=False`` leaves out the per-step journal rows."""
     if not has_state_table(conn):
         return []
+    where = "" if steps else "WHERE \"action\" <> 'step' "
     rows = conn.execute(
-        f'SELECT {_COLUMNS} FROM {q(STATE)} ORDER BY "seq" DESC LIMIT %s',  # noqa: S608
+        f'SELECT {_COLUMNS} FROM {q(STATE)} {where}ORDER BY "seq" DESC LIMIT %s',  # noqa: S608
         (limit,),
     )
     return [_row(r) for r in rows]
@@ -195,35 +199,61 @@ def phase_applied_at(conn: SqlConnection, phase: Phase) -> Any:
     )
 
 
+@attrs.frozen
+class OpenTransition:
+    """A transition whose ``begin`` row has no settled (apply/rollback) row after it."""
+
+    start: Phase
+    end: Phase
+    #: Steps recorded done since the begin row, in order.
+    done: tuple[str, ...]
+    began_at: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.start.value}->{self.end.value}"
+
+
+def open_transition(conn: SqlConnection) -> OpenTransition | None:
+    """The transition in progress (begun, not settled), or None."""
+    if not has_state_table(conn):
+        return None
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM {q(STATE)} "  # noqa: S608
+        "WHERE \"action\" IN ('begin', 'apply', 'rollback') ORDER BY \"seq\" DESC LIMIT 1"
+    )
+    if not rows or rows[0][2] != "begin":
+        return None
+    begin = _row(rows[0])
+    detail = begin.detail or {}
+    name = str(detail.get("transition", ""))
+    steps = conn.execute(
+        f'SELECT "detail" FROM {q(STATE)} WHERE "seq" > %s '  # noqa: S608
+        "AND \"action\" = 'step' ORDER BY \"seq\"",
+        (begin.seq,),
+    )
+    done: list[str] = []
+    for (raw,) in steps:
+        info = json.loads(raw) if raw else {}
+        if info.get("transition") == name and info.get("step") not in done:
+            done.append(str(info.get("step")))
+    return OpenTransition(
+        start=Phase(str(detail.get("from"))),
+        end=Phase(str(detail.get("to"))),
+        done=tuple(done),
+        began_at=begin.applied_at,
+    )
+
+
 def detect_phase(conn: SqlConnection) -> Phase:
-    """The phase to work from: the state table's, checked against the columns.
+    """The phase to work from: the last settled phase in the record (for an interrupted
+    transition, the phase it started from); without a record, LEGACY.
 
-    Without a state row, the columns decide: legacy-only (or a half-expanded schema,
-    which phase 1 completes idempotently) is LEGACY; new-only is PHASE4.
+    Whether the catalogue agrees is :func:`slotcap.migration.location.locate`'s
+    business (``slotcap migrate status``); this never refuses.
     """
-    from slotcap.migration.catalog import detect_schema_state
-    from slotcap.ports import SchemaState
-
-    schema = detect_schema_state(conn)
+    pending = open_transition(conn)
+    if pending is not None:
+        return pending.start
     row = current_phase_row(conn)
-    if row is None:
-        return Phase.PHASE4 if schema is SchemaState.CONTRACTED else Phase.LEGACY
-    expected = {
-        Phase.LEGACY: SchemaState.LEGACY,
-        Phase.PHASE1: SchemaState.EXPANDED,
-        Phase.PHASE2: SchemaState.EXPANDED,
-        Phase.PHASE4: SchemaState.CONTRACTED,
-    }[row.phase]
-    if row.phase is Phase.PHASE2 and schema is SchemaState.CONTRACTED:
-        # Phase 4 dropped the columns but stopped before recording itself (e.g. the
-        # final index build was interrupted): it is phase 4; migrate resumes its tail.
-        return Phase.PHASE4
-    if schema is not expected:
-        from slotcap.errors import SchemaStateError
-
-        raise SchemaStateError(
-            f"{STATE} says {row.phase.value} (since {row.applied_at}) but reservations "
-            f"has the {schema.value} columns; someone changed the schema outside slotcap — "
-            "inspect it before migrating or rolling back"
-        )
-    return row.phase
+    return Phase.LEGACY if row is None else row.phase

@@ -1,0 +1,132 @@
+"""Steps both dialects share: the backfill, phase 2's validation, the journal clear,
+and the closing checks of a phase."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slotcap.errors import MigrationError
+from slotcap.migration import state
+from slotcap.migration._ddl_names import RESERVATIONS, q
+from slotcap.migration._ddl_rollback import clear_batch
+from slotcap.migration.backfill import run_backfill
+from slotcap.migration.state import Phase
+from slotcap.migration.steps import StepContext, StepPaused
+from slotcap.migration.validate import validate
+from slotcap.sqldb import SqlConnection
+
+__all__ = [
+    "backfill_step",
+    "batch_lines",
+    "check_step",
+    "clear_journal_step",
+    "unfilled",
+    "validate_phase2_step",
+]
+
+#: Extra backfill passes when rows arrived during the first one (legacy writer live).
+CATCH_UP_PASSES = 2
+
+
+def unfilled(conn: SqlConnection) -> int:
+    """Rows the backfill has not reached (a legacy-only writer added them meanwhile)."""
+    return int(conn.scalar(
+        f'SELECT count(*) FROM {q(RESERVATIONS)} WHERE "serviceId" IS NULL'  # noqa: S608
+    ) or 0)
+
+
+def batch_lines(progress: Callable[[str], None]) -> Callable[[Any], None]:
+    """Backfill batch events as text lines for a str-only ``progress``, at most about
+    one per tenth of the rows (a million-row table must not print a thousand lines)."""
+    last = [-1]
+
+    def on_batch(event: Any) -> None:
+        total = max(int(getattr(event, "rows_total", 0) or 0), 1)
+        done = int(getattr(event, "rows_done", 0) or 0)
+        tenth = min(done * 10 // total, 10)
+        if tenth > last[0]:
+            last[0] = tenth
+            progress(f"backfill: {done:,}/{total:,} rows examined, "
+                     f"{int(getattr(event, 'rows_written', 0) or 0):,} written")
+
+    return on_batch
+
+
+def backfill_detail(backfill: Any) -> Any:
+    to_dict = getattr(backfill, "to_dict", None)
+    return to_dict() if callable(to_dict) else repr(backfill)
+
+
+def backfill_step(conn: SqlConnection, ctx: StepContext) -> None:
+    """The backfill, plus catch-up passes for rows a legacy writer added meanwhile.
+    Resumable by construction: what needs work is "a new column is NULL"."""
+    shown = ctx.backfill_progress or batch_lines(ctx.progress)
+
+    def on_batch(event: Any) -> None:
+        ctx.batch()
+        shown(event)
+
+    for attempt in range(1 + CATCH_UP_PASSES):
+        ctx.backfill = run_backfill(conn, batch_size=ctx.batch_size, progress=on_batch)
+        ctx.detail[f"pass{attempt + 1}"] = backfill_detail(ctx.backfill)
+        if not unfilled(conn):
+            break
+
+
+def paused_message(conn: SqlConnection, result: Any, stay: str) -> str:
+    pending = unfilled(conn)
+    if pending:
+        return (
+            f"{pending} reservation(s) were written without the new columns while the "
+            f"backfill ran (a legacy-only writer is live); staying at {stay} — deploy "
+            "the dual-writing application, then run migrate to phase2 again"
+        )
+    if result.needs_review:
+        return (
+            f"{result.needs_review} reservation(s) await manual review (unreadable "
+            f"preferredTime); staying at {stay} — slotcap review export --out review.csv, "
+            "fill in the periods, slotcap review import --in review.csv, then run "
+            "slotcap migrate --to phase2 again"
+        )
+    return f"phase 2 checks failed; staying at {stay} — {result.summary()}"
+
+
+def validate_phase2_step(conn: SqlConnection, ctx: StepContext) -> None:
+    """Phase 2's gate: on failure the transition stays open, paused at this step."""
+    result = validate(conn, phase=Phase.PHASE2)
+    ctx.validation = result
+    ctx.detail["passed"] = result.passed
+    if not result.passed:
+        state.record(conn, Phase.PHASE1, "validate", validation=result.to_dict(),
+                     detail={"wanted": "phase2"})
+        raise StepPaused(paused_message(conn, result, "phase1"))
+
+
+def check_step(phase: Phase) -> Callable[[SqlConnection, StepContext], None]:
+    """The phase's own checklist, run at the end of its transition."""
+
+    def check(conn: SqlConnection, ctx: StepContext) -> None:
+        result = validate(conn, phase=phase)
+        ctx.validation = result
+        ctx.detail["passed"] = result.passed
+        if not result.passed and phase is Phase.PHASE1:
+            state.record(conn, phase, "validate", validation=result.to_dict())
+            raise MigrationError(f"phase 1 applied but its checks failed — {result.summary()}")
+
+    return check
+
+
+def clear_journal_step(conn: SqlConnection, ctx: StepContext) -> None:
+    """NULL exactly the columns the toolkit filled, batch by batch (short transactions:
+    the live application keeps writing)."""
+    cleared = 0
+    while True:
+        with conn.transaction():
+            n = clear_batch(conn, ctx.batch_size)
+        if not n:
+            break
+        cleared += n
+        ctx.batch()
+    ctx.detail["cleared_rows"] = cleared
+    ctx.progress(f"rollback phase 2: cleared {cleared} backfilled rows")

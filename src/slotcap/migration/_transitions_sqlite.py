@@ -1,0 +1,105 @@
+"""SQLite's transitions (see :mod:`slotcap.migration.steps`): every schema change is
+one IMMEDIATE transaction (SQLite has transactional DDL and one writer at a time), so
+a step is either all done or not at all; only the backfill and the journal clear run
+as batches, each its own transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from slotcap.errors import MigrationError
+from slotcap.migration import _ddl_archive as archive
+from slotcap.migration._ddl_names import LEGACY_COLUMNS, NEW_COLUMNS, RESERVATIONS, q
+from slotcap.migration._ddl_phase1 import _create_new_tables, new_reservation_columns_sql
+from slotcap.migration._ddl_phase2 import drop_read_indexes, read_index_sql
+from slotcap.migration._ddl_phase4 import contract_sqlite
+from slotcap.migration._ddl_rollback import drop_phase1_tables, rebuild_legacy_sqlite
+from slotcap.migration._transitions_common import (
+    backfill_step,
+    check_step,
+    clear_journal_step,
+    validate_phase2_step,
+)
+from slotcap.migration.state import Phase
+from slotcap.migration.steps import Step, StepContext, Transition
+from slotcap.sqldb import Dialect, SqlConnection
+
+__all__ = ["transitions"]
+
+
+def _expand(conn: SqlConnection, ctx: StepContext) -> None:
+    # ADD COLUMN is a schema-only change in SQLite: milliseconds whatever the table size.
+    _create_new_tables(conn)
+    existing = conn.columns(RESERVATIONS)
+    for name, definition in new_reservation_columns_sql(Dialect.SQLITE).items():
+        if name not in existing:  # ADD COLUMN has no IF NOT EXISTS in SQLite
+            conn.execute(f"ALTER TABLE {q(RESERVATIONS)} ADD COLUMN {definition}")
+
+
+def _read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
+    for name, definition in read_index_sql(Dialect.SQLITE).items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(RESERVATIONS)} {definition}")
+
+
+def _drop_read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
+    drop_read_indexes(conn)
+
+
+def _contract(conn: SqlConnection, ctx: StepContext) -> None:
+    ctx.detail.update(contract_sqlite(conn))
+
+
+def _analyze(conn: SqlConnection, ctx: StepContext) -> None:
+    conn.execute("ANALYZE")
+
+
+def _rebuild(conn: SqlConnection, ctx: StepContext) -> None:
+    if conn.columns(RESERVATIONS) >= set(LEGACY_COLUMNS):
+        # Phase 4 stopped before its (atomic) contract: only its archive may be there.
+        archive.drop_archive_tables(conn)
+        return
+    ctx.detail["refilled_rows"] = rebuild_legacy_sqlite(conn)
+
+
+def _drop_phase1(conn: SqlConnection, ctx: StepContext) -> None:
+    if sqlite3.sqlite_version_info < (3, 35, 0):
+        raise MigrationError("rolling back phase 1 on SQLite needs SQLite 3.35+ (DROP COLUMN)")
+    drop_read_indexes(conn)  # SQLite cannot drop a column an index uses
+    have = conn.columns(RESERVATIONS)
+    # Reverse order of addition: SQLite edits the stored CREATE TABLE text, which then
+    # reads exactly as the reference DDL wrote it.
+    for col in reversed(NEW_COLUMNS):
+        if col in have:
+            conn.execute(f"ALTER TABLE {q(RESERVATIONS)} DROP COLUMN {q(col)}")
+    drop_phase1_tables(conn)
+
+
+def transitions() -> dict[tuple[Phase, Phase], Transition]:
+    L, P1, P2, P4 = Phase.LEGACY, Phase.PHASE1, Phase.PHASE2, Phase.PHASE4
+    return {
+        (L, P1): Transition(L, P1, (
+            Step("expand", _expand, True),
+            Step("check", check_step(P1), False),
+        )),
+        (P1, P2): Transition(P1, P2, (
+            Step("backfill", backfill_step, False),
+            Step("read-indexes", _read_indexes, True),
+            Step("validate", validate_phase2_step, False),
+        )),
+        (P2, P4): Transition(P2, P4, (
+            Step("contract", _contract, True),
+            Step("analyze", _analyze, False),
+            Step("check", check_step(P4), False),
+        )),
+        (P4, P2): Transition(P4, P2, (
+            Step("rebuild", _rebuild, True),
+            Step("analyze", _analyze, False),
+        )),
+        (P2, P1): Transition(P2, P1, (
+            Step("drop-read-indexes", _drop_read_indexes, True),
+            Step("clear-journal", clear_journal_step, False),
+        )),
+        (P1, L): Transition(P1, L, (
+            Step("drop-phase1", _drop_phase1, True),
+        )),
+    }

@@ -1,0 +1,108 @@
+"""Run a transition step by step, journaled in ``slotcap_migration_state``.
+
+The record of one transition is a ``begin`` row, one ``step`` row per step done and
+the settled ``apply`` (forward) or ``rollback`` row at the end. An atomic step's row
+is written in the step's own transaction, so the record never says "done" for work
+that was rolled back, nor misses work that was committed; a step that manages its own
+transactions is idempotent and recorded right after it returns. Rerunning the same
+command continues at the first step not recorded done.
+
+Before and after every step the runner calls :func:`~slotcap.migration.checkpoint.checkpoint`
+with ``"<from>-><to>:<step>:before"`` / ``":after"`` (the kill-point tests' hook).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from slotcap.migration import _ddl_pg as pg
+from slotcap.migration import _transitions_pg, _transitions_sqlite, state
+from slotcap.migration._ddl_names import STATE
+from slotcap.migration.checkpoint import checkpoint
+from slotcap.migration.state import Phase
+from slotcap.migration.steps import Step, StepContext, Transition
+from slotcap.sqldb import Dialect, SqlConnection
+
+__all__ = ["OnStep", "run_transition", "transition", "transitions"]
+
+#: Called after each step with (step name, seconds, detail).
+OnStep = Callable[[str, float, dict[str, Any]], None]
+
+
+def transitions(dialect: Dialect) -> dict[tuple[Phase, Phase], Transition]:
+    """Every transition of the dialect, by (from, to)."""
+    if dialect is Dialect.POSTGRES:
+        return _transitions_pg.transitions()
+    return _transitions_sqlite.transitions()
+
+
+def transition(dialect: Dialect, start: Phase, end: Phase) -> Transition:
+    return transitions(dialect)[(start, end)]
+
+
+def _begin(conn: SqlConnection, t: Transition) -> None:
+    detail = {"transition": t.name, "from": t.start.value, "to": t.end.value}
+    with conn.transaction():
+        # Phase 1: the record must exist before anything can be journaled; it is
+        # created with the begin row, in one transaction.
+        state.create_state_table(conn)
+        state.record(conn, t.start, "begin", detail=detail)
+
+
+def _record_step(conn: SqlConnection, t: Transition, step: Step) -> None:
+    # The last step of the rollback to legacy drops the record itself.
+    if STATE in conn.tables():
+        state.record(conn, t.start, "step", detail={"transition": t.name, "step": step.name})
+
+
+def _run_step(conn: SqlConnection, t: Transition, step: Step, ctx: StepContext) -> None:
+    if not step.atomic:
+        step.run(conn, ctx)
+        _record_step(conn, t, step)
+        return
+
+    def work(c: SqlConnection) -> None:
+        step.run(c, ctx)
+        _record_step(c, t, step)
+
+    if conn.dialect is Dialect.POSTGRES:
+        pg.locked(conn, work, what=step.what or f"{t.name} {step.name}")
+    else:
+        with conn.transaction():
+            work(conn)
+
+
+def run_transition(
+    conn: SqlConnection,
+    t: Transition,
+    ctx: StepContext,
+    *,
+    done: tuple[str, ...] | None = None,
+    on_step: OnStep | None = None,
+) -> None:
+    """Run ``t`` from its start (``done`` None: a ``begin`` row first) or resume it
+    after the steps in ``done``; record the settled row at the end."""
+    if done is None:
+        _begin(conn, t)
+        done = ()
+    ctx.transition = t.name
+    for step in t.steps:
+        if step.name in done:
+            continue
+        label = f"{t.name}:{step.name}"
+        ctx.step = step.name
+        checkpoint(f"{label}:before")
+        started = time.monotonic()
+        _run_step(conn, t, step, ctx)
+        seconds = time.monotonic() - started
+        checkpoint(f"{label}:after")
+        if on_step is not None:
+            on_step(step.name, seconds, ctx.details.get(step.name, {}))
+    if t.end is Phase.LEGACY:
+        return  # the record went with phase 1's tables
+    validation = None if ctx.validation is None else ctx.validation.to_dict()
+    detail: dict[str, Any] = {"transition": t.name, "steps": ctx.details}
+    state.record(conn, t.end, "apply" if t.forward else "rollback",
+                 validation=validation, detail=detail)
