@@ -396,7 +396,8 @@ def _refill(conn: SqlConnection, ctx: StepContext) -> None:
         filled += n
         ctx.batch()
     ctx.detail["refilled_rows"] = filled
-    ctx.progress(f"rollback phase 4: legacy columns refilled for {filled} rows")
+    ctx.progress(f"{ctx.transition}: legacy columns refilled from the archive for "
+                 f"{filled} rows")
 
 
 def _legacy_checks() -> dict[str, str]:

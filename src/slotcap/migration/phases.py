@@ -192,7 +192,9 @@ class _Leg:
 
 def _plan(conn: SqlConnection, target: Phase) -> tuple[Phase, list[_Leg], bool]:
     """(the phase to report as the start, the transitions to run, whether the
-    database was settled)."""
+    database was settled). From an interrupted transition the start is the phase the
+    first transition to run starts from: its own start when it is resumed, its target
+    when it is reversed."""
     pending = state.open_transition(conn)
     if pending is None:
         start = detect_phase(conn)
@@ -202,7 +204,7 @@ def _plan(conn: SqlConnection, target: Phase) -> tuple[Phase, list[_Leg], bool]:
         # The same direction: finish the interrupted transition, then go on.
         return a, [_Leg(a, b, pending.done), *(_Leg(x, y) for x, y in _walk(b, target))], False
     # The other way: the inverse transition from its start, then on from there.
-    return a, [_Leg(b, a), *(_Leg(x, y) for x, y in _walk(a, target))], False
+    return b, [_Leg(b, a), *(_Leg(x, y) for x, y in _walk(a, target))], False
 
 
 def _interrupted_hint(conn: SqlConnection) -> str:
