@@ -25,6 +25,7 @@ from slotcap.cli._args import (
     add_json,
     iso_date,
     non_negative_float,
+    positive_float,
     positive_int,
 )
 from slotcap.dberrors import database_error
@@ -109,6 +110,20 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--batch-size", type=positive_int, default=1000,
                          help="rows per batch of the backfill, the phase-4 archive copy, and "
                          "the rollbacks' refill and journal clear (default: 1000)")
+    migrate.add_argument("--lock-timeout", type=positive_float, default=0.1,
+                         metavar="SECONDS", dest="lock_timeout",
+                         help="PostgreSQL: lock_timeout of the first try of each statement "
+                         "that needs a strong lock; the app waits at most this long behind "
+                         "it (default: 0.1)")
+    migrate.add_argument("--lock-timeout-max", type=positive_float, default=0.5,
+                         metavar="SECONDS", dest="lock_timeout_max",
+                         help="PostgreSQL: the tries' lock_timeout grows slowly up to this "
+                         "(default: 0.5)")
+    migrate.add_argument("--lock-retry-budget", type=positive_float, default=180.0,
+                         metavar="SECONDS", dest="lock_retry_budget",
+                         help="PostgreSQL: total time of one statement's tries and jittered "
+                         "pauses before it stops cleanly with migration_lock_timeout "
+                         "(default: 180)")
     migrate.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     analyze = _subcommand(sub, "analyze", commands.cmd_analyze,
