@@ -77,7 +77,7 @@ class LockPolicy:
     """
 
     start: float = 0.1
-    cap: float = 0.5
+    cap: float = 0.45
     growth: float = 1.3
     budget: float = 180.0
     pause: float = 0.05
