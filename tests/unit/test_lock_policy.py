@@ -45,7 +45,7 @@ def test_schedule_timeouts_grow_within_bounds_and_total_stays_in_budget(
 def test_default_schedule_starts_short_and_reaches_the_cap() -> None:
     plan = list(DEFAULT_POLICY.schedule(rng=random.Random(1)))
     assert plan[0] == (0.0, 0.1)
-    assert max(w for _p, w in plan) == 0.5
+    assert max(w for _p, w in plan) == DEFAULT_POLICY.cap <= 0.5
     assert 50 < len(plan) < 2000  # minutes of short tries, not 8 of 2 s
 
 

@@ -76,7 +76,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         try:
             report = run_backfill(conn, batch_size=args.batch_size, pause=args.pause,
                                   dry_run=args.dry_run, progress=printer,
-                                  workers=args.workers, connect=lambda: open_sql(url))
+                                  workers=args.workers, connect=lambda: open_sql(url),
+                                  max_rate=args.max_rate)
         finally:
             if printer is not None:
                 printer.finish()

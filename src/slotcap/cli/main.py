@@ -30,6 +30,7 @@ from slotcap.cli._args import (
 )
 from slotcap.dberrors import database_error
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
+from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.redaction import redact_db_text, scrub, url_secrets
 
 __all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main"]
@@ -135,8 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
                            "fill the new columns from the legacy ones (resumable)")
     backfill.add_argument("--batch-size", type=positive_int, default=1000,
                           help="rows per transaction (default: 1000)")
-    backfill.add_argument("--pause", type=non_negative_float, default=0.0,
-                          help="seconds to sleep between batches (default: 0)")
+    backfill.add_argument("--pause", type=non_negative_float, default=DEFAULT_PAUSE,
+                          help="seconds to sleep between batches; the run also backs off "
+                          "by itself while app sessions wait for locks or a batch is slow "
+                          f"(default: {DEFAULT_PAUSE})")
+    backfill.add_argument("--max-rate", type=positive_float, default=None, dest="max_rate",
+                          metavar="ROWS_PER_S",
+                          help="at most this many rows per second, all workers together "
+                          "(default: no cap)")
     backfill.add_argument("--workers", type=positive_int, default=1,
                           help="PostgreSQL: connections working in parallel on separate "
                           "key ranges (default: 1; SQLite always uses 1)")
