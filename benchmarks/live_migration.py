@@ -45,6 +45,7 @@ from slotcap.errors import SlotcapError
 from slotcap.migration import MigrationReport, _ddl_pg, migrate, rollback
 from slotcap.migration.backfill import run_backfill
 from slotcap.migration.runlock import migration_lock
+from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.sqldb import open_sql
 
 __all__ = ["main", "run_idle_scenario", "run_path"]
@@ -57,8 +58,9 @@ LEGACY, BOTH, DYNAMIC = (False,), (False, True), (True,)
 
 
 def _backfill(url: str) -> None:
+    # As `slotcap backfill` runs it: the default pause, automatic back-off.
     with open_sql(url) as conn, migration_lock(conn):
-        run_backfill(conn)
+        run_backfill(conn, pause=DEFAULT_PAUSE)
 
 
 #: (step, the rules the rollout allows on both sides of it, the action, rules after it)
