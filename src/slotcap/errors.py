@@ -22,6 +22,7 @@ __all__ = [
     "InvalidService",
     "MigrationBusy",
     "MigrationError",
+    "MigrationLockTimeout",
     "ReservationFull",
     "ReservationNotFound",
     "ReviewRejected",
@@ -149,6 +150,15 @@ class MigrationBusy(MigrationError):
     database's migration lock; this one was refused at once instead of interleaving."""
 
     code = "migration_busy"
+
+
+class MigrationLockTimeout(MigrationError):
+    """A migration statement did not get its lock within the retry budget: other
+    sessions kept the table locked. The attempt was rolled back (nothing half-done) and
+    the run's record leaves the step resumable; the message names the blocking sessions
+    (pid, application_name, state, seconds in transaction, first line of the query)."""
+
+    code = "migration_lock_timeout"
 
 
 class ValidationFailed(SlotcapError):

@@ -21,6 +21,7 @@ __all__ = [
     "add_json",
     "iso_date",
     "non_negative_float",
+    "positive_float",
     "positive_int",
     "resolve_database",
 ]
@@ -52,6 +53,13 @@ def non_negative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value >= 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    value = non_negative_float(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
     return value
 
 

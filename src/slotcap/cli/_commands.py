@@ -22,6 +22,7 @@ from slotcap.cli._reports import (
     print_migration,
     print_status,
 )
+from slotcap.migration._ddl_pg import LockPolicy, using_policy
 from slotcap.migration.runlock import migration_lock
 from slotcap.sqldb import open_sql
 
@@ -75,7 +76,8 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         try:
             report = run_backfill(conn, batch_size=args.batch_size, pause=args.pause,
                                   dry_run=args.dry_run, progress=printer,
-                                  workers=args.workers, connect=lambda: open_sql(url))
+                                  workers=args.workers, connect=lambda: open_sql(url),
+                                  max_rate=args.max_rate)
         finally:
             if printer is not None:
                 printer.finish()
@@ -130,14 +132,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
             print_status(current)
         return {"settled": EXIT_OK, "interrupted": EXIT_ATTENTION}.get(
             current.state, EXIT_INCONSISTENT)
+    if args.lock_timeout > args.lock_timeout_max:
+        raise UsageError("--lock-timeout must not exceed --lock-timeout-max")
+    policy = LockPolicy(start=args.lock_timeout, cap=args.lock_timeout_max,
+                        budget=args.lock_retry_budget)
     printer = None if args.quiet else StepPrinter()
     try:
-        if args.rollback_to:
-            report = rollback(url, to=args.rollback_to, progress=printer,
-                              batch_size=args.batch_size)
-        else:
-            report = migrate(url, to=args.to, confirm=args.confirm, progress=printer,
-                             batch_size=args.batch_size, backfill_progress=printer)
+        with using_policy(policy):
+            if args.rollback_to:
+                report = rollback(url, to=args.rollback_to, progress=printer,
+                                  batch_size=args.batch_size)
+            else:
+                report = migrate(url, to=args.to, confirm=args.confirm, progress=printer,
+                                 batch_size=args.batch_size, backfill_progress=printer)
     finally:
         if printer is not None:
             printer.finish()

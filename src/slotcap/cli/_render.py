@@ -88,6 +88,7 @@ class ProgressPrinter:
             f"({100.0 * progress.rows_done / total:.0f}%), "
             f"{progress.rows_written:,} {'to write' if progress.dry_run else 'written'}, "
             f"{progress.rows_per_second:,.0f} rows/s, ETA {format_duration(progress.eta_seconds)}"
+            + (f" — throttled: {progress.throttled}" if progress.throttled else "")
         )
         now = time.monotonic()
         if self._tty:

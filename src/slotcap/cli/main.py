@@ -25,10 +25,12 @@ from slotcap.cli._args import (
     add_json,
     iso_date,
     non_negative_float,
+    positive_float,
     positive_int,
 )
 from slotcap.dberrors import database_error
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
+from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.redaction import redact_db_text, scrub, url_secrets
 
 __all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main"]
@@ -109,6 +111,20 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--batch-size", type=positive_int, default=1000,
                          help="rows per batch of the backfill, the phase-4 archive copy, and "
                          "the rollbacks' refill and journal clear (default: 1000)")
+    migrate.add_argument("--lock-timeout", type=positive_float, default=0.1,
+                         metavar="SECONDS", dest="lock_timeout",
+                         help="PostgreSQL: lock_timeout of the first try of each statement "
+                         "that needs a strong lock; the app waits at most this long behind "
+                         "it (default: 0.1)")
+    migrate.add_argument("--lock-timeout-max", type=positive_float, default=0.5,
+                         metavar="SECONDS", dest="lock_timeout_max",
+                         help="PostgreSQL: the tries' lock_timeout grows slowly up to this "
+                         "(default: 0.5)")
+    migrate.add_argument("--lock-retry-budget", type=positive_float, default=180.0,
+                         metavar="SECONDS", dest="lock_retry_budget",
+                         help="PostgreSQL: total time of one statement's tries and jittered "
+                         "pauses before it stops cleanly with migration_lock_timeout "
+                         "(default: 180)")
     migrate.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     analyze = _subcommand(sub, "analyze", commands.cmd_analyze,
@@ -120,8 +136,14 @@ def build_parser() -> argparse.ArgumentParser:
                            "fill the new columns from the legacy ones (resumable)")
     backfill.add_argument("--batch-size", type=positive_int, default=1000,
                           help="rows per transaction (default: 1000)")
-    backfill.add_argument("--pause", type=non_negative_float, default=0.0,
-                          help="seconds to sleep between batches (default: 0)")
+    backfill.add_argument("--pause", type=non_negative_float, default=DEFAULT_PAUSE,
+                          help="seconds to sleep between batches; the run also backs off "
+                          "by itself while app sessions wait for locks or a batch is slow "
+                          f"(default: {DEFAULT_PAUSE})")
+    backfill.add_argument("--max-rate", type=positive_float, default=None, dest="max_rate",
+                          metavar="ROWS_PER_S",
+                          help="at most this many rows per second, all workers together "
+                          "(default: no cap)")
     backfill.add_argument("--workers", type=positive_int, default=1,
                           help="PostgreSQL: connections working in parallel on separate "
                           "key ranges (default: 1; SQLite always uses 1)")

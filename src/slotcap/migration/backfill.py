@@ -58,6 +58,7 @@ from slotcap.migration._dbinfo import (
     period_cast,
     require_expanded,
 )
+from slotcap.migration.throttle import Throttle
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [
@@ -79,6 +80,9 @@ class BackfillProgress:
     rows_written: int
     elapsed_seconds: float
     dry_run: bool
+    #: The last batch's rate (rows/s) and why the run throttles now (None: it does not).
+    batch_rate: float = 0.0
+    throttled: str | None = None
 
     @property
     def rows_per_second(self) -> float:
@@ -272,6 +276,7 @@ class _Run:
     dry_run: bool
     started: float
     progress: Callable[[BackfillProgress], None] | None
+    throttle: Throttle = attrs.Factory(Throttle)
     rows_done: int = 0
     rows_written: int = 0
     stop: threading.Event = attrs.Factory(threading.Event)
@@ -282,7 +287,10 @@ class _Run:
             self.rows_done += rows
             self.rows_written += written
             if self.progress is not None:
+                _rate, why = self.throttle.state()
                 self.progress(BackfillProgress(
+                    batch_rate=self.throttle.last_rate,
+                    throttled=why,
                     rows_done=self.rows_done,
                     rows_total=max(self.total, self.rows_done),
                     rows_written=self.rows_written,
@@ -300,13 +308,14 @@ def _walk(
     low: str | None,
     high: str | None,
     batch_size: int,
-    pause: float,
     cast: str,
 ) -> None:
-    """Keyset batches over [``low``, ``high``), one short transaction each."""
+    """Keyset batches over [``low``, ``high``), one short transaction each; the run's
+    throttle decides the sleep after each."""
     after: str | None = None
     while not run.stop.is_set():
         written_before = report.rows_updated
+        batch_started = time.monotonic()
         try:
             with conn.transaction(write=not run.dry_run):
                 if conn.dialect is Dialect.POSTGRES and not run.dry_run:
@@ -332,11 +341,12 @@ def _walk(
         after = str(rows[-1][0])
         report.rows_scanned += len(rows)
         report.batches += 1
+        sleep = run.throttle.after_batch(conn, len(rows), time.monotonic() - batch_started)
         run.batch_done(len(rows), report.rows_updated - written_before)
         if len(rows) < batch_size:
             return
-        if pause:
-            run.stop.wait(pause)
+        if sleep > 0:
+            run.stop.wait(sleep)
 
 
 def _merge(reports: Sequence[BackfillReport], into: BackfillReport) -> None:
@@ -416,11 +426,19 @@ def run_backfill(
     progress: Callable[[BackfillProgress], None] | None = None,
     workers: int = 1,
     connect: Callable[[], SqlConnection] | None = None,
+    max_rate: float | None = None,
+    throttle: Throttle | None = None,
 ) -> BackfillReport:
     """Fill the new columns of every reservation that lacks one (see module docstring).
 
     ``pause`` seconds are slept between batches, outside any transaction, to leave the
-    database to the live application. ``dry_run`` reads and reports without writing.
+    database to the live application; ``max_rate`` caps rows per second across the
+    workers, and the run backs off by itself while the app's sessions wait for locks or
+    a batch is slow (``throttle`` overrides all three: see
+    :mod:`slotcap.migration.throttle`). On PostgreSQL a run that wrote rows ends with
+    ``VACUUM (ANALYZE) reservations``: the rewrite emptied the visibility map, and the
+    availability check's index-only scan reads the heap until it is refilled.
+    ``dry_run`` reads and reports without writing.
     ``workers`` > 1 (PostgreSQL only; SQLite has a single writer and ignores it) splits
     the key space into that many ranges walked in parallel, on ``conn`` and on
     ``workers - 1`` connections opened with ``connect``. ``progress`` is called after
@@ -433,6 +451,8 @@ def run_backfill(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if pause < 0:
         raise ValueError(f"pause must be >= 0, got {pause}")
+    if max_rate is not None and max_rate <= 0:
+        raise ValueError(f"max_rate must be > 0, got {max_rate}")
     if workers < 1:
         raise ValueError(f"workers must be >= 1, got {workers}")
     if workers > 1 and connect is None and conn.dialect is Dialect.POSTGRES:
@@ -443,11 +463,12 @@ def run_backfill(
     verdicts = _Verdicts(load_clinic_hours(conn))
     cast = period_cast(conn)
     total = count_needing_work(conn)
-    run = _Run(total=total, dry_run=dry_run, started=time.monotonic(), progress=progress)
+    run = _Run(total=total, dry_run=dry_run, started=time.monotonic(), progress=progress,
+               throttle=throttle or Throttle(pause=pause, max_rate=max_rate))
     parts = 1 if conn.dialect is Dialect.SQLITE else min(workers, max(total // batch_size, 1))
     bounds: list[str | None] = [None, *split_points(conn, total, parts), None]
     reports = [BackfillReport(dry_run=dry_run) for _ in bounds[1:]]
-    walk = functools.partial(_walk, run=run, batch_size=batch_size, pause=pause, cast=cast)
+    walk = functools.partial(_walk, run=run, batch_size=batch_size, cast=cast)
     if len(reports) == 1:
         with _sqlite_page_cache(conn):
             walk(conn, _Planner(by_code, by_id, verdicts, reports[0]), reports[0],
@@ -466,6 +487,9 @@ def run_backfill(
             for other in extra:
                 other.close()
     _merge(reports, report)
+    if conn.dialect is Dialect.POSTGRES and report.rows_updated and not dry_run:
+        # Outside any transaction; VACUUM takes no lock that blocks the app.
+        conn.execute('VACUUM (ANALYZE) "reservations"')
     report.distinct_times_parsed = len(verdicts)
     report.elapsed_seconds = time.monotonic() - run.started
     return report

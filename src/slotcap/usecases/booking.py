@@ -92,6 +92,11 @@ def book(
     deadline = time.monotonic() + store.busy_budget
     attempt = changes = 0
     state = store.schema_state
+    if state is SchemaState.LEGACY:
+        # Nothing tells a legacy store that phase 1 expanded the schema, and from then
+        # on its bookings must dual-write (a legacy-only row pauses phase 2): re-read
+        # the catalogue, at most every _RECHECK_SECONDS.
+        state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
     while True:
         try:
             if dynamic:
