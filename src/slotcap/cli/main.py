@@ -30,6 +30,7 @@ from slotcap.cli._args import (
 )
 from slotcap.dberrors import database_error
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
+from slotcap.migration._ddl_pg import DEFAULT_POLICY
 from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.redaction import redact_db_text, scrub, url_secrets
 
@@ -111,20 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--batch-size", type=positive_int, default=1000,
                          help="rows per batch of the backfill, the phase-4 archive copy, and "
                          "the rollbacks' refill and journal clear (default: 1000)")
-    migrate.add_argument("--lock-timeout", type=positive_float, default=0.1,
+    migrate.add_argument("--lock-timeout", type=positive_float, default=DEFAULT_POLICY.start,
                          metavar="SECONDS", dest="lock_timeout",
                          help="PostgreSQL: lock_timeout of the first try of each statement "
                          "that needs a strong lock; the app waits at most this long behind "
-                         "it (default: 0.1)")
-    migrate.add_argument("--lock-timeout-max", type=positive_float, default=0.5,
+                         "it (default: %(default)s)")
+    migrate.add_argument("--lock-timeout-max", type=positive_float, default=DEFAULT_POLICY.cap,
                          metavar="SECONDS", dest="lock_timeout_max",
                          help="PostgreSQL: the tries' lock_timeout grows slowly up to this "
-                         "(default: 0.5)")
-    migrate.add_argument("--lock-retry-budget", type=positive_float, default=180.0,
+                         "(default: %(default)s)")
+    migrate.add_argument("--lock-retry-budget", type=positive_float, default=DEFAULT_POLICY.budget,
                          metavar="SECONDS", dest="lock_retry_budget",
                          help="PostgreSQL: total time of one statement's tries and jittered "
                          "pauses before it stops cleanly with migration_lock_timeout "
-                         "(default: 180)")
+                         "(default: %(default)s)")
     migrate.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     analyze = _subcommand(sub, "analyze", commands.cmd_analyze,
@@ -139,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--pause", type=non_negative_float, default=DEFAULT_PAUSE,
                           help="seconds to sleep between batches; the run also backs off "
                           "by itself while app sessions wait for locks or a batch is slow "
-                          f"(default: {DEFAULT_PAUSE})")
+                          "(default: %(default)s)")
     backfill.add_argument("--max-rate", type=positive_float, default=None, dest="max_rate",
                           metavar="ROWS_PER_S",
                           help="at most this many rows per second, all workers together "
