@@ -12,13 +12,19 @@ psycopg is optional, so it is recognised by its attributes, not imported.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
+from collections.abc import Iterator
 from typing import Protocol
 
 from slotcap.errors import DatabaseError
 from slotcap.redaction import redact_db_text
 
-__all__ = ["database_error", "error_code", "is_driver_error"]
+__all__ = ["DEBUG_ENV", "database_error", "database_errors", "error_code", "is_driver_error"]
+
+#: Set to show driver errors (and tracebacks) in full; row values stay hidden in the CLI.
+DEBUG_ENV = "SLOTCAP_DEBUG"
 
 
 class _Diagnostic(Protocol):
@@ -93,3 +99,20 @@ def database_error(exc: BaseException, *, what: str | None = None) -> DatabaseEr
         column=diag.column_name,
         constraint=diag.constraint_name,
     )
+
+
+@contextlib.contextmanager
+def database_errors() -> Iterator[None]:
+    """Let driver errors leave a library entry point only as one-line
+    :class:`DatabaseError`: an application's log of the traceback must not show the
+    driver's DETAIL (a patient's row). The driver error is chained as ``__cause__``
+    only under ``SLOTCAP_DEBUG=1``."""
+    try:
+        yield
+    except Exception as exc:
+        error = database_error(exc)
+        if error is None:
+            raise
+        if os.environ.get(DEBUG_ENV):
+            raise error from exc
+        raise error from None

@@ -139,3 +139,26 @@ def test_postgres_errors_become_one_line_database_errors_without_values(pg_url: 
     value_error = database_error(bad_value.value)
     assert value_error is not None and "김하늘" not in value_error.message
     assert "22007" in value_error.message
+
+
+def test_library_entry_points_raise_one_line_database_errors_without_the_row(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from slotcap.dberrors import database_errors
+
+    def failing() -> None:
+        conn = sqlite3.connect(":memory:")
+        conn.execute("CREATE TABLE t (id TEXT PRIMARY KEY, phone TEXT CHECK (phone <> '010'))")
+        conn.execute("INSERT INTO t VALUES ('a', '010')")
+
+    monkeypatch.delenv("SLOTCAP_DEBUG", raising=False)
+    with pytest.raises(DatabaseError) as caught, database_errors():
+        failing()
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert caught.value.code == "constraint_violation"
+    monkeypatch.setenv("SLOTCAP_DEBUG", "1")
+    with pytest.raises(DatabaseError) as debug, database_errors():
+        failing()
+    assert isinstance(debug.value.__cause__, sqlite3.IntegrityError)
+    with pytest.raises(ValueError, match="not a driver"), database_errors():
+        raise ValueError("not a driver error")

@@ -28,7 +28,7 @@ from slotcap.cli._args import (
     positive_float,
     positive_int,
 )
-from slotcap.dberrors import database_error
+from slotcap.dberrors import DEBUG_ENV, database_error
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration._ddl_pg import DEFAULT_POLICY
 from slotcap.migration.throttle import DEFAULT_PAUSE
@@ -41,7 +41,6 @@ EXIT_INTERNAL = 3
 _PHASES = ("legacy", "phase1", "phase2", "phase4")
 
 Handler = Callable[[argparse.Namespace], int]
-DEBUG_ENV = "SLOTCAP_DEBUG"
 
 
 class _ArgumentError(Exception):

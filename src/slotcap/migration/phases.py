@@ -25,6 +25,7 @@ from typing import Any
 
 import attrs
 
+from slotcap.dberrors import database_errors
 from slotcap.errors import MigrationError, SchemaStateError
 from slotcap.migration import state
 from slotcap.migration._ddl_names import RESERVATIONS, q
@@ -377,7 +378,7 @@ def migrate(
     ``progress`` receives text lines (backfill batches summarised); pass
     ``backfill_progress`` to receive the backfill's ``BackfillProgress`` per batch instead.
     """
-    with open_sql(url) as conn:
+    with database_errors(), open_sql(url) as conn:
         return migrate_conn(conn, to=to, confirm=confirm, progress=progress,
                             batch_size=batch_size, backfill_progress=backfill_progress)
 
@@ -414,7 +415,7 @@ def rollback(
     url: str, *, to: Phase | str, progress: Progress | None = None, batch_size: int = 1000
 ) -> MigrationReport:
     """Restore the schema (and data) of an earlier phase exactly; see docs/migration.md."""
-    with open_sql(url) as conn:
+    with database_errors(), open_sql(url) as conn:
         return rollback_conn(conn, to=to, progress=progress, batch_size=batch_size)
 
 
@@ -461,5 +462,5 @@ def status_conn(conn: SqlConnection) -> MigrationStatus:
 def status(url: str) -> MigrationStatus:
     """Where the database stands: settled (and true), interrupted (with the commands
     that go forward and back) or inconsistent (with what differs)."""
-    with open_sql(url) as conn:
+    with database_errors(), open_sql(url) as conn:
         return status_conn(conn)
