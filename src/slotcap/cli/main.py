@@ -12,6 +12,7 @@ message on stderr with the error's machine-readable code, never a traceback
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -233,6 +234,15 @@ def _report(exc: Exception, secrets: list[str]) -> int:
     return EXIT_INTERNAL
 
 
+def _quiet_driver_logs() -> None:
+    # psycopg logs warnings such as "error ignored terminating <Pipeline …>" after a
+    # failed statement; with no handler configured, logging's last resort would print
+    # them raw on stderr beside slotcap's one-line error. Shown only under SLOTCAP_DEBUG.
+    if not os.environ.get(DEBUG_ENV):
+        logging.getLogger("psycopg").addHandler(logging.NullHandler())
+        logging.getLogger("psycopg").propagate = False
+
+
 def _reconfigure_streams() -> None:
     # A C/POSIX locale gives ASCII streams; Korean output must degrade, not crash.
     for stream in (sys.stdout, sys.stderr):
@@ -246,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     secrets = _secrets(args_list)
     _reconfigure_streams()
+    _quiet_driver_logs()
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
