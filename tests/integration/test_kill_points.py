@@ -341,3 +341,17 @@ def test_phase4_trigger_keeps_the_archive_in_sync_until_the_contract(pg_url: str
             ("r_000299", "zz_new"))) == {"r_000299": "16:30", "zz_new": "14:00"}
         assert conn.scalar('SELECT count(*) FROM "reservations" WHERE "service" IS NULL '
                            'OR "preferredTime" IS NULL') == 0
+
+
+def test_status_reports_a_catalogue_that_contradicts_the_record(sql_url: str) -> None:
+    with open_sql(sql_url) as conn:
+        create_legacy_schema(conn)
+        seed_legacy(conn, 20)
+    assert migrate(sql_url, to="phase2").ok
+    with open_sql(sql_url) as conn:  # changed by hand, outside slotcap
+        conn.execute('DROP INDEX "reservations_serviceId_preferredDate_status_idx"')
+    status = slotcap(sql_url, "status", "--json")
+    where = json.loads(status.stdout)
+    assert status.returncode == 4
+    assert (where["state"], where["phase"]) == ("inconsistent", "phase2")
+    assert any("reservations_serviceId_preferredDate_status_idx" in p for p in where["problems"])

@@ -22,7 +22,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 import attrs
@@ -35,7 +35,6 @@ __all__ = [
     "APPLICATION_NAME",
     "DEFAULT_POLICY",
     "LockPolicy",
-    "add_not_null_checks",
     "blocking_sessions",
     "configure_session",
     "constraint_state",
@@ -47,7 +46,6 @@ __all__ = [
     "lock_holds",
     "locked",
     "reset_lock_holds",
-    "set_not_null",
     "type_exists",
     "using_policy",
     "validate_constraint",
@@ -396,39 +394,10 @@ def create_index_concurrently(
     raise _give_up(f"create index {name}", policy, tries, blockers)
 
 
-# -- SET NOT NULL without a scan under ACCESS EXCLUSIVE ---------------------------------
-# The recipe: CHECK (col IS NOT NULL) NOT VALID (catalog only) -> VALIDATE CONSTRAINT
-# (scans under SHARE UPDATE EXCLUSIVE, writers keep going) -> SET NOT NULL, which
-# PostgreSQL 12+ proves from the validated check without a scan -> drop the checks.
-# ``checks`` maps each column to its helper constraint's name.
-
-
-def add_not_null_checks(
-    conn: SqlConnection, table: str, checks: Mapping[str, str], *, what: str
-) -> None:
-    """Step 1: the NOT VALID checks that are not there yet, under the short lock."""
-
-    def add(c: SqlConnection) -> None:
-        parts = [
-            f"ADD CONSTRAINT {q(name)} CHECK ({q(col)} IS NOT NULL) NOT VALID"
-            for col, name in checks.items()
-            if constraint_state(c, table, name) is None
-        ]
-        if parts:
-            c.execute(f"ALTER TABLE {q(table)} {', '.join(parts)}")
-
-    locked(conn, add, what=what)
+# -- helper checks (the NOT NULL recipe's steps live in _transitions_pg) ----------------
 
 
 def drop_constraints(conn: SqlConnection, table: str, names: Iterable[str], *, what: str) -> None:
     """Take helper checks away again (a NULL was found: nothing stays half-applied)."""
     clauses = ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in names)
     locked(conn, lambda c: c.execute(f"ALTER TABLE {q(table)} {clauses}"), what=what)
-
-
-def set_not_null(conn: SqlConnection, table: str, checks: Mapping[str, str], *, what: str) -> None:
-    """Last step, after every check validated: SET NOT NULL and drop the checks, at once."""
-    clauses = [f"ALTER COLUMN {q(col)} SET NOT NULL" for col in checks] + [
-        f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in checks.values()
-    ]
-    locked(conn, lambda c: c.execute(f"ALTER TABLE {q(table)} {', '.join(clauses)}"), what=what)
