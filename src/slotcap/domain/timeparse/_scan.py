@@ -176,7 +176,15 @@ def _block(digit_first: bool) -> str:
     )
 
 
-_MASTER: Final = re.compile(rf"(?=\d)(?:{_block(True)})|(?!\d)(?:{_block(False)})")
+#: Every character the other alternatives can start with (a test derives the set from
+#: the patterns and checks it is covered). Most characters of a sentence ("희망 시간:
+#: …") start nothing, and one class test then skips the whole block there.
+_WORD_FIRST: Final = (
+    "abcdeflmnptwx×✕✗✘"
+    "구낮네다두런말못무밤불빼사삼상새세십아안야어언여열오육이일자저점정제출칠퇴팔한힘"
+)
+
+_MASTER: Final = re.compile(rf"(?=\d)(?:{_block(True)})|(?=[{_WORD_FIRST}])(?:{_block(False)})")
 
 
 def _mark(match: re.Match[str], prefix: str) -> DayWord | None:
