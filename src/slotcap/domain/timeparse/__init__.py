@@ -48,8 +48,10 @@ __all__ = [
 MAX_LENGTH: Final = 500
 
 _ALNUM: Final = re.compile(r"[^\W_]")
-_QUICK_CLOCK: Final = re.compile(r"(\d{1,2}):(\d{2})(?: ?([ap])\.?m\.?)?")
-_QUICK_KOREAN: Final = re.compile(r"(오전|오후) ?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?")
+# Normalised text has single spaces, so " ?" covers every spacing the lexer accepts here
+# ("14 : 00", "9시 반"); a 시 without 오전/오후 ("9시", "14시 30분") is a clock as well.
+_QUICK_CLOCK: Final = re.compile(r"(\d{1,2}) ?: ?(\d{2})(?: ?([ap])\.?m\.?)?")
+_QUICK_KOREAN: Final = re.compile(r"(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?")
 _AFTERNOON_MARKS: Final = frozenset({"p", "오후"})
 
 
@@ -84,7 +86,7 @@ def _quick_read(
 
 
 def _quick(text: str, hours: ClinicHours) -> ParsedTime | None:
-    """``H:MM [am|pm]`` and ``오전|오후 N시 [M분|반]``, the two commonest shapes."""
+    """``H:MM [am|pm]`` and ``[오전|오후] N시 [M분|반]``, the commonest shapes."""
     if m := _QUICK_CLOCK.fullmatch(text):
         hour, minute, mark = m.groups()
         padded = hour[0] == "0" and len(hour) == 2

@@ -175,6 +175,8 @@ def _attach_after(text: str, start: int, end: int, by_end: dict[int, Mention]) -
 
 def _attach(text: str, clocks: list[Mention], lexed: Lexed) -> list[DayWord]:
     """Give each word written next to a clock to that clock; return the rest (context)."""
+    if not lexed.words and not lexed.marks:
+        return []  # the common "9:40 AM에 가능해요": nothing to attach
     by_start = {c.start: c for c in clocks}
     by_end = {c.end: c for c in clocks}
     context: list[DayWord] = []

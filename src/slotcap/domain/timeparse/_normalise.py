@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 __all__ = ["normalise"]
@@ -32,6 +33,8 @@ _TRANSLATE = str.maketrans(
         "\ufeff": "",
     }
 )
+# Most texts have none of them, and finding one is much cheaper than translating.
+_LOOKALIKE = re.compile("[" + re.escape("".join(map(chr, _TRANSLATE))) + "]")
 _CJK_WORDS = (("午前", "오전"), ("午後", "오후"), ("正午", "정오"))
 
 
@@ -41,7 +44,10 @@ def normalise(text: str) -> str:
         # ASCII is NFKC-stable and has no look-alikes to fold: skip the costly part.
         folded = text.lower()
     else:
-        folded = unicodedata.normalize("NFKC", text).translate(_TRANSLATE).lower()
+        folded = unicodedata.normalize("NFKC", text)
+        if _LOOKALIKE.search(folded) is not None:
+            folded = folded.translate(_TRANSLATE)
+        folded = folded.lower()
         if "午" in folded or "正" in folded:
             for old, new in _CJK_WORDS:
                 folded = folded.replace(old, new)

@@ -161,7 +161,30 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ("LONE", _NO_DIGIT_BEFORE + r"(?P<l_h>\d{1,2})(?!\d|[.:]\d)"),
 )
 
-_MASTER: Final = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _PATTERNS))
+#: The alternatives whose match starts with a digit; every other one starts with a
+#: non-digit (a word, a mark, a sign). At a given position only one of the two blocks
+#: can match, so guarding each block by its first character keeps the leftmost-first
+#: choice of the single alternation while the engine skips the other block at once.
+_DIGIT_FIRST: Final = frozenset(
+    {"SKIP", "COLON", "KO", "HHMM", "HHMM3", "DOT", "HMER", "ISH", "OCLOCK", "LONE"}
+)
+
+
+def _block(digit_first: bool) -> str:
+    return "|".join(
+        f"(?P<{name}>{body})" for name, body in _PATTERNS if (name in _DIGIT_FIRST) is digit_first
+    )
+
+
+#: Every character the other alternatives can start with (a test derives the set from
+#: the patterns and checks it is covered). Most characters of a sentence ("희망 시간:
+#: …") start nothing, and one class test then skips the whole block there.
+_WORD_FIRST: Final = (
+    "abcdeflmnptwx×✕✗✘"
+    "구낮네다두런말못무밤불빼사삼상새세십아안야어언여열오육이일자저점정제출칠퇴팔한힘"
+)
+
+_MASTER: Final = re.compile(rf"(?=\d)(?:{_block(True)})|(?=[{_WORD_FIRST}])(?:{_block(False)})")
 
 
 def _mark(match: re.Match[str], prefix: str) -> DayWord | None:

@@ -1,0 +1,98 @@
+"""The lexer's first-character guards must not hide any alternative.
+
+``_scan._MASTER`` tries the digit-first alternatives only where a digit stands and the
+others only where one of ``_WORD_FIRST`` stands. This derives, from the patterns
+themselves, every character each alternative can start with, and checks the guards
+cover them: an alternative added or changed without its first characters fails here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Iterable
+from typing import Any
+
+import pytest
+from hypothesis import given
+from tests.strategies.hostile import hostile_text
+
+from slotcap.domain.timeparse import _scan
+from slotcap.domain.timeparse._normalise import normalise
+
+# The regular-expression parser's own view of a pattern (private modules, untyped).
+sre: Any = importlib.import_module("re._constants")
+sre_parse: Any = importlib.import_module("re._parser")
+
+_ZERO_WIDTH = (sre.ASSERT, sre.ASSERT_NOT, sre.AT)
+_REPEATS = (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT)
+
+
+def _charset(items: Iterable[tuple[Any, Any]]) -> set[str] | None:
+    chars: set[str] = set()
+    for op, av in items:
+        if op is sre.LITERAL:
+            chars.add(chr(av))
+        elif op is sre.RANGE:
+            chars.update(chr(c) for c in range(av[0], av[1] + 1))
+        elif op is sre.CATEGORY and av is sre.CATEGORY_DIGIT:
+            chars.add("0")  # stands for \d, checked separately
+        else:
+            return None  # a class we cannot enumerate: treat as "anything"
+    return chars
+
+
+def _first(items: Iterable[tuple[Any, Any]]) -> tuple[set[str] | None, bool]:
+    """(characters a match can start with, None = any; whether it can match empty)."""
+    out: set[str] = set()
+    for op, av in items:
+        if op in _ZERO_WIDTH:
+            continue
+        if op is sre.LITERAL:
+            return out | {chr(av)}, False
+        if op is sre.IN:
+            chars = _charset(av)
+            return (None if chars is None else out | chars), False
+        if op is sre.SUBPATTERN:
+            found, nullable = _first(av[3])
+        elif op is sre.BRANCH:
+            found, nullable = set(), False
+            for branch in av[1]:
+                more, empty = _first(branch)
+                if more is None:
+                    return None, False
+                found |= more
+                nullable = nullable or empty
+        elif op in _REPEATS:
+            found, nullable = _first(av[2])
+            nullable = nullable or av[0] == 0
+        else:
+            return None, False
+        if found is None:
+            return None, False
+        out |= found
+        if not nullable:
+            return out, False
+    return out, True
+
+
+@pytest.mark.parametrize(("name", "body"), _scan._PATTERNS, ids=[n for n, _ in _scan._PATTERNS])
+def test_every_alternative_starts_where_its_guard_lets_it(name: str, body: str) -> None:
+    first, nullable = _first(sre_parse.parse(body))
+    assert not nullable, f"{name} can match the empty string"
+    assert first is not None, f"{name} can start with any character"
+    if name in _scan._DIGIT_FIRST:
+        assert first == {"0"} or first <= set("0123456789"), (name, first)
+    else:
+        assert not first & set("0123456789"), (name, first)
+        assert first <= set(_scan._WORD_FIRST), (name, sorted(first - set(_scan._WORD_FIRST)))
+
+
+_UNGUARDED = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _scan._PATTERNS))
+
+
+@given(hostile_text(max_size=30))
+def test_the_guarded_pattern_matches_like_the_plain_alternation(text: str) -> None:
+    normal = normalise(text)
+    plain = [(m.lastgroup, m.span()) for m in _UNGUARDED.finditer(normal)]
+    assert [(m.lastgroup, m.span()) for m in _scan._MASTER.finditer(normal)] == plain
