@@ -62,7 +62,6 @@ __all__ = [
     "DEFAULT_BUSY_BUDGET",
     "LEGACY_RESERVATION_COLUMNS",
     "NEW_RESERVATION_COLUMNS",
-    "SCHEMA_RECHECK_SECONDS",
     "SERVICE_COLUMNS",
     "SLOT_COLUMNS",
     "TABLES",
@@ -114,11 +113,11 @@ NEW_RESERVATION_COLUMNS: tuple[str, ...] = (
 #: Seconds a store keeps retrying an operation that met a lock wait, a deadlock or a
 #: serialization failure before it raises ``StoreBusy`` (``busy_budget``).
 DEFAULT_BUSY_BUDGET = 2.0
-#: A store re-reads the catalogue before refusing a rule at most this often (seconds).
-SCHEMA_RECHECK_SECONDS = 1.0
 #: How many times one statement is re-planned after a schema change met mid-operation
 #: (phase 4's rollback makes several: column back nullable, then filled, then NOT NULL).
 _SCHEMA_RETRIES = 3
+
+
 def _operation(op: Callable[..., object]) -> str:
     """``set_status`` for a closure defined in ``SqlStore.set_status``: the name the
     error message gives the operation."""
@@ -626,15 +625,17 @@ class SqlStore(abc.ABC):
             self._statements = build_statements(self._flavor, schema)
 
     def _recheck(self, session: Session) -> bool:
-        """Before refusing a rule for the cached schema state: re-read the catalogue
-        (at most every ``SCHEMA_RECHECK_SECONDS``); True if the shape changed.
+        """Before refusing a rule for the cached schema state: re-read the catalogue;
+        True if the shape changed.
 
         DESIGN: a store opened before phase 1 must serve the minutes rule once phase 1
-        is applied, without a restart; a failing statement tells a store when the
-        schema contracts, but nothing tells it when the schema expands.
+        is applied, and one that cached phase 4 must serve the count rule once phase 4
+        is rolled back, without a restart; a failing statement tells a store when the
+        schema contracts, but nothing tells it when the schema expands. Not rate-limited:
+        a refusal the database could serve is an app-visible error (a store that read
+        the catalogue a moment before the rollback finished would refuse for up to the
+        limit), and a refusal is the rare path — it costs one catalogue query.
         """
-        if time.monotonic() - self._read_at < SCHEMA_RECHECK_SECONDS:
-            return False
         before = self._statements
         self._reload(session)
         return self._statements is not before

@@ -52,8 +52,8 @@ from slotcap.usecases.request import (
 
 __all__ = ["book"]
 
-#: Before refusing a rule for its schema state, a store re-reads the catalogue unless it
-#: did so less than this many seconds ago.
+#: A legacy store re-reads the catalogue at most this often (seconds) to notice phase 1
+#: and start dual-writing; the legacy-only rows it books meanwhile are the backfill's.
 _RECHECK_SECONDS = 1.0
 #: Schema changes one booking follows before it gives up (a phase-4 rollback makes a
 #: few in a row).
@@ -109,10 +109,11 @@ def book(
             state = store.schema_state
         except SchemaStateError:
             # Refused for the state this attempt started from: follow the schema if it
-            # moved (the store re-read it on a failing statement, or re-reads it now).
+            # moved (the store re-read it on a failing statement, or re-reads it now:
+            # never refuse on a cached state, however recently it was read).
             now = store.schema_state
             if now is state:
-                now = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+                now = store.refresh_schema_state()
             changes += 1
             if now is state or changes > _SCHEMA_CHANGES:
                 raise
