@@ -46,7 +46,7 @@ from slotcap.domain.model import (
     Service,
     ServiceLimit,
 )
-from slotcap.domain.schema_state import schema_state
+from slotcap.domain.schema_state import Rule, require, schema_state
 from slotcap.errors import (
     ConfigurationError,
     DatabaseError,
@@ -709,20 +709,11 @@ class SqlStore(abc.ABC):
 
     @staticmethod
     def _require_minutes_rule(st: Statements) -> None:
-        state = st.state
-        if not state.has_new_columns:
-            raise SchemaStateError(
-                "the minutes rule needs the new columns: apply phase 1 first "
-                f"(schema state is {state.value})"
-            )
+        require(st.state, Rule.MINUTES)
 
     @staticmethod
     def _require_count_rule(st: Statements) -> None:
-        state = st.state
-        if not state.has_legacy_columns:
-            raise SchemaStateError(
-                f"the daily count rule was removed in phase 4 (schema state is {state.value})"
-            )
+        require(st.state, Rule.COUNT)
 
     # facts -----------------------------------------------------------------------------
 

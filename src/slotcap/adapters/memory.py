@@ -30,7 +30,8 @@ from slotcap.domain.model import (
     ServiceLimit,
 )
 from slotcap.domain.rules import minutes_held
-from slotcap.errors import ReservationNotFound, SchemaStateError
+from slotcap.domain.schema_state import Rule, require
+from slotcap.errors import ReservationNotFound
 from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts, SchemaState
 
 __all__ = ["MemoryStore"]
@@ -89,18 +90,10 @@ class MemoryStore:
             self._state = state
 
     def _require_minutes_rule(self) -> None:
-        if not self._state.has_new_columns:
-            raise SchemaStateError(
-                "the minutes rule needs the new columns: apply phase 1 first "
-                f"(schema state is {self._state.value})"
-            )
+        require(self._state, Rule.MINUTES)
 
     def _require_count_rule(self) -> None:
-        if not self._state.has_legacy_columns:
-            raise SchemaStateError(
-                "the daily count rule was removed in phase 4 "
-                f"(schema state is {self._state.value})"
-            )
+        require(self._state, Rule.COUNT)
 
     # -- catalogue, hours, limits ------------------------------------------------------
 

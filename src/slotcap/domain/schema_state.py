@@ -7,12 +7,13 @@ a database can serve.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Collection
 
 from slotcap.errors import SchemaStateError
 from slotcap.ports import SchemaState
 
-__all__ = ["LEGACY_COLUMNS", "NEW_COLUMNS", "NEW_TABLES", "schema_state"]
+__all__ = ["LEGACY_COLUMNS", "NEW_COLUMNS", "NEW_TABLES", "Rule", "require", "schema_state"]
 
 #: The columns phase 4 removes, the ones phases 1–4 add, and phase 1's new tables.
 LEGACY_COLUMNS: tuple[str, ...] = ("service", "preferredTime")
@@ -38,3 +39,27 @@ def schema_state(columns: Collection[str], tables: Collection[str]) -> SchemaSta
         "reservations has neither the legacy columns (service, preferredTime) nor the "
         "new ones with their tables: this schema was not made by slotcap"
     )
+
+
+class Rule(enum.Enum):
+    """The two booking rules a database may serve."""
+
+    #: The legacy per-service daily count limit (needs the legacy columns).
+    COUNT = "count"
+    #: The minutes-per-period rule (needs the new columns and tables).
+    MINUTES = "minutes"
+
+
+def require(state: SchemaState, rule: Rule) -> None:
+    """The one policy of which rule may run in which state: raise ``SchemaStateError``
+    if a database in ``state`` cannot serve ``rule``. Every store (the memory one
+    included) and the booking use case ask this, so they refuse alike."""
+    if rule is Rule.MINUTES and not state.has_new_columns:
+        raise SchemaStateError(
+            "the minutes rule needs the new columns: apply phase 1 first "
+            f"(schema state is {state.value})"
+        )
+    if rule is Rule.COUNT and not state.has_legacy_columns:
+        raise SchemaStateError(
+            f"the daily count rule was removed in phase 4 (schema state is {state.value})"
+        )

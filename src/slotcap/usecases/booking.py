@@ -40,6 +40,7 @@ from slotcap.domain.rules import (
     check_period_capacity,
     estimated_duration,
 )
+from slotcap.domain.schema_state import Rule, require
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.errors import InvalidService, ReservationFull, SchemaStateError, StoreBusy
 from slotcap.ports import BookingTransaction, SchemaState, Store
@@ -150,10 +151,7 @@ def _refuse(decision: Decision, what: str) -> ReservationFull:
 def _book_dynamic(
     store: Store, valid: ValidBooking, state: SchemaState, rid: str, deadline: float
 ) -> Reservation:
-    if not state.has_new_columns:
-        raise SchemaStateError(
-            "dynamic booking needs the new columns: apply phase 1 first (schema is legacy)"
-        )
+    require(state, Rule.MINUTES)
     period = valid.period
     assert period is not None  # noqa: S101 (validate_request guarantees it on this path)
     day, code = valid.preferred_date, valid.service_code
@@ -181,10 +179,7 @@ def _book_dynamic(
 def _book_legacy(
     store: Store, valid: ValidBooking, state: SchemaState, rid: str, deadline: float
 ) -> Reservation:
-    if not state.has_legacy_columns:
-        raise SchemaStateError(
-            "the daily count rule was removed in phase 4: book with dynamic=True"
-        )
+    require(state, Rule.COUNT)
     code = valid.service_code
     if code not in LEGACY_SERVICE_CODES:
         raise InvalidService(f"unknown service {code!r}", code="unknown_service")
