@@ -16,7 +16,9 @@ from typing import Any
 import attrs
 
 from slotcap.domain.model import ClinicTimeSlot, Period
+from slotcap.domain.schema_state import LEGACY_COLUMNS, NEW_COLUMNS
 from slotcap.errors import MigrationError, SchemaStateError
+from slotcap.sql.catalog import STORE_PARTS, read_catalog
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [
@@ -37,9 +39,6 @@ __all__ = [
 
 JOURNAL_TABLE = "slotcap_backfill_journal"
 
-#: The reservation columns phase 1 adds and phase 2 fills.
-NEW_COLUMNS: tuple[str, ...] = ("serviceId", "serviceName", "estimatedDuration", "period")
-
 _TYPE_NAME = re.compile(r'^"?[A-Za-z_][A-Za-z0-9_]*"?$')
 
 
@@ -59,14 +58,14 @@ def has_new_columns(conn: SqlConnection) -> bool:
 
 def require_expanded(conn: SqlConnection, *, journal: bool = True) -> None:
     """Refuse to run before phase 1 (or after phase 4), naming what is missing."""
-    tables = conn.tables()
-    missing = [t for t in ("reservations", "services", "clinic_time_slots") if t not in tables]
-    if journal and JOURNAL_TABLE not in tables:
+    cat = read_catalog(conn, parts=STORE_PARTS)
+    missing = [t for t in ("reservations", "services", "clinic_time_slots")
+               if not cat.has_table(t)]
+    if journal and not cat.has_table(JOURNAL_TABLE):
         missing.append(JOURNAL_TABLE)
-    if "reservations" in tables:
-        columns = conn.columns("reservations")
-        missing += [f"reservations.{c}" for c in (*NEW_COLUMNS, "service", "preferredTime")
-                    if c not in columns]
+    if cat.has_table("reservations"):
+        missing += [f"reservations.{c}" for c in (*NEW_COLUMNS, *LEGACY_COLUMNS)
+                    if not cat.has_column("reservations", c)]
     if missing:
         raise SchemaStateError(
             "the database is not in the expanded state (phase 1 applied, phase 4 not): "
@@ -123,12 +122,8 @@ def period_cast(conn: SqlConnection) -> str:
     PostgreSQL), or ``text`` where the column is TEXT (the plan's own DDL, SQLite)."""
     if conn.dialect is Dialect.SQLITE:
         return "text"
-    name = conn.scalar(
-        "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
-        "JOIN pg_class c ON c.oid = a.attrelid "
-        "WHERE c.relname = 'reservations' AND c.relnamespace = current_schema()::regnamespace "
-        "AND a.attname = 'period' AND NOT a.attisdropped"
-    )
+    column = read_catalog(conn, parts=STORE_PARTS).columns.get(("reservations", "period"))
+    name = None if column is None else column.type
     if not isinstance(name, str) or not _TYPE_NAME.match(name):
         raise SchemaStateError(f"reservations.period has an unexpected type: {name!r}")
     return name

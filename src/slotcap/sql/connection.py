@@ -1,0 +1,194 @@
+"""The one connection wrapper of slotcap's SQL layer, over stdlib sqlite3 and psycopg 3.
+
+Used by the migration toolkit directly and by the stores for their catalogue reads.
+SQL is written once in psycopg's pyformat — ``%s`` positional, ``%(name)s`` named,
+``%%`` a literal percent — because PostgreSQL is the engine whose driver cost matters
+(its text is sent as written, no per-call rewrite); for SQLite the text is translated
+once per distinct statement (:func:`slotcap.sql.dialect.to_sqlite_style`, cached).
+Parameters are always bound, never formatted in. Identifiers that must vary go through
+:func:`slotcap.sql.names.quote_ident`, which only accepts plain names.
+
+Transactions are explicit: both connections run in autocommit and
+:meth:`SqlConnection.transaction` opens ``BEGIN`` (``BEGIN IMMEDIATE`` on SQLite when
+``write=True``, so the write lock is taken up front instead of failing at the first
+write with ``database is locked`` after a read). :meth:`SqlConnection.savepoint` nests
+inside one; rolling back to it keeps the transaction's locks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from slotcap.dburl import Engine, connect_postgres, connect_sqlite, parse_url
+from slotcap.errors import ConfigurationError
+from slotcap.sql.catalog import Catalog, read_catalog
+from slotcap.sql.dialect import Dialect, SqlDialect, dialect_of
+from slotcap.sql.errors import from_postgres, from_sqlite, is_busy
+from slotcap.sql.names import quote_ident
+
+__all__ = ["Params", "Row", "SqlConnection", "open_sql"]
+
+#: Positional (``%s``) or named (``%(name)s``) parameters.
+Params = Sequence[Any] | Mapping[str, Any]
+Row = tuple[Any, ...]
+
+# Statements that change the catalogue: running one through this wrapper forgets the
+# cached catalogue (another connection's DDL is seen only by an explicit re-read).
+_DDL = ("create", "alter", "drop", "comment", "rename")
+
+
+def _bind(params: Params) -> Params:
+    return params if isinstance(params, Mapping) else tuple(params)
+
+
+class SqlConnection:
+    """A connection plus its dialect. Not thread-safe: one per thread."""
+
+    def __init__(self, raw: Any, dialect: Dialect) -> None:
+        self.raw = raw
+        self.dialect = dialect
+        #: The engine's differences as data (placeholders, casts, value conversion).
+        self.spec: SqlDialect = dialect_of(dialect)
+        self._in_transaction = False
+        self._savepoints = 0
+        self._catalog: Catalog | None = None
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.dialect is Dialect.POSTGRES
+
+    def native(self, sql: str) -> str:
+        """``sql`` (pyformat) in the driver's own placeholder style."""
+        return self.spec.native(sql)
+
+    def execute(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one statement; return its rows (empty for statements without rows)."""
+        if sql.lstrip()[:7].lower().startswith(_DDL):
+            self._catalog = None
+        cur = self.raw.execute(self.spec.native(sql), _bind(params))
+        try:
+            if cur.description is None:
+                return []
+            return [tuple(row) for row in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
+        if not rows:
+            return
+        bound = [_bind(r) for r in rows]
+        if self.dialect is Dialect.SQLITE:
+            self.raw.executemany(self.spec.native(sql), bound)
+        else:
+            with self.raw.cursor() as cur:
+                cur.executemany(sql, bound)
+
+    def scalar(self, sql: str, params: Params = ()) -> Any:
+        rows = self.execute(sql, params)
+        return rows[0][0] if rows else None
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[SqlConnection]:
+        """BEGIN … COMMIT, or ROLLBACK on any exception. Not re-entrant (nest with
+        :meth:`savepoint`)."""
+        if self._in_transaction:
+            raise RuntimeError("transaction() is not re-entrant")
+        self.raw.execute(self.spec.begin_write if write else "BEGIN")
+        self._in_transaction = True
+        try:
+            yield self
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        else:
+            self.raw.execute("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    @contextlib.contextmanager
+    def savepoint(self, name: str = "slotcap_sp") -> Iterator[SqlConnection]:
+        """A savepoint inside :meth:`transaction`: an exception rolls back to it (the
+        transaction and its locks stay) and propagates."""
+        if not self._in_transaction:
+            raise RuntimeError("savepoint() needs an open transaction()")
+        self._savepoints += 1
+        ident = quote_ident(f"{name}_{self._savepoints}")
+        self.raw.execute(f"SAVEPOINT {ident}")
+        try:
+            yield self
+        except BaseException:
+            self.raw.execute(f"ROLLBACK TO SAVEPOINT {ident}")
+            self.raw.execute(f"RELEASE SAVEPOINT {ident}")
+            raise
+        else:
+            self.raw.execute(f"RELEASE SAVEPOINT {ident}")
+        finally:
+            self._savepoints -= 1
+
+    @contextlib.contextmanager
+    def busy_as_store_busy(self, what: str) -> Iterator[None]:
+        """A lock wait that ran out, a deadlock, a serialization failure or a locked
+        SQLite file leaves as :class:`slotcap.StoreBusy` (unchained: the driver's text
+        may carry row values); every other error passes unchanged."""
+        try:
+            yield
+        except Exception as exc:
+            if not is_busy(exc):
+                raise
+            mapped = from_postgres(exc, what) if self.is_postgres else from_sqlite(exc, what)
+            raise mapped from None
+
+    # -- catalogue ---------------------------------------------------------------------
+
+    def catalog(self, *, refresh: bool = False) -> Catalog:
+        """The catalogue snapshot (:mod:`slotcap.sql.catalog`), cached on this
+        connection until :meth:`invalidate_catalog`, DDL run through it, or ``refresh``."""
+        if self._catalog is None or refresh:
+            self._catalog = read_catalog(self)
+        return self._catalog
+
+    def invalidate_catalog(self) -> None:
+        self._catalog = None
+
+    def tables(self) -> set[str]:
+        """The tables of the current schema, read now."""
+        if self.dialect is Dialect.SQLITE:
+            rows = self.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        else:
+            rows = self.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            )
+        return {r[0] for r in rows}
+
+    def columns(self, table: str) -> set[str]:
+        """The columns of ``table``, read now."""
+        if self.dialect is Dialect.SQLITE:
+            rows = self.execute("SELECT name FROM pragma_table_info(%s)", (table,))
+        else:
+            rows = self.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s",
+                (table,),
+            )
+        return {r[0] for r in rows}
+
+    def close(self) -> None:
+        self.raw.close()
+
+    def __enter__(self) -> SqlConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_sql(url: str) -> SqlConnection:
+    """Open a SQLite or PostgreSQL URL in autocommit mode."""
+    parsed = parse_url(url)
+    if parsed.engine is Engine.SQLITE:
+        return SqlConnection(connect_sqlite(parsed.target), Dialect.SQLITE)
+    if parsed.engine is Engine.POSTGRES:
+        return SqlConnection(connect_postgres(parsed.target, autocommit=True), Dialect.POSTGRES)
+    raise ConfigurationError(f"{parsed} is not a SQL database")

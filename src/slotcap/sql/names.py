@@ -1,0 +1,82 @@
+"""Quoted identifiers and the column lists, once.
+
+The reservation columns a phase adds or removes come from
+:mod:`slotcap.domain.schema_state` (the rule that names a schema's state reads the same
+tuples); the rest are the columns the stores read and write, in a stable order (a
+statement's text, and so its prepared-statement cache key, never changes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from slotcap.domain.model import HOLDING_STATUSES
+from slotcap.domain.schema_state import LEGACY_COLUMNS, NEW_COLUMNS, NEW_TABLES
+
+__all__ = [
+    "COMMON_RESERVATION_COLUMNS",
+    "HOLDING_LIST",
+    "LEGACY_COLUMNS",
+    "LIMIT_COLUMNS",
+    "NEW_COLUMNS",
+    "NEW_TABLES",
+    "RESERVATIONS",
+    "SERVICE_COLUMNS",
+    "SLOT_COLUMNS",
+    "STORE_TABLES",
+    "column_list",
+    "named_placeholders",
+    "qualified",
+    "quote_ident",
+]
+
+RESERVATIONS = "reservations"
+
+#: The tables the stores read.
+STORE_TABLES: tuple[str, ...] = (
+    RESERVATIONS,
+    "services",
+    "clinic_time_slots",
+    "service_reservation_limits",
+)
+
+SERVICE_COLUMNS: tuple[str, ...] = (
+    "id", "code", "name", "nameEn", "description", "category", "durationMinutes",
+    "bufferMinutes", "basePrice", "isActive", "isVisible", "displayOrder", "deletedAt",
+)
+SLOT_COLUMNS: tuple[str, ...] = (
+    "id", "dayOfWeek", "period", "startTime", "endTime", "isActive",
+)
+LIMIT_COLUMNS: tuple[str, ...] = ("id", "serviceType", "dailyLimit", "isActive")
+COMMON_RESERVATION_COLUMNS: tuple[str, ...] = (
+    "id", "patientName", "phone", "email", "birthDate", "gender", "treatmentType",
+    "preferredDate", "status", "notes", "adminNotes", "createdAt", "updatedAt",
+    "statusChangedAt", "statusChangedBy",
+)
+
+#: The statuses that hold capacity, as a SQL list (sorted: stable statement text).
+HOLDING_LIST = "(" + ", ".join(f"'{s.value}'" for s in sorted(HOLDING_STATUSES)) + ")"
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier (camelCase survives); refuse anything but a plain name."""
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain SQL identifier: {name!r}")
+    return f'"{name}"'
+
+
+def qualified(alias: str, columns: Sequence[str]) -> str:
+    """``r."id", r."phone"``: columns of one alias, quoted."""
+    return ", ".join(f"{alias}.{quote_ident(c)}" for c in columns)
+
+
+def column_list(columns: Sequence[str]) -> str:
+    return ", ".join(quote_ident(c) for c in columns)
+
+
+def named_placeholders(columns: Sequence[str]) -> str:
+    """``%(id)s, %(phone)s``: one named pyformat placeholder per column."""
+    return ", ".join(f"%({c})s" for c in columns)
