@@ -31,41 +31,33 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from slotcap.adapters._errors import from_postgres, is_postgres_busy
-from slotcap.adapters._sql import (
-    DEFAULT_BUSY_BUDGET,
-    TABLES,
+from slotcap.adapters.sql.base import SqlStore
+from slotcap.adapters.sql.connections import (
     ConnectionSource,
-    Flavor,
-    Params,
-    Row,
-    SchemaInfo,
-    Session,
     SharedConnection,
-    SqlStore,
     ThreadLocalConnections,
-    pyformat,
 )
+from slotcap.adapters.sql.pg_session import (
+    SAVEPOINT,
+    BookingSession,
+    StatementSession,
+    WriteSession,
+    is_idle,
+    lock_statement,
+    psycopg_module,
+    timeout_ms,
+    tx_status,
+)
+from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET, Session
 from slotcap.backoff import backoff
 from slotcap.dburl import connect_postgres
 from slotcap.domain.model import Period
 from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError, StoreBusy
+from slotcap.sql.dialect import POSTGRES
+from slotcap.sql.errors import from_postgres, is_postgres_busy
 
 if TYPE_CHECKING:
     import psycopg
-
-# Imported once here, not per statement: the hot path runs ``_rows`` and ``_status``
-# several times per check. psycopg stays optional — without it the store refuses to be
-# constructed (``_psycopg()``), so these names are never reached.
-try:
-    from psycopg import pq as _pq
-    from psycopg.rows import tuple_row as _tuple_row
-except ImportError:  # pragma: no cover (exercised only without the postgres extra)
-    pass
-else:
-    _TUPLES_OK = _pq.ExecStatus.TUPLES_OK
-    _IDLE = _pq.TransactionStatus.IDLE
-    _INERROR = _pq.TransactionStatus.INERROR
 
 __all__ = [
     "DEFAULT_APPLICATION_NAME",
@@ -82,12 +74,7 @@ DEFAULT_LOCK_TIMEOUT = 0.5
 #: What ``PostgresStore.open`` connections show as ``application_name`` in
 #: ``pg_stat_activity``, so operators can tell the app's sessions from a migration's.
 DEFAULT_APPLICATION_NAME = "slotcap"
-_SAVEPOINT = "slotcap_locked"
 
-
-def _timeout_ms(cap: float, deadline: float) -> int:
-    """This attempt's lock wait: the cap, or what is left of the budget (≥ 1 ms)."""
-    return max(1, round(1000 * min(cap, deadline - time.monotonic())))
 
 
 class ConnectionPoolLike(Protocol):
@@ -108,200 +95,6 @@ def advisory_lock_keys(day: dt.date, service_code: str, periods: Sequence[Period
 def _key(name: str) -> int:
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-class _PgFlavor(Flavor):
-    def sql(self, text: str) -> str:
-        return pyformat(text)
-
-    def as_text(self, expr: str) -> str:
-        return f"{expr}::text"
-
-    def day_of_week(self, date_expr: str) -> str:
-        # EXTRACT(DOW) counts 0 = Sunday, the clinic's dayOfWeek.
-        return f"EXTRACT(DOW FROM {date_expr})::int"
-
-    def days_cte(self) -> str:
-        return (
-            'days AS (SELECT g::date AS "day" FROM generate_series('
-            "CAST(:first_day AS date), CAST(:last_day AS date), interval '1 day') AS g)"
-        )
-
-    def date_in(self, value: dt.date) -> Any:
-        return value
-
-    def date_out(self, value: Any) -> dt.date:
-        if isinstance(value, dt.datetime):
-            return value.date()
-        if isinstance(value, dt.date):
-            return value
-        return dt.date.fromisoformat(str(value)[:10])
-
-    def timestamp_in(self, value: dt.datetime) -> Any:
-        # TIMESTAMP(3) without zone holds UTC (Prisma's convention).
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value
-
-    def timestamp_out(self, value: Any) -> dt.datetime | None:
-        if value is None or isinstance(value, dt.datetime):
-            return value
-        return dt.datetime.fromisoformat(str(value))
-
-    def birth_date_in(self, value: dt.date) -> Any:
-        return dt.datetime.combine(value, dt.time())
-
-    def bool_in(self, value: bool) -> Any:
-        return value
-
-
-def _psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        raise ConfigurationError(
-            "PostgreSQL support needs psycopg 3: pip install 'slotcap[postgres]'"
-        ) from None
-    return psycopg
-
-
-def _rows(conn: psycopg.Connection[Any], sql: str, params: Any, *, fresh: bool) -> list[Row]:
-    with conn.cursor(row_factory=_tuple_row) as cur:
-        cur.execute(sql, params, prepare=False if fresh else None)
-        # Not ``cur.description``: psycopg builds a Column object per result column on
-        # every access of it. The result's status says the same thing for free.
-        res = cur.pgresult
-        return cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
-
-
-def _status(conn: psycopg.Connection[Any]) -> str:
-    """IDLE, INTRANS, INERROR, ACTIVE or UNKNOWN (a broken connection)."""
-    return str(_pq.TransactionStatus(conn.pgconn.transaction_status).name)
-
-
-def _idle(conn: psycopg.Connection[Any]) -> bool:
-    # libpq's status straight from the PGconn (``conn.info`` is a new object per access).
-    return bool(conn.pgconn.transaction_status == _IDLE)
-
-
-def _in_error(conn: psycopg.Connection[Any]) -> bool:
-    return bool(conn.pgconn.transaction_status == _INERROR)
-
-
-class _StatementSession:
-    """Outside a booking: each statement stands alone. On an autocommit connection it
-    commits by itself; on another, the transaction psycopg opened is ended here."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
-        # Inside the caller's own transaction (a store call nested in a booking on the
-        # same thread, or an application transaction): never end it here.
-        self._owns_transaction = _idle(conn)
-
-    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
-        rows = _rows(self._conn, sql, params, fresh=fresh)
-        if self._owns_transaction and not _idle(self._conn):
-            self._conn.commit()
-        return rows
-
-    def recover(self) -> bool:
-        if not _in_error(self._conn):
-            return True
-        if not self._owns_transaction:
-            return False
-        self._conn.rollback()
-        return True
-
-    def mark_written(self) -> None:
-        """Each statement commits by itself: nothing to track."""
-
-    def finish_after_error(self) -> None:
-        if self._owns_transaction and _status(self._conn) in ("INTRANS", "INERROR"):
-            self._conn.rollback()
-
-
-class _BookingSession:
-    """Inside the locked transaction. A savepoint taken right after the locks lets a
-    statement that failed because the schema changed be retried without giving the
-    locks up — unless the booking already inserted, which a retry must not undo."""
-
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
-        self.written = False
-
-    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
-        try:
-            return _rows(self._conn, sql, params, fresh=fresh)
-        except Exception as exc:
-            if not is_postgres_busy(exc):
-                raise
-            # The transaction's lock_timeout also bounds waits inside the booking (the
-            # insert's foreign-key check on a service row someone is editing, or a read
-            # queued behind a migration's lock request); the caller retries the booking.
-            raise from_postgres(exc, "booking") from None
-
-    def finish_after_error(self) -> None:
-        """End the transaction after the booking's body raised."""
-        status = _status(self._conn)
-        if status == "INTRANS" and not self.written:
-            # Nothing written: COMMIT equals ROLLBACK here, and unlike ROLLBACK it keeps
-            # psycopg's prepared statements (it discards them all on a rollback).
-            self._conn.commit()
-        elif status in ("INTRANS", "INERROR"):
-            self._conn.rollback()
-        # ACTIVE/UNKNOWN: the connection is broken; the server has rolled back.
-
-    def recover(self) -> bool:
-        if self.written:
-            return False
-        self._conn.execute(f"ROLLBACK TO SAVEPOINT {_SAVEPOINT}")
-        return True
-
-    def mark_written(self) -> None:
-        self.written = True
-
-
-class _WriteSession:
-    """A write outside a booking: its own transaction with ``SET LOCAL lock_timeout``
-    (this attempt's share of the budget), committed at once. Inside the caller's own
-    transaction the statement simply runs there (its settings are the caller's)."""
-
-    def __init__(self, conn: psycopg.Connection[Any], cap: float, deadline: float) -> None:
-        self._conn = conn
-        self._cap = cap
-        self._deadline = deadline
-        self._owns_transaction = _idle(conn)
-
-    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
-        conn = self._conn
-        if not self._owns_transaction:
-            return _rows(conn, sql, params, fresh=fresh)
-        # An integer of milliseconds: the only text composed into this statement.
-        setting = f"SET LOCAL lock_timeout = '{_timeout_ms(self._cap, self._deadline)}ms'"
-        try:
-            conn.execute(f"BEGIN; {setting}" if conn.autocommit else setting, prepare=False)
-            rows = _rows(conn, sql, params, fresh=fresh)
-            conn.commit()
-        except BaseException as exc:
-            if _status(conn) in ("INTRANS", "INERROR"):
-                conn.rollback()
-            if isinstance(exc, Exception) and is_postgres_busy(exc):
-                raise from_postgres(exc, "write") from None
-            raise
-        return rows
-
-    def recover(self) -> bool:
-        return self._owns_transaction or not _in_error(self._conn)
-
-    def mark_written(self) -> None:
-        """Each statement commits by itself: nothing to track."""
-
-
-def _lock_statement(count: int) -> str:
-    # One round trip: the transaction-local lock_timeout first, then each lock in the
-    # given order (PostgreSQL evaluates a target list left to right).
-    locks = ", ".join(["pg_advisory_xact_lock(%s::bigint)"] * count)
-    return f"SELECT set_config('lock_timeout', %s, true), {locks}"
 
 
 class _PoolConnections:
@@ -349,15 +142,15 @@ class PostgresStore(SqlStore):
     ) -> None:
         if not lock_timeout > 0:
             raise ConfigurationError("lock_timeout must be > 0")
-        super().__init__(_PgFlavor(), busy_budget=busy_budget)
-        self._errors = _psycopg().errors
+        super().__init__(POSTGRES, busy_budget=busy_budget)
+        self._errors = psycopg_module().errors
         self._lock_timeout = lock_timeout
         self._source: ConnectionSource[psycopg.Connection[Any]] = self._source_for(connections)
         self.refresh_schema_state()
 
     @staticmethod
     def _source_for(connections: Any) -> ConnectionSource[psycopg.Connection[Any]]:
-        pg = _psycopg()
+        pg = psycopg_module()
         if isinstance(connections, pg.Connection):
             return SharedConnection(connections)
         if callable(getattr(connections, "connection", None)):
@@ -419,7 +212,7 @@ class PostgresStore(SqlStore):
     @contextlib.contextmanager
     def _session(self) -> Iterator[Session]:
         with self._source.borrow() as conn:
-            session = _StatementSession(conn)
+            session = StatementSession(conn)
             try:
                 yield session
             except BaseException:
@@ -429,7 +222,7 @@ class PostgresStore(SqlStore):
     @contextlib.contextmanager
     def _write_session(self, deadline: float) -> Iterator[Session]:
         with self._source.borrow() as conn:
-            yield _WriteSession(conn, self._lock_timeout, deadline)
+            yield WriteSession(conn, self._lock_timeout, deadline)
 
     @contextlib.contextmanager
     def _locked_session(
@@ -437,13 +230,13 @@ class PostgresStore(SqlStore):
     ) -> Iterator[Session]:
         keys = advisory_lock_keys(day, service_code, periods)
         with self._source.borrow() as conn:
-            if not _idle(conn):
+            if not is_idle(conn):
                 raise ConfigurationError(
                     "booking() needs a connection outside any transaction: its locks and "
                     "its insert must commit together, on their own"
                 )
             self._begin_locked(conn, keys, f"{day.isoformat()} {service_code}", deadline)
-            session = _BookingSession(conn)
+            session = BookingSession(conn)
             try:
                 yield session
             except BaseException:
@@ -452,7 +245,7 @@ class PostgresStore(SqlStore):
             try:
                 conn.commit()
             except Exception as exc:
-                if _status(conn) in ("INTRANS", "INERROR"):
+                if tx_status(conn) in ("INTRANS", "INERROR"):
                     conn.rollback()
                 raise self._translate(exc, "booking") or exc from None
 
@@ -461,11 +254,11 @@ class PostgresStore(SqlStore):
     ) -> None:
         """BEGIN, take the locks in order, set the recovery savepoint; retry lock waits,
         deadlocks and serialization failures (jittered) until ``deadline``."""
-        statement = _lock_statement(len(keys))
+        statement = lock_statement(len(keys))
         attempt = 0
         started = time.monotonic()
         while True:
-            timeout = f"{_timeout_ms(self._lock_timeout, deadline)}ms"
+            timeout = f"{timeout_ms(self._lock_timeout, deadline)}ms"
             try:
                 # READ COMMITTED explicitly: under REPEATABLE READ the snapshot would be
                 # taken before the lock is granted and miss the previous holder's insert.
@@ -474,10 +267,10 @@ class PostgresStore(SqlStore):
                 else:
                     conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                 conn.execute(statement, [timeout, *keys])
-                conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+                conn.execute(f"SAVEPOINT {SAVEPOINT}")
                 return
             except BaseException as exc:
-                if _status(conn) in ("INTRANS", "INERROR"):
+                if tx_status(conn) in ("INTRANS", "INERROR"):
                     conn.rollback()
                 if not (isinstance(exc, Exception) and is_postgres_busy(exc)):
                     raise
@@ -487,26 +280,6 @@ class PostgresStore(SqlStore):
                     f"could not lock {what} within {time.monotonic() - started:.2f}s "
                     f"({attempt} attempts, busy_budget {self.busy_budget:g}s)"
                 )
-
-    def _introspect(self, session: Session) -> SchemaInfo:
-        rows = session.execute(
-            "SELECT c.relname::text, a.attname::text, "
-            "  (SELECT array_agg(e.enumlabel::text) FROM pg_enum e "
-            "   WHERE e.enumtypid = a.atttypid) "
-            "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
-            "WHERE c.relnamespace = current_schema()::regnamespace "
-            "  AND c.relkind IN ('r', 'p') AND c.relname = ANY(%(tables)s) "
-            "  AND a.attnum > 0 AND NOT a.attisdropped",
-            {"tables": list(TABLES)},
-        )
-        enum = next(
-            (labels for t, c, labels in rows if (t, c) == ("reservations", "service") and labels),
-            None,
-        )
-        return SchemaInfo(
-            columns=frozenset((t, c) for t, c, _ in rows),
-            legacy_enum=None if enum is None else frozenset(enum),
-        )
 
     def _is_schema_change(self, exc: Exception) -> bool:
         e = self._errors

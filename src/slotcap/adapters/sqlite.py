@@ -23,72 +23,20 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from slotcap.adapters._errors import from_sqlite
-from slotcap.adapters._sql import (
-    DEFAULT_BUSY_BUDGET,
-    TABLES,
+from slotcap.adapters.sql.base import SqlStore
+from slotcap.adapters.sql.connections import (
     ConnectionSource,
-    Flavor,
-    Params,
-    Row,
-    SchemaInfo,
-    Session,
     SharedConnection,
-    SqlStore,
     ThreadLocalConnections,
 )
+from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET, Row, Session
 from slotcap.dburl import connect_sqlite
 from slotcap.domain.model import Period
 from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError
+from slotcap.sql.dialect import SQLITE
+from slotcap.sql.errors import from_sqlite
 
 __all__ = ["SqliteStore"]
-
-class _SqliteFlavor(Flavor):
-    with_keyword = "WITH RECURSIVE"
-
-    def sql(self, text: str) -> str:
-        return text  # ``:name`` is sqlite3's own named style
-
-    def as_text(self, expr: str) -> str:
-        return expr  # enums are TEXT with CHECK constraints here
-
-    def day_of_week(self, date_expr: str) -> str:
-        # strftime('%w') counts 0 = Sunday, the clinic's dayOfWeek.
-        return f"CAST(strftime('%w', {date_expr}) AS INTEGER)"
-
-    def days_cte(self) -> str:
-        return (
-            'days("day") AS (SELECT date(:first_day) UNION ALL '
-            'SELECT date("day", \'+1 day\') FROM days WHERE "day" < :last_day)'
-        )
-
-    def date_in(self, value: dt.date) -> Any:
-        return value.isoformat()
-
-    def date_out(self, value: Any) -> dt.date:
-        if isinstance(value, dt.date):
-            return value
-        return dt.date.fromisoformat(str(value)[:10])
-
-    def timestamp_in(self, value: dt.datetime) -> Any:
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        return value.isoformat(timespec="milliseconds") + "Z"
-
-    def timestamp_out(self, value: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        parsed = dt.datetime.fromisoformat(str(value))
-        if parsed.tzinfo is not None:
-            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-        return parsed
-
-    def birth_date_in(self, value: dt.date) -> Any:
-        return value.isoformat()  # as the legacy application writes it
-
-    def bool_in(self, value: bool) -> Any:
-        return int(value)
-
 
 def _message(exc: Exception) -> str:
     return str(exc).lower()
@@ -103,7 +51,7 @@ class _SqliteSession:
         self._conn = conn
         self._in_booking = in_booking
 
-    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
+    def execute(self, sql: str, params: Any, *, fresh: bool = False) -> list[Row]:
         cur = self._conn.cursor()
         cur.row_factory = None  # plain tuples, whatever the application's factory is
         try:
@@ -147,7 +95,7 @@ class SqliteStore(SqlStore):
         self._setup(ThreadLocalConnections(connect, lambda _conn: True), busy_budget)
 
     def _setup(self, source: ConnectionSource[sqlite3.Connection], busy_budget: float) -> None:
-        super().__init__(_SqliteFlavor(), busy_budget=busy_budget)
+        super().__init__(SQLITE, busy_budget=busy_budget)
         self._source = source
         self.refresh_schema_state()
 
@@ -234,17 +182,6 @@ class SqliteStore(SqlStore):
                 if isinstance(exc, sqlite3.Error):
                     raise from_sqlite(exc, what) from None
                 raise
-
-    def _introspect(self, session: Session) -> SchemaInfo:
-        rows = session.execute(
-            'SELECT m."name", p."name" FROM sqlite_master m, pragma_table_info(m."name") p '
-            "WHERE m.\"type\" = 'table'",
-            {},
-        )
-        # SQLite compares any text with the CHECKed columns without error: no enum list.
-        return SchemaInfo(
-            columns=frozenset((str(t), str(c)) for t, c in rows if t in TABLES)
-        )
 
     def _is_schema_change(self, exc: Exception) -> bool:
         text = _message(exc)

@@ -1,0 +1,17 @@
+"""``SqlStore``: the store both SQL engines share, composed of its roles."""
+
+from __future__ import annotations
+
+from slotcap.adapters.sql.booking import Booking
+from slotcap.adapters.sql.writes import Writes
+
+__all__ = ["SqlStore"]
+
+
+class SqlStore(Booking, Writes):
+    """The store logic both SQL engines share (reads, the booking scope, writes, the
+    schema-state following of :class:`~slotcap.adapters.sql.store.StoreCore`);
+    subclasses supply the dialect, connections and locks."""
+
+    def __enter__(self) -> SqlStore:
+        return self

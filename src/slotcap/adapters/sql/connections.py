@@ -1,0 +1,76 @@
+"""Where a SQL store gets a connection for one call or one booking."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+from typing import Generic, Protocol, TypeVar
+
+__all__ = ["ConnectionSource", "SharedConnection", "ThreadLocalConnections"]
+
+
+class _Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+_C = TypeVar("_C", bound=_Closeable)
+_C_co = TypeVar("_C_co", covariant=True)
+
+
+class ConnectionSource(Protocol[_C_co]):
+    """Where a store gets a connection for one call or one booking."""
+
+    def borrow(self) -> contextlib.AbstractContextManager[_C_co]: ...
+
+    def close(self) -> None: ...
+
+
+class ThreadLocalConnections(Generic[_C]):
+    """One connection per thread, opened by ``connect`` on the thread's first call.
+
+    A connection serves one thread only, so a booking's transaction can never be
+    interleaved with another thread's statements. ``usable`` lets a broken connection
+    be replaced. The store owns these connections: :meth:`close` closes them all.
+    """
+
+    def __init__(self, connect: Callable[[], _C], usable: Callable[[_C], bool]) -> None:
+        self._connect = connect
+        self._usable = usable
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._opened: list[_C] = []
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[_C]:
+        conn: _C | None = getattr(self._local, "conn", None)
+        if conn is None or not self._usable(conn):
+            conn = self._connect()
+            self._local.conn = conn
+            with self._lock:
+                self._opened.append(conn)
+        yield conn
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+            self._local = threading.local()
+        for conn in opened:
+            conn.close()
+
+
+class SharedConnection(Generic[_C]):
+    """One connection the application owns, used by one thread at a time (a re-entrant
+    lock held for a whole store call or booking). Never closed by the store."""
+
+    def __init__(self, conn: _C) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def borrow(self) -> Iterator[_C]:
+        with self._lock:
+            yield self._conn
+
+    def close(self) -> None:
+        """The application opened it; the application closes it."""

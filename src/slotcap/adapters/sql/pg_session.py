@@ -1,0 +1,202 @@
+"""PostgreSQL sessions of the store: how a statement runs outside a booking, inside the
+locked booking transaction, and as a bounded write; the lock statement.
+
+Rows are read with a tuple row factory whatever the connection's own factory is, and a
+result's status is read from libpq (``cur.description`` builds a Column object per
+result column on every access).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from slotcap.adapters.sql.store import Params, Row
+from slotcap.errors import ConfigurationError
+from slotcap.sql.errors import from_postgres, is_postgres_busy
+
+if TYPE_CHECKING:
+    import psycopg
+
+# Imported once here, not per statement: the hot path runs ``run_rows`` and
+# ``tx_status`` several times per check. psycopg stays optional — without it the store
+# refuses to be constructed (``psycopg_module()``), so these names are never reached.
+try:
+    from psycopg import pq as _pq
+    from psycopg.rows import tuple_row as _tuple_row
+except ImportError:  # pragma: no cover (exercised only without the postgres extra)
+    pass
+else:
+    _TUPLES_OK = _pq.ExecStatus.TUPLES_OK
+    _IDLE = _pq.TransactionStatus.IDLE
+    _INERROR = _pq.TransactionStatus.INERROR
+
+__all__ = [
+    "SAVEPOINT",
+    "BookingSession",
+    "StatementSession",
+    "WriteSession",
+    "in_error",
+    "is_idle",
+    "lock_statement",
+    "psycopg_module",
+    "run_rows",
+    "timeout_ms",
+    "tx_status",
+]
+
+SAVEPOINT = "slotcap_locked"
+
+def timeout_ms(cap: float, deadline: float) -> int:
+    """This attempt's lock wait: the cap, or what is left of the budget (≥ 1 ms)."""
+    return max(1, round(1000 * min(cap, deadline - time.monotonic())))
+
+
+
+def psycopg_module() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise ConfigurationError(
+            "PostgreSQL support needs psycopg 3: pip install 'slotcap[postgres]'"
+        ) from None
+    return psycopg
+
+
+def run_rows(conn: psycopg.Connection[Any], sql: str, params: Any, *, fresh: bool) -> list[Row]:
+    with conn.cursor(row_factory=_tuple_row) as cur:
+        cur.execute(sql, params, prepare=False if fresh else None)
+        # Not ``cur.description``: psycopg builds a Column object per result column on
+        # every access of it. The result's status says the same thing for free.
+        res = cur.pgresult
+        return cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
+
+
+def tx_status(conn: psycopg.Connection[Any]) -> str:
+    """IDLE, INTRANS, INERROR, ACTIVE or UNKNOWN (a broken connection)."""
+    return str(_pq.TransactionStatus(conn.pgconn.transaction_status).name)
+
+
+def is_idle(conn: psycopg.Connection[Any]) -> bool:
+    # libpq's status straight from the PGconn (``conn.info`` is a new object per access).
+    return bool(conn.pgconn.transaction_status == _IDLE)
+
+
+def in_error(conn: psycopg.Connection[Any]) -> bool:
+    return bool(conn.pgconn.transaction_status == _INERROR)
+
+
+class StatementSession:
+    """Outside a booking: each statement stands alone. On an autocommit connection it
+    commits by itself; on another, the transaction psycopg opened is ended here."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        # Inside the caller's own transaction (a store call nested in a booking on the
+        # same thread, or an application transaction): never end it here.
+        self._owns_transaction = is_idle(conn)
+
+    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
+        rows = run_rows(self._conn, sql, params, fresh=fresh)
+        if self._owns_transaction and not is_idle(self._conn):
+            self._conn.commit()
+        return rows
+
+    def recover(self) -> bool:
+        if not in_error(self._conn):
+            return True
+        if not self._owns_transaction:
+            return False
+        self._conn.rollback()
+        return True
+
+    def mark_written(self) -> None:
+        """Each statement commits by itself: nothing to track."""
+
+    def finish_after_error(self) -> None:
+        if self._owns_transaction and tx_status(self._conn) in ("INTRANS", "INERROR"):
+            self._conn.rollback()
+
+
+class BookingSession:
+    """Inside the locked transaction. A savepoint taken right after the locks lets a
+    statement that failed because the schema changed be retried without giving the
+    locks up — unless the booking already inserted, which a retry must not undo."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+        self.written = False
+
+    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
+        try:
+            return run_rows(self._conn, sql, params, fresh=fresh)
+        except Exception as exc:
+            if not is_postgres_busy(exc):
+                raise
+            # The transaction's lock_timeout also bounds waits inside the booking (the
+            # insert's foreign-key check on a service row someone is editing, or a read
+            # queued behind a migration's lock request); the caller retries the booking.
+            raise from_postgres(exc, "booking") from None
+
+    def finish_after_error(self) -> None:
+        """End the transaction after the booking's body raised."""
+        status = tx_status(self._conn)
+        if status == "INTRANS" and not self.written:
+            # Nothing written: COMMIT equals ROLLBACK here, and unlike ROLLBACK it keeps
+            # psycopg's prepared statements (it discards them all on a rollback).
+            self._conn.commit()
+        elif status in ("INTRANS", "INERROR"):
+            self._conn.rollback()
+        # ACTIVE/UNKNOWN: the connection is broken; the server has rolled back.
+
+    def recover(self) -> bool:
+        if self.written:
+            return False
+        self._conn.execute(f"ROLLBACK TO SAVEPOINT {SAVEPOINT}")
+        return True
+
+    def mark_written(self) -> None:
+        self.written = True
+
+
+class WriteSession:
+    """A write outside a booking: its own transaction with ``SET LOCAL lock_timeout``
+    (this attempt's share of the budget), committed at once. Inside the caller's own
+    transaction the statement simply runs there (its settings are the caller's)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], cap: float, deadline: float) -> None:
+        self._conn = conn
+        self._cap = cap
+        self._deadline = deadline
+        self._owns_transaction = is_idle(conn)
+
+    def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
+        conn = self._conn
+        if not self._owns_transaction:
+            return run_rows(conn, sql, params, fresh=fresh)
+        # An integer of milliseconds: the only text composed into this statement.
+        setting = f"SET LOCAL lock_timeout = '{timeout_ms(self._cap, self._deadline)}ms'"
+        try:
+            conn.execute(f"BEGIN; {setting}" if conn.autocommit else setting, prepare=False)
+            rows = run_rows(conn, sql, params, fresh=fresh)
+            conn.commit()
+        except BaseException as exc:
+            if tx_status(conn) in ("INTRANS", "INERROR"):
+                conn.rollback()
+            if isinstance(exc, Exception) and is_postgres_busy(exc):
+                raise from_postgres(exc, "write") from None
+            raise
+        return rows
+
+    def recover(self) -> bool:
+        return self._owns_transaction or not in_error(self._conn)
+
+    def mark_written(self) -> None:
+        """Each statement commits by itself: nothing to track."""
+
+
+def lock_statement(count: int) -> str:
+    # One round trip: the transaction-local lock_timeout first, then each lock in the
+    # given order (PostgreSQL evaluates a target list left to right).
+    locks = ", ".join(["pg_advisory_xact_lock(%s::bigint)"] * count)
+    return f"SELECT set_config('lock_timeout', %s, true), {locks}"

@@ -1,0 +1,208 @@
+"""The SQL stores' reads: the availability facts (the hot path), the calendar, the
+catalogue, the clinic's hours, the limits and one reservation."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from slotcap.adapters.sql.rows import limit_of, reservation_of, service_of, slot_of
+from slotcap.adapters.sql.statements import Statements
+from slotcap.adapters.sql.store import Params, Row, Session, StoreCore
+from slotcap.domain.calendar import day_of_week
+from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
+from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts
+from slotcap.sql.names import SERVICE_COLUMNS
+
+__all__ = ["Reads"]
+
+
+class Reads(StoreCore):
+    """Reads outside a booking (each statement commits on its own) and the facts a
+    booking reads through its locked session."""
+
+    # facts -----------------------------------------------------------------------------
+
+    def _period_facts_params(
+        self, day: dt.date, period: Period, service_code: str
+    ) -> dict[str, Any]:
+        value = Period(period).value
+        return {
+            "day": self._dialect.date_in(day), "period": value, "slot_period": value,
+            "code": service_code, "dow": day_of_week(day),
+        }
+
+    def period_facts_statement(
+        self, day: dt.date, period: Period, service_code: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters :meth:`period_facts` runs first (for EXPLAIN): the
+        common-case statement, which answers alone whenever every held row it would
+        count has its ``estimatedDuration`` and ``period``."""
+        return self._current().period_facts, self._period_facts_params(day, period, service_code)
+
+    def period_facts_fallback_statement(
+        self, day: dt.date, period: Period, service_code: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters of the full rule, which :meth:`period_facts` runs
+        second only when the first statement counted rows without a duration or a
+        period (rows the backfill has not reached, or awaiting review)."""
+        return self._current().period_facts_full, self._period_facts_params(
+            day, period, service_code
+        )
+
+    def _period_facts(
+        self, session: Session, day: dt.date, period: Period, code: str
+    ) -> PeriodFacts:
+        params = self._period_facts_params(day, period, code)
+
+        def fast(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.period_facts, params
+
+        (row,) = self._run(session, fast)
+        if row[1]:
+            # Some held row lacks a duration or a period: the full rule (services
+            # joined per row, the NULL-period branch) decides, in a second round trip.
+            def full(st: Statements) -> tuple[str, Params]:
+                self._require_minutes_rule(st)
+                return st.period_facts_full, params
+
+            (row,) = self._run(session, full)
+            first = 1
+        else:
+            first = 2
+        n = first + len(SERVICE_COLUMNS)
+        return PeriodFacts(
+            service=self._service_record(row[first:n]),
+            slot=self._slot_record(row[n:]),
+            held_minutes=int(row[0]),
+        )
+
+    # The service and slot records a check returns, memoised by the row values just read
+    # (not a cache of the tables: a changed row is a new key, so nothing can be stale).
+    # Building them validates every field; the rows repeat from check to check.
+
+    _RECORDS_MAX = 512
+
+    def _service_record(self, values: Sequence[Any]) -> Service | None:
+        key = tuple(values)
+        memo = self._services_seen
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable driver value: just build it
+            return service_of(self._dialect, key)
+        record = service_of(self._dialect, key)
+        if len(memo) >= self._RECORDS_MAX:
+            memo.clear()
+        memo[key] = record
+        return record
+
+    def _slot_record(self, values: Sequence[Any]) -> ClinicTimeSlot | None:
+        key = tuple(values)
+        memo = self._slots_seen
+        try:
+            return memo[key]
+        except KeyError:
+            pass
+        except TypeError:
+            return slot_of(key)
+        record = slot_of(key)
+        if len(memo) >= self._RECORDS_MAX:
+            memo.clear()
+        memo[key] = record
+        return record
+
+    def _daily_facts(self, session: Session, day: dt.date, code: str) -> DailyFacts:
+        params = {"day": self._dialect.date_in(day), "code": code, "limit_code": code}
+
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_count_rule(st)
+            return st.daily_facts, params
+
+        if not self._current().schema.accepts_legacy_code(code):
+            self._check(self._require_count_rule)
+            # Not a label of the old enum: no row can have it, no limit can exist.
+            return DailyFacts(limit=None, held_count=0)
+        (row,) = self._run(session, op)
+        return DailyFacts(limit=limit_of(row[1:]), held_count=int(row[0]))
+
+    def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
+        with self._session() as session:
+            return self._period_facts(session, day, period, service_code)
+
+    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
+        with self._session() as session:
+            return self._daily_facts(session, day, service_code)
+
+    # calendar --------------------------------------------------------------------------
+
+    def calendar(self, start: dt.date, end: dt.date) -> list[CalendarEntry]:
+        d = self._dialect
+        params = {"first_day": d.date_in(start), "last_day": d.date_in(end)}
+
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.calendar, params
+
+        if end < start:
+            self._check(self._require_minutes_rule)
+            return []
+        with self._session() as session:
+            rows = self._run(session, op)
+        return [self._calendar_entry(row) for row in rows]
+
+    def _calendar_entry(self, row: Row) -> CalendarEntry:
+        slot = slot_of(row[2:-1])
+        is_open = slot is not None and slot.is_active
+        return CalendarEntry(
+            day=self._dialect.date_out(row[0]),
+            period=Period(row[1]),
+            is_open=is_open,
+            capacity=slot.total_minutes if slot is not None and is_open else 0,
+            booked=int(row[-1]),
+        )
+
+    # catalogue, hours, limits, one reservation -----------------------------------------
+
+    def list_services(self, *, include_deleted: bool = False) -> list[Service]:
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_new_tables(st)
+            return st.list_services, {}
+
+        rows = self._query_with(op)[1]
+        services = [s for s in (service_of(self._dialect, r) for r in rows) if s]
+        # Sorted here, not in SQL: the database's collation may order codes with "_"
+        # differently from Python, and the in-memory store sorts in Python.
+        return sorted(
+            (s for s in services if include_deleted or s.deleted_at is None),
+            key=lambda s: (s.display_order, s.code),
+        )
+
+    def get_service(self, code: str) -> Service | None:
+        return next((s for s in self.list_services(include_deleted=True) if s.code == code), None)
+
+    def list_time_slots(self) -> list[ClinicTimeSlot]:
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_new_tables(st)
+            return st.list_slots, {}
+
+        slots = [s for s in (slot_of(r) for r in self._query_with(op)[1]) if s is not None]
+        return sorted(slots, key=lambda s: (s.day_of_week, list(Period).index(s.period)))
+
+    def get_limit(self, service_code: str) -> ServiceLimit | None:
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_count_rule(st)
+            return st.get_limit, {"code": service_code}
+
+        if not self._current().schema.accepts_legacy_code(service_code):
+            self._check(self._require_count_rule)
+            return None
+        rows = self._query_with(op)[1]
+        return limit_of(rows[0]) if rows else None
+
+    def get_reservation(self, reservation_id: str) -> Reservation | None:
+        st, rows = self._query_with(lambda st: (st.select_reservation, {"id": reservation_id}))
+        return reservation_of(self._dialect, st.reservation_columns, rows[0]) if rows else None

@@ -1,0 +1,297 @@
+"""Every statement the SQL stores run, built once per schema shape.
+
+Written in pyformat (``%(name)s``) like the rest of :mod:`slotcap.sql` and turned into
+the driver's style once, when the shape is first seen (:meth:`SqlDialect.native`), so
+the hot path sends prepared-statement-stable text with no per-call rewrite.
+:class:`SchemaInfo` is the part of the catalogue snapshot the stores follow.
+"""
+
+# Statements are composed from this package's own constant identifiers only (S608);
+# every value a caller supplies is bound as a parameter.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+import attrs
+
+from slotcap.domain.model import Period
+from slotcap.domain.schema_state import schema_state
+from slotcap.errors import SchemaStateError
+from slotcap.ports import SchemaState
+from slotcap.sql.catalog import Catalog
+from slotcap.sql.dialect import SqlDialect
+from slotcap.sql.names import (
+    COMMON_RESERVATION_COLUMNS,
+    HOLDING_LIST,
+    LEGACY_COLUMNS,
+    LIMIT_COLUMNS,
+    NEW_COLUMNS,
+    RESERVATIONS,
+    SERVICE_COLUMNS,
+    SLOT_COLUMNS,
+    STORE_TABLES,
+    column_list,
+    named_placeholders,
+    qualified,
+)
+
+__all__ = ["SchemaInfo", "Statements", "build_statements"]
+
+
+@attrs.frozen
+class SchemaInfo:
+    """What the stores follow of the catalogue: the columns of their four tables (a
+    missing table has none) and, on PostgreSQL, the labels of the old ``service``
+    column's enum type."""
+
+    columns: frozenset[tuple[str, str]]
+    legacy_enum: frozenset[str] | None = None
+
+    @classmethod
+    def from_catalog(cls, catalog: Catalog) -> SchemaInfo:
+        labels = catalog.enum_labels(RESERVATIONS, "service")
+        return cls(
+            columns=frozenset(k for k in catalog.columns if k[0] in STORE_TABLES),
+            legacy_enum=None if labels is None else frozenset(labels),
+        )
+
+    def has_table(self, table: str) -> bool:
+        return any(t == table for t, _ in self.columns)
+
+    def has(self, table: str, column: str) -> bool:
+        return (table, column) in self.columns
+
+    @functools.cached_property
+    def state(self) -> SchemaState:
+        """EXPANDED: old and new reservation columns (and the new tables); LEGACY: old
+        only; CONTRACTED: no old ``service`` column any more (the one rule,
+        :func:`slotcap.domain.schema_state.schema_state`). Derived once per
+        introspection (the instance is immutable)."""
+        if not self.has_table(RESERVATIONS):
+            raise SchemaStateError(
+                "there is no reservations table: create the application's schema first"
+            )
+        return schema_state(
+            {c for t, c in self.columns if t == RESERVATIONS}, {t for t, _ in self.columns}
+        )
+
+    def reservation_columns(self) -> tuple[str, ...]:
+        """The reservation columns this state reads and writes, in a stable order.
+
+        LEGACY writes old columns only, CONTRACTED new only, EXPANDED both (dual-write).
+        """
+        state = self.state
+        wanted = COMMON_RESERVATION_COLUMNS
+        if state.has_legacy_columns:
+            wanted += LEGACY_COLUMNS
+        if state.has_new_columns:
+            wanted += NEW_COLUMNS
+        return tuple(c for c in wanted if self.has(RESERVATIONS, c))
+
+    def accepts_legacy_code(self, code: str) -> bool:
+        """Whether ``code`` can be bound to the old enum-typed columns at all (on
+        PostgreSQL an unknown label is an error, not a non-match)."""
+        return self.legacy_enum is None or code in self.legacy_enum
+
+
+@attrs.frozen
+class Statements:
+    """Every statement for one schema shape, in the driver's placeholder style."""
+
+    schema: SchemaInfo
+    state: SchemaState
+    #: The common case: held minutes from ``estimatedDuration`` alone, plus how many
+    #: rows need the fallback (no duration in the period, or no period on the date).
+    period_facts: str
+    #: The full rule, run only when ``period_facts`` counted such rows.
+    period_facts_full: str
+    daily_facts: str
+    calendar: str
+    reservation_columns: tuple[str, ...]
+    select_reservation: str
+    insert_reservation: str
+    set_status: str
+    list_services: str
+    upsert_service: str
+    list_slots: str
+    upsert_slot: str
+    get_limit: str
+    upsert_limit: str
+
+
+def _minutes(schema: SchemaInfo) -> tuple[str, str]:
+    """The minutes one held row ``h`` occupies, and the joins that expression needs.
+
+    ``estimatedDuration``, else its service's duration + buffer by ``serviceId``, else
+    by the legacy code, else the longest service: the rule of
+    ``slotcap.domain.rules.minutes_for``, in SQL.
+    """
+    parts = ['h."estimatedDuration"', 'by_id."durationMinutes" + by_id."bufferMinutes"']
+    joins = ['LEFT JOIN "services" by_id ON by_id."id" = h."serviceId"']
+    if schema.has(RESERVATIONS, "service"):
+        parts.append('by_code."durationMinutes" + by_code."bufferMinutes"')
+        joins.append('LEFT JOIN "services" by_code ON by_code."code" = h."code"')
+    parts.append('(SELECT MAX(l."durationMinutes" + l."bufferMinutes") FROM "services" l)')
+    return f"COALESCE({', '.join(parts)})", "\n".join(joins)
+
+
+def _held_row(d: SqlDialect, schema: SchemaInfo, *extra: str) -> str:
+    code = d.text('r."service"') if schema.has(RESERVATIONS, "service") else "NULL"
+    return ", ".join([*extra, 'r."estimatedDuration"', 'r."serviceId"', f'{code} AS "code"'])
+
+
+_FACTS_JOINS = """
+LEFT JOIN "services" s ON s."code" = %(code)s
+LEFT JOIN "clinic_time_slots" t ON t."dayOfWeek" = %(dow)s AND t."period" = %(slot_period)s
+"""
+
+
+def _period_facts_sql(d: SqlDialect, schema: SchemaInfo) -> str:
+    # Two branches instead of `period = :p OR period IS NULL` so that each is an equality
+    # (or IS NULL) probe of reservations_preferredDate_period_status_idx.
+    minutes, joins = _minutes(schema)
+    row = _held_row(d, schema)
+    holding = f'r."status" IN {HOLDING_LIST}'
+    return f"""
+SELECT held."minutes", {qualified("s", SERVICE_COLUMNS)}, {qualified("t", SLOT_COLUMNS)}
+FROM (
+  SELECT COALESCE(SUM({minutes}), 0) AS "minutes"
+  FROM (
+    SELECT {row} FROM "reservations" r
+    WHERE r."preferredDate" = %(day)s AND r."period" = %(period)s AND {holding}
+    UNION ALL
+    SELECT {row} FROM "reservations" r
+    WHERE r."preferredDate" = %(day)s AND r."period" IS NULL AND {holding}
+  ) h
+  {joins}
+) held{_FACTS_JOINS}"""
+
+
+def _period_facts_fast_sql() -> str:
+    # The common case, once the backfill has filled every row: SUM(estimatedDuration) of
+    # the period's held rows (the period index INCLUDEs it) and a count of the rows the
+    # sum cannot answer — the period's held rows without a duration and the date's held
+    # rows without a period — each an index probe. When that count is not 0 the store
+    # runs the full statement instead; the answer is the same either way.
+    holding = f'r."status" IN {HOLDING_LIST}'
+    return f"""
+SELECT held."minutes", held."unknown", {qualified("s", SERVICE_COLUMNS)}, \
+{qualified("t", SLOT_COLUMNS)}
+FROM (
+  SELECT COALESCE(SUM(r."estimatedDuration"), 0) AS "minutes",
+    COUNT(CASE WHEN r."estimatedDuration" IS NULL THEN 1 END) + (
+      SELECT COUNT(*) FROM "reservations" n
+      WHERE n."preferredDate" = %(day)s AND n."period" IS NULL AND n."status" IN {HOLDING_LIST}
+    ) AS "unknown"
+  FROM "reservations" r
+  WHERE r."preferredDate" = %(day)s AND r."period" = %(period)s AND {holding}
+) held{_FACTS_JOINS}"""
+
+
+def _held_count() -> str:
+    # Probes reservations_preferredDate_service_status_idx.
+    return f"""(
+  SELECT COUNT(*) FROM "reservations" r
+  WHERE r."preferredDate" = %(day)s AND r."service" = %(code)s AND r."status" IN {HOLDING_LIST}
+)"""
+
+
+def _daily_facts_sql() -> str:
+    # The anchor row makes the answer one row whether or not a limit exists.
+    return f"""
+SELECT {_held_count()} AS "held", {qualified("l", LIMIT_COLUMNS)}
+FROM (SELECT 1 AS "one") anchor
+LEFT JOIN "service_reservation_limits" l ON l."serviceType" = %(limit_code)s
+"""
+
+
+def _calendar_sql(d: SqlDialect, schema: SchemaInfo) -> str:
+    minutes, joins = _minutes(schema)
+    period = d.text('r."period"')
+    row = _held_row(d, schema, 'r."preferredDate"', f'{period} AS "period"')
+    periods = " UNION ALL ".join(
+        f"SELECT '{p.value}' AS \"period\", {i} AS \"ord\"" for i, p in enumerate(Period)
+    )
+    return f"""
+{d.with_keyword} {d.days_cte},
+periods AS ({periods}),
+held AS (
+  SELECT h."preferredDate" AS "day", h."period", SUM({minutes}) AS "minutes"
+  FROM (
+    SELECT {row} FROM "reservations" r
+    WHERE r."preferredDate" BETWEEN %(first_day)s AND %(last_day)s
+      AND r."status" IN {HOLDING_LIST}
+  ) h
+  {joins}
+  GROUP BY h."preferredDate", h."period"
+),
+booked AS (
+  -- A row without a period holds its minutes in both periods of its date.
+  SELECT x."day", p."period", SUM(x."minutes") AS "minutes"
+  FROM held x JOIN periods p ON x."period" = p."period" OR x."period" IS NULL
+  GROUP BY x."day", p."period"
+)
+SELECT d."day", p."period", {qualified("t", SLOT_COLUMNS)}, COALESCE(b."minutes", 0)
+FROM days d CROSS JOIN periods p
+LEFT JOIN "clinic_time_slots" t
+  ON t."dayOfWeek" = {d.dow('d."day"')} AND {d.text('t."period"')} = p."period"
+LEFT JOIN booked b ON b."day" = d."day" AND b."period" = p."period"
+ORDER BY d."day", p."ord"
+"""
+
+
+def _upsert(table: str, columns: Sequence[str], conflict: str, keep: Sequence[str]) -> str:
+    """INSERT … ON CONFLICT DO UPDATE of every column but the conflict key and ``keep``."""
+    updates = ", ".join(
+        f'"{c}" = excluded."{c}"' for c in columns if c not in keep and f'"{c}"' not in conflict
+    )
+    return (
+        f'INSERT INTO "{table}" ({column_list(columns)}) VALUES ({named_placeholders(columns)}) '
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    )
+
+
+def build_statements(d: SqlDialect, schema: SchemaInfo) -> Statements:
+    """Every statement for ``schema``'s shape (built once per shape, then reused)."""
+    res_cols = schema.reservation_columns()
+    service_write = (*SERVICE_COLUMNS, "createdAt", "updatedAt")
+    slot_write = (*SLOT_COLUMNS, "totalMinutes", "createdAt", "updatedAt")
+    limit_write = (*LIMIT_COLUMNS, "createdAt", "updatedAt")
+    q = d.native
+    return Statements(
+        schema=schema,
+        state=schema.state,
+        period_facts=q(_period_facts_fast_sql()),
+        period_facts_full=q(_period_facts_sql(d, schema)),
+        daily_facts=q(_daily_facts_sql()),
+        calendar=q(_calendar_sql(d, schema)),
+        reservation_columns=res_cols,
+        select_reservation=q(
+            f'SELECT {qualified("r", res_cols)} FROM "reservations" r WHERE r."id" = %(id)s'
+        ),
+        insert_reservation=q(
+            f'INSERT INTO "reservations" ({column_list(res_cols)}) '
+            f"VALUES ({named_placeholders(res_cols)})"
+        ),
+        set_status=q(
+            'UPDATE "reservations" SET "status" = %(status)s, "statusChangedAt" = %(now)s, '
+            '"statusChangedBy" = %(changed_by)s, "updatedAt" = %(now)s WHERE "id" = %(id)s '
+            f"RETURNING {column_list(res_cols)}"
+        ),
+        list_services=q(f'SELECT {qualified("s", SERVICE_COLUMNS)} FROM "services" s'),
+        upsert_service=q(_upsert("services", service_write, '"id"', ("createdAt",))),
+        list_slots=q(f'SELECT {qualified("t", SLOT_COLUMNS)} FROM "clinic_time_slots" t'),
+        upsert_slot=q(
+            _upsert("clinic_time_slots", slot_write, '"dayOfWeek", "period"', ("id", "createdAt"))
+        ),
+        get_limit=q(
+            f'SELECT {qualified("l", LIMIT_COLUMNS)} FROM "service_reservation_limits" l '
+            'WHERE l."serviceType" = %(code)s'
+        ),
+        upsert_limit=q(
+            _upsert("service_reservation_limits", limit_write, '"serviceType"', ("id", "createdAt"))
+        ),
+    )

@@ -1,0 +1,276 @@
+"""The SQL stores' core: lifecycle, the engine hooks, and following the schema state.
+
+Statements are built once per schema shape (:mod:`.statements`) and swapped atomically
+when :meth:`StoreCore.refresh_schema_state` finds another shape, so a long-lived store
+follows the operator's migration phases without a restart. The catalogue is read by
+:mod:`slotcap.sql.catalog`, the same introspection the migration toolkit uses.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import datetime as dt
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from types import TracebackType
+from typing import Any, Protocol
+
+from slotcap.adapters.sql.statements import SchemaInfo, Statements, build_statements
+from slotcap.domain.model import ClinicTimeSlot, Period, Service
+from slotcap.domain.schema_state import Rule, require
+from slotcap.errors import ConfigurationError, DatabaseError, SchemaStateError, SlotcapError
+from slotcap.ports import SchemaState
+from slotcap.sql.catalog import STORE_PARTS, read_catalog
+from slotcap.sql.dialect import Dialect, SqlDialect
+
+__all__ = ["DEFAULT_BUSY_BUDGET", "Op", "Params", "Row", "Session", "StoreCore"]
+
+Row = tuple[Any, ...]
+Params = Mapping[str, Any]
+#: What a store operation asks of the current statements: its SQL and parameters (and
+#: any refusal check for the state, raised as ``SchemaStateError``).
+Op = Callable[[Statements], tuple[str, Params]]
+
+#: Seconds a store keeps retrying an operation that met a lock wait, a deadlock or a
+#: serialization failure before it raises ``StoreBusy`` (``busy_budget``).
+DEFAULT_BUSY_BUDGET = 2.0
+#: How many times one statement is re-planned after a schema change met mid-operation
+#: (phase 4's rollback makes several: column back nullable, then filled, then NOT NULL).
+_SCHEMA_RETRIES = 3
+
+
+def _operation(op: Callable[..., object]) -> str:
+    """``set_status`` for a closure defined in ``SqlStore.set_status``: the name the
+    error message gives the operation."""
+    name = getattr(op, "__qualname__", "") or "store operation"
+    return name.split(".<locals>")[0].rsplit(".", 1)[-1].lstrip("_") or "store operation"
+
+
+class Session(Protocol):
+    """One connection, for the length of one store call or one booking."""
+
+    def execute(self, sql: str, params: Any, *, fresh: bool = False) -> list[Row]:
+        """Run one statement (driver style); ``fresh`` asks not to use a server-side
+        prepared plan."""
+        ...
+
+    def recover(self) -> bool:
+        """Make the session usable after a failed statement. False when that would
+        undo work already done (a booking that has inserted), so the error must stand."""
+        ...
+
+    def mark_written(self) -> None: ...
+
+
+class _SessionExecutor:
+    """A session seen as :class:`slotcap.sql.catalog.Executor` (pyformat in)."""
+
+    def __init__(self, session: Session, d: SqlDialect) -> None:
+        self._session = session
+        self._d = d
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._d.dialect
+
+    def execute(self, sql: str, params: Any = ()) -> list[Row]:
+        return self._session.execute(self._d.native(sql), params)
+
+
+class StoreCore(abc.ABC):
+    """What both SQL engines share below the Store methods; engines supply sessions."""
+
+    def __init__(self, dialect: SqlDialect, *, busy_budget: float = DEFAULT_BUSY_BUDGET) -> None:
+        if not busy_budget > 0 or not math.isfinite(busy_budget):
+            raise ConfigurationError("busy_budget must be a positive number of seconds")
+        self._dialect = dialect
+        #: Seconds an operation keeps retrying lock waits, deadlocks and serialization
+        #: failures before ``StoreBusy``.
+        self.busy_budget = float(busy_budget)
+        self._statements: Statements | None = None
+        self._read_at = -math.inf  # time.monotonic() of the last catalogue read
+        self._services_seen: dict[tuple[Any, ...], Service | None] = {}
+        self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
+
+    # lifecycle -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Close the connections the store opened (never the application's own)."""
+
+    def __enter__(self) -> StoreCore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # engine hooks ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def _session(self) -> contextlib.AbstractContextManager[Session]:
+        """A session whose statements each commit on their own."""
+
+    @abc.abstractmethod
+    def _write_session(self, deadline: float) -> contextlib.AbstractContextManager[Session]:
+        """A session whose statements each commit on their own, each waiting for locks
+        at most until ``deadline`` (``time.monotonic()``); a lock wait that runs out
+        raises ``StoreBusy``."""
+
+    @abc.abstractmethod
+    def _locked_session(
+        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
+    ) -> contextlib.AbstractContextManager[Session]:
+        """A session inside one transaction that holds the booking locks, had (with
+        retries) before ``deadline`` or ``StoreBusy``."""
+
+    @abc.abstractmethod
+    def _is_schema_change(self, exc: Exception) -> bool:
+        """Whether ``exc`` may mean the schema moved under us (undefined column, a NOT
+        NULL or CHECK violation on a column a phase re-added, a stale plan)."""
+
+    @abc.abstractmethod
+    def _translate(self, exc: Exception, what: str) -> SlotcapError | None:
+        """The slotcap exception for a driver exception raised by operation ``what``
+        (``StoreBusy`` or ``DatabaseError``, see :mod:`slotcap.sql.errors`); None if
+        ``exc`` is not the driver's."""
+
+    @abc.abstractmethod
+    def _is_duplicate(self, exc: DatabaseError) -> bool: ...
+
+    # schema state --------------------------------------------------------------------
+
+    @property
+    def schema_state(self) -> SchemaState:
+        return self._current().state
+
+    def refresh_schema_state(self, *, max_age: float = 0.0) -> SchemaState:
+        """Re-read the catalogue (after an operator applied or rolled back a phase),
+        unless it was read less than ``max_age`` seconds ago."""
+        if self._statements is not None and time.monotonic() - self._read_at < max_age:
+            return self._statements.state
+        with self._session() as session:
+            self._reload(session)
+        return self.schema_state
+
+    def _current(self) -> Statements:
+        if self._statements is None:
+            self.refresh_schema_state()
+        assert self._statements is not None  # noqa: S101 (set by refresh)
+        return self._statements
+
+    def _introspect(self, session: Session) -> SchemaInfo:
+        executor = _SessionExecutor(session, self._dialect)
+        return SchemaInfo.from_catalog(read_catalog(executor, parts=STORE_PARTS))
+
+    def _reload(self, session: Session) -> None:
+        """Introspect; build new statements if the shape changed (SchemaStateError if
+        the schema is unusable: no reservations table, neither old nor new columns)."""
+        schema = self._introspect(session)
+        self._read_at = time.monotonic()
+        if self._statements is None or self._statements.schema != schema:
+            self._statements = build_statements(self._dialect, schema)
+
+    def _recheck(self, session: Session) -> bool:
+        """Before refusing a rule for the cached schema state: re-read the catalogue;
+        True if the shape changed.
+
+        DESIGN: a store opened before phase 1 must serve the minutes rule once phase 1
+        is applied, and one that cached phase 4 must serve the count rule once phase 4
+        is rolled back, without a restart; a failing statement tells a store when the
+        schema contracts, but nothing tells it when the schema expands. Not rate-limited:
+        a refusal the database could serve is an app-visible error (a store that read
+        the catalogue a moment before the rollback finished would refuse for up to the
+        limit), and a refusal is the rare path — it costs one catalogue read.
+        """
+        before = self._statements
+        self._reload(session)
+        return self._statements is not before
+
+    def _check(self, check: Callable[[Statements], None]) -> None:
+        """Run a refusal ``check`` on the current statements, re-reading the catalogue
+        once before letting its ``SchemaStateError`` out."""
+        try:
+            check(self._current())
+        except SchemaStateError:
+            with self._session() as session:
+                if not self._recheck(session):
+                    raise
+            check(self._current())
+
+    def _run(self, session: Session, op: Op) -> list[Row]:
+        return self._run_with(session, op)[1]
+
+    def _run_with(self, session: Session, op: Op) -> tuple[Statements, list[Row]]:
+        """Run ``op``'s statement; if it fails the way a schema change makes statements
+        fail, re-read the schema and run it once more, unprepared (``op`` re-checks the
+        new state, so a refusal still refuses; a genuine error simply fails twice).
+        Returns the statements used with the rows, for mapping them back.
+
+        DESIGN: no phase may break the live application, so a long-lived store must
+        follow the phases instead of failing until restarted.
+        """
+        st = self._current()
+        try:
+            sql, params = op(st)
+        except SchemaStateError:
+            # About to refuse for the cached state: is that state still true?
+            if not self._recheck(session):
+                raise
+            st = self._current()
+            sql, params = op(st)
+        fresh = False
+        for attempt in range(_SCHEMA_RETRIES + 1):
+            try:
+                return st, session.execute(sql, params, fresh=fresh)
+            except SlotcapError:
+                raise
+            except Exception as exc:
+                moved = False
+                if (
+                    attempt < _SCHEMA_RETRIES
+                    and self._is_schema_change(exc)
+                    and session.recover()
+                ):
+                    before = self._statements
+                    self._reload(session)
+                    # The first retry also clears a stale prepared plan; later ones
+                    # only follow a schema that really moved again.
+                    moved = attempt == 0 or self._statements is not before
+                if not moved:
+                    mapped = self._translate(exc, _operation(op))
+                    if mapped is None:
+                        raise
+                    # Not chained: the driver's message can carry the row's values.
+                    raise mapped from None
+            st = self._current()
+            sql, params = op(st)
+            fresh = True
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _query_with(self, op: Op) -> tuple[Statements, list[Row]]:
+        with self._session() as session:
+            return self._run_with(session, op)
+
+    # refusals --------------------------------------------------------------------------
+
+    @staticmethod
+    def _require_minutes_rule(st: Statements) -> None:
+        require(st.state, Rule.MINUTES)
+
+    @staticmethod
+    def _require_count_rule(st: Statements) -> None:
+        require(st.state, Rule.COUNT)
+
+    @staticmethod
+    def _require_new_tables(st: Statements) -> None:
+        if not st.schema.has_table("services"):
+            raise SchemaStateError(
+                "services and clinic_time_slots do not exist yet: apply phase 1 first"
+            )

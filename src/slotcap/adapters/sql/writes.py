@@ -1,0 +1,117 @@
+"""The SQL stores' writes outside a booking: the service catalogue, the clinic's hours,
+the daily limits and a reservation's status. Each is its own short transaction whose
+lock waits are bounded and retried within ``busy_budget``."""
+
+from __future__ import annotations
+
+import time
+
+from slotcap.adapters.sql.rows import reservation_of, utcnow
+from slotcap.adapters.sql.statements import Statements
+from slotcap.adapters.sql.store import Op, Params, Row, StoreCore
+from slotcap.backoff import backoff
+from slotcap.domain.model import (
+    ClinicTimeSlot,
+    Reservation,
+    ReservationStatus,
+    Service,
+    ServiceLimit,
+)
+from slotcap.errors import DatabaseError, ReservationNotFound, StoreBusy
+
+__all__ = ["Writes"]
+
+
+class Writes(StoreCore):
+    def _write_with(self, op: Op) -> tuple[Statements, list[Row]]:
+        """Run a write outside a booking: each attempt waits for locks a bounded time,
+        and a lock wait, deadlock or serialization failure is retried (jittered) until
+        :attr:`busy_budget` is spent, then ``StoreBusy``."""
+        deadline = time.monotonic() + self.busy_budget
+        attempt = 0
+        while True:
+            try:
+                with self._write_session(deadline) as session:
+                    return self._run_with(session, op)
+            except StoreBusy:
+                attempt += 1
+                if not backoff(deadline, attempt):
+                    raise
+
+    def save_service(self, service: Service) -> None:
+        d = self._dialect
+        now = d.timestamp_in(utcnow())
+        params = {
+            "id": service.id, "code": service.code, "name": service.name,
+            "nameEn": service.name_en, "description": service.description,
+            "category": service.category, "durationMinutes": service.duration_minutes,
+            "bufferMinutes": service.buffer_minutes, "basePrice": service.base_price,
+            "isActive": d.bool_in(service.is_active), "isVisible": d.bool_in(service.is_visible),
+            "displayOrder": service.display_order,
+            "deletedAt": None if service.deleted_at is None else d.timestamp_in(service.deleted_at),
+            "createdAt": now, "updatedAt": now,
+        }
+
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_new_tables(st)
+            return st.upsert_service, params
+
+        try:
+            self._write_with(op)
+        except DatabaseError as exc:
+            if self._is_duplicate(exc):
+                # Same contract as the in-memory store: a code belongs to one service.
+                raise ValueError(f"service code {service.code!r} is already used") from None
+            raise
+
+    def save_time_slot(self, slot: ClinicTimeSlot) -> None:
+        d = self._dialect
+        now = d.timestamp_in(utcnow())
+        params = {
+            "id": slot.id, "dayOfWeek": slot.day_of_week, "period": slot.period.value,
+            "startTime": slot.start_time.strftime("%H:%M"),
+            "endTime": slot.end_time.strftime("%H:%M"), "totalMinutes": slot.total_minutes,
+            "isActive": d.bool_in(slot.is_active), "createdAt": now, "updatedAt": now,
+        }
+
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_new_tables(st)
+            return st.upsert_slot, params
+
+        self._write_with(op)
+
+    def save_limit(self, limit: ServiceLimit) -> None:
+        d = self._dialect
+        now = d.timestamp_in(utcnow())
+        params = {
+            "id": limit.id or f"limit_{limit.service_code.lower()}",
+            "serviceType": limit.service_code, "dailyLimit": limit.daily_limit,
+            "isActive": d.bool_in(limit.is_active), "createdAt": now,
+            "updatedAt": now,
+        }
+
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_count_rule(st)
+            return st.upsert_limit, params
+
+        self._write_with(op)
+
+    def set_status(
+        self,
+        reservation_id: str,
+        status: ReservationStatus,
+        *,
+        changed_by: str | None = None,
+    ) -> Reservation:
+        params = {
+            "id": reservation_id, "status": ReservationStatus(status).value,
+            "now": self._dialect.timestamp_in(utcnow()), "changed_by": changed_by,
+        }
+
+        def set_status(st: Statements) -> tuple[str, Params]:
+            return st.set_status, params
+
+        st, rows = self._write_with(set_status)
+        if not rows:
+            raise ReservationNotFound(f"no reservation with id {reservation_id!r}")
+        return reservation_of(self._dialect, st.reservation_columns, rows[0])
