@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slotcap.adapters._sql import DEFAULT_BUSY_BUDGET
+from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET
 from slotcap.dburl import Engine, parse_url
 from slotcap.ports import Store
 

@@ -11,7 +11,5 @@ __all__ = ["SqlStore"]
 class SqlStore(Booking, Writes):
     """The store logic both SQL engines share (reads, the booking scope, writes, the
     schema-state following of :class:`~slotcap.adapters.sql.store.StoreCore`);
-    subclasses supply the dialect, connections and locks."""
-
-    def __enter__(self) -> SqlStore:
-        return self
+    subclasses supply the dialect, connections and locks. A context manager: leaving
+    the ``with`` block closes the connections the store opened."""

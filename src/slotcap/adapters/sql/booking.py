@@ -14,10 +14,11 @@ import time
 from collections.abc import Iterator, Sequence
 
 from slotcap.adapters.sql.reads import Reads
-from slotcap.adapters.sql.rows import reservation_params
+from slotcap.adapters.sql.rows import limit_of, reservation_params
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Params, Session
 from slotcap.domain.model import Period, Reservation
+from slotcap.domain.rules import check_daily_limit
 from slotcap.ports import DailyFacts, PeriodFacts
 
 __all__ = ["Booking", "SqlBooking"]
@@ -34,6 +35,31 @@ class Booking(Reads):
 
         self._run(session, op)
         session.mark_written()
+
+    def _insert_within_limit(self, session: Session, reservation: Reservation) -> DailyFacts:
+        code = reservation.service or ""
+        day = reservation.preferred_date
+        if not self._current().schema.accepts_legacy_code(code):
+            return self._daily_facts(session, day, code)  # refused: nothing inserted
+        facts_params = {"day": self._dialect.date_in(day), "code": code, "limit_code": code}
+
+        def insert_within_limit(st: Statements) -> tuple[str, Params]:
+            self._require_count_rule(st)
+            if st.insert_within_limit is None:
+                return st.daily_facts, facts_params
+            row = reservation_params(self._dialect, st.reservation_columns, reservation)
+            return st.insert_within_limit, {**row, **facts_params}
+
+        st, rows = self._run_with(session, insert_within_limit)
+        (row,) = rows
+        facts = DailyFacts(limit=limit_of(row[1:5]), held_count=int(row[0]))
+        if st.insert_within_limit is not None:
+            if row[5]:
+                session.mark_written()
+        elif check_daily_limit(limit=facts.limit, held_count=facts.held_count).allowed:
+            # SQLite: the second statement, still under the write lock.
+            self._insert(session, reservation)
+        return facts
 
     @contextlib.contextmanager
     def booking(
@@ -69,3 +95,11 @@ class SqlBooking:
 
     def insert(self, reservation: Reservation) -> None:
         self._store._insert(self._session, reservation)
+
+    def insert_within_daily_limit(self, reservation: Reservation) -> DailyFacts:
+        """The legacy count rule's check and insert: inserts ``reservation`` if
+        :func:`slotcap.domain.rules.check_daily_limit` allows it on the facts of its
+        date and ``service`` code, and returns those facts (read before the insert) so
+        the caller can explain a refusal. One round trip on PostgreSQL (a CTE after
+        the locks); two statements under the write lock on SQLite."""
+        return self._store._insert_within_limit(self._session, reservation)

@@ -109,6 +109,9 @@ class Statements:
     #: The full rule, run only when ``period_facts`` counted such rows.
     period_facts_full: str
     daily_facts: str
+    #: ``daily_facts`` and the insert in one statement (None where the dialect runs
+    #: the two under its write lock, or the count rule cannot run).
+    insert_within_limit: str | None
     calendar: str
     reservation_columns: tuple[str, ...]
     select_reservation: str
@@ -199,6 +202,22 @@ def _held_count() -> str:
 )"""
 
 
+def _insert_within_limit_sql(columns: Sequence[str]) -> str:
+    # The legacy check and insert in one round trip under the booking's locks: the
+    # facts of ``daily_facts``, and the insert only when the count rule allows it
+    # (``slotcap.domain.rules.check_daily_limit``: an active limit above the count).
+    # The caller decides on the returned facts exactly as on the two-statement form.
+    return f"""
+WITH facts AS ({_daily_facts_sql()}), inserted AS (
+  INSERT INTO "reservations" ({column_list(columns)})
+  SELECT {named_placeholders(columns)} FROM facts f
+  WHERE f."id" IS NOT NULL AND f."isActive" AND f."held" < f."dailyLimit"
+  RETURNING 1
+)
+SELECT f.*, (SELECT COUNT(*) FROM inserted) FROM facts f
+"""
+
+
 def _daily_facts_sql() -> str:
     # The anchor row makes the answer one row whether or not a limit exists.
     return f"""
@@ -267,6 +286,11 @@ def build_statements(d: SqlDialect, schema: SchemaInfo) -> Statements:
         period_facts=q(_period_facts_fast_sql()),
         period_facts_full=q(_period_facts_sql(d, schema)),
         daily_facts=q(_daily_facts_sql()),
+        insert_within_limit=(
+            q(_insert_within_limit_sql(res_cols))
+            if d.insert_in_cte and schema.state.has_legacy_columns
+            else None
+        ),
         calendar=q(_calendar_sql(d, schema)),
         reservation_columns=res_cols,
         select_reservation=q(

@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 from slotcap.adapters.sql.statements import SchemaInfo, Statements, build_statements
 from slotcap.domain.model import ClinicTimeSlot, Period, Service
@@ -100,7 +100,8 @@ class StoreCore(abc.ABC):
     def close(self) -> None:
         """Close the connections the store opened (never the application's own)."""
 
-    def __enter__(self) -> StoreCore:
+    def __enter__(self) -> Self:
+        """``with PostgresStore.open(url) as store:`` closes the store's connections."""
         return self
 
     def __exit__(
