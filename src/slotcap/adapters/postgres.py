@@ -53,7 +53,8 @@ from slotcap.backoff import backoff
 from slotcap.dburl import connect_postgres
 from slotcap.domain.model import Period
 from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError, StoreBusy
-from slotcap.sql.dialect import POSTGRES
+from slotcap.sql.connection import SqlConnection
+from slotcap.sql.dialect import POSTGRES, Dialect
 from slotcap.sql.errors import from_postgres, is_postgres_busy
 
 if TYPE_CHECKING:
@@ -104,9 +105,9 @@ class _PoolConnections:
         self._pool = pool
 
     @contextlib.contextmanager
-    def borrow(self) -> Iterator[psycopg.Connection[Any]]:
+    def borrow(self) -> Iterator[SqlConnection]:
         with self._pool.connection() as conn:
-            yield conn
+            yield SqlConnection(conn, Dialect.POSTGRES)
 
     def close(self) -> None:
         """The application owns the pool."""
@@ -145,25 +146,27 @@ class PostgresStore(SqlStore):
         super().__init__(POSTGRES, busy_budget=busy_budget)
         self._errors = psycopg_module().errors
         self._lock_timeout = lock_timeout
-        self._source: ConnectionSource[psycopg.Connection[Any]] = self._source_for(connections)
+        self._source: ConnectionSource[SqlConnection] = self._source_for(connections)
         self.refresh_schema_state()
 
     @staticmethod
-    def _source_for(connections: Any) -> ConnectionSource[psycopg.Connection[Any]]:
+    def _source_for(connections: Any) -> ConnectionSource[SqlConnection]:
         pg = psycopg_module()
         if isinstance(connections, pg.Connection):
-            return SharedConnection(connections)
+            return SharedConnection(SqlConnection(connections, Dialect.POSTGRES))
         if callable(getattr(connections, "connection", None)):
             return _PoolConnections(connections)
         if callable(connections):
             factory: Callable[[], psycopg.Connection[Any]] = connections
 
-            def connect() -> psycopg.Connection[Any]:
+            def connect() -> SqlConnection:
                 conn = factory()
                 conn.autocommit = True  # ours now: a read is one round trip
-                return conn
+                return SqlConnection(conn, Dialect.POSTGRES)
 
-            return ThreadLocalConnections(connect, lambda c: not (c.closed or c.broken))
+            return ThreadLocalConnections(
+                connect, lambda c: not (c.raw.closed or c.raw.broken)
+            )
         raise ConfigurationError(
             "PostgresStore needs a connection factory, a pool with .connection(), "
             f"or a psycopg.Connection, not {type(connections).__name__}"
@@ -211,8 +214,8 @@ class PostgresStore(SqlStore):
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Session]:
-        with self._source.borrow() as conn:
-            session = StatementSession(conn)
+        with self._source.borrow() as sc:
+            session = StatementSession(sc)
             try:
                 yield session
             except BaseException:
@@ -221,22 +224,23 @@ class PostgresStore(SqlStore):
 
     @contextlib.contextmanager
     def _write_session(self, deadline: float) -> Iterator[Session]:
-        with self._source.borrow() as conn:
-            yield WriteSession(conn, self._lock_timeout, deadline)
+        with self._source.borrow() as sc:
+            yield WriteSession(sc, self._lock_timeout, deadline)
 
     @contextlib.contextmanager
     def _locked_session(
         self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
     ) -> Iterator[Session]:
         keys = advisory_lock_keys(day, service_code, periods)
-        with self._source.borrow() as conn:
+        with self._source.borrow() as sc:
+            conn: psycopg.Connection[Any] = sc.raw
             if not is_idle(conn):
                 raise ConfigurationError(
                     "booking() needs a connection outside any transaction: its locks and "
                     "its insert must commit together, on their own"
                 )
             self._begin_locked(conn, keys, f"{day.isoformat()} {service_code}", deadline)
-            session = BookingSession(conn)
+            session = BookingSession(sc)
             try:
                 yield session
             except BaseException:

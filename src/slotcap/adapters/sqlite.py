@@ -33,7 +33,8 @@ from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET, Row, Session
 from slotcap.dburl import connect_sqlite
 from slotcap.domain.model import Period
 from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError
-from slotcap.sql.dialect import SQLITE
+from slotcap.sql.connection import SqlConnection
+from slotcap.sql.dialect import SQLITE, Dialect
 from slotcap.sql.errors import from_sqlite
 
 __all__ = ["SqliteStore"]
@@ -47,17 +48,13 @@ class _SqliteSession:
     own; a connection in Python's legacy transaction mode (``isolation_level`` not
     None) opens a transaction implicitly before a write, so that one is committed."""
 
-    def __init__(self, conn: sqlite3.Connection, *, in_booking: bool) -> None:
-        self._conn = conn
+    def __init__(self, sc: SqlConnection, *, in_booking: bool) -> None:
+        self._sc = sc
+        self._conn: sqlite3.Connection = sc.raw
         self._in_booking = in_booking
 
     def execute(self, sql: str, params: Any, *, fresh: bool = False) -> list[Row]:
-        cur = self._conn.cursor()
-        cur.row_factory = None  # plain tuples, whatever the application's factory is
-        try:
-            rows: list[Row] = cur.execute(sql, params).fetchall()
-        finally:
-            cur.close()
+        rows = self._sc.run(sql, params)  # plain tuples, whatever the row factory
         if not self._in_booking and self._conn.in_transaction:
             self._conn.commit()
         return rows
@@ -92,9 +89,12 @@ class SqliteStore(SqlStore):
         *,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
     ) -> None:
-        self._setup(ThreadLocalConnections(connect, lambda _conn: True), busy_budget)
+        def wrapped() -> SqlConnection:
+            return SqlConnection(connect(), Dialect.SQLITE)
 
-    def _setup(self, source: ConnectionSource[sqlite3.Connection], busy_budget: float) -> None:
+        self._setup(ThreadLocalConnections(wrapped, lambda _conn: True), busy_budget)
+
+    def _setup(self, source: ConnectionSource[SqlConnection], busy_budget: float) -> None:
         super().__init__(SQLITE, busy_budget=busy_budget)
         self._source = source
         self.refresh_schema_state()
@@ -129,7 +129,7 @@ class SqliteStore(SqlStore):
         """A store on a connection the application owns (not closed by :meth:`close`;
         its own ``busy_timeout`` bounds the waits)."""
         store = cls.__new__(cls)
-        store._setup(SharedConnection(conn), busy_budget)
+        store._setup(SharedConnection(SqlConnection(conn, Dialect.SQLITE)), busy_budget)
         return store
 
     def close(self) -> None:
@@ -139,10 +139,11 @@ class SqliteStore(SqlStore):
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[Session]:
-        with self._source.borrow() as conn:
+        with self._source.borrow() as sc:
+            conn: sqlite3.Connection = sc.raw
             in_booking = conn.in_transaction
             try:
-                yield _SqliteSession(conn, in_booking=in_booking)
+                yield _SqliteSession(sc, in_booking=in_booking)
             except BaseException:
                 # A failed write on a connection in Python's legacy transaction mode
                 # leaves the implicit transaction open: end it (never the caller's own).
@@ -163,13 +164,14 @@ class SqliteStore(SqlStore):
     ) -> Iterator[Session]:
         # The database-wide write lock covers every (date, period) and (date, service).
         what = f"booking {day.isoformat()} {service_code}"
-        with self._source.borrow() as conn:
+        with self._source.borrow() as sc:
+            conn: sqlite3.Connection = sc.raw
             try:
-                conn.execute("BEGIN IMMEDIATE")
+                conn.execute(self._dialect.begin_write)
             except sqlite3.Error as exc:
                 raise from_sqlite(exc, what) from None
             try:
-                yield _SqliteSession(conn, in_booking=True)
+                yield _SqliteSession(sc, in_booking=True)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")

@@ -28,6 +28,16 @@ from slotcap.sql.dialect import Dialect, SqlDialect, dialect_of
 from slotcap.sql.errors import from_postgres, from_sqlite, is_busy
 from slotcap.sql.names import quote_ident
 
+# Imported once, not per statement (the stores' hot path runs ``run``). psycopg stays
+# optional: without it no PostgreSQL connection exists to reach these names.
+try:
+    from psycopg import pq as _pq
+    from psycopg.rows import tuple_row as _tuple_row
+except ImportError:  # pragma: no cover (exercised only without the postgres extra)
+    pass
+else:
+    _TUPLES_OK = _pq.ExecStatus.TUPLES_OK
+
 __all__ = ["Params", "Row", "SqlConnection", "open_sql"]
 
 #: Positional (``%s``) or named (``%(name)s``) parameters.
@@ -74,6 +84,26 @@ class SqlConnection:
             return [tuple(row) for row in cur.fetchall()]
         finally:
             cur.close()
+
+    def run(self, sql: str, params: Any = (), *, prepare: bool | None = None) -> list[Row]:
+        """Run one statement already in the driver's style (the stores build theirs
+        once per schema shape) and return plain tuples whatever the connection's row
+        factory. ``prepare`` is psycopg's: None lets it prepare a statement seen often,
+        False sends it unprepared (after a schema change staled the plan)."""
+        if self.dialect is Dialect.POSTGRES:
+            with self.raw.cursor(row_factory=_tuple_row) as cur:
+                cur.execute(sql, params, prepare=prepare)
+                # Not ``cur.description``: psycopg builds a Column object per result
+                # column on every access of it. The result's status says it for free.
+                res = cur.pgresult
+                return cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
+        cur = self.raw.cursor()
+        cur.row_factory = None
+        try:
+            rows: list[Row] = cur.execute(sql, params).fetchall()
+        finally:
+            cur.close()
+        return rows
 
     def execute_many(self, sql: str, rows: Sequence[Params]) -> None:
         if not rows:

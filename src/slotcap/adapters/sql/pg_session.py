@@ -13,21 +13,20 @@ from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.store import Params, Row
 from slotcap.errors import ConfigurationError
+from slotcap.sql.connection import SqlConnection
 from slotcap.sql.errors import from_postgres, is_postgres_busy
 
 if TYPE_CHECKING:
     import psycopg
 
-# Imported once here, not per statement: the hot path runs ``run_rows`` and
-# ``tx_status`` several times per check. psycopg stays optional — without it the store
+# Imported once here, not per statement: the hot path reads the transaction status
+# several times per check. psycopg stays optional — without it the store
 # refuses to be constructed (``psycopg_module()``), so these names are never reached.
 try:
     from psycopg import pq as _pq
-    from psycopg.rows import tuple_row as _tuple_row
 except ImportError:  # pragma: no cover (exercised only without the postgres extra)
     pass
 else:
-    _TUPLES_OK = _pq.ExecStatus.TUPLES_OK
     _IDLE = _pq.TransactionStatus.IDLE
     _INERROR = _pq.TransactionStatus.INERROR
 
@@ -40,17 +39,16 @@ __all__ = [
     "is_idle",
     "lock_statement",
     "psycopg_module",
-    "run_rows",
     "timeout_ms",
     "tx_status",
 ]
 
 SAVEPOINT = "slotcap_locked"
 
+
 def timeout_ms(cap: float, deadline: float) -> int:
     """This attempt's lock wait: the cap, or what is left of the budget (≥ 1 ms)."""
     return max(1, round(1000 * min(cap, deadline - time.monotonic())))
-
 
 
 def psycopg_module() -> Any:
@@ -61,15 +59,6 @@ def psycopg_module() -> Any:
             "PostgreSQL support needs psycopg 3: pip install 'slotcap[postgres]'"
         ) from None
     return psycopg
-
-
-def run_rows(conn: psycopg.Connection[Any], sql: str, params: Any, *, fresh: bool) -> list[Row]:
-    with conn.cursor(row_factory=_tuple_row) as cur:
-        cur.execute(sql, params, prepare=False if fresh else None)
-        # Not ``cur.description``: psycopg builds a Column object per result column on
-        # every access of it. The result's status says the same thing for free.
-        res = cur.pgresult
-        return cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
 
 
 def tx_status(conn: psycopg.Connection[Any]) -> str:
@@ -90,14 +79,16 @@ class StatementSession:
     """Outside a booking: each statement stands alone. On an autocommit connection it
     commits by itself; on another, the transaction psycopg opened is ended here."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
+    def __init__(self, sc: SqlConnection) -> None:
+        self._sc = sc
+        self._conn: psycopg.Connection[Any] = sc.raw
+        conn = self._conn
         # Inside the caller's own transaction (a store call nested in a booking on the
         # same thread, or an application transaction): never end it here.
         self._owns_transaction = is_idle(conn)
 
     def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
-        rows = run_rows(self._conn, sql, params, fresh=fresh)
+        rows = self._sc.run(sql, params, prepare=False if fresh else None)
         if self._owns_transaction and not is_idle(self._conn):
             self._conn.commit()
         return rows
@@ -123,13 +114,14 @@ class BookingSession:
     statement that failed because the schema changed be retried without giving the
     locks up — unless the booking already inserted, which a retry must not undo."""
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
-        self._conn = conn
+    def __init__(self, sc: SqlConnection) -> None:
+        self._sc = sc
+        self._conn: psycopg.Connection[Any] = sc.raw
         self.written = False
 
     def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
         try:
-            return run_rows(self._conn, sql, params, fresh=fresh)
+            return self._sc.run(sql, params, prepare=False if fresh else None)
         except Exception as exc:
             if not is_postgres_busy(exc):
                 raise
@@ -164,8 +156,10 @@ class WriteSession:
     (this attempt's share of the budget), committed at once. Inside the caller's own
     transaction the statement simply runs there (its settings are the caller's)."""
 
-    def __init__(self, conn: psycopg.Connection[Any], cap: float, deadline: float) -> None:
-        self._conn = conn
+    def __init__(self, sc: SqlConnection, cap: float, deadline: float) -> None:
+        self._sc = sc
+        self._conn: psycopg.Connection[Any] = sc.raw
+        conn = self._conn
         self._cap = cap
         self._deadline = deadline
         self._owns_transaction = is_idle(conn)
@@ -173,12 +167,12 @@ class WriteSession:
     def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
         conn = self._conn
         if not self._owns_transaction:
-            return run_rows(conn, sql, params, fresh=fresh)
+            return self._sc.run(sql, params, prepare=False if fresh else None)
         # An integer of milliseconds: the only text composed into this statement.
         setting = f"SET LOCAL lock_timeout = '{timeout_ms(self._cap, self._deadline)}ms'"
         try:
             conn.execute(f"BEGIN; {setting}" if conn.autocommit else setting, prepare=False)
-            rows = run_rows(conn, sql, params, fresh=fresh)
+            rows = self._sc.run(sql, params, prepare=False if fresh else None)
             conn.commit()
         except BaseException as exc:
             if tx_status(conn) in ("INTRANS", "INERROR"):
