@@ -32,7 +32,7 @@ from tests.integration.store_helpers import (
     row,
 )
 
-from slotcap.adapters._sql import SqlStore
+from slotcap.adapters.sql import SqlStore
 from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import ReservationStatus, ServiceLimit
 from slotcap.errors import DatabaseError, StoreBusy

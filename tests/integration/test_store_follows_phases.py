@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from tests.integration.store_helpers import build_sql_database, open_sql_store, request
 
-from slotcap.adapters._sql import SqlStore
+from slotcap.adapters.sql import SqlStore
 from slotcap.domain.model import Period
 from slotcap.errors import ReservationFull, SchemaStateError
 from slotcap.migration.phases import migrate, rollback

@@ -39,8 +39,8 @@ from tests.integration.store_helpers import (
     row,
 )
 
-from slotcap.adapters._sql import SqlStore
 from slotcap.adapters.memory import MemoryStore
+from slotcap.adapters.sql import SqlStore
 from slotcap.adapters.sqlite import SqliteStore
 from slotcap.dburl import connect_sqlite
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS

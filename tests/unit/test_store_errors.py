@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from slotcap.adapters._errors import from_postgres, from_sqlite, is_sqlite_busy
 from slotcap.errors import DatabaseError, StoreBusy
+from slotcap.sql.connection import SqlConnection, open_sql
 
 psycopg = pytest.importorskip("psycopg")
 
@@ -47,3 +49,48 @@ def test_sqlite_locked_is_busy_and_constraints_keep_their_first_line() -> None:
     assert mapped.code == "constraint_violation"
     assert str(mapped).startswith("insert refused by the database: SQLite IntegrityError")
     assert str(mapped).endswith("UNIQUE constraint failed: reservations.id")
+
+
+# -- the one connection wrapper (slotcap.sql.connection) -----------------------------------
+
+
+def test_pyformat_becomes_sqlite_style_once_and_literally() -> None:
+    from slotcap.sql.dialect import to_sqlite_style
+
+    assert to_sqlite_style("a = %s AND b = %(name)s AND strftime('%%w', c) <> '%%s'") == (
+        "a = ? AND b = :name AND strftime('%w', c) <> '%s'"
+    )
+
+
+class _Undo(Exception):
+    pass
+
+
+def _insert_and_fail(conn: SqlConnection) -> None:
+    conn.execute("INSERT INTO t VALUES (%s)", (2,))
+    raise _Undo
+
+
+def test_a_savepoint_undoes_only_its_own_work(tmp_path: Path) -> None:
+    with open_sql(f"sqlite:///{tmp_path / 'x.db'}") as conn:
+        conn.execute("CREATE TABLE t (v INTEGER)")
+        with conn.transaction():
+            conn.execute("INSERT INTO t VALUES (%(v)s)", {"v": 1})
+            with pytest.raises(_Undo), conn.savepoint():
+                _insert_and_fail(conn)
+        assert conn.execute("SELECT v FROM t") == [(1,)]
+
+
+def test_a_locked_sqlite_file_leaves_the_wrapper_as_store_busy(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    with open_sql(url) as holder, open_sql(url) as waiter:
+        holder.execute("CREATE TABLE t (v INTEGER)")
+        waiter.raw.execute("PRAGMA busy_timeout = 1")
+        with holder.transaction():
+            holder.execute("INSERT INTO t VALUES (%s)", (1,))
+            with (
+                pytest.raises(StoreBusy, match="write"),
+                waiter.busy_as_store_busy("write"),
+                waiter.transaction(),
+            ):
+                pass

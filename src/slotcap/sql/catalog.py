@@ -29,7 +29,17 @@ from slotcap.ports import SchemaState
 from slotcap.sql.dialect import Dialect
 from slotcap.sql.names import RESERVATIONS
 
-__all__ = ["ALL_PARTS", "STORE_PARTS", "Catalog", "Column", "Executor", "Part", "read_catalog"]
+__all__ = [
+    "ALL_PARTS",
+    "STORE_PARTS",
+    "Catalog",
+    "Column",
+    "Executor",
+    "Part",
+    "column_names",
+    "read_catalog",
+    "table_names",
+]
 
 
 class Executor(Protocol):
@@ -234,3 +244,25 @@ def read_catalog(ex: Executor, *, parts: Part = ALL_PARTS) -> Catalog:
     if ex.dialect is Dialect.POSTGRES:
         return _read_postgres(ex, parts)
     return _read_sqlite(ex, parts)
+
+
+def table_names(ex: Executor) -> set[str]:
+    """Just the table names, read now (SQLite's own tables included)."""
+    if ex.dialect is Dialect.SQLITE:
+        rows = ex.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = ex.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+    return {r[0] for r in rows}
+
+
+def column_names(ex: Executor, table: str) -> set[str]:
+    """Just one table's column names, read now."""
+    if ex.dialect is Dialect.SQLITE:
+        rows = ex.execute("SELECT name FROM pragma_table_info(%s)", (table,))
+    else:
+        rows = ex.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s",
+            (table,),
+        )
+    return {r[0] for r in rows}

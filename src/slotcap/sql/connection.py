@@ -23,7 +23,7 @@ from typing import Any
 
 from slotcap.dburl import Engine, connect_postgres, connect_sqlite, parse_url
 from slotcap.errors import ConfigurationError
-from slotcap.sql.catalog import Catalog, read_catalog
+from slotcap.sql.catalog import Catalog, column_names, read_catalog, table_names
 from slotcap.sql.dialect import Dialect, SqlDialect, dialect_of
 from slotcap.sql.errors import from_postgres, from_sqlite, is_busy
 from slotcap.sql.names import quote_ident
@@ -184,25 +184,11 @@ class SqlConnection:
 
     def tables(self) -> set[str]:
         """The tables of the current schema, read now."""
-        if self.dialect is Dialect.SQLITE:
-            rows = self.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-        else:
-            rows = self.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            )
-        return {r[0] for r in rows}
+        return table_names(self)
 
     def columns(self, table: str) -> set[str]:
         """The columns of ``table``, read now."""
-        if self.dialect is Dialect.SQLITE:
-            rows = self.execute("SELECT name FROM pragma_table_info(%s)", (table,))
-        else:
-            rows = self.execute(
-                "SELECT column_name FROM information_schema.columns "
-                "WHERE table_schema = current_schema() AND table_name = %s",
-                (table,),
-            )
-        return {r[0] for r in rows}
+        return column_names(self, table)
 
     def close(self) -> None:
         self.raw.close()
