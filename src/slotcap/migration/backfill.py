@@ -42,13 +42,6 @@ import attrs
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.errors import MigrationError
-from slotcap.migration._backfill_sql import (
-    Fill,
-    count_needing_work,
-    select_batch,
-    split_points,
-    write_batch,
-)
 from slotcap.migration._dbinfo import (
     NEW_COLUMNS,
     ServiceRow,
@@ -57,6 +50,13 @@ from slotcap.migration._dbinfo import (
     load_services,
     period_cast,
     require_expanded,
+)
+from slotcap.migration.ddl.backfill import (
+    Fill,
+    count_needing_work,
+    select_batch,
+    split_points,
+    write_batch,
 )
 from slotcap.migration.throttle import Throttle
 from slotcap.sqldb import Dialect, SqlConnection

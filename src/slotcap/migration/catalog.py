@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from slotcap.domain.schema_state import schema_state
-from slotcap.migration._ddl_names import RESERVATIONS
+from slotcap.migration.ddl.names import RESERVATIONS
 from slotcap.ports import SchemaState
 from slotcap.sqldb import Dialect, SqlConnection
 

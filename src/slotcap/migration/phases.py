@@ -2,11 +2,11 @@
 
 ``migrate(url, to=...)`` walks every phase between the current one and the target, in
 order; ``rollback(url, to=...)`` walks back. Each move between two phases is a
-:class:`~slotcap.migration.steps.Transition` of named steps, journaled by
-:mod:`~slotcap.migration.runner`: a killed run is resumed by the same command (from
+:class:`~slotcap.migration.engine.steps.Transition` of named steps, journaled by
+:mod:`~slotcap.migration.engine.runner`: a killed run is resumed by the same command (from
 the first step not recorded done) or undone by the inverse command (the inverse
 transition from its start). The whole run holds the database's migration lock
-(:mod:`~slotcap.migration.runlock`), so a second run is refused at once.
+(:mod:`~slotcap.migration.engine.runlock`), so a second run is refused at once.
 
 The plan's phase 3 (feature-flagged dual-write rollout) changes no schema: ``phase3``
 is accepted as a name for phase 2's schema, and ``validate`` carries its monitor.
@@ -28,20 +28,21 @@ import attrs
 from slotcap.dberrors import database_errors
 from slotcap.errors import MigrationError, SchemaStateError
 from slotcap.migration import state
-from slotcap.migration._ddl_names import RESERVATIONS, q
-from slotcap.migration._ddl_phase2 import create_read_indexes
-from slotcap.migration._transitions_common import (
+from slotcap.migration.catalog import detect_schema_state
+from slotcap.migration.ddl.names import RESERVATIONS, q
+from slotcap.migration.ddl.phase2 import create_read_indexes
+from slotcap.migration.engine.runlock import migration_lock
+from slotcap.migration.engine.runner import OnStep, run_transition
+from slotcap.migration.engine.steps import StepContext, StepPaused, Transition
+from slotcap.migration.location import INCONSISTENT, INTERRUPTED, SETTLED, Location, locate
+from slotcap.migration.state import Phase, detect_phase
+from slotcap.migration.transitions import transition
+from slotcap.migration.transitions.common import (
     backfill_detail,
     backfill_step,
     paused_message,
     unfilled,
 )
-from slotcap.migration.catalog import detect_schema_state
-from slotcap.migration.location import INCONSISTENT, INTERRUPTED, SETTLED, Location, locate
-from slotcap.migration.runlock import migration_lock
-from slotcap.migration.runner import OnStep, run_transition, transition
-from slotcap.migration.state import Phase, detect_phase
-from slotcap.migration.steps import StepContext, StepPaused, Transition
 from slotcap.migration.validate import ValidationReport, validate
 from slotcap.ports import SchemaState
 from slotcap.sqldb import SqlConnection, open_sql

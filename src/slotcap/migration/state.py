@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from slotcap.errors import MigrationError
-from slotcap.migration._ddl_names import STATE, q
+from slotcap.migration.ddl.names import STATE, q
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [

@@ -19,7 +19,8 @@ from typing import Any
 import attrs
 
 from slotcap.domain.model import LEGACY_SERVICE_CODES, ClinicTimeSlot, Period
-from slotcap.migration._ddl_names import (
+from slotcap.migration.catalog import Catalog, snapshot
+from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     FINAL_INDEXES,
     FK_SERVICE,
@@ -39,7 +40,6 @@ from slotcap.migration._ddl_names import (
     STATE,
     q,
 )
-from slotcap.migration.catalog import Catalog, snapshot
 from slotcap.migration.state import Phase, detect_phase
 from slotcap.sqldb import Dialect, SqlConnection
 
@@ -350,7 +350,7 @@ def _new_columns_required(conn: SqlConnection, cat: Catalog) -> Check:
 def _archive_complete(conn: SqlConnection, cat: Catalog) -> Check:
     """The archive held every reservation when the legacy columns were dropped (counted
     in that very transaction) and has not lost a row since."""
-    from slotcap.migration._ddl_archive import contract_record
+    from slotcap.migration.ddl.archive import contract_record
 
     if ARCHIVE_LEGACY not in cat.tables:
         return Check("legacy_archive_complete", "phase4", False, {"archive": "missing"})

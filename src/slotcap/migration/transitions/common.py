@@ -8,11 +8,11 @@ from typing import Any
 
 from slotcap.errors import MigrationError
 from slotcap.migration import state
-from slotcap.migration._ddl_names import RESERVATIONS, q
-from slotcap.migration._ddl_rollback import clear_batch
 from slotcap.migration.backfill import run_backfill
+from slotcap.migration.ddl.names import RESERVATIONS, q
+from slotcap.migration.ddl.rollback import clear_batch
+from slotcap.migration.engine.steps import StepContext, StepPaused
 from slotcap.migration.state import Phase
-from slotcap.migration.steps import StepContext, StepPaused
 from slotcap.migration.validate import validate
 from slotcap.sqldb import SqlConnection
 

@@ -1,7 +1,7 @@
-"""PostgreSQL's transitions, step by step (see :mod:`slotcap.migration.steps`).
+"""PostgreSQL's transitions, step by step (see :mod:`slotcap.migration.engine.steps`).
 
 Every atomic step that needs a strong lock on ``reservations`` starts with an explicit
-``LOCK TABLE … IN <mode> MODE`` (the runner wraps it in ``_ddl_pg.locked``: a short
+``LOCK TABLE … IN <mode> MODE`` (the runner wraps it in ``ddl.postgres.locked``: a short
 ``lock_timeout`` and retries), so its hold time is measurable, and does only catalogue
 changes or bounded work under it: copies, refills and counts run in batches or
 without the strong lock, before. Phase 4 installs a trigger that keeps the legacy
@@ -14,10 +14,10 @@ Every step is idempotent and tolerates any partial state of its counterpart.
 from __future__ import annotations
 
 from slotcap.errors import MigrationError
-from slotcap.migration import _ddl_archive as archive
-from slotcap.migration import _ddl_pg as pg
-from slotcap.migration import _ddl_rollback as rb
-from slotcap.migration._ddl_names import (
+from slotcap.migration.ddl import archive as archive
+from slotcap.migration.ddl import postgres as pg
+from slotcap.migration.ddl import rollback as rb
+from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     ARCHIVE_SCHEMA,
     CK_DURATION,
@@ -35,17 +35,17 @@ from slotcap.migration._ddl_names import (
     SLOTS,
     q,
 )
-from slotcap.migration._ddl_phase1 import create_new_tables, new_reservation_columns_sql
-from slotcap.migration._ddl_phase2 import create_read_indexes, drop_read_indexes, held_index_sql
-from slotcap.migration._ddl_phase4 import not_null_check_name
-from slotcap.migration._transitions_common import (
+from slotcap.migration.ddl.phase1 import create_new_tables, new_reservation_columns_sql
+from slotcap.migration.ddl.phase2 import create_read_indexes, drop_read_indexes, held_index_sql
+from slotcap.migration.ddl.phase4 import not_null_check_name
+from slotcap.migration.engine.steps import Step, StepContext, Transition
+from slotcap.migration.state import Phase
+from slotcap.migration.transitions.common import (
     backfill_step,
     check_step,
     clear_journal_step,
     validate_phase2_step,
 )
-from slotcap.migration.state import Phase
-from slotcap.migration.steps import Step, StepContext, Transition
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = ["ARCHIVE_TRIGGER", "transitions"]

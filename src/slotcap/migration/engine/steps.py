@@ -1,13 +1,13 @@
 """Migration transitions as data: each an ordered tuple of named, idempotent steps.
 
 A :class:`Transition` goes from one phase to the next (or back); its steps run in
-order and the runner (:mod:`slotcap.migration.runner`) journals each one, so that a
+order and the runner (:mod:`slotcap.migration.engine.runner`) journals each one, so that a
 killed run resumes at the first step not recorded done, and the inverse transition
 can start from any partial state (every step tolerates whatever part of its
 counterpart ran: ``IF EXISTS``, INVALID indexes dropped, half-built tables removed).
 
 A step is either *atomic* — one transaction the runner opens (on PostgreSQL through
-``_ddl_pg.locked``, with a short ``lock_timeout`` and retries), in which the runner
+``ddl.postgres.locked``, with a short ``lock_timeout`` and retries), in which the runner
 also records the step as done — or manages its own transactions (``CREATE INDEX
 CONCURRENTLY``, keyset batches), each of them idempotent, and is recorded after.
 """
@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from slotcap.errors import MigrationError
-from slotcap.migration.checkpoint import checkpoint
+from slotcap.migration.engine.checkpoint import checkpoint
 from slotcap.migration.state import Phase
 from slotcap.sqldb import SqlConnection
 

@@ -28,7 +28,7 @@ from typing import TypeVar
 import attrs
 
 from slotcap.errors import MigrationLockTimeout
-from slotcap.migration._ddl_names import q
+from slotcap.migration.ddl.names import q
 from slotcap.sqldb import SqlConnection
 
 __all__ = [
@@ -394,7 +394,7 @@ def create_index_concurrently(
     raise _give_up(f"create index {name}", policy, tries, blockers)
 
 
-# -- helper checks (the NOT NULL recipe's steps live in _transitions_pg) ----------------
+# -- helper checks (the NOT NULL recipe's steps live in transitions.postgres) ------
 
 
 def drop_constraints(conn: SqlConnection, table: str, names: Iterable[str], *, what: str) -> None:
