@@ -44,7 +44,7 @@ from slotcap import check_availability, open_store
 from slotcap.errors import SlotcapError
 from slotcap.migration import MigrationReport, migrate, rollback
 from slotcap.migration.backfill import run_backfill
-from slotcap.migration.ddl import postgres as _ddl_pg
+from slotcap.migration.ddl import lock_policy as _ddl_pg
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.sqldb import open_sql

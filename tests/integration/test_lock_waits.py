@@ -22,8 +22,8 @@ from tests.e2e.test_cli import slotcap
 
 from slotcap.errors import MigrationLockTimeout
 from slotcap.migration import migrate, status
-from slotcap.migration.ddl import postgres as pg
-from slotcap.migration.ddl.postgres import LockPolicy, using_policy
+from slotcap.migration.ddl import lock_policy as pg
+from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
 from slotcap.sqldb import open_sql
 
 pytestmark = [pytest.mark.postgres]

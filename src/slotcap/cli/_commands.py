@@ -22,7 +22,7 @@ from slotcap.cli._reports import (
     print_migration,
     print_status,
 )
-from slotcap.migration.ddl.postgres import LockPolicy, using_policy
+from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.sqldb import open_sql
 

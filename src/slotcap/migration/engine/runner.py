@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slotcap.migration import state
-from slotcap.migration.ddl import postgres as pg
+from slotcap.migration.ddl import lock_policy as pg
 from slotcap.migration.ddl.names import STATE
 from slotcap.migration.engine.checkpoint import checkpoint
 from slotcap.migration.engine.steps import Step, StepContext, Transition

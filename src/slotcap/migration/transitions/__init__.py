@@ -12,7 +12,10 @@ from slotcap.migration.state import Phase
 from slotcap.migration.transitions import postgres, sqlite
 from slotcap.sqldb import Dialect
 
-__all__ = ["transition", "transitions"]
+__all__ = ["DIALECTS", "transition", "transitions"]
+
+#: Every dialect with a table (the unit tests check each with ``table_problems``).
+DIALECTS = (Dialect.POSTGRES, Dialect.SQLITE)
 
 
 def transitions(dialect: Dialect) -> dict[tuple[Phase, Phase], Transition]:

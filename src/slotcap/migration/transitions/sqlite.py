@@ -79,17 +79,17 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
     return {
         (L, P1): Transition(L, P1, (
             Step("expand", _expand, True),
-            Step("check", check_step(P1), False),
+            Step("check", check_step(P1), False, check=True),
         )),
         (P1, P2): Transition(P1, P2, (
             Step("backfill", backfill_step, False, always=True),
             Step("read-indexes", _read_indexes, True),
-            Step("validate", validate_phase2_step, False),
+            Step("validate", validate_phase2_step, False, check=True),
         )),
         (P2, P4): Transition(P2, P4, (
             Step("contract", _contract, True),
             Step("analyze", _analyze, False),
-            Step("check", check_step(P4), False),
+            Step("check", check_step(P4), False, check=True),
         )),
         (P4, P2): Transition(P4, P2, (
             Step("rebuild", _rebuild, True),

@@ -1,0 +1,279 @@
+"""PostgreSQL's lock policy for DDL: short ``lock_timeout``, retries with backoff.
+
+A live reservations table must never queue behind a DDL statement: an ``ALTER TABLE``
+waiting for ``ACCESS EXCLUSIVE`` blocks every later reader and writer of the table
+for as long as it waits. So every statement that takes a strong lock runs with a short
+``lock_timeout`` and, when it times out, the whole (small) transaction is rolled back
+and retried after a backoff — the app sees at most ``lock_timeout`` of delay per try.
+
+The statements that run under it are in :mod:`slotcap.migration.ddl.postgres`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import attrs
+
+from slotcap.errors import MigrationLockTimeout
+from slotcap.sqldb import SqlConnection
+
+try:
+    from psycopg.errors import DeadlockDetected, LockNotAvailable
+
+    #: The errors a retry may cure: a lock not had in time, a deadlock victim.
+    LOCK_FAILURES: tuple[type[BaseException], ...] = (LockNotAvailable, DeadlockDetected)
+except ImportError:  # pragma: no cover - an SQLite-only install runs no PostgreSQL DDL
+    LOCK_FAILURES = ()
+
+__all__ = [
+    "APPLICATION_NAME",
+    "DEFAULT_POLICY",
+    "LOCK_FAILURES",
+    "LockPolicy",
+    "blockers_now",
+    "blocking_sessions",
+    "configure_session",
+    "current_policy",
+    "give_up",
+    "lock_holds",
+    "locked",
+    "ms",
+    "reset_lock_holds",
+    "using_policy",
+]
+
+T = TypeVar("T")
+
+#: How migration sessions show in ``pg_stat_activity`` (stores show as ``slotcap``).
+APPLICATION_NAME = "slotcap migrate"
+#: A migration session never sits idle inside a transaction for long; if its client
+#: hangs there, the server ends the session (and releases its locks) after this.
+IDLE_IN_TRANSACTION_TIMEOUT = "60s"
+
+
+@attrs.frozen
+class LockPolicy:
+    """How long one try may wait for a lock, how the waits grow, and the total budget.
+
+    GitLab's ``with_lock_retries`` shape: the first try waits ``start`` seconds, each
+    retry a little longer (``growth``), never more than ``cap`` (pgroll's 500 ms), with
+    a jittered pause between tries; after ``budget`` seconds of tries and pauses the
+    statement gives up with :class:`~slotcap.errors.MigrationLockTimeout`. An app query
+    queued behind a strong-lock request waits at most the current try's timeout.
+
+    Statements under weak locks (``CREATE INDEX CONCURRENTLY``, ``VALIDATE
+    CONSTRAINT``) queue nobody from the app, so they wait up to ``weak_timeout`` per try.
+    """
+
+    start: float = 0.1
+    cap: float = 0.45
+    growth: float = 1.3
+    budget: float = 180.0
+    pause: float = 0.05
+    max_pause: float = 2.0
+    weak_timeout: float = 5.0
+    #: ``statement_timeout`` of catalogue DDL once the lock is had (short: it is
+    #: catalogue-only work); scans and batches run without one.
+    statement_timeout: float = 30.0
+
+    def __attrs_post_init__(self) -> None:
+        if not 0 < self.start <= self.cap:
+            raise ValueError("lock timeout start must be > 0 and <= its cap")
+        if self.budget <= 0 or self.growth < 1 or self.pause < 0:
+            raise ValueError("lock retry budget must be > 0, growth >= 1, pause >= 0")
+
+    def timeout(self, attempt: int) -> float:
+        """The lock timeout of try ``attempt`` (0, 1, …): within [start, cap]."""
+        grown = self.start * math.pow(self.growth, min(attempt, 200))
+        return min(self.cap, grown)
+
+    def pause_before(self, attempt: int, rng: random.Random | None = None) -> float:
+        """The jittered pause before retry ``attempt`` (1, 2, …)."""
+        ceiling = min(self.max_pause, self.pause * math.ldexp(1.0, min(attempt, 30)))
+        draw = (rng or _RNG).random()
+        return ceiling * (0.5 + draw / 2)
+
+    def schedule(
+        self, *, weak: bool = False, rng: random.Random | None = None
+    ) -> Iterator[tuple[float, float]]:
+        """(pause before the try, the try's lock timeout) pairs; their total never
+        exceeds ``budget`` (the first try always runs)."""
+        spent = 0.0
+        attempt = 0
+        while True:
+            pause = 0.0 if attempt == 0 else self.pause_before(attempt, rng)
+            wait = max(self.weak_timeout, self.timeout(attempt)) if weak \
+                else self.timeout(attempt)
+            if attempt > 0 and spent + pause + wait > self.budget:
+                return
+            if attempt == 0:
+                wait = min(wait, self.budget)
+            spent += pause + wait
+            yield pause, wait
+            attempt += 1
+
+
+_RNG = random.Random()  # noqa: S311 - jitter, not crypto
+DEFAULT_POLICY = LockPolicy()
+_POLICY: contextvars.ContextVar[LockPolicy] = contextvars.ContextVar(
+    "slotcap_lock_policy", default=DEFAULT_POLICY)
+
+
+def current_policy() -> LockPolicy:
+    """The policy of the current context (the CLI sets it from its options)."""
+    return _POLICY.get()
+
+
+@contextlib.contextmanager
+def using_policy(policy: LockPolicy) -> Iterator[LockPolicy]:
+    """Make ``policy`` the one every lock-taking statement of this context uses."""
+    token = _POLICY.set(policy)
+    try:
+        yield policy
+    finally:
+        _POLICY.reset(token)
+
+
+# -- hold-time instrumentation -------------------------------------------------------------
+_HOLDS: list[tuple[str, float]] = []
+_HOLDS_LOCK = threading.Lock()
+
+
+def _record_hold(what: str, seconds: float) -> None:
+    with _HOLDS_LOCK:
+        _HOLDS.append((what, seconds))
+        del _HOLDS[:-1000]  # bounded: a long-lived process keeps the latest only
+
+
+def lock_holds() -> list[tuple[str, float]]:
+    """(what, seconds) of every successful strong-lock transaction since the last reset:
+    from the start of the successful try to its commit."""
+    with _HOLDS_LOCK:
+        return list(_HOLDS)
+
+
+def reset_lock_holds() -> None:
+    with _HOLDS_LOCK:
+        _HOLDS.clear()
+
+
+# -- sessions ------------------------------------------------------------------------------
+
+
+def ms(seconds: float) -> str:
+    return f"{max(1, round(seconds * 1000))}ms"
+
+
+def configure_session(conn: SqlConnection) -> None:
+    """A migration session that behaves: named ``slotcap migrate``, no statement timeout
+    by default (index builds, validations and batches are long by design; catalogue DDL
+    sets its own short one inside :func:`locked`), and a bounded idle-in-transaction time."""
+    conn.execute(
+        "SELECT set_config('application_name', %s, false), "
+        "set_config('statement_timeout', '0', false), "
+        "set_config('idle_in_transaction_session_timeout', %s, false)",
+        (APPLICATION_NAME, IDLE_IN_TRANSACTION_TIMEOUT),
+    )
+
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+
+
+def _query_line(query: str | None) -> str:
+    # First line only, string literals masked (a psql user's literal may be a patient's
+    # name); bound parameters never appear in pg_stat_activity.
+    lines = (query or "").strip().splitlines()
+    text = _LITERAL.sub("'…'", lines[0] if lines else "")
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def blocking_sessions(conn: SqlConnection, limit: int = 3) -> list[str]:
+    """Other sessions holding locks on this schema's tables, oldest transaction first,
+    each as ``pid 123 (app 'psql', idle in transaction 8.0 s in transaction: SELECT …)``."""
+    rows = conn.execute(
+        "SELECT a.pid, a.application_name, a.state, "
+        "extract(epoch FROM now() - a.xact_start)::float8, a.query "
+        "FROM pg_stat_activity a WHERE a.pid IN ("
+        "  SELECT l.pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+        "  JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "  WHERE l.granted AND l.locktype = 'relation' AND n.nspname = current_schema() "
+        "  AND c.relkind IN ('r', 'p') AND l.pid <> pg_backend_pid()) "
+        "ORDER BY a.xact_start NULLS LAST LIMIT %s",
+        (limit,),
+    )
+    found = []
+    for pid, app, state, age, query in rows:
+        age_text = "?" if age is None else f"{float(age):.1f} s"
+        found.append(f"pid {pid} (app {str(app or '')!r}, {state or 'unknown'}, "
+                     f"{age_text} in transaction: {_query_line(query)})")
+    return found
+
+
+def blockers_now(conn: SqlConnection) -> list[str]:
+    """The sessions in the way, best effort: the lock failure is what is reported, and
+    naming its blockers must never replace it with another error (the transaction may
+    be aborted, the connection gone), so any failure here reads as "none found"."""
+    try:
+        return blocking_sessions(conn)
+    except Exception:
+        return []
+
+
+def give_up(
+    what: str, policy: LockPolicy, tries: int, blockers: list[str]
+) -> MigrationLockTimeout:
+    named = "; ".join(blockers) if blockers else "no blocking session found any more"
+    return MigrationLockTimeout(
+        f"{what}: lock not had in {tries} tries within the {policy.budget:g} s retry budget "
+        f"(each try waited at most {policy.cap:g} s); blocked by {named}; nothing was "
+        "changed by this try — end that session or wait, then run the same command again "
+        "(it resumes)"
+    )
+
+
+def locked(
+    conn: SqlConnection,
+    work: Callable[[SqlConnection], T],
+    *,
+    what: str,
+    policy: LockPolicy | None = None,
+    weak: bool = False,
+) -> T:
+    """Run ``work`` in one transaction under a short ``lock_timeout``, retrying lock
+    failures on the policy's schedule (``weak``: the statement takes only locks that
+    queue no app query, so it may wait longer and has no statement timeout).
+
+    Each successful strong try's hold time is recorded (:func:`lock_holds`)."""
+    policy = policy or current_policy()
+    blockers: list[str] = []
+    tries = 0
+    for pause, wait in policy.schedule(weak=weak):
+        if pause:
+            time.sleep(pause)
+        tries += 1
+        began = time.monotonic()
+        try:
+            with conn.transaction():
+                # set_config(..., true) is SET LOCAL: it ends with the transaction.
+                conn.execute(
+                    "SELECT set_config('lock_timeout', %s, true), "
+                    "set_config('statement_timeout', %s, true)",
+                    (ms(wait), "0" if weak else ms(policy.statement_timeout)),
+                )
+                result = work(conn)
+        except LOCK_FAILURES:
+            blockers = blockers_now(conn) or blockers
+            continue
+        if not weak:
+            _record_hold(what, time.monotonic() - began)
+        return result
+    raise give_up(what, policy, tries, blockers)
