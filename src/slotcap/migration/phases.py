@@ -216,7 +216,7 @@ def _run_legs(
                 report.backfill = ctx.backfill
         if ctx.validation is not None:
             report.validation = ctx.validation
-            report.needs_review = 0 if ctx.validation is None else ctx.validation.needs_review
+            report.needs_review = ctx.validation.needs_review
             if leg.end is Phase.PHASE4 and not ctx.validation.passed:
                 report.message = (
                     f"phase 4 applied; its checks report — {ctx.validation.summary()}")

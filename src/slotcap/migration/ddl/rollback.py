@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from slotcap.domain.model import LEGACY_SERVICE_CODES
 from slotcap.errors import MigrationError
@@ -98,7 +97,7 @@ _CLEAR_LISTED = ", ".join(
 )
 
 
-def _columns_of(listed: Any) -> tuple[str, ...]:
+def _columns_of(listed: object) -> tuple[str, ...]:
     """The journal's "columns" value as new-column names (NULL: all four)."""
     if listed is None:
         return NEW_COLUMNS
