@@ -16,7 +16,8 @@ from slotcap.domain.timeparse import ParsedTime, parse_preferred_time
 from slotcap.errors import SchemaStateError
 from slotcap.migration import backfill as backfill_module
 from slotcap.migration import migrate
-from slotcap.migration.backfill import BackfillProgress, run_backfill
+from slotcap.migration.backfill import run_backfill
+from slotcap.migration.backfill_report import BackfillProgress
 from slotcap.sqldb import SqlConnection, open_sql
 
 SERVICE = {s.code: s for s in DEFAULT_SERVICES}
