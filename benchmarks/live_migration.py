@@ -42,9 +42,10 @@ from benchmarks._harness import (
 from benchmarks._live import TODAY, AppTraffic, legacy_database, stats
 from slotcap import check_availability, open_store
 from slotcap.errors import SlotcapError
-from slotcap.migration import MigrationReport, _ddl_pg, migrate, rollback
+from slotcap.migration import MigrationReport, migrate, rollback
 from slotcap.migration.backfill import run_backfill
-from slotcap.migration.runlock import migration_lock
+from slotcap.migration.ddl import lock_policy as _ddl_pg
+from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.sqldb import open_sql
 

@@ -8,7 +8,7 @@ holds the text: what a migration pays on a column of distinct values):
 
 * ``sample`` — ``shared/data/preferred_times_sample.tsv`` (text, expected label);
 * ``production shapes`` — the distinct ``preferredTime`` values of the demo data
-  (``slotcap.migration.demo_data``: the sample's families, in production's proportions,
+  (``slotcap.demo.data``: the sample's families, in production's proportions,
   every clock the clinic's hours allow);
 * ``variants`` — texts of the two parts above as people decorate them: sentence text
   around them ("희망 시간: …", "… 쯤", "… please"), full-width characters, case, and two
@@ -51,10 +51,10 @@ from benchmarks._harness import (
     say,
     summarize,
 )
+from slotcap.demo.data import LEGACY_COLUMNS, generate_reservations
 from slotcap.domain import timeparse
 from slotcap.domain.model import Period
 from slotcap.domain.timeparse import parse_preferred_time
-from slotcap.migration.demo_data import LEGACY_COLUMNS, generate_reservations
 
 FIRST = "slotcap (first sight)"
 WARM = "slotcap (cache warm)"

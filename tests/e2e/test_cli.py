@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from slotcap.cli.main import main
-from slotcap.migration.demo_data import insert_reservations, legacy_row
+from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sqldb import open_sql
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.migration import migrate
 from slotcap.migration.backfill import run_backfill
-from slotcap.migration.demo_data import insert_reservations, legacy_row
 from slotcap.sqldb import SqlConnection, open_sql
 
 SECRET = "Zq7SecretPW"  # noqa: S105 (a fake password the output must never show)

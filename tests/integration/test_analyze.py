@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.migration import migrate
 from slotcap.migration.analyze import analyze
 from slotcap.migration.backfill import run_backfill
-from slotcap.migration.demo_data import insert_reservations, legacy_row
 from slotcap.sqldb import open_sql
 
 TODAY = dt.date(2025, 12, 1)

@@ -9,14 +9,15 @@ from typing import Any
 
 import pytest
 
+from slotcap.demo.data import generate_reservations, insert_reservations, legacy_row
 from slotcap.domain.defaults import DEFAULT_SERVICES
 from slotcap.domain.model import ClinicTimeSlot
 from slotcap.domain.timeparse import ParsedTime, parse_preferred_time
 from slotcap.errors import SchemaStateError
 from slotcap.migration import backfill as backfill_module
 from slotcap.migration import migrate
-from slotcap.migration.backfill import BackfillProgress, run_backfill
-from slotcap.migration.demo_data import generate_reservations, insert_reservations, legacy_row
+from slotcap.migration.backfill import run_backfill
+from slotcap.migration.backfill_report import BackfillProgress
 from slotcap.sqldb import SqlConnection, open_sql
 
 SERVICE = {s.code: s for s in DEFAULT_SERVICES}

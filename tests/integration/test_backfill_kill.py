@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from slotcap.demo.data import generate_reservations, insert_reservations
 from slotcap.migration import migrate
 from slotcap.migration.backfill import run_backfill
-from slotcap.migration.demo_data import generate_reservations, insert_reservations
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sqldb import SqlConnection, open_sql
 

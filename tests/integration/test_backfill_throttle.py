@@ -14,8 +14,9 @@ import pytest
 from benchmarks._live import legacy_database
 
 from slotcap.migration import migrate
-from slotcap.migration.backfill import BackfillProgress, run_backfill
-from slotcap.migration.runlock import migration_lock
+from slotcap.migration.backfill import run_backfill
+from slotcap.migration.backfill_report import BackfillProgress
+from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.throttle import Throttle
 from slotcap.sqldb import open_sql
 

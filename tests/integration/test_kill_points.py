@@ -26,9 +26,9 @@ from tests.conftest import PG_URL, require_postgres
 from tests.integration.migration_helpers import all_rows, seed_legacy
 
 from slotcap.migration import migrate, snapshot
-from slotcap.migration.runlock import migration_lock
-from slotcap.migration.runner import transition
+from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.state import Phase
+from slotcap.migration.transitions import transition
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sqldb import Dialect, open_sql
 

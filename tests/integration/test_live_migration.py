@@ -16,7 +16,7 @@ from benchmarks._harness import temp_pg_database
 from benchmarks._live import legacy_database
 from benchmarks.live_migration import STEPS, run_idle_scenario, run_path
 
-from slotcap.migration import _ddl_pg
+from slotcap.migration.ddl import lock_policy as _ddl_pg
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

@@ -21,9 +21,9 @@ from benchmarks._live import AppTraffic, legacy_database, stats
 from tests.e2e.test_cli import slotcap
 
 from slotcap.errors import MigrationLockTimeout
-from slotcap.migration import _ddl_pg as pg
 from slotcap.migration import migrate, status
-from slotcap.migration._ddl_pg import LockPolicy, using_policy
+from slotcap.migration.ddl import lock_policy as pg
+from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
 from slotcap.sqldb import open_sql
 
 pytestmark = [pytest.mark.postgres]

@@ -21,8 +21,8 @@ from tests.integration.migration_helpers import (
 
 from slotcap.errors import MigrationError
 from slotcap.migration import Phase, migrate, rollback, snapshot, status, validate
-from slotcap.migration._ddl_names import IDX_HELD, IDX_HELD_CONTRACTED, READ_INDEXES
 from slotcap.migration.catalog import Catalog
+from slotcap.migration.ddl.names import IDX_HELD, IDX_HELD_CONTRACTED, READ_INDEXES
 from slotcap.ports import SchemaState
 from slotcap.sqldb import open_sql
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.errors import DatabaseError
 from slotcap.migration import Phase, migrate, rollback
 from slotcap.migration.backfill import run_backfill
-from slotcap.migration.demo_data import insert_reservations, legacy_row
 from slotcap.migration.review import (
     EXPORT_COLUMNS,
     ReviewRejected,

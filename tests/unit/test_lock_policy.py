@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotcap.migration._ddl_pg import (
+from slotcap.migration.ddl.lock_policy import (
     DEFAULT_POLICY,
     LockPolicy,
     _query_line,

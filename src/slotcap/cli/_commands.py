@@ -22,8 +22,8 @@ from slotcap.cli._reports import (
     print_migration,
     print_status,
 )
-from slotcap.migration._ddl_pg import LockPolicy, using_policy
-from slotcap.migration.runlock import migration_lock
+from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
+from slotcap.migration.engine.runlock import migration_lock
 from slotcap.sqldb import open_sql
 
 __all__ = [

@@ -18,8 +18,8 @@ from slotcap.cli._args import UsageError
 from slotcap.cli._commands import EXIT_OK, StepPrinter
 from slotcap.cli._render import emit_json, print_table
 from slotcap.cli._reports import calendar_rows, print_calendar, print_checks, print_review_rows
+from slotcap.demo.data import generate_reservations, insert_limits, insert_reservations
 from slotcap.migration.analyze import analyze
-from slotcap.migration.demo_data import generate_reservations, insert_limits, insert_reservations
 from slotcap.migration.review import count_pending, pending_review
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sqldb import open_sql

@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from slotcap.migration.backfill import BackfillProgress
+from slotcap.migration.backfill_report import BackfillProgress
 
 __all__ = ["ProgressPrinter", "emit_json", "format_duration", "print_table", "width"]
 

@@ -9,7 +9,7 @@ from typing import Any
 from slotcap.cli._render import format_duration, print_table
 from slotcap.domain.calendar import DAY_NAMES, day_of_week
 from slotcap.migration.analyze import Analysis
-from slotcap.migration.backfill import BackfillReport
+from slotcap.migration.backfill_report import BackfillReport
 from slotcap.migration.review import ReviewRow
 from slotcap.ports import CalendarEntry
 

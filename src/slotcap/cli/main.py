@@ -31,7 +31,7 @@ from slotcap.cli._args import (
 )
 from slotcap.dberrors import DEBUG_ENV, database_error
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
-from slotcap.migration._ddl_pg import DEFAULT_POLICY
+from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
 from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.redaction import redact_db_text, scrub, url_secrets
 

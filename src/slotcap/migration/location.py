@@ -18,7 +18,8 @@ from typing import Any
 
 import attrs
 
-from slotcap.migration._ddl_names import (
+from slotcap.migration.catalog import Catalog, snapshot
+from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     ARCHIVE_LIMITS,
     ARCHIVE_SCHEMA,
@@ -41,10 +42,9 @@ from slotcap.migration._ddl_names import (
     SLOTS,
     STATE,
 )
-from slotcap.migration.catalog import Catalog, snapshot
-from slotcap.migration.runner import transition
+from slotcap.migration.engine.steps import transition_name
 from slotcap.migration.state import Phase, current_phase_row, open_transition
-from slotcap.migration.steps import transition_name
+from slotcap.migration.transitions import transition
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [

@@ -2,11 +2,11 @@
 
 ``migrate(url, to=...)`` walks every phase between the current one and the target, in
 order; ``rollback(url, to=...)`` walks back. Each move between two phases is a
-:class:`~slotcap.migration.steps.Transition` of named steps, journaled by
-:mod:`~slotcap.migration.runner`: a killed run is resumed by the same command (from
+:class:`~slotcap.migration.engine.steps.Transition` of named steps, journaled by
+:mod:`~slotcap.migration.engine.runner`: a killed run is resumed by the same command (from
 the first step not recorded done) or undone by the inverse command (the inverse
 transition from its start). The whole run holds the database's migration lock
-(:mod:`~slotcap.migration.runlock`), so a second run is refused at once.
+(:mod:`~slotcap.migration.engine.runlock`), so a second run is refused at once.
 
 The plan's phase 3 (feature-flagged dual-write rollout) changes no schema: ``phase3``
 is accepted as a name for phase 2's schema, and ``validate`` carries its monitor.
@@ -28,29 +28,28 @@ import attrs
 from slotcap.dberrors import database_errors
 from slotcap.errors import MigrationError, SchemaStateError
 from slotcap.migration import state
-from slotcap.migration._ddl_names import RESERVATIONS, q
-from slotcap.migration._ddl_phase2 import create_read_indexes
-from slotcap.migration._transitions_common import (
+from slotcap.migration.backfill_report import BackfillProgress
+from slotcap.migration.catalog import detect_schema_state
+from slotcap.migration.ddl.names import RESERVATIONS, q
+from slotcap.migration.ddl.phase2 import create_read_indexes
+from slotcap.migration.engine.runlock import migration_lock
+from slotcap.migration.engine.runner import OnStep, run_transition
+from slotcap.migration.engine.steps import StepContext, StepPaused, Transition
+from slotcap.migration.location import INCONSISTENT, INTERRUPTED, locate
+from slotcap.migration.report import MigrationReport, MigrationStatus, StepResult
+from slotcap.migration.state import Phase, detect_phase
+from slotcap.migration.transitions import transition
+from slotcap.migration.transitions.common import (
     backfill_detail,
     backfill_step,
     paused_message,
     unfilled,
 )
-from slotcap.migration.catalog import detect_schema_state
-from slotcap.migration.location import INCONSISTENT, INTERRUPTED, SETTLED, Location, locate
-from slotcap.migration.runlock import migration_lock
-from slotcap.migration.runner import OnStep, run_transition, transition
-from slotcap.migration.state import Phase, detect_phase
-from slotcap.migration.steps import StepContext, StepPaused, Transition
-from slotcap.migration.validate import ValidationReport, validate
+from slotcap.migration.validation import validate
 from slotcap.ports import SchemaState
 from slotcap.sqldb import SqlConnection, open_sql
 
 __all__ = [
-    "MigrationReport",
-    "MigrationStatus",
-    "Phase",
-    "StepResult",
     "create_read_indexes",
     "migrate",
     "migrate_conn",
@@ -61,107 +60,12 @@ __all__ = [
 ]
 
 Progress = Callable[[str], None]
+#: Receives the backfill's per-batch events.
+OnBackfillBatch = Callable[[BackfillProgress], None]
 
 
 def _quiet(_message: str) -> None:
     return None
-
-
-@attrs.frozen
-class StepResult:
-    name: str
-    seconds: float
-    detail: dict[str, Any] = attrs.Factory(dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "seconds": round(self.seconds, 3), "detail": self.detail}
-
-
-@attrs.define
-class MigrationReport:
-    """What a ``migrate`` or ``rollback`` call did and where it stopped."""
-
-    start: Phase
-    target: Phase
-    reached: Phase
-    steps: list[StepResult] = attrs.Factory(list)
-    validation: ValidationReport | None = None
-    #: Reservations still without a period: the parser abstained, a person decides.
-    needs_review: int = 0
-    #: The BackfillReport of the last backfill run, if any.
-    backfill: Any = None
-    message: str = ""
-
-    @property
-    def ok(self) -> bool:
-        """Whether the target phase was reached."""
-        return self.reached is self.target
-
-    def to_dict(self) -> dict[str, Any]:
-        backfill = self.backfill
-        if backfill is not None and hasattr(backfill, "to_dict"):
-            backfill = backfill.to_dict()
-        elif backfill is not None and attrs.has(type(backfill)):
-            backfill = attrs.asdict(backfill)
-        return {
-            "start": self.start.value,
-            "target": self.target.value,
-            "reached": self.reached.value,
-            "ok": self.ok,
-            "needs_review": self.needs_review,
-            "message": self.message,
-            "steps": [s.to_dict() for s in self.steps],
-            "validation": None if self.validation is None else self.validation.to_dict(),
-            "backfill": backfill if backfill is None or isinstance(backfill, dict)
-            else repr(backfill),
-        }
-
-
-@attrs.frozen
-class MigrationStatus:
-    """Where a database stands (see :mod:`slotcap.migration.location`)."""
-
-    #: The settled phase; for an interrupted transition, the phase it started from.
-    phase: Phase
-    #: When the current phase was applied or rolled back to (database clock), if recorded.
-    applied_at: str | None
-    #: Which columns reservations has, read from the catalog (None: not slotcap's shape).
-    schema_state: SchemaState | None
-    #: False when the record and the catalogue disagree (see ``problem``).
-    consistent: bool
-    last_validation: dict[str, Any] | None
-    last_validated_at: str | None
-    history: list[dict[str, Any]]
-    problem: str | None = None
-    #: settled | interrupted | inconsistent
-    state: str = SETTLED
-    transition: str | None = None
-    step: str | None = None
-    forward: str | None = None
-    back: str | None = None
-    paused: bool = False
-    problems: tuple[str, ...] = ()
-
-    @property
-    def location(self) -> Location:
-        return Location(state=self.state, phase=self.phase, transition=self.transition,
-                        step=self.step, forward=self.forward, back=self.back,
-                        paused=self.paused, problems=self.problems)
-
-    def summary(self) -> str:
-        return self.location.summary()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            **self.location.to_dict(),
-            "applied_at": self.applied_at,
-            "schema_state": None if self.schema_state is None else self.schema_state.value,
-            "consistent": self.consistent,
-            "problem": self.problem,
-            "last_validation": self.last_validation,
-            "last_validated_at": self.last_validated_at,
-            "history": self.history,
-        }
 
 
 def _on_step(report: MigrationReport, progress: Progress, t: Transition) -> OnStep:
@@ -256,7 +160,7 @@ def _phase4_gate(conn: SqlConnection, report: MigrationReport) -> None:
 
 def _catch_up_phase2(
     conn: SqlConnection, report: MigrationReport, say: Progress, batch_size: int,
-    backfill_progress: Callable[[Any], None] | None,
+    backfill_progress: OnBackfillBatch | None,
 ) -> None:
     """``migrate --to phase2`` on a phase-2 database: the catch-up backfill for rows a
     legacy writer added, then the checks. Recorded as a validation: "apply" would move
@@ -285,7 +189,7 @@ def _run_legs(
     say: Progress,
     *,
     batch_size: int,
-    backfill_progress: Callable[[Any], None] | None = None,
+    backfill_progress: OnBackfillBatch | None = None,
     settled: bool = True,
 ) -> None:
     for index, leg in enumerate(legs):
@@ -303,7 +207,7 @@ def _run_legs(
             run_transition(conn, t, ctx, done=leg.done, on_step=_on_step(report, say, t))
         except StepPaused as paused:
             report.validation = ctx.validation
-            report.needs_review = int(getattr(ctx.validation, "needs_review", 0) or 0)
+            report.needs_review = 0 if ctx.validation is None else ctx.validation.needs_review
             report.message = paused.message
             say(report.message)
             return
@@ -312,11 +216,58 @@ def _run_legs(
                 report.backfill = ctx.backfill
         if ctx.validation is not None:
             report.validation = ctx.validation
-            report.needs_review = int(getattr(ctx.validation, "needs_review", 0) or 0)
+            report.needs_review = ctx.validation.needs_review
             if leg.end is Phase.PHASE4 and not ctx.validation.passed:
                 report.message = (
                     f"phase 4 applied; its checks report — {ctx.validation.summary()}")
         report.reached = leg.end
+
+
+def _move(
+    conn: SqlConnection,
+    target: Phase,
+    *,
+    forward: bool,
+    confirm: bool,
+    say: Progress,
+    batch_size: int,
+    backfill_progress: OnBackfillBatch | None,
+) -> MigrationReport:
+    """``migrate`` (``forward``) and ``rollback``: one run under the migration lock."""
+    _require_reservations(conn)
+    with migration_lock(conn):
+        start, legs, settled = _plan(conn, target)
+        report = MigrationReport(start=start, target=target, reached=start)
+        if forward and any(leg.end.rank < leg.start.rank for leg in legs):
+            raise MigrationError(
+                f"the database is at {start.value}{_interrupted_hint(conn)}; use "
+                f"rollback to go back to {target.value}"
+            )
+        if not forward and any(leg.end.rank > leg.start.rank for leg in legs):
+            raise MigrationError(
+                f"the database is at {start.value}{_interrupted_hint(conn)}; use migrate "
+                "to go forward"
+            )
+        if forward and any(leg.end is Phase.PHASE4 for leg in legs) and not confirm:
+            raise MigrationError(
+                "phase 4 drops the legacy columns, the ServiceType enum and "
+                "service_reservation_limits; the legacy application stops working. Run it "
+                "only after a stable phase 3 (100% dual-write), and pass confirm=True "
+                "(--confirm)"
+            )
+        if not legs:
+            if not forward:
+                report.message = f"already at {target.value}"
+            elif target is Phase.PHASE2:
+                # Re-running phase 2 is the catch-up backfill (rows the legacy app wrote).
+                _catch_up_phase2(conn, report, say, batch_size, backfill_progress)
+            else:
+                report.validation = validate(conn, phase=target)
+                report.message = f"already at {target.value}"
+            return report
+        _run_legs(conn, report, legs, say, batch_size=batch_size,
+                  backfill_progress=backfill_progress, settled=settled)
+        return report
 
 
 def migrate_conn(
@@ -326,50 +277,10 @@ def migrate_conn(
     confirm: bool = False,
     progress: Progress | None = None,
     batch_size: int = 1000,
-    backfill_progress: Callable[[Any], None] | None = None,
+    backfill_progress: OnBackfillBatch | None = None,
 ) -> MigrationReport:
-    """``migrate`` on an open connection (autocommit; transactions are opened here)."""
-    say = progress or _quiet
-    target = Phase.parse(to)
-    _require_reservations(conn)
-    with migration_lock(conn):
-        start, legs, settled = _plan(conn, target)
-        report = MigrationReport(start=start, target=target, reached=start)
-        if any(leg.end.rank < leg.start.rank for leg in legs):
-            raise MigrationError(
-                f"the database is at {start.value}{_interrupted_hint(conn)}; use "
-                f"rollback to go back to {target.value}"
-            )
-        if any(leg.end is Phase.PHASE4 for leg in legs) and not confirm:
-            raise MigrationError(
-                "phase 4 drops the legacy columns, the ServiceType enum and "
-                "service_reservation_limits; the legacy application stops working. Run it "
-                "only after a stable phase 3 (100% dual-write), and pass confirm=True "
-                "(--confirm)"
-            )
-        if not legs:
-            if target is Phase.PHASE2:
-                # Re-running phase 2 is the catch-up backfill (rows the legacy app wrote).
-                _catch_up_phase2(conn, report, say, batch_size, backfill_progress)
-                return report
-            report.validation = validate(conn, phase=target)
-            report.message = f"already at {target.value}"
-            return report
-        _run_legs(conn, report, legs, say, batch_size=batch_size,
-                  backfill_progress=backfill_progress, settled=settled)
-        return report
-
-
-def migrate(
-    url: str,
-    *,
-    to: Phase | str,
-    confirm: bool = False,
-    progress: Progress | None = None,
-    batch_size: int = 1000,
-    backfill_progress: Callable[[Any], None] | None = None,
-) -> MigrationReport:
-    """Apply every phase from the database's current one up to ``to``, in order.
+    """Apply every phase from the database's current one up to ``to``, in order, on an
+    open connection (autocommit; transactions are opened here).
 
     Phase 2 stays paused at its validation (``report.ok`` False, ``needs_review`` > 0)
     while rows await manual review; phase 4 refuses without ``confirm=True`` or when
@@ -378,12 +289,9 @@ def migrate(
     ``progress`` receives text lines (backfill batches summarised); pass
     ``backfill_progress`` to receive the backfill's ``BackfillProgress`` per batch instead.
     """
-    with database_errors(), open_sql(url) as conn:
-        return migrate_conn(conn, to=to, confirm=confirm, progress=progress,
-                            batch_size=batch_size, backfill_progress=backfill_progress)
-
-
-# -- backward ------------------------------------------------------------------------------
+    return _move(conn, Phase.parse(to), forward=True, confirm=confirm,
+                 say=progress or _quiet, batch_size=batch_size,
+                 backfill_progress=backfill_progress)
 
 
 def rollback_conn(
@@ -393,28 +301,31 @@ def rollback_conn(
     progress: Progress | None = None,
     batch_size: int = 1000,
 ) -> MigrationReport:
-    say = progress or _quiet
-    target = Phase.parse(to)
-    _require_reservations(conn)
-    with migration_lock(conn):
-        start, legs, _settled = _plan(conn, target)
-        report = MigrationReport(start=start, target=target, reached=start)
-        if any(leg.end.rank > leg.start.rank for leg in legs):
-            raise MigrationError(
-                f"the database is at {start.value}{_interrupted_hint(conn)}; use migrate "
-                "to go forward"
-            )
-        if not legs:
-            report.message = f"already at {target.value}"
-            return report
-        _run_legs(conn, report, legs, say, batch_size=batch_size)
-        return report
+    """Restore the schema (and data) of an earlier phase exactly, on an open
+    connection; see docs/migration.md."""
+    return _move(conn, Phase.parse(to), forward=False, confirm=False,
+                 say=progress or _quiet, batch_size=batch_size, backfill_progress=None)
+
+
+def migrate(
+    url: str,
+    *,
+    to: Phase | str,
+    confirm: bool = False,
+    progress: Progress | None = None,
+    batch_size: int = 1000,
+    backfill_progress: OnBackfillBatch | None = None,
+) -> MigrationReport:
+    """:func:`migrate_conn` on a connection opened for ``url``."""
+    with database_errors(), open_sql(url) as conn:
+        return migrate_conn(conn, to=to, confirm=confirm, progress=progress,
+                            batch_size=batch_size, backfill_progress=backfill_progress)
 
 
 def rollback(
     url: str, *, to: Phase | str, progress: Progress | None = None, batch_size: int = 1000
 ) -> MigrationReport:
-    """Restore the schema (and data) of an earlier phase exactly; see docs/migration.md."""
+    """:func:`rollback_conn` on a connection opened for ``url``."""
     with database_errors(), open_sql(url) as conn:
         return rollback_conn(conn, to=to, progress=progress, batch_size=batch_size)
 

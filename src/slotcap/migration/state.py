@@ -19,7 +19,7 @@ from typing import Any
 import attrs
 
 from slotcap.errors import MigrationError
-from slotcap.migration._ddl_names import STATE, q
+from slotcap.migration.ddl.names import STATE, q
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [
@@ -33,7 +33,6 @@ __all__ = [
     "history",
     "last_validation",
     "open_transition",
-    "phase_applied_at",
     "record",
 ]
 
@@ -187,18 +186,6 @@ def history(conn: SqlConnection, *, limit: int = 50, steps: bool = True) -> list
     return [_row(r) for r in rows]
 
 
-def phase_applied_at(conn: SqlConnection, phase: Phase) -> Any:
-    """When ``phase`` was last applied, in the database's own type (compare it in SQL
-    with ``createdAt``); None if it never was."""
-    if not has_state_table(conn):
-        return None
-    return conn.scalar(
-        f'SELECT max("appliedAt") FROM {q(STATE)} '  # noqa: S608
-        "WHERE \"phase\" = %s AND \"action\" = 'apply'",
-        (phase.value,),
-    )
-
-
 @attrs.frozen
 class OpenTransition:
     """A transition whose ``begin`` row has no settled (apply/rollback) row after it."""
@@ -207,7 +194,6 @@ class OpenTransition:
     end: Phase
     #: Steps recorded done since the begin row, in order.
     done: tuple[str, ...]
-    began_at: str
     #: The action of the newest row since the begin row ("validate": a step's checks
     #: ran and failed — the transition is paused there, not killed).
     last_action: str = "begin"
@@ -246,7 +232,6 @@ def open_transition(conn: SqlConnection) -> OpenTransition | None:
         start=Phase(str(detail.get("from"))),
         end=Phase(str(detail.get("to"))),
         done=tuple(done),
-        began_at=begin.applied_at,
         last_action=last_action,
     )
 

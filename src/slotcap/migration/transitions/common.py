@@ -8,12 +8,13 @@ from typing import Any
 
 from slotcap.errors import MigrationError
 from slotcap.migration import state
-from slotcap.migration._ddl_names import RESERVATIONS, q
-from slotcap.migration._ddl_rollback import clear_batch
 from slotcap.migration.backfill import run_backfill
+from slotcap.migration.backfill_report import BackfillProgress, BackfillReport
+from slotcap.migration.ddl.names import RESERVATIONS, q
+from slotcap.migration.ddl.rollback import clear_batch
+from slotcap.migration.engine.steps import StepContext, StepPaused
 from slotcap.migration.state import Phase
-from slotcap.migration.steps import StepContext, StepPaused
-from slotcap.migration.validate import validate
+from slotcap.migration.validation import ValidationReport, validate
 from slotcap.sqldb import SqlConnection
 
 __all__ = [
@@ -36,26 +37,25 @@ def unfilled(conn: SqlConnection) -> int:
     ) or 0)
 
 
-def batch_lines(progress: Callable[[str], None]) -> Callable[[Any], None]:
+def batch_lines(progress: Callable[[str], None]) -> Callable[[BackfillProgress], None]:
     """Backfill batch events as text lines for a str-only ``progress``, at most about
     one per tenth of the rows (a million-row table must not print a thousand lines)."""
     last = [-1]
 
-    def on_batch(event: Any) -> None:
-        total = max(int(getattr(event, "rows_total", 0) or 0), 1)
-        done = int(getattr(event, "rows_done", 0) or 0)
+    def on_batch(event: BackfillProgress) -> None:
+        total = max(event.rows_total, 1)
+        done = event.rows_done
         tenth = min(done * 10 // total, 10)
         if tenth > last[0]:
             last[0] = tenth
             progress(f"backfill: {done:,}/{total:,} rows examined, "
-                     f"{int(getattr(event, 'rows_written', 0) or 0):,} written")
+                     f"{event.rows_written:,} written")
 
     return on_batch
 
 
-def backfill_detail(backfill: Any) -> Any:
-    to_dict = getattr(backfill, "to_dict", None)
-    return to_dict() if callable(to_dict) else repr(backfill)
+def backfill_detail(backfill: BackfillReport | None) -> dict[str, Any] | None:
+    return None if backfill is None else backfill.to_dict()
 
 
 def backfill_step(conn: SqlConnection, ctx: StepContext) -> None:
@@ -63,7 +63,7 @@ def backfill_step(conn: SqlConnection, ctx: StepContext) -> None:
     Resumable by construction: what needs work is "a new column is NULL"."""
     shown = ctx.backfill_progress or batch_lines(ctx.progress)
 
-    def on_batch(event: Any) -> None:
+    def on_batch(event: BackfillProgress) -> None:
         ctx.batch()
         shown(event)
 
@@ -74,7 +74,7 @@ def backfill_step(conn: SqlConnection, ctx: StepContext) -> None:
             break
 
 
-def paused_message(conn: SqlConnection, result: Any, stay: str) -> str:
+def paused_message(conn: SqlConnection, result: ValidationReport, stay: str) -> str:
     pending = unfilled(conn)
     if pending:
         return (

@@ -1,6 +1,6 @@
 """Phase 4, contract: archive, require the new columns, drop the legacy schema.
 
-The PostgreSQL steps live in :mod:`slotcap.migration._transitions_pg`
+The PostgreSQL steps live in :mod:`slotcap.migration.transitions.postgres`
 (``phase2->phase4``): archive tables, a trigger that keeps the legacy archive in sync,
 the batched copy and a verification without the strong lock, the NOT NULL recipe
 (``CHECK … NOT VALID`` → ``VALIDATE`` → ``SET NOT NULL`` proven from the checks), the
@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from slotcap.errors import MigrationError
-from slotcap.migration import _ddl_archive as archive
-from slotcap.migration._ddl_names import (
+from slotcap.migration.ddl import archive as archive
+from slotcap.migration.ddl.names import (
     CK_DURATION,
     CK_PERIOD,
     FINAL_INDEXES,
@@ -35,7 +35,7 @@ from slotcap.migration._ddl_names import (
     SERVICES,
     q,
 )
-from slotcap.migration._ddl_phase2 import held_index_sql
+from slotcap.migration.ddl.phase2 import held_index_sql
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = ["CONTRACTED_COLUMNS", "contract_sqlite", "not_null_check_name"]

@@ -1,4 +1,4 @@
-"""SQLite's transitions (see :mod:`slotcap.migration.steps`): every schema change is
+"""SQLite's transitions (see :mod:`slotcap.migration.engine.steps`): every schema change is
 one IMMEDIATE transaction (SQLite has transactional DDL and one writer at a time), so
 a step is either all done or not at all; only the backfill and the journal clear run
 as batches, each its own transaction."""
@@ -8,20 +8,20 @@ from __future__ import annotations
 import sqlite3
 
 from slotcap.errors import MigrationError
-from slotcap.migration import _ddl_archive as archive
-from slotcap.migration._ddl_names import LEGACY_COLUMNS, NEW_COLUMNS, RESERVATIONS, q
-from slotcap.migration._ddl_phase1 import create_new_tables, new_reservation_columns_sql
-from slotcap.migration._ddl_phase2 import drop_read_indexes, read_index_sql
-from slotcap.migration._ddl_phase4 import contract_sqlite
-from slotcap.migration._ddl_rollback import drop_phase1_tables, rebuild_legacy_sqlite
-from slotcap.migration._transitions_common import (
+from slotcap.migration.ddl import archive as archive
+from slotcap.migration.ddl.names import LEGACY_COLUMNS, NEW_COLUMNS, RESERVATIONS, q
+from slotcap.migration.ddl.phase1 import create_new_tables, new_reservation_columns_sql
+from slotcap.migration.ddl.phase2 import drop_read_indexes, read_index_sql
+from slotcap.migration.ddl.phase4 import contract_sqlite
+from slotcap.migration.ddl.rollback import drop_phase1_tables, rebuild_legacy_sqlite
+from slotcap.migration.engine.steps import Step, StepContext, Transition
+from slotcap.migration.state import Phase
+from slotcap.migration.transitions.common import (
     backfill_step,
     check_step,
     clear_journal_step,
     validate_phase2_step,
 )
-from slotcap.migration.state import Phase
-from slotcap.migration.steps import Step, StepContext, Transition
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = ["transitions"]
@@ -79,17 +79,17 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
     return {
         (L, P1): Transition(L, P1, (
             Step("expand", _expand, True),
-            Step("check", check_step(P1), False),
+            Step("check", check_step(P1), False, check=True),
         )),
         (P1, P2): Transition(P1, P2, (
             Step("backfill", backfill_step, False, always=True),
             Step("read-indexes", _read_indexes, True),
-            Step("validate", validate_phase2_step, False),
+            Step("validate", validate_phase2_step, False, check=True),
         )),
         (P2, P4): Transition(P2, P4, (
             Step("contract", _contract, True),
             Step("analyze", _analyze, False),
-            Step("check", check_step(P4), False),
+            Step("check", check_step(P4), False, check=True),
         )),
         (P4, P2): Transition(P4, P2, (
             Step("rebuild", _rebuild, True),

@@ -18,8 +18,12 @@ from typing import Any
 
 import attrs
 
-from slotcap.domain.model import LEGACY_SERVICE_CODES, ClinicTimeSlot, Period
-from slotcap.migration._ddl_names import (
+from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
+from slotcap.domain.timeparse import parse_preferred_time
+from slotcap.migration._dbinfo import load_clinic_hours
+from slotcap.migration.catalog import Catalog, snapshot
+from slotcap.migration.ddl.archive import contract_record
+from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     FINAL_INDEXES,
     FK_SERVICE,
@@ -39,71 +43,12 @@ from slotcap.migration._ddl_names import (
     STATE,
     q,
 )
-from slotcap.migration.catalog import Catalog, snapshot
 from slotcap.migration.state import Phase, detect_phase
+from slotcap.migration.validation.report import Check, ValidationReport
 from slotcap.sqldb import Dialect, SqlConnection
 
-__all__ = ["Check", "ValidationReport", "validate"]
+__all__ = ["CheckFn", "validate"]
 
-
-@attrs.frozen
-class Check:
-    name: str
-    #: The plan's checklist it comes from: "phase1", "phase2", "phase3", "phase4".
-    phase: str
-    passed: bool
-    detail: dict[str, Any]
-    #: False for the plan's judgement calls ("distribution looks reasonable").
-    blocking: bool = True
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "phase": self.phase,
-            "passed": self.passed,
-            "blocking": self.blocking,
-            "detail": self.detail,
-        }
-
-
-@attrs.frozen
-class ValidationReport:
-    #: The phase the checks were chosen for.
-    phase: Phase
-    checks: list[Check]
-    #: Reservations whose service is filled but whose period is not (the parser
-    #: abstained): awaiting manual review.
-    needs_review: int = 0
-
-    @property
-    def passed(self) -> bool:
-        return all(c.passed for c in self.checks if c.blocking)
-
-    @property
-    def failed(self) -> list[Check]:
-        return [c for c in self.checks if c.blocking and not c.passed]
-
-    def summary(self) -> str:
-        if self.passed:
-            return f"{len(self.checks)} checks passed ({self.phase.value})"
-        return "failed: " + "; ".join(
-            f"{c.name} {json.dumps(c.detail, default=str, ensure_ascii=False)}"
-            for c in self.failed
-        )
-
-    @property
-    def started(self) -> bool:
-        """False for a legacy database checked as such: the migration has not begun,
-        there is nothing to check (a caller must not read that as "passed")."""
-        return self.phase is not Phase.LEGACY or bool(self.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "phase": self.phase.value,
-            "passed": self.passed,
-            "needs_review": self.needs_review,
-            "checks": [c.to_dict() for c in self.checks],
-        }
 
 
 _R = q(RESERVATIONS)
@@ -241,35 +186,11 @@ def _old_fields_intact(conn: SqlConnection, cat: Catalog) -> Check:
     return attrs.evolve(check, name="old_fields_intact", phase="phase2")
 
 
-def _clinic_hours(conn: SqlConnection) -> list[ClinicTimeSlot]:
-    rows = conn.execute(
-        f'SELECT "id", "dayOfWeek", CAST("period" AS TEXT), "startTime", "endTime", '  # noqa: S608
-        f'"isActive" FROM {q(SLOTS)}'
-    )
-    return [
-        ClinicTimeSlot(id=i, day_of_week=int(d), period=Period(p),
-                       start_time=dt.time.fromisoformat(s), end_time=dt.time.fromisoformat(e),
-                       is_active=bool(a))
-        for i, d, p, s, e, a in rows
-    ]
-
-
-def _parser() -> Callable[..., Any] | None:
-    try:
-        from slotcap.domain.timeparse import parse_preferred_time
-    except ImportError:  # the parser module is optional only while slotcap is assembled
-        return None
-    return parse_preferred_time
-
-
 def _backfill_agrees_with_parser(conn: SqlConnection, cat: Catalog) -> Check:
     """No row the backfill filled has a period its preferredTime does not support —
     in particular no unreadable value filed under MORNING (the plan's ELSE branch)."""
-    parse = _parser()
-    if parse is None:
-        return Check("backfill_period_matches_parser", "phase2", False,
-                     {"error": "slotcap.parse_preferred_time is not available"})
-    hours = _clinic_hours(conn)
+    # The hours the backfill read with (active slots), so the two verdicts compare.
+    hours = load_clinic_hours(conn)
     rows = conn.execute(
         f'SELECT r."preferredTime", CAST(r."period" AS TEXT), count(*) FROM {_R} r '  # noqa: S608
         f'JOIN {q(JOURNAL)} j ON j."reservationId" = r."id" '
@@ -279,7 +200,7 @@ def _backfill_agrees_with_parser(conn: SqlConnection, cat: Catalog) -> Check:
     unreadable = disagree = 0
     samples: list[str] = []
     for text, period, n in rows:
-        parsed = parse(text, hours=hours).period
+        parsed = parse_preferred_time(text, hours=hours).period
         if parsed is None:
             unreadable += int(n)
         elif parsed.value != period:
@@ -350,8 +271,6 @@ def _new_columns_required(conn: SqlConnection, cat: Catalog) -> Check:
 def _archive_complete(conn: SqlConnection, cat: Catalog) -> Check:
     """The archive held every reservation when the legacy columns were dropped (counted
     in that very transaction) and has not lost a row since."""
-    from slotcap.migration._ddl_archive import contract_record
-
     if ARCHIVE_LEGACY not in cat.tables:
         return Check("legacy_archive_complete", "phase4", False, {"archive": "missing"})
     recorded = contract_record(conn)

@@ -10,7 +10,7 @@ Where slotcap departs from the plan (see docs/migration.md): quoted names in the
 PostgreSQL gets the native ``"Period"`` enum now (the plan's phase 2.4 would convert a
 TEXT column later with a table rewrite under ACCESS EXCLUSIVE); FK and CHECKs are added
 NOT VALID and validated separately; the plan's two reservation indexes come in phase 2,
-after the backfill (see :mod:`slotcap.migration._ddl_phase2`).
+after the backfill (see :mod:`slotcap.migration.ddl.phase2`).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
-from slotcap.migration import _ddl_pg as pg
-from slotcap.migration._ddl_names import (
+from slotcap.migration.ddl import postgres as pg
+from slotcap.migration.ddl.names import (
     CK_DURATION,
     CK_PERIOD,
     FK_SERVICE,

@@ -1,28 +1,24 @@
-"""PostgreSQL's transitions, step by step (see :mod:`slotcap.migration.steps`).
+"""PostgreSQL's phase 4 and its rollback, step by step (the table is in
+:mod:`slotcap.migration.transitions.postgres`).
 
-Every atomic step that needs a strong lock on ``reservations`` starts with an explicit
-``LOCK TABLE … IN <mode> MODE`` (the runner wraps it in ``_ddl_pg.locked``: a short
-``lock_timeout`` and retries), so its hold time is measurable, and does only catalogue
-changes or bounded work under it: copies, refills and counts run in batches or
-without the strong lock, before. Phase 4 installs a trigger that keeps the legacy
-archive in sync before its batched copy starts, so its final transaction has nothing
-left to copy or count.
-
-Every step is idempotent and tolerates any partial state of its counterpart.
+Phase 4 installs a trigger that keeps the legacy archive in sync before its batched
+copy starts, so its final transaction has nothing left to copy or count; NOT NULL is
+set from validated ``CHECK (col IS NOT NULL)`` constraints (no scan under the lock).
+Its rollback re-creates the legacy columns, refills them from the archive in batches
+and sets them NOT NULL the same way. Every step is idempotent and tolerates any
+partial state of its counterpart.
 """
 
 from __future__ import annotations
 
 from slotcap.errors import MigrationError
-from slotcap.migration import _ddl_archive as archive
-from slotcap.migration import _ddl_pg as pg
-from slotcap.migration import _ddl_rollback as rb
-from slotcap.migration._ddl_names import (
+from slotcap.migration.ddl import archive
+from slotcap.migration.ddl import postgres as pg
+from slotcap.migration.ddl import rollback as rb
+from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     ARCHIVE_SCHEMA,
-    CK_DURATION,
     FINAL_INDEXES,
-    FK_SERVICE,
     IDX_HELD,
     IDX_HELD_CONTRACTED,
     IDX_LEGACY_SERVICE,
@@ -35,103 +31,19 @@ from slotcap.migration._ddl_names import (
     SLOTS,
     q,
 )
-from slotcap.migration._ddl_phase1 import create_new_tables, new_reservation_columns_sql
-from slotcap.migration._ddl_phase2 import create_read_indexes, drop_read_indexes, held_index_sql
-from slotcap.migration._ddl_phase4 import not_null_check_name
-from slotcap.migration._transitions_common import (
-    backfill_step,
-    check_step,
-    clear_journal_step,
-    validate_phase2_step,
-)
+from slotcap.migration.ddl.phase2 import held_index_sql
+from slotcap.migration.ddl.phase4 import not_null_check_name
+from slotcap.migration.engine.steps import Step, StepContext
 from slotcap.migration.state import Phase
-from slotcap.migration.steps import Step, StepContext, Transition
+from slotcap.migration.transitions.common import check_step
 from slotcap.sqldb import Dialect, SqlConnection
 
-__all__ = ["ARCHIVE_TRIGGER", "transitions"]
+__all__ = ["ARCHIVE_TRIGGER", "CONTRACT_STEPS", "RESTORE_STEPS"]
 
 #: The trigger (and its function) that keeps the legacy archive in sync during phase 4.
 ARCHIVE_TRIGGER = "slotcap_archive_legacy_sync"
 
 _R = q(RESERVATIONS)
-
-
-def _lock(conn: SqlConnection, mode: str) -> None:
-    # Explicit, first: the hold time of the transaction is the hold time of the lock.
-    conn.execute(f"LOCK TABLE {_R} IN {mode} MODE")
-
-
-def _not_null(conn: SqlConnection, columns: tuple[str, ...]) -> dict[str, bool]:
-    """column -> attnotnull, for the columns that exist."""
-    rows = conn.execute(
-        "SELECT a.attname, a.attnotnull FROM pg_attribute a JOIN pg_class c ON c.oid = "
-        "a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
-        "current_schema() AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
-        (RESERVATIONS,),
-    )
-    return {str(name): bool(nn) for name, nn in rows if name in columns}
-
-
-# -- legacy -> phase1 ----------------------------------------------------------------------
-
-
-def _p1_tables(conn: SqlConnection, ctx: StepContext) -> None:
-    create_new_tables(conn)
-
-
-def _p1_columns(conn: SqlConnection, ctx: StepContext) -> None:
-    _lock(conn, "ACCESS EXCLUSIVE")
-    # Nullable, no default: catalogue-only, no rewrite.
-    adds = ", ".join(f"ADD COLUMN IF NOT EXISTS {d}"
-                     for d in new_reservation_columns_sql(Dialect.POSTGRES).values())
-    conn.execute(f"ALTER TABLE {_R} {adds}")
-
-
-def _p1_constraints(conn: SqlConnection, ctx: StepContext) -> None:
-    _lock(conn, "ACCESS EXCLUSIVE")
-    parts = []
-    if pg.constraint_state(conn, RESERVATIONS, FK_SERVICE) is None:
-        parts.append(f'ADD CONSTRAINT {q(FK_SERVICE)} FOREIGN KEY ("serviceId") '
-                     f'REFERENCES {q(SERVICES)} ("id") ON DELETE RESTRICT NOT VALID')
-    if pg.constraint_state(conn, RESERVATIONS, CK_DURATION) is None:
-        parts.append(f'ADD CONSTRAINT {q(CK_DURATION)} CHECK ("estimatedDuration" >= 0) NOT VALID')
-    if parts:
-        conn.execute(f"ALTER TABLE {_R} {', '.join(parts)}")
-
-
-def _p1_validate(conn: SqlConnection, ctx: StepContext) -> None:
-    # VALIDATE scans under SHARE UPDATE EXCLUSIVE: writers keep going.
-    for name in (FK_SERVICE, CK_DURATION):
-        pg.validate_constraint(conn, RESERVATIONS, name)
-
-
-# -- phase1 -> phase2 / phase2 -> phase1 ---------------------------------------------------
-
-
-def _read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
-    ctx.detail["indexes"] = create_read_indexes(conn, ctx.progress)
-
-
-def _drop_read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
-    drop_read_indexes(conn)
-
-
-# -- phase1 -> legacy ----------------------------------------------------------------------
-
-
-def _drop_new_columns(conn: SqlConnection, ctx: StepContext) -> None:
-    _lock(conn, "ACCESS EXCLUSIVE")
-    conn.execute(
-        f"ALTER TABLE {_R} DROP CONSTRAINT IF EXISTS {q(FK_SERVICE)}, "
-        f"DROP CONSTRAINT IF EXISTS {q(CK_DURATION)}, "
-        + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(not_null_check_name(c))}"
-                    for c in (*NEW_COLUMNS, *LEGACY_COLUMNS)) + ", "
-        + ", ".join(f"DROP COLUMN IF EXISTS {q(col)}" for col in NEW_COLUMNS)
-    )
-
-
-def _drop_phase1_tables(conn: SqlConnection, ctx: StepContext) -> None:
-    rb.drop_phase1_tables(conn)
 
 
 # -- phase2 -> phase4 ----------------------------------------------------------------------
@@ -140,7 +52,7 @@ def _drop_phase1_tables(conn: SqlConnection, ctx: StepContext) -> None:
 def _refill_legacy(conn: SqlConnection, ctx: StepContext) -> None:
     """After a phase-4 rollback that stopped midway, some legacy values may still be
     NULL: write them back from the archive first (nothing to do otherwise)."""
-    flags = _not_null(conn, LEGACY_COLUMNS)
+    flags = pg.not_null_flags(conn, LEGACY_COLUMNS)
     if len(flags) < len(LEGACY_COLUMNS) or all(flags.values()):
         return
     if ARCHIVE_LEGACY not in conn.tables():
@@ -194,7 +106,7 @@ def _archive_trigger(conn: SqlConnection, ctx: StepContext) -> None:
     if _contracted(conn):
         return
     # CREATE TRIGGER needs SHARE ROW EXCLUSIVE: readers go on, writers wait a moment.
-    _lock(conn, "SHARE ROW EXCLUSIVE")
+    pg.lock_table(conn, "SHARE ROW EXCLUSIVE")
     conn.execute(_TRIGGER_FUNCTION)
     conn.execute(f"DROP TRIGGER IF EXISTS {_T} ON {_R}")
     conn.execute(
@@ -272,62 +184,16 @@ def _new_checks() -> dict[str, str]:
     return {c: not_null_check_name(c) for c in NEW_COLUMNS}
 
 
-def _add_checks(conn: SqlConnection, checks: dict[str, str]) -> None:
-    have = _not_null(conn, tuple(checks))
-    parts = [
-        f"ADD CONSTRAINT {q(name)} CHECK ({q(col)} IS NOT NULL) NOT VALID"
-        for col, name in checks.items()
-        if not have.get(col, True) and pg.constraint_state(conn, RESERVATIONS, name) is None
-    ]
-    if parts:
-        _lock(conn, "ACCESS EXCLUSIVE")
-        conn.execute(f"ALTER TABLE {_R} {', '.join(parts)}")
-
-
-def _set_not_null(conn: SqlConnection, checks: dict[str, str]) -> None:
-    have = _not_null(conn, tuple(checks))
-    present = [n for n in checks.values()
-               if pg.constraint_state(conn, RESERVATIONS, n) is not None]
-    todo = [c for c in checks if not have.get(c, True)]
-    if not todo and not present:
-        return
-    _lock(conn, "ACCESS EXCLUSIVE")
-    if todo:
-        # PostgreSQL 12+ proves NOT NULL from the validated checks: no scan under the
-        # lock — but only while the checks exist, so they are dropped by a second
-        # statement (in one ALTER TABLE the drop would run first and force the scan).
-        conn.execute(f"ALTER TABLE {_R} "
-                     + ", ".join(f"ALTER COLUMN {q(c)} SET NOT NULL" for c in todo))
-    if present:
-        conn.execute(f"ALTER TABLE {_R} "
-                     + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in present))
-
-
-def _validate_checks(conn: SqlConnection, checks: dict[str, str], *, what: str) -> None:
-    try:
-        for name in checks.values():
-            pg.validate_constraint(conn, RESERVATIONS, name)
-    except MigrationError:
-        raise
-    except Exception as exc:
-        # A NULL is there: take the helper checks away again and say why.
-        pg.drop_constraints(conn, RESERVATIONS, checks.values(), what=f"drop {what} checks")
-        raise MigrationError(
-            f"{what}: a column still has NULLs ({type(exc).__name__}); is every writer "
-            "dual-writing? Run the catch-up backfill and retry"
-        ) from exc
-
-
 def _p4_checks(conn: SqlConnection, ctx: StepContext) -> None:
-    _add_checks(conn, _new_checks())
+    pg.add_not_null_checks(conn, _new_checks())
 
 
 def _p4_validate_checks(conn: SqlConnection, ctx: StepContext) -> None:
-    _validate_checks(conn, _new_checks(), what="phase 4")
+    pg.validate_not_null_checks(conn, _new_checks(), what="phase 4")
 
 
 def _p4_set_not_null(conn: SqlConnection, ctx: StepContext) -> None:
-    _set_not_null(conn, _new_checks())
+    pg.set_not_null(conn, _new_checks())
 
 
 def _drop_legacy_index(conn: SqlConnection, ctx: StepContext) -> None:
@@ -344,7 +210,7 @@ def _contracted_held_index(conn: SqlConnection, ctx: StepContext) -> None:
 def _contract(conn: SqlConnection, ctx: StepContext) -> None:
     """Catalogue only (plus the few limits rows): the archive is complete already and
     the trigger kept it so; no copy and no count under ACCESS EXCLUSIVE."""
-    _lock(conn, "ACCESS EXCLUSIVE")
+    pg.lock_table(conn, "ACCESS EXCLUSIVE")
     if LIMITS in conn.tables():
         archive.archive_limits(conn)
     conn.execute(f"DROP TRIGGER IF EXISTS {_T} ON {_R}")
@@ -381,7 +247,7 @@ def _drop_archive_trigger(conn: SqlConnection, ctx: StepContext) -> None:
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
         "AND c.relname = %s AND t.tgname = %s", (RESERVATIONS, ARCHIVE_TRIGGER)))
     if leftovers or has_trigger:
-        _lock(conn, "ACCESS EXCLUSIVE" if leftovers else "SHARE ROW EXCLUSIVE")
+        pg.lock_table(conn, "ACCESS EXCLUSIVE" if leftovers else "SHARE ROW EXCLUSIVE")
         conn.execute(f"DROP TRIGGER IF EXISTS {_T} ON {_R}")
         if leftovers:
             conn.execute(f"ALTER TABLE {_R} "
@@ -396,7 +262,7 @@ def _recreate_legacy(conn: SqlConnection, ctx: StepContext) -> None:
         raise MigrationError(
             f"cannot roll back phase 4: the archive table {ARCHIVE_LEGACY} is gone")
     labels = rb.enum_labels(conn)
-    _lock(conn, "ACCESS EXCLUSIVE")
+    pg.lock_table(conn, "ACCESS EXCLUSIVE")
     rb.recreate_legacy_pg(conn, labels)
 
 
@@ -419,11 +285,11 @@ def _legacy_checks() -> dict[str, str]:
 def _legacy_not_null_checks(conn: SqlConnection, ctx: StepContext) -> None:
     # From here on an insert without the legacy columns fails (slotcap's stores then
     # re-read the schema and retry as dual-writers).
-    _add_checks(conn, _legacy_checks())
+    pg.add_not_null_checks(conn, _legacy_checks())
 
 
 def _legacy_validate(conn: SqlConnection, ctx: StepContext) -> None:
-    if all(_not_null(conn, LEGACY_COLUMNS).values()):
+    if all(pg.not_null_flags(conn, LEGACY_COLUMNS).values()):
         return
     # Rows the contracted application wrote during the batched refill: few.
     late = rb.fill_remaining_pg(conn) if ARCHIVE_LEGACY in conn.tables() else 0
@@ -438,17 +304,17 @@ def _legacy_validate(conn: SqlConnection, ctx: StepContext) -> None:
             f"rollback phase 4: {missing} reservation(s) have a service outside the legacy "
             "ServiceType enum and cannot be written back; the legacy columns stay nullable "
             "and the rollback can be run again once those rows are dealt with")
-    _validate_checks(conn, _legacy_checks(), what="rollback phase 4")
+    pg.validate_not_null_checks(conn, _legacy_checks(), what="rollback phase 4")
 
 
 def _legacy_set_not_null(conn: SqlConnection, ctx: StepContext) -> None:
-    _set_not_null(conn, _legacy_checks())
+    pg.set_not_null(conn, _legacy_checks())
 
 
 def _drop_new_not_null(conn: SqlConnection, ctx: StepContext) -> None:
-    flags = _not_null(conn, NEW_COLUMNS)
+    flags = pg.not_null_flags(conn, NEW_COLUMNS)
     if any(flags.values()):
-        _lock(conn, "ACCESS EXCLUSIVE")
+        pg.lock_table(conn, "ACCESS EXCLUSIVE")
         conn.execute(f"ALTER TABLE {_R} " + ", ".join(
             f"ALTER COLUMN {q(c)} DROP NOT NULL" for c, nn in flags.items() if nn))
 
@@ -472,63 +338,40 @@ def _drop_archive(conn: SqlConnection, ctx: StepContext) -> None:
     archive.drop_archive_tables(conn)
 
 
-def transitions() -> dict[tuple[Phase, Phase], Transition]:
-    L, P1, P2, P4 = Phase.LEGACY, Phase.PHASE1, Phase.PHASE2, Phase.PHASE4
-    return {
-        (L, P1): Transition(L, P1, (
-            Step("create-tables", _p1_tables, True, "create services / clinic_time_slots"),
-            Step("add-columns", _p1_columns, True, "add reservation columns"),
-            Step("add-constraints", _p1_constraints, True, "add reservation constraints"),
-            Step("validate-constraints", _p1_validate, False),
-            Step("check", check_step(P1), False),
-        )),
-        (P1, P2): Transition(P1, P2, (
-            Step("backfill", backfill_step, False, always=True),
-            Step("read-indexes", _read_indexes, False),
-            Step("validate", validate_phase2_step, False),
-        )),
-        (P2, P4): Transition(P2, P4, (
-            Step("refill-legacy", _refill_legacy, False),
-            Step("archive-tables", _archive_tables, True, "create archive tables"),
-            Step("archive-trigger", _archive_trigger, True, "install the archive trigger"),
-            Step("archive-batches", _archive_batches, False),
-            Step("verify-archive", _verify_archive, False),
-            Step("not-null-checks", _p4_checks, True, "add NOT NULL helper checks"),
-            Step("validate-not-null", _p4_validate_checks, False),
-            Step("set-not-null", _p4_set_not_null, True, "set NOT NULL on the new columns"),
-            Step("drop-legacy-index", _drop_legacy_index, False),
-            Step("held-index", _contracted_held_index, False),
-            Step("contract", _contract, True, "drop legacy columns, limits table and enum"),
-            Step("final-indexes", _final_indexes, False),
-            Step("vacuum", _vacuum, False),
-            Step("check", check_step(P4), False),
-        )),
-        (P4, P2): Transition(P4, P2, (
-            Step("drop-archive-trigger", _drop_archive_trigger, True, "drop the archive trigger"),
-            Step("recreate-legacy", _recreate_legacy, True,
-                 "recreate ServiceType, limits table and legacy columns"),
-            Step("refill-batches", _refill, False),
-            Step("legacy-not-null-checks", _legacy_not_null_checks, True,
-                 "add legacy NOT NULL helper checks"),
-            Step("refill-remaining", _legacy_validate, False),
-            Step("legacy-set-not-null", _legacy_set_not_null, True,
-                 "set NOT NULL on the legacy columns"),
-            Step("drop-new-not-null", _drop_new_not_null, True,
-                 "drop NOT NULL from the new columns"),
-            Step("drop-final-indexes", _drop_final_indexes, False),
-            Step("legacy-index", _legacy_index, False),
-            Step("held-index", _phase2_held_index, False),
-            Step("drop-archive", _drop_archive, True, "drop archive tables"),
-            Step("vacuum", _vacuum, False),
-        )),
-        (P2, P1): Transition(P2, P1, (
-            Step("drop-read-indexes", _drop_read_indexes, False),
-            Step("clear-journal", clear_journal_step, False),
-        )),
-        (P1, L): Transition(P1, L, (
-            Step("drop-read-indexes", _drop_read_indexes, False),
-            Step("drop-columns", _drop_new_columns, True, "drop the new reservation columns"),
-            Step("drop-tables", _drop_phase1_tables, True, "drop phase 1 tables"),
-        )),
-    }
+#: Phase 2 -> phase 4: archive, NOT NULL by validated checks, then the contract.
+CONTRACT_STEPS: tuple[Step, ...] = (
+        Step("refill-legacy", _refill_legacy, False),
+        Step("archive-tables", _archive_tables, True, "create archive tables"),
+        Step("archive-trigger", _archive_trigger, True, "install the archive trigger"),
+        Step("archive-batches", _archive_batches, False),
+        Step("verify-archive", _verify_archive, False),
+        Step("not-null-checks", _p4_checks, True, "add NOT NULL helper checks"),
+        Step("validate-not-null", _p4_validate_checks, False),
+        Step("set-not-null", _p4_set_not_null, True, "set NOT NULL on the new columns"),
+        Step("drop-legacy-index", _drop_legacy_index, False),
+        Step("held-index", _contracted_held_index, False),
+        Step("contract", _contract, True, "drop legacy columns, limits table and enum"),
+        Step("final-indexes", _final_indexes, False),
+        Step("vacuum", _vacuum, False),
+        Step("check", check_step(Phase.PHASE4), False, check=True),
+)
 
+#: Phase 4 -> phase 2: the legacy columns back from the archive, NOT NULL again.
+RESTORE_STEPS: tuple[Step, ...] = (
+        Step("drop-archive-trigger", _drop_archive_trigger, True, "drop the archive trigger"),
+        Step("recreate-legacy", _recreate_legacy, True,
+             "recreate ServiceType, limits table and legacy columns"),
+        Step("refill-batches", _refill, False),
+        Step("legacy-not-null-checks", _legacy_not_null_checks, True,
+             "add legacy NOT NULL helper checks"),
+        Step("refill-remaining", _legacy_validate, False),
+        Step("legacy-set-not-null", _legacy_set_not_null, True,
+             "set NOT NULL on the legacy columns"),
+        Step("drop-new-not-null", _drop_new_not_null, True,
+             "drop NOT NULL from the new columns"),
+        Step("drop-final-indexes", _drop_final_indexes, False),
+        Step("legacy-index", _legacy_index, False),
+        Step("held-index", _phase2_held_index, False),
+        Step("drop-archive", _drop_archive, True, "drop archive tables"),
+        Step("vacuum", _vacuum, False),
+)

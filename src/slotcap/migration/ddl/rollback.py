@@ -3,7 +3,7 @@
 Every identifier is quoted (the plan's unquoted ``DROP COLUMN IF EXISTS serviceId``
 targets ``serviceid`` and silently does nothing) and nothing uses CASCADE (an unknown
 dependent should stop the rollback, not disappear with it). The steps that use these
-are in :mod:`slotcap.migration._transitions_pg` / ``_transitions_sqlite``:
+are in :mod:`slotcap.migration.transitions.postgres` / ``sqlite``:
 
 * phase 4 → 2 rebuilds the legacy columns, limits table and enum from the archive;
 * phase 2 → 1 clears exactly the columns the toolkit filled on each row it filled
@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from slotcap.domain.model import LEGACY_SERVICE_CODES
 from slotcap.errors import MigrationError
-from slotcap.migration import _ddl_archive as archive
-from slotcap.migration import _ddl_pg as pg
-from slotcap.migration._ddl_names import (
+from slotcap.migration.ddl import archive as archive
+from slotcap.migration.ddl import postgres as pg
+from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     ARCHIVE_LIMITS,
     ARCHIVE_SCHEMA,
@@ -37,7 +36,7 @@ from slotcap.migration._ddl_names import (
     STATE,
     q,
 )
-from slotcap.migration._ddl_phase4 import CONTRACTED_COLUMNS
+from slotcap.migration.ddl.phase4 import CONTRACTED_COLUMNS
 from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [
@@ -98,7 +97,7 @@ _CLEAR_LISTED = ", ".join(
 )
 
 
-def _columns_of(listed: Any) -> tuple[str, ...]:
+def _columns_of(listed: object) -> tuple[str, ...]:
     """The journal's "columns" value as new-column names (NULL: all four)."""
     if listed is None:
         return NEW_COLUMNS

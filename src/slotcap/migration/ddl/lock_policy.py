@@ -1,4 +1,4 @@
-"""PostgreSQL's safe-DDL recipes, shared by every phase.
+"""PostgreSQL's lock policy for DDL: short ``lock_timeout``, retries with backoff.
 
 A live reservations table must never queue behind a DDL statement: an ``ALTER TABLE``
 waiting for ``ACCESS EXCLUSIVE`` blocks every later reader and writer of the table
@@ -6,11 +6,7 @@ for as long as it waits. So every statement that takes a strong lock runs with a
 ``lock_timeout`` and, when it times out, the whole (small) transaction is rolled back
 and retried after a backoff — the app sees at most ``lock_timeout`` of delay per try.
 
-Long work runs under weak locks: ``CREATE INDEX CONCURRENTLY`` (``SHARE UPDATE
-EXCLUSIVE``; an interrupted build leaves an INVALID index that is dropped and rebuilt
-here), constraints added ``NOT VALID`` (no scan) then ``VALIDATE CONSTRAINT`` (a scan
-that does not block writes), and ``SET NOT NULL`` only once a validated
-``CHECK (col IS NOT NULL)`` lets PostgreSQL 12+ skip the scan.
+The statements that run under it are in :mod:`slotcap.migration.ddl.postgres`.
 """
 
 from __future__ import annotations
@@ -22,33 +18,37 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import TypeVar
 
 import attrs
 
 from slotcap.errors import MigrationLockTimeout
-from slotcap.migration._ddl_names import q
 from slotcap.sqldb import SqlConnection
+
+try:
+    from psycopg.errors import DeadlockDetected, LockNotAvailable
+
+    #: The errors a retry may cure: a lock not had in time, a deadlock victim.
+    LOCK_FAILURES: tuple[type[BaseException], ...] = (LockNotAvailable, DeadlockDetected)
+except ImportError:  # pragma: no cover - an SQLite-only install runs no PostgreSQL DDL
+    LOCK_FAILURES = ()
 
 __all__ = [
     "APPLICATION_NAME",
     "DEFAULT_POLICY",
+    "LOCK_FAILURES",
     "LockPolicy",
+    "blockers_now",
     "blocking_sessions",
     "configure_session",
-    "constraint_state",
-    "create_index_concurrently",
     "current_policy",
-    "drop_constraints",
-    "drop_index_concurrently",
-    "index_state",
+    "give_up",
     "lock_holds",
     "locked",
+    "ms",
     "reset_lock_holds",
-    "type_exists",
     "using_policy",
-    "validate_constraint",
 ]
 
 T = TypeVar("T")
@@ -169,7 +169,7 @@ def reset_lock_holds() -> None:
 # -- sessions ------------------------------------------------------------------------------
 
 
-def _ms(seconds: float) -> str:
+def ms(seconds: float) -> str:
     return f"{max(1, round(seconds * 1000))}ms"
 
 
@@ -218,20 +218,17 @@ def blocking_sessions(conn: SqlConnection, limit: int = 3) -> list[str]:
     return found
 
 
-def _is_lock_failure(exc: BaseException) -> bool:
-    import psycopg.errors
-
-    return isinstance(exc, psycopg.errors.LockNotAvailable | psycopg.errors.DeadlockDetected)
-
-
-def _blockers_now(conn: SqlConnection) -> list[str]:
+def blockers_now(conn: SqlConnection) -> list[str]:
+    """The sessions in the way, best effort: the lock failure is what is reported, and
+    naming its blockers must never replace it with another error (the transaction may
+    be aborted, the connection gone), so any failure here reads as "none found"."""
     try:
         return blocking_sessions(conn)
     except Exception:
         return []
 
 
-def _give_up(
+def give_up(
     what: str, policy: LockPolicy, tries: int, blockers: list[str]
 ) -> MigrationLockTimeout:
     named = "; ".join(blockers) if blockers else "no blocking session found any more"
@@ -270,134 +267,13 @@ def locked(
                 conn.execute(
                     "SELECT set_config('lock_timeout', %s, true), "
                     "set_config('statement_timeout', %s, true)",
-                    (_ms(wait), "0" if weak else _ms(policy.statement_timeout)),
+                    (ms(wait), "0" if weak else ms(policy.statement_timeout)),
                 )
                 result = work(conn)
-        except Exception as exc:
-            if not _is_lock_failure(exc):
-                raise
-            blockers = _blockers_now(conn) or blockers
+        except LOCK_FAILURES:
+            blockers = blockers_now(conn) or blockers
             continue
         if not weak:
             _record_hold(what, time.monotonic() - began)
         return result
-    raise _give_up(what, policy, tries, blockers)
-
-
-def type_exists(conn: SqlConnection, name: str) -> bool:
-    return bool(
-        conn.scalar(
-            "SELECT count(*) FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
-            "WHERE t.typname = %s AND n.nspname = current_schema()",
-            (name,),
-        )
-    )
-
-
-def constraint_state(conn: SqlConnection, table: str, name: str) -> bool | None:
-    """None when absent, else whether the constraint is validated."""
-    rows = conn.execute(
-        "SELECT c.convalidated FROM pg_constraint c "
-        "JOIN pg_class t ON t.oid = c.conrelid "
-        "JOIN pg_namespace n ON n.oid = t.relnamespace "
-        "WHERE n.nspname = current_schema() AND t.relname = %s AND c.conname = %s",
-        (table, name),
-    )
-    return bool(rows[0][0]) if rows else None
-
-
-def validate_constraint(
-    conn: SqlConnection, table: str, name: str, *, policy: LockPolicy | None = None
-) -> None:
-    """``VALIDATE CONSTRAINT`` unless already valid: a scan under SHARE UPDATE EXCLUSIVE,
-    which lets inserts and updates continue."""
-    if constraint_state(conn, table, name) is False:
-        sql = f"ALTER TABLE {q(table)} VALIDATE CONSTRAINT {q(name)}"
-        locked(conn, lambda c: c.execute(sql), what=f"validate {name}", policy=policy,
-               weak=True)
-
-
-def index_state(conn: SqlConnection, name: str) -> bool | None:
-    """None when absent, else whether the index is valid (an interrupted CONCURRENTLY
-    build leaves an invalid one behind that still slows every write)."""
-    rows = conn.execute(
-        "SELECT i.indisvalid FROM pg_index i "
-        "JOIN pg_class c ON c.oid = i.indexrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = current_schema() AND c.relname = %s",
-        (name,),
-    )
-    return bool(rows[0][0]) if rows else None
-
-
-def _with_session_lock_timeout(conn: SqlConnection, sql: str, wait: float) -> None:
-    # CONCURRENTLY cannot run in a transaction block, so no SET LOCAL: set and reset.
-    conn.execute("SELECT set_config('lock_timeout', %s, false)", (_ms(wait),))
-    try:
-        conn.execute(sql)
-    finally:
-        conn.execute("RESET lock_timeout")
-
-
-def drop_index_concurrently(
-    conn: SqlConnection, name: str, *, policy: LockPolicy | None = None
-) -> None:
-    policy = policy or current_policy()
-    sql = f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}"
-    blockers: list[str] = []
-    tries = 0
-    for pause, wait in policy.schedule(weak=True):
-        time.sleep(pause)
-        tries += 1
-        try:
-            _with_session_lock_timeout(conn, sql, wait)
-            return
-        except Exception as exc:
-            if not _is_lock_failure(exc):
-                raise
-            blockers = _blockers_now(conn) or blockers
-    raise _give_up(f"drop index {name}", policy, tries, blockers)
-
-
-def create_index_concurrently(
-    conn: SqlConnection,
-    name: str,
-    table: str,
-    definition: str,
-    *,
-    policy: LockPolicy | None = None,
-) -> None:
-    """Build ``name`` without blocking writes; ``definition`` is the column list part
-    (built from constants). An INVALID leftover of an interrupted run is dropped first:
-    ``IF NOT EXISTS`` alone would keep it forever."""
-    policy = policy or current_policy()
-    sql = f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {q(name)} ON {q(table)} {definition}"
-    blockers: list[str] = []
-    tries = 0
-    for pause, wait in policy.schedule(weak=True):
-        time.sleep(pause)
-        state = index_state(conn, name)
-        if state is True:
-            return
-        if state is False:
-            drop_index_concurrently(conn, name, policy=policy)
-        tries += 1
-        try:
-            _with_session_lock_timeout(conn, sql, wait)
-        except Exception as exc:
-            if not _is_lock_failure(exc):
-                raise
-            blockers = _blockers_now(conn) or blockers
-            continue
-        if index_state(conn, name) is True:
-            return
-    raise _give_up(f"create index {name}", policy, tries, blockers)
-
-
-# -- helper checks (the NOT NULL recipe's steps live in _transitions_pg) ----------------
-
-
-def drop_constraints(conn: SqlConnection, table: str, names: Iterable[str], *, what: str) -> None:
-    """Take helper checks away again (a NULL was found: nothing stays half-applied)."""
-    clauses = ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in names)
-    locked(conn, lambda c: c.execute(f"ALTER TABLE {q(table)} {clauses}"), what=what)
+    raise give_up(what, policy, tries, blockers)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from slotcap.migration._ddl_names import (
+from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     ARCHIVE_LIMITS,
     ARCHIVE_SCHEMA,

@@ -7,7 +7,7 @@ that was rolled back, nor misses work that was committed; a step that manages it
 transactions is idempotent and recorded right after it returns. Rerunning the same
 command continues at the first step not recorded done.
 
-Before and after every step the runner calls :func:`~slotcap.migration.checkpoint.checkpoint`
+Before and after every step the runner calls :func:`~slotcap.migration.engine.checkpoint.checkpoint`
 with ``"<from>-><to>:<step>:before"`` / ``":after"`` (the kill-point tests' hook).
 """
 
@@ -17,29 +17,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from slotcap.migration import _ddl_pg as pg
-from slotcap.migration import _transitions_pg, _transitions_sqlite, state
-from slotcap.migration._ddl_names import STATE
-from slotcap.migration.checkpoint import checkpoint
+from slotcap.migration import state
+from slotcap.migration.ddl import lock_policy as pg
+from slotcap.migration.ddl.names import STATE
+from slotcap.migration.engine.checkpoint import checkpoint
+from slotcap.migration.engine.steps import Step, StepContext, Transition
 from slotcap.migration.state import Phase
-from slotcap.migration.steps import Step, StepContext, Transition
 from slotcap.sqldb import Dialect, SqlConnection
 
-__all__ = ["OnStep", "run_transition", "transition", "transitions"]
+__all__ = ["OnStep", "run_transition"]
 
 #: Called after each step with (step name, seconds, detail).
 OnStep = Callable[[str, float, dict[str, Any]], None]
-
-
-def transitions(dialect: Dialect) -> dict[tuple[Phase, Phase], Transition]:
-    """Every transition of the dialect, by (from, to)."""
-    if dialect is Dialect.POSTGRES:
-        return _transitions_pg.transitions()
-    return _transitions_sqlite.transitions()
-
-
-def transition(dialect: Dialect, start: Phase, end: Phase) -> Transition:
-    return transitions(dialect)[(start, end)]
 
 
 def _begin(conn: SqlConnection, t: Transition) -> None:

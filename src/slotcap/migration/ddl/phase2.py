@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from slotcap.migration import _ddl_pg as pg
-from slotcap.migration._ddl_names import (
+from slotcap.migration.ddl import postgres as pg
+from slotcap.migration.ddl.names import (
     HELD_STATUSES,
     IDX_HELD,
     IDX_HELD_CONTRACTED,

@@ -1,0 +1,106 @@
+"""What ``migrate`` / ``rollback`` / ``status`` return: plain values with ``to_dict``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from slotcap.migration.backfill_report import BackfillReport
+from slotcap.migration.location import SETTLED, Location
+from slotcap.migration.state import Phase
+from slotcap.migration.validation import ValidationReport
+from slotcap.ports import SchemaState
+
+__all__ = ["MigrationReport", "MigrationStatus", "StepResult"]
+
+
+@attrs.frozen
+class StepResult:
+    name: str
+    seconds: float
+    detail: dict[str, Any] = attrs.Factory(dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "seconds": round(self.seconds, 3), "detail": self.detail}
+
+
+@attrs.define
+class MigrationReport:
+    """What a ``migrate`` or ``rollback`` call did and where it stopped."""
+
+    start: Phase
+    target: Phase
+    reached: Phase
+    steps: list[StepResult] = attrs.Factory(list)
+    validation: ValidationReport | None = None
+    #: Reservations still without a period: the parser abstained, a person decides.
+    needs_review: int = 0
+    #: The BackfillReport of the last backfill run, if any.
+    backfill: BackfillReport | None = None
+    message: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """Whether the target phase was reached."""
+        return self.reached is self.target
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "start": self.start.value,
+            "target": self.target.value,
+            "reached": self.reached.value,
+            "ok": self.ok,
+            "needs_review": self.needs_review,
+            "message": self.message,
+            "steps": [s.to_dict() for s in self.steps],
+            "validation": None if self.validation is None else self.validation.to_dict(),
+            "backfill": None if self.backfill is None else self.backfill.to_dict(),
+        }
+
+
+@attrs.frozen
+class MigrationStatus:
+    """Where a database stands (see :mod:`slotcap.migration.location`)."""
+
+    #: The settled phase; for an interrupted transition, the phase it started from.
+    phase: Phase
+    #: When the current phase was applied or rolled back to (database clock), if recorded.
+    applied_at: str | None
+    #: Which columns reservations has, read from the catalog (None: not slotcap's shape).
+    schema_state: SchemaState | None
+    #: False when the record and the catalogue disagree (see ``problem``).
+    consistent: bool
+    last_validation: dict[str, Any] | None
+    last_validated_at: str | None
+    history: list[dict[str, Any]]
+    problem: str | None = None
+    #: settled | interrupted | inconsistent
+    state: str = SETTLED
+    transition: str | None = None
+    step: str | None = None
+    forward: str | None = None
+    back: str | None = None
+    paused: bool = False
+    problems: tuple[str, ...] = ()
+
+    @property
+    def location(self) -> Location:
+        return Location(state=self.state, phase=self.phase, transition=self.transition,
+                        step=self.step, forward=self.forward, back=self.back,
+                        paused=self.paused, problems=self.problems)
+
+    def summary(self) -> str:
+        return self.location.summary()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.location.to_dict(),
+            "applied_at": self.applied_at,
+            "schema_state": None if self.schema_state is None else self.schema_state.value,
+            "consistent": self.consistent,
+            "problem": self.problem,
+            "last_validation": self.last_validation,
+            "last_validated_at": self.last_validated_at,
+            "history": self.history,
+        }

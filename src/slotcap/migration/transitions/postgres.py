@@ -1,0 +1,135 @@
+"""PostgreSQL's transitions, step by step (see :mod:`slotcap.migration.engine.steps`).
+
+Every atomic step that needs a strong lock on ``reservations`` starts with an explicit
+``LOCK TABLE … IN <mode> MODE`` (the runner wraps it in ``ddl.postgres.locked``: a short
+``lock_timeout`` and retries), so its hold time is measurable, and does only catalogue
+changes or bounded work under it: copies, refills and counts run in batches or
+without the strong lock, before. Phase 4 and its rollback, the longest transitions,
+are in :mod:`slotcap.migration.transitions.postgres_phase4`.
+
+Every step is idempotent and tolerates any partial state of its counterpart.
+"""
+
+from __future__ import annotations
+
+from slotcap.migration.ddl import archive as archive
+from slotcap.migration.ddl import postgres as pg
+from slotcap.migration.ddl import rollback as rb
+from slotcap.migration.ddl.names import (
+    CK_DURATION,
+    FK_SERVICE,
+    LEGACY_COLUMNS,
+    NEW_COLUMNS,
+    RESERVATIONS,
+    SERVICES,
+    q,
+)
+from slotcap.migration.ddl.phase1 import create_new_tables, new_reservation_columns_sql
+from slotcap.migration.ddl.phase2 import create_read_indexes, drop_read_indexes
+from slotcap.migration.ddl.phase4 import not_null_check_name
+from slotcap.migration.engine.steps import Step, StepContext, Transition
+from slotcap.migration.state import Phase
+from slotcap.migration.transitions.common import (
+    backfill_step,
+    check_step,
+    clear_journal_step,
+    validate_phase2_step,
+)
+from slotcap.migration.transitions.postgres_phase4 import CONTRACT_STEPS, RESTORE_STEPS
+from slotcap.sqldb import Dialect, SqlConnection
+
+__all__ = ["transitions"]
+
+_R = q(RESERVATIONS)
+
+
+# -- legacy -> phase1 ----------------------------------------------------------------------
+
+
+def _p1_tables(conn: SqlConnection, ctx: StepContext) -> None:
+    create_new_tables(conn)
+
+
+def _p1_columns(conn: SqlConnection, ctx: StepContext) -> None:
+    pg.lock_table(conn, "ACCESS EXCLUSIVE")
+    # Nullable, no default: catalogue-only, no rewrite.
+    adds = ", ".join(f"ADD COLUMN IF NOT EXISTS {d}"
+                     for d in new_reservation_columns_sql(Dialect.POSTGRES).values())
+    conn.execute(f"ALTER TABLE {_R} {adds}")
+
+
+def _p1_constraints(conn: SqlConnection, ctx: StepContext) -> None:
+    pg.lock_table(conn, "ACCESS EXCLUSIVE")
+    parts = []
+    if pg.constraint_state(conn, RESERVATIONS, FK_SERVICE) is None:
+        parts.append(f'ADD CONSTRAINT {q(FK_SERVICE)} FOREIGN KEY ("serviceId") '
+                     f'REFERENCES {q(SERVICES)} ("id") ON DELETE RESTRICT NOT VALID')
+    if pg.constraint_state(conn, RESERVATIONS, CK_DURATION) is None:
+        parts.append(f'ADD CONSTRAINT {q(CK_DURATION)} CHECK ("estimatedDuration" >= 0) NOT VALID')
+    if parts:
+        conn.execute(f"ALTER TABLE {_R} {', '.join(parts)}")
+
+
+def _p1_validate(conn: SqlConnection, ctx: StepContext) -> None:
+    # VALIDATE scans under SHARE UPDATE EXCLUSIVE: writers keep going.
+    for name in (FK_SERVICE, CK_DURATION):
+        pg.validate_constraint(conn, RESERVATIONS, name)
+
+
+# -- phase1 -> phase2 / phase2 -> phase1 ---------------------------------------------------
+
+
+def _read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
+    ctx.detail["indexes"] = create_read_indexes(conn, ctx.progress)
+
+
+def _drop_read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
+    drop_read_indexes(conn)
+
+
+# -- phase1 -> legacy ----------------------------------------------------------------------
+
+
+def _drop_new_columns(conn: SqlConnection, ctx: StepContext) -> None:
+    pg.lock_table(conn, "ACCESS EXCLUSIVE")
+    conn.execute(
+        f"ALTER TABLE {_R} DROP CONSTRAINT IF EXISTS {q(FK_SERVICE)}, "
+        f"DROP CONSTRAINT IF EXISTS {q(CK_DURATION)}, "
+        + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(not_null_check_name(c))}"
+                    for c in (*NEW_COLUMNS, *LEGACY_COLUMNS)) + ", "
+        + ", ".join(f"DROP COLUMN IF EXISTS {q(col)}" for col in NEW_COLUMNS)
+    )
+
+
+def _drop_phase1_tables(conn: SqlConnection, ctx: StepContext) -> None:
+    rb.drop_phase1_tables(conn)
+
+
+def transitions() -> dict[tuple[Phase, Phase], Transition]:
+    L, P1, P2, P4 = Phase.LEGACY, Phase.PHASE1, Phase.PHASE2, Phase.PHASE4
+    return {
+        (L, P1): Transition(L, P1, (
+            Step("create-tables", _p1_tables, True, "create services / clinic_time_slots"),
+            Step("add-columns", _p1_columns, True, "add reservation columns"),
+            Step("add-constraints", _p1_constraints, True, "add reservation constraints"),
+            Step("validate-constraints", _p1_validate, False),
+            Step("check", check_step(P1), False, check=True),
+        )),
+        (P1, P2): Transition(P1, P2, (
+            Step("backfill", backfill_step, False, always=True),
+            Step("read-indexes", _read_indexes, False),
+            Step("validate", validate_phase2_step, False, check=True),
+        )),
+        (P2, P4): Transition(P2, P4, CONTRACT_STEPS),
+        (P4, P2): Transition(P4, P2, RESTORE_STEPS),
+        (P2, P1): Transition(P2, P1, (
+            Step("drop-read-indexes", _drop_read_indexes, False),
+            Step("clear-journal", clear_journal_step, False),
+        )),
+        (P1, L): Transition(P1, L, (
+            Step("drop-read-indexes", _drop_read_indexes, False),
+            Step("drop-columns", _drop_new_columns, True, "drop the new reservation columns"),
+            Step("drop-tables", _drop_phase1_tables, True, "drop phase 1 tables"),
+        )),
+    }
+
