@@ -31,7 +31,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import attrs
 
@@ -580,6 +580,12 @@ class SqlStore(abc.ABC):
     @abc.abstractmethod
     def close(self) -> None:
         """Close the connections the store opened (never the application's own)."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @abc.abstractmethod
     def _is_schema_change(self, exc: Exception) -> bool:

@@ -16,10 +16,13 @@ import contextlib
 import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from types import TracebackType
+from typing import Self
 
 import attrs
 
 from slotcap.domain.calendar import date_range, day_of_week
+from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS, DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import (
     ClinicTimeSlot,
@@ -32,14 +35,9 @@ from slotcap.domain.model import (
 from slotcap.domain.rules import minutes_held
 from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import ReservationNotFound
-from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts, SchemaState
+from slotcap.ports import CalendarEntry, Clock, DailyFacts, PeriodFacts, SchemaState
 
 __all__ = ["MemoryStore"]
-
-
-def _utcnow() -> dt.datetime:
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 class MemoryStore:
@@ -55,8 +53,10 @@ class MemoryStore:
         time_slots: Iterable[ClinicTimeSlot] = DEFAULT_TIME_SLOTS,
         limits: Iterable[ServiceLimit] = DEFAULT_DAILY_LIMITS,
         busy_budget: float = 2.0,
+        clock: Clock | None = None,
     ) -> None:
         self._state = schema_state
+        self._clock: Clock = clock if clock is not None else SystemClock()
         #: Kept for the ``Store`` protocol: one lock, never contended for long.
         self.busy_budget = busy_budget
         self._lock = threading.RLock()
@@ -168,7 +168,7 @@ class MemoryStore:
             current = self._reservations.get(reservation_id)
             if current is None:
                 raise ReservationNotFound(f"no reservation with id {reservation_id!r}")
-            now = _utcnow()
+            now = db_timestamp(self._clock.now())
             updated = attrs.evolve(
                 current,
                 status=ReservationStatus(status),
@@ -290,6 +290,17 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class _MemoryBooking:
