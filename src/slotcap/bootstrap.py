@@ -28,8 +28,17 @@ from slotcap.domain.clock import SystemClock
 from slotcap.domain.rollout import Rollout
 from slotcap.errors import ConfigurationError
 from slotcap.ports import Clock, Store
+from slotcap.sqldb import SqlConnection
 
-__all__ = ["DATABASE_ENV", "TIMEZONE_ENV", "App", "bootstrap", "clock_from_env", "open_store"]
+__all__ = [
+    "DATABASE_ENV",
+    "TIMEZONE_ENV",
+    "App",
+    "bootstrap",
+    "clock_from_env",
+    "open_store",
+    "store_on",
+]
 
 #: The database URL when none is passed.
 DATABASE_ENV = "SLOTCAP_DATABASE_URL"
@@ -93,6 +102,19 @@ def open_store(
     return PostgresStore.open(
         parsed.target, busy_budget=busy_budget, application_name=application_name
     )
+
+
+def store_on(conn: SqlConnection, *, busy_budget: float = DEFAULT_BUSY_BUDGET) -> Store:
+    """A store on a connection the caller already has open (and keeps owning: closing
+    the store leaves it open), so that a tool which migrates and then reads — the CLI's
+    ``demo`` — opens its database once."""
+    if conn.is_postgres:
+        from slotcap.adapters.postgres import PostgresStore
+
+        return PostgresStore.from_connection(conn.raw, busy_budget=busy_budget)
+    from slotcap.adapters.sqlite import SqliteStore
+
+    return SqliteStore.from_connection(conn.raw, busy_budget=busy_budget)
 
 
 def clock_from_env(env: Mapping[str, str]) -> Clock:
