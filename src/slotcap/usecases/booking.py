@@ -20,6 +20,7 @@ store to re-read its catalogue (rate-limited) when it had not noticed yet.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -88,25 +89,34 @@ def book(
     hours on both paths.
     """
     clock = clock if clock is not None else _SYSTEM_CLOCK
-    valid = validate_request(
-        request,
-        dynamic=dynamic,
-        today=today if today is not None else clock.today(),
-        horizon_days=horizon_days,
-        hours=lambda: _clinic_hours(store),
-    )
+    if today is None:
+        today = clock.today()
     stamp = db_timestamp(clock.now())
     rid = new_id()
     deadline = time.monotonic() + store.busy_budget
     attempt = changes = 0
-    state = store.schema_state
-    if state is SchemaState.LEGACY:
-        # Nothing tells a legacy store that phase 1 expanded the schema, and from then
-        # on its bookings must dual-write (a legacy-only row pauses phase 2): re-read
-        # the catalogue, at most every _RECHECK_SECONDS.
-        state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+    state = store.schema_state  # the store's cached view: no I/O yet
+    valid: ValidBooking | None = None
     while True:
         try:
+            if valid is None:
+                # Inside the loop: reading the clinic's hours (only for an otherwise
+                # valid request) may meet a busy database or a phase just rolled back,
+                # and is then retried like any other attempt. The parse follows the
+                # read, so it still runs once.
+                valid = validate_request(
+                    request,
+                    dynamic=dynamic,
+                    today=today,
+                    horizon_days=horizon_days,
+                    hours=functools.partial(_clinic_hours, store, state),
+                )
+                if state is SchemaState.LEGACY:
+                    # Nothing tells a legacy store that phase 1 expanded the schema, and
+                    # from then on its bookings must dual-write (a legacy-only row
+                    # pauses phase 2): re-read the catalogue, at most every
+                    # _RECHECK_SECONDS.
+                    state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
             if dynamic:
                 return _book_dynamic(store, valid, state, rid, stamp, deadline)
             return _book_legacy(store, valid, state, rid, stamp, deadline)
@@ -128,9 +138,9 @@ def book(
             state = now
 
 
-def _clinic_hours(store: Store) -> list[ClinicTimeSlot] | None:
+def _clinic_hours(store: Store, state: SchemaState) -> list[ClinicTimeSlot] | None:
     # A legacy database has no clinic_time_slots yet: the plan's default hours then.
-    return store.list_time_slots() if store.schema_state.has_new_columns else None
+    return store.list_time_slots() if state.has_new_columns else None
 
 
 def _require_bookable(service: Service | None, code: str, state: SchemaState) -> Service:
