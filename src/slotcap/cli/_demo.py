@@ -70,13 +70,14 @@ def _say(quiet: bool, *lines: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    clock = clock_from_env(os.environ)  # a bad setting fails before any file is touched
     path = Path(args.path).expanduser().absolute()
     _prepare(path)
     url = f"sqlite:///{path}"
     # One connection for the whole demo: the migration runs on it and the store that
     # reads the calendar is built on it by the composition root.
     with database_errors(), open_sql(url) as conn:
-        return _demo(args, conn, clock_from_env(os.environ), path, url)
+        return _demo(args, conn, clock, path, url)
 
 
 def _demo(
