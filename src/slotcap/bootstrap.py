@@ -17,8 +17,6 @@ import datetime as dt
 import os
 import zoneinfo
 from collections.abc import Mapping
-from types import TracebackType
-from typing import Self
 
 import attrs
 
@@ -27,7 +25,7 @@ from slotcap.dburl import Engine, parse_url
 from slotcap.domain.clock import SystemClock
 from slotcap.domain.rollout import Rollout
 from slotcap.errors import ConfigurationError
-from slotcap.ports import Clock, Store
+from slotcap.ports import Clock, ClosesOnExit, Store
 from slotcap.sqldb import SqlConnection
 
 __all__ = [
@@ -47,7 +45,7 @@ TIMEZONE_ENV = "SLOTCAP_CLINIC_TZ"
 
 
 @attrs.frozen(kw_only=True)
-class App:
+class App(ClosesOnExit):
     """Everything an entry point needs, wired once. Owns the store: closing the app
     (or leaving its ``with`` block) closes the store."""
 
@@ -57,17 +55,6 @@ class App:
 
     def close(self) -> None:
         self.store.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def open_store(

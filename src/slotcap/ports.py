@@ -39,6 +39,7 @@ __all__ = [
     "BookingTransaction",
     "CalendarEntry",
     "Clock",
+    "ClosesOnExit",
     "DailyFacts",
     "LimitRepository",
     "PeriodFacts",
@@ -118,6 +119,25 @@ class CalendarEntry:
     @property
     def remaining(self) -> int:
         return max(self.capacity - self.booked, 0)
+
+
+class ClosesOnExit:
+    """A base for what its owner closes: ``with thing:`` calls ``thing.close()`` on the
+    way out (the memory store, the composition root's ``App``)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
 
 
 class Clock(Protocol):

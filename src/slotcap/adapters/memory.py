@@ -16,8 +16,6 @@ import contextlib
 import datetime as dt
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from types import TracebackType
-from typing import Self
 
 import attrs
 
@@ -35,12 +33,19 @@ from slotcap.domain.model import (
 from slotcap.domain.rules import minutes_held
 from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import ReservationNotFound
-from slotcap.ports import CalendarEntry, Clock, DailyFacts, PeriodFacts, SchemaState
+from slotcap.ports import (
+    CalendarEntry,
+    Clock,
+    ClosesOnExit,
+    DailyFacts,
+    PeriodFacts,
+    SchemaState,
+)
 
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore:
+class MemoryStore(ClosesOnExit):
     """Everything in dictionaries. ``schema_state`` mimics a database in that phase:
     a LEGACY store refuses the minutes rule and keeps only old fields, a CONTRACTED
     one refuses the count rule and keeps only new fields."""
@@ -290,17 +295,6 @@ class MemoryStore:
 
     def close(self) -> None:
         """Nothing to release."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class _MemoryBooking:

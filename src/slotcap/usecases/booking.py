@@ -25,6 +25,8 @@ import time
 import uuid
 from collections.abc import Callable
 
+import attrs
+
 from slotcap.backoff import backoff
 from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.model import (
@@ -65,6 +67,15 @@ _SCHEMA_CHANGES = 4
 _SYSTEM_CLOCK = SystemClock()
 
 
+@attrs.frozen
+class _New:
+    """The new reservation's id and timestamp, fixed before the first attempt so that
+    every retry inserts the same row."""
+
+    id: str
+    at: dt.datetime
+
+
 def book(
     store: Store,
     request: BookingRequest,
@@ -91,8 +102,7 @@ def book(
     clock = clock if clock is not None else _SYSTEM_CLOCK
     if today is None:
         today = clock.today()
-    stamp = db_timestamp(clock.now())
-    rid = new_id()
+    new = _New(id=new_id(), at=db_timestamp(clock.now()))
     deadline = time.monotonic() + store.busy_budget
     attempt = changes = 0
     state = store.schema_state  # the store's cached view: no I/O yet
@@ -118,8 +128,8 @@ def book(
                     # _RECHECK_SECONDS.
                     state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
             if dynamic:
-                return _book_dynamic(store, valid, state, rid, stamp, deadline)
-            return _book_legacy(store, valid, state, rid, stamp, deadline)
+                return _book_dynamic(store, valid, state, new, deadline)
+            return _book_legacy(store, valid, state, new, deadline)
         except StoreBusy:
             attempt += 1
             if not backoff(deadline, attempt):
@@ -171,12 +181,7 @@ def _refuse(decision: Decision, what: str) -> ReservationFull:
 
 
 def _book_dynamic(
-    store: Store,
-    valid: ValidBooking,
-    state: SchemaState,
-    rid: str,
-    now: dt.datetime,
-    deadline: float,
+    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float
 ) -> Reservation:
     require(state, Rule.MINUTES)
     period = valid.period
@@ -199,17 +204,12 @@ def _book_dynamic(
         # Always carry the legacy values: the store writes only the columns the schema
         # has, and if a phase-4 rollback brings the old columns back mid-booking, the
         # store's retry needs them.
-        reservation = _reservation(valid, rid, service, period, time_text, code, now)
+        reservation = _reservation(valid, new, service, period, time_text, code)
         return _insert(store, tx, reservation)
 
 
 def _book_legacy(
-    store: Store,
-    valid: ValidBooking,
-    state: SchemaState,
-    rid: str,
-    now: dt.datetime,
-    deadline: float,
+    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float
 ) -> Reservation:
     require(state, Rule.COUNT)
     code = valid.service_code
@@ -231,22 +231,20 @@ def _book_legacy(
         decision = check_daily_limit(limit=facts.limit, held_count=facts.held_count)
         if not decision.allowed:
             raise _refuse(decision, f"{day.isoformat()} {code}")
-        reservation = _reservation(
-            valid, rid, service, period, valid.preferred_time, code, now
-        )
+        reservation = _reservation(valid, new, service, period, valid.preferred_time, code)
         return _insert(store, tx, reservation)
 
 
 def _reservation(
     valid: ValidBooking,
-    rid: str,
+    new: _New,
     service: Service | None,
     period: Period | None,
     time_text: str | None,
     code: str,
-    now: dt.datetime,
-) -> Reservation:    return Reservation(
-        id=rid,
+) -> Reservation:
+    return Reservation(
+        id=new.id,
         patient_name=valid.patient_name,
         phone=valid.phone,
         email=valid.email,
@@ -262,9 +260,9 @@ def _reservation(
         service_name=service.name if service is not None else None,
         estimated_duration=estimated_duration(service) if service is not None else None,
         period=period,
-        created_at=now,
-        updated_at=now,
-        status_changed_at=now,
+        created_at=new.at,
+        updated_at=new.at,
+        status_changed_at=new.at,
     )
 
 
