@@ -325,11 +325,18 @@ def _with_database(url: str, name: str) -> str:
 
 
 @contextlib.contextmanager
-def temp_pg_database(server_url: str, label: str) -> Iterator[str]:
-    """A new ``slotcap_bench_<label>_<random>`` database, dropped on exit."""
+def temp_pg_database(
+    server_url: str, label: str, *, prefix: str = "slotcap_bench"
+) -> Iterator[str]:
+    """A new ``<prefix>_<label>_<random>`` database on the server of ``server_url``,
+    dropped (sessions and all) on exit; yields its URL.
+
+    The project's one recipe for a scratch PostgreSQL database: the benchmarks use it,
+    and so do the tests' fixtures (``tests/conftest.py``), with ``prefix="slotcap_t"``.
+    """
     import psycopg
 
-    name = f"slotcap_bench_{label}_{uuid.uuid4().hex[:8]}"
+    name = f"{prefix}_{label}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
     try:

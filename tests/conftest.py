@@ -8,12 +8,13 @@ tests skip with a loud reason — except in CI (``CI=true``), where that is a fa
 
 from __future__ import annotations
 
+import contextlib
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from benchmarks._harness import temp_pg_database
 
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sqldb import open_sql
@@ -53,25 +54,21 @@ def require_postgres() -> None:
         pytest.skip(f"SKIPPING POSTGRESQL TESTS — {message}")
 
 
-def _with_database(url: str, dbname: str) -> str:
-    base, _, _ = url.rpartition("/")
-    return f"{base}/{dbname}"
+@contextlib.contextmanager
+def postgres_database(label: str = "db") -> Iterator[str]:
+    """A new, empty PostgreSQL database (skipped loudly without a server, failed in CI),
+    dropped on exit; for fixtures of any scope. Made by the project's one recipe,
+    ``benchmarks._harness.temp_pg_database``."""
+    require_postgres()
+    with temp_pg_database(PG_URL, label, prefix="slotcap_t") as url:
+        yield url
 
 
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """URL of a new, empty PostgreSQL database, dropped after the test."""
-    require_postgres()
-    import psycopg
-
-    name = f"slotcap_t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(PG_URL, name)
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture

@@ -4,6 +4,8 @@ The names below are the public contract (the web app, test suites and benchmarks
 import them); they are added to, never renamed.
 """
 
+from slotcap.bootstrap import App, bootstrap, open_store
+from slotcap.domain.clock import FixedClock, SystemClock
 from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS, DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import (
     ClinicTimeSlot,
@@ -38,8 +40,7 @@ from slotcap.errors import (
     StoreBusy,
     ValidationFailed,
 )
-from slotcap.ports import CalendarEntry, SchemaState, Store
-from slotcap.stores import open_store
+from slotcap.ports import CalendarEntry, Clock, SchemaState, Store
 from slotcap.usecases import BookingRequest, availability_calendar, book, check_availability
 
 __version__ = "0.1.0"
@@ -48,12 +49,15 @@ __all__ = [
     "DEFAULT_DAILY_LIMITS",
     "DEFAULT_SERVICES",
     "DEFAULT_TIME_SLOTS",
+    "App",
     "BookingRequest",
     "CalendarEntry",
     "ClinicTimeSlot",
+    "Clock",
     "ConfigurationError",
     "DatabaseError",
     "Decision",
+    "FixedClock",
     "Gender",
     "InvalidRequest",
     "InvalidService",
@@ -73,11 +77,13 @@ __all__ = [
     "SlotcapError",
     "Store",
     "StoreBusy",
+    "SystemClock",
     "TreatmentType",
     "ValidationFailed",
     "__version__",
     "availability_calendar",
     "book",
+    "bootstrap",
     "check_availability",
     "check_daily_limit",
     "check_period_capacity",

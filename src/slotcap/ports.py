@@ -21,7 +21,8 @@ import datetime as dt
 import enum
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from typing import Protocol, runtime_checkable
+from types import TracebackType
+from typing import Protocol, Self, runtime_checkable
 
 import attrs
 
@@ -37,7 +38,8 @@ from slotcap.domain.model import (
 __all__ = [
     "BookingTransaction",
     "CalendarEntry",
-    "ClinicHours",
+    "Clock",
+    "ClosesOnExit",
     "DailyFacts",
     "LimitRepository",
     "PeriodFacts",
@@ -45,6 +47,7 @@ __all__ = [
     "SchemaState",
     "ServiceCatalog",
     "Store",
+    "TimeSlotRepository",
 ]
 
 
@@ -118,6 +121,38 @@ class CalendarEntry:
         return max(self.capacity - self.booked, 0)
 
 
+class ClosesOnExit:
+    """A base for what its owner closes: ``with thing:`` calls ``thing.close()`` on the
+    way out (the memory store, the composition root's ``App``)."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Clock(Protocol):
+    """Where "now" and "today" come from (``slotcap.domain.clock`` has the system one
+    and a fixed one for tests)."""
+
+    def now(self) -> dt.datetime:
+        """The current instant, timezone-aware, in UTC."""
+        ...
+
+    def today(self) -> dt.date:
+        """Today's date in the clinic's time zone."""
+        ...
+
+
 class ServiceCatalog(Protocol):
     def list_services(self, *, include_deleted: bool = False) -> list[Service]:
         """All services ordered by ``display_order`` then ``code``."""
@@ -132,7 +167,10 @@ class ServiceCatalog(Protocol):
         ...
 
 
-class ClinicHours(Protocol):
+class TimeSlotRepository(Protocol):
+    """The clinic's weekly opening hours (``clinic_time_slots``). Not to be confused
+    with ``domain.timeparse.ClinicHours``, the parser's view of them."""
+
     def list_time_slots(self) -> list[ClinicTimeSlot]:
         """All slots, active or not, ordered by day of week then period."""
         ...
@@ -177,8 +215,23 @@ class BookingTransaction(Protocol):
 
 
 @runtime_checkable
-class Store(ServiceCatalog, ClinicHours, LimitRepository, ReservationRepository, Protocol):
-    """A whole reservation database, whatever its engine."""
+class Store(
+    ServiceCatalog, TimeSlotRepository, LimitRepository, ReservationRepository, Protocol
+):
+    """A whole reservation database, whatever its engine.
+
+    A context manager: ``with open_store(url) as store:`` closes it on the way out
+    (its owner closes it; nothing else does).
+    """
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
 
     @property
     def schema_state(self) -> SchemaState: ...

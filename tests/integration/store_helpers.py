@@ -7,18 +7,13 @@ migration toolkit (``schema_helpers``), exactly as production does.
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from tests.builders import MONDAY, request
-from tests.conftest import PG_URL, require_postgres
+from tests.conftest import postgres_database
 from tests.integration.schema_helpers import contract, expand
 
 from slotcap.adapters._sql import SqlStore
-from slotcap.adapters.postgres import PostgresStore
-from slotcap.adapters.sqlite import SqliteStore
 from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS, DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period, Reservation, ReservationStatus
 from slotcap.ports import SchemaState
@@ -43,9 +38,14 @@ SUNDAY = dt.date(2025, 12, 7)  # closed
 
 
 def open_sql_store(url: str, **options: Any) -> SqlStore:
-    """The store ``slotcap.open_store`` would build for ``url``, with ``options``."""
+    """The store ``slotcap.open_store`` would build for ``url``, with ``options``
+    (psycopg is imported only for a PostgreSQL URL, as ``open_store`` does)."""
     if url.startswith("sqlite:///"):
+        from slotcap.adapters.sqlite import SqliteStore
+
         return SqliteStore.open(url[len("sqlite:///") :], **options)
+    from slotcap.adapters.postgres import PostgresStore
+
     return PostgresStore.open(url, **options)
 
 
@@ -81,22 +81,6 @@ def reset_to_defaults(url: str, store: SqlStore) -> None:
         store.save_time_slot(slot)
     for limit in DEFAULT_DAILY_LIMITS:
         store.save_limit(limit)
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for longer than one test (module fixtures)."""
-    import psycopg
-
-    require_postgres()
-    name = f"slotcap_m_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"{PG_URL.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 _counter = iter(range(1, 1_000_000_000))

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import attrs
 
 from slotcap.domain.calendar import date_range, day_of_week
+from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS, DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import (
     ClinicTimeSlot,
@@ -32,17 +33,19 @@ from slotcap.domain.model import (
 from slotcap.domain.rules import minutes_held
 from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import ReservationNotFound
-from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts, SchemaState
+from slotcap.ports import (
+    CalendarEntry,
+    Clock,
+    ClosesOnExit,
+    DailyFacts,
+    PeriodFacts,
+    SchemaState,
+)
 
 __all__ = ["MemoryStore"]
 
 
-def _utcnow() -> dt.datetime:
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-class MemoryStore:
+class MemoryStore(ClosesOnExit):
     """Everything in dictionaries. ``schema_state`` mimics a database in that phase:
     a LEGACY store refuses the minutes rule and keeps only old fields, a CONTRACTED
     one refuses the count rule and keeps only new fields."""
@@ -55,8 +58,10 @@ class MemoryStore:
         time_slots: Iterable[ClinicTimeSlot] = DEFAULT_TIME_SLOTS,
         limits: Iterable[ServiceLimit] = DEFAULT_DAILY_LIMITS,
         busy_budget: float = 2.0,
+        clock: Clock | None = None,
     ) -> None:
         self._state = schema_state
+        self._clock: Clock = clock if clock is not None else SystemClock()
         #: Kept for the ``Store`` protocol: one lock, never contended for long.
         self.busy_budget = busy_budget
         self._lock = threading.RLock()
@@ -168,7 +173,7 @@ class MemoryStore:
             current = self._reservations.get(reservation_id)
             if current is None:
                 raise ReservationNotFound(f"no reservation with id {reservation_id!r}")
-            now = _utcnow()
+            now = db_timestamp(self._clock.now())
             updated = attrs.evolve(
                 current,
                 status=ReservationStatus(status),

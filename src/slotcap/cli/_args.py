@@ -11,6 +11,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
+from slotcap.bootstrap import DATABASE_ENV
 from slotcap.dburl import Engine, parse_url
 from slotcap.errors import ConfigurationError, UsageError
 
@@ -26,7 +27,6 @@ __all__ = [
     "resolve_database",
 ]
 
-DATABASE_ENV = "SLOTCAP_DATABASE_URL"
 
 
 def iso_date(text: str) -> dt.date:

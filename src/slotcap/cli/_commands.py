@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from slotcap.bootstrap import bootstrap
 from slotcap.cli._args import UsageError, resolve_database
 from slotcap.cli._render import ProgressPrinter, emit_json
 from slotcap.cli._reports import (
@@ -25,6 +26,7 @@ from slotcap.cli._reports import (
 from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.sqldb import open_sql
+from slotcap.usecases import availability_calendar
 
 __all__ = [
     "EXIT_ATTENTION",
@@ -222,18 +224,12 @@ def cmd_review_import(args: argparse.Namespace) -> int:
 
 
 def cmd_availability(args: argparse.Namespace) -> int:
-    from slotcap.stores import open_store
-    from slotcap.usecases import availability_calendar
-
     if args.end < args.start:
         raise UsageError(f"--to ({args.end}) is before --from ({args.start})")
     if (args.end - args.start).days + 1 > MAX_CALENDAR_DAYS:
         raise UsageError(f"--from/--to span more than {MAX_CALENDAR_DAYS} days")
-    store = open_store(resolve_database(args.database))
-    try:
-        entries = availability_calendar(store, args.start, args.end)
-    finally:
-        store.close()
+    with bootstrap(resolve_database(args.database)) as app:
+        entries = availability_calendar(app.store, args.start, args.end)
     if args.json:
         emit_json(calendar_rows(entries))
     else:

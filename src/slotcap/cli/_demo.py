@@ -14,15 +14,20 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from slotcap.bootstrap import bootstrap, clock_from_env, store_on
 from slotcap.cli._args import UsageError
 from slotcap.cli._commands import EXIT_OK, StepPrinter
 from slotcap.cli._render import emit_json, print_table
 from slotcap.cli._reports import calendar_rows, print_calendar, print_checks, print_review_rows
+from slotcap.dberrors import database_errors
 from slotcap.demo.data import generate_reservations, insert_limits, insert_reservations
+from slotcap.migration import migrate_conn, validate
 from slotcap.migration.analyze import analyze
 from slotcap.migration.review import count_pending, pending_review
+from slotcap.ports import Clock
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import open_sql
+from slotcap.sqldb import SqlConnection, open_sql
+from slotcap.usecases import availability_calendar
 
 __all__ = ["DEMO_APPLICATION_ID", "cmd_demo", "is_demo_file"]
 
@@ -65,59 +70,63 @@ def _say(quiet: bool, *lines: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from slotcap.migration import migrate, validate
-    from slotcap.stores import open_store
-    from slotcap.usecases import availability_calendar
-
+    clock = clock_from_env(os.environ)  # a bad setting fails before any file is touched
     path = Path(args.path).expanduser().absolute()
     _prepare(path)
     url = f"sqlite:///{path}"
+    # One connection for the whole demo: the migration runs on it and the store that
+    # reads the calendar is built on it by the composition root.
+    with database_errors(), open_sql(url) as conn:
+        return _demo(args, conn, clock, path, url)
+
+
+def _demo(
+    args: argparse.Namespace, conn: SqlConnection, clock: Clock, path: Path, url: str
+) -> int:
     quiet = bool(args.json)
-    today = dt.date.today()
+    today = clock.today()
     summary: dict[str, Any] = {"path": str(path), "database": url, "rows": args.rows,
                                "seed": args.seed}
 
     _say(quiet, "slotcap demo: a clinic's reservation database, migrated step by step",
          f"Database file: {path}", "")
-    with open_sql(url) as conn:
-        conn.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
-        create_legacy_schema(conn)
-        insert_limits(conn)
-        insert_reservations(conn, list(generate_reservations(args.rows, seed=args.seed,
-                                                             today=today)))
-        _say(quiet, f"1. Legacy database built from the reference DDL (as production has it): "
-             f"{args.rows:,} reservations, free-text preferredTime, 6 daily count limits.", "")
+    conn.execute(f"PRAGMA application_id = {DEMO_APPLICATION_ID}")
+    create_legacy_schema(conn)
+    insert_limits(conn)
+    insert_reservations(conn, list(generate_reservations(args.rows, seed=args.seed,
+                                                         today=today)))
+    _say(quiet, f"1. Legacy database built from the reference DDL (as production has it): "
+         f"{args.rows:,} reservations, free-text preferredTime, 6 daily count limits.", "")
 
-        analysis = analyze(conn, today=today)
-        summary["analysis"] = {"distinct_time_formats": analysis.distinct_times,
-                               "periods": analysis.periods, "reasons": analysis.reasons}
-        if not quiet:
-            print(f"2. Analysis (plan step 2.1): {analysis.distinct_times} distinct "
-                  "preferredTime values. What the parser reads in them:")
-            for key, count in analysis.periods.items():
-                share = 100.0 * count / max(analysis.total, 1)
-                print(f"     {key:<10} {count:>6,}  ({share:.1f}%)")
-            print("   The most frequent values:")
-            print_table(("preferredTime", "count", "period", "reason"),
-                        [(repr(t.text), t.count, t.period or "-", t.reason)
-                         for t in analysis.time_formats[:8]], right=(1,), indent="     ")
-            print()
+    analysis = analyze(conn, today=today)
+    summary["analysis"] = {"distinct_time_formats": analysis.distinct_times,
+                           "periods": analysis.periods, "reasons": analysis.reasons}
+    if not quiet:
+        print(f"2. Analysis (plan step 2.1): {analysis.distinct_times} distinct "
+              "preferredTime values. What the parser reads in them:")
+        for key, count in analysis.periods.items():
+            share = 100.0 * count / max(analysis.total, 1)
+            print(f"     {key:<10} {count:>6,}  ({share:.1f}%)")
+        print("   The most frequent values:")
+        print_table(("preferredTime", "count", "period", "reason"),
+                    [(repr(t.text), t.count, t.period or "-", t.reason)
+                     for t in analysis.time_formats[:8]], right=(1,), indent="     ")
+        print()
 
     printer = None if quiet else StepPrinter()
     _say(quiet, "3. Phase 1 (expand: new tables, nullable columns) and phase 2 (backfill):")
     sys.stdout.flush()
-    migrate(url, to="phase1", progress=printer)
-    phase2 = migrate(url, to="phase2", progress=printer, backfill_progress=printer)
+    migrate_conn(conn, to="phase1", progress=printer)
+    phase2 = migrate_conn(conn, to="phase2", progress=printer, backfill_progress=printer)
     if printer is not None:
         printer.finish()
     summary["phase2"] = phase2.to_dict() if hasattr(phase2, "to_dict") else str(phase2)
     _say(quiet, "")
 
-    with open_sql(url) as conn:
-        pending = count_pending(conn)
-        examples = pending_review(conn, limit=6)
-        # The phase-2 checks ("may it become phase 2?"), whatever phase 2's outcome was.
-        report = validate(conn, phase="phase2")
+    pending = count_pending(conn)
+    examples = pending_review(conn, limit=6)
+    # The phase-2 checks ("may it become phase 2?"), whatever phase 2's outcome was.
+    report = validate(conn, phase="phase2")
     summary["review"] = {"count": pending, "examples": [r.to_dict() for r in examples]}
     summary["validation"] = report.to_dict()
     if not quiet:
@@ -135,11 +144,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     start = today
     end = today + dt.timedelta(days=6)
-    store = open_store(url)
-    try:
-        entries = availability_calendar(store, start, end)
-    finally:
-        store.close()
+    # The store on the migration's own connection, built by the composition root now
+    # that the schema it detects exists.
+    with bootstrap(store=store_on(conn), clock=clock) as app:
+        entries = availability_calendar(app.store, start, end)
     summary["calendar"] = calendar_rows(entries)
     if quiet:
         emit_json(summary)

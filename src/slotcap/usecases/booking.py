@@ -20,11 +20,15 @@ store to re-read its catalogue (rate-limited) when it had not noticed yet.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
+
+import attrs
 
 from slotcap.backoff import backoff
+from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.model import (
     LEGACY_SERVICE_CODES,
     ClinicTimeSlot,
@@ -41,9 +45,8 @@ from slotcap.domain.rules import (
     estimated_duration,
 )
 from slotcap.domain.schema_state import Rule, require
-from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.errors import InvalidService, ReservationFull, SchemaStateError, StoreBusy
-from slotcap.ports import BookingTransaction, SchemaState, Store
+from slotcap.ports import BookingTransaction, Clock, SchemaState, Store
 from slotcap.usecases.request import (
     DEFAULT_HORIZON_DAYS,
     BookingRequest,
@@ -61,11 +64,16 @@ _RECHECK_SECONDS = 1.0
 _SCHEMA_CHANGES = 4
 
 
-def _utcnow() -> dt.datetime:
-    # Prisma stores TIMESTAMP(3) in UTC without zone; keep millisecond precision so a
-    # value read back compares equal to the one written.
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+_SYSTEM_CLOCK = SystemClock()
+
+
+@attrs.frozen
+class _New:
+    """The new reservation's id and timestamp, fixed before the first attempt so that
+    every retry inserts the same row."""
+
+    id: str
+    at: dt.datetime
 
 
 def book(
@@ -76,6 +84,7 @@ def book(
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     today: dt.date | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
+    clock: Clock | None = None,
 ) -> Reservation:
     """Create a reservation atomically and return it as stored.
 
@@ -84,25 +93,43 @@ def book(
     ``ReservationFull`` (no room; ``.decision`` says why), ``SchemaStateError`` (the
     database's phase cannot serve this rule) or ``StoreBusy`` (locks not had in time).
 
-    ``today`` (default: the local date) and ``horizon_days`` set the window a
-    ``preferred_date`` must fall in (see :func:`validate_request`). Nothing reaches the
-    store unless the request is valid.
+    ``today`` (default: ``clock.today()``) and ``horizon_days`` set the window a
+    ``preferred_date`` must fall in (see :func:`validate_request`). ``clock`` (default:
+    the system clock) also stamps ``created_at``. Nothing reaches the store unless the
+    request is valid; ``preferred_time`` is parsed once, with the store's own clinic
+    hours on both paths.
     """
-    valid = validate_request(request, dynamic=dynamic, today=today, horizon_days=horizon_days)
-    rid = new_id()
+    clock = clock if clock is not None else _SYSTEM_CLOCK
+    if today is None:
+        today = clock.today()
+    new = _New(id=new_id(), at=db_timestamp(clock.now()))
     deadline = time.monotonic() + store.busy_budget
     attempt = changes = 0
-    state = store.schema_state
-    if state is SchemaState.LEGACY:
-        # Nothing tells a legacy store that phase 1 expanded the schema, and from then
-        # on its bookings must dual-write (a legacy-only row pauses phase 2): re-read
-        # the catalogue, at most every _RECHECK_SECONDS.
-        state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+    state = store.schema_state  # the store's cached view: no I/O yet
+    valid: ValidBooking | None = None
     while True:
         try:
+            if valid is None:
+                # Inside the loop: reading the clinic's hours (only for an otherwise
+                # valid request) may meet a busy database or a phase just rolled back,
+                # and is then retried like any other attempt. The parse follows the
+                # read, so it still runs once.
+                valid = validate_request(
+                    request,
+                    dynamic=dynamic,
+                    today=today,
+                    horizon_days=horizon_days,
+                    hours=functools.partial(_clinic_hours, store, state),
+                )
+                if state is SchemaState.LEGACY:
+                    # Nothing tells a legacy store that phase 1 expanded the schema, and
+                    # from then on its bookings must dual-write (a legacy-only row
+                    # pauses phase 2): re-read the catalogue, at most every
+                    # _RECHECK_SECONDS.
+                    state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
             if dynamic:
-                return _book_dynamic(store, valid, state, rid, deadline)
-            return _book_legacy(store, valid, state, rid, deadline)
+                return _book_dynamic(store, valid, state, new, deadline)
+            return _book_legacy(store, valid, state, new, deadline)
         except StoreBusy:
             attempt += 1
             if not backoff(deadline, attempt):
@@ -119,6 +146,11 @@ def book(
             if now is state or changes > _SCHEMA_CHANGES:
                 raise
             state = now
+
+
+def _clinic_hours(store: Store, state: SchemaState) -> list[ClinicTimeSlot] | None:
+    # A legacy database has no clinic_time_slots yet: the plan's default hours then.
+    return store.list_time_slots() if state.has_new_columns else None
 
 
 def _require_bookable(service: Service | None, code: str, state: SchemaState) -> Service:
@@ -149,7 +181,7 @@ def _refuse(decision: Decision, what: str) -> ReservationFull:
 
 
 def _book_dynamic(
-    store: Store, valid: ValidBooking, state: SchemaState, rid: str, deadline: float
+    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float
 ) -> Reservation:
     require(state, Rule.MINUTES)
     period = valid.period
@@ -166,18 +198,18 @@ def _book_dynamic(
         # The old preferredTime keeps the patient's own words when they agree with the
         # period; otherwise the period's opening time (the plan's 09:00 / 14:00).
         time_text = valid.preferred_time
-        if time_text is None or _period_of(time_text) is not period:
+        if time_text is None or valid.time_period is not period:
             assert facts.slot is not None  # noqa: S101 (an allowed decision has a slot)
             time_text = facts.slot.start_time.strftime("%H:%M")
         # Always carry the legacy values: the store writes only the columns the schema
         # has, and if a phase-4 rollback brings the old columns back mid-booking, the
         # store's retry needs them.
-        reservation = _reservation(valid, rid, service, period, time_text, code)
+        reservation = _reservation(valid, new, service, period, time_text, code)
         return _insert(store, tx, reservation)
 
 
 def _book_legacy(
-    store: Store, valid: ValidBooking, state: SchemaState, rid: str, deadline: float
+    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float
 ) -> Reservation:
     require(state, Rule.COUNT)
     code = valid.service_code
@@ -188,8 +220,8 @@ def _book_legacy(
     period: Period | None = None
     if state.has_new_columns:
         service = store.get_service(code)
-        # Read with the clinic's own hours, so "2:00" in a clinic open 14-18 is 14:00.
-        period = _period_of(valid.preferred_time or "", store.list_time_slots())
+        # Read (once, in validate_request) with the clinic's own hours.
+        period = valid.time_period
     # An unknown period may be either one: lock (and later hold) both.
     periods = [period] if period is not None else list(Period)
     with store.booking(
@@ -199,25 +231,20 @@ def _book_legacy(
         decision = check_daily_limit(limit=facts.limit, held_count=facts.held_count)
         if not decision.allowed:
             raise _refuse(decision, f"{day.isoformat()} {code}")
-        reservation = _reservation(valid, rid, service, period, valid.preferred_time, code)
+        reservation = _reservation(valid, new, service, period, valid.preferred_time, code)
         return _insert(store, tx, reservation)
-
-
-def _period_of(text: str, hours: Iterable[ClinicTimeSlot] | None = None) -> Period | None:
-    return parse_preferred_time(text, hours=hours).period
 
 
 def _reservation(
     valid: ValidBooking,
-    rid: str,
+    new: _New,
     service: Service | None,
     period: Period | None,
     time_text: str | None,
     code: str,
 ) -> Reservation:
-    now = _utcnow()
     return Reservation(
-        id=rid,
+        id=new.id,
         patient_name=valid.patient_name,
         phone=valid.phone,
         email=valid.email,
@@ -233,9 +260,9 @@ def _reservation(
         service_name=service.name if service is not None else None,
         estimated_duration=estimated_duration(service) if service is not None else None,
         period=period,
-        created_at=now,
-        updated_at=now,
-        status_changed_at=now,
+        created_at=new.at,
+        updated_at=new.at,
+        status_changed_at=new.at,
     )
 
 

@@ -8,8 +8,12 @@ any input whatsoever; no other exception escapes.
 Text must be text that every store can hold: NUL, lone surrogates (``"\\ud800"`` is valid
 JSON but not encodable as UTF-8) and control characters are refused (``notes`` may hold
 newlines and tabs). Dates must fall in a window around "today" — an injectable date,
-by default the machine's local date (the clinic's time zone is a later change).
-Messages never repeat a patient's name, phone, email or birth date.
+by default the system clock's (``slotcap.domain.clock``). Messages never repeat a
+patient's name, phone, email or birth date.
+
+``preferred_time`` is parsed here, once per request, with the clinic's own hours when
+the caller supplies them; the result rides along in ``ValidBooking.time_period`` so
+that nothing downstream parses the same text again.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TypeVar
 
 import attrs
 
-from slotcap.domain.model import Gender, Period, TreatmentType
+from slotcap.domain.clock import SystemClock
+from slotcap.domain.model import ClinicTimeSlot, Gender, Period, TreatmentType
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.errors import ConfigurationError, InvalidRequest
 
@@ -50,6 +55,12 @@ _EARLIEST_BIRTH = dt.date(1900, 1, 1)
 DEFAULT_HORIZON_DAYS = 365
 #: How much of a refused non-patient value a message shows.
 _SHOWN = 40
+#: Where "today" comes from when the caller gives no date.
+_SYSTEM_CLOCK = SystemClock()
+
+#: The clinic's opening hours, asked for only once the rest of a request is valid (so
+#: nothing reaches the store for a bad request); None means the plan's default hours.
+HoursSource = Callable[[], Iterable[ClinicTimeSlot] | None]
 
 _E = TypeVar("_E", Gender, TreatmentType, Period)
 
@@ -99,6 +110,9 @@ class ValidBooking:
     preferred_time: str | None
     period: Period | None
     notes: str | None
+    #: The period ``preferred_time`` reads as (with the clinic's hours), or None when
+    #: it is absent, unreadable or ambiguous. The one parse of the request.
+    time_period: Period | None = None
 
 
 def _kind(value: object) -> str:
@@ -207,6 +221,7 @@ def validate_request(
     dynamic: bool,
     today: dt.date | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
+    hours: HoursSource | None = None,
 ) -> ValidBooking:
     """Check every field; raise one ``InvalidRequest`` listing all problems.
 
@@ -218,13 +233,17 @@ def validate_request(
     The dynamic path needs a ``period``; when it is absent, a ``preferred_time`` the
     parser reads confidently supplies it (that is reading, not guessing). The legacy
     path needs ``preferred_time``, as the live application does.
+
+    ``hours`` supplies the clinic's opening hours for reading bare hours ("8:00" in a
+    clinic open until 21:00 is 20:00); it is called at most once, and only when every
+    other field is valid. ``preferred_time`` is parsed exactly once.
     """
     if isinstance(horizon_days, bool) or not isinstance(horizon_days, int) or horizon_days < 0:
         raise ConfigurationError(f"horizon_days must be a whole number >= 0, got {horizon_days!r}")
     if not isinstance(request, BookingRequest):
         request = BookingRequest.from_mapping(request)
     if today is None:
-        today = dt.date.today()
+        today = _SYSTEM_CLOCK.today()
     elif isinstance(today, dt.datetime):
         today = today.date()  # a datetime does not compare with a date
     try:
@@ -258,10 +277,16 @@ def validate_request(
     time_text = _text(request.preferred_time, "preferred_time", problems, limit=_MAX_TIME_TEXT)
     notes = _text(request.notes, "notes", problems, limit=_MAX_NOTES, multiline=True)
 
+    time_period = None
+    if time_text is not None and "preferred_time" not in problems:
+        # The clinic's hours only for a request that is otherwise good: a bad one must
+        # not reach the store, and its period is read with the default hours just to
+        # say whether it is missing.
+        slots = hours() if hours is not None and not problems else None
+        time_period = parse_preferred_time(time_text, hours=slots).period
     if dynamic and period is None and "period" not in problems:
-        parsed = parse_preferred_time(time_text) if time_text else None
-        if parsed is not None and parsed.period is not None:
-            period = parsed.period
+        if time_period is not None:
+            period = time_period
         else:
             problems["period"] = "required (MORNING or AFTERNOON) for a dynamic booking"
     if not dynamic and time_text is None and "preferred_time" not in problems:
@@ -284,4 +309,5 @@ def validate_request(
         preferred_time=time_text,
         period=period,
         notes=notes,
+        time_period=time_period,
     )

@@ -1,0 +1,154 @@
+"""The composition root: where configuration becomes wired objects.
+
+One function, :func:`bootstrap`, turns a database URL, an environment mapping and an
+optional clock into an :class:`App` — the store, the clock and the rollout — and the
+entry points (the ``slotcap`` CLI, the HTTP server, tests) all build theirs with it,
+so they all get the same thing one way (cosmicpython's ``bootstrap.py``). Tests pass
+fakes: ``bootstrap("memory://", env={}, clock=FixedClock(...))``, or a ready ``store=``.
+
+:func:`open_store` (public as ``slotcap.open_store``) is the one place a URL becomes a
+store; ``bootstrap`` calls it. Adapter modules are imported only for the engine asked
+for, so ``memory://`` and ``sqlite://`` work without psycopg installed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import zoneinfo
+from collections.abc import Mapping
+
+import attrs
+
+from slotcap.adapters._sql import DEFAULT_BUSY_BUDGET
+from slotcap.dburl import Engine, parse_url
+from slotcap.domain.clock import SystemClock
+from slotcap.domain.rollout import Rollout
+from slotcap.errors import ConfigurationError
+from slotcap.ports import Clock, ClosesOnExit, Store
+from slotcap.sqldb import SqlConnection
+
+__all__ = [
+    "DATABASE_ENV",
+    "TIMEZONE_ENV",
+    "App",
+    "bootstrap",
+    "clock_from_env",
+    "open_store",
+    "store_on",
+]
+
+#: The database URL when none is passed.
+DATABASE_ENV = "SLOTCAP_DATABASE_URL"
+#: The clinic's IANA time zone (e.g. ``Asia/Seoul``) for "today"; default: the machine's.
+TIMEZONE_ENV = "SLOTCAP_CLINIC_TZ"
+
+
+@attrs.frozen(kw_only=True)
+class App(ClosesOnExit):
+    """Everything an entry point needs, wired once. Owns the store: closing the app
+    (or leaving its ``with`` block) closes the store."""
+
+    store: Store
+    clock: Clock
+    rollout: Rollout
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def open_store(
+    url: str,
+    *,
+    busy_budget: float = DEFAULT_BUSY_BUDGET,
+    application_name: str | None = None,
+    clock: Clock | None = None,
+) -> Store:
+    """``memory://``, ``sqlite:///path/to.db`` or ``postgresql://user@host/db``.
+
+    SQL stores detect the database's schema phase on open. PostgreSQL needs the
+    ``postgres`` extra (psycopg 3); without it this raises ``ConfigurationError``
+    naming the extra. The URL's password never appears in an error.
+
+    ``busy_budget``: seconds a booking or write keeps retrying lock waits (deadlocks,
+    serialization failures) before ``StoreBusy``. ``application_name``: how the
+    PostgreSQL store's sessions appear in ``pg_stat_activity`` (default ``slotcap``).
+    ``clock``: the memory store stamps status changes with it.
+    """
+    parsed = parse_url(url)
+    if parsed.engine is Engine.MEMORY:
+        from slotcap.adapters.memory import MemoryStore
+
+        return MemoryStore(busy_budget=busy_budget, clock=clock)
+    if parsed.engine is Engine.SQLITE:
+        from slotcap.adapters.sqlite import SqliteStore
+
+        return SqliteStore.open(parsed.target, busy_budget=busy_budget)
+    from slotcap.adapters.postgres import PostgresStore
+
+    return PostgresStore.open(
+        parsed.target, busy_budget=busy_budget, application_name=application_name
+    )
+
+
+def store_on(conn: SqlConnection, *, busy_budget: float = DEFAULT_BUSY_BUDGET) -> Store:
+    """A store on a connection the caller already has open (and keeps owning: closing
+    the store leaves it open), so that a tool which migrates and then reads — the CLI's
+    ``demo`` — opens its database once."""
+    if conn.is_postgres:
+        from slotcap.adapters.postgres import PostgresStore
+
+        return PostgresStore.from_connection(conn.raw, busy_budget=busy_budget)
+    from slotcap.adapters.sqlite import SqliteStore
+
+    return SqliteStore.from_connection(conn.raw, busy_budget=busy_budget)
+
+
+def clock_from_env(env: Mapping[str, str]) -> Clock:
+    """The system clock, in the clinic's time zone when ``SLOTCAP_CLINIC_TZ`` names one."""
+    name = env.get(TIMEZONE_ENV, "").strip()
+    if not name:
+        return SystemClock()
+    try:
+        tz: dt.tzinfo = zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"{TIMEZONE_ENV}: not a known time zone: {name[:40]!r} (e.g. Asia/Seoul)"
+        ) from None
+    return SystemClock(tz)
+
+
+def bootstrap(
+    url: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    clock: Clock | None = None,
+    store: Store | None = None,
+    busy_budget: float = DEFAULT_BUSY_BUDGET,
+    application_name: str | None = None,
+) -> App:
+    """Wire an :class:`App` from configuration.
+
+    ``env`` (default ``os.environ``) supplies the rollout (``USE_DYNAMIC_SERVICES``,
+    ``DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE``), the clinic's time zone
+    (``SLOTCAP_CLINIC_TZ``) and, when ``url`` is None, the database URL
+    (``SLOTCAP_DATABASE_URL``). ``clock`` and ``store`` replace the configured ones
+    (tests pass fakes). Everything is read and checked before the store is opened, so a
+    bad variable never leaves a connection behind.
+    """
+    if env is None:
+        env = os.environ
+    rollout = Rollout.from_env(env)
+    if clock is None:
+        clock = clock_from_env(env)
+    if store is None:
+        if url is None:
+            url = env.get(DATABASE_ENV, "").strip()
+            if not url:
+                raise ConfigurationError(
+                    f"no database: pass a URL or set {DATABASE_ENV}", code="no_database"
+                )
+        store = open_store(
+            url, busy_budget=busy_budget, application_name=application_name, clock=clock
+        )
+    return App(store=store, clock=clock, rollout=rollout)

@@ -1,0 +1,61 @@
+"""Clocks: where "now" and "today" come from, injected rather than read in place.
+
+``SystemClock`` is the one place slotcap reads the machine's time; ``FixedClock`` is
+what tests pass to the composition root (``slotcap.bootstrap``) and to ``book``.
+Both satisfy ``slotcap.ports.Clock``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+__all__ = ["FixedClock", "SystemClock", "db_timestamp"]
+
+
+def db_timestamp(now: dt.datetime) -> dt.datetime:
+    """``now`` as the reservation table stores it: naive UTC, millisecond precision.
+
+    Prisma stores TIMESTAMP(3) in UTC without zone; cutting to milliseconds makes a
+    value read back compare equal to the one written.
+    """
+    if now.tzinfo is not None:
+        now = now.astimezone(dt.UTC).replace(tzinfo=None)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@attrs.frozen
+class SystemClock:
+    """The machine's clock. ``tz`` is the clinic's time zone for ``today()``; None
+    means the machine's local zone (dates are the clinic's calendar dates, never
+    derived from UTC)."""
+
+    tz: dt.tzinfo | None = None
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def today(self) -> dt.date:
+        if self.tz is None:
+            return dt.date.today()
+        return dt.datetime.now(self.tz).date()
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+
+@attrs.frozen
+class FixedClock:
+    """A clock that always says the same thing: ``at`` (aware; naive means UTC) and
+    ``day`` (default: ``at``'s UTC date)."""
+
+    at: dt.datetime = attrs.field(converter=_aware)
+    day: dt.date | None = None
+
+    def now(self) -> dt.datetime:
+        return self.at
+
+    def today(self) -> dt.date:
+        return self.day if self.day is not None else self.at.astimezone(dt.UTC).date()
