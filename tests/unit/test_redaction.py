@@ -7,7 +7,7 @@ import sqlite3
 import urllib.parse
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 from tests.strategies.hostile import hostile_text
 
@@ -55,9 +55,16 @@ def test_scrub_hides_urls_pairs_and_literal_secrets_in_any_text() -> None:
 
 
 @given(st.text(min_size=6).filter(lambda p: p.strip() == p and "\x00" not in p))
+@example("s3cr3t-pw")
+@example("postgr")  # inside the scheme: skipped by the assume below, not a failure
 def test_no_password_survives_parse_url_or_redact(password: str) -> None:
     encoded = urllib.parse.quote(password, safe="")
     url = f"postgresql://clinic:{encoded}@db.example:5432/prod"
+    # A password that is part of what may stay visible ("postgr" is in the scheme) cannot
+    # be told apart from it: those say nothing about redaction.
+    visible = ("error with  and postgresql://clinic:***@db.example:5432/prod "
+               "DatabaseUrl(engine=<Engine.POSTGRES: 'postgresql'>)")
+    assume(encoded not in visible and password not in visible)
     assert encoded not in redact(url)
     parsed = parse_url(url)
     assert encoded not in str(parsed) and encoded not in repr(parsed)
