@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -52,6 +52,37 @@ def require_postgres() -> None:
         if IN_CI:
             pytest.fail(f"CI=true and {message}", pytrace=False)
         pytest.skip(f"SKIPPING POSTGRESQL TESTS — {message}")
+
+
+def _psycopg_missing() -> bool:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        return True
+    return False
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(
+    collector: pytest.Collector,
+) -> Generator[None, pytest.CollectReport, pytest.CollectReport]:
+    """A test module that imports psycopg at its top cannot even be collected without
+    it: skip that module loudly, as ``require_postgres`` skips a test (fail in CI)."""
+    report: pytest.CollectReport = yield
+    if (
+        report.failed
+        and not IN_CI
+        and isinstance(collector, pytest.Module)
+        and "psycopg" in str(report.longrepr)
+        and _psycopg_missing()
+    ):
+        report.outcome = "skipped"
+        report.longrepr = (
+            str(collector.path), 0,
+            "Skipped: SKIPPING POSTGRESQL TESTS — this module needs psycopg, which is not "
+            "installed (pip install -e '.[postgres,dev]')",
+        )
+    return report
 
 
 @contextlib.contextmanager
