@@ -213,6 +213,13 @@ class BookingTransaction(Protocol):
         """Insert the reservation, writing every column the schema state has."""
         ...
 
+    def insert_within_daily_limit(self, reservation: Reservation) -> DailyFacts:
+        """The legacy count rule's check and insert as one step: insert ``reservation``
+        only if :func:`slotcap.domain.rules.check_daily_limit` allows it on the facts of
+        its date and ``service`` code, and return those facts (as read before the
+        insert), so the caller can tell and explain a refusal."""
+        ...
+
 
 @runtime_checkable
 class Store(

@@ -30,7 +30,7 @@ from slotcap.domain.model import (
     Service,
     ServiceLimit,
 )
-from slotcap.domain.rules import minutes_held
+from slotcap.domain.rules import check_daily_limit, minutes_held
 from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import ReservationNotFound
 from slotcap.ports import (
@@ -311,6 +311,12 @@ class _MemoryBooking:
     def insert(self, reservation: Reservation) -> None:
         self._store._insert(reservation)
         self._inserted.append(reservation.id)
+
+    def insert_within_daily_limit(self, reservation: Reservation) -> DailyFacts:
+        facts = self.daily_facts(reservation.preferred_date, reservation.service or "")
+        if check_daily_limit(limit=facts.limit, held_count=facts.held_count).allowed:
+            self.insert(reservation)
+        return facts
 
     def undo(self) -> None:
         for reservation_id in reversed(self._inserted):

@@ -227,12 +227,15 @@ def _book_legacy(
     with store.booking(
         day, code, periods if state.has_new_columns else [], deadline=deadline
     ) as tx:
-        facts = tx.daily_facts(day, code)
+        # The check and the insert in one step (one round trip on PostgreSQL): the
+        # store inserts only if the count rule allows it, and returns the facts it
+        # decided on so a refusal can say why.
+        reservation = _reservation(valid, new, service, period, valid.preferred_time, code)
+        facts = tx.insert_within_daily_limit(reservation)
         decision = check_daily_limit(limit=facts.limit, held_count=facts.held_count)
         if not decision.allowed:
             raise _refuse(decision, f"{day.isoformat()} {code}")
-        reservation = _reservation(valid, new, service, period, valid.preferred_time, code)
-        return _insert(store, tx, reservation)
+        return store.schema_state.keep_columns(reservation)
 
 
 def _reservation(
