@@ -30,7 +30,7 @@ from slotcap.domain.timeparse import (
     parse_preferred_time,
     period_of_clock,
 )
-from slotcap.domain.timeparse._hours import DEFAULT_HOURS
+from slotcap.domain.timeparse._hours import DEFAULT_HOURS, clinic_hours
 from slotcap.domain.timeparse._normalise import normalise
 
 M, A = Period.MORNING, Period.AFTERNOON
@@ -614,6 +614,33 @@ def test_spelling_does_not_matter(written: WrittenTime) -> None:
 def test_quick_path_agrees_with_the_general_path(written: WrittenTime) -> None:
     text = normalise(written.text)
     assert _decide(text, DEFAULT_HOURS) == _general(text, DEFAULT_HOURS)
+
+
+# What people write around a time, including near misses of the quick path's own
+# decorations ("이후", "전", "부터" and "~" change the meaning; "at", "by" too).
+_WRAPPERS_BEFORE = ["", "희망 시간: ", "희망: ", "preferred: ", "time: ", "가능하면 ", "around ",
+                    "about ", "약 ", "대략 ", "at ", "after ", "before ", "by ", "~", "오후 ",
+                    "오전 ", "저녁 ", "i am ", "not ", "약", "가능하면"]  # fmt: skip
+_WRAPPERS_AFTER = ["", "쯤", " 쯤", "경", " 정도", "즈음", "무렵", "에 가능해요", "에 가능합니다",
+                   "요", " please", " 희망합니다", " 희망해요", "!", ".", "쯤요", " 정도!", " 이후",
+                   "이후", " 전", "전", "부터", "까지", "~", " 오후", " am", "m", "a", "p", " pm",
+                   "분", "0", ":00", "쯤 이후", " 정도 전", "에요", "이요",
+                   " or later"]  # fmt: skip
+
+
+@given(
+    written_times(decorate=False),
+    st.sampled_from(_WRAPPERS_BEFORE),
+    st.sampled_from(_WRAPPERS_AFTER),
+    st.lists(time_slots(), max_size=3),
+)
+def test_quick_path_agrees_with_the_general_path_around_sentence_text(
+    written: WrittenTime, before: str, after: str, slots: list[ClinicTimeSlot]
+) -> None:
+    text = normalise(before + written.text + after)
+    hours = clinic_hours(slots)
+    for reduced in (DEFAULT_HOURS, hours):
+        assert _decide(text, reduced) == _general(text, reduced), text
 
 
 @given(written_times(), st.lists(time_slots(), max_size=4))

@@ -21,7 +21,7 @@ from typing import Final
 
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.domain.timeparse._group import Unit, group
-from slotcap.domain.timeparse._hours import ClinicHours, clinic_hours
+from slotcap.domain.timeparse._hours import DEFAULT_HOURS, ClinicHours, clinic_hours
 from slotcap.domain.timeparse._normalise import normalise
 from slotcap.domain.timeparse._resolve import Cands, Fail, resolve_unit, settle
 from slotcap.domain.timeparse._result import (
@@ -50,20 +50,59 @@ MAX_LENGTH: Final = 500
 _ALNUM: Final = re.compile(r"[^\W_]")
 # Normalised text has single spaces, so " ?" covers every spacing the lexer accepts here
 # ("14 : 00", "9시 반"); a 시 without 오전/오후 ("9시", "14시 30분") is a clock as well.
-_QUICK_CLOCK: Final = re.compile(r"(\d{1,2}) ?: ?(\d{2})(?: ?([ap])\.?m\.?)?")
-_QUICK_KOREAN: Final = re.compile(r"(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?")
+# People wrap a time in a label, an approximation or a polite ending ("희망 시간: 9:40 AM",
+# "약 14:30 정도", "오후 3시에 가능해요", "15:00 please"). None of these words is a token of
+# the lexer or a range/bound word of the grouping, so the general path reads such a text
+# exactly as the bare shape (the answer-equality property test draws them too).
+_QUICK_PREFIX: Final = (
+    r"(?:(?:희망 시간|희망|preferred|time): |가능하면 |(?:around|about|약|대략) )?"
+)
+_QUICK_SUFFIX: Final = (
+    r"(?: ?(?:쯤|경|즈음|정도|무렵))?(?:에 가능해요|에 가능합니다|요| please| 희망합니다|"
+    r" 희망해요)?[.!]?"
+)
+# One pattern for both shapes: "H:MM [am|pm]" (groups 1-3) or "[오전|오후] N시 [M분|반]"
+# (groups 4-7), so a text costs one match whichever it is.
+_QUICK: Final = re.compile(
+    _QUICK_PREFIX
+    + r"(?:(\d{1,2}) ?: ?(\d{2})(?: ?([ap])\.?m\.?)?"
+    + r"|(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?)"
+    + _QUICK_SUFFIX
+)
 _AFTERNOON_MARKS: Final = frozenset({"p", "오후"})
+# Every result the quick path gives for an explicit clock (hour 1-23, minute 0-59), built
+# once at import: a static table of values, not a memory of texts (first sight stays first
+# sight), so a call looks its answer up instead of building an attrs object and a time.
+_QUICK_REASONS: Final = ("clock_24h", "clock_12h_ampm", "korean_ampm_hour")
+_EXPLICIT: Final[dict[str, tuple[ParsedTime, ...]]] = {
+    reason: tuple(
+        ParsedTime(
+            Period.MORNING if hour < 12 else Period.AFTERNOON, dt.time(hour, minute), False, reason
+        )
+        for hour in range(24)
+        for minute in range(60)
+    )
+    for reason in _QUICK_REASONS
+}
 
 
-def _quick_read(
-    hour: int, minute: int, padded: bool, mark: str | None, hours: ClinicHours
-) -> ParsedTime | None:
-    """The commonest shapes without the general machinery; None = let it decide.
+def _quick(text: str, hours: ClinicHours) -> ParsedTime | None:
+    """``H:MM [am|pm]`` and ``[오전|오후] N시 [M분|반]``, the commonest shapes; None = not one.
 
     Only the plain cases are answered here (hour 1-23, minutes 0-59); everything else
     (midnight, 24:00, impossible values) goes the general way. A property test checks
-    that both ways give the same result.
+    that both ways give the same result. One function, not three: on first sight each
+    extra Python call costs far more than when warm.
     """
+    m = _QUICK.fullmatch(text)
+    if m is None:
+        return None
+    digits, minutes, mark, word, k_digits, k_minutes, half = m.groups()
+    if digits is None:
+        digits, mark = k_digits, word
+        minutes = "30" if half else k_minutes or "0"
+    hour = int(digits)
+    minute = int(minutes)
     if not 1 <= hour <= 23 or minute > 59:
         return None
     if mark is not None:
@@ -73,29 +112,15 @@ def _quick_read(
         if hour == 0:
             return None
         reason = "korean_ampm_hour" if len(mark) > 1 else "clock_12h_ampm"
-    elif hour >= 12 or padded:
-        reason = "clock_24h"
+    elif hour >= 12 or (len(digits) == 2 and digits[0] == "0"):
+        reason = "clock_24h"  # 12:xx is noon; "09:00" is 24-hour notation
     else:
         seconds = hour * 3600 + minute * 60
         read = settle(Cands((seconds, seconds + 12 * 3600), 0, "bare"), hours)
         if isinstance(read, Fail):
             return abstain(read.reason, ambiguous=read.ambiguous)
         return ParsedTime(read.period, _clock(read.seconds), False, read.reason)
-    period = Period.MORNING if hour < 12 else Period.AFTERNOON
-    return ParsedTime(period, dt.time(hour, minute), False, reason)
-
-
-def _quick(text: str, hours: ClinicHours) -> ParsedTime | None:
-    """``H:MM [am|pm]`` and ``[오전|오후] N시 [M분|반]``, the commonest shapes."""
-    if m := _QUICK_CLOCK.fullmatch(text):
-        hour, minute, mark = m.groups()
-        padded = hour[0] == "0" and len(hour) == 2
-        return _quick_read(int(hour), int(minute), padded, mark, hours)
-    if m := _QUICK_KOREAN.fullmatch(text):
-        word, hour, minute, half = m.groups()
-        padded = hour[0] == "0" and len(hour) == 2
-        return _quick_read(int(hour), 30 if half else int(minute or 0), padded, word, hours)
-    return None
+    return _EXPLICIT[reason][hour * 60 + minute]
 
 
 def _clock(seconds: int | None) -> dt.time | None:
@@ -155,13 +180,15 @@ def _general(text: str, hours: ClinicHours) -> ParsedTime:
 
 
 def _decide(text: str, hours: ClinicHours) -> ParsedTime:
+    # The quick shapes have digits and at most ~60 characters: neither "empty" nor
+    # "too_long" can apply to a text they match, so they are tried first.
+    quick = _quick(text, hours)
+    if quick is not None:
+        return quick
     if _ALNUM.search(text) is None:
         return abstain("empty")  # "", "-", "?", "..."
     if len(text) > MAX_LENGTH:
         return abstain("too_long")
-    quick = _quick(text, hours)
-    if quick is not None:
-        return quick
     return _general(text, hours)
 
 
@@ -179,7 +206,7 @@ def parse_preferred_time(text: str, *, hours: Iterable[ClinicTimeSlot] | None = 
     """
     if not isinstance(text, str):
         return abstain("not_a_string")
-    reduced = clinic_hours(hours)
+    reduced = DEFAULT_HOURS if hours is None else clinic_hours(hours)
     if len(text) > 4 * MAX_LENGTH:
         return abstain("too_long")  # do not normalise or cache megabytes
     try:
