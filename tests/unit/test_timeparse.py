@@ -24,9 +24,9 @@ from slotcap.domain.timeparse import (
     READ_REASONS,
     REASONS,
     ParsedTime,
+    _clear_caches,
     _decide,
     _general,
-    _parse_cached,
     parse_preferred_time,
     period_of_clock,
 )
@@ -678,7 +678,7 @@ def _check_result(text: str, result: ParsedTime) -> None:
 @given(st.text() | almost_times)
 def test_any_text_is_total_and_deterministic(text: str) -> None:
     first = parse_preferred_time(text)
-    _parse_cached.cache_clear()
+    _clear_caches()
     second = parse_preferred_time(text)
     assert first == second
     _check_result(text, first)

@@ -114,19 +114,35 @@ def _quick(text: str, hours: ClinicHours) -> ParsedTime | None:
         reason = "korean_ampm_hour" if len(mark) > 1 else "clock_12h_ampm"
     elif hour >= 12 or (len(digits) == 2 and digits[0] == "0"):
         reason = "clock_24h"  # 12:xx is noon; "09:00" is 24-hour notation
+    elif hours is DEFAULT_HOURS:
+        return _BARE_DEFAULT[hour * 60 + minute]
     else:
-        seconds = hour * 3600 + minute * 60
-        read = settle(Cands((seconds, seconds + 12 * 3600), 0, "bare"), hours)
-        if isinstance(read, Fail):
-            return abstain(read.reason, ambiguous=read.ambiguous)
-        return ParsedTime(read.period, _clock(read.seconds), False, read.reason)
+        return _bare(hour, minute, hours)
     return _EXPLICIT[reason][hour * 60 + minute]
+
+
+def _bare(hour: int, minute: int, hours: ClinicHours) -> ParsedTime:
+    """A bare 1-11 o'clock: the clinic's hours pick one of its two readings, or none."""
+    seconds = hour * 3600 + minute * 60
+    read = settle(Cands((seconds, seconds + 12 * 3600), 0, "bare"), hours)
+    if isinstance(read, Fail):
+        return abstain(read.reason, ambiguous=read.ambiguous)
+    return ParsedTime(read.period, _clock(read.seconds), False, read.reason)
 
 
 def _clock(seconds: int | None) -> dt.time | None:
     if seconds is None:
         return None
     return dt.time(seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
+# The same for a bare 1-11 o'clock under the default hours (the common call), from the
+# bare-hour rule itself, also at import; other hours go through ``_bare`` each time.
+_BARE_DEFAULT: Final[tuple[ParsedTime, ...]] = tuple(
+    _bare(hour, minute, DEFAULT_HOURS) if 1 <= hour <= 11 else abstain("internal_error")
+    for hour in range(24)
+    for minute in range(60)
+)
 
 
 def _words_only(context: Sequence[DayWord], no_preference: bool) -> ParsedTime:
@@ -198,6 +214,19 @@ def _parse_cached(text: str, hours: ClinicHours) -> ParsedTime:
     return _decide(normalise(text), hours)
 
 
+@functools.lru_cache(maxsize=8192)
+def _parse_default(text: str) -> ParsedTime:
+    # The default hours (the common call) keyed by the text alone: a one-str key is
+    # used as is, where (text, hours) would build and hash a tuple on every call.
+    return _decide(normalise(text), DEFAULT_HOURS)
+
+
+def _clear_caches() -> None:
+    """Forget every parsed text (tests, and the benchmark's first-sight round)."""
+    _parse_cached.cache_clear()
+    _parse_default.cache_clear()
+
+
 def parse_preferred_time(text: str, *, hours: Iterable[ClinicTimeSlot] | None = None) -> ParsedTime:
     """Read ``text`` as a MORNING / AFTERNOON preference, or abstain.
 
@@ -210,6 +239,8 @@ def parse_preferred_time(text: str, *, hours: Iterable[ClinicTimeSlot] | None = 
     if len(text) > 4 * MAX_LENGTH:
         return abstain("too_long")  # do not normalise or cache megabytes
     try:
+        if reduced is DEFAULT_HOURS:
+            return _parse_default(text)
         return _parse_cached(text, reduced)
     except Exception:  # pragma: no cover - a bug must abstain, not break a booking
         return abstain("internal_error")
