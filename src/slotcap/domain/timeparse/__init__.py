@@ -14,7 +14,6 @@ every reason code and every decision.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Final
@@ -86,17 +85,18 @@ _EXPLICIT: Final[dict[str, tuple[ParsedTime, ...]]] = {
 }
 
 
-def _quick(text: str, hours: ClinicHours) -> ParsedTime | None:
-    """``H:MM [am|pm]`` and ``[오전|오후] N시 [M분|반]``, the commonest shapes; None = not one.
+def _decide(text: str, hours: ClinicHours) -> ParsedTime:
+    """The answer for normalised text: the commonest shapes at once, the rest in full.
 
-    Only the plain cases are answered here (hour 1-23, minutes 0-59); everything else
-    (midnight, 24:00, impossible values) goes the general way. A property test checks
-    that both ways give the same result. One function, not three: on first sight each
+    ``H:MM [am|pm]`` and ``[오전|오후] N시 [M분|반]`` are answered here from their match
+    when plain (hour 1-23, minutes 0-59); everything else (midnight, 24:00, impossible
+    values, any other text) goes the general way (``_slow``). A property test checks that
+    both ways give the same result. One function, not four: on first sight each
     extra Python call costs far more than when warm.
     """
     m = _QUICK.fullmatch(text)
     if m is None:
-        return None
+        return _slow(text, hours)
     digits, minutes, mark, word, k_digits, k_minutes, half = m.groups()
     if digits is None:
         digits, mark = k_digits, word
@@ -104,13 +104,13 @@ def _quick(text: str, hours: ClinicHours) -> ParsedTime | None:
     hour = int(digits)
     minute = int(minutes)
     if not 1 <= hour <= 23 or minute > 59:
-        return None
+        return _slow(text, hours)
     if mark is not None:
         if hour > 12:
-            return None
+            return _slow(text, hours)
         hour = hour % 12 + (12 if mark in _AFTERNOON_MARKS else 0)
         if hour == 0:
-            return None
+            return _slow(text, hours)
         reason = "korean_ampm_hour" if len(mark) > 1 else "clock_12h_ampm"
     elif hour >= 12 or (len(digits) == 2 and digits[0] == "0"):
         reason = "clock_24h"  # 12:xx is noon; "09:00" is 24-hour notation
@@ -195,12 +195,9 @@ def _general(text: str, hours: ClinicHours) -> ParsedTime:
     return _finish(grouped.units, grouped.context, hours, no_preference=lexed.no_preference)
 
 
-def _decide(text: str, hours: ClinicHours) -> ParsedTime:
+def _slow(text: str, hours: ClinicHours) -> ParsedTime:
     # The quick shapes have digits and at most ~60 characters: neither "empty" nor
-    # "too_long" can apply to a text they match, so they are tried first.
-    quick = _quick(text, hours)
-    if quick is not None:
-        return quick
+    # "too_long" can apply to a text they match, so they were tried first.
     if _ALNUM.search(text) is None:
         return abstain("empty")  # "", "-", "?", "..."
     if len(text) > MAX_LENGTH:
@@ -208,23 +205,17 @@ def _decide(text: str, hours: ClinicHours) -> ParsedTime:
     return _general(text, hours)
 
 
-@functools.lru_cache(maxsize=8192)
-def _parse_cached(text: str, hours: ClinicHours) -> ParsedTime:
-    # Pure in (text, hours); ParsedTime is frozen, so sharing results is safe.
-    return _decide(normalise(text), hours)
-
-
-@functools.lru_cache(maxsize=8192)
-def _parse_default(text: str) -> ParsedTime:
-    # The default hours (the common call) keyed by the text alone: a one-str key is
-    # used as is, where (text, hours) would build and hash a tuple on every call.
-    return _decide(normalise(text), DEFAULT_HOURS)
+#: Results by text (default hours) or by (text, hours). A plain dict, emptied when full:
+#: on first sight ``functools.lru_cache`` costs about 2 µs per miss (a linked-list node
+#: per entry, tracked by the garbage collector), a dict insertion a fraction of that. A
+#: migration's column is mostly repeats, which refill it at once after a clear.
+_CACHE: dict[object, ParsedTime] = {}
+CACHE_SIZE: Final = 8192
 
 
 def _clear_caches() -> None:
     """Forget every parsed text (tests, and the benchmark's first-sight round)."""
-    _parse_cached.cache_clear()
-    _parse_default.cache_clear()
+    _CACHE.clear()
 
 
 def parse_preferred_time(text: str, *, hours: Iterable[ClinicTimeSlot] | None = None) -> ParsedTime:
@@ -238,9 +229,16 @@ def parse_preferred_time(text: str, *, hours: Iterable[ClinicTimeSlot] | None = 
     reduced = DEFAULT_HOURS if hours is None else clinic_hours(hours)
     if len(text) > 4 * MAX_LENGTH:
         return abstain("too_long")  # do not normalise or cache megabytes
-    try:
-        if reduced is DEFAULT_HOURS:
-            return _parse_default(text)
-        return _parse_cached(text, reduced)
-    except Exception:  # pragma: no cover - a bug must abstain, not break a booking
-        return abstain("internal_error")
+    # Pure in (text, hours); ParsedTime is frozen, so sharing results is safe. A str key
+    # never equals a tuple key, so one dict holds both.
+    key: object = text if reduced is DEFAULT_HOURS else (text, reduced)
+    result = _CACHE.get(key)
+    if result is None:
+        try:
+            result = _decide(normalise(text), reduced)
+        except Exception:  # pragma: no cover - a bug must abstain, not break a booking
+            return abstain("internal_error")
+        if len(_CACHE) >= CACHE_SIZE:
+            _CACHE.clear()  # atomic under the GIL, unlike evicting one entry
+        _CACHE[key] = result
+    return result
