@@ -643,6 +643,21 @@ def test_quick_path_agrees_with_the_general_path_around_sentence_text(
         assert _decide(text, reduced) == _general(text, reduced), text
 
 
+@given(
+    written_times(),
+    st.sampled_from(_WRAPPERS_BEFORE),
+    st.sampled_from(_WRAPPERS_AFTER),
+    st.sampled_from(["", " ", "  ", "\t", "\u3000", "\n"]),
+    st.lists(time_slots(), max_size=3),
+)
+def test_reading_the_text_as_received_agrees_with_reading_it_normalised(
+    written: WrittenTime, before: str, after: str, space: str, slots: list[ClinicTimeSlot]
+) -> None:
+    for text in (before + written.text + after, space + written.text.upper() + space):
+        for reduced in (DEFAULT_HOURS, clinic_hours(slots)):
+            assert _decide(text, reduced, raw=True) == _decide(normalise(text), reduced), text
+
+
 @given(written_times(), st.lists(time_slots(), max_size=4))
 def test_explicit_times_ignore_clinic_hours(
     written: WrittenTime, slots: list[ClinicTimeSlot]

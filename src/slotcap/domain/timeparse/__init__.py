@@ -68,7 +68,19 @@ _QUICK: Final = re.compile(
     + r"|(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?)"
     + _QUICK_SUFFIX
 )
-_AFTERNOON_MARKS: Final = frozenset({"p", "오후"})
+# The same shapes on the text as received, tried before normalising it: ASCII digits and
+# spaces only (re.ASCII), and upper-case marks ("9:40 AM"). Every character this can
+# match (ASCII, precomposed Hangul syllables) is NFKC-stable and no look-alike, and it
+# admits no double, outer or non-ASCII space, so normalising such a text would only
+# lower-case its am/pm: the answer is the same, and normalising (~1 µs) is skipped.
+_QUICK_RAW: Final = re.compile(
+    _QUICK_PREFIX
+    + r"(?:(\d{1,2}) ?: ?(\d{2})(?: ?([apAP])\.?[mM]\.?)?"
+    + r"|(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?)"
+    + _QUICK_SUFFIX,
+    re.ASCII,
+)
+_AFTERNOON_MARKS: Final = frozenset({"p", "P", "오후"})
 # Every result the quick path gives for an explicit clock (hour 1-23, minute 0-59), built
 # once at import: a static table of values, not a memory of texts (first sight stays first
 # sight), so a call looks its answer up instead of building an attrs object and a time.
@@ -85,8 +97,8 @@ _EXPLICIT: Final[dict[str, tuple[ParsedTime, ...]]] = {
 }
 
 
-def _decide(text: str, hours: ClinicHours) -> ParsedTime:
-    """The answer for normalised text: the commonest shapes at once, the rest in full.
+def _decide(text: str, hours: ClinicHours, *, raw: bool = False) -> ParsedTime:
+    """The answer for normalised text (``raw``: text as received), common shapes at once.
 
     ``H:MM [am|pm]`` and ``[오전|오후] N시 [M분|반]`` are answered here from their match
     when plain (hour 1-23, minutes 0-59); everything else (midnight, 24:00, impossible
@@ -94,7 +106,13 @@ def _decide(text: str, hours: ClinicHours) -> ParsedTime:
     both ways give the same result. One function, not four: on first sight each
     extra Python call costs far more than when warm.
     """
-    m = _QUICK.fullmatch(text)
+    if raw:
+        m = _QUICK_RAW.fullmatch(text)
+        if m is None:
+            text, raw = normalise(text), False
+            m = _QUICK.fullmatch(text)
+    else:
+        m = _QUICK.fullmatch(text)
     if m is None:
         return _slow(text, hours)
     digits, minutes, mark, word, k_digits, k_minutes, half = m.groups()
@@ -104,13 +122,13 @@ def _decide(text: str, hours: ClinicHours) -> ParsedTime:
     hour = int(digits)
     minute = int(minutes)
     if not 1 <= hour <= 23 or minute > 59:
-        return _slow(text, hours)
+        return _slow(normalise(text) if raw else text, hours)
     if mark is not None:
         if hour > 12:
-            return _slow(text, hours)
+            return _slow(normalise(text) if raw else text, hours)
         hour = hour % 12 + (12 if mark in _AFTERNOON_MARKS else 0)
         if hour == 0:
-            return _slow(text, hours)
+            return _slow(normalise(text) if raw else text, hours)
         reason = "korean_ampm_hour" if len(mark) > 1 else "clock_12h_ampm"
     elif hour >= 12 or (len(digits) == 2 and digits[0] == "0"):
         reason = "clock_24h"  # 12:xx is noon; "09:00" is 24-hour notation
@@ -235,7 +253,7 @@ def parse_preferred_time(text: str, *, hours: Iterable[ClinicTimeSlot] | None = 
     result = _CACHE.get(key)
     if result is None:
         try:
-            result = _decide(normalise(text), reduced)
+            result = _decide(text, reduced, raw=True)
         except Exception:  # pragma: no cover - a bug must abstain, not break a booking
             return abstain("internal_error")
         if len(_CACHE) >= CACHE_SIZE:
