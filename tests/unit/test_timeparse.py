@@ -620,12 +620,16 @@ def test_quick_path_agrees_with_the_general_path(written: WrittenTime) -> None:
 # decorations ("이후", "전", "부터" and "~" change the meaning; "at", "by" too).
 _WRAPPERS_BEFORE = ["", "희망 시간: ", "희망: ", "preferred: ", "time: ", "가능하면 ", "around ",
                     "about ", "약 ", "대략 ", "at ", "after ", "before ", "by ", "~", "오후 ",
-                    "오전 ", "저녁 ", "i am ", "not ", "약", "가능하면"]  # fmt: skip
+                    "오전 ", "저녁 ", "i am ", "not ", "약", "가능하면", "희망시간:", "시간: ",
+                    "예약 시간: ", "preferred time: ", "되도록 ", "시간 ", "2시간 "]  # fmt: skip
 _WRAPPERS_AFTER = ["", "쯤", " 쯤", "경", " 정도", "즈음", "무렵", "에 가능해요", "에 가능합니다",
                    "요", " please", " 희망합니다", " 희망해요", "!", ".", "쯤요", " 정도!", " 이후",
                    "이후", " 전", "전", "부터", "까지", "~", " 오후", " am", "m", "a", "p", " pm",
                    "분", "0", ":00", "쯤 이후", " 정도 전", "에요", "이요",
-                   " or later"]  # fmt: skip
+                   " or later", "에 가능", "에 예약", "에 예약 희망", "에 방문",
+                   "으로 부탁드립니다", "로 부탁드립니다", " 부탁드립니다", " 부탁해요", " 희망",
+                   " 선호", "에 방문 불가", "로 부탁", "에서", " 이후로 부탁드립니다",
+                   "까지 방문"]  # fmt: skip
 
 
 @given(

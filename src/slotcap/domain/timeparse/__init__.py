@@ -54,11 +54,13 @@ _ALNUM: Final = re.compile(r"[^\W_]")
 # the lexer or a range/bound word of the grouping, so the general path reads such a text
 # exactly as the bare shape (the answer-equality property test draws them too).
 _QUICK_PREFIX: Final = (
-    r"(?:(?:희망 시간|희망|preferred|time): |가능하면 |(?:around|about|약|대략) )?"
+    r"(?:(?:희망 ?시간|예약 ?시간|시간|희망|preferred(?: time)?|time): ?|가능하면 |되도록 "
+    r"|(?:around|about|약|대략) )?"
 )
 _QUICK_SUFFIX: Final = (
-    r"(?: ?(?:쯤|경|즈음|정도|무렵))?(?:에 가능해요|에 가능합니다|요| please| 희망합니다|"
-    r" 희망해요)?[.!]?"
+    r"(?: ?(?:쯤|경|즈음|정도|무렵))?(?:에 가능해요|에 가능합니다|에 가능|에 예약(?: 희망)?|에 방문"
+    r"|으로 부탁드립니다|로 부탁드립니다| 부탁드립니다| 부탁해요|이요|요| please| 희망합니다"
+    r"| 희망해요| 희망| 선호)?[.!]?"
 )
 # One pattern for both shapes: "H:MM [am|pm]" (groups 1-3) or "[오전|오후] N시 [M분|반]"
 # (groups 4-7), so a text costs one match whichever it is.
