@@ -180,8 +180,7 @@ def _agreement(sample: Sequence[tuple[str, str]], read: Callable[[str], str | No
 
 
 def _clear_parse_cache() -> None:
-    cached = getattr(timeparse, "_parse_cached", None)
-    clear = getattr(cached, "cache_clear", None)
+    clear = getattr(timeparse, "_clear_caches", None)
     if clear is None:
         raise SystemExit("slotcap's parser has no cache to clear: update benchmarks/parser.py")
     clear()

@@ -24,13 +24,13 @@ from slotcap.domain.timeparse import (
     READ_REASONS,
     REASONS,
     ParsedTime,
+    _clear_caches,
     _decide,
     _general,
-    _parse_cached,
     parse_preferred_time,
     period_of_clock,
 )
-from slotcap.domain.timeparse._hours import DEFAULT_HOURS
+from slotcap.domain.timeparse._hours import DEFAULT_HOURS, clinic_hours
 from slotcap.domain.timeparse._normalise import normalise
 
 M, A = Period.MORNING, Period.AFTERNOON
@@ -616,6 +616,52 @@ def test_quick_path_agrees_with_the_general_path(written: WrittenTime) -> None:
     assert _decide(text, DEFAULT_HOURS) == _general(text, DEFAULT_HOURS)
 
 
+# What people write around a time, including near misses of the quick path's own
+# decorations ("이후", "전", "부터" and "~" change the meaning; "at", "by" too).
+_WRAPPERS_BEFORE = ["", "희망 시간: ", "희망: ", "preferred: ", "time: ", "가능하면 ", "around ",
+                    "about ", "약 ", "대략 ", "at ", "after ", "before ", "by ", "~", "오후 ",
+                    "오전 ", "저녁 ", "i am ", "not ", "약", "가능하면", "희망시간:", "시간: ",
+                    "예약 시간: ", "preferred time: ", "되도록 ", "시간 ", "2시간 "]  # fmt: skip
+_WRAPPERS_AFTER = ["", "쯤", " 쯤", "경", " 정도", "즈음", "무렵", "에 가능해요", "에 가능합니다",
+                   "요", " please", " 희망합니다", " 희망해요", "!", ".", "쯤요", " 정도!", " 이후",
+                   "이후", " 전", "전", "부터", "까지", "~", " 오후", " am", "m", "a", "p", " pm",
+                   "분", "0", ":00", "쯤 이후", " 정도 전", "에요", "이요",
+                   " or later", "에 가능", "에 예약", "에 예약 희망", "에 방문",
+                   "으로 부탁드립니다", "로 부탁드립니다", " 부탁드립니다", " 부탁해요", " 희망",
+                   " 선호", "에 방문 불가", "로 부탁", "에서", " 이후로 부탁드립니다",
+                   "까지 방문"]  # fmt: skip
+
+
+@given(
+    written_times(decorate=False),
+    st.sampled_from(_WRAPPERS_BEFORE),
+    st.sampled_from(_WRAPPERS_AFTER),
+    st.lists(time_slots(), max_size=3),
+)
+def test_quick_path_agrees_with_the_general_path_around_sentence_text(
+    written: WrittenTime, before: str, after: str, slots: list[ClinicTimeSlot]
+) -> None:
+    text = normalise(before + written.text + after)
+    hours = clinic_hours(slots)
+    for reduced in (DEFAULT_HOURS, hours):
+        assert _decide(text, reduced) == _general(text, reduced), text
+
+
+@given(
+    written_times(),
+    st.sampled_from(_WRAPPERS_BEFORE),
+    st.sampled_from(_WRAPPERS_AFTER),
+    st.sampled_from(["", " ", "  ", "\t", "\u3000", "\n"]),
+    st.lists(time_slots(), max_size=3),
+)
+def test_reading_the_text_as_received_agrees_with_reading_it_normalised(
+    written: WrittenTime, before: str, after: str, space: str, slots: list[ClinicTimeSlot]
+) -> None:
+    for text in (before + written.text + after, space + written.text.upper() + space):
+        for reduced in (DEFAULT_HOURS, clinic_hours(slots)):
+            assert _decide(text, reduced, raw=True) == _decide(normalise(text), reduced), text
+
+
 @given(written_times(), st.lists(time_slots(), max_size=4))
 def test_explicit_times_ignore_clinic_hours(
     written: WrittenTime, slots: list[ClinicTimeSlot]
@@ -651,7 +697,7 @@ def _check_result(text: str, result: ParsedTime) -> None:
 @given(st.text() | almost_times)
 def test_any_text_is_total_and_deterministic(text: str) -> None:
     first = parse_preferred_time(text)
-    _parse_cached.cache_clear()
+    _clear_caches()
     second = parse_preferred_time(text)
     assert first == second
     _check_result(text, first)

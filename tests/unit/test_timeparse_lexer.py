@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 from tests.strategies.hostile import hostile_text
 
 from slotcap.domain.timeparse import _scan
@@ -96,3 +97,17 @@ def test_the_guarded_pattern_matches_like_the_plain_alternation(text: str) -> No
     normal = normalise(text)
     plain = [(m.lastgroup, m.span()) for m in _UNGUARDED.finditer(normal)]
     assert [(m.lastgroup, m.span()) for m in _scan._MASTER.finditer(normal)] == plain
+
+
+def test_the_only_printable_space_is_the_plain_space() -> None:
+    # normalise() keeps a printable text's spacing as is when it has no double or outer
+    # space: that is only right if every other Unicode space is non-printable.
+    printable_spaces = [c for c in range(0x110000) if chr(c).isspace() and chr(c).isprintable()]
+    assert printable_spaces == [0x20]
+
+
+@given(st.text() | hostile_text(max_size=30))
+def test_normalised_text_is_single_spaced_and_stable(text: str) -> None:
+    normal = normalise(text)
+    assert normal == " ".join(normal.split())
+    assert normalise(normal) == normal

@@ -14,14 +14,13 @@ every reason code and every decision.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import re
 from collections.abc import Iterable, Sequence
 from typing import Final
 
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.domain.timeparse._group import Unit, group
-from slotcap.domain.timeparse._hours import ClinicHours, clinic_hours
+from slotcap.domain.timeparse._hours import DEFAULT_HOURS, ClinicHours, clinic_hours
 from slotcap.domain.timeparse._normalise import normalise
 from slotcap.domain.timeparse._resolve import Cands, Fail, resolve_unit, settle
 from slotcap.domain.timeparse._result import (
@@ -50,58 +49,120 @@ MAX_LENGTH: Final = 500
 _ALNUM: Final = re.compile(r"[^\W_]")
 # Normalised text has single spaces, so " ?" covers every spacing the lexer accepts here
 # ("14 : 00", "9시 반"); a 시 without 오전/오후 ("9시", "14시 30분") is a clock as well.
-_QUICK_CLOCK: Final = re.compile(r"(\d{1,2}) ?: ?(\d{2})(?: ?([ap])\.?m\.?)?")
-_QUICK_KOREAN: Final = re.compile(r"(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?")
-_AFTERNOON_MARKS: Final = frozenset({"p", "오후"})
+# People wrap a time in a label, an approximation or a polite ending ("희망 시간: 9:40 AM",
+# "약 14:30 정도", "오후 3시에 가능해요", "15:00 please"). None of these words is a token of
+# the lexer or a range/bound word of the grouping, so the general path reads such a text
+# exactly as the bare shape (the answer-equality property test draws them too).
+_QUICK_PREFIX: Final = (
+    r"(?:(?:희망 ?시간|예약 ?시간|시간|희망|preferred(?: time)?|time): ?|가능하면 |되도록 "
+    r"|(?:around|about|약|대략) )?"
+)
+_QUICK_SUFFIX: Final = (
+    r"(?: ?(?:쯤|경|즈음|정도|무렵))?(?:에 가능해요|에 가능합니다|에 가능|에 예약(?: 희망)?|에 방문"
+    r"|으로 부탁드립니다|로 부탁드립니다| 부탁드립니다| 부탁해요|이요|요| please| 희망합니다"
+    r"| 희망해요| 희망| 선호)?[.!]?"
+)
+# One pattern for both shapes: "H:MM [am|pm]" (groups 1-3) or "[오전|오후] N시 [M분|반]"
+# (groups 4-7), so a text costs one match whichever it is.
+_QUICK: Final = re.compile(
+    _QUICK_PREFIX
+    + r"(?:(\d{1,2}) ?: ?(\d{2})(?: ?([ap])\.?m\.?)?"
+    + r"|(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?)"
+    + _QUICK_SUFFIX
+)
+# The same shapes on the text as received, tried before normalising it: ASCII digits and
+# spaces only (re.ASCII), and upper-case marks ("9:40 AM"). Every character this can
+# match (ASCII, precomposed Hangul syllables) is NFKC-stable and no look-alike, and it
+# admits no double, outer or non-ASCII space, so normalising such a text would only
+# lower-case its am/pm: the answer is the same, and normalising (~1 µs) is skipped.
+_QUICK_RAW: Final = re.compile(
+    _QUICK_PREFIX
+    + r"(?:(\d{1,2}) ?: ?(\d{2})(?: ?([apAP])\.?[mM]\.?)?"
+    + r"|(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?)"
+    + _QUICK_SUFFIX,
+    re.ASCII,
+)
+_AFTERNOON_MARKS: Final = frozenset({"p", "P", "오후"})
+# Every result the quick path gives for an explicit clock (hour 1-23, minute 0-59), built
+# once at import: a static table of values, not a memory of texts (first sight stays first
+# sight), so a call looks its answer up instead of building an attrs object and a time.
+_QUICK_REASONS: Final = ("clock_24h", "clock_12h_ampm", "korean_ampm_hour")
+_EXPLICIT: Final[dict[str, tuple[ParsedTime, ...]]] = {
+    reason: tuple(
+        ParsedTime(
+            Period.MORNING if hour < 12 else Period.AFTERNOON, dt.time(hour, minute), False, reason
+        )
+        for hour in range(24)
+        for minute in range(60)
+    )
+    for reason in _QUICK_REASONS
+}
 
 
-def _quick_read(
-    hour: int, minute: int, padded: bool, mark: str | None, hours: ClinicHours
-) -> ParsedTime | None:
-    """The commonest shapes without the general machinery; None = let it decide.
+def _decide(text: str, hours: ClinicHours, *, raw: bool = False) -> ParsedTime:
+    """The answer for normalised text (``raw``: text as received), common shapes at once.
 
-    Only the plain cases are answered here (hour 1-23, minutes 0-59); everything else
-    (midnight, 24:00, impossible values) goes the general way. A property test checks
-    that both ways give the same result.
+    ``H:MM [am|pm]`` and ``[오전|오후] N시 [M분|반]`` are answered here from their match
+    when plain (hour 1-23, minutes 0-59); everything else (midnight, 24:00, impossible
+    values, any other text) goes the general way (``_slow``). A property test checks that
+    both ways give the same result. One function, not four: on first sight each
+    extra Python call costs far more than when warm.
     """
+    if raw:
+        m = _QUICK_RAW.fullmatch(text)
+        if m is None:
+            text, raw = normalise(text), False
+            m = _QUICK.fullmatch(text)
+    else:
+        m = _QUICK.fullmatch(text)
+    if m is None:
+        return _slow(text, hours)
+    digits, minutes, mark, word, k_digits, k_minutes, half = m.groups()
+    if digits is None:
+        digits, mark = k_digits, word
+        minutes = "30" if half else k_minutes or "0"
+    hour = int(digits)
+    minute = int(minutes)
     if not 1 <= hour <= 23 or minute > 59:
-        return None
+        return _slow(normalise(text) if raw else text, hours)
     if mark is not None:
         if hour > 12:
-            return None
+            return _slow(normalise(text) if raw else text, hours)
         hour = hour % 12 + (12 if mark in _AFTERNOON_MARKS else 0)
         if hour == 0:
-            return None
+            return _slow(normalise(text) if raw else text, hours)
         reason = "korean_ampm_hour" if len(mark) > 1 else "clock_12h_ampm"
-    elif hour >= 12 or padded:
-        reason = "clock_24h"
+    elif hour >= 12 or (len(digits) == 2 and digits[0] == "0"):
+        reason = "clock_24h"  # 12:xx is noon; "09:00" is 24-hour notation
+    elif hours is DEFAULT_HOURS:
+        return _BARE_DEFAULT[hour * 60 + minute]
     else:
-        seconds = hour * 3600 + minute * 60
-        read = settle(Cands((seconds, seconds + 12 * 3600), 0, "bare"), hours)
-        if isinstance(read, Fail):
-            return abstain(read.reason, ambiguous=read.ambiguous)
-        return ParsedTime(read.period, _clock(read.seconds), False, read.reason)
-    period = Period.MORNING if hour < 12 else Period.AFTERNOON
-    return ParsedTime(period, dt.time(hour, minute), False, reason)
+        return _bare(hour, minute, hours)
+    return _EXPLICIT[reason][hour * 60 + minute]
 
 
-def _quick(text: str, hours: ClinicHours) -> ParsedTime | None:
-    """``H:MM [am|pm]`` and ``[오전|오후] N시 [M분|반]``, the commonest shapes."""
-    if m := _QUICK_CLOCK.fullmatch(text):
-        hour, minute, mark = m.groups()
-        padded = hour[0] == "0" and len(hour) == 2
-        return _quick_read(int(hour), int(minute), padded, mark, hours)
-    if m := _QUICK_KOREAN.fullmatch(text):
-        word, hour, minute, half = m.groups()
-        padded = hour[0] == "0" and len(hour) == 2
-        return _quick_read(int(hour), 30 if half else int(minute or 0), padded, word, hours)
-    return None
+def _bare(hour: int, minute: int, hours: ClinicHours) -> ParsedTime:
+    """A bare 1-11 o'clock: the clinic's hours pick one of its two readings, or none."""
+    seconds = hour * 3600 + minute * 60
+    read = settle(Cands((seconds, seconds + 12 * 3600), 0, "bare"), hours)
+    if isinstance(read, Fail):
+        return abstain(read.reason, ambiguous=read.ambiguous)
+    return ParsedTime(read.period, _clock(read.seconds), False, read.reason)
 
 
 def _clock(seconds: int | None) -> dt.time | None:
     if seconds is None:
         return None
     return dt.time(seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
+# The same for a bare 1-11 o'clock under the default hours (the common call), from the
+# bare-hour rule itself, also at import; other hours go through ``_bare`` each time.
+_BARE_DEFAULT: Final[tuple[ParsedTime, ...]] = tuple(
+    _bare(hour, minute, DEFAULT_HOURS) if 1 <= hour <= 11 else abstain("internal_error")
+    for hour in range(24)
+    for minute in range(60)
+)
 
 
 def _words_only(context: Sequence[DayWord], no_preference: bool) -> ParsedTime:
@@ -154,21 +215,27 @@ def _general(text: str, hours: ClinicHours) -> ParsedTime:
     return _finish(grouped.units, grouped.context, hours, no_preference=lexed.no_preference)
 
 
-def _decide(text: str, hours: ClinicHours) -> ParsedTime:
+def _slow(text: str, hours: ClinicHours) -> ParsedTime:
+    # The quick shapes have digits and at most ~60 characters: neither "empty" nor
+    # "too_long" can apply to a text they match, so they were tried first.
     if _ALNUM.search(text) is None:
         return abstain("empty")  # "", "-", "?", "..."
     if len(text) > MAX_LENGTH:
         return abstain("too_long")
-    quick = _quick(text, hours)
-    if quick is not None:
-        return quick
     return _general(text, hours)
 
 
-@functools.lru_cache(maxsize=8192)
-def _parse_cached(text: str, hours: ClinicHours) -> ParsedTime:
-    # Pure in (text, hours); ParsedTime is frozen, so sharing results is safe.
-    return _decide(normalise(text), hours)
+#: Results by text (default hours) or by (text, hours). A plain dict, emptied when full:
+#: on first sight ``functools.lru_cache`` costs about 2 µs per miss (a linked-list node
+#: per entry, tracked by the garbage collector), a dict insertion a fraction of that. A
+#: migration's column is mostly repeats, which refill it at once after a clear.
+_CACHE: dict[object, ParsedTime] = {}
+CACHE_SIZE: Final = 8192
+
+
+def _clear_caches() -> None:
+    """Forget every parsed text (tests, and the benchmark's first-sight round)."""
+    _CACHE.clear()
 
 
 def parse_preferred_time(text: str, *, hours: Iterable[ClinicTimeSlot] | None = None) -> ParsedTime:
@@ -179,10 +246,19 @@ def parse_preferred_time(text: str, *, hours: Iterable[ClinicTimeSlot] | None = 
     """
     if not isinstance(text, str):
         return abstain("not_a_string")
-    reduced = clinic_hours(hours)
+    reduced = DEFAULT_HOURS if hours is None else clinic_hours(hours)
     if len(text) > 4 * MAX_LENGTH:
         return abstain("too_long")  # do not normalise or cache megabytes
-    try:
-        return _parse_cached(text, reduced)
-    except Exception:  # pragma: no cover - a bug must abstain, not break a booking
-        return abstain("internal_error")
+    # Pure in (text, hours); ParsedTime is frozen, so sharing results is safe. A str key
+    # never equals a tuple key, so one dict holds both.
+    key: object = text if reduced is DEFAULT_HOURS else (text, reduced)
+    result = _CACHE.get(key)
+    if result is None:
+        try:
+            result = _decide(text, reduced, raw=True)
+        except Exception:  # pragma: no cover - a bug must abstain, not break a booking
+            return abstain("internal_error")
+        if len(_CACHE) >= CACHE_SIZE:
+            _CACHE.clear()  # atomic under the GIL, unlike evicting one entry
+        _CACHE[key] = result
+    return result

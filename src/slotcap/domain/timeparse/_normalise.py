@@ -51,5 +51,10 @@ def normalise(text: str) -> str:
         if "午" in folded or "正" in folded:
             for old, new in _CJK_WORDS:
                 folded = folded.replace(old, new)
+    # Most texts are already single-spaced: a printable text (no tab, newline or other
+    # Unicode space; plain " " is printable) without a double or an outer space keeps its
+    # spacing, and the split/join below would only copy it.
+    if folded.isprintable() and "  " not in folded and folded[:1] != " " and folded[-1:] != " ":
+        return folded
     # str.split() splits on every Unicode space and drops the ends.
     return " ".join(folded.split())
