@@ -18,7 +18,6 @@ Two shapes of read on purpose:
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
@@ -34,6 +33,7 @@ from slotcap.domain.model import (
     Service,
     ServiceLimit,
 )
+from slotcap.domain.schema_state import SchemaState
 
 __all__ = [
     "BookingTransaction",
@@ -51,37 +51,6 @@ __all__ = [
 ]
 
 
-class SchemaState(enum.StrEnum):
-    """Which columns the reservation database has, i.e. which rules it can serve."""
-
-    #: Before phase 1: old columns only. Count rule only; new fields are not written.
-    LEGACY = "legacy"
-    #: Phases 1–3: old and new columns side by side. Both rules; bookings dual-write.
-    EXPANDED = "expanded"
-    #: After phase 4: new columns only. Minutes rule only.
-    CONTRACTED = "contracted"
-
-    @property
-    def has_legacy_columns(self) -> bool:
-        return self is not SchemaState.CONTRACTED
-
-    @property
-    def has_new_columns(self) -> bool:
-        return self is not SchemaState.LEGACY
-
-    def keep_columns(self, reservation: Reservation) -> Reservation:
-        """The reservation with only the columns a database in this state has."""
-        if not self.has_new_columns:
-            return attrs.evolve(
-                reservation,
-                service_id=None,
-                service_name=None,
-                estimated_duration=None,
-                period=None,
-            )
-        if not self.has_legacy_columns:
-            return attrs.evolve(reservation, service=None, preferred_time=None)
-        return reservation
 
 
 @attrs.frozen(kw_only=True)

@@ -1,6 +1,6 @@
 """The one rule that names a reservation schema's state from its columns and tables.
 
-Used by the stores (``adapters._sql.SchemaInfo.state``) and by the migration toolkit
+Used by the stores (``slotcap.sql.catalog``) and by the migration toolkit
 (``migration.catalog.detect_schema_state``), so that both always agree on which rules
 a database can serve.
 """
@@ -10,10 +10,54 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection
 
-from slotcap.errors import SchemaStateError
-from slotcap.ports import SchemaState
+import attrs
 
-__all__ = ["LEGACY_COLUMNS", "NEW_COLUMNS", "NEW_TABLES", "Rule", "require", "schema_state"]
+from slotcap.domain.model import Reservation
+from slotcap.errors import SchemaStateError
+
+__all__ = [
+    "LEGACY_COLUMNS",
+    "NEW_COLUMNS",
+    "NEW_TABLES",
+    "Rule",
+    "SchemaState",
+    "require",
+    "schema_state",
+]
+
+
+class SchemaState(enum.StrEnum):
+    """Which columns the reservation database has, i.e. which rules it can serve."""
+
+    #: Before phase 1: old columns only. Count rule only; new fields are not written.
+    LEGACY = "legacy"
+    #: Phases 1–3: old and new columns side by side. Both rules; bookings dual-write.
+    EXPANDED = "expanded"
+    #: After phase 4: new columns only. Minutes rule only.
+    CONTRACTED = "contracted"
+
+    @property
+    def has_legacy_columns(self) -> bool:
+        return self is not SchemaState.CONTRACTED
+
+    @property
+    def has_new_columns(self) -> bool:
+        return self is not SchemaState.LEGACY
+
+    def keep_columns(self, reservation: Reservation) -> Reservation:
+        """The reservation with only the columns a database in this state has."""
+        if not self.has_new_columns:
+            return attrs.evolve(
+                reservation,
+                service_id=None,
+                service_name=None,
+                estimated_duration=None,
+                period=None,
+            )
+        if not self.has_legacy_columns:
+            return attrs.evolve(reservation, service=None, preferred_time=None)
+        return reservation
+
 
 #: The columns phase 4 removes, the ones phases 1–4 add, and phase 1's new tables.
 LEGACY_COLUMNS: tuple[str, ...] = ("service", "preferredTime")
