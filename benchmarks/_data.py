@@ -44,7 +44,7 @@ from slotcap.domain.model import Period, Reservation, ReservationStatus, Service
 from slotcap.domain.rules import estimated_duration
 from slotcap.migration.phases import create_read_indexes, migrate
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import SqlConnection, open_sql
+from slotcap.sql import SqlConnection, open_sql
 
 __all__ = [
     "LEGACY_COLUMNS",

@@ -24,7 +24,7 @@ from benchmarks import _data
 from slotcap import BookingRequest, ReservationFull, book, check_availability, open_store
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 __all__ = ["AppTraffic", "Op", "StepStats", "legacy_database", "stats"]
 

@@ -51,10 +51,10 @@ from benchmarks._harness import (
 )
 from slotcap.adapters.postgres import PostgresStore
 from slotcap.adapters.sqlite import SqliteStore
-from slotcap.dburl import connect_postgres, connect_sqlite
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.model import Period
 from slotcap.ports import Store
+from slotcap.sql.url import connect_postgres, connect_sqlite
 from slotcap.usecases.availability import availability_calendar, check_availability
 
 STORES = ("memory", "sqlite", "postgres")

@@ -75,7 +75,7 @@ def _maxrss_bytes() -> int:
 def worker(url: str, batch_size: int | None) -> dict[str, Any]:
     """Run one backfill in this (fresh) process and measure it."""
     from slotcap.migration.backfill import run_backfill
-    from slotcap.sqldb import open_sql
+    from slotcap.sql import open_sql
 
     with open_sql(url) as conn:
         conn.execute("SELECT 1")
@@ -129,7 +129,7 @@ def _spawn_worker(url: str, batch_size: int | None) -> dict[str, Any]:
 
 
 def _check(url: str) -> dict[str, int]:
-    from slotcap.sqldb import open_sql
+    from slotcap.sql import open_sql
 
     with open_sql(url) as conn:
         missing_service = conn.scalar(

@@ -50,7 +50,7 @@ from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
 from slotcap.domain.rules import Reason
 from slotcap.errors import ReservationFull, SlotcapError
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 from slotcap.stores import open_store
 from slotcap.usecases.booking import book
 from slotcap.usecases.request import BookingRequest

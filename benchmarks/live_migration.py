@@ -47,7 +47,7 @@ from slotcap.migration.backfill import run_backfill
 from slotcap.migration.ddl import lock_policy as _ddl_pg
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.throttle import DEFAULT_PAUSE
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 __all__ = ["main", "run_idle_scenario", "run_path"]
 

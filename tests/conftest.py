@@ -17,7 +17,7 @@ import pytest
 from benchmarks._harness import temp_pg_database
 
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("SLOTCAP_TEST_POSTGRES_URL", DEFAULT_PG_URL)

@@ -20,13 +20,13 @@ from collections.abc import Mapping
 
 import attrs
 
-from slotcap.adapters._sql import DEFAULT_BUSY_BUDGET
-from slotcap.dburl import Engine, parse_url
+from slotcap.adapters.sql import DEFAULT_BUSY_BUDGET
 from slotcap.domain.clock import SystemClock
 from slotcap.domain.rollout import Rollout
 from slotcap.errors import ConfigurationError
 from slotcap.ports import Clock, ClosesOnExit, Store
-from slotcap.sqldb import SqlConnection
+from slotcap.sql import SqlConnection
+from slotcap.sql.url import Engine, parse_url
 
 __all__ = [
     "DATABASE_ENV",

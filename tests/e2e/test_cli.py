@@ -17,7 +17,7 @@ import pytest
 from slotcap.cli.main import main
 from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 
 def slotcap(*args: str, env: dict[str, str] | None = None,

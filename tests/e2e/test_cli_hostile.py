@@ -17,7 +17,7 @@ import pytest
 from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.migration import migrate
 from slotcap.migration.backfill import run_backfill
-from slotcap.sqldb import SqlConnection, open_sql
+from slotcap.sql import SqlConnection, open_sql
 
 SECRET = "Zq7SecretPW"  # noqa: S105 (a fake password the output must never show)
 PATIENT_NAME = "김비밀"

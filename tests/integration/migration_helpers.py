@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
-from slotcap.sqldb import SqlConnection
+from slotcap.sql import SqlConnection
 
 __all__ = [
     "DUAL_INSERT",

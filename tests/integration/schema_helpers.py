@@ -14,7 +14,7 @@ columns, a native ``"Period"`` enum on PostgreSQL, and the two new indexes.
 from __future__ import annotations
 
 from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
-from slotcap.sqldb import Dialect, SqlConnection, open_sql
+from slotcap.sql import Dialect, SqlConnection, open_sql
 
 __all__ = ["contract", "expand", "legacy_insert"]
 

@@ -13,12 +13,12 @@ from tests.builders import MONDAY, request
 from tests.conftest import postgres_database
 from tests.integration.schema_helpers import contract, expand
 
-from slotcap.adapters._sql import SqlStore
+from slotcap.adapters.sql import SqlStore
 from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS, DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period, Reservation, ReservationStatus
 from slotcap.ports import SchemaState
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 __all__ = [
     "MONDAY",

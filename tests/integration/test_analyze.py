@@ -9,7 +9,7 @@ from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.migration import migrate
 from slotcap.migration.analyze import analyze
 from slotcap.migration.backfill import run_backfill
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 TODAY = dt.date(2025, 12, 1)
 

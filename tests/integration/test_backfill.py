@@ -18,7 +18,7 @@ from slotcap.migration import backfill as backfill_module
 from slotcap.migration import migrate
 from slotcap.migration.backfill import run_backfill
 from slotcap.migration.backfill_report import BackfillProgress
-from slotcap.sqldb import SqlConnection, open_sql
+from slotcap.sql import SqlConnection, open_sql
 
 SERVICE = {s.code: s for s in DEFAULT_SERVICES}
 LEGACY = ('"id", "patientName", "phone", "email", "birthDate", "gender", "treatmentType", '

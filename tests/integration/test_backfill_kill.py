@@ -20,7 +20,7 @@ from slotcap.demo.data import generate_reservations, insert_reservations
 from slotcap.migration import migrate
 from slotcap.migration.backfill import run_backfill
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import SqlConnection, open_sql
+from slotcap.sql import SqlConnection, open_sql
 
 TODAY = dt.date(2025, 11, 1)
 PG_URL = os.environ.get("SLOTCAP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")

@@ -18,7 +18,7 @@ from slotcap.migration.backfill import run_backfill
 from slotcap.migration.backfill_report import BackfillProgress
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.throttle import Throttle
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 ROWS = 3000
 

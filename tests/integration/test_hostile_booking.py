@@ -11,7 +11,7 @@ from tests.builders import TODAY, request
 from tests.integration.store_helpers import build_sql_database, open_sql_store
 
 from slotcap import InvalidRequest, book
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 HOSTILE: list[dict[str, Any]] = [
     {"patient_name": "김\x00하늘"},

@@ -30,7 +30,7 @@ from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.state import Phase
 from slotcap.migration.transitions import transition
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import Dialect, open_sql
+from slotcap.sql import Dialect, open_sql
 
 ROWS = 1200
 BATCH = "150"

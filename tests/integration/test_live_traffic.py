@@ -25,7 +25,7 @@ from tests.integration.migration_helpers import LEGACY_INSERT
 from slotcap import BookingRequest, ReservationFull, book, open_store
 from slotcap.migration import MigrationReport, Phase, migrate, rollback, status
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 #: The first day booked, and the day the test pretends it is (the booking window).
 FIRST_DAY = dt.date(2027, 1, 4)

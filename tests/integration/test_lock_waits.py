@@ -24,7 +24,7 @@ from slotcap.errors import MigrationLockTimeout
 from slotcap.migration import migrate, status
 from slotcap.migration.ddl import lock_policy as pg
 from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 pytestmark = [pytest.mark.postgres]
 

@@ -6,7 +6,7 @@ import pytest
 from tests.integration.migration_helpers import all_rows, dual_insert, legacy_insert, seed_legacy
 
 from slotcap.migration import Phase, migrate, snapshot, validate
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from slotcap.migration import Phase, migrate, rollback, snapshot, status, valida
 from slotcap.migration.catalog import Catalog
 from slotcap.migration.ddl.names import IDX_HELD, IDX_HELD_CONTRACTED, READ_INDEXES
 from slotcap.ports import SchemaState
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 
 TABLES = ("reservations", "service_reservation_limits")
 #: The legacy "service" column in an index definition (either engine's quoting).

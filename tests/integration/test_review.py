@@ -20,7 +20,7 @@ from slotcap.migration.review import (
     import_review,
     pending_review,
 )
-from slotcap.sqldb import SqlConnection, open_sql
+from slotcap.sql import SqlConnection, open_sql
 
 UNREADABLE = ("asap", "10시나 3시", "9:75", "상관없음")
 

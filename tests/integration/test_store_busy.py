@@ -36,7 +36,7 @@ from slotcap.adapters.sql import SqlStore
 from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import ReservationStatus, ServiceLimit
 from slotcap.errors import DatabaseError, StoreBusy
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 from slotcap.usecases import book
 
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -23,7 +23,7 @@ from tests.integration.store_helpers import MONDAY, build_sql_database, open_sql
 from slotcap.domain.model import Period, Reservation, ServiceLimit
 from slotcap.errors import ReservationFull
 from slotcap.ports import Store
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 from slotcap.usecases import book
 
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -28,7 +28,7 @@ from slotcap.domain.model import Period
 from slotcap.errors import ReservationFull, SchemaStateError
 from slotcap.migration.phases import migrate, rollback
 from slotcap.ports import SchemaState
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 from slotcap.usecases import book, check_availability
 
 ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]

@@ -33,7 +33,7 @@ from slotcap.domain.model import Period
 from slotcap.domain.rules import minutes_for
 from slotcap.errors import ConfigurationError, SchemaStateError, StoreBusy
 from slotcap.ports import SchemaState, Store
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 from slotcap.usecases import book
 
 M, A = Period.MORNING, Period.AFTERNOON

@@ -42,7 +42,6 @@ from tests.integration.store_helpers import (
 from slotcap.adapters.memory import MemoryStore
 from slotcap.adapters.sql import SqlStore
 from slotcap.adapters.sqlite import SqliteStore
-from slotcap.dburl import connect_sqlite
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import (
     LEGACY_SERVICE_CODES,
@@ -53,7 +52,8 @@ from slotcap.domain.model import (
 )
 from slotcap.errors import SlotcapError
 from slotcap.ports import Store
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
+from slotcap.sql.url import connect_sqlite
 from slotcap.usecases import book, check_availability
 
 DAYS = st.sampled_from([MONDAY, SATURDAY, SUNDAY])

@@ -47,7 +47,7 @@ import attrs
 
 from slotcap.migration.catalog import Catalog, snapshot
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import SqlConnection, open_sql
+from slotcap.sql import SqlConnection, open_sql
 
 __all__ = [
     "PHASES",

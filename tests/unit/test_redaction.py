@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from tests.strategies.hostile import hostile_text
 
 from slotcap import ConfigurationError, open_store
-from slotcap.dberrors import database_error
-from slotcap.dburl import DatabaseUrl, parse_url, redact
 from slotcap.errors import DatabaseError
 from slotcap.redaction import redact_db_text, redact_url, scrub, url_secrets
+from slotcap.sql.driver_errors import database_error
+from slotcap.sql.url import DatabaseUrl, parse_url, redact
 
 PW = "Zq7SecretPW"
 
@@ -151,7 +151,7 @@ def test_postgres_errors_become_one_line_database_errors_without_values(pg_url: 
 def test_library_entry_points_raise_one_line_database_errors_without_the_row(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from slotcap.dberrors import database_errors
+    from slotcap.sql.driver_errors import database_errors
 
     def failing() -> None:
         conn = sqlite3.connect(":memory:")

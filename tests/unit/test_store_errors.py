@@ -1,4 +1,4 @@
-"""The driver → slotcap error mapping (``slotcap.adapters._errors``), engine by engine."""
+"""The driver → slotcap error mapping (``slotcap.sql.errors``), engine by engine."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from slotcap.adapters._errors import from_postgres, from_sqlite, is_sqlite_busy
 from slotcap.errors import DatabaseError, StoreBusy
 from slotcap.sql.connection import SqlConnection, open_sql
+from slotcap.sql.errors import from_postgres, from_sqlite, is_sqlite_busy
 
 psycopg = pytest.importorskip("psycopg")
 

@@ -8,7 +8,7 @@ import pytest
 from slotcap.migration.engine.steps import Step, Transition, table_problems
 from slotcap.migration.state import Phase
 from slotcap.migration.transitions import DIALECTS, transition, transitions
-from slotcap.sqldb import Dialect
+from slotcap.sql import Dialect
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

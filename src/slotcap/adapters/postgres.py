@@ -50,12 +50,12 @@ from slotcap.adapters.sql.pg_session import (
 )
 from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET, Session
 from slotcap.backoff import backoff
-from slotcap.dburl import connect_postgres
 from slotcap.domain.model import Period
 from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError, StoreBusy
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.dialect import POSTGRES, Dialect
 from slotcap.sql.errors import from_postgres, is_postgres_busy
+from slotcap.sql.url import connect_postgres
 
 if TYPE_CHECKING:
     import psycopg

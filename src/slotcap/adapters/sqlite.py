@@ -30,12 +30,12 @@ from slotcap.adapters.sql.connections import (
     ThreadLocalConnections,
 )
 from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET, Row, Session
-from slotcap.dburl import connect_sqlite
 from slotcap.domain.model import Period
 from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.dialect import SQLITE, Dialect
 from slotcap.sql.errors import from_sqlite
+from slotcap.sql.url import connect_sqlite
 
 __all__ = ["SqliteStore"]
 

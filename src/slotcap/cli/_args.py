@@ -12,8 +12,8 @@ import os
 from pathlib import Path
 
 from slotcap.bootstrap import DATABASE_ENV
-from slotcap.dburl import Engine, parse_url
 from slotcap.errors import ConfigurationError, UsageError
+from slotcap.sql.url import Engine, parse_url
 
 __all__ = [
     "DATABASE_ENV",

@@ -25,7 +25,7 @@ from slotcap.cli._reports import (
 )
 from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
 from slotcap.migration.engine.runlock import migration_lock
-from slotcap.sqldb import open_sql
+from slotcap.sql import open_sql
 from slotcap.usecases import availability_calendar
 
 __all__ = [

@@ -19,14 +19,14 @@ from slotcap.cli._args import UsageError
 from slotcap.cli._commands import EXIT_OK, StepPrinter
 from slotcap.cli._render import emit_json, print_table
 from slotcap.cli._reports import calendar_rows, print_calendar, print_checks, print_review_rows
-from slotcap.dberrors import database_errors
 from slotcap.demo.data import generate_reservations, insert_limits, insert_reservations
 from slotcap.migration import migrate_conn, validate
 from slotcap.migration.analyze import analyze
 from slotcap.migration.review import count_pending, pending_review
 from slotcap.ports import Clock
 from slotcap.schema.legacy import create_legacy_schema
-from slotcap.sqldb import SqlConnection, open_sql
+from slotcap.sql import SqlConnection, open_sql
+from slotcap.sql.driver_errors import database_errors
 from slotcap.usecases import availability_calendar
 
 __all__ = ["DEMO_APPLICATION_ID", "cmd_demo", "is_demo_file"]

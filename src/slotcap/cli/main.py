@@ -29,11 +29,11 @@ from slotcap.cli._args import (
     positive_float,
     positive_int,
 )
-from slotcap.dberrors import DEBUG_ENV, database_error
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
 from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.redaction import redact_db_text, scrub, url_secrets
+from slotcap.sql.driver_errors import DEBUG_ENV, database_error
 
 __all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main"]
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS
-from slotcap.sqldb import SqlConnection
+from slotcap.sql import SqlConnection
 
 __all__ = [
     "LEGACY_COLUMNS",

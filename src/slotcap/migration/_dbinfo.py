@@ -18,8 +18,8 @@ import attrs
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.domain.schema_state import LEGACY_COLUMNS, NEW_COLUMNS
 from slotcap.errors import MigrationError, SchemaStateError
+from slotcap.sql import Dialect, SqlConnection
 from slotcap.sql.catalog import STORE_PARTS, read_catalog
-from slotcap.sqldb import Dialect, SqlConnection
 
 __all__ = [
     "JOURNAL_TABLE",

@@ -22,7 +22,7 @@ from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import LEGACY_SERVICE_CODES, ClinicTimeSlot
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.migration._dbinfo import NEW_COLUMNS, has_new_columns, iso_date, load_clinic_hours
-from slotcap.sqldb import SqlConnection
+from slotcap.sql import SqlConnection
 
 __all__ = ["Analysis", "ServiceCount", "TimeFormat", "analyze"]
 

@@ -60,7 +60,7 @@ from slotcap.migration.ddl.backfill import (
     write_batch,
 )
 from slotcap.migration.throttle import Throttle
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = [
     "BackfillProgress",

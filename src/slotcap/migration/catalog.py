@@ -10,8 +10,8 @@ schema checks.
 from __future__ import annotations
 
 from slotcap.ports import SchemaState
+from slotcap.sql import SqlConnection
 from slotcap.sql.catalog import STORE_PARTS, Catalog, Column, read_catalog
-from slotcap.sqldb import SqlConnection
 
 __all__ = ["Catalog", "Column", "detect_schema_state", "snapshot"]
 

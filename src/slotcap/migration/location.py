@@ -45,7 +45,7 @@ from slotcap.migration.ddl.names import (
 from slotcap.migration.engine.steps import transition_name
 from slotcap.migration.state import Phase, current_phase_row, open_transition
 from slotcap.migration.transitions import transition
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = [
     "INCONSISTENT",

@@ -25,7 +25,6 @@ from typing import Any
 
 import attrs
 
-from slotcap.dberrors import database_errors
 from slotcap.errors import MigrationError, SchemaStateError
 from slotcap.migration import state
 from slotcap.migration.backfill_report import BackfillProgress
@@ -47,7 +46,8 @@ from slotcap.migration.transitions.common import (
 )
 from slotcap.migration.validation import validate
 from slotcap.ports import SchemaState
-from slotcap.sqldb import SqlConnection, open_sql
+from slotcap.sql import SqlConnection, open_sql
+from slotcap.sql.driver_errors import database_errors
 
 __all__ = [
     "create_read_indexes",

@@ -27,7 +27,6 @@ from typing import Any
 
 import attrs
 
-from slotcap.dberrors import database_error
 from slotcap.domain.model import Period
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.errors import ImportProblem, ReviewRejected
@@ -39,7 +38,8 @@ from slotcap.migration._dbinfo import (
     record_journal,
     require_expanded,
 )
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
+from slotcap.sql.driver_errors import database_error
 
 __all__ = [
     "EXPORT_COLUMNS",

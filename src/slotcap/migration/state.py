@@ -20,7 +20,7 @@ import attrs
 
 from slotcap.errors import MigrationError
 from slotcap.migration.ddl.names import STATE, q
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = [
     "OpenTransition",

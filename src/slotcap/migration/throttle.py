@@ -22,7 +22,7 @@ import time
 
 import attrs
 
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["DEFAULT_PAUSE", "Throttle", "app_lock_waiters"]
 

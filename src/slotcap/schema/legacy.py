@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["create_legacy_schema", "legacy_ddl"]
 

@@ -23,9 +23,8 @@ from typing import Any, Protocol
 
 import attrs
 
-from slotcap.domain.schema_state import schema_state
+from slotcap.domain.schema_state import SchemaState, schema_state
 from slotcap.errors import SchemaStateError
-from slotcap.ports import SchemaState
 from slotcap.sql.dialect import Dialect
 from slotcap.sql.names import RESERVATIONS
 

@@ -21,12 +21,12 @@ import contextlib
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from slotcap.dburl import Engine, connect_postgres, connect_sqlite, parse_url
 from slotcap.errors import ConfigurationError
 from slotcap.sql.catalog import Catalog, column_names, read_catalog, table_names
 from slotcap.sql.dialect import Dialect, SqlDialect, dialect_of
 from slotcap.sql.errors import from_postgres, from_sqlite, is_busy
 from slotcap.sql.names import quote_ident
+from slotcap.sql.url import Engine, connect_postgres, connect_sqlite, parse_url
 
 # Imported once, not per statement (the stores' hot path runs ``run``). psycopg stays
 # optional: without it no PostgreSQL connection exists to reach these names.

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from slotcap.dberrors import database_error
 from slotcap.errors import DatabaseError, SlotcapError, StoreBusy
+from slotcap.sql.driver_errors import database_error
 
 __all__ = [
     "PG_BUSY_SQLSTATES",

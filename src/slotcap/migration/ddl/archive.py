@@ -19,7 +19,7 @@ from slotcap.migration.ddl.names import (
     RESERVATIONS,
     q,
 )
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = [
     "archive_limits",

@@ -18,7 +18,7 @@ from slotcap.migration._dbinfo import (
     merge_columns_sql,
     record_journal,
 )
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = [
     "JOURNAL_SOURCE",

@@ -24,7 +24,7 @@ from typing import TypeVar
 import attrs
 
 from slotcap.errors import MigrationLockTimeout
-from slotcap.sqldb import SqlConnection
+from slotcap.sql import SqlConnection
 
 try:
     from psycopg.errors import DeadlockDetected, LockNotAvailable

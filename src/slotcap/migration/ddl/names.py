@@ -2,7 +2,7 @@
 
 Names are constants so that SQL built with them is never built from input: the only
 strings formatted into SQL text anywhere in ``slotcap.migration`` come from here (and
-go through :func:`slotcap.sqldb.quote_ident`). They are Prisma's quoted camelCase names
+go through :func:`slotcap.sql.quote_ident`). They are Prisma's quoted camelCase names
 — the plan's unquoted ``durationMinutes`` would be folded to ``durationminutes``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from slotcap.sqldb import quote_ident
+from slotcap.sql import quote_ident
 
 __all__ = [
     "ARCHIVE_LEGACY",

@@ -30,7 +30,7 @@ from slotcap.migration.ddl.names import (
     q,
 )
 from slotcap.migration.state import create_state_table
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["create_new_tables", "new_reservation_columns_sql"]
 

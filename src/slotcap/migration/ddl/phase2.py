@@ -29,7 +29,7 @@ from slotcap.migration.ddl.names import (
     RESERVATIONS,
     q,
 )
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["create_read_indexes", "drop_read_indexes", "held_index_sql", "read_index_sql"]
 

@@ -36,7 +36,7 @@ from slotcap.migration.ddl.names import (
     q,
 )
 from slotcap.migration.ddl.phase2 import held_index_sql
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["CONTRACTED_COLUMNS", "contract_sqlite", "not_null_check_name"]
 

@@ -24,7 +24,7 @@ from slotcap.migration.ddl.lock_policy import (
     ms,
 )
 from slotcap.migration.ddl.names import RESERVATIONS, q
-from slotcap.sqldb import SqlConnection
+from slotcap.sql import SqlConnection
 
 __all__ = [
     "add_not_null_checks",

@@ -37,7 +37,7 @@ from slotcap.migration.ddl.names import (
     q,
 )
 from slotcap.migration.ddl.phase4 import CONTRACTED_COLUMNS
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = [
     "clear_batch",

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 
 from slotcap.errors import MigrationBusy
 from slotcap.migration.ddl.lock_policy import configure_session
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["ADVISORY_KEY", "CHECK_INTERVAL", "lock_path", "migration_lock"]
 

@@ -23,7 +23,7 @@ from slotcap.migration.ddl.names import STATE
 from slotcap.migration.engine.checkpoint import checkpoint
 from slotcap.migration.engine.steps import Step, StepContext, Transition
 from slotcap.migration.state import Phase
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["OnStep", "run_transition"]
 

@@ -24,7 +24,7 @@ from slotcap.migration.backfill_report import BackfillProgress, BackfillReport
 from slotcap.migration.engine.checkpoint import checkpoint
 from slotcap.migration.state import Phase
 from slotcap.migration.validation.report import ValidationReport
-from slotcap.sqldb import SqlConnection
+from slotcap.sql import SqlConnection
 
 __all__ = [
     "Step",

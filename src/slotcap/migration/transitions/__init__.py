@@ -10,7 +10,7 @@ from __future__ import annotations
 from slotcap.migration.engine.steps import Transition
 from slotcap.migration.state import Phase
 from slotcap.migration.transitions import postgres, sqlite
-from slotcap.sqldb import Dialect
+from slotcap.sql import Dialect
 
 __all__ = ["DIALECTS", "transition", "transitions"]
 

@@ -15,7 +15,7 @@ from slotcap.migration.ddl.rollback import clear_batch
 from slotcap.migration.engine.steps import StepContext, StepPaused
 from slotcap.migration.state import Phase
 from slotcap.migration.validation import ValidationReport, validate
-from slotcap.sqldb import SqlConnection
+from slotcap.sql import SqlConnection
 
 __all__ = [
     "backfill_step",

@@ -36,7 +36,7 @@ from slotcap.migration.transitions.common import (
     validate_phase2_step,
 )
 from slotcap.migration.transitions.postgres_phase4 import CONTRACT_STEPS, RESTORE_STEPS
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["transitions"]
 

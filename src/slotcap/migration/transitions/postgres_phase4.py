@@ -36,7 +36,7 @@ from slotcap.migration.ddl.phase4 import not_null_check_name
 from slotcap.migration.engine.steps import Step, StepContext
 from slotcap.migration.state import Phase
 from slotcap.migration.transitions.common import check_step
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["ARCHIVE_TRIGGER", "CONTRACT_STEPS", "RESTORE_STEPS"]
 

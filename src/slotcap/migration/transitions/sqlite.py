@@ -22,7 +22,7 @@ from slotcap.migration.transitions.common import (
     clear_journal_step,
     validate_phase2_step,
 )
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["transitions"]
 

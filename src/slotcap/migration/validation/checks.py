@@ -45,7 +45,7 @@ from slotcap.migration.ddl.names import (
 )
 from slotcap.migration.state import Phase, detect_phase
 from slotcap.migration.validation.report import Check, ValidationReport
-from slotcap.sqldb import Dialect, SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["CheckFn", "validate"]
 
