@@ -155,21 +155,21 @@ def _row(raw: tuple[Any, ...]) -> StateRow:
 
 def current_phase_row(conn: SqlConnection) -> StateRow | None:
     """The newest apply/rollback row, or None (no table, or nothing recorded)."""
-    if not has_state_table(conn):
-        return None
-    rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM {q(STATE)} "  # noqa: S608
-        "WHERE \"action\" IN ('apply', 'rollback') ORDER BY \"seq\" DESC LIMIT 1"
-    )
-    return _row(rows[0]) if rows else None
+    return _newest(conn, "\"action\" IN ('apply', 'rollback')")
 
 
 def last_validation(conn: SqlConnection) -> StateRow | None:
+    """The newest row that recorded a validation, or None."""
+    return _newest(conn, '"validation" IS NOT NULL')
+
+
+def _newest(conn: SqlConnection, condition: str) -> StateRow | None:
+    # ``condition`` is one of the two constant predicates above, never a value.
     if not has_state_table(conn):
         return None
     rows = conn.execute(
-        f"SELECT {_COLUMNS} FROM {q(STATE)} "  # noqa: S608
-        'WHERE "validation" IS NOT NULL ORDER BY "seq" DESC LIMIT 1'
+        f"SELECT {_COLUMNS} FROM {q(STATE)} WHERE {condition} "  # noqa: S608
+        'ORDER BY "seq" DESC LIMIT 1'
     )
     return _row(rows[0]) if rows else None
 

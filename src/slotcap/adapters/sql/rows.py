@@ -6,6 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.sql.dialect import SqlDialect
 
@@ -13,9 +14,9 @@ __all__ = ["limit_of", "reservation_of", "reservation_params", "service_of", "sl
 
 
 def utcnow() -> dt.datetime:
-    """Naive UTC at millisecond precision: what Prisma's TIMESTAMP(3) columns hold."""
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+    """Now as Prisma's TIMESTAMP(3) columns hold it (the one conversion,
+    :func:`slotcap.domain.clock.db_timestamp`), for catalogue and status writes."""
+    return db_timestamp(SystemClock().now())
 
 
 def service_of(d: SqlDialect, row: Sequence[Any]) -> Service | None:
