@@ -326,19 +326,22 @@ def _with_database(url: str, name: str) -> str:
 
 @contextlib.contextmanager
 def temp_pg_database(
-    server_url: str, label: str, *, prefix: str = "slotcap_bench"
+    server_url: str, label: str, *, prefix: str = "slotcap_bench", template: str | None = None
 ) -> Iterator[str]:
     """A new ``<prefix>_<label>_<random>`` database on the server of ``server_url``,
     dropped (sessions and all) on exit; yields its URL.
 
     The project's one recipe for a scratch PostgreSQL database: the benchmarks use it,
     and so do the tests' fixtures (``tests/conftest.py``), with ``prefix="slotcap_t"``.
+    ``template``: the URL of a database to copy (``CREATE DATABASE … TEMPLATE``; it must
+    have no other session), instead of an empty one.
     """
     import psycopg
 
     name = f"{prefix}_{label}_{uuid.uuid4().hex[:8]}"
+    copy = "" if template is None else f' TEMPLATE "{template.rpartition("/")[2]}"'
     with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        admin.execute(f'CREATE DATABASE "{name}"{copy}')
     try:
         yield _with_database(server_url, name)
     finally:

@@ -4,17 +4,17 @@ the table and the journal must equal those of an uninterrupted run on a copy."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks._harness import temp_pg_database
+from tests.conftest import PG_URL
 
 from slotcap.demo.data import generate_reservations, insert_reservations
 from slotcap.migration import migrate
@@ -23,7 +23,6 @@ from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import SqlConnection, open_sql
 
 TODAY = dt.date(2025, 11, 1)
-PG_URL = os.environ.get("SLOTCAP_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 def seed(url: str, rows: int) -> None:
@@ -117,18 +116,9 @@ def test_sigkill_and_rerun_equals_uninterrupted_sqlite(tmp_path: Path) -> None:
 @pytest.fixture
 def pg_pair(pg_url: str) -> Iterator[tuple[str, str]]:
     """Two PostgreSQL databases, the second a template copy of the seeded first."""
-    import psycopg
-
-    source = pg_url.rpartition("/")[2]
-    copy = f"slotcap_k_{uuid.uuid4().hex[:10]}"
     seed(pg_url, 4000)
-    try:
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{copy}" TEMPLATE "{source}"')
-        yield pg_url, f"{pg_url.rpartition('/')[0]}/{copy}"
-    finally:
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{copy}" WITH (FORCE)')
+    with temp_pg_database(PG_URL, "kill", prefix="slotcap_t", template=pg_url) as copy:
+        yield pg_url, copy
 
 
 @pytest.mark.postgres

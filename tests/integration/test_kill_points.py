@@ -9,6 +9,7 @@ and timed kills on larger tables.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from benchmarks._harness import temp_pg_database
 from tests.conftest import PG_URL, require_postgres
 from tests.integration.migration_helpers import all_rows, seed_legacy
 
@@ -58,26 +60,22 @@ class Databases:
     def __init__(self, dialect: str, root: Path) -> None:
         self.dialect = dialect
         self.root = root
-        self.made: list[str] = []
+        # PostgreSQL copies come from the project's one scratch-database recipe; each
+        # is dropped when the stack closes (drop_all).
+        self._made = contextlib.ExitStack()
         self.golden = self._new(None)
         with open_sql(self.golden) as conn:
             create_legacy_schema(conn)
             seed_legacy(conn, ROWS)
 
     def _new(self, template: str | None) -> str:
-        name = f"slotcap_kp_{uuid.uuid4().hex[:10]}"
         if self.dialect == "sqlite":
-            path = self.root / (name + ".db")
+            path = self.root / f"slotcap_kp_{uuid.uuid4().hex[:10]}.db"
             if template is not None:
                 shutil.copyfile(template.removeprefix("sqlite:///"), path)
             return f"sqlite:///{path}"
-        import psycopg
-
-        copy = "" if template is None else f' TEMPLATE "{template.rpartition("/")[2]}"'
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"{copy}')
-        self.made.append(name)
-        return f"{PG_URL.rpartition('/')[0]}/{name}"
+        return self._made.enter_context(
+            temp_pg_database(PG_URL, "kp", prefix="slotcap_t", template=template))
 
     def new(self) -> str:
         """A copy of the seeded legacy database."""
@@ -87,11 +85,7 @@ class Databases:
         if self.dialect == "sqlite":
             shutil.rmtree(self.root, ignore_errors=True)
             return
-        import psycopg
-
-        with psycopg.connect(PG_URL, autocommit=True) as admin:
-            for name in self.made:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        self._made.close()
 
 
 def seeded(dbs: Databases, at: Phase) -> str:
