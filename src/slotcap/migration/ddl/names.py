@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from slotcap.domain import schema_state
 from slotcap.sql import quote_ident
 
 __all__ = [
@@ -57,9 +58,10 @@ ARCHIVE_SCHEMA: Final = "slotcap_archive_schema"
 PERIOD_TYPE: Final = "Period"
 SERVICE_TYPE: Final = "ServiceType"
 
-#: The legacy columns phase 4 removes, and the new ones phases 1–4 add.
-LEGACY_COLUMNS: Final = ("service", "preferredTime")
-NEW_COLUMNS: Final = ("serviceId", "serviceName", "estimatedDuration", "period")
+#: The legacy columns phase 4 removes, and the new ones phases 1–4 add (defined once,
+#: in the domain's schema-state rule).
+LEGACY_COLUMNS: Final = schema_state.LEGACY_COLUMNS
+NEW_COLUMNS: Final = schema_state.NEW_COLUMNS
 
 FK_SERVICE: Final = "reservations_serviceId_fkey"
 CK_DURATION: Final = "reservations_estimatedDuration_check"
