@@ -40,7 +40,7 @@ from slotcap.adapters.sql.connections import (
 from slotcap.adapters.sql.pg_session import (
     SAVEPOINT,
     BookingSession,
-    StatementSession,
+    StatementScope,
     WriteSession,
     is_idle,
     lock_statement,
@@ -212,15 +212,8 @@ class PostgresStore(SqlStore):
 
     # -- engine hooks --------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._source.borrow() as sc:
-            session = StatementSession(sc)
-            try:
-                yield session
-            except BaseException:
-                session.finish_after_error()
-                raise
+    def _session(self) -> contextlib.AbstractContextManager[Session]:
+        return StatementScope(self._source.borrow())
 
     @contextlib.contextmanager
     def _write_session(self, deadline: float) -> Iterator[Session]:
