@@ -247,6 +247,9 @@ class Statements:
     period_facts: str
     #: The full rule, run only when ``period_facts`` counted such rows.
     period_facts_full: str
+    #: ``period_facts`` without the service and slot rows: what a check outside a
+    #: booking runs (the catalogue comes from the store's snapshot).
+    period_held: str
     daily_facts: str
     calendar: str
     reservation_columns: tuple[str, ...]
@@ -341,6 +344,23 @@ LEFT JOIN "clinic_time_slots" t ON t."dayOfWeek" = :dow AND t."period" = :slot_p
 """
 
 
+def _period_held_sql() -> str:
+    # The check's statement (outside a booking): the common case's held minutes and a
+    # count of the rows that sum cannot answer (the period's held rows without a
+    # duration, the date's held rows without a period), without the service and slot
+    # rows — the store serves those from its catalogue snapshot (_catalogue_now). One
+    # probe of the date's held rows, both periods and none (at most a few dozen): with
+    # phase 2's partial held-rows index an index-only scan of just those; one plan node
+    # instead of two probes and an InitPlan.
+    return f"""
+SELECT COALESCE(SUM(CASE WHEN r."period" = :period THEN r."estimatedDuration" END), 0),
+  COUNT(CASE WHEN r."period" IS NULL
+    OR (r."period" = :period AND r."estimatedDuration" IS NULL) THEN 1 END)
+FROM "reservations" r
+WHERE r."preferredDate" = :day AND r."status" IN {_HOLDING}
+"""
+
+
 def _daily_facts_sql() -> str:
     # The count probes reservations_preferredDate_service_status_idx; the anchor row makes
     # the answer one row whether or not a limit exists.
@@ -412,6 +432,7 @@ def build_statements(flavor: Flavor, schema: SchemaInfo) -> Statements:
         state=schema.state,
         period_facts=q(_period_facts_fast_sql()),
         period_facts_full=q(_period_facts_sql(flavor, schema)),
+        period_held=q(_period_held_sql()),
         daily_facts=q(_daily_facts_sql()),
         calendar=q(_calendar_sql(flavor, schema)),
         reservation_columns=res_cols,
@@ -526,6 +547,17 @@ def _reservation_params(
     return {c: every[c] for c in columns}
 
 
+@attrs.frozen(eq=False)
+class _Catalogue:
+    """The services by code and the clinic hours by (dayOfWeek, period), as read at
+    ``read_at`` (``time.monotonic()``) under ``statements`` (a new shape reads again)."""
+
+    statements: Statements
+    read_at: float
+    services: Mapping[str, Service]
+    slots: Mapping[tuple[int, Period], ClinicTimeSlot]
+
+
 # -- engine hooks ------------------------------------------------------------------------
 
 
@@ -558,6 +590,7 @@ class SqlStore(abc.ABC):
         self._read_at = -math.inf  # time.monotonic() of the last catalogue read
         self._services_seen: dict[tuple[Any, ...], Service | None] = {}
         self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
+        self._catalogue: _Catalogue | None = None
 
     # engine hooks --------------------------------------------------------------------
 
@@ -733,9 +766,19 @@ class SqlStore(abc.ABC):
     def period_facts_statement(
         self, day: dt.date, period: Period, service_code: str
     ) -> tuple[str, dict[str, Any]]:
-        """The SQL and parameters :meth:`period_facts` runs first (for EXPLAIN): the
-        common-case statement, which answers alone whenever every held row it would
-        count has its ``estimatedDuration`` and ``period``."""
+        """The SQL and parameters :meth:`period_facts` runs (for EXPLAIN): the held
+        minutes alone, which answer whenever every held row it counts has its
+        ``estimatedDuration`` and ``period`` (the service and slot rows come from the
+        store's catalogue snapshot). ``service_code`` is not a parameter of it."""
+        return self._current().period_held, {
+            "day": self._flavor.date_in(day), "period": Period(period).value,
+        }
+
+    def period_facts_booking_statement(
+        self, day: dt.date, period: Period, service_code: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters a booking's ``period_facts`` runs first, under its
+        locks: the same held minutes plus the service and slot rows, read fresh."""
         return self._current().period_facts, self._period_facts_params(day, period, service_code)
 
     def period_facts_fallback_statement(
@@ -751,6 +794,8 @@ class SqlStore(abc.ABC):
     def _period_facts(
         self, session: Session, day: dt.date, period: Period, code: str
     ) -> PeriodFacts:
+        """The facts a booking decides on: the service and slot rows read in the same
+        statement as the held minutes, under the booking's locks."""
         params = self._period_facts_params(day, period, code)
 
         def fast(st: Statements) -> tuple[str, Params]:
@@ -759,22 +804,83 @@ class SqlStore(abc.ABC):
 
         (row,) = self._run(session, fast)
         if row[1]:
-            # Some held row lacks a duration or a period: the full rule (services
-            # joined per row, the NULL-period branch) decides, in a second round trip.
-            def full(st: Statements) -> tuple[str, Params]:
-                self._require_minutes_rule(st)
-                return st.period_facts_full, params
+            return self._full_facts(session, params)
+        return self._facts_of(row, 2)
 
-            (row,) = self._run(session, full)
-            first = 1
-        else:
-            first = 2
+    def _full_facts(self, session: Session, params: Params) -> PeriodFacts:
+        """Some held row lacks a duration or a period: the full rule (services joined
+        per row, the NULL-period branch) decides, with the catalogue rows it reads."""
+
+        def full(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.period_facts_full, params
+
+        (row,) = self._run(session, full)
+        return self._facts_of(row, 1)
+
+    def _facts_of(self, row: Row, first: int) -> PeriodFacts:
         n = first + len(SERVICE_COLUMNS)
         return PeriodFacts(
             service=self._service_record(row[first:n]),
             slot=self._slot_record(row[n:]),
             held_minutes=int(row[0]),
         )
+
+    #: Longest a check outside a booking serves the service and slot rows from the
+    #: store's snapshot (seconds). Refreshed sooner by this store's own
+    #: ``save_service`` / ``save_time_slot`` and by a new schema shape. A booking never
+    #: uses it: ``book()`` reads both rows under its locks, in its facts statement.
+    CATALOGUE_MAX_AGE = 1.0
+
+    def _checked_facts(
+        self, session: Session, day: dt.date, period: Period, code: str
+    ) -> PeriodFacts:
+        """The facts of a check (advice, outside a booking): one round trip for the held
+        minutes alone — reading the service and slot rows in the same statement cost
+        as much as the rest of the check again (F1 in docs/benchmarks.md) — and the
+        catalogue from a snapshot at most :attr:`CATALOGUE_MAX_AGE` old."""
+        period = Period(period)
+        params = {"day": self._flavor.date_in(day), "period": period.value}
+
+        def held(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.period_held, params
+
+        (row,) = self._run(session, held)
+        if row[1]:
+            return self._full_facts(session, self._period_facts_params(day, period, code))
+        catalogue = self._catalogue_now(session)
+        return PeriodFacts(
+            service=catalogue.services.get(code),
+            slot=catalogue.slots.get((day_of_week(day), period)),
+            held_minutes=int(row[0]),
+        )
+
+    def _catalogue_now(self, session: Session) -> _Catalogue:
+        catalogue = self._catalogue
+        if (
+            catalogue is not None
+            and catalogue.statements is self._statements
+            and time.monotonic() - catalogue.read_at < self.CATALOGUE_MAX_AGE
+        ):
+            return catalogue
+        read_at = time.monotonic()
+
+        def services(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.list_services, {}
+
+        def slots(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.list_slots, {}
+
+        service_rows = self._run(session, services)
+        st, slot_rows = self._run_with(session, slots)
+        by_code = {s.code: s for s in (_service(self._flavor, r) for r in service_rows) if s}
+        by_hours = {(t.day_of_week, t.period): t for t in map(_slot, slot_rows) if t}
+        catalogue = _Catalogue(statements=st, read_at=read_at, services=by_code, slots=by_hours)
+        self._catalogue = catalogue
+        return catalogue
 
     # The service and slot records a check returns, memoised by the row values just read
     # (not a cache of the tables: a changed row is a new key, so nothing can be stale).
@@ -839,7 +945,7 @@ class SqlStore(abc.ABC):
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         with self._session() as session:
-            return self._period_facts(session, day, period, service_code)
+            return self._checked_facts(session, day, period, service_code)
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         with self._session() as session:
@@ -967,6 +1073,8 @@ class SqlStore(abc.ABC):
                 # Same contract as the in-memory store: a code belongs to one service.
                 raise ValueError(f"service code {service.code!r} is already used") from None
             raise
+        finally:
+            self._catalogue = None  # this store's next check reads the services again
 
     def list_time_slots(self) -> list[ClinicTimeSlot]:
         def op(st: Statements) -> tuple[str, Params]:
@@ -989,7 +1097,10 @@ class SqlStore(abc.ABC):
             self._require_new_tables(st)
             return st.upsert_slot, params
 
-        self._write(op)
+        try:
+            self._write(op)
+        finally:
+            self._catalogue = None  # this store's next check reads the hours again
 
     def get_limit(self, service_code: str) -> ServiceLimit | None:
         def op(st: Statements) -> tuple[str, Params]:
