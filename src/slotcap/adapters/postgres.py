@@ -467,14 +467,20 @@ class PostgresStore(SqlStore):
         while True:
             timeout = f"{_timeout_ms(self._lock_timeout, deadline)}ms"
             try:
-                # READ COMMITTED explicitly: under REPEATABLE READ the snapshot would be
-                # taken before the lock is granted and miss the previous holder's insert.
-                if conn.autocommit:
-                    conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                else:
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                conn.execute(statement, [timeout, *keys])
-                conn.execute(f"SAVEPOINT {_SAVEPOINT}")
+                # One round trip for the three statements (a pipeline: sent together,
+                # one sync), not three: the server still runs them in order, so the
+                # savepoint is taken only once the locks are granted, and the first
+                # error (a lock wait running out) is raised here as before.
+                with conn.pipeline():
+                    # READ COMMITTED explicitly: under REPEATABLE READ the snapshot would
+                    # be taken before the lock is granted and miss the previous
+                    # holder's insert.
+                    if conn.autocommit:
+                        conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    else:
+                        conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    conn.execute(statement, [timeout, *keys])
+                    conn.execute(f"SAVEPOINT {_SAVEPOINT}")
                 return
             except BaseException as exc:
                 if _status(conn) in ("INTRANS", "INERROR"):
