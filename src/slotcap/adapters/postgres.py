@@ -220,6 +220,38 @@ class _StatementSession:
             self._conn.rollback()
 
 
+class _StatementScope:
+    """The store's ``_session()``: a borrowed connection with a
+    :class:`_StatementSession`; after an error, the transaction the session opened is
+    ended before the connection goes back. A plain context manager, not a generator
+    one: it runs once per check."""
+
+    __slots__ = ("_lent", "_session")
+
+    def __init__(self, lent: contextlib.AbstractContextManager[psycopg.Connection[Any]]) -> None:
+        self._lent = lent
+
+    def __enter__(self) -> _StatementSession:
+        conn = self._lent.__enter__()
+        try:
+            self._session = _StatementSession(conn)
+        except BaseException as exc:
+            self._lent.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self._session
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> bool | None:
+        if kind is not None:
+            try:
+                self._session.finish_after_error()
+            except BaseException as error:
+                self._lent.__exit__(type(error), error, error.__traceback__)
+                raise
+        return self._lent.__exit__(kind, exc, tb)
+
+
 class _BookingSession:
     """Inside the locked transaction. A savepoint taken right after the locks lets a
     statement that failed because the schema changed be retried without giving the
@@ -416,15 +448,8 @@ class PostgresStore(SqlStore):
 
     # -- engine hooks --------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._source.borrow() as conn:
-            session = _StatementSession(conn)
-            try:
-                yield session
-            except BaseException:
-                session.finish_after_error()
-                raise
+    def _session(self) -> contextlib.AbstractContextManager[Session]:
+        return _StatementScope(self._source.borrow())
 
     @contextlib.contextmanager
     def _write_session(self, deadline: float) -> Iterator[Session]:
