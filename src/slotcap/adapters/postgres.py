@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
@@ -165,13 +166,35 @@ def _psycopg() -> Any:
     return psycopg
 
 
+#: This thread's last (connection, cursor): see _cursor().
+_LAST_CURSOR = threading.local()
+
+
+def _cursor(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Row]:
+    """A tuple-row cursor on ``conn``, reused while this thread keeps using ``conn``.
+
+    A new cursor per statement cost ≈ 10 µs of a ≈ 60 µs round trip (measured at 1M
+    rows, interleaved). Reuse is safe: a connection serves one thread at a time (every
+    connection source guarantees it), every statement's rows are fetched at once, and
+    the cursor is per thread, so two threads sharing a connection in turn never share
+    a cursor. Only the last connection is remembered, so nothing accumulates.
+    """
+    last = getattr(_LAST_CURSOR, "pair", None)
+    if last is not None and last[0] is conn and not last[1].closed:
+        cur: psycopg.Cursor[Row] = last[1]
+        return cur
+    cur = conn.cursor(row_factory=_tuple_row)
+    _LAST_CURSOR.pair = (conn, cur)
+    return cur
+
+
 def _rows(conn: psycopg.Connection[Any], sql: str, params: Any, *, fresh: bool) -> list[Row]:
-    with conn.cursor(row_factory=_tuple_row) as cur:
-        cur.execute(sql, params, prepare=False if fresh else None)
-        # Not ``cur.description``: psycopg builds a Column object per result column on
-        # every access of it. The result's status says the same thing for free.
-        res = cur.pgresult
-        return cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
+    cur = _cursor(conn)
+    cur.execute(sql, params, prepare=False if fresh else None)
+    # Not ``cur.description``: psycopg builds a Column object per result column on
+    # every access of it. The result's status says the same thing for free.
+    res = cur.pgresult
+    return cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
 
 
 def _status(conn: psycopg.Connection[Any]) -> str:
