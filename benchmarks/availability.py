@@ -65,6 +65,9 @@ FLOOR = "floor"
 #: Diagnostic (PostgreSQL): the dynamic check's own statement run directly on the
 #: connection — what the check costs without slotcap's Python around it.
 SQL_ONLY = "slotcap SQL alone"
+#: Diagnostic (PostgreSQL): SELECT 1 on one cursor kept open, as the store now keeps
+#: its cursor (the floor opens a new one per call, as ``conn.execute`` does).
+FLOOR_CURSOR = "floor, reused cursor"
 CALENDAR = "calendar (1 call)"
 CHECKS_62 = "62 checks"
 CALENDAR_DAYS = 31
@@ -204,6 +207,11 @@ def _postgres(data: _data.GeneratedData, server: str) -> Setup:
             sql, params = store.period_facts_statement(key.day, key.period, key.service)
             return conn.execute(sql, params).fetchall()
 
+        kept = conn.cursor()
+
+        def floor_cursor(key: Key) -> object:
+            return kept.execute("SELECT 1").fetchall()
+
         try:
             extra = {"load_seconds": steps, "plan": _pg_plan(conn, store)}
             yield store, [
@@ -211,6 +219,7 @@ def _postgres(data: _data.GeneratedData, server: str) -> Setup:
                 (BASELINE, plan_baseline(execute, "%s")),
                 (FLOOR, floor),
                 (SQL_ONLY, sql_only),
+                (FLOOR_CURSOR, floor_cursor),
             ], extra
         finally:
             store.close()
@@ -361,6 +370,9 @@ def _result(
             ),
             "legacy_over_floor_p50": _round(_ratio(stats.get(LEGACY), stats.get(FLOOR))),
             "sql_alone_over_floor_p50": _round(_ratio(stats.get(SQL_ONLY), stats.get(FLOOR))),
+            "dynamic_over_floor_cursor_p50": _round(
+                _ratio(stats.get(DYNAMIC), stats.get(FLOOR_CURSOR))
+            ),
             "baseline_over_dynamic_p50": _round(_ratio(stats.get(BASELINE), stats.get(DYNAMIC))),
             "baseline_over_dynamic_p99": _round(
                 _ratio(stats.get(BASELINE), stats.get(DYNAMIC), "p99")
@@ -432,7 +444,7 @@ def tables(payload: dict[str, Any]) -> str:
         c = r["candidates"]
         ratios = r["ratios"]
         floor = c[FLOOR]["p50_us"]
-        for name in (DYNAMIC, LEGACY, BASELINE, FLOOR, SQL_ONLY):
+        for name in (DYNAMIC, LEGACY, BASELINE, FLOOR, SQL_ONLY, FLOOR_CURSOR):
             if name not in c:
                 continue
             rows.append((
