@@ -166,8 +166,11 @@ def _psycopg() -> Any:
     return psycopg
 
 
-#: This thread's last (connection, cursor): see _cursor().
-_LAST_CURSOR = threading.local()
+#: Per thread: id(connection) -> (connection, cursor); see _cursor().
+_CURSORS = threading.local()
+#: Connections one thread keeps a cursor for (an application with a few stores or a
+#: pool uses a few); past this the map starts again, so nothing accumulates.
+_CURSORS_MAX = 8
 
 
 def _cursor(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Row]:
@@ -176,15 +179,22 @@ def _cursor(conn: psycopg.Connection[Any]) -> psycopg.Cursor[Row]:
     A new cursor per statement cost ≈ 10 µs of a ≈ 60 µs round trip (measured at 1M
     rows, interleaved). Reuse is safe: a connection serves one thread at a time (every
     connection source guarantees it), every statement's rows are fetched at once, and
-    the cursor is per thread, so two threads sharing a connection in turn never share
-    a cursor. Only the last connection is remembered, so nothing accumulates.
+    the cursors are per thread, so two threads sharing a connection in turn never share
+    a cursor. Keyed by the connection object itself (identity checked), a few per
+    thread: one slot thrashed as soon as a thread alternated between two stores.
     """
-    last = getattr(_LAST_CURSOR, "pair", None)
-    if last is not None and last[0] is conn and not last[1].closed:
-        cur: psycopg.Cursor[Row] = last[1]
-        return cur
-    cur = conn.cursor(row_factory=_tuple_row)
-    _LAST_CURSOR.pair = (conn, cur)
+    cursors: dict[int, tuple[psycopg.Connection[Any], psycopg.Cursor[Row]]] | None = getattr(
+        _CURSORS, "by_conn", None
+    )
+    if cursors is None:
+        cursors = _CURSORS.by_conn = {}
+    held = cursors.get(id(conn))
+    if held is not None and held[0] is conn and not held[1].closed:
+        return held[1]
+    if len(cursors) >= _CURSORS_MAX:
+        cursors.clear()
+    cur: psycopg.Cursor[Row] = conn.cursor(row_factory=_tuple_row)
+    cursors[id(conn)] = (conn, cur)
     return cur
 
 
