@@ -353,9 +353,31 @@ def test_sqlite_period_facts_uses_the_period_index(tmp_path: Path) -> None:
     build_sql_database(url)
     store = SqliteStore.open(tmp_path / "plan.db")
     sql, params = store.period_facts_statement(MONDAY, M, "SKIN_CARE")
+    locked, locked_params = store.period_facts_booking_statement(MONDAY, M, "SKIN_CARE")
     conn = sqlite3.connect(tmp_path / "plan.db")
     plan = "\n".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+    locked_plan = "\n".join(
+        r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {locked}", locked_params)
+    )
     conn.close()
     store.close()
-    assert plan.count("reservations_preferredDate_period_status_idx") == 2, plan
-    assert "SCAN r" not in plan, plan
+    # The check's statement: one search of the date's held rows by a (preferredDate,
+    # period) index (phase 2's partial held-rows index when it exists); the booking's:
+    # both probes (period = P, period IS NULL) on the period index.
+    assert "SEARCH r USING" in plan, plan
+    assert any(i in plan for i in ("reservations_preferredDate_period_status_idx",
+                                   "reservations_held_preferredDate_period_idx")), plan
+    assert locked_plan.count("reservations_preferredDate_period_status_idx") == 2, locked_plan
+    assert "SCAN r" not in plan + locked_plan, plan + locked_plan
+
+
+def test_held_term_is_phase_2_partial_index_predicate() -> None:
+    # SQLite uses a partial index only when the query's WHERE holds the index
+    # predicate's very term, list order included: one text for both, same statuses.
+    from slotcap.domain.model import HOLDING_STATUSES
+    from slotcap.migration.ddl.names import HELD_STATUSES
+    from slotcap.sql.names import HOLDING_LIST
+
+    assert f'"status" IN {HOLDING_LIST}' == HELD_STATUSES
+    assert {s.value for s in HOLDING_STATUSES} == set(HOLDING_LIST.strip("()").replace(
+        "'", "").split(","))

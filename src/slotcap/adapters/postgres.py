@@ -40,7 +40,7 @@ from slotcap.adapters.sql.connections import (
 from slotcap.adapters.sql.pg_session import (
     SAVEPOINT,
     BookingSession,
-    StatementSession,
+    StatementScope,
     WriteSession,
     is_idle,
     lock_statement,
@@ -212,15 +212,8 @@ class PostgresStore(SqlStore):
 
     # -- engine hooks --------------------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._source.borrow() as sc:
-            session = StatementSession(sc)
-            try:
-                yield session
-            except BaseException:
-                session.finish_after_error()
-                raise
+    def _session(self) -> contextlib.AbstractContextManager[Session]:
+        return StatementScope(self._source.borrow())
 
     @contextlib.contextmanager
     def _write_session(self, deadline: float) -> Iterator[Session]:
@@ -264,14 +257,20 @@ class PostgresStore(SqlStore):
         while True:
             timeout = f"{timeout_ms(self._lock_timeout, deadline)}ms"
             try:
-                # READ COMMITTED explicitly: under REPEATABLE READ the snapshot would be
-                # taken before the lock is granted and miss the previous holder's insert.
-                if conn.autocommit:
-                    conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                else:
-                    conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
-                conn.execute(statement, [timeout, *keys])
-                conn.execute(f"SAVEPOINT {SAVEPOINT}")
+                # One round trip for the three statements (a pipeline: sent together,
+                # one sync), not three: the server still runs them in order, so the
+                # savepoint is taken only once the locks are granted, and the first
+                # error (a lock wait running out) is raised here as before.
+                with conn.pipeline():
+                    # READ COMMITTED explicitly: under REPEATABLE READ the snapshot would
+                    # be taken before the lock is granted and miss the previous
+                    # holder's insert.
+                    if conn.autocommit:
+                        conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
+                    else:
+                        conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
+                    conn.execute(statement, [timeout, *keys])
+                    conn.execute(f"SAVEPOINT {SAVEPOINT}")
                 return
             except BaseException as exc:
                 if tx_status(conn) in ("INTRANS", "INERROR"):

@@ -18,6 +18,7 @@ inside one; rolling back to it keeps the transaction's locks.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -47,6 +48,39 @@ Row = tuple[Any, ...]
 # Statements that change the catalogue: running one through this wrapper forgets the
 # cached catalogue (another connection's DDL is seen only by an explicit re-read).
 _DDL = ("create", "alter", "drop", "comment", "rename")
+
+
+#: Per thread: id(psycopg connection) -> (connection, cursor); see _cursor().
+_CURSORS = threading.local()
+#: Connections one thread keeps a cursor for (an application with a few stores or a
+#: pool uses a few); past this the map starts again, so nothing accumulates.
+_CURSORS_MAX = 8
+
+
+def _cursor(conn: Any) -> Any:
+    """A tuple-row cursor on the psycopg connection ``conn``, reused while this thread
+    keeps using ``conn``.
+
+    A new cursor per statement cost ≈ 10 µs of a ≈ 60 µs round trip (measured at 1M
+    rows, interleaved). Reuse is safe: a connection serves one thread at a time (every
+    store connection source guarantees it, and a ``SqlConnection`` is one thread's), every
+    statement's rows are fetched at once, and the cursors are per thread, so two
+    threads sharing a connection in turn never share a cursor. Keyed by the connection
+    object itself (identity checked), a few per thread: one slot thrashed as soon as a
+    thread alternated between two stores. A pool's connection, wrapped anew per borrow,
+    still finds its cursor.
+    """
+    cursors: dict[int, tuple[Any, Any]] | None = getattr(_CURSORS, "by_conn", None)
+    if cursors is None:
+        cursors = _CURSORS.by_conn = {}
+    held = cursors.get(id(conn))
+    if held is not None and held[0] is conn and not held[1].closed:
+        return held[1]
+    if len(cursors) >= _CURSORS_MAX:
+        cursors.clear()
+    cur = conn.cursor(row_factory=_tuple_row)
+    cursors[id(conn)] = (conn, cur)
+    return cur
 
 
 def _bind(params: Params) -> Params:
@@ -91,12 +125,15 @@ class SqlConnection:
         factory. ``prepare`` is psycopg's: None lets it prepare a statement seen often,
         False sends it unprepared (after a schema change staled the plan)."""
         if self.dialect is Dialect.POSTGRES:
-            with self.raw.cursor(row_factory=_tuple_row) as cur:
-                cur.execute(sql, params, prepare=prepare)
-                # Not ``cur.description``: psycopg builds a Column object per result
-                # column on every access of it. The result's status says it for free.
-                res = cur.pgresult
-                return cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
+            cur = _cursor(self.raw)
+            cur.execute(sql, params, prepare=prepare)
+            # Not ``cur.description``: psycopg builds a Column object per result column
+            # on every access of it. The result's status says it for free.
+            res = cur.pgresult
+            pg_rows: list[Row] = (
+                cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
+            )
+            return pg_rows
         cur = self.raw.cursor()
         cur.row_factory = None
         try:

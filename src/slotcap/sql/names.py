@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from slotcap.domain.model import HOLDING_STATUSES
 from slotcap.domain.schema_state import LEGACY_COLUMNS, NEW_COLUMNS, NEW_TABLES
 
 __all__ = [
@@ -55,8 +54,12 @@ COMMON_RESERVATION_COLUMNS: tuple[str, ...] = (
     "statusChangedAt", "statusChangedBy",
 )
 
-#: The statuses that hold capacity, as a SQL list (sorted: stable statement text).
-HOLDING_LIST = "(" + ", ".join(f"'{s.value}'" for s in sorted(HOLDING_STATUSES)) + ")"
+#: The statuses that hold capacity, as a SQL list written term for term as phase 2's
+#: partial held-rows index predicate (``migration.ddl.names.HELD_STATUSES``): SQLite
+#: uses a partial index only when the query's WHERE contains that very term, list order
+#: included (sorted, the SQLite calendar walked the whole table's date range). A fixed
+#: text also keeps the prepared-statement cache key stable.
+HOLDING_LIST = "('PENDING','CONFIRMED')"
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

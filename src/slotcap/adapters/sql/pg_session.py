@@ -8,6 +8,7 @@ result column on every access).
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ else:
 __all__ = [
     "SAVEPOINT",
     "BookingSession",
+    "StatementScope",
     "StatementSession",
     "WriteSession",
     "in_error",
@@ -107,6 +109,38 @@ class StatementSession:
     def finish_after_error(self) -> None:
         if self._owns_transaction and tx_status(self._conn) in ("INTRANS", "INERROR"):
             self._conn.rollback()
+
+
+class StatementScope:
+    """The store's ``_session()``: a borrowed connection with a
+    :class:`StatementSession`; after an error, the transaction the session opened is
+    ended before the connection goes back. A plain context manager, not a generator
+    one: it runs once per check."""
+
+    __slots__ = ("_lent", "_session")
+
+    def __init__(self, lent: contextlib.AbstractContextManager[SqlConnection]) -> None:
+        self._lent = lent
+
+    def __enter__(self) -> StatementSession:
+        sc = self._lent.__enter__()
+        try:
+            self._session = StatementSession(sc)
+        except BaseException as exc:
+            self._lent.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self._session
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> bool | None:
+        if kind is not None:
+            try:
+                self._session.finish_after_error()
+            except BaseException as error:
+                self._lent.__exit__(type(error), error, error.__traceback__)
+                raise
+        return self._lent.__exit__(kind, exc, tb)
 
 
 class BookingSession:

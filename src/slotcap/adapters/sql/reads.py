@@ -4,12 +4,13 @@ catalogue, the clinic's hours, the limits and one reservation."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from slotcap.adapters.sql.rows import limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
-from slotcap.adapters.sql.store import Params, Row, Session, StoreCore
+from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, StoreCore
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts
@@ -36,9 +37,19 @@ class Reads(StoreCore):
     def period_facts_statement(
         self, day: dt.date, period: Period, service_code: str
     ) -> tuple[str, dict[str, Any]]:
-        """The SQL and parameters :meth:`period_facts` runs first (for EXPLAIN): the
-        common-case statement, which answers alone whenever every held row it would
-        count has its ``estimatedDuration`` and ``period``."""
+        """The SQL and parameters :meth:`period_facts` runs (for EXPLAIN): the held
+        minutes alone, which answer whenever every held row it counts has its
+        ``estimatedDuration`` and ``period`` (the service and slot rows come from the
+        store's catalogue snapshot). ``service_code`` is not a parameter of it."""
+        return self._current().period_held, {
+            "day": self._dialect.date_in(day), "period": Period(period).value,
+        }
+
+    def period_facts_booking_statement(
+        self, day: dt.date, period: Period, service_code: str
+    ) -> tuple[str, dict[str, Any]]:
+        """The SQL and parameters a booking's ``period_facts`` runs first, under its
+        locks: the same held minutes plus the service and slot rows, read fresh."""
         return self._current().period_facts, self._period_facts_params(day, period, service_code)
 
     def period_facts_fallback_statement(
@@ -54,6 +65,8 @@ class Reads(StoreCore):
     def _period_facts(
         self, session: Session, day: dt.date, period: Period, code: str
     ) -> PeriodFacts:
+        """The facts a booking decides on: the service and slot rows read in the same
+        statement as the held minutes, under the booking's locks."""
         params = self._period_facts_params(day, period, code)
 
         def fast(st: Statements) -> tuple[str, Params]:
@@ -62,22 +75,88 @@ class Reads(StoreCore):
 
         (row,) = self._run(session, fast)
         if row[1]:
-            # Some held row lacks a duration or a period: the full rule (services
-            # joined per row, the NULL-period branch) decides, in a second round trip.
-            def full(st: Statements) -> tuple[str, Params]:
-                self._require_minutes_rule(st)
-                return st.period_facts_full, params
+            return self._full_facts(session, params)
+        return self._facts_of(row, 2)
 
-            (row,) = self._run(session, full)
-            first = 1
-        else:
-            first = 2
+    def _full_facts(self, session: Session, params: Params) -> PeriodFacts:
+        """Some held row lacks a duration or a period: the full rule (services joined
+        per row, the NULL-period branch) decides, in a second round trip, with the
+        catalogue rows it reads."""
+
+        def full(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.period_facts_full, params
+
+        (row,) = self._run(session, full)
+        return self._facts_of(row, 1)
+
+    def _facts_of(self, row: Row, first: int) -> PeriodFacts:
         n = first + len(SERVICE_COLUMNS)
         return PeriodFacts(
             service=self._service_record(row[first:n]),
             slot=self._slot_record(row[n:]),
             held_minutes=int(row[0]),
         )
+
+    #: Longest a check outside a booking serves the service and slot rows from the
+    #: store's snapshot (seconds). Refreshed sooner by this store's own
+    #: ``save_service`` / ``save_time_slot`` and by a new schema shape. A booking never
+    #: uses it: ``book()`` reads both rows under its locks, in its facts statement.
+    CATALOGUE_MAX_AGE = 1.0
+
+    def _checked_facts(
+        self, session: Session, day: dt.date, period: Period, code: str
+    ) -> PeriodFacts:
+        """The facts of a check (advice, outside a booking): one round trip for the held
+        minutes alone — reading the service and slot rows in the same statement cost
+        as much as the rest of the check again (F1 in docs/benchmarks.md) — and the
+        catalogue from a snapshot at most :attr:`CATALOGUE_MAX_AGE` old."""
+        if period.__class__ is not Period:  # Period(p) is an Enum lookup per call
+            period = Period(period)
+        params = {"day": self._dialect.date_in(day), "period": period.value}
+
+        def held(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.period_held, params
+
+        (row,) = self._run(session, held)
+        if row[1]:
+            return self._full_facts(session, self._period_facts_params(day, period, code))
+        catalogue = self._catalogue_now(session)
+        return PeriodFacts(
+            service=catalogue.services.get(code),
+            slot=catalogue.slots.get((day_of_week(day), period)),
+            held_minutes=int(row[0]),
+        )
+
+    def _catalogue_now(self, session: Session) -> CatalogueSnapshot:
+        catalogue = self._catalogue
+        if (
+            catalogue is not None
+            and catalogue.statements is self._statements
+            and time.monotonic() - catalogue.read_at < self.CATALOGUE_MAX_AGE
+        ):
+            return catalogue
+        read_at = time.monotonic()
+
+        def services(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.list_services, {}
+
+        def slots(st: Statements) -> tuple[str, Params]:
+            self._require_minutes_rule(st)
+            return st.list_slots, {}
+
+        service_rows = self._run(session, services)
+        st, slot_rows = self._run_with(session, slots)
+        d = self._dialect
+        by_code = {s.code: s for s in (service_of(d, r) for r in service_rows) if s}
+        by_hours = {(t.day_of_week, t.period): t for t in map(slot_of, slot_rows) if t}
+        catalogue = CatalogueSnapshot(
+            statements=st, read_at=read_at, services=by_code, slots=by_hours
+        )
+        self._catalogue = catalogue
+        return catalogue
 
     # The service and slot records a check returns, memoised by the row values just read
     # (not a cache of the tables: a changed row is a new key, so nothing can be stale).
@@ -131,7 +210,7 @@ class Reads(StoreCore):
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         with self._session() as session:
-            return self._period_facts(session, day, period, service_code)
+            return self._checked_facts(session, day, period, service_code)
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         with self._session() as session:

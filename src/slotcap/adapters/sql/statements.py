@@ -108,6 +108,9 @@ class Statements:
     period_facts: str
     #: The full rule, run only when ``period_facts`` counted such rows.
     period_facts_full: str
+    #: ``period_facts`` without the service and slot rows: what a check outside a
+    #: booking runs (the catalogue comes from the store's snapshot).
+    period_held: str
     daily_facts: str
     #: ``daily_facts`` and the insert in one statement (None where the dialect runs
     #: the two under its write lock, or the count rule cannot run).
@@ -192,6 +195,23 @@ FROM (
   FROM "reservations" r
   WHERE r."preferredDate" = %(day)s AND r."period" = %(period)s AND {holding}
 ) held{_FACTS_JOINS}"""
+
+
+def _period_held_sql() -> str:
+    # The check's statement (outside a booking): the common case's held minutes and a
+    # count of the rows that sum cannot answer (the period's held rows without a
+    # duration, the date's held rows without a period), without the service and slot
+    # rows — the store serves those from its catalogue snapshot (``Reads._catalogue_now``).
+    # One probe of the date's held rows, both periods and none (at most a few dozen):
+    # with phase 2's partial held-rows index an index-only scan of just those; one plan
+    # node instead of two probes and an InitPlan.
+    return f"""
+SELECT COALESCE(SUM(CASE WHEN r."period" = %(period)s THEN r."estimatedDuration" END), 0),
+  COUNT(CASE WHEN r."period" IS NULL
+    OR (r."period" = %(period)s AND r."estimatedDuration" IS NULL) THEN 1 END)
+FROM "reservations" r
+WHERE r."preferredDate" = %(day)s AND r."status" IN {HOLDING_LIST}
+"""
 
 
 def _held_count() -> str:
@@ -285,6 +305,7 @@ def build_statements(d: SqlDialect, schema: SchemaInfo) -> Statements:
         state=schema.state,
         period_facts=q(_period_facts_fast_sql()),
         period_facts_full=q(_period_facts_sql(d, schema)),
+        period_held=q(_period_held_sql()),
         daily_facts=q(_daily_facts_sql()),
         insert_within_limit=(
             q(_insert_within_limit_sql(res_cols))

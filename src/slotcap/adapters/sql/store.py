@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Protocol, Self
 
+import attrs
+
 from slotcap.adapters.sql.statements import SchemaInfo, Statements, build_statements
 from slotcap.domain.model import ClinicTimeSlot, Period, Service
 from slotcap.domain.schema_state import Rule, require
@@ -25,7 +27,9 @@ from slotcap.ports import SchemaState
 from slotcap.sql.catalog import STORE_PARTS, read_catalog
 from slotcap.sql.dialect import Dialect, SqlDialect
 
-__all__ = ["DEFAULT_BUSY_BUDGET", "Op", "Params", "Row", "Session", "StoreCore"]
+__all__ = [
+    "DEFAULT_BUSY_BUDGET", "CatalogueSnapshot", "Op", "Params", "Row", "Session", "StoreCore",
+]
 
 Row = tuple[Any, ...]
 Params = Mapping[str, Any]
@@ -46,6 +50,18 @@ def _operation(op: Callable[..., object]) -> str:
     error message gives the operation."""
     name = getattr(op, "__qualname__", "") or "store operation"
     return name.split(".<locals>")[0].rsplit(".", 1)[-1].lstrip("_") or "store operation"
+
+
+@attrs.frozen(eq=False)
+class CatalogueSnapshot:
+    """The services by code and the clinic hours by (dayOfWeek, period), as read at
+    ``read_at`` (``time.monotonic()``) under ``statements`` (a new shape reads again):
+    what a check outside a booking serves its service and slot rows from."""
+
+    statements: Statements
+    read_at: float
+    services: Mapping[str, Service]
+    slots: Mapping[tuple[int, Period], ClinicTimeSlot]
 
 
 class Session(Protocol):
@@ -93,6 +109,8 @@ class StoreCore(abc.ABC):
         self._read_at = -math.inf  # time.monotonic() of the last catalogue read
         self._services_seen: dict[tuple[Any, ...], Service | None] = {}
         self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
+        #: The checks' catalogue snapshot (``Reads._catalogue_now``); None: read again.
+        self._catalogue: CatalogueSnapshot | None = None
 
     # lifecycle -------------------------------------------------------------------------
 

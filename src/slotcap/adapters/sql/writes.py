@@ -63,6 +63,8 @@ class Writes(StoreCore):
                 # Same contract as the in-memory store: a code belongs to one service.
                 raise ValueError(f"service code {service.code!r} is already used") from None
             raise
+        finally:
+            self._catalogue = None  # this store's next check reads the services again
 
     def save_time_slot(self, slot: ClinicTimeSlot) -> None:
         d = self._dialect
@@ -78,7 +80,10 @@ class Writes(StoreCore):
             self._require_new_tables(st)
             return st.upsert_slot, params
 
-        self._write_with(op)
+        try:
+            self._write_with(op)
+        finally:
+            self._catalogue = None  # this store's next check reads the hours again
 
     def save_limit(self, limit: ServiceLimit) -> None:
         d = self._dialect
