@@ -73,7 +73,7 @@ def open_store(
     ``busy_budget``: seconds a booking or write keeps retrying lock waits (deadlocks,
     serialization failures) before ``StoreBusy``. ``application_name``: how the
     PostgreSQL store's sessions appear in ``pg_stat_activity`` (default ``slotcap``).
-    ``clock``: the memory store stamps status changes with it.
+    ``clock``: where every store takes its timestamps (default: the system clock).
     """
     parsed = parse_url(url)
     if parsed.engine is Engine.MEMORY:
@@ -83,25 +83,31 @@ def open_store(
     if parsed.engine is Engine.SQLITE:
         from slotcap.adapters.sqlite import SqliteStore
 
-        return SqliteStore.open(parsed.target, busy_budget=busy_budget)
+        return SqliteStore.open(parsed.target, busy_budget=busy_budget, clock=clock)
     from slotcap.adapters.postgres import PostgresStore
 
     return PostgresStore.open(
-        parsed.target, busy_budget=busy_budget, application_name=application_name
+        parsed.target, busy_budget=busy_budget, application_name=application_name,
+        clock=clock,
     )
 
 
-def store_on(conn: SqlConnection, *, busy_budget: float = DEFAULT_BUSY_BUDGET) -> Store:
+def store_on(
+    conn: SqlConnection,
+    *,
+    busy_budget: float = DEFAULT_BUSY_BUDGET,
+    clock: Clock | None = None,
+) -> Store:
     """A store on a connection the caller already has open (and keeps owning: closing
     the store leaves it open), so that a tool which migrates and then reads — the CLI's
     ``demo`` — opens its database once."""
     if conn.is_postgres:
         from slotcap.adapters.postgres import PostgresStore
 
-        return PostgresStore.from_connection(conn.raw, busy_budget=busy_budget)
+        return PostgresStore.from_connection(conn.raw, busy_budget=busy_budget, clock=clock)
     from slotcap.adapters.sqlite import SqliteStore
 
-    return SqliteStore.from_connection(conn.raw, busy_budget=busy_budget)
+    return SqliteStore.from_connection(conn.raw, busy_budget=busy_budget, clock=clock)
 
 
 def clock_from_env(env: Mapping[str, str]) -> Clock:

@@ -52,6 +52,7 @@ from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET, Session
 from slotcap.backoff import backoff
 from slotcap.domain.model import Period
 from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError, StoreBusy
+from slotcap.ports import Clock
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.dialect import POSTGRES, Dialect
 from slotcap.sql.errors import from_postgres, is_postgres_busy
@@ -140,10 +141,11 @@ class PostgresStore(SqlStore):
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
+        clock: Clock | None = None,
     ) -> None:
         if not lock_timeout > 0:
             raise ConfigurationError("lock_timeout must be > 0")
-        super().__init__(POSTGRES, busy_budget=busy_budget)
+        super().__init__(POSTGRES, busy_budget=busy_budget, clock=clock)
         self._errors = psycopg_module().errors
         self._lock_timeout = lock_timeout
         self._source: ConnectionSource[SqlConnection] = self._source_for(connections)
@@ -180,6 +182,7 @@ class PostgresStore(SqlStore):
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
         application_name: str | None = None,
+        clock: Clock | None = None,
     ) -> PostgresStore:
         """A store opening its own connections to ``url`` (one per thread). A failed
         connection raises ``ConfigurationError`` naming the URL without its password.
@@ -194,7 +197,7 @@ class PostgresStore(SqlStore):
             _name_session(conn, application_name)
             return conn
 
-        return cls(connect, lock_timeout=lock_timeout, busy_budget=busy_budget)
+        return cls(connect, lock_timeout=lock_timeout, busy_budget=busy_budget, clock=clock)
 
     @classmethod
     def from_connection(
@@ -203,9 +206,10 @@ class PostgresStore(SqlStore):
         *,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
+        clock: Clock | None = None,
     ) -> PostgresStore:
         """A store on one connection the application owns (not closed by :meth:`close`)."""
-        return cls(conn, lock_timeout=lock_timeout, busy_budget=busy_budget)
+        return cls(conn, lock_timeout=lock_timeout, busy_budget=busy_budget, clock=clock)
 
     def close(self) -> None:
         self._source.close()

@@ -32,6 +32,7 @@ from slotcap.adapters.sql.connections import (
 from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET, Row, Session
 from slotcap.domain.model import Period
 from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError
+from slotcap.ports import Clock
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.dialect import SQLITE, Dialect
 from slotcap.sql.errors import from_sqlite
@@ -88,14 +89,17 @@ class SqliteStore(SqlStore):
         connect: Callable[[], sqlite3.Connection],
         *,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
+        clock: Clock | None = None,
     ) -> None:
         def wrapped() -> SqlConnection:
             return SqlConnection(connect(), Dialect.SQLITE)
 
-        self._setup(ThreadLocalConnections(wrapped, lambda _conn: True), busy_budget)
+        self._setup(ThreadLocalConnections(wrapped, lambda _conn: True), busy_budget, clock)
 
-    def _setup(self, source: ConnectionSource[SqlConnection], busy_budget: float) -> None:
-        super().__init__(SQLITE, busy_budget=busy_budget)
+    def _setup(
+        self, source: ConnectionSource[SqlConnection], busy_budget: float, clock: Clock | None
+    ) -> None:
+        super().__init__(SQLITE, busy_budget=busy_budget, clock=clock)
         self._source = source
         self.refresh_schema_state()
 
@@ -106,6 +110,7 @@ class SqliteStore(SqlStore):
         *,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
         busy_timeout: float | None = None,
+        clock: Clock | None = None,
     ) -> SqliteStore:
         """A store on the file at ``path``; a writer waits up to ``busy_budget``
         seconds for another before :class:`slotcap.StoreBusy` (``busy_timeout`` is
@@ -120,16 +125,20 @@ class SqliteStore(SqlStore):
             conn.execute(f"PRAGMA busy_timeout = {max(1, int(budget * 1000))}")
             return conn
 
-        return cls(connect, busy_budget=budget)
+        return cls(connect, busy_budget=budget, clock=clock)
 
     @classmethod
     def from_connection(
-        cls, conn: sqlite3.Connection, *, busy_budget: float = DEFAULT_BUSY_BUDGET
+        cls,
+        conn: sqlite3.Connection,
+        *,
+        busy_budget: float = DEFAULT_BUSY_BUDGET,
+        clock: Clock | None = None,
     ) -> SqliteStore:
         """A store on a connection the application owns (not closed by :meth:`close`;
         its own ``busy_timeout`` bounds the waits)."""
         store = cls.__new__(cls)
-        store._setup(SharedConnection(SqlConnection(conn, Dialect.SQLITE)), busy_budget)
+        store._setup(SharedConnection(SqlConnection(conn, Dialect.SQLITE)), busy_budget, clock)
         return store
 
     def close(self) -> None:

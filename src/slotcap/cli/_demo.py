@@ -146,7 +146,7 @@ def _demo(
     end = today + dt.timedelta(days=6)
     # The store on the migration's own connection, built by the composition root now
     # that the schema it detects exists.
-    with bootstrap(store=store_on(conn), clock=clock) as app:
+    with bootstrap(store=store_on(conn, clock=clock), clock=clock) as app:
         entries = availability_calendar(app.store, start, end)
     summary["calendar"] = calendar_rows(entries)
     if quiet:

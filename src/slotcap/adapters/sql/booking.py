@@ -30,7 +30,7 @@ class Booking(Reads):
     def _insert(self, session: Session, reservation: Reservation) -> None:
         def op(st: Statements) -> tuple[str, Params]:
             return st.insert_reservation, reservation_params(
-                self._dialect, st.reservation_columns, reservation
+                self._dialect, st.reservation_columns, reservation, self._now()
             )
 
         self._run(session, op)
@@ -47,7 +47,9 @@ class Booking(Reads):
             self._require_count_rule(st)
             if st.insert_within_limit is None:
                 return st.daily_facts, facts_params
-            row = reservation_params(self._dialect, st.reservation_columns, reservation)
+            row = reservation_params(
+                self._dialect, st.reservation_columns, reservation, self._now()
+            )
             return st.insert_within_limit, {**row, **facts_params}
 
         st, rows = self._run_with(session, insert_within_limit)

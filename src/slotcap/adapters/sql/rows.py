@@ -6,17 +6,10 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.sql.dialect import SqlDialect
 
-__all__ = ["limit_of", "reservation_of", "reservation_params", "service_of", "slot_of", "utcnow"]
-
-
-def utcnow() -> dt.datetime:
-    """Now as Prisma's TIMESTAMP(3) columns hold it (the one conversion,
-    :func:`slotcap.domain.clock.db_timestamp`), for catalogue and status writes."""
-    return db_timestamp(SystemClock().now())
+__all__ = ["limit_of", "reservation_of", "reservation_params", "service_of", "slot_of"]
 
 
 def service_of(d: SqlDialect, row: Sequence[Any]) -> Service | None:
@@ -72,9 +65,9 @@ def reservation_of(d: SqlDialect, columns: Sequence[str], row: Sequence[Any]) ->
 
 
 def reservation_params(
-    d: SqlDialect, columns: Sequence[str], r: Reservation
+    d: SqlDialect, columns: Sequence[str], r: Reservation, now: dt.datetime
 ) -> dict[str, Any]:
-    now = utcnow()
+    """The row of ``r`` for ``columns``; a missing timestamp is ``now``."""
 
     def ts(value: dt.datetime | None) -> Any:
         return d.timestamp_in(value if value is not None else now)

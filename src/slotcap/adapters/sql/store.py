@@ -20,10 +20,11 @@ from typing import Any, Protocol, Self
 import attrs
 
 from slotcap.adapters.sql.statements import SchemaInfo, Statements, build_statements
+from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.model import ClinicTimeSlot, Period, Service
 from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import ConfigurationError, DatabaseError, SchemaStateError, SlotcapError
-from slotcap.ports import SchemaState
+from slotcap.ports import Clock, SchemaState
 from slotcap.sql.catalog import STORE_PARTS, read_catalog
 from slotcap.sql.dialect import Dialect, SqlDialect
 
@@ -98,10 +99,19 @@ class _SessionExecutor:
 class StoreCore(abc.ABC):
     """What both SQL engines share below the Store methods; engines supply sessions."""
 
-    def __init__(self, dialect: SqlDialect, *, busy_budget: float = DEFAULT_BUSY_BUDGET) -> None:
+    def __init__(
+        self,
+        dialect: SqlDialect,
+        *,
+        busy_budget: float = DEFAULT_BUSY_BUDGET,
+        clock: Clock | None = None,
+    ) -> None:
         if not busy_budget > 0 or not math.isfinite(busy_budget):
             raise ConfigurationError("busy_budget must be a positive number of seconds")
         self._dialect = dialect
+        #: Where the store's timestamps come from (``createdAt``, ``updatedAt``, status
+        #: changes): injected by the composition root, the system clock otherwise.
+        self._clock: Clock = clock if clock is not None else SystemClock()
         #: Seconds an operation keeps retrying lock waits, deadlocks and serialization
         #: failures before ``StoreBusy``.
         self.busy_budget = float(busy_budget)
@@ -111,6 +121,10 @@ class StoreCore(abc.ABC):
         self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
         #: The checks' catalogue snapshot (``Reads._catalogue_now``); None: read again.
         self._catalogue: CatalogueSnapshot | None = None
+
+    def _now(self) -> dt.datetime:
+        """Now, as the tables store it (naive UTC, milliseconds)."""
+        return db_timestamp(self._clock.now())
 
     # lifecycle -------------------------------------------------------------------------
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 
-from slotcap.adapters.sql.rows import reservation_of, utcnow
+from slotcap.adapters.sql.rows import reservation_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Op, Params, Row, StoreCore
 from slotcap.backoff import backoff
@@ -40,7 +40,7 @@ class Writes(StoreCore):
 
     def save_service(self, service: Service) -> None:
         d = self._dialect
-        now = d.timestamp_in(utcnow())
+        now = d.timestamp_in(self._now())
         params = {
             "id": service.id, "code": service.code, "name": service.name,
             "nameEn": service.name_en, "description": service.description,
@@ -68,7 +68,7 @@ class Writes(StoreCore):
 
     def save_time_slot(self, slot: ClinicTimeSlot) -> None:
         d = self._dialect
-        now = d.timestamp_in(utcnow())
+        now = d.timestamp_in(self._now())
         params = {
             "id": slot.id, "dayOfWeek": slot.day_of_week, "period": slot.period.value,
             "startTime": slot.start_time.strftime("%H:%M"),
@@ -87,7 +87,7 @@ class Writes(StoreCore):
 
     def save_limit(self, limit: ServiceLimit) -> None:
         d = self._dialect
-        now = d.timestamp_in(utcnow())
+        now = d.timestamp_in(self._now())
         params = {
             "id": limit.id or f"limit_{limit.service_code.lower()}",
             "serviceType": limit.service_code, "dailyLimit": limit.daily_limit,
@@ -110,7 +110,7 @@ class Writes(StoreCore):
     ) -> Reservation:
         params = {
             "id": reservation_id, "status": ReservationStatus(status).value,
-            "now": self._dialect.timestamp_in(utcnow()), "changed_by": changed_by,
+            "now": self._dialect.timestamp_in(self._now()), "changed_by": changed_by,
         }
 
         def set_status(st: Statements) -> tuple[str, Params]:
