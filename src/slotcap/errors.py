@@ -20,6 +20,7 @@ __all__ = [
     "ImportProblem",
     "InvalidRequest",
     "InvalidService",
+    "InvalidServiceDefinition",
     "MigrationBusy",
     "MigrationError",
     "MigrationLockTimeout",
@@ -27,6 +28,7 @@ __all__ = [
     "ReservationNotFound",
     "ReviewRejected",
     "SchemaStateError",
+    "ServiceExists",
     "SlotcapError",
     "StoreBusy",
     "UsageError",
@@ -62,6 +64,25 @@ class InvalidRequest(SlotcapError):
         self.fields: dict[str, str] = dict(fields)
         listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
         super().__init__(f"invalid request: {listed}")
+
+
+class InvalidServiceDefinition(InvalidRequest):
+    """A service's definition (code, names, minutes, order) was refused by the
+    catalogue's validation. ``fields`` maps every bad field to what is wrong with it;
+    the values themselves are not repeated."""
+
+    code = "invalid_service_definition"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__(fields)
+        listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
+        self.args = (f"invalid service definition: {listed}",)
+
+
+class ServiceExists(SlotcapError):
+    """A service with that code already exists (codes are unique, deleted ones included)."""
+
+    code = "service_exists"
 
 
 class InvalidService(SlotcapError):

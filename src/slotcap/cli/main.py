@@ -29,6 +29,7 @@ from slotcap.cli._args import (
     positive_float,
     positive_int,
 )
+from slotcap.cli._services import register as register_services
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
 from slotcap.migration.throttle import DEFAULT_PAUSE
@@ -175,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                               metavar="DATE", help="first date (YYYY-MM-DD)")
     availability.add_argument("--to", required=True, dest="end", type=iso_date,
                               metavar="DATE", help="last date (YYYY-MM-DD)")
+    register_services(sub, _subcommand)
     return parser
 
 

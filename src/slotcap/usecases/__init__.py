@@ -2,13 +2,25 @@
 
 from slotcap.usecases.availability import availability_calendar, check_availability
 from slotcap.usecases.booking import book
+from slotcap.usecases.catalogue import (
+    add_service,
+    deactivate_service,
+    list_services,
+    reactivate_service,
+    update_service,
+)
 from slotcap.usecases.request import BookingRequest, ValidBooking, validate_request
 
 __all__ = [
     "BookingRequest",
     "ValidBooking",
+    "add_service",
     "availability_calendar",
     "book",
     "check_availability",
+    "deactivate_service",
+    "list_services",
+    "reactivate_service",
+    "update_service",
     "validate_request",
 ]

@@ -1,0 +1,262 @@
+"""The service catalogue: list, add, update, deactivate and reactivate services.
+
+Plain functions over a :class:`~slotcap.ports.Store` and plain values; the CLI's
+``slotcap services`` is a thin shell over them. Every field is validated here, before
+the store sees it, and every problem is reported at once as
+:class:`~slotcap.errors.InvalidServiceDefinition` naming the field (never its value).
+
+Deactivating never deletes: the row stays, with ``is_active`` false, so its code stays
+taken and reservations made earlier keep their own snapshot of the service's name and
+duration (``serviceName``, ``estimatedDuration``); the booking path refuses an inactive
+service (``InvalidService``, code ``service_inactive``).
+
+The catalogue lives in phase 1's ``services`` table: before phase 1 every function
+raises ``SchemaStateError``, on every store alike.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from slotcap.domain.model import Service
+from slotcap.errors import (
+    InvalidService,
+    InvalidServiceDefinition,
+    SchemaStateError,
+    ServiceExists,
+)
+from slotcap.ports import Store
+
+__all__ = [
+    "CODE_PATTERN",
+    "MAX_CODE_LENGTH",
+    "MAX_DISPLAY_ORDER",
+    "MAX_MINUTES",
+    "MAX_NAME_LENGTH",
+    "UPDATABLE_FIELDS",
+    "add_service",
+    "deactivate_service",
+    "list_services",
+    "reactivate_service",
+    "update_service",
+]
+
+#: Upper-case ASCII letters, digits and underscores, starting with a letter (the
+#: legacy ``ServiceType`` enum's spelling, e.g. ``WRINKLE_BOTOX``).
+CODE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]*")
+MAX_CODE_LENGTH = 50
+#: A name is one line of at most this many characters.
+MAX_NAME_LENGTH = 100
+#: Duration and buffer fit in one day (and so in any INTEGER column).
+MAX_MINUTES = 24 * 60
+MAX_DISPLAY_ORDER = 1_000_000
+#: What :func:`update_service` may change; the code is the service's identity and
+#: ``is_active`` has its own two functions.
+UPDATABLE_FIELDS: frozenset[str] = frozenset(
+    {"name", "name_en", "duration_minutes", "buffer_minutes", "display_order"}
+)
+#: The whole numbers' inclusive bounds: a service takes at least a minute.
+_RANGES: dict[str, tuple[int, int]] = {
+    "duration_minutes": (1, MAX_MINUTES),
+    "buffer_minutes": (0, MAX_MINUTES),
+    "display_order": (0, MAX_DISPLAY_ORDER),
+}
+_ADD_FIELDS = UPDATABLE_FIELDS | {"code"}
+#: Seconds a store's cached schema state may be trusted before a catalogue change.
+_RECHECK_SECONDS = 1.0
+
+
+def _check_code(value: object) -> str | None:
+    if not isinstance(value, str):
+        return "must be a string"
+    if not value:
+        return "must not be empty"
+    if len(value) > MAX_CODE_LENGTH:
+        return f"must be at most {MAX_CODE_LENGTH} characters"
+    if CODE_PATTERN.fullmatch(value) is None:
+        return ("must be upper-case letters A-Z, digits and underscores, "
+                "starting with a letter (e.g. SKIN_CARE)")
+    return None
+
+
+def _clean_name(value: object, *, optional: bool) -> tuple[str | None, str | None]:
+    """(the name stripped, None) or (None, the problem)."""
+    if value is None and optional:
+        return None, None
+    if not isinstance(value, str):
+        return None, "must be a string"
+    text = value.strip()
+    if not text:
+        return (None, None) if optional else (None, "must not be empty")
+    if len(text) > MAX_NAME_LENGTH:
+        return None, f"must be at most {MAX_NAME_LENGTH} characters"
+    # Control characters, line breaks and lone surrogates: a name is one printable line
+    # (and PostgreSQL's TEXT cannot hold NUL at all).
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") for ch in text):
+        return None, "must be one line without control characters"
+    return text, None
+
+
+def _check_int(value: object, low: int, high: int) -> str | None:
+    # bool is an int in Python; True minutes is a mistake, not 1.
+    if not isinstance(value, int) or isinstance(value, bool):
+        return "must be a whole number"
+    if not low <= value <= high:
+        return f"must be from {low} to {high}, got {value}"
+    return None
+
+
+def _validate(
+    values: Mapping[str, object], allowed: frozenset[str] = _ADD_FIELDS
+) -> dict[str, Any]:
+    """The values cleaned, or ``InvalidServiceDefinition`` naming every bad field."""
+    problems: dict[str, str] = {}
+    # Any: each value has been checked against its field's type just above.
+    cleaned: dict[str, Any] = {}
+    for field, value in values.items():
+        problem: str | None
+        if field not in allowed:
+            problem = ("cannot be changed here (changeable: "
+                       f"{', '.join(sorted(allowed))})")
+        elif field == "code":
+            problem, cleaned[field] = _check_code(value), value
+        elif field in _RANGES:
+            problem, cleaned[field] = _check_int(value, *_RANGES[field]), value
+        else:  # name, name_en
+            cleaned[field], problem = _clean_name(value, optional=field == "name_en")
+        if problem is not None:
+            problems[field] = problem
+    if problems:
+        raise InvalidServiceDefinition(problems)
+    return cleaned
+
+
+def _require_catalogue(store: Store) -> None:
+    # The SQL stores refuse on their own; the memory store keeps its services in every
+    # state, so the rule is stated once here and every store refuses alike.
+    state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+    if not state.has_new_columns:
+        raise SchemaStateError(
+            "the service catalogue is phase 1's services table: apply phase 1 first "
+            f"(slotcap migrate --to phase1; schema state is {state.value})"
+        )
+
+
+def _existing(store: Store, code: str) -> Service:
+    problem = _check_code(code)
+    if problem is not None:
+        raise InvalidServiceDefinition({"code": problem})
+    _require_catalogue(store)
+    service = store.get_service(code)
+    if service is None or service.deleted_at is not None:
+        raise InvalidService(f"unknown service {code!r}", code="unknown_service")
+    return service
+
+
+def list_services(store: Store, *, include_inactive: bool = True) -> list[Service]:
+    """The services ordered by display order then code; soft-deleted ones never,
+    inactive ones unless ``include_inactive`` is false."""
+    _require_catalogue(store)
+    services = store.list_services()
+    return [s for s in services if include_inactive or s.is_active]
+
+
+def add_service(
+    store: Store,
+    *,
+    code: str,
+    name: str,
+    name_en: str | None = None,
+    duration_minutes: int,
+    buffer_minutes: int = 0,
+    display_order: int | None = None,
+) -> Service:
+    """Create an active service and return it as saved.
+
+    ``display_order`` defaults to one after the last service. Raises
+    ``InvalidServiceDefinition`` (every bad field), ``ServiceExists`` (the code is
+    taken, by an active, inactive or deleted service) or ``SchemaStateError``.
+    """
+    values: dict[str, object] = {
+        "code": code, "name": name, "name_en": name_en,
+        "duration_minutes": duration_minutes, "buffer_minutes": buffer_minutes,
+    }
+    if display_order is not None:
+        values["display_order"] = display_order
+    cleaned = _validate(values)
+    _require_catalogue(store)
+    every = store.list_services(include_deleted=True)
+    if any(s.code == code for s in every):
+        raise ServiceExists(f"a service with code {code!r} already exists")
+    if display_order is None:
+        display_order = max((s.display_order for s in every), default=0) + 1
+    # The seed's id spelling (srv_<code>) unless a row already has that id: the store
+    # upserts by id and must never overwrite another service.
+    ids = {s.id for s in every}
+    service_id = f"srv_{code.lower()}"
+    if service_id in ids:
+        service_id = f"srv_{uuid.uuid4().hex}"
+    service = Service(
+        id=service_id,
+        code=code,
+        name=str(cleaned["name"]),
+        name_en=None if cleaned["name_en"] is None else str(cleaned["name_en"]),
+        duration_minutes=duration_minutes,
+        buffer_minutes=buffer_minutes,
+        display_order=display_order,
+        is_active=True,
+    )
+    _save(store, service)
+    return service
+
+
+def update_service(store: Store, code: str, **changes: object) -> Service:
+    """Change some of ``name``, ``name_en`` (None clears it), ``duration_minutes``,
+    ``buffer_minutes``, ``display_order`` of the service ``code``; return it as saved.
+
+    Reservations already made keep their own name and duration snapshot. Raises
+    ``InvalidServiceDefinition``, ``InvalidService`` (``unknown_service``) or
+    ``SchemaStateError``.
+    """
+    cleaned = _validate(changes, UPDATABLE_FIELDS)
+    service = _existing(store, code)
+    if not cleaned:
+        return service
+    updated = attrs.evolve(service, **cleaned)
+    if updated != service:
+        _save(store, updated)
+    return updated
+
+
+def deactivate_service(store: Store, code: str) -> Service:
+    """Stop new bookings of ``code``; the row and every reservation stay. Idempotent."""
+    return _set_active(store, code, False)
+
+
+def reactivate_service(store: Store, code: str) -> Service:
+    """Make a deactivated service bookable again. Idempotent."""
+    return _set_active(store, code, True)
+
+
+def _set_active(store: Store, code: str, active: bool) -> Service:
+    service = _existing(store, code)
+    if service.is_active is active:
+        return service
+    updated = attrs.evolve(service, is_active=active)
+    _save(store, updated)
+    return updated
+
+
+def _save(store: Store, service: Service) -> None:
+    try:
+        store.save_service(service)
+    except ValueError:
+        # The stores' contract for a code already taken (another writer got there
+        # between our read and this write).
+        raise ServiceExists(f"a service with code {service.code!r} already exists") from None
