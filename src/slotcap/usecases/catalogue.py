@@ -216,7 +216,7 @@ def add_service(
     return service
 
 
-def update_service(store: Store, code: str, **changes: object) -> Service:
+def update_service(store: Store, code: str, /, **changes: object) -> Service:
     """Change some of ``name``, ``name_en`` (None clears it), ``duration_minutes``,
     ``buffer_minutes``, ``display_order`` of the service ``code``; return it as saved.
 
