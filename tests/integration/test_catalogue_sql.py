@@ -82,6 +82,7 @@ def test_names_either_round_trip_or_are_refused_before_the_database(
     phase1_url: str, name: str
 ) -> None:
     with bootstrap(phase1_url, env={}, clock=CLOCK) as app:
+        refused: InvalidServiceDefinition | None
         try:
             added = add_service(app.store, code="ODD", name=name, name_en=name,
                                 duration_minutes=30)
