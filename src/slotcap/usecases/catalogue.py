@@ -224,7 +224,14 @@ def update_service(store: Store, code: str, /, **changes: object) -> Service:
     ``InvalidServiceDefinition``, ``InvalidService`` (``unknown_service``) or
     ``SchemaStateError``.
     """
-    cleaned = _validate(changes, UPDATABLE_FIELDS)
+    try:
+        cleaned = _validate(changes, UPDATABLE_FIELDS)
+    except InvalidServiceDefinition as exc:
+        # Name a bad code too, so that every problem is reported at once.
+        problem = _check_code(code)
+        if problem is None or "code" in exc.fields:
+            raise
+        raise InvalidServiceDefinition({**exc.fields, "code": problem}) from None
     service = _existing(store, code)
     if not cleaned:
         return service
