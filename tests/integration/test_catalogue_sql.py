@@ -5,11 +5,12 @@ snapshot when their service changes or is deactivated."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from tests.builders import TODAY, request
 
-from slotcap import FixedClock, InvalidService, SchemaStateError, book, bootstrap
+from slotcap import FixedClock, InvalidService, SchemaStateError, Service, book, bootstrap
 from slotcap.domain.defaults import DEFAULT_SERVICES
 from slotcap.errors import InvalidServiceDefinition, ServiceExists
 from slotcap.migration import migrate
@@ -95,6 +96,32 @@ def test_names_either_round_trip_or_are_refused_before_the_database(
         if refused is not None:
             assert set(refused.fields) == {"name", "name_en"}
             assert app.store.get_service("ODD") is None
+
+
+def test_concurrent_adds_of_one_code_save_one_and_refuse_the_other(phase1_url: str) -> None:
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def add(name: str) -> None:
+        with bootstrap(phase1_url, env={}, clock=CLOCK) as app:
+            app.store.list_services()  # connected before the race starts
+            barrier.wait()
+            try:
+                outcomes.append(add_service(app.store, code="RACE", name=name,
+                                            duration_minutes=30))
+            except ServiceExists as exc:
+                outcomes.append(exc)
+
+    threads = [threading.Thread(target=add, args=(name,)) for name in ("첫째", "둘째")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    saved = [o for o in outcomes if isinstance(o, Service)]
+    assert len(saved) == 1 and len(outcomes) == 2
+    assert isinstance(outcomes[0 if outcomes[1] is saved[0] else 1], ServiceExists)
+    with bootstrap(phase1_url, env={}, clock=CLOCK) as app:
+        assert app.store.get_service("RACE") == saved[0]
 
 
 def test_deactivation_keeps_the_reservations_snapshot(phase1_url: str) -> None:

@@ -17,6 +17,7 @@ from slotcap import (
     InvalidService,
     SchemaState,
     SchemaStateError,
+    Service,
     book,
 )
 from slotcap.adapters.memory import MemoryStore
@@ -47,8 +48,8 @@ def test_add_saves_an_active_service_after_the_last() -> None:
     added = add_service(store, code="LASER_2", name="  레이저  ", name_en="Laser",
                         duration_minutes=25, buffer_minutes=5)
     assert added == store.get_service("LASER_2")
-    assert (added.id, added.name, added.name_en, added.is_active) == (
-        "srv_laser_2", "레이저", "Laser", True)
+    assert added.id.startswith("srv_laser_2_")
+    assert (added.name, added.name_en, added.is_active) == ("레이저", "Laser", True)
     assert (added.duration_minutes, added.buffer_minutes, added.display_order) == (25, 5, 7)
     assert list_services(store)[-1] == added
     ordered = add_service(store, code="FIRST", name="첫째", duration_minutes=10,
@@ -65,6 +66,22 @@ def test_add_refuses_a_code_in_use_even_when_inactive() -> None:
     assert caught.value.code == "service_exists"
     assert store.get_service("BODY_CARE") is not None
     assert store.get_service("BODY_CARE").name == "바디케어"  # type: ignore[union-attr]
+
+
+class StaleStore(MemoryStore):
+    """A store whose reads miss what another writer has just saved (the race between
+    add_service's check and its write)."""
+
+    def list_services(self, *, include_deleted: bool = False) -> list[Service]:
+        return []
+
+
+def test_a_code_taken_between_check_and_write_is_refused_not_overwritten() -> None:
+    store = StaleStore()
+    with pytest.raises(ServiceExists):
+        add_service(store, code="SKIN_CARE", name="덮어쓰기", duration_minutes=5)
+    assert store.get_service("SKIN_CARE") == next(s for s in DEFAULT_SERVICES
+                                                  if s.code == "SKIN_CARE")
 
 
 def test_add_never_overwrites_a_service_holding_the_seed_id() -> None:

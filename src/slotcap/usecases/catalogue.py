@@ -196,12 +196,10 @@ def add_service(
         raise ServiceExists(f"a service with code {code!r} already exists")
     if display_order is None:
         display_order = max((s.display_order for s in every), default=0) + 1
-    # The seed's id spelling (srv_<code>) unless a row already has that id: the store
-    # upserts by id and must never overwrite another service.
-    ids = {s.id for s in every}
-    service_id = f"srv_{code.lower()}"
-    if service_id in ids:
-        service_id = f"srv_{uuid.uuid4().hex}"
+    # A fresh id every time, never the seed's bare srv_<code>: the store upserts by id,
+    # so two concurrent adds of one code must differ in id for the code's UNIQUE
+    # constraint to refuse the second (ServiceExists) instead of it overwriting the first.
+    service_id = f"srv_{code.lower()}_{uuid.uuid4().hex[:12]}"
     service = Service(
         id=service_id,
         code=code,
