@@ -117,7 +117,7 @@ def _validate(
 ) -> dict[str, Any]:
     """The values cleaned, or ``InvalidServiceDefinition`` naming every bad field."""
     problems: dict[str, str] = {}
-    # Any: each value has been checked against its field's type just above.
+    # Any: each value is checked against its field's type in the loop below.
     cleaned: dict[str, Any] = {}
     for field, value in values.items():
         problem: str | None
