@@ -29,6 +29,7 @@ from slotcap.cli._args import (
     positive_float,
     positive_int,
 )
+from slotcap.cli._demo import cmd_demo
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
 from slotcap.migration.throttle import DEFAULT_PAUSE
@@ -79,8 +80,6 @@ def _subcommand(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from slotcap.cli._demo import cmd_demo
-
     parser = _Parser(
         prog="slotcap",
         description="Migrate a clinic's reservation database to duration-based capacity, "
