@@ -23,8 +23,12 @@ from slotcap.cli._reports import (
     print_migration,
     print_status,
 )
+from slotcap.migration import migrate, rollback, status, validate
+from slotcap.migration.analyze import analyze
+from slotcap.migration.backfill import run_backfill
 from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
 from slotcap.migration.engine.runlock import migration_lock
+from slotcap.migration.review import ReviewRejected, export_review, import_review
 from slotcap.sql import open_sql
 from slotcap.usecases import availability_calendar
 
@@ -58,7 +62,6 @@ def _progress(args: argparse.Namespace) -> ProgressPrinter | None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from slotcap.migration.analyze import analyze
 
     with open_sql(resolve_database(args.database)) as conn:
         analysis = analyze(conn)
@@ -70,7 +73,6 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_backfill(args: argparse.Namespace) -> int:
-    from slotcap.migration.backfill import run_backfill
 
     printer = _progress(args)
     url = resolve_database(args.database)
@@ -96,7 +98,6 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from slotcap.migration import validate
 
     with open_sql(resolve_database(args.database)) as conn:
         report = validate(conn, phase=args.phase)
@@ -120,7 +121,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
-    from slotcap.migration import migrate, rollback, status
 
     url = resolve_database(args.database)
     chosen = [x for x in (args.to, args.rollback_to, args.action) if x]
@@ -175,7 +175,6 @@ class StepPrinter:
 
 
 def cmd_review_export(args: argparse.Namespace) -> int:
-    from slotcap.migration.review import export_review
 
     out = Path(args.out)
     if not out.parent.is_dir():
@@ -199,7 +198,6 @@ def cmd_review_export(args: argparse.Namespace) -> int:
 
 
 def cmd_review_import(args: argparse.Namespace) -> int:
-    from slotcap.migration.review import ReviewRejected, import_review
 
     source = Path(args.input)
     if not source.is_file():

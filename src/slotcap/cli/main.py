@@ -29,6 +29,7 @@ from slotcap.cli._args import (
     positive_float,
     positive_int,
 )
+from slotcap.cli._demo import cmd_demo
 from slotcap.cli._services import register as register_services
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
@@ -80,8 +81,6 @@ def _subcommand(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from slotcap.cli._demo import cmd_demo
-
     parser = _Parser(
         prog="slotcap",
         description="Migrate a clinic's reservation database to duration-based capacity, "
