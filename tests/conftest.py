@@ -12,6 +12,7 @@ import contextlib
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from benchmarks._harness import temp_pg_database
@@ -41,6 +42,14 @@ _PG_PROBLEM: str | None = None
 _PG_CHECKED = False
 
 
+def missing(what: str, message: str) -> NoReturn:
+    """The one way a test gives up on something the machine lacks: a loud skip on a
+    developer's machine, a failure in CI (``CI=true``), where nothing may be skipped."""
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(f"SKIPPING {what} — {message}")
+
+
 def require_postgres() -> None:
     """Skip loudly when PostgreSQL is missing; fail in CI."""
     global _PG_PROBLEM, _PG_CHECKED
@@ -48,10 +57,13 @@ def require_postgres() -> None:
         _PG_PROBLEM = _postgres_problem()
         _PG_CHECKED = True
     if _PG_PROBLEM is not None:
-        message = f"PostgreSQL tests need a server: {_PG_PROBLEM}"
-        if IN_CI:
-            pytest.fail(f"CI=true and {message}", pytrace=False)
-        pytest.skip(f"SKIPPING POSTGRESQL TESTS — {message}")
+        missing("POSTGRESQL TESTS", f"PostgreSQL tests need a server: {_PG_PROBLEM}")
+
+
+def require_psycopg() -> None:
+    """For tests that need the driver but no server: skip loudly without it; fail in CI."""
+    if _psycopg_missing():
+        missing("PSYCOPG TESTS", "psycopg is not installed (pip install -e '.[postgres,dev]')")
 
 
 def _psycopg_missing() -> bool:

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.conftest import missing
 
 from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.migration import migrate
@@ -202,7 +203,7 @@ def test_an_export_that_cannot_be_written_exits_2(
     review_url: str, tmp_path: Path, target: str
 ) -> None:
     if target == "full-device" and not Path("/dev/full").exists():
-        pytest.skip("no /dev/full on this system")
+        missing("THE FULL-DEVICE CASE", "no /dev/full on this system")
     out = tmp_path if target == "directory" else Path("/dev/full")
     result = slotcap("review", "export", "--database", review_url, "--out", str(out))
     assert result.returncode == 2, result.stderr

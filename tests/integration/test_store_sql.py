@@ -16,6 +16,7 @@ from typing import Any
 import attrs
 import pytest
 from tests.builders import TODAY
+from tests.conftest import require_psycopg
 from tests.integration.schema_helpers import contract, legacy_insert
 from tests.integration.store_helpers import (
     MONDAY,
@@ -322,13 +323,13 @@ def test_postgres_store_on_a_pool_and_on_a_factory(pg_url: str) -> None:
 
 
 def test_a_wrong_connection_argument_is_refused() -> None:
-    pytest.importorskip("psycopg")
+    require_psycopg()
     with pytest.raises(ConfigurationError):
         PostgresStore(42)  # type: ignore[arg-type]
 
 
 def test_a_failed_connection_never_shows_the_password() -> None:
-    pytest.importorskip("psycopg")
+    require_psycopg()
     with pytest.raises(ConfigurationError) as failed:
         PostgresStore.open("postgresql://clinic:s3cr3t-pw@127.0.0.1:1/clinic?connect_timeout=2")
     assert "s3cr3t-pw" not in str(failed.value)

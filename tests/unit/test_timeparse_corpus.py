@@ -8,12 +8,11 @@ answer silently moves a booking, so the bar for those is zero.
 from __future__ import annotations
 
 import csv
-import os
 from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
-import pytest
+from tests.conftest import missing
 
 from slotcap.domain.timeparse import ParsedTime, parse_preferred_time
 
@@ -33,10 +32,7 @@ class Row(NamedTuple):
 
 def _rows() -> list[Row]:
     if not SAMPLE.exists():
-        message = f"the sample corpus {SAMPLE} is missing"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and {message}", pytrace=False)
-        pytest.skip(f"SKIPPING THE PARSER CORPUS TEST — {message}")
+        missing("THE PARSER CORPUS TEST", f"the sample corpus {SAMPLE} is missing")
     with SAMPLE.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         return [Row(r["text"], r["label"], r["family"]) for r in reader]
