@@ -1,8 +1,8 @@
 """The one rule that names a reservation schema's state from its columns and tables.
 
-Used by the stores (``slotcap.sql.catalog``) and by the migration toolkit
-(``migration.catalog.detect_schema_state``), so that both always agree on which rules
-a database can serve.
+Applied to one catalogue snapshot (``slotcap.sql.catalog.Catalog.schema_state``) by
+both the stores and the migration toolkit (``migrate status``), so that they always
+agree on which rules a database can serve.
 """
 
 from __future__ import annotations

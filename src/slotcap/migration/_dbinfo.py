@@ -16,10 +16,11 @@ from typing import Any
 import attrs
 
 from slotcap.domain.model import ClinicTimeSlot, Period
-from slotcap.domain.schema_state import LEGACY_COLUMNS, NEW_COLUMNS
+from slotcap.domain.schema_state import LEGACY_COLUMNS, NEW_COLUMNS, NEW_TABLES
 from slotcap.errors import MigrationError, SchemaStateError
+from slotcap.migration.ddl.names import JOURNAL, RESERVATIONS
 from slotcap.sql import Dialect, SqlConnection
-from slotcap.sql.catalog import STORE_PARTS, read_catalog
+from slotcap.sql.catalog import Catalog, Part, read_catalog
 
 __all__ = [
     "JOURNAL_TABLE",
@@ -37,7 +38,8 @@ __all__ = [
     "require_expanded",
 ]
 
-JOURNAL_TABLE = "slotcap_backfill_journal"
+#: The backfill journal (named once, in ddl.names).
+JOURNAL_TABLE = JOURNAL
 
 _TYPE_NAME = re.compile(r'^"?[A-Za-z_][A-Za-z0-9_]*"?$')
 
@@ -56,21 +58,22 @@ def has_new_columns(conn: SqlConnection) -> bool:
     return set(NEW_COLUMNS) <= conn.columns("reservations")
 
 
-def require_expanded(conn: SqlConnection, *, journal: bool = True) -> None:
-    """Refuse to run before phase 1 (or after phase 4), naming what is missing."""
-    cat = read_catalog(conn, parts=STORE_PARTS)
-    missing = [t for t in ("reservations", "services", "clinic_time_slots")
-               if not cat.has_table(t)]
+def require_expanded(conn: SqlConnection, *, journal: bool = True) -> Catalog:
+    """Refuse to run before phase 1 (or after phase 4), naming what is missing; the
+    tables and columns read to decide (for :func:`period_cast`, without a second read)."""
+    cat = read_catalog(conn, parts=Part.COLUMNS)
+    missing = [t for t in (RESERVATIONS, *NEW_TABLES) if not cat.has_table(t)]
     if journal and not cat.has_table(JOURNAL_TABLE):
         missing.append(JOURNAL_TABLE)
-    if cat.has_table("reservations"):
-        missing += [f"reservations.{c}" for c in (*NEW_COLUMNS, *LEGACY_COLUMNS)
-                    if not cat.has_column("reservations", c)]
+    if cat.has_table(RESERVATIONS):
+        missing += [f"{RESERVATIONS}.{c}" for c in (*NEW_COLUMNS, *LEGACY_COLUMNS)
+                    if not cat.has_column(RESERVATIONS, c)]
     if missing:
         raise SchemaStateError(
             "the database is not in the expanded state (phase 1 applied, phase 4 not): "
             f"missing {', '.join(missing)}; run `slotcap migrate --to phase1` first"
         )
+    return cat
 
 
 def load_services(conn: SqlConnection) -> tuple[dict[str, ServiceRow], dict[str, ServiceRow]]:
@@ -117,12 +120,15 @@ def load_clinic_hours(conn: SqlConnection) -> list[ClinicTimeSlot]:
     return slots
 
 
-def period_cast(conn: SqlConnection) -> str:
+def period_cast(conn: SqlConnection, cat: Catalog | None = None) -> str:
     """The SQL type to cast a text period to: ``"Period"`` (slotcap's phase 1 on
-    PostgreSQL), or ``text`` where the column is TEXT (the plan's own DDL, SQLite)."""
+    PostgreSQL), or ``text`` where the column is TEXT (the plan's own DDL, SQLite).
+    ``cat``: the columns already read (by :func:`require_expanded`), else read now."""
     if conn.dialect is Dialect.SQLITE:
         return "text"
-    column = read_catalog(conn, parts=STORE_PARTS).columns.get(("reservations", "period"))
+    if cat is None:
+        cat = read_catalog(conn, parts=Part.COLUMNS)
+    column = cat.columns.get((RESERVATIONS, "period"))
     name = None if column is None else column.type
     if not isinstance(name, str) or not _TYPE_NAME.match(name):
         raise SchemaStateError(f"reservations.period has an unexpected type: {name!r}")

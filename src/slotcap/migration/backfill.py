@@ -355,11 +355,11 @@ def run_backfill(
         raise ValueError(f"workers must be >= 1, got {workers}")
     if workers > 1 and connect is None and conn.dialect is Dialect.POSTGRES:
         _no_connect()
-    require_expanded(conn)
+    cat = require_expanded(conn)
     report = BackfillReport(dry_run=dry_run)
     by_code, by_id = load_services(conn)
     verdicts = _Verdicts(load_clinic_hours(conn))
-    cast = period_cast(conn)
+    cast = period_cast(conn, cat)
     total = count_needing_work(conn)
     run = _Run(total=total, dry_run=dry_run, started=time.monotonic(), progress=progress,
                throttle=throttle or Throttle(pause=pause, max_rate=max_rate))

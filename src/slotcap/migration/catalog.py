@@ -9,11 +9,10 @@ schema checks.
 
 from __future__ import annotations
 
-from slotcap.ports import SchemaState
 from slotcap.sql import SqlConnection
-from slotcap.sql.catalog import STORE_PARTS, Catalog, Column, read_catalog
+from slotcap.sql.catalog import Catalog, Column
 
-__all__ = ["Catalog", "Column", "detect_schema_state", "snapshot"]
+__all__ = ["Catalog", "Column", "snapshot"]
 
 
 def snapshot(conn: SqlConnection) -> Catalog:
@@ -21,8 +20,3 @@ def snapshot(conn: SqlConnection) -> Catalog:
     triggers included — always afresh (another connection may have changed it)."""
     return conn.catalog(refresh=True)
 
-
-def detect_schema_state(conn: SqlConnection) -> SchemaState:
-    """Which columns ``reservations`` has: legacy only, both, or new only (the one rule
-    in :func:`slotcap.domain.schema_state.schema_state`, shared with the stores)."""
-    return read_catalog(conn, parts=STORE_PARTS).schema_state()

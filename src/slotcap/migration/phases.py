@@ -20,7 +20,7 @@ the indexes the phase-3 application reads with).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import attrs
@@ -28,7 +28,7 @@ import attrs
 from slotcap.errors import MigrationError, SchemaStateError
 from slotcap.migration import state
 from slotcap.migration.backfill_report import BackfillProgress
-from slotcap.migration.catalog import detect_schema_state
+from slotcap.migration.catalog import snapshot
 from slotcap.migration.ddl.names import RESERVATIONS, q
 from slotcap.migration.ddl.phase2 import create_read_indexes
 from slotcap.migration.engine.runlock import migration_lock
@@ -234,7 +234,7 @@ def _move(
     backfill_progress: OnBackfillBatch | None,
 ) -> MigrationReport:
     """``migrate`` (``forward``) and ``rollback``: one run under the migration lock."""
-    _require_reservations(conn)
+    _require_reservations(conn.tables())
     with migration_lock(conn):
         start, legs, settled = _plan(conn, target)
         report = MigrationReport(start=start, target=target, reached=start)
@@ -333,23 +333,25 @@ def rollback(
 # -- status --------------------------------------------------------------------------------
 
 
-def _require_reservations(conn: SqlConnection) -> None:
-    if RESERVATIONS not in conn.tables():
+def _require_reservations(tables: Collection[str]) -> None:
+    if RESERVATIONS not in tables:
         raise MigrationError(
             "no reservations table: this is not the clinic's reservation database"
         )
 
 
 def status_conn(conn: SqlConnection) -> MigrationStatus:
-    _require_reservations(conn)
+    # One catalogue read serves the table check, the schema state and the location.
+    cat = snapshot(conn)
+    _require_reservations(cat.tables)
     try:
-        schema: SchemaState | None = detect_schema_state(conn)
+        schema: SchemaState | None = cat.schema_state()
     except SchemaStateError:
         schema = None
     row = state.current_phase_row(conn)
     last = state.last_validation(conn)
     hist = [r.to_dict() for r in state.history(conn, limit=20, steps=False)]
-    where = locate(conn)
+    where = locate(conn, catalog=cat)
     problem = None if where.state != INCONSISTENT else "; ".join(where.problems)
     return MigrationStatus(
         phase=where.phase,

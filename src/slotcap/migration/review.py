@@ -296,10 +296,10 @@ def import_review(conn: SqlConnection, path: Path) -> ReviewImport:
     the whole file back and is raised as a one-line ``DatabaseError`` naming the
     constraint, never the row (the driver's exception is its ``__cause__``).
     """
-    require_expanded(conn)
+    cat = require_expanded(conn)
     decisions, blank, problems = _read_file(path)
     try:
-        return _apply(conn, decisions, blank, problems)
+        return _apply(conn, decisions, blank, problems, period_cast(conn, cat))
     except Exception as exc:
         error = database_error(exc)
         if error is None:
@@ -308,9 +308,12 @@ def import_review(conn: SqlConnection, path: Path) -> ReviewImport:
 
 
 def _apply(
-    conn: SqlConnection, decisions: list[_Decision], blank: int, problems: list[ImportProblem]
+    conn: SqlConnection,
+    decisions: list[_Decision],
+    blank: int,
+    problems: list[ImportProblem],
+    cast: str,
 ) -> ReviewImport:
-    cast = period_cast(conn)
     applied: list[_Decision] = []
     unchanged = 0
     with conn.transaction():

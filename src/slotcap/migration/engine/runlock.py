@@ -48,7 +48,7 @@ def lock_path(conn: SqlConnection) -> str | None:
 @contextlib.contextmanager
 def _postgres(conn: SqlConnection) -> Iterator[None]:
     # application_name 'slotcap migrate', no default statement_timeout, a bounded idle
-    # in transaction (see ddl.postgres.configure_session): every run's session behaves.
+    # in transaction (see ddl.lock_policy.configure_session): every run's session behaves.
     configure_session(conn)
     with contextlib.suppress(Exception):  # an older server without the setting
         conn.execute("SELECT set_config('client_connection_check_interval', %s, false)",

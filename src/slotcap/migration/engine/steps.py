@@ -7,7 +7,7 @@ can start from any partial state (every step tolerates whatever part of its
 counterpart ran: ``IF EXISTS``, INVALID indexes dropped, half-built tables removed).
 
 A step is either *atomic* — one transaction the runner opens (on PostgreSQL through
-``ddl.postgres.locked``, with a short ``lock_timeout`` and retries), in which the runner
+``ddl.lock_policy.locked``, with a short ``lock_timeout`` and retries), in which the runner
 also records the step as done — or manages its own transactions (``CREATE INDEX
 CONCURRENTLY``, keyset batches), each of them idempotent, and is recorded after.
 """

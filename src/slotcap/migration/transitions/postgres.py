@@ -1,7 +1,7 @@
 """PostgreSQL's transitions, step by step (see :mod:`slotcap.migration.engine.steps`).
 
 Every atomic step that needs a strong lock on ``reservations`` starts with an explicit
-``LOCK TABLE … IN <mode> MODE`` (the runner wraps it in ``ddl.postgres.locked``: a short
+``LOCK TABLE … IN <mode> MODE`` (the runner wraps it in ``ddl.lock_policy.locked``: a short
 ``lock_timeout`` and retries), so its hold time is measurable, and does only catalogue
 changes or bounded work under it: copies, refills and counts run in batches or
 without the strong lock, before. Phase 4 and its rollback, the longest transitions,

@@ -47,7 +47,7 @@ from slotcap.migration.state import Phase, detect_phase
 from slotcap.migration.validation.report import Check, ValidationReport
 from slotcap.sql import Dialect, SqlConnection
 
-__all__ = ["CheckFn", "validate"]
+__all__ = ["validate"]
 
 
 
