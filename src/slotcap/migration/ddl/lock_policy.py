@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import enum
 import math
 import random
 import re
@@ -37,18 +38,17 @@ except ImportError:  # pragma: no cover - an SQLite-only install runs no Postgre
 __all__ = [
     "APPLICATION_NAME",
     "DEFAULT_POLICY",
-    "LOCK_FAILURES",
+    "Again",
     "LockPolicy",
-    "blockers_now",
     "blocking_sessions",
     "configure_session",
     "current_policy",
-    "give_up",
+    "execute_with_lock_timeout",
     "lock_holds",
     "locked",
-    "ms",
     "reset_lock_holds",
     "using_policy",
+    "with_lock_retries",
 ]
 
 T = TypeVar("T")
@@ -169,7 +169,7 @@ def reset_lock_holds() -> None:
 # -- sessions ------------------------------------------------------------------------------
 
 
-def ms(seconds: float) -> str:
+def _ms(seconds: float) -> str:
     return f"{max(1, round(seconds * 1000))}ms"
 
 
@@ -218,7 +218,7 @@ def blocking_sessions(conn: SqlConnection, limit: int = 3) -> list[str]:
     return found
 
 
-def blockers_now(conn: SqlConnection) -> list[str]:
+def _blockers_now(conn: SqlConnection) -> list[str]:
     """The sessions in the way, best effort: the lock failure is what is reported, and
     naming its blockers must never replace it with another error (the transaction may
     be aborted, the connection gone), so any failure here reads as "none found"."""
@@ -228,7 +228,7 @@ def blockers_now(conn: SqlConnection) -> list[str]:
         return []
 
 
-def give_up(
+def _give_up(
     what: str, policy: LockPolicy, tries: int, blockers: list[str]
 ) -> MigrationLockTimeout:
     named = "; ".join(blockers) if blockers else "no blocking session found any more"
@@ -238,6 +238,52 @@ def give_up(
         "changed by this try — end that session or wait, then run the same command again "
         "(it resumes)"
     )
+
+
+class Again(enum.Enum):
+    """What a try returns when it did its part without finishing (e.g. an index build
+    that left the index INVALID): the next try comes on the same schedule."""
+
+    AGAIN = enum.auto()
+
+
+def with_lock_retries(
+    conn: SqlConnection,
+    attempt: Callable[[float], T | Again],
+    *,
+    what: str,
+    policy: LockPolicy | None = None,
+    weak: bool = False,
+) -> T:
+    """The one retry loop of the lock policy: call ``attempt(wait)`` (``wait``: this
+    try's ``lock_timeout`` in seconds) on the policy's schedule until it returns a
+    value; a lock failure it raises is retried and its blockers remembered; when the
+    budget runs out, :class:`~slotcap.errors.MigrationLockTimeout` naming them."""
+    policy = policy or current_policy()
+    blockers: list[str] = []
+    tries = 0
+    for pause, wait in policy.schedule(weak=weak):
+        if pause:
+            time.sleep(pause)
+        tries += 1
+        try:
+            result = attempt(wait)
+        except LOCK_FAILURES:
+            blockers = _blockers_now(conn) or blockers
+            continue
+        if result is not Again.AGAIN:
+            return result
+    raise _give_up(what, policy, tries, blockers)
+
+
+def execute_with_lock_timeout(conn: SqlConnection, sql: str, wait: float) -> None:
+    """One statement outside any transaction (``CONCURRENTLY`` cannot run in one, so
+    no ``SET LOCAL``) under a session ``lock_timeout`` of ``wait`` seconds, reset after."""
+    conn.execute("SELECT set_config('lock_timeout', %s, false)", (_ms(wait),))
+    try:
+        conn.execute(sql)
+    finally:
+        conn.execute("RESET lock_timeout")
 
 
 def locked(
@@ -254,26 +300,19 @@ def locked(
 
     Each successful strong try's hold time is recorded (:func:`lock_holds`)."""
     policy = policy or current_policy()
-    blockers: list[str] = []
-    tries = 0
-    for pause, wait in policy.schedule(weak=weak):
-        if pause:
-            time.sleep(pause)
-        tries += 1
+
+    def attempt(wait: float) -> T:
         began = time.monotonic()
-        try:
-            with conn.transaction():
-                # set_config(..., true) is SET LOCAL: it ends with the transaction.
-                conn.execute(
-                    "SELECT set_config('lock_timeout', %s, true), "
-                    "set_config('statement_timeout', %s, true)",
-                    (ms(wait), "0" if weak else ms(policy.statement_timeout)),
-                )
-                result = work(conn)
-        except LOCK_FAILURES:
-            blockers = blockers_now(conn) or blockers
-            continue
+        with conn.transaction():
+            # set_config(..., true) is SET LOCAL: it ends with the transaction.
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, true), "
+                "set_config('statement_timeout', %s, true)",
+                (_ms(wait), "0" if weak else _ms(policy.statement_timeout)),
+            )
+            result = work(conn)
         if not weak:
             _record_hold(what, time.monotonic() - began)
         return result
-    raise give_up(what, policy, tries, blockers)
+
+    return with_lock_retries(conn, attempt, what=what, policy=policy, weak=weak)

@@ -10,18 +10,16 @@ that does not block writes), and ``SET NOT NULL`` only once a validated
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable
 
 from slotcap.errors import MigrationError
 from slotcap.migration.ddl.lock_policy import (
-    LOCK_FAILURES,
+    Again,
     LockPolicy,
-    blockers_now,
     current_policy,
-    give_up,
+    execute_with_lock_timeout,
     locked,
-    ms,
+    with_lock_retries,
 )
 from slotcap.migration.ddl.names import RESERVATIONS, q
 from slotcap.sql import SqlConnection
@@ -107,31 +105,14 @@ def index_state(conn: SqlConnection, name: str) -> bool | None:
     return bool(rows[0][0]) if rows else None
 
 
-def _with_session_lock_timeout(conn: SqlConnection, sql: str, wait: float) -> None:
-    # CONCURRENTLY cannot run in a transaction block, so no SET LOCAL: set and reset.
-    conn.execute("SELECT set_config('lock_timeout', %s, false)", (ms(wait),))
-    try:
-        conn.execute(sql)
-    finally:
-        conn.execute("RESET lock_timeout")
-
-
 def drop_index_concurrently(
     conn: SqlConnection, name: str, *, policy: LockPolicy | None = None
 ) -> None:
-    policy = policy or current_policy()
     sql = f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}"
-    blockers: list[str] = []
-    tries = 0
-    for pause, wait in policy.schedule(weak=True):
-        time.sleep(pause)
-        tries += 1
-        try:
-            _with_session_lock_timeout(conn, sql, wait)
-            return
-        except LOCK_FAILURES:
-            blockers = blockers_now(conn) or blockers
-    raise give_up(f"drop index {name}", policy, tries, blockers)
+    with_lock_retries(
+        conn, lambda wait: execute_with_lock_timeout(conn, sql, wait),
+        what=f"drop index {name}", policy=policy, weak=True,
+    )
 
 
 def create_index_concurrently(
@@ -147,24 +128,17 @@ def create_index_concurrently(
     ``IF NOT EXISTS`` alone would keep it forever."""
     policy = policy or current_policy()
     sql = f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {q(name)} ON {q(table)} {definition}"
-    blockers: list[str] = []
-    tries = 0
-    for pause, wait in policy.schedule(weak=True):
-        time.sleep(pause)
+
+    def attempt(wait: float) -> Again | None:
         state = index_state(conn, name)
         if state is True:
-            return
+            return None
         if state is False:
             drop_index_concurrently(conn, name, policy=policy)
-        tries += 1
-        try:
-            _with_session_lock_timeout(conn, sql, wait)
-        except LOCK_FAILURES:
-            blockers = blockers_now(conn) or blockers
-            continue
-        if index_state(conn, name) is True:
-            return
-    raise give_up(f"create index {name}", policy, tries, blockers)
+        execute_with_lock_timeout(conn, sql, wait)
+        return None if index_state(conn, name) is True else Again.AGAIN
+
+    with_lock_retries(conn, attempt, what=f"create index {name}", policy=policy, weak=True)
 
 
 # -- helper checks (the NOT NULL recipe's steps live in transitions.postgres) ------
