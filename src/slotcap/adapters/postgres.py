@@ -44,7 +44,6 @@ from slotcap.adapters.sql.pg_session import (
     WriteSession,
     is_idle,
     lock_statement,
-    psycopg_module,
     timeout_ms,
     tx_status,
 )
@@ -56,7 +55,7 @@ from slotcap.ports import Clock
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.dialect import POSTGRES, Dialect
 from slotcap.sql.errors import from_postgres, is_postgres_busy
-from slotcap.sql.url import connect_postgres
+from slotcap.sql.url import connect_postgres, psycopg_module
 
 if TYPE_CHECKING:
     import psycopg

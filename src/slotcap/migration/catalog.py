@@ -18,5 +18,5 @@ __all__ = ["Catalog", "Column", "snapshot"]
 def snapshot(conn: SqlConnection) -> Catalog:
     """Read the whole schema of the connection's database (current schema on PG),
     triggers included — always afresh (another connection may have changed it)."""
-    return conn.catalog(refresh=True)
+    return conn.catalog()
 

@@ -4,9 +4,10 @@
 (definition and validity), constraints (definition and validity), triggers and enum
 types (labels in order). Two snapshots compare with ``==``; :meth:`Catalog.diff` says
 what differs. The stores read only the parts they follow (``parts=STORE_PARTS``: the
-columns and the enum labels, two round trips on PostgreSQL, one on SQLite); the
-migration toolkit reads everything. :meth:`SqlConnection.catalog` caches a snapshot per
-connection until DDL runs through it or it is invalidated.
+columns and the enum labels, two statements on either engine); the migration toolkit
+reads everything (:meth:`SqlConnection.catalog`). Nothing caches a snapshot: the
+stores keep what they built from one, and re-read when a statement or a refusal says
+the schema may have moved.
 
 Column *order* is not part of a snapshot on PostgreSQL: a column re-added by the
 phase-4 rollback goes to the end of the table (PostgreSQL cannot insert a column in
@@ -18,7 +19,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -37,6 +38,7 @@ __all__ = [
     "Part",
     "column_names",
     "read_catalog",
+    "reservations_state",
     "table_names",
 ]
 
@@ -104,13 +106,8 @@ class Catalog:
         return None if info is None else self.enums.get(info.type.strip('"'))
 
     def schema_state(self) -> SchemaState:
-        """The one rule (:func:`slotcap.domain.schema_state.schema_state`) on this
-        snapshot; ``SchemaStateError`` without a reservations table."""
-        if not self.has_table(RESERVATIONS):
-            raise SchemaStateError(
-                "there is no reservations table: create the application's schema first"
-            )
-        return schema_state(set(self.table_columns(RESERVATIONS)), set(self.tables))
+        """The one rule on this snapshot (see :func:`reservations_state`)."""
+        return reservations_state(self.columns, self.tables)
 
     def diff(self, other: Catalog) -> list[str]:
         """Human-readable differences (empty when equal)."""
@@ -127,6 +124,20 @@ class Catalog:
 def _normalise(sql: str | None) -> str:
     return re.sub(r"\s+", " ", sql or "").strip()
 
+
+
+def reservations_state(
+    columns: Iterable[tuple[str, str]], tables: Collection[str]
+) -> SchemaState:
+    """The one rule (:func:`slotcap.domain.schema_state.schema_state`) on catalogue
+    facts: ``(table, column)`` pairs and the table names. ``SchemaStateError`` without
+    a reservations table. The stores' :class:`SchemaInfo` and :meth:`Catalog.schema_state`
+    both call it."""
+    if RESERVATIONS not in tables:
+        raise SchemaStateError(
+            "there is no reservations table: create the application's schema first"
+        )
+    return schema_state({c for t, c in columns if t == RESERVATIONS}, tables)
 
 def _read_sqlite(ex: Executor, parts: Part) -> Catalog:
     tables: dict[str, str] = {}

@@ -45,10 +45,6 @@ __all__ = ["Params", "Row", "SqlConnection", "open_sql"]
 Params = Sequence[Any] | Mapping[str, Any]
 Row = tuple[Any, ...]
 
-# Statements that change the catalogue: running one through this wrapper forgets the
-# cached catalogue (another connection's DDL is seen only by an explicit re-read).
-_DDL = ("create", "alter", "drop", "comment", "rename")
-
 
 #: Per thread: id(psycopg connection) -> (connection, cursor); see _cursor().
 _CURSORS = threading.local()
@@ -97,7 +93,6 @@ class SqlConnection:
         self.spec: SqlDialect = dialect_of(dialect)
         self._in_transaction = False
         self._savepoints = 0
-        self._catalog: Catalog | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -109,8 +104,6 @@ class SqlConnection:
 
     def execute(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one statement; return its rows (empty for statements without rows)."""
-        if sql.lstrip()[:7].lower().startswith(_DDL):
-            self._catalog = None
         cur = self.raw.execute(self.spec.native(sql), _bind(params))
         try:
             if cur.description is None:
@@ -209,15 +202,10 @@ class SqlConnection:
 
     # -- catalogue ---------------------------------------------------------------------
 
-    def catalog(self, *, refresh: bool = False) -> Catalog:
-        """The catalogue snapshot (:mod:`slotcap.sql.catalog`), cached on this
-        connection until :meth:`invalidate_catalog`, DDL run through it, or ``refresh``."""
-        if self._catalog is None or refresh:
-            self._catalog = read_catalog(self)
-        return self._catalog
-
-    def invalidate_catalog(self) -> None:
-        self._catalog = None
+    def catalog(self) -> Catalog:
+        """The whole catalogue snapshot (:mod:`slotcap.sql.catalog`), read now (another
+        connection may have changed the schema since any earlier read)."""
+        return read_catalog(self)
 
     def tables(self) -> set[str]:
         """The tables of the current schema, read now."""

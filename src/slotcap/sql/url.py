@@ -30,6 +30,7 @@ __all__ = [
     "connect_postgres",
     "connect_sqlite",
     "parse_url",
+    "psycopg_module",
     "redact",
 ]
 
@@ -147,23 +148,31 @@ def connect_sqlite(path: str) -> sqlite3.Connection:
     return conn
 
 
-def connect_postgres(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    """A psycopg 3 connection; a missing extra or a failed connect names neither the
-    password nor anything but the redacted URL."""
+def psycopg_module() -> Any:
+    """psycopg, or ``ConfigurationError`` naming the extra to install: the one place
+    the optional driver is imported for use (it stays optional for SQLite users)."""
     try:
         import psycopg
     except ImportError:
         raise ConfigurationError(
             "PostgreSQL support needs psycopg 3: pip install 'slotcap[postgres]'"
         ) from None
+    return psycopg
+
+
+def connect_postgres(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
+    """A psycopg 3 connection; a missing extra or a failed connect names neither the
+    password nor anything but the redacted URL."""
+    driver = psycopg_module()
     try:
-        return psycopg.connect(url, **kwargs)
-    except psycopg.Error as exc:
+        conn: psycopg.Connection[Any] = driver.connect(url, **kwargs)
+    except driver.Error as exc:
         # psycopg's message can echo connection parameters; keep only its class name.
         raise ConfigurationError(
             f"cannot connect to {redact(url)}: {type(exc).__name__}: "
             f"{_first_line_without_secrets(str(exc), url)}"
         ) from None
+    return conn
 
 
 def _first_line_without_secrets(message: str, url: str) -> str:

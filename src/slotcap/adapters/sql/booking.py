@@ -41,7 +41,7 @@ class Booking(Reads):
         day = reservation.preferred_date
         if not self._current().schema.accepts_legacy_code(code):
             return self._daily_facts(session, day, code)  # refused: nothing inserted
-        facts_params = {"day": self._dialect.date_in(day), "code": code, "limit_code": code}
+        facts_params = self._daily_params(day, code)
 
         def insert_within_limit(st: Statements) -> tuple[str, Params]:
             self._require_count_rule(st)

@@ -13,7 +13,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.store import Params, Row
-from slotcap.errors import ConfigurationError
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.errors import from_postgres, is_postgres_busy
 
@@ -21,8 +20,8 @@ if TYPE_CHECKING:
     import psycopg
 
 # Imported once here, not per statement: the hot path reads the transaction status
-# several times per check. psycopg stays optional — without it the store
-# refuses to be constructed (``psycopg_module()``), so these names are never reached.
+# several times per check. psycopg stays optional — without it the store refuses to
+# be constructed (``slotcap.sql.url.psycopg_module()``), so these names are never reached.
 try:
     from psycopg import pq as _pq
 except ImportError:  # pragma: no cover (exercised only without the postgres extra)
@@ -40,7 +39,6 @@ __all__ = [
     "in_error",
     "is_idle",
     "lock_statement",
-    "psycopg_module",
     "timeout_ms",
     "tx_status",
 ]
@@ -51,16 +49,6 @@ SAVEPOINT = "slotcap_locked"
 def timeout_ms(cap: float, deadline: float) -> int:
     """This attempt's lock wait: the cap, or what is left of the budget (≥ 1 ms)."""
     return max(1, round(1000 * min(cap, deadline - time.monotonic())))
-
-
-def psycopg_module() -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        raise ConfigurationError(
-            "PostgreSQL support needs psycopg 3: pip install 'slotcap[postgres]'"
-        ) from None
-    return psycopg
 
 
 def tx_status(conn: psycopg.Connection[Any]) -> str:

@@ -4,9 +4,10 @@ catalogue, the clinic's hours, the limits and one reservation."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from slotcap.adapters.sql.rows import limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
@@ -15,6 +16,8 @@ from slotcap.domain.calendar import day_of_week
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts
 from slotcap.sql.names import SERVICE_COLUMNS
+
+R = TypeVar("R")
 
 __all__ = ["Reads"]
 
@@ -158,44 +161,27 @@ class Reads(StoreCore):
         self._catalogue = catalogue
         return catalogue
 
-    # The service and slot records a check returns, memoised by the row values just read
-    # (not a cache of the tables: a changed row is a new key, so nothing can be stale).
-    # Building them validates every field; the rows repeat from check to check.
+    # The service and slot records a booking (or the full-rule fallback) returns,
+    # memoised by the row values just read (not a cache of the tables: a changed row is
+    # a new key, so nothing can be stale). Building them validates every field; the
+    # rows repeat from booking to booking.
 
     _RECORDS_MAX = 512
 
     def _service_record(self, values: Sequence[Any]) -> Service | None:
-        key = tuple(values)
-        memo = self._services_seen
-        try:
-            return memo[key]
-        except KeyError:
-            pass
-        except TypeError:  # an unhashable driver value: just build it
-            return service_of(self._dialect, key)
-        record = service_of(self._dialect, key)
-        if len(memo) >= self._RECORDS_MAX:
-            memo.clear()
-        memo[key] = record
-        return record
+        return _memoised(self._services_seen, self._RECORDS_MAX,
+                         functools.partial(service_of, self._dialect), values)
 
     def _slot_record(self, values: Sequence[Any]) -> ClinicTimeSlot | None:
-        key = tuple(values)
-        memo = self._slots_seen
-        try:
-            return memo[key]
-        except KeyError:
-            pass
-        except TypeError:
-            return slot_of(key)
-        record = slot_of(key)
-        if len(memo) >= self._RECORDS_MAX:
-            memo.clear()
-        memo[key] = record
-        return record
+        return _memoised(self._slots_seen, self._RECORDS_MAX, slot_of, values)
+
+    def _daily_params(self, day: dt.date, code: str) -> dict[str, Any]:
+        """The parameters of the daily-facts statement (alone or in the one-step
+        legacy insert)."""
+        return {"day": self._dialect.date_in(day), "code": code, "limit_code": code}
 
     def _daily_facts(self, session: Session, day: dt.date, code: str) -> DailyFacts:
-        params = {"day": self._dialect.date_in(day), "code": code, "limit_code": code}
+        params = self._daily_params(day, code)
 
         def op(st: Statements) -> tuple[str, Params]:
             self._require_count_rule(st)
@@ -285,3 +271,22 @@ class Reads(StoreCore):
     def get_reservation(self, reservation_id: str) -> Reservation | None:
         st, rows = self._query_with(lambda st: (st.select_reservation, {"id": reservation_id}))
         return reservation_of(self._dialect, st.reservation_columns, rows[0]) if rows else None
+
+
+def _memoised(
+    memo: dict[tuple[Any, ...], R], limit: int, build: Callable[[tuple[Any, ...]], R],
+    values: Sequence[Any],
+) -> R:
+    """``build(values)``, remembered in ``memo`` (emptied at ``limit`` entries)."""
+    key = tuple(values)
+    try:
+        return memo[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable driver value: just build it
+        return build(key)
+    record = build(key)
+    if len(memo) >= limit:
+        memo.clear()
+    memo[key] = record
+    return record

@@ -18,10 +18,8 @@ from collections.abc import Sequence
 import attrs
 
 from slotcap.domain.model import Period
-from slotcap.domain.schema_state import schema_state
-from slotcap.errors import SchemaStateError
 from slotcap.ports import SchemaState
-from slotcap.sql.catalog import Catalog
+from slotcap.sql.catalog import Catalog, reservations_state
 from slotcap.sql.dialect import SqlDialect
 from slotcap.sql.names import (
     COMMON_RESERVATION_COLUMNS,
@@ -70,13 +68,7 @@ class SchemaInfo:
         only; CONTRACTED: no old ``service`` column any more (the one rule,
         :func:`slotcap.domain.schema_state.schema_state`). Derived once per
         introspection (the instance is immutable)."""
-        if not self.has_table(RESERVATIONS):
-            raise SchemaStateError(
-                "there is no reservations table: create the application's schema first"
-            )
-        return schema_state(
-            {c for t, c in self.columns if t == RESERVATIONS}, {t for t, _ in self.columns}
-        )
+        return reservations_state(self.columns, {t for t, _ in self.columns})
 
     def reservation_columns(self) -> tuple[str, ...]:
         """The reservation columns this state reads and writes, in a stable order.

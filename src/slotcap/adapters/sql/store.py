@@ -14,8 +14,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 import attrs
 
@@ -24,15 +23,15 @@ from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.model import ClinicTimeSlot, Period, Service
 from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import ConfigurationError, DatabaseError, SchemaStateError, SlotcapError
-from slotcap.ports import Clock, SchemaState
+from slotcap.ports import Clock, ClosesOnExit, SchemaState
 from slotcap.sql.catalog import STORE_PARTS, read_catalog
+from slotcap.sql.connection import Row
 from slotcap.sql.dialect import Dialect, SqlDialect
 
 __all__ = [
     "DEFAULT_BUSY_BUDGET", "CatalogueSnapshot", "Op", "Params", "Row", "Session", "StoreCore",
 ]
 
-Row = tuple[Any, ...]
 Params = Mapping[str, Any]
 #: What a store operation asks of the current statements: its SQL and parameters (and
 #: any refusal check for the state, raised as ``SchemaStateError``).
@@ -96,7 +95,7 @@ class _SessionExecutor:
         return self._session.execute(self._d.native(sql), params)
 
 
-class StoreCore(abc.ABC):
+class StoreCore(ClosesOnExit, abc.ABC):
     """What both SQL engines share below the Store methods; engines supply sessions."""
 
     def __init__(
@@ -128,21 +127,12 @@ class StoreCore(abc.ABC):
 
     # lifecycle -------------------------------------------------------------------------
 
+    # ``with PostgresStore.open(url) as store:`` closes the store's connections
+    # (ports.ClosesOnExit).
+
     @abc.abstractmethod
     def close(self) -> None:
         """Close the connections the store opened (never the application's own)."""
-
-    def __enter__(self) -> Self:
-        """``with PostgresStore.open(url) as store:`` closes the store's connections."""
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # engine hooks ----------------------------------------------------------------------
 
