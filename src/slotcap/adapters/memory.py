@@ -305,15 +305,12 @@ class _MemoryBooking:
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         return self._store.period_facts(day, period, service_code)
 
-    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
-        return self._store.daily_facts(day, service_code)
-
     def insert(self, reservation: Reservation) -> None:
         self._store._insert(reservation)
         self._inserted.append(reservation.id)
 
     def insert_within_daily_limit(self, reservation: Reservation) -> DailyFacts:
-        facts = self.daily_facts(reservation.preferred_date, reservation.service or "")
+        facts = self._store.daily_facts(reservation.preferred_date, reservation.service or "")
         if check_daily_limit(limit=facts.limit, held_count=facts.held_count).allowed:
             self.insert(reservation)
         return facts

@@ -20,7 +20,6 @@ store to re-read its catalogue (rate-limited) when it had not noticed yet.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -107,6 +106,17 @@ def book(
     attempt = changes = 0
     state = store.schema_state  # the store's cached view: no I/O yet
     valid: ValidBooking | None = None
+
+    def clinic_hours() -> list[ClinicTimeSlot] | None:
+        # Called by validate_request only for an otherwise valid request. A legacy
+        # store first looks whether phase 1 has come (see below), so the first
+        # bookings after it read bare hours with the clinic's own hours too.
+        nonlocal state
+        if state is SchemaState.LEGACY:
+            state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+        # A legacy database has no clinic_time_slots yet: the plan's default hours then.
+        return store.list_time_slots() if state.has_new_columns else None
+
     while True:
         try:
             if valid is None:
@@ -119,13 +129,13 @@ def book(
                     dynamic=dynamic,
                     today=today,
                     horizon_days=horizon_days,
-                    hours=functools.partial(_clinic_hours, store, state),
+                    hours=clinic_hours,
                 )
                 if state is SchemaState.LEGACY:
                     # Nothing tells a legacy store that phase 1 expanded the schema, and
                     # from then on its bookings must dual-write (a legacy-only row
                     # pauses phase 2): re-read the catalogue, at most every
-                    # _RECHECK_SECONDS.
+                    # _RECHECK_SECONDS (free if clinic_hours just did).
                     state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
             if dynamic:
                 return _book_dynamic(store, valid, state, new, deadline)
@@ -146,11 +156,6 @@ def book(
             if now is state or changes > _SCHEMA_CHANGES:
                 raise
             state = now
-
-
-def _clinic_hours(store: Store, state: SchemaState) -> list[ClinicTimeSlot] | None:
-    # A legacy database has no clinic_time_slots yet: the plan's default hours then.
-    return store.list_time_slots() if state.has_new_columns else None
 
 
 def _require_bookable(service: Service | None, code: str, state: SchemaState) -> Service:
@@ -235,7 +240,7 @@ def _book_legacy(
         decision = check_daily_limit(limit=facts.limit, held_count=facts.held_count)
         if not decision.allowed:
             raise _refuse(decision, f"{day.isoformat()} {code}")
-        return store.schema_state.keep_columns(reservation)
+        return _as_stored(store, reservation)
 
 
 def _reservation(
@@ -271,5 +276,9 @@ def _reservation(
 
 def _insert(store: Store, tx: BookingTransaction, reservation: Reservation) -> Reservation:
     tx.insert(reservation)
+    return _as_stored(store, reservation)
+
+
+def _as_stored(store: Store, reservation: Reservation) -> Reservation:
     # Report what was stored: the columns of the schema state the insert ran against.
     return store.schema_state.keep_columns(reservation)

@@ -92,9 +92,6 @@ class SqlBooking:
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         return self._store._period_facts(self._session, day, period, service_code)
 
-    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
-        return self._store._daily_facts(self._session, day, service_code)
-
     def insert(self, reservation: Reservation) -> None:
         self._store._insert(self._session, reservation)
 

@@ -54,7 +54,10 @@ def _build(slots: Iterable[SlotKey]) -> ClinicHours:
 
 @functools.lru_cache(maxsize=64)
 def _cached(key: tuple[SlotKey, ...]) -> ClinicHours:
-    return _build(key)
+    built = _build(key)
+    # A store whose hours are the plan's (the common case) gets DEFAULT_HOURS itself:
+    # the parser's fast paths and its text-only cache key test for it by identity.
+    return DEFAULT_HOURS if built == DEFAULT_HOURS else built
 
 
 def _key(slot: ClinicTimeSlot) -> SlotKey:
