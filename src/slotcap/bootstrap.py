@@ -17,16 +17,18 @@ import datetime as dt
 import os
 import zoneinfo
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
-from slotcap.adapters.sql import DEFAULT_BUSY_BUDGET
 from slotcap.domain.clock import SystemClock
 from slotcap.domain.rollout import Rollout
 from slotcap.errors import ConfigurationError
-from slotcap.ports import Clock, ClosesOnExit, Store
-from slotcap.sql import SqlConnection
+from slotcap.ports import DEFAULT_BUSY_BUDGET, Clock, ClosesOnExit, Store
 from slotcap.sql.url import Engine, parse_url
+
+if TYPE_CHECKING:
+    from slotcap.sql import SqlConnection
 
 __all__ = [
     "DATABASE_ENV",

@@ -36,6 +36,7 @@ from slotcap.domain.model import (
 from slotcap.domain.schema_state import SchemaState
 
 __all__ = [
+    "DEFAULT_BUSY_BUDGET",
     "BookingTransaction",
     "CalendarEntry",
     "Clock",
@@ -89,6 +90,10 @@ class CalendarEntry:
     def remaining(self) -> int:
         return max(self.capacity - self.booked, 0)
 
+
+#: Seconds a store keeps retrying an operation that met a lock wait, a deadlock or a
+#: serialization failure before it raises ``StoreBusy`` (``busy_budget``).
+DEFAULT_BUSY_BUDGET = 2.0
 
 class ClosesOnExit:
     """A base for what its owner closes: ``with thing:`` calls ``thing.close()`` on the

@@ -34,6 +34,7 @@ from slotcap.domain.rules import check_daily_limit, minutes_held
 from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import ReservationNotFound
 from slotcap.ports import (
+    DEFAULT_BUSY_BUDGET,
     CalendarEntry,
     Clock,
     ClosesOnExit,
@@ -57,7 +58,7 @@ class MemoryStore(ClosesOnExit):
         services: Iterable[Service] = DEFAULT_SERVICES,
         time_slots: Iterable[ClinicTimeSlot] = DEFAULT_TIME_SLOTS,
         limits: Iterable[ServiceLimit] = DEFAULT_DAILY_LIMITS,
-        busy_budget: float = 2.0,
+        busy_budget: float = DEFAULT_BUSY_BUDGET,
         clock: Clock | None = None,
     ) -> None:
         self._state = schema_state

@@ -23,7 +23,7 @@ from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.model import ClinicTimeSlot, Period, Service
 from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import ConfigurationError, DatabaseError, SchemaStateError, SlotcapError
-from slotcap.ports import Clock, ClosesOnExit, SchemaState
+from slotcap.ports import DEFAULT_BUSY_BUDGET, Clock, ClosesOnExit, SchemaState
 from slotcap.sql.catalog import STORE_PARTS, read_catalog
 from slotcap.sql.connection import Row
 from slotcap.sql.dialect import Dialect, SqlDialect
@@ -37,9 +37,6 @@ Params = Mapping[str, Any]
 #: any refusal check for the state, raised as ``SchemaStateError``).
 Op = Callable[[Statements], tuple[str, Params]]
 
-#: Seconds a store keeps retrying an operation that met a lock wait, a deadlock or a
-#: serialization failure before it raises ``StoreBusy`` (``busy_budget``).
-DEFAULT_BUSY_BUDGET = 2.0
 #: How many times one statement is re-planned after a schema change met mid-operation
 #: (phase 4's rollback makes several: column back nullable, then filled, then NOT NULL).
 _SCHEMA_RETRIES = 3
