@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from slotcap.bootstrap import bootstrap
+from slotcap.bootstrap import open_store
 from slotcap.cli._args import UsageError, resolve_database
 from slotcap.cli._render import ProgressPrinter, emit_json
 from slotcap.cli._reports import (
@@ -226,8 +226,10 @@ def cmd_availability(args: argparse.Namespace) -> int:
         raise UsageError(f"--to ({args.end}) is before --from ({args.start})")
     if (args.end - args.start).days + 1 > MAX_CALENDAR_DAYS:
         raise UsageError(f"--from/--to span more than {MAX_CALENDAR_DAYS} days")
-    with bootstrap(resolve_database(args.database)) as app:
-        entries = availability_calendar(app.store, args.start, args.end)
+    # Only a store: the rollout and the clock of bootstrap() are not used here, so a
+    # malformed rollout variable must not stop a calendar.
+    with open_store(resolve_database(args.database)) as store:
+        entries = availability_calendar(store, args.start, args.end)
     if args.json:
         emit_json(calendar_rows(entries))
     else:

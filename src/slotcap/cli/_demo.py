@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from slotcap.bootstrap import bootstrap, clock_from_env, store_on
+from slotcap.bootstrap import clock_from_env, store_on
 from slotcap.cli._args import UsageError
 from slotcap.cli._commands import EXIT_OK, StepPrinter
 from slotcap.cli._render import emit_json, print_table
@@ -145,9 +145,9 @@ def _demo(
     start = today
     end = today + dt.timedelta(days=6)
     # The store on the migration's own connection, built by the composition root now
-    # that the schema it detects exists.
-    with bootstrap(store=store_on(conn, clock=clock), clock=clock) as app:
-        entries = availability_calendar(app.store, start, end)
+    # that the schema it detects exists (closing it leaves the connection open).
+    with store_on(conn, clock=clock) as store:
+        entries = availability_calendar(store, start, end)
     summary["calendar"] = calendar_rows(entries)
     if quiet:
         emit_json(summary)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from slotcap.bootstrap import bootstrap
+from slotcap.bootstrap import open_store
 from slotcap.cli._args import UsageError, resolve_database
 from slotcap.cli._render import emit_json, print_table
 from slotcap.domain.model import Service
@@ -47,8 +47,9 @@ def service_dict(service: Service) -> dict[str, Any]:
 
 @contextmanager
 def _store(args: argparse.Namespace) -> Iterator[Store]:
-    with bootstrap(resolve_database(args.database)) as app:
-        yield app.store
+    # Only a store (the rollout and the clock of bootstrap() are not used here).
+    with open_store(resolve_database(args.database)) as store:
+        yield store
 
 
 @contextmanager
