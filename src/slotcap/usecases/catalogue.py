@@ -17,7 +17,6 @@ raises ``SchemaStateError``, on every store alike.
 from __future__ import annotations
 
 import re
-import unicodedata
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +31,7 @@ from slotcap.errors import (
     ServiceExists,
 )
 from slotcap.ports import Store
+from slotcap.usecases.request import bad_character
 
 __all__ = [
     "CODE_PATTERN",
@@ -96,9 +96,10 @@ def _clean_name(value: object, *, optional: bool) -> tuple[str | None, str | Non
         return (None, None) if optional else (None, "must not be empty")
     if len(text) > MAX_NAME_LENGTH:
         return None, f"must be at most {MAX_NAME_LENGTH} characters"
-    # Control characters, line breaks and lone surrogates: a name is one printable line
-    # (and PostgreSQL's TEXT cannot hold NUL at all).
-    if any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") for ch in text):
+    # Control characters, line breaks and lone surrogates (the booking form's rule) and
+    # the Unicode line/paragraph separators: a name is one printable line (and
+    # PostgreSQL's TEXT cannot hold NUL at all).
+    if bad_character(text, multiline=False) is not None or "\u2028" in text or "\u2029" in text:
         return None, "must be one line without control characters"
     return text, None
 

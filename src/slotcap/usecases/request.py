@@ -35,6 +35,7 @@ __all__ = [
     "DEFAULT_HORIZON_DAYS",
     "BookingRequest",
     "ValidBooking",
+    "bad_character",
     "validate_request",
 ]
 
@@ -140,7 +141,7 @@ def _shown(text: str) -> str:
 _SUSPECT = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
-def _bad_character(text: str, *, multiline: bool) -> str | None:
+def bad_character(text: str, *, multiline: bool) -> str | None:
     """What is wrong with the characters of ``text``, or None."""
     if _SUSPECT.search(text) is None:
         # The common case in one C-level scan: no control character (category Cc is
@@ -169,7 +170,7 @@ def _text(
     if not isinstance(value, str):
         problems[field] = f"must be text, got {_kind(value)}"
         return None
-    bad = _bad_character(value, multiline=multiline)
+    bad = bad_character(value, multiline=multiline)
     if bad is not None:
         problems[field] = bad
         return None
