@@ -62,26 +62,27 @@ _QUICK_SUFFIX: Final = (
     r"|으로 부탁드립니다|로 부탁드립니다| 부탁드립니다| 부탁해요|이요|요| please| 희망합니다"
     r"| 희망해요| 희망| 선호)?[.!]?"
 )
-# One pattern for both shapes: "H:MM [am|pm]" (groups 1-3) or "[오전|오후] N시 [M분|반]"
-# (groups 4-7), so a text costs one match whichever it is.
-_QUICK: Final = re.compile(
-    _QUICK_PREFIX
-    + r"(?:(\d{1,2}) ?: ?(\d{2})(?: ?([ap])\.?m\.?)?"
-    + r"|(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?)"
-    + _QUICK_SUFFIX
-)
+
+
+def _quick_pattern(am: str, m: str, flags: int = 0) -> re.Pattern[str]:
+    # One pattern for both shapes: "H:MM [am|pm]" (groups 1-3) or "[오전|오후] N시 [M분|반]"
+    # (groups 4-7), so a text costs one match whichever it is.
+    return re.compile(
+        _QUICK_PREFIX
+        + rf"(?:(\d{{1,2}}) ?: ?(\d{{2}})(?: ?({am})\.?{m}\.?)?"
+        + r"|(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?)"
+        + _QUICK_SUFFIX,
+        flags,
+    )
+
+
+_QUICK: Final = _quick_pattern("[ap]", "m")
 # The same shapes on the text as received, tried before normalising it: ASCII digits and
 # spaces only (re.ASCII), and upper-case marks ("9:40 AM"). Every character this can
 # match (ASCII, precomposed Hangul syllables) is NFKC-stable and no look-alike, and it
 # admits no double, outer or non-ASCII space, so normalising such a text would only
 # lower-case its am/pm: the answer is the same, and normalising (~1 µs) is skipped.
-_QUICK_RAW: Final = re.compile(
-    _QUICK_PREFIX
-    + r"(?:(\d{1,2}) ?: ?(\d{2})(?: ?([apAP])\.?[mM]\.?)?"
-    + r"|(?:(오전|오후) ?)?(\d{1,2}) ?시(?: ?(\d{1,2}) ?분| ?(반))?)"
-    + _QUICK_SUFFIX,
-    re.ASCII,
-)
+_QUICK_RAW: Final = _quick_pattern("[apAP]", "[mM]", re.ASCII)
 _AFTERNOON_MARKS: Final = frozenset({"p", "P", "오후"})
 # Every result the quick path gives for an explicit clock (hour 1-23, minute 0-59), built
 # once at import: a static table of values, not a memory of texts (first sight stays first
@@ -124,13 +125,13 @@ def _decide(text: str, hours: ClinicHours, *, raw: bool = False) -> ParsedTime:
     hour = int(digits)
     minute = int(minutes)
     if not 1 <= hour <= 23 or minute > 59:
-        return _slow(normalise(text) if raw else text, hours)
+        return _slow_normalised(text, raw, hours)
     if mark is not None:
         if hour > 12:
-            return _slow(normalise(text) if raw else text, hours)
+            return _slow_normalised(text, raw, hours)
         hour = hour % 12 + (12 if mark in _AFTERNOON_MARKS else 0)
         if hour == 0:
-            return _slow(normalise(text) if raw else text, hours)
+            return _slow_normalised(text, raw, hours)
         reason = "korean_ampm_hour" if len(mark) > 1 else "clock_12h_ampm"
     elif hour >= 12 or (len(digits) == 2 and digits[0] == "0"):
         reason = "clock_24h"  # 12:xx is noon; "09:00" is 24-hour notation
@@ -139,6 +140,12 @@ def _decide(text: str, hours: ClinicHours, *, raw: bool = False) -> ParsedTime:
     else:
         return _bare(hour, minute, hours)
     return _EXPLICIT[reason][hour * 60 + minute]
+
+
+def _slow_normalised(text: str, raw: bool, hours: ClinicHours) -> ParsedTime:
+    # A quick-shaped text the quick path does not answer (midnight, 24:00, 13 pm...):
+    # the general way, on normalised text as it expects.
+    return _slow(normalise(text) if raw else text, hours)
 
 
 def _bare(hour: int, minute: int, hours: ClinicHours) -> ParsedTime:
