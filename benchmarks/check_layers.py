@@ -54,8 +54,8 @@ def _candidates(conn: Any, store: PostgresStore) -> dict[str, Callable[[Key], ob
     def params(k: Key) -> dict[str, Any]:
         return {"day": k.day, "period": k.period.value}
 
-    def sql(k: Key) -> str:
-        return store.period_facts_statement(k.day, k.period, k.service)[0]
+    def statement(k: Key) -> tuple[str, dict[str, Any]]:
+        return store.period_facts_statement(k.day, k.period, k.service)
 
     def run(k: Key) -> object:
         p = params(k)
@@ -69,8 +69,8 @@ def _candidates(conn: Any, store: PostgresStore) -> dict[str, Callable[[Key], ob
     return {
         "floor": lambda k: conn.execute("SELECT 1").fetchall(),
         "kept": lambda k: kept.execute("SELECT 1").fetchall(),
-        "sql": lambda k: conn.execute(sql(k), params(k)).fetchall(),
-        "rows": lambda k: sc.run(sql(k), params(k)),
+        "sql": lambda k: conn.execute(*statement(k)).fetchall(),
+        "rows": lambda k: sc.run(*statement(k)),
         "run": run,
         "session": session,
         "facts_body": lambda k: store._checked_facts(
