@@ -23,13 +23,14 @@ from slotcap.sql import open_sql
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("SLOTCAP_TEST_POSTGRES_URL", DEFAULT_PG_URL)
 IN_CI = os.environ.get("CI", "").lower() == "true"
+NO_PSYCOPG = "psycopg is not installed (pip install -e '.[postgres,dev]')"
 
 
 def _postgres_problem() -> str | None:
-    try:
-        import psycopg
-    except ImportError:
-        return "psycopg is not installed (pip install -e '.[postgres,dev]')"
+    if _psycopg_missing():
+        return NO_PSYCOPG
+    import psycopg
+
     try:
         with psycopg.connect(PG_URL, connect_timeout=3) as conn:
             conn.execute("SELECT 1")
@@ -63,7 +64,7 @@ def require_postgres() -> None:
 def require_psycopg() -> None:
     """For tests that need the driver but no server: skip loudly without it; fail in CI."""
     if _psycopg_missing():
-        missing("PSYCOPG TESTS", "psycopg is not installed (pip install -e '.[postgres,dev]')")
+        missing("PSYCOPG TESTS", NO_PSYCOPG)
 
 
 def _psycopg_missing() -> bool:
@@ -91,8 +92,7 @@ def pytest_make_collect_report(
         report.outcome = "skipped"
         report.longrepr = (
             str(collector.path), 0,
-            "Skipped: SKIPPING POSTGRESQL TESTS — this module needs psycopg, which is not "
-            "installed (pip install -e '.[postgres,dev]')",
+            f"Skipped: SKIPPING POSTGRESQL TESTS — this module needs psycopg: {NO_PSYCOPG}",
         )
     return report
 
