@@ -34,7 +34,7 @@ from slotcap.migration.ddl.phase2 import create_read_indexes
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.engine.runner import OnStep, run_transition
 from slotcap.migration.engine.steps import StepContext, StepPaused, Transition
-from slotcap.migration.location import INCONSISTENT, INTERRUPTED, locate
+from slotcap.migration.location import INTERRUPTED, locate
 from slotcap.migration.report import MigrationReport, MigrationStatus, StepResult
 from slotcap.migration.state import Phase, detect_phase
 from slotcap.migration.transitions import transition
@@ -352,23 +352,13 @@ def status_conn(conn: SqlConnection) -> MigrationStatus:
     last = state.last_validation(conn)
     hist = [r.to_dict() for r in state.history(conn, limit=20, steps=False)]
     where = locate(conn, catalog=cat)
-    problem = None if where.state != INCONSISTENT else "; ".join(where.problems)
     return MigrationStatus(
-        phase=where.phase,
+        location=where,
         applied_at=None if row is None else row.applied_at,
         schema_state=schema,
-        consistent=where.state != INCONSISTENT,
         last_validation=None if last is None else last.validation,
         last_validated_at=None if last is None else last.applied_at,
         history=hist,
-        problem=problem,
-        state=where.state,
-        transition=where.transition,
-        step=where.step,
-        forward=where.forward,
-        back=where.back,
-        paused=where.paused,
-        problems=where.problems,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import attrs
 
 from slotcap.migration.backfill_report import BackfillReport
-from slotcap.migration.location import SETTLED, Location
+from slotcap.migration.location import INCONSISTENT, Location
 from slotcap.migration.state import Phase
 from slotcap.migration.validation import ValidationReport
 from slotcap.ports import SchemaState
@@ -61,34 +61,62 @@ class MigrationReport:
 
 @attrs.frozen
 class MigrationStatus:
-    """Where a database stands (see :mod:`slotcap.migration.location`)."""
+    """Where a database stands (:class:`~slotcap.migration.location.Location`, see
+    :mod:`slotcap.migration.location`), with what the record and the catalogue add."""
 
-    #: The settled phase; for an interrupted transition, the phase it started from.
-    phase: Phase
+    location: Location
     #: When the current phase was applied or rolled back to (database clock), if recorded.
     applied_at: str | None
     #: Which columns reservations has, read from the catalog (None: not slotcap's shape).
     schema_state: SchemaState | None
-    #: False when the record and the catalogue disagree (see ``problem``).
-    consistent: bool
     last_validation: dict[str, Any] | None
     last_validated_at: str | None
     history: list[dict[str, Any]]
-    problem: str | None = None
-    #: settled | interrupted | inconsistent
-    state: str = SETTLED
-    transition: str | None = None
-    step: str | None = None
-    forward: str | None = None
-    back: str | None = None
-    paused: bool = False
-    problems: tuple[str, ...] = ()
+
+    # The location's fields, read through (the JSON and the CLI name them at the top).
 
     @property
-    def location(self) -> Location:
-        return Location(state=self.state, phase=self.phase, transition=self.transition,
-                        step=self.step, forward=self.forward, back=self.back,
-                        paused=self.paused, problems=self.problems)
+    def phase(self) -> Phase:
+        """The settled phase; for an interrupted transition, the phase it started from."""
+        return self.location.phase
+
+    @property
+    def state(self) -> str:
+        """settled | interrupted | inconsistent"""
+        return self.location.state
+
+    @property
+    def transition(self) -> str | None:
+        return self.location.transition
+
+    @property
+    def step(self) -> str | None:
+        return self.location.step
+
+    @property
+    def forward(self) -> str | None:
+        return self.location.forward
+
+    @property
+    def back(self) -> str | None:
+        return self.location.back
+
+    @property
+    def paused(self) -> bool:
+        return self.location.paused
+
+    @property
+    def problems(self) -> tuple[str, ...]:
+        return self.location.problems
+
+    @property
+    def consistent(self) -> bool:
+        """False when the record and the catalogue disagree (see ``problem``)."""
+        return self.location.state != INCONSISTENT
+
+    @property
+    def problem(self) -> str | None:
+        return None if self.consistent else "; ".join(self.location.problems)
 
     def summary(self) -> str:
         return self.location.summary()
