@@ -33,8 +33,11 @@ def _allowed() -> dict[str, set[str]]:
 
 
 def _part(module: str) -> str:
-    """``slotcap.adapters.sql.store`` → ``adapters``; ``slotcap`` → ``slotcap``."""
+    """``slotcap.adapters.sql.store`` → ``adapters``; ``slotcap`` → ``slotcap``; the
+    HTTP adapter, an entry point, is a part of its own: ``adapters.http``."""
     parts = module.split(".")
+    if parts[1:3] == ["adapters", "http"]:
+        return "adapters.http"
     return parts[1] if len(parts) > 1 else "slotcap"
 
 

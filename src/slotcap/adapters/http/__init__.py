@@ -1,0 +1,1 @@
+"""The HTTP adapter: the web app (Starlette), its /metrics and the operator page."""
