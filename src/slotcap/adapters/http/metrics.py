@@ -175,6 +175,12 @@ class ServerMetrics:
             self._up.set(0 if report is None else 1)
             if report is not None:
                 self._set_db(report)
+            else:
+                # Nothing stale: the figures of an earlier scrape are not today's.
+                for labelled in (self._created, self._created_now, self._state):
+                    labelled.clear()
+                self._gaps.set(float("nan"))
+                self._healthy.set(0)
             return generate_latest(self.registry), CONTENT_TYPE
 
     def _set_db(self, report: MonitorReport) -> None:
