@@ -33,8 +33,9 @@ def _allowed() -> dict[str, set[str]]:
 
 
 def _part(module: str) -> str:
-    """``slotcap.adapters.sql.store`` → ``adapters``; ``slotcap`` → ``slotcap``; the
-    HTTP adapter, an entry point, is a part of its own: ``adapters.http``."""
+    """``slotcap.adapters.sql.store`` → ``adapters``; ``slotcap`` → ``slotcap``;
+    the HTTP adapter, a driving adapter over the use cases, is its own part:
+    ``slotcap.adapters.http.app`` → ``adapters.http``."""
     parts = module.split(".")
     if parts[1:3] == ["adapters", "http"]:
         return "adapters.http"
@@ -88,3 +89,33 @@ def test_no_module_is_longer_than_one_sitting() -> None:
     long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py")
             if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES}
     assert long == {}
+
+
+#: The server extra's packages: only the HTTP adapter and ``slotcap serve`` import them.
+SERVER_PACKAGES = ("starlette", "uvicorn", "prometheus_client")
+
+
+def _third_party(path: Path, *, top_level_only: bool = False) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    found: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+    return found & set(SERVER_PACKAGES)
+
+
+def test_only_the_http_adapter_imports_the_server_extra() -> None:
+    users = {_module_name(p) for p in SRC.rglob("*.py") if _third_party(p)}
+    assert users, "the HTTP adapter imports starlette: the check must see it"
+    assert {m for m in users if not m.startswith("slotcap.adapters.http")} \
+        <= {"slotcap.cli._serve"}
+
+
+def test_the_cli_loads_without_the_server_extra() -> None:
+    # `slotcap --help` and every other command work without the extra; `serve` imports
+    # it only when it runs (and says which extra to install when it is missing).
+    assert _third_party(SRC / "cli" / "_serve.py", top_level_only=True) == set()
+    assert _third_party(SRC / "cli" / "_serve.py") == {"uvicorn"}

@@ -31,6 +31,7 @@ from slotcap.cli._args import (
 )
 from slotcap.cli._demo import cmd_demo
 from slotcap.cli._monitor import register as register_monitor
+from slotcap.cli._serve import register as register_serve
 from slotcap.cli._services import register as register_services
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     availability.add_argument("--to", required=True, dest="end", type=iso_date,
                               metavar="DATE", help="last date (YYYY-MM-DD)")
     register_services(sub, _subcommand)
+    register_serve(sub, _subcommand)
     register_monitor(sub, _subcommand)
     return parser
 

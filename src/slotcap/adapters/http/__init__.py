@@ -1,1 +1,7 @@
-"""The HTTP adapter: the web app (Starlette), its /metrics and the operator page."""
+"""The optional HTTP adapter (``pip install 'slotcap[server]'``, ``slotcap serve``):
+the plan's public reservation API over Starlette. The library's core never imports it.
+"""
+
+from slotcap.adapters.http.app import DEFAULT_MAX_BODY_BYTES, SUBJECT_HEADER, create_app
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "SUBJECT_HEADER", "create_app"]

@@ -1,0 +1,210 @@
+"""The ASGI application: Starlette routes over :mod:`.handlers`.
+
+Store work is blocking, so every handler runs in Starlette's worker threads
+(``run_in_threadpool``); the event loop only reads bodies and writes responses. The SQL
+stores are safe to share between those threads: each thread gets its own connection
+(``adapters.sql.connections.ThreadLocalConnections``), so one store serves the whole
+process, and a booking's transaction never interleaves with another's.
+
+Bodies are read up to ``max_body_bytes`` (413 beyond, before the rest is read); a body
+that is not JSON, or not a JSON object, is a 400 naming ``body``. The public routes
+answer CORS preflights (``OPTIONS``) and carry the plan's CORS headers on every
+response, errors included, so that a browser form can read why it was refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from typing import Protocol
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from slotcap.adapters.http import handlers, replies
+from slotcap.adapters.http.handlers import NO_RULE, Outcome
+from slotcap.adapters.http.openapi import openapi_document
+from slotcap.adapters.http.replies import Reply
+from slotcap.bootstrap import App
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "RESERVATIONS",
+    "SUBJECT_HEADER",
+    "Observer",
+    "create_app",
+]
+
+#: The largest request body read (bytes). A booking is well under 4 KiB; notes may
+#: hold 2,000 characters of Korean (6 KiB in UTF-8).
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: The header carrying the rollout's sticky key (the web app's session id).
+SUBJECT_HEADER = "X-Slotcap-Subject"
+RESERVATIONS = "/api/public/reservations"
+AVAILABILITY = RESERVATIONS + "/availability"
+CALENDAR = RESERVATIONS + "/calendar"
+SERVICES = "/api/services"
+
+
+class Observer(Protocol):
+    """Where every API request is counted (``ServerMetrics``)."""
+
+    def observe(self, *, endpoint: str, rule_path: str, outcome: str, seconds: float) -> None:
+        ...
+
+
+def _cors(methods: str) -> dict[str, str]:
+    # The plan's headers; the subject header is allowed too, for a web app that sends it.
+    return {
+        "Access-Control-Allow-Origin": "*",
+        "Access-Control-Allow-Methods": methods,
+        "Access-Control-Allow-Headers": f"Content-Type, {SUBJECT_HEADER}",
+    }
+
+
+def _response(reply: Reply, extra: Mapping[str, str] | None = None) -> Response:
+    headers = {**reply.headers, **(extra or {})}
+    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+async def _read_body(request: Request, limit: int) -> bytes | Reply:
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.strip().isdigit():
+            return replies.invalid_json("Content-Length is not a number")
+        if int(declared) > limit:
+            return replies.too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                return replies.too_large(limit)
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return replies.invalid_json("the client went away before the body was read")
+    return b"".join(chunks)
+
+
+def decode_json(raw: bytes) -> object | Reply:
+    """The decoded body, or the 400 saying why it is not JSON."""
+    if not raw.strip():
+        return replies.invalid_json("empty body: send a JSON object of booking fields")
+    try:
+        body: object = json.loads(raw)
+    except RecursionError:
+        return replies.invalid_json("nested too deeply")
+    except json.JSONDecodeError as exc:
+        return replies.invalid_json(f"not valid JSON: {exc.msg} (line {exc.lineno}, "
+                                    f"column {exc.colno})")
+    except ValueError:  # not UTF-8/16/32, or an integer too long to convert
+        return replies.invalid_json("not valid JSON text (UTF-8)")
+    return body
+
+
+def create_app(
+    app: App,
+    *,
+    metrics: Observer | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    routes: list[Route] | None = None,
+    close_on_shutdown: bool = True,
+) -> Starlette:
+    """The API over ``app``'s store, clock and rollout.
+
+    ``metrics`` counts every API request; ``routes`` are mounted beside the API's
+    (the operator's ``/metrics`` and ``/``). With ``close_on_shutdown`` the app's store
+    is closed when the server stops (after the in-flight requests finished).
+    """
+
+    async def api(
+        request: Request, endpoint: str, methods: str,
+        work: Callable[[], Awaitable[Outcome]],
+    ) -> Response:
+        started = time.perf_counter()
+        cors = _cors(methods)
+        if request.method == "OPTIONS":
+            reply, rule_path = Reply(204, None), NO_RULE
+            response: Response = Response(status_code=204,
+                                          headers={**cors, "Access-Control-Max-Age": "600"})
+        else:
+            reply, rule_path = await work()
+            response = _response(reply, cors)
+        if metrics is not None:
+            outcome = reply.outcome
+            metrics.observe(endpoint=endpoint, rule_path=rule_path, outcome=outcome,
+                            seconds=time.perf_counter() - started)
+        return response
+
+    async def post_reservation(request: Request) -> Response:
+        async def work() -> Outcome:
+            raw = await _read_body(request, max_body_bytes)
+            if isinstance(raw, Reply):
+                return raw, NO_RULE
+            body = decode_json(raw)
+            if isinstance(body, Reply):
+                return body, NO_RULE
+            subject = request.headers.get(SUBJECT_HEADER)
+            return await run_in_threadpool(handlers.create_reservation, app, body, subject)
+
+        return await api(request, RESERVATIONS, "POST, OPTIONS", work)
+
+    async def get_availability(request: Request) -> Response:
+        async def work() -> Outcome:
+            params = dict(request.query_params)
+            subject = request.headers.get(SUBJECT_HEADER)
+            return await run_in_threadpool(
+                handlers.guarded, lambda: handlers.availability(app, params, subject))
+
+        return await api(request, AVAILABILITY, "GET, OPTIONS", work)
+
+    async def get_calendar(request: Request) -> Response:
+        async def work() -> Outcome:
+            params = dict(request.query_params)
+            return await run_in_threadpool(
+                handlers.guarded, lambda: handlers.calendar(app, params))
+
+        return await api(request, CALENDAR, "GET, OPTIONS", work)
+
+    async def get_services(request: Request) -> Response:
+        async def work() -> Outcome:
+            return await run_in_threadpool(handlers.guarded, lambda: handlers.services(app))
+
+        return await api(request, SERVICES, "GET, OPTIONS", work)
+
+    async def healthz(_request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_request: Request) -> Response:
+        return _response(await run_in_threadpool(handlers.readiness, app))
+
+    document = openapi_document(max_body_bytes=max_body_bytes)
+
+    async def openapi(_request: Request) -> Response:
+        return JSONResponse(document)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_server: Starlette) -> AsyncIterator[None]:
+        yield
+        if close_on_shutdown:
+            await run_in_threadpool(app.close)
+
+    return Starlette(
+        routes=[
+            Route(RESERVATIONS, post_reservation, methods=["POST", "OPTIONS"]),
+            Route(AVAILABILITY, get_availability, methods=["GET", "OPTIONS"]),
+            Route(CALENDAR, get_calendar, methods=["GET", "OPTIONS"]),
+            Route(SERVICES, get_services, methods=["GET", "OPTIONS"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/openapi.json", openapi, methods=["GET"]),
+            *(routes or []),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,243 @@
+"""The API's work, framework-free: each function takes the wired :class:`App` and the
+request's plain values, does the (blocking) store work and returns a
+:class:`~slotcap.adapters.http.replies.Reply`. ``app.py`` runs them in worker threads.
+
+The rule (dynamic minutes or legacy count) is the rollout's, sticky per patient: the
+subject key is the ``X-Slotcap-Subject`` header when the web app sends one (its session
+id), else the patient's phone number (digits only) for a booking. A request without
+either (an anonymous availability check) gets the rule everyone gets: dynamic only when
+``USE_DYNAMIC_SERVICES`` is on or the percentage is 100. The rule is then narrowed to
+what the database's schema phase serves: before phase 1 only the count rule exists,
+after phase 4 only the minutes rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Callable, Mapping
+
+from slotcap.adapters.http import replies
+from slotcap.adapters.http.replies import Reply
+from slotcap.bootstrap import App
+from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
+from slotcap.domain.rules import Reason
+from slotcap.errors import (
+    InvalidRequest,
+    InvalidService,
+    ReservationFull,
+    SchemaStateError,
+    StoreBusy,
+)
+from slotcap.usecases import (
+    BookingRequest,
+    availability_calendar,
+    book,
+    check_availability,
+    list_services,
+)
+
+__all__ = [
+    "DYNAMIC",
+    "LEGACY",
+    "NO_RULE",
+    "Outcome",
+    "availability",
+    "calendar",
+    "create_reservation",
+    "guarded",
+    "readiness",
+    "rule_for",
+    "services",
+    "subject_key",
+]
+
+#: The metrics' ``rule_path`` label values.
+DYNAMIC, LEGACY, NO_RULE = "dynamic", "legacy", "none"
+_MAX_SUBJECT = 200
+_NON_DIGITS = re.compile(r"\D", re.ASCII)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+_LOG = logging.getLogger("slotcap.server")
+
+#: (reply, rule path) — what a handler returns.
+Outcome = tuple[Reply, str]
+
+
+def subject_key(header: str | None, body: object = None) -> str | None:
+    """The rollout's key: the header's session id, else the phone's digits."""
+    if header is not None and header.strip():
+        return header.strip()[:_MAX_SUBJECT]
+    if isinstance(body, Mapping):
+        phone = body.get("phone")
+        if isinstance(phone, str):
+            digits = _NON_DIGITS.sub("", phone)[:_MAX_SUBJECT]
+            return digits or None
+    return None
+
+
+def rule_for(app: App, key: str | None) -> bool:
+    """True for the dynamic (minutes) rule, False for the legacy (count) rule."""
+    rollout = app.rollout
+    if key is None:
+        wanted = rollout.enabled or rollout.percentage >= 100
+    else:
+        wanted = rollout.uses_dynamic(key)
+    state = app.store.schema_state
+    if not state.has_new_columns:
+        return False
+    if not state.has_legacy_columns:
+        return True
+    return wanted
+
+
+def _path(dynamic: bool) -> str:
+    return DYNAMIC if dynamic else LEGACY
+
+
+def guarded(work: Callable[[], Outcome], rule_path: str = NO_RULE) -> Outcome:
+    """Run ``work``; map slotcap's errors to their replies, anything else to a 500
+    whose log line holds the exception's type only (its text may hold patient data)."""
+    try:
+        return work()
+    except InvalidRequest as exc:
+        return replies.invalid(exc), rule_path
+    except InvalidService as exc:
+        return replies.invalid_service(exc), rule_path
+    except StoreBusy as exc:
+        return replies.busy(exc), rule_path
+    except SchemaStateError as exc:
+        return replies.schema_state(exc), rule_path
+    except Exception as exc:
+        _LOG.error("internal error: %s (%s)", type(exc).__name__, getattr(exc, "code", "-"))
+        return replies.internal_error(), rule_path
+
+
+def create_reservation(app: App, body: object, subject: str | None) -> Outcome:
+    """``POST /api/public/reservations`` with a decoded JSON body (any JSON value:
+    one that is not an object is refused naming ``body``)."""
+    dynamic = rule_for(app, subject_key(subject, body)) if isinstance(body, Mapping) else None
+    path = NO_RULE if dynamic is None else _path(dynamic)
+
+    def work() -> Outcome:
+        request = BookingRequest.from_mapping(body)
+        assert dynamic is not None  # noqa: S101 (from_mapping refused a non-object)
+        try:
+            reservation = book(app.store, request, dynamic=dynamic, clock=app.clock)
+        except ReservationFull as exc:
+            return replies.full(exc, dynamic=dynamic), path
+        return replies.booked(reservation, dynamic=dynamic), path
+
+    return guarded(work, path)
+
+
+def _date(params: Mapping[str, str], name: str, problems: dict[str, str]) -> dt.date | None:
+    text = params.get(name, "").strip()
+    if not text:
+        problems[name] = "required"
+        return None
+    if _ISO_DATE.fullmatch(text):
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+    problems[name] = "must be a date as YYYY-MM-DD"
+    return None
+
+
+def availability(app: App, params: Mapping[str, str], subject: str | None) -> Outcome:
+    """``GET /api/public/reservations/availability?date=&service=``."""
+    problems: dict[str, str] = {}
+    day = _date(params, "date", problems)
+    service = params.get("service", "").strip() or None
+    if service is not None and len(service) > 100:
+        problems["service"] = "at most 100 characters"
+    dynamic = rule_for(app, subject_key(subject))
+    if not dynamic and service is None and not problems:
+        problems["service"] = "required on the legacy path (the count is per service)"
+    if problems:
+        raise InvalidRequest(problems)
+    assert day is not None  # noqa: S101 (narrowing)
+    if dynamic:
+        return _dynamic_availability(app, day, service), DYNAMIC
+    assert service is not None  # noqa: S101 (narrowing)
+    return _legacy_availability(app, day, service), LEGACY
+
+
+def _unknown(service: str) -> InvalidService:
+    return InvalidService(f"unknown service {service!r}", code="unknown_service")
+
+
+def _dynamic_availability(app: App, day: dt.date, service: str | None) -> Reply:
+    store = app.store
+    entries = store.calendar(day, day)
+    periods = []
+    for entry in entries:
+        row = replies.calendar_entry(entry)
+        del row["date"]
+        if service is not None:
+            decision = check_availability(store, day, service, period=entry.period,
+                                          dynamic=True)
+            if decision.reason is Reason.UNKNOWN_SERVICE:
+                raise _unknown(service)
+            row.update(fits=decision.allowed, reason=decision.reason.value,
+                       requested_minutes=decision.requested)
+        else:
+            row.update(fits=None, reason=None, requested_minutes=None)
+        periods.append(row)
+    periods.sort(key=lambda row: list(Period).index(Period(row["period"])))
+    available = any(row["fits"] for row in periods) if service is not None else None
+    return Reply(200, {"date": day.isoformat(), "rule": DYNAMIC, "service": service,
+                       "available": available, "periods": periods})
+
+
+def _legacy_availability(app: App, day: dt.date, service: str) -> Reply:
+    if service not in LEGACY_SERVICE_CODES:
+        raise _unknown(service)
+    facts = app.store.daily_facts(day, service)
+    decision = check_availability(app.store, day, service, dynamic=False)
+    return Reply(200, {
+        "date": day.isoformat(), "rule": LEGACY, "service": service,
+        "available": decision.allowed, "reason": decision.reason.value,
+        "daily_count": facts.held_count,
+        "daily_limit": facts.limit.daily_limit if facts.limit is not None else None,
+        "remaining": decision.remaining,
+    })
+
+
+def calendar(app: App, params: Mapping[str, str]) -> Outcome:
+    """``GET /api/public/reservations/calendar?from=&to=``: every date's periods."""
+    problems: dict[str, str] = {}
+    start = _date(params, "from", problems)
+    end = _date(params, "to", problems)
+    if problems:
+        raise InvalidRequest(problems)
+    assert start is not None and end is not None  # noqa: S101 (narrowing)
+    try:
+        entries = availability_calendar(app.store, start, end)
+    except InvalidRequest as exc:
+        return replies.invalid(exc, rename={"start": "from", "end": "to"}), NO_RULE
+    return Reply(200, {"from": start.isoformat(), "to": end.isoformat(),
+                       "entries": [replies.calendar_entry(e) for e in entries]}), NO_RULE
+
+
+def services(app: App) -> Outcome:
+    """``GET /api/services``: the active catalogue, in display order."""
+    found = list_services(app.store)
+    return Reply(200, {"services": [replies.service_body(s) for s in found]}), NO_RULE
+
+
+def readiness(app: App) -> Reply:
+    """``GET /readyz``: the database answers, and which rules its phase serves."""
+    try:
+        state = app.store.refresh_schema_state()
+    except Exception as exc:
+        _LOG.warning("not ready: %s", type(exc).__name__)
+        return Reply(503, {"status": "unavailable", "error": "database unreachable",
+                           "code": getattr(exc, "code", "database_error")},
+                     headers={"Retry-After": str(replies.RETRY_AFTER_BUSY)})
+    rules = [rule for rule, served in ((LEGACY, state.has_legacy_columns),
+                                       (DYNAMIC, state.has_new_columns)) if served]
+    return Reply(200, {"status": "ready", "schema_state": state.value, "rules": rules,
+                       "rollout": {"enabled": app.rollout.enabled,
+                                   "percentage": app.rollout.percentage}})
