@@ -54,6 +54,9 @@ RETRY_AFTER_BUSY = 1
 RETRY_AFTER_SCHEMA = 30
 #: Problems that mean "missing", as ``validate_request`` words them.
 _MISSING = "required"
+#: The plan's order of required fields (its ``missingFields`` keeps it).
+_PLAN_ORDER = ("patient_name", "phone", "birth_date", "gender", "treatment_type", "service",
+               "preferred_date", "period", "preferred_time")
 _DATE_FIELDS = frozenset({"birth_date", "preferred_date", "date", "from", "to"})
 
 
@@ -90,21 +93,27 @@ def _is_missing(problem: str) -> bool:
 
 
 def invalid(error: InvalidRequest, *, rename: Mapping[str, str] | None = None) -> Reply:
-    """400 naming every bad field. Missing fields first, as the plan checks them
-    first: ``{"error": "Missing required fields", "fields": [...]}``; then bad dates
-    (``Invalid date format``) and other bad values (``Invalid field values``).
+    """400 naming every bad field (in the plan's order). Missing fields first, as the
+    plan checks them first: ``{"error": "Missing required fields", "fields": [...]}``;
+    then bad dates (``Invalid date format``) and other bad values (``Invalid field
+    values``).
     ``rename`` maps the library's field names to the API's (``end`` → ``to``)."""
     names = rename or {}
     details = {names.get(field, field): problem for field, problem in error.fields.items()}
-    missing = sorted(field for field, problem in details.items() if _is_missing(problem))
+    missing = sorted((field for field, problem in details.items() if _is_missing(problem)),
+                     key=_plan_order)
     if missing:
         return _bad("Missing required fields", "missing_fields", missing, details)
     if "body" in details:
         return _bad("Invalid request body", "invalid_body", ["body"], details)
-    fields = sorted(details)
+    fields = sorted(details, key=_plan_order)
     if any(field in _DATE_FIELDS for field in fields):
         return _bad("Invalid date format", "invalid_date", fields, details)
     return _bad("Invalid field values", "invalid_request", fields, details)
+
+
+def _plan_order(field: str) -> tuple[int, str]:
+    return (_PLAN_ORDER.index(field) if field in _PLAN_ORDER else len(_PLAN_ORDER), field)
 
 
 def _bad(error: str, code: str, fields: list[str], details: Mapping[str, str]) -> Reply:

@@ -1,0 +1,366 @@
+"""``slotcap serve`` end to end: the real command on a free port, on SQLite and on
+PostgreSQL, driven over HTTP with httpx — the plan's curl body, every error response,
+a concurrent race for one period, availability before and after, a graceful SIGTERM
+and the one-line start-up errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.e2e.server_process import (
+    PLAN_BODY,
+    Server,
+    booking_body,
+    monday_ahead,
+    running_server,
+    serve_command,
+    serve_env,
+)
+from tests.integration.store_helpers import build_sql_database
+
+import slotcap
+from slotcap.ports import SchemaState
+from slotcap.usecases import catalogue
+
+RESERVATIONS = "/api/public/reservations"
+AVAILABILITY = RESERVATIONS + "/availability"
+CALENDAR = RESERVATIONS + "/calendar"
+DYNAMIC = {"USE_DYNAMIC_SERVICES": "true"}
+
+
+@pytest.fixture
+def db(sql_url: str) -> str:
+    """An expanded (phase-1) database of each engine with the default catalogue."""
+    build_sql_database(sql_url, SchemaState.EXPANDED)
+    return sql_url
+
+
+def post(server: Server, body: object, **kwargs: Any) -> httpx.Response:
+    return httpx.post(server.url(RESERVATIONS), json=body, timeout=30, **kwargs)
+
+
+def get(server: Server, path: str, **params: str) -> httpx.Response:
+    return httpx.get(server.url(path), params=params, timeout=30)
+
+
+def morning(server: Server, day: dt.date, service: str = "WRINKLE_BOTOX") -> dict[str, Any]:
+    reply = get(server, AVAILABILITY, date=day.isoformat(), service=service)
+    assert reply.status_code == 200, reply.text
+    periods = {p["period"]: p for p in reply.json()["periods"]}
+    assert set(periods) == {"MORNING", "AFTERNOON"}
+    return dict(periods["MORNING"])
+
+
+def test_the_plans_curl_body_books_on_the_legacy_path(db: str, tmp_path: Path) -> None:
+    day = monday_ahead()
+    with running_server(db, tmp_path) as server:
+        before = get(server, AVAILABILITY, date=day.isoformat(), service="WRINKLE_BOTOX")
+        assert before.status_code == 200, before.text
+        assert before.json() == {
+            "date": day.isoformat(), "rule": "legacy", "service": "WRINKLE_BOTOX",
+            "available": True, "reason": "AVAILABLE", "daily_count": 0, "daily_limit": 10,
+            "remaining": 10,
+        }
+        reply = post(server, booking_body(day))
+        assert reply.status_code == 200, reply.text
+        assert reply.headers["access-control-allow-origin"] == "*"
+        assert reply.headers["access-control-allow-methods"] == "POST, OPTIONS"
+        assert "Content-Type" in reply.headers["access-control-allow-headers"]
+        body = reply.json()
+        rid = body["reservation"].pop("id")
+        assert len(rid) == 36
+        assert body == {
+            "success": True,
+            "reservation": {"status": "PENDING", "preferred_date": day.isoformat(),
+                            "preferred_time": "10:00"},
+            "message": "예약이 성공적으로 접수되었습니다.",
+        }
+        after = get(server, AVAILABILITY, date=day.isoformat(), service="WRINKLE_BOTOX")
+        assert (after.json()["daily_count"], after.json()["remaining"]) == (1, 9)
+        # The legacy path dual-writes: the minutes are visible to the dynamic rule too.
+        calendar = get(server, CALENDAR, **{"from": day.isoformat(), "to": day.isoformat()})
+        entries = {e["period"]: e for e in calendar.json()["entries"]}
+        assert entries["MORNING"]["booked_minutes"] == 40
+        # The plan's body verbatim asks for 2025-12-01, now in the past: refused by name.
+        stale = post(server, PLAN_BODY)
+        assert stale.status_code == 400
+        assert stale.json()["error"] == "Invalid date format"
+        assert stale.json()["fields"] == ["preferred_date"]
+        assert server.stop() == 0
+    with slotcap.open_store(db) as store:
+        stored = store.get_reservation(rid)
+    assert stored is not None and stored.patient_name == "Test Patient"
+    assert stored.period is slotcap.Period.MORNING and stored.preferred_time == "10:00"
+
+
+def test_the_dynamic_path_answers_with_the_period(db: str, tmp_path: Path) -> None:
+    day = monday_ahead()
+    with running_server(db, tmp_path, env=DYNAMIC) as server:
+        before = morning(server, day)
+        assert before == {"period": "MORNING", "is_open": True, "capacity_minutes": 180,
+                          "booked_minutes": 0, "remaining_minutes": 180, "fits": True,
+                          "reason": "AVAILABLE", "requested_minutes": 40}
+        reply = post(server, booking_body(day))  # preferred_time 10:00 reads as MORNING
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["reservation"]["preferred_time"] == "MORNING"
+        reply = post(server, booking_body(day, period="AFTERNOON", service="SKIN_CARE"))
+        assert reply.json()["reservation"]["preferred_time"] == "AFTERNOON"
+        after = get(server, AVAILABILITY, date=day.isoformat(), service="SKIN_CARE").json()
+        assert after["rule"] == "dynamic" and after["available"] is True
+        periods = {p["period"]: p for p in after["periods"]}
+        assert periods["MORNING"]["booked_minutes"] == 40
+        assert periods["AFTERNOON"]["booked_minutes"] == 70
+        assert periods["AFTERNOON"]["remaining_minutes"] == 170
+        # Without a service: both periods, nothing about fitting.
+        bare = get(server, AVAILABILITY, date=day.isoformat()).json()
+        assert bare["available"] is None and {p["fits"] for p in bare["periods"]} == {None}
+        services = get(server, "/api/services").json()["services"]
+        assert [s["code"] for s in services][:2] == ["WRINKLE_BOTOX", "VOLUME_LIFTING"]
+        assert services[0]["total_minutes"] == 40
+        ready = get(server, "/readyz").json()
+        assert ready == {"status": "ready", "schema_state": "expanded",
+                         "rules": ["legacy", "dynamic"],
+                         "rollout": {"enabled": True, "percentage": 0}}
+        assert get(server, "/healthz").json() == {"status": "ok"}
+
+
+def _errors(server: Server, day: dt.date) -> None:
+    """Every error a client can cause; none is a 500."""
+    missing = post(server, {"patient_name": "x", "phone": "010-1234-5678"})
+    assert missing.status_code == 400
+    assert missing.json()["error"] == "Missing required fields"
+    # The plan's order; the dynamic path needs a period (the legacy one preferred_time).
+    assert missing.json()["fields"] == ["birth_date", "gender", "treatment_type", "service",
+                                        "preferred_date", "period"]
+    assert missing.headers["access-control-allow-origin"] == "*"
+
+    bad_date = post(server, booking_body(day, birth_date="1990-13-01"))
+    assert (bad_date.status_code, bad_date.json()["fields"]) == (400, ["birth_date"])
+    assert bad_date.json()["error"] == "Invalid date format"
+    assert "1990-13-01" not in bad_date.text  # a birth date is never repeated
+
+    values = post(server, booking_body(day, gender="X", phone=12345))
+    assert values.status_code == 400
+    assert values.json()["error"] == "Invalid field values"
+    assert values.json()["fields"] == ["phone", "gender"]
+    assert values.json()["details"]["phone"] == "must be text, got a number"
+
+    unknown = post(server, booking_body(day, service="NO_SUCH"))
+    assert unknown.status_code == 400 and unknown.json()["fields"] == ["service"]
+    assert unknown.json()["error"] == "Invalid service type"
+    inactive = post(server, booking_body(day, service="BODY_CARE"))
+    assert inactive.status_code == 400
+    assert inactive.json()["code"] == "service_inactive"
+
+    for raw, problem in ((b"{", "not valid JSON"), (b"", "empty body"),
+                         (b"\xff\xfe\x00", "not valid JSON"),
+                         (b"[" * 60_000, "nested too deeply")):
+        reply = httpx.post(server.url(RESERVATIONS), content=raw, timeout=30)
+        assert reply.status_code == 400, (raw[:10], reply.text)
+        assert reply.json()["fields"] == ["body"] and problem in reply.json()["details"]["body"]
+    for value in ([], "text", None, 3, [PLAN_BODY]):
+        reply = httpx.post(server.url(RESERVATIONS), content=json.dumps(value), timeout=30)
+        assert reply.status_code == 400 and reply.json()["error"] == "Invalid request body"
+    huge = post(server, booking_body(day, notes="가" * 40_000))
+    assert huge.status_code == 413 and huge.json()["limit"] == 65536
+
+    def chunks() -> Any:
+        for _ in range(100):
+            yield b" " * 1024
+
+    streamed = httpx.post(server.url(RESERVATIONS), content=chunks(), timeout=30)
+    assert streamed.status_code == 413  # no Content-Length: counted while reading
+
+    preflight = httpx.options(server.url(RESERVATIONS), timeout=30, headers={
+        "Origin": "https://clinic.example", "Access-Control-Request-Method": "POST"})
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-methods"] == "POST, OPTIONS"
+    assert preflight.headers["access-control-allow-origin"] == "*"
+
+    for params, field in (({}, "date"), ({"date": "2026-02-30"}, "date"),
+                          ({"date": day.isoformat(), "service": "NOPE"}, "service")):
+        reply = get(server, AVAILABILITY, **params)
+        assert reply.status_code == 400 and reply.json()["fields"] == [field], reply.text
+    for params, fields in (({"from": "2026-01-02", "to": "2026-01-01"}, ["to"]),
+                           ({"from": "2026-01-01", "to": "2027-06-01"}, ["to"]),
+                           ({"to": "x"}, ["from"])):  # missing first; details name both
+        reply = get(server, CALENDAR, **params)
+        assert reply.status_code == 400 and reply.json()["fields"] == fields, reply.text
+    assert set(reply.json()["details"]) == {"from", "to"}
+
+
+def test_every_error_response(db: str, tmp_path: Path) -> None:
+    with slotcap.open_store(db) as store:
+        catalogue.deactivate_service(store, "BODY_CARE")
+    day = monday_ahead()
+    with running_server(db, tmp_path, env=DYNAMIC) as server:
+        _errors(server, day)
+        assert morning(server, day)["booked_minutes"] == 0  # nothing was written
+        assert "Traceback" not in server.stderr() and "Test Patient" not in server.stderr()
+
+
+def _race(server: Server, bodies: list[dict[str, object]]) -> Counter[int]:
+    barrier = threading.Barrier(len(bodies))
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def one(body: dict[str, object]) -> None:
+        with httpx.Client(timeout=60) as client:
+            barrier.wait()
+            status = client.post(server.url(RESERVATIONS), json=body).status_code
+        with lock:
+            statuses.append(status)
+
+    threads = [threading.Thread(target=one, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return Counter(statuses)
+
+
+def test_a_concurrent_race_for_one_period_never_overbooks(db: str, tmp_path: Path) -> None:
+    day = monday_ahead(2)
+    with running_server(db, tmp_path, env=DYNAMIC) as server:
+        # 180 minutes, 40 each: exactly 4 of 24 fit.
+        bodies = [booking_body(day, period="MORNING", phone=f"010-5555-{i:04d}")
+                  for i in range(24)]
+        assert _race(server, bodies) == Counter({200: 4, 409: 20})
+        after = morning(server, day)
+        assert (after["booked_minutes"], after["remaining_minutes"], after["fits"]) == \
+            (160, 20, False)
+        full = post(server, bodies[0])
+        assert full.status_code == 409
+        assert full.json() == {
+            "error": "Reservation limit reached", "code": "reservation_full",
+            "message": "해당 날짜/시간대의 예약이 마감되었습니다.", "reason": "FULL",
+            "unit": "minutes", "remaining": 20, "requested": 40, "capacity": 180,
+            "remaining_minutes": 20,
+        }
+
+
+def test_a_concurrent_race_on_the_legacy_count(db: str, tmp_path: Path) -> None:
+    day = monday_ahead(3)
+    with running_server(db, tmp_path) as server:
+        bodies = [booking_body(day, service="OTHER_CONSULTATION", preferred_time="3시")
+                  for _ in range(16)]
+        assert _race(server, bodies) == Counter({200: 10, 409: 6})
+        after = get(server, AVAILABILITY, date=day.isoformat(),
+                    service="OTHER_CONSULTATION").json()
+        assert (after["daily_count"], after["available"]) == (10, False)
+        refused = post(server, bodies[0]).json()
+        assert (refused["unit"], refused["remaining"], refused["remaining_minutes"]) == \
+            ("bookings", 0, None)
+
+
+def test_the_rollout_is_sticky_per_patient(db: str, tmp_path: Path) -> None:
+    day = monday_ahead()
+    env = {"DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE": "50"}
+    rollout = slotcap.Rollout(percentage=50)
+    phones = [f"010-7777-{i:04d}" for i in range(12)]
+    seen: set[str] = set()
+    with running_server(db, tmp_path, env=env) as server:
+        for i, phone in enumerate(phones):
+            when = day + dt.timedelta(days=7 * (i // 5) + i % 5)  # room for every booking
+            shown = {post(server, booking_body(when, phone=phone, service="OTHER_CONSULTATION",
+                                               preferred_time="14:30")
+                          ).json()["reservation"]["preferred_time"] for _ in range(2)}
+            digits = phone.replace("-", "")
+            assert shown == {"AFTERNOON" if rollout.uses_dynamic(digits) else "14:30"}
+            seen.update(shown)
+        assert seen == {"AFTERNOON", "14:30"}  # both rules were exercised
+        # An availability check with the web app's session id follows the same buckets.
+        for key in ("session-a", "session-b", "session-c", "session-d"):
+            reply = httpx.get(server.url(AVAILABILITY), timeout=30,
+                              params={"date": day.isoformat(), "service": "SKIN_CARE"},
+                              headers={"X-Slotcap-Subject": key})
+            assert reply.json()["rule"] == ("dynamic" if rollout.uses_dynamic(key)
+                                            else "legacy")
+
+
+def test_sigterm_lets_the_in_flight_request_finish(sqlite_url: str, tmp_path: Path) -> None:
+    build_sql_database(sqlite_url, SchemaState.EXPANDED)
+    day = monday_ahead()
+    with running_server(sqlite_url, tmp_path, env=DYNAMIC) as server:
+        assert post(server, booking_body(day)).status_code == 200  # warm
+        blocker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the booking below waits for this writer
+        result: list[httpx.Response] = []
+        request = threading.Thread(
+            target=lambda: result.append(post(server, booking_body(day, phone="010-9999-0000"))))
+        request.start()
+        time.sleep(0.5)
+        server.process.send_signal(15)
+        time.sleep(0.3)
+        with pytest.raises(httpx.ConnectError):  # no new connection is accepted
+            httpx.get(server.url("/healthz"), timeout=5)
+        assert server.process.poll() is None  # still finishing the booking
+        blocker.execute("COMMIT")
+        blocker.close()
+        request.join(timeout=30)
+        assert result and result[0].status_code == 200, result
+        assert server.process.wait(timeout=30) == 0
+        assert "stopped; in-flight requests finished" in server.stderr()
+    assert morning_minutes(sqlite_url, day) == 80
+
+
+def morning_minutes(url: str, day: dt.date) -> int:
+    with slotcap.open_store(url) as store:
+        entries = slotcap.availability_calendar(store, day, day)
+    return next(e.booked for e in entries if e.period is slotcap.Period.MORNING)
+
+
+def _serve_fails(url: str | None, *args: str, python: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> tuple[int, str]:
+    import subprocess
+
+    command = serve_command(url, "--port", "0", *args)
+    if python is not None:
+        command = [command[0], *python, *command[3:]]
+    done = subprocess.run(command, capture_output=True, text=True, env=serve_env(env),
+                          timeout=60, check=False)
+    assert done.stdout == ""
+    return done.returncode, done.stderr
+
+
+def test_start_up_problems_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    code, err = _serve_fails("postgresql://clinic:s3cret@127.0.0.1:1/x?connect_timeout=2")
+    assert code == 2 and err.startswith("slotcap: error [configuration]: cannot connect")
+    assert "s3cret" not in err and len(err.strip().splitlines()) == 1
+    code, err = _serve_fails(f"sqlite:///{tmp_path / 'absent.db'}")
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    code, err = _serve_fails(None)
+    assert code == 2 and "SLOTCAP_DATABASE_URL" in err
+    not_a_db = tmp_path / "not.db"
+    not_a_db.write_bytes(b"this is not a database" * 100)
+    code, err = _serve_fails(f"sqlite:///{not_a_db}")
+    assert code == 2 and "cannot open the database" in err and len(err.splitlines()) == 1
+    # The extra missing: uvicorn cannot be imported.
+    hide = ["-c", "import sys; sys.modules['uvicorn'] = None; from slotcap.cli.main import "
+            "main; sys.exit(main(sys.argv[1:]))"]
+    code, err = _serve_fails("sqlite:///x.db", python=hide)
+    assert code == 2
+    assert err.strip() == ("slotcap: error [configuration]: slotcap serve needs the server "
+                           "extra (uvicorn is not installed): pip install 'slotcap[server]'")
+
+
+def test_a_taken_port_is_one_line_and_exit_2(sqlite_url: str, tmp_path: Path) -> None:
+    build_sql_database(sqlite_url, SchemaState.EXPANDED)
+    with running_server(sqlite_url, tmp_path) as server:
+        import subprocess
+
+        done = subprocess.run(
+            serve_command(sqlite_url, "--port", str(server.info["port"])),
+            capture_output=True, text=True, env=serve_env(), timeout=60, check=False)
+        assert done.returncode == 2
+        assert done.stderr.startswith("slotcap: error [configuration]: cannot listen on "
+                                      f"127.0.0.1:{server.info['port']}")
