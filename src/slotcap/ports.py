@@ -41,6 +41,8 @@ __all__ = [
     "CalendarEntry",
     "Clock",
     "ClosesOnExit",
+    "CreatedCounts",
+    "CreatedHour",
     "DailyFacts",
     "LimitRepository",
     "PeriodFacts",
@@ -252,3 +254,40 @@ class Store(
         ...
 
     def close(self) -> None: ...
+
+    def created_per_hour(self, since: dt.datetime, until: dt.datetime) -> CreatedCounts:
+        """Reservations whose ``createdAt`` is in ``[since, until)`` (aware datetimes),
+        counted per UTC hour by what was written (:class:`CreatedHour`), with the
+        dual-write gaps among them; one query (``createdAt``'s index where phase 4
+        built it)."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class CreatedHour:
+    """Reservations created in one UTC hour, by what their writer filled in.
+
+    ``dynamic``: every new column (``serviceId``, ``serviceName``,
+    ``estimatedDuration``, ``period``) set — what the dynamic path always writes;
+    ``legacy``: one or more of them empty — what a writer of the old columns only writes
+    (every row before phase 1). docs/monitor.md has the whole rule and its limit.
+    """
+
+    #: The hour's start, timezone-aware UTC.
+    hour: dt.datetime
+    dynamic: int
+    legacy: int
+
+
+@attrs.frozen(kw_only=True)
+class CreatedCounts:
+    """``Store.created_per_hour``: the hours that had reservations created (oldest
+    first; an hour without any is absent), and the dual-write gaps of the same rows."""
+
+    hours: tuple[CreatedHour, ...]
+    #: Rows lacking one or more new columns while the schema has them (0 before
+    #: phase 1: there is nothing to fill yet).
+    gaps: int
+    #: Of ``gaps``, the rows whose only empty new column is ``period`` (a dual-writing
+    #: legacy path that could not read ``preferredTime``: they go to manual review).
+    gaps_period_only: int

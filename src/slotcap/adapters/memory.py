@@ -38,6 +38,8 @@ from slotcap.ports import (
     CalendarEntry,
     Clock,
     ClosesOnExit,
+    CreatedCounts,
+    CreatedHour,
     DailyFacts,
     PeriodFacts,
     SchemaState,
@@ -296,6 +298,37 @@ class MemoryStore(ClosesOnExit):
 
     def close(self) -> None:
         """Nothing to release."""
+
+    def created_per_hour(self, since: dt.datetime, until: dt.datetime) -> CreatedCounts:
+        first, last = db_timestamp(since), db_timestamp(until)
+        has_new = self._state.has_new_columns
+        hours: dict[dt.datetime, list[int]] = {}
+        gaps = period_only = 0
+        with self._lock:
+            rows = list(self._reservations.values())
+        for r in rows:
+            at = r.created_at
+            if at is None or not first <= at < last:
+                continue
+            service_known = (
+                r.service_id is not None
+                and r.service_name is not None
+                and r.estimated_duration is not None
+            )
+            complete = service_known and r.period is not None
+            counts = hours.setdefault(at.replace(minute=0, second=0, microsecond=0), [0, 0])
+            counts[0 if complete else 1] += 1
+            if has_new and not complete:
+                gaps += 1
+                period_only += service_known
+        return CreatedCounts(
+            hours=tuple(
+                CreatedHour(hour=h.replace(tzinfo=dt.UTC), dynamic=c[0], legacy=c[1])
+                for h, c in sorted(hours.items())
+            ),
+            gaps=gaps,
+            gaps_period_only=period_only,
+        )
 
 
 class _MemoryBooking:

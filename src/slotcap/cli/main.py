@@ -30,6 +30,7 @@ from slotcap.cli._args import (
     positive_int,
 )
 from slotcap.cli._demo import cmd_demo
+from slotcap.cli._monitor import register as register_monitor
 from slotcap.cli._serve import register as register_serve
 from slotcap.cli._services import register as register_services
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
@@ -178,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
                               metavar="DATE", help="last date (YYYY-MM-DD)")
     register_services(sub, _subcommand)
     register_serve(sub, _subcommand)
+    register_monitor(sub, _subcommand)
     return parser
 
 
