@@ -427,3 +427,31 @@ def test_keep_alive_answers_are_not_held_back_by_nagle(sqlite_url: str, tmp_path
             assert client.get(server.url("/healthz")).status_code == 200
             took.append(time.perf_counter() - began)
         assert sorted(took)[len(took) // 2] < 0.035, took
+
+
+def test_readyz_follows_the_database(pg_url: str, tmp_path: Path) -> None:
+    import psycopg
+    from tests.conftest import PG_URL
+
+    build_sql_database(pg_url, SchemaState.EXPANDED)
+    name = pg_url.rpartition("/")[2]
+    with running_server(pg_url, tmp_path) as server:
+        assert get(server, "/readyz").json()["status"] == "ready"
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = %s", (name,))
+            down = get(server, "/readyz")
+            assert down.status_code == 503 and down.json()["status"] == "unavailable"
+            assert down.headers["retry-after"]
+            assert get(server, "/healthz").status_code == 200  # the process is fine
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert get(server, "/readyz").json()["status"] == "ready"
+        day = monday_ahead()
+        assert post(server, booking_body(day)).status_code == 200  # and books again
+
+
+def test_a_bad_rollout_variable_is_exit_2(sqlite_url: str) -> None:
+    build_sql_database(sqlite_url, SchemaState.EXPANDED)
+    code, err = _serve_fails(sqlite_url, env={"DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE": "half"})
+    assert code == 2 and "DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE" in err
