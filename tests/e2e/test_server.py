@@ -290,7 +290,9 @@ def test_the_rollout_is_sticky_per_patient(db: str, tmp_path: Path) -> None:
 def test_sigterm_lets_the_in_flight_request_finish(sqlite_url: str, tmp_path: Path) -> None:
     build_sql_database(sqlite_url, SchemaState.EXPANDED)
     day = monday_ahead()
-    with running_server(sqlite_url, tmp_path, env=DYNAMIC) as server:
+    # A generous busy budget: the booking below waits for the test's lock, not 2 s.
+    with running_server(sqlite_url, tmp_path, env=DYNAMIC,
+                        args=["--busy-budget", "30"]) as server:
         assert post(server, booking_body(day)).status_code == 200  # warm
         blocker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")  # the booking below waits for this writer
@@ -298,9 +300,10 @@ def test_sigterm_lets_the_in_flight_request_finish(sqlite_url: str, tmp_path: Pa
         request = threading.Thread(
             target=lambda: result.append(post(server, booking_body(day, phone="010-9999-0000"))))
         request.start()
-        time.sleep(0.5)
+        time.sleep(1.5)  # the request is in flight, waiting for the lock
+        assert not result
         server.process.send_signal(15)
-        time.sleep(0.3)
+        time.sleep(0.5)
         with pytest.raises(httpx.ConnectError):  # no new connection is accepted
             httpx.get(server.url("/healthz"), timeout=5)
         assert server.process.poll() is None  # still finishing the booking

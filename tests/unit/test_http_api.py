@@ -155,3 +155,32 @@ def test_the_document_lists_the_limit() -> None:
     document = openapi_document(max_body_bytes=1234)
     post = document["paths"]["/api/public/reservations"]["post"]
     assert "1234" in post["responses"]["413"]["description"]
+
+
+def _client_on(state: SchemaState, env: dict[str, str]) -> TestClient:
+    return TestClient(create_app(_app(env, state)))
+
+
+def test_a_legacy_database_books_by_count_and_says_what_it_cannot_serve() -> None:
+    with _client_on(SchemaState.LEGACY, {"USE_DYNAMIC_SERVICES": "true"}) as client:
+        booked = client.post("/api/public/reservations", json=VALID_BODY)
+        assert booked.status_code == 200, booked.text
+        assert booked.json()["reservation"]["preferred_time"] == "10:00"  # the count rule
+        for path in ("/api/services",
+                     "/api/public/reservations/calendar?from=2026-01-05&to=2026-01-06"):
+            refused = client.get(path)
+            assert refused.status_code == 503, (path, refused.text)
+            assert refused.json()["code"] == "schema_state"
+            assert refused.headers["retry-after"] == "30"
+        assert client.get("/readyz").json()["rules"] == ["legacy"]
+
+
+def test_a_contracted_database_books_by_minutes_whatever_the_rollout() -> None:
+    with _client_on(SchemaState.CONTRACTED, {}) as client:
+        booked = client.post("/api/public/reservations", json=VALID_BODY)
+        assert booked.status_code == 200, booked.text
+        assert booked.json()["reservation"]["preferred_time"] == "MORNING"
+        day = client.get("/api/public/reservations/availability",
+                         params={"date": "2026-01-05", "service": "SKIN_CARE"}).json()
+        assert day["rule"] == "dynamic" and day["periods"][0]["booked_minutes"] == 40
+        assert client.get("/readyz").json()["rules"] == ["dynamic"]

@@ -25,6 +25,7 @@ from typing import Any
 from slotcap.bootstrap import App, bootstrap
 from slotcap.cli._args import positive_float, positive_int, resolve_database
 from slotcap.errors import ConfigurationError
+from slotcap.ports import DEFAULT_BUSY_BUDGET
 from slotcap.redaction import redact_db_text
 
 __all__ = ["DEFAULT_PORT", "DEFAULT_THREADS", "EXTRA_MODULES", "cmd_serve", "register"]
@@ -61,9 +62,9 @@ def _check_extra() -> None:
             ) from None
 
 
-def _open(url: str) -> App:
+def _open(url: str, busy_budget: float) -> App:
     try:
-        return bootstrap(url, application_name="slotcap-serve")
+        return bootstrap(url, application_name="slotcap-serve", busy_budget=busy_budget)
     except ConfigurationError:
         raise
     except Exception as exc:
@@ -97,7 +98,7 @@ def _listen(host: str, port: int) -> socket.socket:
 def cmd_serve(args: argparse.Namespace) -> int:
     _check_extra()
     url = resolve_database(args.database)
-    app = _open(url)
+    app = _open(url, args.busy_budget)
     try:
         sock = _listen(args.host, args.port)
     except ConfigurationError:
@@ -165,5 +166,9 @@ def register(sub: Any, subcommand: Subcommand) -> None:
                        help="worker threads running database work, each with its own "
                        f"connection: the most connections the server opens "
                        f"(default: {DEFAULT_THREADS})")
+    serve.add_argument("--busy-budget", type=positive_float, default=DEFAULT_BUSY_BUDGET,
+                       dest="busy_budget", metavar="SECONDS",
+                       help="how long a booking keeps waiting for the database's locks "
+                       "(retries included) before it is answered 503 (default: %(default)s)")
     serve.add_argument("--log-level", choices=_LOG_LEVELS, default="info", dest="log_level",
                        help="uvicorn's log level (default: info)")
