@@ -458,3 +458,22 @@ def test_a_bad_rollout_variable_is_exit_2(sqlite_url: str) -> None:
     build_sql_database(sqlite_url, SchemaState.EXPANDED)
     code, err = _serve_fails(sqlite_url, env={"DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE": "half"})
     assert code == 2 and "DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE" in err
+
+
+def test_a_busy_store_is_503_with_retry_after(sqlite_url: str, tmp_path: Path) -> None:
+    build_sql_database(sqlite_url, SchemaState.EXPANDED)
+    day = monday_ahead()
+    with running_server(sqlite_url, tmp_path, env=DYNAMIC,
+                        args=["--busy-budget", "0.5"]) as server:
+        blocker = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # another writer holds the database
+        try:
+            busy = post(server, booking_body(day))
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert busy.status_code == 503, busy.text
+        assert busy.headers["retry-after"] == "1"
+        assert busy.json()["code"] == "store_busy"
+        assert post(server, booking_body(day)).status_code == 200  # and then it books
+        assert _counters(server)[(RESERVATIONS, "dynamic", "busy")] == 1
