@@ -80,7 +80,7 @@ def test_the_document_names_every_route(live: Server) -> None:
     assert set(document["paths"]) >= {
         "/api/public/reservations", "/api/public/reservations/availability",
         "/api/public/reservations/calendar", "/api/services", "/healthz", "/readyz",
-        "/openapi.json",
+        "/openapi.json", "/metrics", "/",
     }
     post = document["paths"]["/api/public/reservations"]["post"]
     assert set(post["responses"]) == {"200", "400", "409", "413", "503"}

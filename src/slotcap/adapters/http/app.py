@@ -188,7 +188,9 @@ def create_app(
     async def readyz(_request: Request) -> Response:
         return _response(await run_in_threadpool(handlers.readiness, app))
 
-    document = openapi_document(max_body_bytes=max_body_bytes)
+    mounted = {route.path for route in routes or []}
+    document = openapi_document(max_body_bytes=max_body_bytes,
+                                operator={"/metrics", "/"} <= mounted)
 
     async def openapi(_request: Request) -> Response:
         return JSONResponse(document)

@@ -172,8 +172,27 @@ def _version() -> str:
         return "0"
 
 
-def openapi_document(*, max_body_bytes: int) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the API."""
+def _text(media_type: str, description: str) -> dict[str, Any]:
+    return {"description": description,
+            "content": {media_type: {"schema": {"type": "string"}}}}
+
+
+#: The operator's routes (mounted by ``slotcap serve``, built by the monitor).
+_OPERATOR: dict[str, Any] = {
+    "/metrics": {"get": {
+        "summary": "Prometheus metrics: requests by endpoint, rule path and outcome, "
+        "latency, the rollout and the phase-3 monitors",
+        "responses": {"200": _text("text/plain", "the Prometheus text format")}}},
+    "/": {"get": {
+        "summary": "The operator page: migration phase, rollout, capacity heat map, "
+        "the last hour's requests, the catalogue",
+        "responses": {"200": _text("text/html", "one HTML page, no script")}}},
+}
+
+
+def openapi_document(*, max_body_bytes: int, operator: bool = False) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the API (with ``/metrics`` and ``/`` when the
+    operator's routes are mounted)."""
     paths: dict[str, Any] = {
         "/api/public/reservations": {
             "post": {
@@ -241,6 +260,6 @@ def openapi_document(*, max_body_bytes: int) -> dict[str, Any]:
         "info": {"title": "slotcap", "version": _version(),
                  "description": "Clinic bookings by duration-based capacity: the plan's "
                  "public reservation API (docs/server.md)."},
-        "paths": paths,
+        "paths": {**paths, **(_OPERATOR if operator else {})},
         "components": {"schemas": _SCHEMAS},
     }
