@@ -30,6 +30,7 @@ __all__ = [
     "monday_ahead",
     "parse_prometheus",
     "running_server",
+    "serve_command",
     "serve_env",
 ]
 
