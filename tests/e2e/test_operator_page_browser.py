@@ -67,14 +67,20 @@ def test_the_page_in_a_headless_browser(db: str, tmp_path: Path) -> None:
     env = {"DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE": "25"}
     with running_server(db, tmp_path / "server", env=env) as server:
         api = server.url("/api/public/reservations")
-        created = 0
-        for i in range(6):  # 6 × 40 of a Monday morning's 180 minutes: some are full
-            body = booking_body(monday, period="MORNING", patient_name=f"p{i}")
+        created = requests = 0
+        for i in range(12):  # 12 × 40 of a Monday morning's 180 minutes: some are full
+            # Sessions 7 and 10 fall in the 25 % (dynamic); the afternoon has room for them.
+            afternoon = ({"period": "AFTERNOON", "preferred_time": "15:00"}
+                         if i in (2, 7, 10) else {})
+            body = booking_body(monday, **{"period": "MORNING", **afternoon},
+                                patient_name=f"p{i}")
             reply = httpx.post(api, json=body, timeout=30,
                                headers={"X-Slotcap-Subject": f"session-{i}"})
             assert reply.status_code in (200, 201, 409), reply.text
             created += reply.status_code != 409
+            requests += 1
         assert httpx.post(api, json={"patient_name": "x"}, timeout=30).status_code == 400
+        requests += 1
 
         dom = browse(server.url("/"), tmp_path / "profile", "--dump-dom").stdout
         shot = tmp_path / "page.png"
@@ -96,10 +102,10 @@ def test_the_page_in_a_headless_browser(db: str, tmp_path: Path) -> None:
     outcomes = {(p, o): int(n) for p, o, n in re.findall(
         r'data-path="(\w+)" data-outcome="(\w+)">(\d+)<', dom)}
     assert sum(n for (p, o), n in outcomes.items() if o == "created") == created
-    assert sum(outcomes.values()) == 7  # every API request before the page was counted
+    assert sum(outcomes.values()) == requests  # every API request before the page
     served = {k: int(v) for k, v in re.findall(r'id="served-(\w+)">(\d+)<', dom)}
     assert served["dynamic"] + served["legacy"] == created
-    assert served["dynamic"] == outcomes[("dynamic", "created")]
+    assert served["dynamic"] == outcomes[("dynamic", "created")] == 2
     # The screenshot is phone-sized.
     assert png_size(shot) == PHONE
     if os.environ.get("SLOTCAP_UPDATE_SCREENSHOT") == "1":
