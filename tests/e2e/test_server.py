@@ -364,3 +364,66 @@ def test_a_taken_port_is_one_line_and_exit_2(sqlite_url: str, tmp_path: Path) ->
         assert done.returncode == 2
         assert done.stderr.startswith("slotcap: error [configuration]: cannot listen on "
                                       f"127.0.0.1:{server.info['port']}")
+
+
+def _counters(server: Server) -> dict[tuple[str, str, str], float]:
+    from tests.e2e.server_process import parse_prometheus
+
+    reply = httpx.get(server.url("/metrics"), timeout=30)
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    counted = {}
+    for (name, labels), value in parse_prometheus(reply.text).items():
+        if name == "slotcap_http_requests_total" and value:
+            label = dict(labels)
+            counted[(label["endpoint"], label["rule_path"], label["outcome"])] = value
+    return counted
+
+
+def test_metrics_and_the_operator_page_count_what_was_sent(db: str, tmp_path: Path) -> None:
+    day = monday_ahead()
+    with running_server(db, tmp_path, env=DYNAMIC) as server:
+        assert _counters(server) == {}
+        statuses = [post(server, booking_body(day, period="MORNING")).status_code
+                    for _ in range(6)]  # 4 fit in 180 minutes
+        assert statuses == [200, 200, 200, 200, 409, 409]
+        assert post(server, booking_body(day, gender="X")).status_code == 400
+        assert post(server, booking_body(day, service="NOPE")).status_code == 400
+        assert httpx.post(server.url(RESERVATIONS), content=b"{", timeout=30).status_code == 400
+        assert post(server, booking_body(day, notes="x" * 70_000)).status_code == 413
+        assert httpx.options(server.url(RESERVATIONS), timeout=30).status_code == 204
+        for _ in range(3):
+            assert get(server, AVAILABILITY, date=day.isoformat()).status_code == 200
+        assert get(server, AVAILABILITY).status_code == 400
+        assert get(server, CALENDAR, **{"from": day.isoformat(),
+                                        "to": day.isoformat()}).status_code == 200
+        assert get(server, "/api/services").status_code == 200
+        assert get(server, "/healthz").status_code == 200  # not an API request: not counted
+        assert _counters(server) == {
+            (RESERVATIONS, "dynamic", "created"): 4,
+            (RESERVATIONS, "dynamic", "full"): 2,
+            (RESERVATIONS, "dynamic", "invalid"): 2,
+            (RESERVATIONS, "none", "invalid"): 2,
+            (RESERVATIONS, "none", "ok"): 1,
+            (AVAILABILITY, "dynamic", "ok"): 3,
+            (AVAILABILITY, "none", "invalid"): 1,
+            (CALENDAR, "none", "ok"): 1,
+            ("/api/services", "none", "ok"): 1,
+        }
+        page = httpx.get(server.url("/"), timeout=30)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        for path, outcome, count in (("dynamic", "created", 4), ("dynamic", "full", 2),
+                                     ("none", "invalid", 3)):
+            assert f'data-path="{path}" data-outcome="{outcome}">{count}<' in page.text
+
+
+def test_keep_alive_answers_are_not_held_back_by_nagle(sqlite_url: str, tmp_path: Path) -> None:
+    # Without TCP_NODELAY on the accepted connections every answer on a kept-alive
+    # connection waited for the client's delayed ACK: ~40 ms each, even for /healthz.
+    build_sql_database(sqlite_url, SchemaState.EXPANDED)
+    with running_server(sqlite_url, tmp_path) as server, httpx.Client(timeout=30) as client:
+        took = []
+        for _ in range(15):
+            began = time.perf_counter()
+            assert client.get(server.url("/healthz")).status_code == 200
+            took.append(time.perf_counter() - began)
+        assert sorted(took)[len(took) // 2] < 0.035, took

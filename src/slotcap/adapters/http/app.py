@@ -20,6 +20,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Protocol
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -115,12 +116,15 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     routes: list[Route] | None = None,
     close_on_shutdown: bool = True,
+    threads: int | None = None,
 ) -> Starlette:
     """The API over ``app``'s store, clock and rollout.
 
     ``metrics`` counts every API request; ``routes`` are mounted beside the API's
     (the operator's ``/metrics`` and ``/``). With ``close_on_shutdown`` the app's store
     is closed when the server stops (after the in-flight requests finished).
+    ``threads`` caps the worker threads that run store work (default: Starlette's, 40);
+    each holds one database connection, so this bounds the server's connections.
     """
 
     async def api(
@@ -191,6 +195,8 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_server: Starlette) -> AsyncIterator[None]:
+        if threads is not None:
+            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
         yield
         if close_on_shutdown:
             await run_in_threadpool(app.close)
