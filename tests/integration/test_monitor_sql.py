@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from tests.builders import TODAY, request
-from tests.integration.store_helpers import build_sql_database
+from tests.integration.store_helpers import build_sql_database, put
+from tests.strategies.monitor import created_reservations
 
 from slotcap import FixedClock, book, bootstrap
+from slotcap.adapters.memory import MemoryStore
 from slotcap.adapters.sql.monitoring import Monitoring
+from slotcap.domain.model import Reservation
 from slotcap.domain.rollout import Rollout
 from slotcap.migration import migrate
 from slotcap.ports import SchemaState, Store
@@ -125,3 +130,27 @@ def test_after_phase4_the_range_reads_the_created_at_index(sql_url: str) -> None
                 plan = "\n".join(str(r) for r in conn.raw.execute(
                     "EXPLAIN QUERY PLAN " + sql, params))
         assert "reservations_createdAt_status_idx" in plan, plan
+
+
+def test_the_sql_counts_are_the_memory_stores(sql_url: str) -> None:
+    """Any rows, any window: both engines count exactly what the reference store counts
+    (hour boundaries, shapes, gaps)."""
+    build_sql_database(sql_url, SchemaState.EXPANDED)
+    with bootstrap(sql_url, env={}, clock=FixedClock(NOW, day=TODAY)) as app:
+
+        @settings(max_examples=25, deadline=None,
+                  suppress_health_check=[HealthCheck.too_slow])
+        @given(rows=created_reservations(around=NOW, max_size=25),
+               hours=st.integers(min_value=1, max_value=30))
+        def same(rows: list[Reservation], hours: int) -> None:
+            with open_sql(sql_url) as conn:
+                conn.execute('DELETE FROM "reservations"')
+            memory = MemoryStore()
+            put(app.store, *rows)
+            put(memory, *rows)
+            until = NOW.replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+            since = until - dt.timedelta(hours=hours)
+            assert app.store.created_per_hour(since, until) == memory.created_per_hour(
+                since, until)
+
+        same()

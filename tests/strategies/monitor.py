@@ -32,13 +32,19 @@ def created_reservations(
     draw: st.DrawFn, *, around: dt.datetime, spread_hours: int = 30, max_size: int = 40
 ) -> list[Reservation]:
     """Reservations with distinct ids created within ``spread_hours`` before and two
-    hours after ``around`` (aware), at millisecond precision as stored."""
+    hours after ``around`` (aware), at millisecond precision as stored; about half of
+    them on an hour boundary or a millisecond either side of one."""
     offsets = st.integers(min_value=-spread_hours * 3_600_000, max_value=2 * 3_600_000)
     count = draw(st.integers(min_value=0, max_value=max_size))
     rows = []
     for i in range(count):
         shape = draw(st.sampled_from(SHAPES))
-        at = db_timestamp(around + dt.timedelta(milliseconds=draw(offsets)))
+        if draw(st.booleans()):  # on an hour boundary, or a millisecond either side
+            hour = around.replace(minute=0, second=0, microsecond=0) + dt.timedelta(
+                hours=draw(st.integers(min_value=-spread_hours, max_value=2)))
+            at = db_timestamp(hour + dt.timedelta(milliseconds=draw(st.sampled_from((-1, 0, 1)))))
+        else:
+            at = db_timestamp(around + dt.timedelta(milliseconds=draw(offsets)))
         has_service = shape in ("complete", "no_period")
         rows.append(Reservation(
             id=f"r{i}",

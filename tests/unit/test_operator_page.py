@@ -132,3 +132,4 @@ def test_the_last_hours_outcomes_are_counted() -> None:
     assert found[("dynamic", "created")] == 2 and found[("legacy", "full")] == 1
     assert found[("none", "invalid")] == 1 and found[("dynamic", "busy")] == 0
     assert "4 requests" in text
+    assert 'id="served-dynamic">2<' in text and 'id="served-legacy">0<' in text

@@ -189,7 +189,8 @@ def _findings(
             )
         findings.append(
             f"dual-write gaps: {gaps} reservation{'s' if gaps != 1 else ''} created in the "
-            f"last {hours} h lack new columns: " + "; ".join(parts)
+            f"last {hours} h {'lack' if gaps != 1 else 'lacks'} new columns: "
+            + "; ".join(parts)
         )
     if state is SchemaState.LEGACY:
         notes.append("schema is legacy (before phase 1): no new columns, so no dual-write "
@@ -206,7 +207,8 @@ def _findings(
             "phase 4 removed: set USE_DYNAMIC_SERVICES=true"
         )
     notes.append(FULL_REFUSALS_NOTE)
-    notes.append("dynamic = rows with every new column written; a dual-writing legacy path "
-                 "writes them too, so the per-request split is /metrics' rule_path label "
-                 "(docs/monitor.md)")
+    notes.append("dynamic = rows written with every new column (what the dynamic path "
+                 "writes); a dual-writing legacy path writes them too when it knows the "
+                 "service and reads the time, so the split per request is the server's "
+                 "(/metrics, rule_path) — docs/monitor.md")
     return findings, notes

@@ -104,12 +104,13 @@ def render_operator_page(
     now = clock.now()
     today = clock.today()
     report = metrics.monitor(store, rollout, now)
+    recent = metrics.last_hour()
     parts = [
         _status(report),
         _migration(store, report),
-        _rollout(rollout, report),
+        _rollout(rollout, report, recent),
         _capacity(store, today),
-        _outcomes(metrics.last_hour()),
+        _outcomes(recent),
         _services(store),
     ]
     return (
@@ -181,23 +182,29 @@ def _migration(store: Store, report: MonitorReport | None) -> str:
     )
 
 
-def _rollout(rollout: Rollout, report: MonitorReport | None) -> str:
+def _rollout(
+    rollout: Rollout, report: MonitorReport | None, served: Mapping[tuple[str, str], int]
+) -> str:
     share = 100 if rollout.enabled else rollout.percentage
     how = ("USE_DYNAMIC_SERVICES=true: every booking" if rollout.enabled
            else f"DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE={rollout.percentage}")
-    bar = _bar(share, 100 - share, "requests")
-    db = ""
+    dynamic, legacy = served.get(("dynamic", "created"), 0), served.get(("legacy", "created"), 0)
+    lines = [
+        f'<p>dynamic rule: <b id="share">{share}%</b> <span class="mute">({e(how)})</span></p>',
+        _bar(share, 100 - share, "rollout setting"),
+        f'<p>bookings created in the last hour by this server: <b id="served-dynamic">'
+        f'{dynamic}</b> on the dynamic path, <b id="served-legacy">{legacy}</b> on the '
+        "legacy path</p>",
+        _bar(dynamic, legacy, "bookings created by path"),
+    ]
     if report is not None:
         hour = report.last_hour()
-        db = (
-            f"<p>created this hour (UTC, from the database): {hour.dynamic} dynamic, "
-            f"{hour.legacy} legacy · last {report.hours} h: {report.created} · "
-            f"dual-write gaps: <b id=\"gaps\">{report.dual_write_gaps}</b></p>"
+        lines.append(
+            f"<p>database, this UTC hour: {hour.dynamic} rows with every new column, "
+            f"{hour.legacy} without some · last {report.hours} h: {report.created} rows, "
+            f'dual-write gaps: <b id="gaps">{report.dual_write_gaps}</b></p>'
         )
-    return (
-        f'<section id="rollout"><h2>Rollout</h2><p>dynamic rule: <b id="share">{share}%</b> '
-        f'<span class="mute">({e(how)})</span></p>{bar}{db}</section>'
-    )
+    return '<section id="rollout"><h2>Rollout</h2>' + "".join(lines) + "</section>"
 
 
 def _bar(dynamic: int, legacy: int, what: str) -> str:
@@ -207,8 +214,9 @@ def _bar(dynamic: int, legacy: int, what: str) -> str:
     d = round(100 * dynamic / total)
     return (
         f'<div class="bar" role="img" aria-label="{e(what)}: {d}% dynamic">'
-        f'<span class="dyn" style="width:{d}%">{d if d >= 10 else ""}</span>'
-        f'<span class="leg" style="width:{100 - d}%">{100 - d if d <= 90 else ""}</span></div>'
+        f'<span class="dyn" style="width:{d}%">{f"dynamic {d}%" if d >= 25 else ""}</span>'
+        f'<span class="leg" style="width:{100 - d}%">'
+        f'{f"legacy {100 - d}%" if d <= 75 else ""}</span></div>'
     )
 
 
