@@ -184,3 +184,12 @@ def test_a_contracted_database_books_by_minutes_whatever_the_rollout() -> None:
                          params={"date": "2026-01-05", "service": "SKIN_CARE"}).json()
         assert day["rule"] == "dynamic" and day["periods"][0]["booked_minutes"] == 40
         assert client.get("/readyz").json()["rules"] == ["dynamic"]
+
+
+def test_the_command_line_defaults_are_the_adapters() -> None:
+    from slotcap.adapters.http import DEFAULT_MAX_BODY_BYTES
+    from slotcap.cli.main import build_parser
+
+    args = build_parser().parse_args(["serve"])
+    assert args.max_body_bytes == DEFAULT_MAX_BODY_BYTES
+    assert (args.host, args.port, args.threads) == ("127.0.0.1", 8000, 16)

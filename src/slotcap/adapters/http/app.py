@@ -34,11 +34,15 @@ from slotcap.adapters.http.replies import Reply
 from slotcap.bootstrap import App
 
 __all__ = [
+    "AVAILABILITY",
+    "CALENDAR",
     "DEFAULT_MAX_BODY_BYTES",
     "RESERVATIONS",
+    "SERVICES",
     "SUBJECT_HEADER",
     "Observer",
     "create_app",
+    "decode_json",
 ]
 
 #: The largest request body read (bytes). A booking is well under 4 KiB; notes may
