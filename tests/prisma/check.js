@@ -69,8 +69,8 @@ const summary = {
   provider: config.config.datasources.map((d) => d.activeProvider),
   models: dmmf.datamodel.models.map((m) => ({
     name: m.name,
-    dbName: m.dbName,
-    fields: m.fields.map((f) => ({ name: f.name, kind: f.kind, type: f.type, dbName: f.dbName, isRequired: f.isRequired, isList: f.isList, isId: f.isId, isUnique: f.isUnique, hasDefault: f.hasDefaultValue, isUpdatedAt: f.isUpdatedAt })),
+    dbName: m.dbName ?? null,
+    fields: m.fields.map((f) => ({ name: f.name, kind: f.kind, type: f.type, dbName: f.dbName ?? null, isRequired: f.isRequired, isList: f.isList, isId: f.isId, isUnique: f.isUnique, hasDefault: f.hasDefaultValue, isUpdatedAt: f.isUpdatedAt })),
   })),
   enums: dmmf.datamodel.enums.map((e) => ({ name: e.name, values: e.values.map((v) => v.name) })),
 };

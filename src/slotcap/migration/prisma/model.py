@@ -145,30 +145,32 @@ class Schema:
 # -- rendering (prisma format's layout) -----------------------------------------------------
 
 
-def _aligned(rows: list[tuple[str, ...]]) -> list[str]:
-    """Columns padded to their widest cell plus one space, as ``prisma format`` does."""
-    width = max(len(r) for r in rows)
-    widths = [max((len(r[i]) for r in rows if len(r) > i + 1), default=0)
-              for i in range(width)]
+def _aligned(rows: list[tuple[tuple[str, ...], str | None]]) -> list[str]:
+    """Field lines as ``prisma format`` lays them out: each cell but a line's last padded
+    to its column's widest cell (over every line that has one) plus one space; a trailing
+    comment is not a column, it follows the last cell after one space."""
+    widths: dict[int, int] = {}
+    for cells, _comment in rows:
+        for i, cell in enumerate(cells):
+            widths[i] = max(widths.get(i, 0), len(cell))
     out = []
-    for row in rows:
-        cells = [cell.ljust(widths[i]) if i < len(row) - 1 else cell
-                 for i, cell in enumerate(row)]
-        out.append("  " + " ".join(cells).rstrip())
+    for cells, comment in rows:
+        text = " ".join(cell.ljust(widths[i]) if i < len(cells) - 1 else cell
+                        for i, cell in enumerate(cells))
+        out.append(f"  {text} // {comment}" if comment else f"  {text}")
     return out
 
 
 def _render_model(model: Model) -> list[str]:
-    rows: list[tuple[str, ...]] = []
+    rows: list[tuple[tuple[str, ...], str | None]] = []
     for col in model.columns:
         type_ = col.type + ("?" if col.optional else "")
-        # A trailing comment is not a column of its own: one space after the last cell.
-        last = " ".join([*col.attributes(), *([f"// {col.comment}"] if col.comment else [])])
-        rows.append((col.name, type_, last) if col.attributes() else
-                    (col.name, f"{type_} {last}".rstrip()))
+        attributes = " ".join(col.attributes())
+        rows.append(((col.name, type_, attributes) if attributes else (col.name, type_),
+                     col.comment))
     for rel in model.relations:
         type_ = rel.model + ("[]" if rel.many else "?" if rel.optional else "")
-        rows.append((rel.name, type_, rel.attribute(model.table)))
+        rows.append(((rel.name, type_, rel.attribute(model.table)), rel.comment))
     lines = [f"/// {model.comment}"] if model.comment else []
     lines += [f"model {model.name} {{", *_aligned(rows)]
     block = []
