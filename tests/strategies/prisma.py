@@ -40,7 +40,7 @@ def _model(draw: st.DrawFn, index: int, enums: list[str]) -> Model:
     table = f"t{index}_{draw(_idents).lower()}"
     columns = [Column("id", "String", id=True)]
     columns += [draw(_column(n, enums)) for n in names]
-    indexes = []
+    indexes: list[Index] = []
     for _ in range(draw(st.integers(0, 3))):
         cols = tuple(draw(st.lists(st.sampled_from(names), min_size=1, max_size=3,
                                    unique=True)))
