@@ -1,0 +1,108 @@
+"""The generated Prisma schema against a real PostgreSQL database slotcap migrated.
+
+A database made from exactly the reference DDL, with legacy rows, is taken to phase 2
+and to phase 4 by slotcap's own ``migrate``; after each, its catalogue must match the
+schema in everything Prisma can express (tables, columns, types, nullability, defaults,
+keys, unique and plain indexes, the foreign key and its actions, enums), and what the
+schema leaves out must be exactly ``not_expressed(phase)`` — the list docs/prisma.md
+publishes (tests/unit/test_prisma_schema.py holds the page to it). PostgreSQL only:
+the schema's provider is PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import attrs
+import pytest
+from tests.conftest import postgres_database
+from tests.integration.migration_helpers import seed_legacy
+
+from slotcap.migration import migrate, snapshot
+from slotcap.migration.prisma import CLOSURES, PHASES, SETTINGS, Index, schema_for
+from slotcap.migration.prisma.drift import Difference, Drift, compare
+from slotcap.migration.prisma.model import Model, Schema
+from slotcap.schema.legacy import create_legacy_schema
+from slotcap.sql import open_sql
+from slotcap.sql.catalog import Catalog
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def catalogues() -> Iterator[dict[str, Catalog]]:
+    """phase -> the catalogue of one database right after slotcap migrated it there."""
+    with postgres_database("prisma") as url:
+        with open_sql(url) as conn:
+            create_legacy_schema(conn)
+            seed_legacy(conn, 40)
+        found = {}
+        for phase in PHASES:
+            report = migrate(url, to=phase, confirm=True)
+            assert report.ok, report
+            with open_sql(url) as conn:
+                found[phase] = snapshot(conn)
+        yield found
+
+
+def _pending_closures(drift: Drift, catalogue: Catalog) -> tuple[Difference, ...]:
+    # TEMPORARY, until the `closures` branch (which adds these two tables in phase 1) is
+    # merged: its tables are modelled but not yet created by slotcap's migration. Only
+    # these two names, and only "table is missing". The lead removes this at the merge.
+    pending = {t for t in (CLOSURES, SETTINGS) if t not in catalogue.tables}
+    return tuple(d for d in drift.differences
+                 if not (d.table in pending and d.text == "table is missing"))
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_the_live_database_matches_the_schema(catalogues: dict[str, Catalog],
+                                              phase: str) -> None:
+    catalogue = catalogues[phase]
+    drift = compare(catalogue, schema_for(phase))
+    assert [str(d) for d in _pending_closures(drift, catalogue)] == []
+    assert drift.unexpected == ()
+    assert drift.absent == ()
+    # Prisma's drift is announced, never empty: the slotcap tables are always there.
+    assert {i.kind for i in drift.unmodelled} == {"table", "index", "check"}
+
+
+def _with_model(schema: Schema, name: str, **changes: Any) -> Schema:
+    old = schema.model(name)
+    new = attrs.evolve(old, **changes)
+    return attrs.evolve(schema, models=tuple(new if m is old else m for m in schema.models))
+
+
+def _columns(model: Model, name: str, **changes: Any) -> dict[str, Any]:
+    return {"columns": tuple(attrs.evolve(c, **changes) if c.name == name else c
+                             for c in model.columns)}
+
+
+def test_the_comparison_finds_what_the_schema_gets_wrong(
+        catalogues: dict[str, Catalog]) -> None:
+    """The comparison can fail: each wrong statement about the phase-4 database is found."""
+    catalogue, schema = catalogues["phase4"], schema_for("phase4")
+    reservation = schema.model("Reservation")
+    service = schema.model("Service")
+    relation = reservation.relations[0]
+    wrong = {
+        "nullable serviceId": _with_model(schema, "Reservation",
+                                          **_columns(reservation, "serviceId", optional=True)),
+        "Int default": _with_model(schema, "Service",
+                                   **_columns(service, "bufferMinutes", default="5")),
+        "DATE birthDate": _with_model(schema, "Reservation",
+                                      **_columns(reservation, "birthDate", native="@db.Date")),
+        "no @unique code": _with_model(schema, "Service",
+                                       **_columns(service, "code", unique=False)),
+        "missing index": _with_model(schema, "Reservation", indexes=reservation.indexes[1:]),
+        "index columns": _with_model(schema, "Reservation", indexes=(
+            Index(("serviceId", "status"), reservation.indexes[1].name),
+            *reservation.indexes[2:], reservation.indexes[0])),
+        "onDelete": _with_model(schema, "Reservation", relations=(
+            attrs.evolve(relation, on_delete="Cascade"),)),
+        "legacy column": schema_for("phase2"),
+    }
+    for label, described in wrong.items():
+        drift = compare(catalogue, described)
+        found = _pending_closures(drift, catalogue) + drift.unexpected + drift.absent
+        assert found, label
