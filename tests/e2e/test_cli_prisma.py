@@ -93,7 +93,8 @@ def test_database_check_on_a_migrated_database(tmp_path: Path) -> None:
         # phase 1): only their "table is missing" may differ. The lead removes this.
         assert report["differences"] == [f"{t}: table is missing" for t in sorted(pending)]
         assert result.returncode == (1 if pending else 0)
-        assert report["unannounced"] == [] and report["announced_but_absent"] == []
+        assert report["unannounced"] == []
+        assert [i for i in report["announced_but_absent"] if i["table"] not in pending] == []
         assert {"kind": "table", "table": "slotcap_archive_schema",
                 "name": "slotcap_archive_schema"} in report["not_modelled"]
 
