@@ -12,6 +12,12 @@ global.PRISMA_WASM_PANIC_REGISTRY = {
   set_message(message) { this.message = `RuntimeError: ${message}`; },
 };
 
+// A panic surfaces as a bare "unreachable" RuntimeError: print the engine's message too.
+process.on('uncaughtException', (err) => {
+  process.stderr.write(`${err && err.stack ? err.stack : err}\n${global.PRISMA_WASM_PANIC_REGISTRY.message}\n`);
+  process.exit(1);
+});
+
 let wasm;
 try {
   wasm = require('@prisma/prisma-schema-wasm');
