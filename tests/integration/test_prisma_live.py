@@ -16,6 +16,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tests.conftest import postgres_database
 from tests.integration.migration_helpers import seed_legacy
 
@@ -123,3 +125,99 @@ def test_the_comparison_finds_what_the_schema_gets_wrong(
         drift = compare(catalogue, described)
         found = _pending_closures(drift, catalogue) + drift.unexpected + _absent(drift, catalogue)
         assert found, label
+
+
+def _findings(drift: Drift) -> set[str]:
+    return ({str(d) for d in drift.differences}
+            | {f"unexpected {i.kind} {i.table}.{i.name}" for i in drift.unexpected}
+            | {f"absent {i.kind} {i.table}.{i.name}" for i in drift.absent})
+
+
+@st.composite
+def _mutations(draw: st.DrawFn, catalogue: Catalog, schema: Schema) -> tuple[str, Catalog]:
+    """One change to a real catalogue, of any part the comparison reads."""
+    modelled = sorted(m.table for m in schema.models if m.table in catalogue.tables)
+    columns = dict(catalogue.columns)
+    indexes = dict(catalogue.indexes)
+    constraints = dict(catalogue.constraints)
+    enums = dict(catalogue.enums)
+    tables = dict(catalogue.tables)
+    kind = draw(st.sampled_from(["column", "index", "constraint", "enum", "table"]))
+    if kind == "column":
+        key = draw(st.sampled_from(sorted(k for k in columns if k[0] in modelled)))
+        info = columns[key]
+        how = draw(st.sampled_from(["drop", "nullable", "type", "default", "add"]))
+        if how == "drop":
+            del columns[key]
+        elif how == "nullable":
+            columns[key] = attrs.evolve(info, nullable=not info.nullable)
+        elif how == "type":
+            columns[key] = attrs.evolve(info, type="bigint" if info.type != "bigint" else "text")
+        elif how == "default":
+            columns[key] = attrs.evolve(info, default="'zz'::text" if info.default else "1")
+        else:
+            columns[(key[0], "extraColumn")] = info
+        label = f"{how} column {key}"
+    elif kind == "index":
+        name = draw(st.sampled_from(sorted(n for n, v in indexes.items() if v[0] in modelled)))
+        table, definition, valid = indexes[name]
+        how = draw(st.sampled_from(["drop", "columns", "add"]))
+        if how == "drop":
+            del indexes[name]
+        elif how == "columns":
+            head = definition.split(" USING btree (", 1)[0]
+            indexes[name] = (table, f"{head} USING btree (\"updatedAtX\")", valid)
+        else:
+            indexes["extra_idx"] = (table, f"CREATE INDEX extra_idx ON public.{table} "
+                                           "USING btree (id)", True)
+        label = f"{how} index {name}"
+    elif kind == "constraint":
+        how = draw(st.sampled_from(["fk", "pkey", "check"]))
+        table = draw(st.sampled_from(modelled))
+        if how == "fk":
+            key = ("reservations", "reservations_serviceId_fkey")
+            definition, valid = constraints[key]
+            constraints[key] = (definition.replace("RESTRICT", "CASCADE"), valid)
+        elif how == "pkey":
+            del constraints[(table, f"{table}_pkey")]
+        else:
+            constraints[(table, "extra_check")] = ("CHECK (true)", True)
+        label = f"{how} constraint {table}"
+    elif kind == "enum":
+        name = draw(st.sampled_from(sorted(enums)))
+        how = draw(st.sampled_from(["label", "drop", "add"]))
+        if how == "label":
+            enums[name] = (*enums[name], "EXTRA")
+        elif how == "drop":
+            del enums[name]
+        else:
+            enums["ExtraEnum"] = ("A",)
+        label = f"{how} enum {name}"
+    else:
+        how = draw(st.sampled_from(["add", "drop"]))
+        if how == "add":
+            tables["extra_table"] = ""
+        else:
+            gone = draw(st.sampled_from(sorted(tables)))
+            del tables[gone]
+        label = f"{how} table"
+    return label, attrs.evolve(catalogue, tables=tables, columns=columns, indexes=indexes,
+                               constraints=constraints, enums=enums)
+
+
+@pytest.mark.parametrize("phase", PHASES)
+def test_any_change_to_the_database_is_found(catalogues: dict[str, Catalog],
+                                             phase: str) -> None:
+    """Law: one change to a real catalogue (a column's type, nullability or default, an
+    index, a key, the foreign key's action, an enum label, a table) always shows up as a
+    new finding of the comparison."""
+    catalogue, schema = catalogues[phase], schema_for(phase)
+    base = _findings(compare(catalogue, schema))
+
+    @settings(max_examples=200, deadline=None, database=None)
+    @given(_mutations(catalogue, schema))
+    def check(mutation: tuple[str, Catalog]) -> None:
+        label, changed = mutation
+        assert _findings(compare(changed, schema)) - base, label
+
+    check()
