@@ -30,7 +30,7 @@ from slotcap.migration.prisma import (
     NotExpressed,
     schema_for,
 )
-from slotcap.migration.prisma.drift import Difference, Drift, compare
+from slotcap.migration.prisma.drift import PRISMA_MIGRATIONS, Difference, Drift, compare
 from slotcap.migration.prisma.model import Model, Schema
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
@@ -221,3 +221,13 @@ def test_any_change_to_the_database_is_found(catalogues: dict[str, Catalog],
         assert _findings(compare(changed, schema)) - base, label
 
     check()
+
+
+def test_prismas_own_migration_table_is_not_drift(catalogues: dict[str, Catalog]) -> None:
+    """After baselining, ``_prisma_migrations`` exists; Prisma ignores it, so do we."""
+    catalogue, schema = catalogues["phase4"], schema_for("phase4")
+    columns = {**catalogue.columns,
+               (PRISMA_MIGRATIONS, "id"): attrs.evolve(catalogue.columns[("services", "id")])}
+    baselined = attrs.evolve(catalogue, tables={**catalogue.tables, PRISMA_MIGRATIONS: ""},
+                             columns=columns)
+    assert compare(baselined, schema) == compare(catalogue, schema)

@@ -20,7 +20,7 @@ from slotcap.migration.prisma.model import Column, Model, NotExpressed, Schema
 from slotcap.migration.prisma.schema import not_expressed
 from slotcap.sql.catalog import Catalog
 
-__all__ = ["Difference", "Drift", "compare"]
+__all__ = ["PRISMA_MIGRATIONS", "Difference", "Drift", "compare"]
 
 
 @attrs.frozen
@@ -47,6 +47,9 @@ class Drift:
     def ok(self) -> bool:
         return not (self.differences or self.unexpected or self.absent)
 
+
+#: Prisma Migrate's own record (after baselining): Prisma never diffs it, nor do we.
+PRISMA_MIGRATIONS = "_prisma_migrations"
 
 _SCALAR_TYPES = {
     "String": "text",
@@ -236,7 +239,7 @@ def compare(catalog: Catalog, schema: Schema) -> Drift:
             unmodelled += extra
     differences += _compare_references(schema, catalog)
     unmodelled += [NotExpressed("table", t, t, "not modelled")
-                   for t in sorted(catalog.tables.keys() - modelled)]
+                   for t in sorted(catalog.tables.keys() - modelled - {PRISMA_MIGRATIONS})]
     for name, (table, definition) in sorted(catalog.triggers.items()):
         unmodelled.append(NotExpressed("trigger", table, name, definition))
     for enum in schema.enums:
