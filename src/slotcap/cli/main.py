@@ -32,6 +32,7 @@ from slotcap.cli._args import (
 from slotcap.cli._demo import cmd_demo
 from slotcap.cli._monitor import register as register_monitor
 from slotcap.cli._serve import register as register_serve
+from slotcap.cli._prisma import register as register_prisma
 from slotcap.cli._services import register as register_services
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_services(sub, _subcommand)
     register_serve(sub, _subcommand)
     register_monitor(sub, _subcommand)
+    register_prisma(sub)
     return parser
 
 

@@ -1,0 +1,51 @@
+"""The Prisma schema of a migrated database, for the web application's team.
+
+``slotcap prisma-schema --phase phase2|phase4`` prints a ``schema.prisma`` whose models
+describe exactly what slotcap's migration leaves in a PostgreSQL database after phase 2
+(expanded and backfilled) or phase 4 (contracted). Pure: no database, no I/O; the output
+is a function of the phase alone, already in ``prisma format``'s layout.
+
+What Prisma's schema language cannot express — INCLUDE and partial indexes, CHECK
+constraints, slotcap's own ``slotcap_*`` tables — is listed by :func:`not_expressed`;
+``prisma migrate diff`` reports those as drift, which is expected and must not be
+"fixed" (docs/prisma.md). tests/unit/test_prisma_engine.py has Prisma's own schema
+engine validate the output.
+"""
+
+from __future__ import annotations
+
+from slotcap.migration.prisma.model import (
+    Column,
+    Enum,
+    Index,
+    Model,
+    NotExpressed,
+    Relation,
+    Schema,
+    render,
+)
+from slotcap.migration.prisma.schema import (
+    CLOSURES,
+    PHASES,
+    PROVIDERS,
+    SETTINGS,
+    not_expressed,
+    schema_for,
+)
+
+__all__ = [
+    "CLOSURES",
+    "PHASES",
+    "PROVIDERS",
+    "SETTINGS",
+    "Column",
+    "Enum",
+    "Index",
+    "Model",
+    "NotExpressed",
+    "Relation",
+    "Schema",
+    "not_expressed",
+    "render",
+    "schema_for",
+]
