@@ -30,6 +30,7 @@ from slotcap.cli._args import (
     positive_int,
 )
 from slotcap.cli._demo import cmd_demo
+from slotcap.cli._hours import register as register_hours
 from slotcap.cli._services import register as register_services
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     availability.add_argument("--to", required=True, dest="end", type=iso_date,
                               metavar="DATE", help="last date (YYYY-MM-DD)")
     register_services(sub, _subcommand)
+    register_hours(sub, _subcommand)
     return parser
 
 
