@@ -39,6 +39,7 @@ import re
 
 import attrs
 
+from slotcap.domain.calendar import day_of_week as _dow
 from slotcap.domain.clock import SystemClock
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.errors import InvalidHoursDefinition, SchemaStateError
@@ -278,10 +279,6 @@ def set_hours(
 
 def _other(period: Period) -> Period:
     return Period.AFTERNOON if period is Period.MORNING else Period.MORNING
-
-
-def _dow(day: dt.date) -> int:
-    return day.isoweekday() % 7  # the schema's 0 = Sunday
 
 
 def _check_overlap(slot: ClinicTimeSlot, other: ClinicTimeSlot) -> None:
