@@ -180,3 +180,17 @@ def test_a_long_lived_store_books_with_the_new_hours(phase1_url: str) -> None:
         assert booked.period is Period.AFTERNOON
         slots: list[ClinicTimeSlot] = web.store.list_time_slots()
         assert any(s.day_of_week == 2 and s.end_time == dt.time(20) for s in slots)
+
+
+def test_save_under_another_id_updates_the_row_of_that_weekday_and_period(
+    phase1_url: str,
+) -> None:
+    # The port's contract, as the memory store keeps it: one row per (weekday, period).
+    with bootstrap(phase1_url, env={}, clock=LATER) as app:
+        app.store.save_time_slot(ClinicTimeSlot(id="other", day_of_week=2,
+                                                period=Period.MORNING,
+                                                start_time=dt.time(8), end_time=dt.time(11)))
+        (tuesday,) = [s for s in list_hours(app.store)
+                      if (s.day_of_week, s.period) == (2, Period.MORNING)]
+        assert (tuesday.id, tuesday.start_time, tuesday.total_minutes) == (
+            "slot_2_morning", dt.time(8), 180)

@@ -15,7 +15,7 @@ from tests.builders import MONDAY, TODAY, request
 from slotcap import InvalidRequest, SchemaState, SchemaStateError, book
 from slotcap.adapters.memory import MemoryStore
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
-from slotcap.domain.model import Period, ReservationStatus
+from slotcap.domain.model import ClinicTimeSlot, Period, ReservationStatus
 from slotcap.errors import InvalidHoursDefinition
 from slotcap.usecases.hours import (
     EFFECT_WEEKS,
@@ -308,3 +308,15 @@ def test_the_next_booking_reads_bare_hours_with_the_new_hours() -> None:
         book(store, evening, dynamic=True, today=TODAY)
     set_hours(store, "tue", "AFTERNOON", start="14:00", end="20:00", today=TODAY)
     assert book(store, evening, dynamic=True, today=TODAY).period is Period.AFTERNOON
+
+
+def test_the_memory_store_upserts_by_weekday_and_period_like_the_sql_stores() -> None:
+    # The SQL upsert keeps the row's id; the memory store does the same, so a save
+    # under another id still updates the one row of that weekday and period.
+    store = MemoryStore()
+    (seeded,) = [s for s in list_hours(store) if (s.day_of_week, s.period) == (2, Period.MORNING)]
+    store.save_time_slot(ClinicTimeSlot(id="other", day_of_week=2, period=Period.MORNING,
+                                        start_time=dt.time(8), end_time=dt.time(11)))
+    rows = [s for s in list_hours(store) if (s.day_of_week, s.period) == (2, Period.MORNING)]
+    assert [(s.id, s.start_time, s.total_minutes) for s in rows] == [
+        (seeded.id, dt.time(8), 180)]
