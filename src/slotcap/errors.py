@@ -18,6 +18,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseError",
     "ImportProblem",
+    "InvalidHoursDefinition",
     "InvalidRequest",
     "InvalidService",
     "InvalidServiceDefinition",
@@ -221,3 +222,16 @@ class ReviewRejected(SlotcapError):
             f"review file refused, nothing was written ({len(self.problems)} problem(s)):\n"
             f"{shown}{tail}"
         )
+
+
+class InvalidHoursDefinition(InvalidRequest):
+    """A change of the weekly opening hours was refused by its validation
+    (``slotcap hours set``, ``slotcap.usecases.hours``). ``fields`` maps every bad field
+    (``weekday``, ``period``, ``start``, ``end``, ``closed``) to what is wrong with it."""
+
+    code = "invalid_hours"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__(fields)
+        listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
+        self.args = (f"invalid hours: {listed}",)

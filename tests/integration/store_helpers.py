@@ -75,6 +75,9 @@ def reset_to_defaults(url: str, store: SqlStore) -> None:
         conn.execute('DELETE FROM "reservations"')
         marks = ", ".join(["%s"] * len(keep))
         conn.execute(f'DELETE FROM "services" WHERE "id" NOT IN ({marks})', keep)
+        seeded = [s.id for s in DEFAULT_TIME_SLOTS]  # a period opened since (e.g. Sunday)
+        conn.execute(f'DELETE FROM "clinic_time_slots" WHERE "id" NOT IN '
+                     f'({", ".join(["%s"] * len(seeded))})', seeded)
     for service in DEFAULT_SERVICES:
         store.save_service(service)
     for slot in DEFAULT_TIME_SLOTS:

@@ -1,7 +1,8 @@
 """The SQL stores against the in-memory reference, side by side (Hypothesis stateful).
 
 Random bookings under both rules, rows as the legacy application writes them, status
-changes, service edits (duration, deactivation, soft delete), slot and limit toggles:
+changes, service edits (duration, deactivation, soft delete), slot and limit toggles,
+weekly hours changed through ``slotcap.usecases.hours``:
 after every step both stores must have taken the same decisions and hold the same
 minutes and counts everywhere.
 """
@@ -55,6 +56,7 @@ from slotcap.ports import Store
 from slotcap.sql import open_sql
 from slotcap.sql.url import connect_sqlite
 from slotcap.usecases import book, check_availability
+from slotcap.usecases.hours import list_hours, set_hours
 
 DAYS = st.sampled_from([MONDAY, SATURDAY, SUNDAY])
 CODES = st.sampled_from([*LEGACY_SERVICE_CODES, "LASER"])  # LASER is unknown
@@ -62,6 +64,8 @@ LEGACY_CODES = st.sampled_from(LEGACY_SERVICE_CODES)
 PERIODS = st.sampled_from(Period)
 # Read with the clinic's hours: morning, afternoon, "2:30" = 14:30, and unreadable ones.
 TIMES = st.sampled_from(["10:00", "15:00", "2:30", "오전 10시", "오후 3시", "아무때나", "12:30"])
+#: Quarter hours from 06:00 to 21:00: often overlapping, often touching the seed's hours.
+_QUARTERS = st.integers(24, 84).map(lambda q: dt.time(q // 4, q % 4 * 15))
 
 
 def _stamp_free(r: Reservation) -> Reservation:
@@ -165,6 +169,19 @@ class StoresAgree(RuleBasedStateMachine):
         changed = attrs.evolve(current, daily_limit=limit, is_active=active)
         self.both(lambda s: s.save_limit(changed))
 
+    # -- weekly hours (slotcap hours set) ---------------------------------------------------
+
+    @rule(weekday=st.sampled_from(["mon", "sat", "sun"]), period=PERIODS,
+          times=st.none() | st.tuples(_QUARTERS, _QUARTERS))
+    def change_hours(
+        self, weekday: str, period: Period, times: tuple[dt.time, dt.time] | None
+    ) -> None:
+        """Open, move or close a period through the use case: same outcome, same
+        over-capacity dates, same hours on every store."""
+        ref, sql = self.both(lambda s: _hours_outcome(s, weekday, period, times))
+        assert ref == sql
+        assert list_hours(self.ref) == list_hours(self.sql)
+
     # -- agreement ----------------------------------------------------------------------------
 
     @rule(day=DAYS, code=CODES, period=st.none() | PERIODS, dynamic=st.booleans())
@@ -184,6 +201,21 @@ class StoresAgree(RuleBasedStateMachine):
         for day in (MONDAY, SATURDAY):
             ref, sql = self.both(lambda s: s.daily_facts(day, "SKIN_CARE"))  # noqa: B023
             assert ref == sql
+
+
+def _hours_outcome(
+    store: Store, weekday: str, period: Period, times: tuple[dt.time, dt.time] | None
+) -> tuple[Any, ...]:
+    """What ``set_hours`` did, comparable across stores."""
+    try:
+        if times is None:
+            change = set_hours(store, weekday, period, closed=True, today=TODAY)
+        else:
+            change = set_hours(store, weekday, period, start=times[0], end=times[1],
+                               today=TODAY)
+    except SlotcapError as exc:
+        return type(exc).__name__, exc.code, getattr(exc, "fields", None)
+    return "set", change
 
 
 def _fast_sqlite(path: Path) -> SqlStore:

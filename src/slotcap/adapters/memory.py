@@ -147,7 +147,12 @@ class MemoryStore(ClosesOnExit):
 
     def save_time_slot(self, slot: ClinicTimeSlot) -> None:
         with self._lock:
-            self._slots[(slot.day_of_week, slot.period)] = slot
+            key = (slot.day_of_week, slot.period)
+            current = self._slots.get(key)
+            if current is not None and current.id != slot.id:
+                # As the SQL upsert on (dayOfWeek, period): the row keeps its id.
+                slot = attrs.evolve(slot, id=current.id)
+            self._slots[key] = slot
 
     def get_limit(self, service_code: str) -> ServiceLimit | None:
         self._require_count_rule()

@@ -30,9 +30,10 @@ from slotcap.cli._args import (
     positive_int,
 )
 from slotcap.cli._demo import cmd_demo
+from slotcap.cli._hours import register as register_hours
 from slotcap.cli._monitor import register as register_monitor
-from slotcap.cli._serve import register as register_serve
 from slotcap.cli._prisma import register as register_prisma
+from slotcap.cli._serve import register as register_serve
 from slotcap.cli._services import register as register_services
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_serve(sub, _subcommand)
     register_monitor(sub, _subcommand)
     register_prisma(sub)
+    register_hours(sub, _subcommand)
     return parser
 
 

@@ -9,18 +9,23 @@ from slotcap.usecases.catalogue import (
     reactivate_service,
     update_service,
 )
+from slotcap.usecases.hours import HoursChange, OverCapacity, list_hours, set_hours
 from slotcap.usecases.request import BookingRequest, ValidBooking, validate_request
 
 __all__ = [
     "BookingRequest",
+    "HoursChange",
+    "OverCapacity",
     "ValidBooking",
     "add_service",
     "availability_calendar",
     "book",
     "check_availability",
     "deactivate_service",
+    "list_hours",
     "list_services",
     "reactivate_service",
+    "set_hours",
     "update_service",
     "validate_request",
 ]

@@ -81,7 +81,16 @@ class Writes(StoreCore):
             return st.upsert_slot, params
 
         try:
-            self._write_with(op)
+            try:
+                self._write_with(op)
+            except DatabaseError as exc:
+                if not self._is_duplicate(exc):
+                    raise
+                # Two first saves of one (dayOfWeek, period) at once: PostgreSQL's ON
+                # CONFLICT arbitrates on (dayOfWeek, period) only, so the later insert
+                # meets the primary key (the same id). The other row is committed now:
+                # the retry updates it (last write wins), as any later save would.
+                self._write_with(op)
         finally:
             self._catalogue = None  # this store's next check reads the hours again
 
