@@ -205,6 +205,9 @@ def test_every_error_response(db: str, tmp_path: Path) -> None:
     with running_server(db, tmp_path, env=DYNAMIC) as server:
         _errors(server, day)
         assert morning(server, day)["booked_minutes"] == 0  # nothing was written
+        # The public catalogue lists only what can be booked.
+        listed = {s["code"] for s in get(server, "/api/services").json()["services"]}
+        assert "BODY_CARE" not in listed and "SKIN_CARE" in listed
         assert "Traceback" not in server.stderr() and "Test Patient" not in server.stderr()
 
 

@@ -222,8 +222,10 @@ def calendar(app: App, params: Mapping[str, str]) -> Outcome:
 
 
 def services(app: App) -> Outcome:
-    """``GET /api/services``: the active catalogue, in display order."""
-    found = list_services(app.store)
+    """``GET /api/services``: the public catalogue, in display order — what a patient
+    may book and the clinic shows (active, visible, not deleted); an inactive service
+    would only be refused at booking."""
+    found = [s for s in list_services(app.store, include_inactive=False) if s.is_visible]
     return Reply(200, {"services": [replies.service_body(s) for s in found]}), NO_RULE
 
 

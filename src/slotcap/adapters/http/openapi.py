@@ -241,7 +241,7 @@ def openapi_document(*, max_body_bytes: int, operator: bool = False) -> dict[str
             "options": _preflight("CORS preflight"),
         },
         "/api/services": {
-            "get": {"summary": "The active service catalogue, in display order",
+            "get": {"summary": "The bookable, visible service catalogue, in display order",
                     "responses": {"200": _json(_ref("Services"), "the catalogue"),
                                   "503": _BUSY}},
             "options": _preflight("CORS preflight"),
