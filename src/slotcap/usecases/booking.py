@@ -178,6 +178,8 @@ def _require_bookable(service: Service | None, code: str, state: SchemaState) ->
 def _refuse(decision: Decision, what: str) -> ReservationFull:
     if decision.reason is Reason.CLOSED:
         message = f"{what}: the clinic is closed then"
+        if decision.detail:
+            message += f" ({decision.detail})"
     elif decision.reason is Reason.FULL:
         message = f"{what}: full ({decision.remaining} left, {decision.requested} needed)"
     else:
@@ -196,7 +198,8 @@ def _book_dynamic(
         facts = tx.period_facts(day, period, code)
         service = _require_bookable(facts.service, code, state)
         decision = check_period_capacity(
-            service=service, slot=facts.slot, held_minutes=facts.held_minutes
+            service=service, slot=facts.slot, held_minutes=facts.held_minutes,
+            closures=facts.closures,
         )
         if not decision.allowed:
             raise _refuse(decision, f"{day.isoformat()} {period.value}")

@@ -90,7 +90,12 @@ class SqlBooking:
         self._session = session
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
-        return self._store._period_facts(self._session, day, period, service_code)
+        store = self._store
+        facts = store._period_facts(self._session, day, period, service_code)
+        # The closures read fresh, in the locked session: a booking never uses the
+        # checks' snapshot.
+        _st, closures = store._read_closures(self._session)
+        return store._closed_facts(facts, closures, day, period)
 
     def insert(self, reservation: Reservation) -> None:
         self._store._insert(self._session, reservation)

@@ -9,10 +9,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from slotcap.adapters.sql.rows import limit_of, reservation_of, service_of, slot_of
+import attrs
+
+from slotcap.adapters._closures import closures_for, with_closures
+from slotcap.adapters.sql.rows import closure_of, limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, StoreCore
 from slotcap.domain.calendar import day_of_week
+from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts
 from slotcap.sql.names import SERVICE_COLUMNS
@@ -196,7 +200,8 @@ class Reads(StoreCore):
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         with self._session() as session:
-            return self._checked_facts(session, day, period, service_code)
+            facts = self._checked_facts(session, day, period, service_code)
+            return self._closed_facts(facts, self._closures_now(session), day, period)
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         with self._session() as session:
@@ -217,7 +222,8 @@ class Reads(StoreCore):
             return []
         with self._session() as session:
             rows = self._run(session, op)
-        return [self._calendar_entry(row) for row in rows]
+            closures = self._closures_now(session)
+        return with_closures([self._calendar_entry(row) for row in rows], closures)
 
     def _calendar_entry(self, row: Row) -> CalendarEntry:
         slot = slot_of(row[2:-1])
@@ -271,6 +277,66 @@ class Reads(StoreCore):
     def get_reservation(self, reservation_id: str) -> Reservation | None:
         st, rows = self._query_with(lambda st: (st.select_reservation, {"id": reservation_id}))
         return reservation_of(self._dialect, st.reservation_columns, rows[0]) if rows else None
+
+
+    # closures and settings ------------------------------------------------------------
+
+    #: Longest a check or a calendar outside a booking serves the closures from the
+    #: store's snapshot (seconds); this store's own ``add_closure``/``remove_closure``
+    #: refresh it at once. Another process's change is seen within this age by checks
+    #: (advice); a booking reads the closures fresh, under its locks.
+    CLOSURES_MAX_AGE = 1.0
+
+    def _read_closures(self, session: Session) -> tuple[Statements, tuple[Closure, ...]]:
+        def op(st: Statements) -> tuple[str, Params]:
+            return st.list_closures or "", {}
+
+        if self._current().list_closures is None:
+            return self._current(), ()
+        st, rows = self._run_with(session, op)
+        if st.list_closures is None:  # pragma: no cover (rolled back mid-read)
+            return st, ()
+        return st, tuple(closure_of(self._dialect, r) for r in rows)
+
+    def _closures_now(self, session: Session) -> tuple[Closure, ...]:
+        snap = self._closures
+        if (
+            snap is not None
+            and snap[0] is self._statements
+            and time.monotonic() - snap[1] < self.CLOSURES_MAX_AGE
+        ):
+            return snap[2]
+        read_at = time.monotonic()
+        st, closures = self._read_closures(session)
+        self._closures = (st, read_at, closures)
+        return closures
+
+    @staticmethod
+    def _closed_facts(
+        facts: PeriodFacts, closures: Sequence[Closure], day: dt.date, period: Period
+    ) -> PeriodFacts:
+        applied = closures_for(closures, day, Period(period))
+        return attrs.evolve(facts, closures=applied) if applied else facts
+
+    def list_closures(self) -> list[Closure]:
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_closures(st)
+            return st.list_closures or "", {}
+
+        rows = self._query_with(op)[1]
+        return [closure_of(self._dialect, r) for r in rows]
+
+    def held_between(self, start: dt.date, end: dt.date) -> list[Reservation]:
+        d = self._dialect
+        params = {"first_day": d.date_in(start), "last_day": d.date_in(end)}
+        st, rows = self._query_with(lambda st: (st.held_between, params))
+        return [reservation_of(d, st.reservation_columns, r) for r in rows]
+
+    def clinic_time_zone(self) -> str | None:
+        if self._current().get_setting is None:
+            return None
+        rows = self._query_with(lambda st: (st.get_setting or "", {"key": "timeZone"}))[1]
+        return str(rows[0][0]) if rows else None
 
 
 def _memoised(
