@@ -29,6 +29,7 @@ from slotcap.cli._args import (
     positive_float,
     positive_int,
 )
+from slotcap.cli._closures import register as register_closures
 from slotcap.cli._demo import cmd_demo
 from slotcap.cli._services import register as register_services
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     availability.add_argument("--to", required=True, dest="end", type=iso_date,
                               metavar="DATE", help="last date (YYYY-MM-DD)")
     register_services(sub, _subcommand)
+    register_closures(sub, _subcommand)
     return parser
 
 
