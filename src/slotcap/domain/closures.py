@@ -72,6 +72,10 @@ def normalise_rrule(text: str) -> str:
         raise ValueError("rrule needs FREQ (e.g. FREQ=WEEKLY;BYDAY=SU)")
     if len(set(names)) != len(names):
         raise ValueError("rrule repeats a part")
+    for part in value.split(";"):
+        name, _, number = part.partition("=")
+        if name in ("INTERVAL", "COUNT") and not (number.isdigit() and int(number) >= 1):
+            raise ValueError(f"rrule {name} must be a whole number >= 1")
     try:
         _rrule.rrulestr(value, dtstart=dt.datetime(2000, 1, 1))
     except (ValueError, TypeError, KeyError, IndexError) as exc:
@@ -128,11 +132,22 @@ class Closure:
 
 @functools.lru_cache(maxsize=512)
 def _rule(text: str, start: dt.date) -> _rrule.rrule:
-    # Parsed once per (text, start); cache=True keeps the occurrences generated so far,
-    # so the next date asked of the same rule does not walk from DTSTART again.
-    rule = _rrule.rrulestr(text, dtstart=dt.datetime.combine(start, dt.time()), cache=True)
+    # Parsed once per (text, start).
+    rule = _rrule.rrulestr(text, dtstart=dt.datetime.combine(start, dt.time()))
     assert isinstance(rule, _rrule.rrule)  # noqa: S101 (a single RRULE, no RDATE/EXRULE)
     return rule
+
+
+@functools.lru_cache(maxsize=4096)
+def _falls_on(text: str, start: dt.date, day: dt.date) -> bool:
+    # Bounded by the date asked: UNTIL = day stops the expansion there, so a rule that
+    # never (or no longer) occurs cannot walk on to year 9999. COUNT already bounds it
+    # (RFC 5545 forbids both). Remembered per date: the checks ask the same few dates.
+    at = dt.datetime.combine(day, dt.time())
+    rule = _rule(text, start)
+    if "COUNT=" not in text:
+        rule = rule.replace(until=at)
+    return at in rule
 
 
 def occurs_on(closure: Closure, day: dt.date) -> bool:
@@ -144,8 +159,7 @@ def occurs_on(closure: Closure, day: dt.date) -> bool:
         return False
     if closure.rrule is None:
         return closure.end_date is not None or day == closure.start_date
-    at = dt.datetime.combine(day, dt.time())
-    return _rule(closure.rrule, closure.start_date).after(at, inc=True) == at
+    return _falls_on(closure.rrule, closure.start_date, day)
 
 
 def applying(closures: Iterable[Closure], day: dt.date, period: Period) -> tuple[Closure, ...]:
