@@ -4,6 +4,7 @@ expansion as the oracle), the RRULE boundary, and the use cases on the memory st
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from dateutil import rrule as du
@@ -14,6 +15,8 @@ from tests.strategies.closures import closures, days, rrules
 
 from slotcap import book
 from slotcap.adapters.memory import MemoryStore
+from slotcap.bootstrap import bootstrap
+from slotcap.domain.clock import FixedClock, ZonedClock, local_date
 from slotcap.domain.closures import Closure, applying, effective, normalise_rrule, occurs_on
 from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
@@ -21,6 +24,7 @@ from slotcap.domain.rules import Reason, check_period_capacity
 from slotcap.errors import (
     ClosureNotFound,
     InvalidClosure,
+    InvalidRequest,
     InvalidTimeZone,
     ReservationFull,
     SchemaStateError,
@@ -195,3 +199,59 @@ def test_a_rule_that_never_occurs_is_answered_quickly() -> None:
     never = Closure(id="n", start_date=MONDAY, rrule="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
                     reason="never")
     assert not occurs_on(never, MONDAY + dt.timedelta(days=40))
+
+
+# -- the clinic's "today" -----------------------------------------------------------------
+
+SEOUL = zoneinfo.ZoneInfo("Asia/Seoul")
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+
+
+@pytest.mark.parametrize(("utc", "zone", "day"), [
+    # Asia/Seoul is UTC+9 all year: its midnight is 15:00 UTC the day before.
+    (dt.datetime(2025, 12, 31, 14, 59, 59), SEOUL, dt.date(2025, 12, 31)),
+    (dt.datetime(2025, 12, 31, 15, 0, 0), SEOUL, dt.date(2026, 1, 1)),
+    # America/New_York: UTC-5 in winter, UTC-4 in summer (DST from 2026-03-08).
+    (dt.datetime(2026, 1, 1, 4, 59, 59), NEW_YORK, dt.date(2025, 12, 31)),
+    (dt.datetime(2026, 1, 1, 5, 0, 0), NEW_YORK, dt.date(2026, 1, 1)),
+    (dt.datetime(2026, 7, 1, 3, 59, 59), NEW_YORK, dt.date(2026, 6, 30)),
+    (dt.datetime(2026, 7, 1, 4, 0, 0), NEW_YORK, dt.date(2026, 7, 1)),
+    # The DST switch day itself: 2026-03-08 02:00 local does not exist.
+    (dt.datetime(2026, 3, 8, 4, 59, 59), NEW_YORK, dt.date(2026, 3, 7)),
+    (dt.datetime(2026, 3, 8, 5, 0, 0), NEW_YORK, dt.date(2026, 3, 8)),
+])
+def test_today_is_the_clinics_date_at_the_edges_of_midnight(
+    utc: dt.datetime, zone: zoneinfo.ZoneInfo, day: dt.date
+) -> None:
+    clock = ZonedClock(lambda: zone, base=FixedClock(utc))
+    assert clock.today() == day
+    assert clock.now() == utc.replace(tzinfo=dt.UTC)
+
+
+@given(st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2100, 1, 1)),
+       st.sampled_from([SEOUL, NEW_YORK]))
+def test_the_local_date_is_within_a_day_of_the_utc_date(
+    now: dt.datetime, zone: zoneinfo.ZoneInfo
+) -> None:
+    local = local_date(now, zone)
+    assert abs((local - now.date()).days) <= 1
+    assert local == now.replace(tzinfo=dt.UTC).astimezone(zone).date()
+
+
+def test_the_stored_time_zone_decides_today_and_the_env_var_overrides_it() -> None:
+    store = MemoryStore(time_zone="Asia/Seoul")
+    app = bootstrap(store=store, env={})
+    assert isinstance(app.clock, ZonedClock)
+    assert app.clock.zone() == SEOUL
+    app = bootstrap(store=store, env={"SLOTCAP_CLINIC_TZ": "America/New_York"})
+    assert app.clock.today() == dt.datetime.now(NEW_YORK).date()
+
+
+def test_past_date_refusal_uses_the_clinics_date() -> None:
+    # 2025-11-30 16:00 UTC is already 2025-12-01 in Seoul: MONDAY is "today" there, so
+    # a booking for the Sunday before is in the past, though it is still Sunday in UTC.
+    clock = ZonedClock(lambda: SEOUL, base=FixedClock(dt.datetime(2025, 11, 30, 16)))
+    sunday = (MONDAY - dt.timedelta(days=1)).isoformat()
+    with pytest.raises(InvalidRequest, match="preferred_date"):
+        book(MemoryStore(), request(preferred_date=sunday), dynamic=True, clock=clock)
+    book(MemoryStore(), request(), dynamic=True, clock=clock)

@@ -8,10 +8,11 @@ Both satisfy ``slotcap.ports.Clock``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import attrs
 
-__all__ = ["FixedClock", "SystemClock", "db_timestamp"]
+__all__ = ["FixedClock", "SystemClock", "ZonedClock", "db_timestamp", "local_date"]
 
 
 def db_timestamp(now: dt.datetime) -> dt.datetime:
@@ -59,3 +60,26 @@ class FixedClock:
 
     def today(self) -> dt.date:
         return self.day if self.day is not None else self.at.astimezone(dt.UTC).date()
+
+
+def local_date(now: dt.datetime, tz: dt.tzinfo | None) -> dt.date:
+    """The calendar date at instant ``now`` (aware; naive means UTC) in zone ``tz``
+    (None: the machine's local zone)."""
+    return _aware(now).astimezone(tz).date()
+
+
+@attrs.frozen
+class ZonedClock:
+    """A clock whose "today" is in the zone ``zone()`` returns when asked (None: the
+    machine's local zone), and whose "now" is ``base``'s. The composition root passes
+    a ``zone`` that reads the clinic's stored time zone (cached); this class does no
+    I/O of its own."""
+
+    zone: Callable[[], dt.tzinfo | None]
+    base: SystemClock | FixedClock = attrs.field(factory=SystemClock)
+
+    def now(self) -> dt.datetime:
+        return self.base.now()
+
+    def today(self) -> dt.date:
+        return local_date(self.base.now(), self.zone())
