@@ -73,7 +73,8 @@ def test_closures_round_trip_as_json(
     code, out, _ = run(capsys, "availability", *db, "--from", "2027-01-09", "--to",
                        "2027-01-09", "--json")
     rows = json.loads(out)
-    assert [(r["period"], r["capacity"], r["closed_reason"]) for r in rows][0] == (
+    morning = rows[0]
+    assert (morning["period"], morning["capacity"], morning["closed_reason"]) == (
         "MORNING", 60, None)
     code, out, _ = run(capsys, "closures", "remove", *db, cid)
     assert code == 0 and cid in out

@@ -14,6 +14,8 @@ from slotcap.domain.model import Period
 from slotcap.domain.rules import Reason
 from slotcap.errors import ClosureNotFound
 from slotcap.migration import migrate, rollback
+from slotcap.migration.location import locate
+from slotcap.sql import open_sql
 from slotcap.usecases import availability_calendar, check_availability
 from slotcap.usecases import closures as uc
 
@@ -119,3 +121,35 @@ def test_rollback_to_legacy_drops_the_tables(phase1_url: str) -> None:
         assert app.store.clinic_time_zone() is None
         with pytest.raises(SchemaStateError):
             app.store.list_closures()
+
+
+@pytest.mark.parametrize("phase", ["phase1", "phase2"])
+def test_a_database_from_before_the_clinic_tables_is_located_and_completed(
+    legacy_url: str, phase: str
+) -> None:
+    assert migrate(legacy_url, to=phase).ok
+    with open_sql(legacy_url) as conn:  # as an older slotcap left phase 1
+        conn.execute('DROP TABLE "clinic_closures"')
+        conn.execute('DROP TABLE "clinic_settings"')
+        where = locate(conn)
+    assert where.state == "inconsistent"
+    assert "clinic_closures" in where.problems[0] and "clinic_settings" in where.problems[0]
+    with bootstrap(legacy_url, env={}, clock=CLOCK) as app:  # the stores work meanwhile
+        assert app.store.clinic_time_zone() is None
+        assert check_availability(app.store, MONDAY, "WRINKLE_BOTOX", dynamic=True).allowed
+    report = migrate(legacy_url, to=phase)
+    assert report.ok, report.message
+    with open_sql(legacy_url) as conn:
+        assert locate(conn).state == "settled"
+    with bootstrap(legacy_url, env={}, clock=CLOCK) as app:
+        assert uc.clinic_time_zone(app.store) == "Asia/Seoul"
+
+
+def test_a_clinic_table_left_at_legacy_is_located(legacy_url: str) -> None:
+    assert migrate(legacy_url, to="phase1").ok
+    assert rollback(legacy_url, to="legacy").ok
+    with open_sql(legacy_url) as conn:
+        assert locate(conn).state == "settled"
+        conn.execute('CREATE TABLE "clinic_settings" ("key" TEXT PRIMARY KEY)')
+        where = locate(conn)
+    assert where.state == "inconsistent" and "clinic_settings" in " ".join(where.problems)

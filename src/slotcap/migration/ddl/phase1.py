@@ -34,7 +34,12 @@ from slotcap.migration.ddl.names import (
 from slotcap.migration.state import create_state_table
 from slotcap.sql import Dialect, SqlConnection
 
-__all__ = ["DEFAULT_TIME_ZONE", "create_new_tables", "new_reservation_columns_sql"]
+__all__ = [
+    "DEFAULT_TIME_ZONE",
+    "create_clinic_tables",
+    "create_new_tables",
+    "new_reservation_columns_sql",
+]
 
 Progress = Callable[[str], None]
 
@@ -263,15 +268,22 @@ def create_new_tables(conn: SqlConnection) -> None:
     conn.execute(_SLOTS_PG if pg_side else _SLOTS_SQLITE)
     for stmt in _SLOTS_INDEXES:
         conn.execute(stmt)
-    conn.execute(_CLOSURES[conn.dialect])
-    conn.execute(_CLOSURES_INDEX)
-    conn.execute(_SETTINGS[conn.dialect])
-    conn.execute(_SEED_SETTINGS, ("timeZone", DEFAULT_TIME_ZONE))
+    create_clinic_tables(conn)
     conn.execute(_JOURNAL[conn.dialect])
     if "columns" not in conn.columns(JOURNAL):  # a journal from before "columns" existed
         conn.execute(f'ALTER TABLE {q(JOURNAL)} ADD COLUMN "columns" TEXT')
     create_state_table(conn)
     _seed(conn)
+
+
+def create_clinic_tables(conn: SqlConnection) -> None:
+    """``clinic_closures`` and ``clinic_settings`` (seeded), idempotent. Part of
+    :func:`create_new_tables`; also run alone by ``migrate`` on a database that reached
+    phase 1 before these tables existed (see ``phases._add_clinic_tables``)."""
+    conn.execute(_CLOSURES[conn.dialect])
+    conn.execute(_CLOSURES_INDEX)
+    conn.execute(_SETTINGS[conn.dialect])
+    conn.execute(_SEED_SETTINGS, ("timeZone", DEFAULT_TIME_ZONE))
 
 
 def new_reservation_columns_sql(dialect: Dialect) -> dict[str, str]:
