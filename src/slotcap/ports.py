@@ -133,6 +133,11 @@ class Clock(Protocol):
         """Today's date in the clinic's time zone."""
         ...
 
+    def local_now(self) -> dt.datetime:
+        """Now on the clinic's wall clock (aware, in its time zone): the same-day
+        cut-off (``book(..., cutoff=True)``) compares it with a period's start."""
+        ...
+
 
 class ServiceCatalog(Protocol):
     def list_services(self, *, include_deleted: bool = False) -> list[Service]:

@@ -20,7 +20,7 @@ from slotcap.domain.clock import FixedClock, ZonedClock, local_date
 from slotcap.domain.closures import Closure, applying, effective, normalise_rrule, occurs_on
 from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
-from slotcap.domain.rules import Reason, check_period_capacity
+from slotcap.domain.rules import Reason, check_period_capacity, period_started
 from slotcap.errors import (
     ClosureNotFound,
     InvalidClosure,
@@ -255,3 +255,52 @@ def test_past_date_refusal_uses_the_clinics_date() -> None:
     with pytest.raises(InvalidRequest, match="preferred_date"):
         book(MemoryStore(), request(preferred_date=sunday), dynamic=True, clock=clock)
     book(MemoryStore(), request(), dynamic=True, clock=clock)
+
+
+# -- the same-day cut-off -----------------------------------------------------------------
+
+@given(st.datetimes(min_value=dt.datetime(2025, 11, 20), max_value=dt.datetime(2025, 12, 10),
+                    timezones=st.just(SEOUL)), days)
+def test_period_started_is_before_today_or_today_past_the_start(
+    local: dt.datetime, day: dt.date
+) -> None:
+    started = period_started(local, day, MORNING_SLOT)
+    expected = day < local.date() or (
+        day == local.date() and local.time().replace(tzinfo=None) >= MORNING_SLOT.start_time)
+    assert started == expected
+
+
+@pytest.mark.parametrize(("seoul_time", "period", "refused"), [
+    (dt.time(8, 59), "MORNING", False),
+    (dt.time(9, 0), "MORNING", True),
+    (dt.time(13, 59), "AFTERNOON", False),
+    (dt.time(14, 0), "AFTERNOON", True),
+])
+def test_the_same_day_cut_off_uses_the_clinics_wall_clock(
+    seoul_time: dt.time, period: str, refused: bool
+) -> None:
+    # Monday in Seoul is still Sunday in UTC before 09:00 Seoul time.
+    local = dt.datetime.combine(MONDAY, seoul_time, tzinfo=SEOUL)
+    clock = FixedClock(local.astimezone(dt.UTC), day=MONDAY, tz=SEOUL)
+    body = request(period=period, preferred_time=None)
+    store = MemoryStore()
+    if refused:
+        with pytest.raises(InvalidRequest, match="period began"):
+            book(store, body, dynamic=True, clock=clock, cutoff=True)
+    else:
+        book(store, body, dynamic=True, clock=clock, cutoff=True)
+    # Without the cut-off the same booking is taken.
+    book(MemoryStore(), body, dynamic=True, clock=clock)
+
+
+def test_the_cut_off_in_a_dst_zone() -> None:
+    # 2026-03-09 (a Monday) 13:30 in New York is 17:30 UTC (EDT, UTC-4, since 03-08).
+    monday = dt.date(2026, 3, 9)
+    utc = dt.datetime(2026, 3, 9, 17, 30, tzinfo=dt.UTC)
+    clock = ZonedClock(lambda: NEW_YORK, base=FixedClock(utc))
+    assert clock.local_now().time() == dt.time(13, 30)
+    body = request(preferred_date=monday.isoformat(), period="AFTERNOON", preferred_time=None)
+    book(MemoryStore(), body, dynamic=True, clock=clock, cutoff=True)
+    later = ZonedClock(lambda: NEW_YORK, base=FixedClock(utc + dt.timedelta(minutes=30)))
+    with pytest.raises(InvalidRequest, match="period began"):
+        book(MemoryStore(), body, dynamic=True, clock=later, cutoff=True)

@@ -42,6 +42,10 @@ class SystemClock:
             return dt.date.today()
         return dt.datetime.now(self.tz).date()
 
+    def local_now(self) -> dt.datetime:
+        """Now on the clinic's wall clock (aware)."""
+        return dt.datetime.now(dt.UTC).astimezone(self.tz)
+
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
@@ -54,12 +58,17 @@ class FixedClock:
 
     at: dt.datetime = attrs.field(converter=_aware)
     day: dt.date | None = None
+    #: The zone of :meth:`local_now` (the clinic's wall clock): UTC unless given.
+    tz: dt.tzinfo = dt.UTC
 
     def now(self) -> dt.datetime:
         return self.at
 
     def today(self) -> dt.date:
         return self.day if self.day is not None else self.at.astimezone(dt.UTC).date()
+
+    def local_now(self) -> dt.datetime:
+        return self.at.astimezone(self.tz)
 
 
 def local_date(now: dt.datetime, tz: dt.tzinfo | None) -> dt.date:
@@ -83,3 +92,6 @@ class ZonedClock:
 
     def today(self) -> dt.date:
         return local_date(self.base.now(), self.zone())
+
+    def local_now(self) -> dt.datetime:
+        return _aware(self.base.now()).astimezone(self.zone())

@@ -38,6 +38,7 @@ __all__ = [
     "estimated_duration",
     "minutes_for",
     "minutes_held",
+    "period_started",
 ]
 
 
@@ -198,3 +199,13 @@ def check_daily_limit(*, limit: ServiceLimit | None, held_count: int) -> Decisio
         held=held_count,
         requested=1,
     )
+
+
+def period_started(local_now: dt.datetime, day: dt.date, slot: ClinicTimeSlot) -> bool:
+    """The same-day cut-off: whether ``day``'s ``slot`` has begun at ``local_now`` (the
+    clinic's wall clock). An earlier date has; a later one has not; today's has from its
+    start time on (a booking at 09:00 sharp for a 09:00 period is refused)."""
+    today = local_now.date()
+    if day != today:
+        return day < today
+    return local_now.time().replace(tzinfo=None) >= slot.start_time
