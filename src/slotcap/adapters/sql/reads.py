@@ -18,6 +18,7 @@ from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, 
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
+from slotcap.errors import SchemaStateError
 from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts
 from slotcap.sql.names import SERVICE_COLUMNS
 
@@ -288,14 +289,19 @@ class Reads(StoreCore):
     CLOSURES_MAX_AGE = 1.0
 
     def _read_closures(self, session: Session) -> tuple[Statements, tuple[Closure, ...]]:
+        """Every closure, or none where the table does not exist (before phase 1, or
+        a phase-1 database made before it existed): the checks then run as before."""
+
         def op(st: Statements) -> tuple[str, Params]:
+            self._require_closures(st)
             return st.list_closures or "", {}
 
         if self._current().list_closures is None:
             return self._current(), ()
-        st, rows = self._run_with(session, op)
-        if st.list_closures is None:  # pragma: no cover (rolled back mid-read)
-            return st, ()
+        try:
+            st, rows = self._run_with(session, op)
+        except SchemaStateError:  # the table went (phase 1 rolled back meanwhile)
+            return self._current(), ()
         return st, tuple(closure_of(self._dialect, r) for r in rows)
 
     def _closures_now(self, session: Session) -> tuple[Closure, ...]:

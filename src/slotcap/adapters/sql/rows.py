@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from slotcap.domain.closures import Closure
+from slotcap.domain.closures import Closure, normalise_rrule
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.sql.dialect import SqlDialect
 
@@ -95,7 +95,9 @@ def closure_of(d: SqlDialect, row: Sequence[Any]) -> Closure:
     cid, start, end, period, rrule, capacity, reason, created = row
     return Closure(
         id=cid, start_date=d.date_out(start), end_date=None if end is None else d.date_out(end),
-        period=None if period is None else Period(period), rrule=rrule,
+        # Normalised: a row written by hand (lower case, an RRULE: prefix) still reads.
+        period=None if period is None else Period(period),
+        rrule=None if rrule is None else normalise_rrule(rrule),
         capacity_minutes=None if capacity is None else int(capacity), reason=reason,
         created_at=d.timestamp_out(created),
     )

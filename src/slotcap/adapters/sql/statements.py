@@ -120,7 +120,7 @@ class Statements:
     get_limit: str
     upsert_limit: str
     #: PENDING/CONFIRMED reservations between two dates (the bookings a closure hits).
-    held_between: str = ""
+    held_between: str
     #: Closures and settings: None before phase 1 (no table; the stores then see no
     #: closures and no stored time zone).
     list_closures: str | None = None
