@@ -90,12 +90,8 @@ class SqlBooking:
         self._session = session
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
-        store = self._store
-        facts = store._period_facts(self._session, day, period, service_code)
-        # The closures read fresh, in the locked session: a booking never uses the
-        # checks' snapshot.
-        _st, closures = store._read_closures(self._session)
-        return store._closed_facts(facts, closures, day, period)
+        # Closures included (read fresh under the locks where any may apply).
+        return self._store._period_facts(self._session, day, period, service_code)
 
     def insert(self, reservation: Reservation) -> None:
         self._store._insert(self._session, reservation)

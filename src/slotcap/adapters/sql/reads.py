@@ -20,7 +20,7 @@ from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.errors import SchemaStateError
 from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts
-from slotcap.sql.names import SERVICE_COLUMNS
+from slotcap.sql.names import SERVICE_COLUMNS, SLOT_COLUMNS
 
 R = TypeVar("R")
 
@@ -83,8 +83,19 @@ class Reads(StoreCore):
 
         (row,) = self._run(session, fast)
         if row[1]:
-            return self._full_facts(session, params)
-        return self._facts_of(row, 2)
+            facts = self._full_facts(session, params)
+            candidates = True
+        else:
+            facts = self._facts_of(row, 2)
+            # The statement counts the closures whose dates span the day (when the
+            # table exists): none — the common case — and no closure can apply.
+            candidates = len(row) > 2 + len(SERVICE_COLUMNS) + len(SLOT_COLUMNS) and row[-1] > 0
+        if not candidates:
+            return facts
+        # Read fresh in the booking's session: a booking never uses the checks'
+        # snapshot, so it never books into a date closed before its locks were granted.
+        _st, closures = self._read_closures(session)
+        return self._closed_facts(facts, closures, day, period)
 
     def _full_facts(self, session: Session, params: Params) -> PeriodFacts:
         """Some held row lacks a duration or a period: the full rule (services joined
@@ -102,7 +113,7 @@ class Reads(StoreCore):
         n = first + len(SERVICE_COLUMNS)
         return PeriodFacts(
             service=self._service_record(row[first:n]),
-            slot=self._slot_record(row[n:]),
+            slot=self._slot_record(row[n:n + len(SLOT_COLUMNS)]),
             held_minutes=int(row[0]),
         )
 

@@ -178,7 +178,17 @@ FROM (
 ) held{_FACTS_JOINS}"""
 
 
-def _period_facts_fast_sql() -> str:
+#: Appended to a booking's facts statement once clinic_closures exists: how many
+#: closures could cover the date (their date span contains it). 0 — the common case —
+#: means none applies and the booking reads no closures; otherwise it reads them.
+_CLOSURE_CANDIDATES = """, (
+  SELECT COUNT(*) FROM "clinic_closures" c
+  WHERE c."startDate" <= %(day)s AND (c."endDate" IS NULL OR c."endDate" >= %(day)s)
+) AS "closures"
+"""
+
+
+def _period_facts_fast_sql(closures: bool = False) -> str:
     # The common case, once the backfill has filled every row: SUM(estimatedDuration) of
     # the period's held rows (the period index INCLUDEs it) and a count of the rows the
     # sum cannot answer — the period's held rows without a duration and the date's held
@@ -187,7 +197,7 @@ def _period_facts_fast_sql() -> str:
     holding = f'r."status" IN {HOLDING_LIST}'
     return f"""
 SELECT held."minutes", held."unknown", {qualified("s", SERVICE_COLUMNS)}, \
-{qualified("t", SLOT_COLUMNS)}
+{qualified("t", SLOT_COLUMNS)}{_CLOSURE_CANDIDATES if closures else ""}
 FROM (
   SELECT COALESCE(SUM(r."estimatedDuration"), 0) AS "minutes",
     COUNT(CASE WHEN r."estimatedDuration" IS NULL THEN 1 END) + (
@@ -305,7 +315,7 @@ def build_statements(d: SqlDialect, schema: SchemaInfo) -> Statements:
     return Statements(
         schema=schema,
         state=schema.state,
-        period_facts=q(_period_facts_fast_sql()),
+        period_facts=q(_period_facts_fast_sql(schema.has_table("clinic_closures"))),
         period_facts_full=q(_period_facts_sql(d, schema)),
         period_held=q(_period_held_sql()),
         daily_facts=q(_daily_facts_sql()),
