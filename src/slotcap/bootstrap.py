@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
+import time
 import zoneinfo
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
-from slotcap.domain.clock import SystemClock
+from slotcap.domain.clock import SystemClock, ZonedClock
 from slotcap.domain.rollout import Rollout
-from slotcap.errors import ConfigurationError
+from slotcap.errors import ConfigurationError, SlotcapError
 from slotcap.ports import DEFAULT_BUSY_BUDGET, Clock, ClosesOnExit, Store
 from slotcap.sql.url import Engine, parse_url
 
@@ -35,6 +37,7 @@ __all__ = [
     "TIMEZONE_ENV",
     "App",
     "bootstrap",
+    "clinic_clock",
     "clock_from_env",
     "open_store",
     "store_on",
@@ -147,6 +150,9 @@ def bootstrap(
     if env is None:
         env = os.environ
     rollout = Rollout.from_env(env)
+    # The clinic's "today": SLOTCAP_CLINIC_TZ when set (the operator's override), else
+    # the time zone stored in clinic_settings (phase 1 on), else the machine's zone.
+    from_store = clock is None and not env.get(TIMEZONE_ENV, "").strip()
     if clock is None:
         clock = clock_from_env(env)
     if store is None:
@@ -159,4 +165,40 @@ def bootstrap(
         store = open_store(
             url, busy_budget=busy_budget, application_name=application_name, clock=clock
         )
+    if from_store:
+        clock = clinic_clock(store)
     return App(store=store, clock=clock, rollout=rollout)
+
+
+#: Seconds the clinic's stored time zone is reused before it is read again.
+ZONE_MAX_AGE = 60.0
+
+
+class _StoredZone:
+    """The clinic's stored time zone, read at most every :data:`ZONE_MAX_AGE` seconds.
+    A failed read keeps the last zone known (the machine's before any): "today" must
+    not fail a booking because the settings row could not be read this second."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._zone: dt.tzinfo | None = None
+        self._read_at = -ZONE_MAX_AGE
+
+    def __call__(self) -> dt.tzinfo | None:
+        with self._lock:
+            if time.monotonic() - self._read_at < ZONE_MAX_AGE:
+                return self._zone
+            self._read_at = time.monotonic()
+            try:
+                name = self._store.clinic_time_zone()
+                self._zone = None if name is None else zoneinfo.ZoneInfo(name)
+            except (SlotcapError, zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+                pass  # documented: keep the last zone known
+            return self._zone
+
+
+def clinic_clock(store: Store) -> Clock:
+    """The system clock, its "today" in the time zone stored in ``store``'s
+    ``clinic_settings`` (the machine's zone where none is stored)."""
+    return ZonedClock(_StoredZone(store))

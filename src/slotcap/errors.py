@@ -15,13 +15,16 @@ if TYPE_CHECKING:
     from slotcap.domain.rules import Decision
 
 __all__ = [
+    "ClosureNotFound",
     "ConfigurationError",
     "DatabaseError",
     "ImportProblem",
+    "InvalidClosure",
     "InvalidHoursDefinition",
     "InvalidRequest",
     "InvalidService",
     "InvalidServiceDefinition",
+    "InvalidTimeZone",
     "MigrationBusy",
     "MigrationError",
     "MigrationLockTimeout",
@@ -235,3 +238,28 @@ class InvalidHoursDefinition(InvalidRequest):
         super().__init__(fields)
         listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
         self.args = (f"invalid hours: {listed}",)
+
+
+class InvalidClosure(InvalidRequest):
+    """A closure or override (``slotcap closures add``) was refused: ``fields`` names
+    every bad field (``start_date``, ``end_date``, ``period``, ``rrule``,
+    ``capacity_minutes``, ``reason``) and what is wrong with it."""
+
+    code = "invalid_closure"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        super().__init__(fields)
+        listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
+        self.args = (f"invalid closure: {listed}",)
+
+
+class ClosureNotFound(SlotcapError):
+    """No closure with that id (``slotcap closures remove``)."""
+
+    code = "closure_not_found"
+
+
+class InvalidTimeZone(InvalidRequest):
+    """Not an IANA time zone name zoneinfo knows (``slotcap timezone set``)."""
+
+    code = "invalid_time_zone"

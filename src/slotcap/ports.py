@@ -25,6 +25,7 @@ from typing import Protocol, Self, runtime_checkable
 
 import attrs
 
+from slotcap.domain.closures import Closure
 from slotcap.domain.model import (
     ClinicTimeSlot,
     Period,
@@ -63,6 +64,9 @@ class PeriodFacts:
     service: Service | None
     slot: ClinicTimeSlot | None
     held_minutes: int
+    #: The closures and overrides that apply to this date and period
+    #: (``slotcap.domain.closures.applying``); empty before phase 1.
+    closures: tuple[Closure, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -87,6 +91,9 @@ class CalendarEntry:
     is_open: bool
     capacity: int
     booked: int
+    #: A closure's reason when one closes this date's period (``is_open`` False,
+    #: capacity 0); None otherwise. An override shows as the entry's capacity.
+    closed_reason: str | None = None
 
     @property
     def remaining(self) -> int:
@@ -126,6 +133,11 @@ class Clock(Protocol):
 
     def today(self) -> dt.date:
         """Today's date in the clinic's time zone."""
+        ...
+
+    def local_now(self) -> dt.datetime:
+        """Now on the clinic's wall clock (aware, in its time zone): the same-day
+        cut-off (``book(..., cutoff=True)``) compares it with a period's start."""
         ...
 
 
@@ -260,6 +272,36 @@ class Store(
         counted per UTC hour by what was written (:class:`CreatedHour`), with the
         dual-write gaps among them; one query (``createdAt``'s index where phase 4
         built it)."""
+        ...
+
+    # -- closures and clinic settings (phase 1's clinic_closures / clinic_settings) ----
+
+    def list_closures(self) -> list[Closure]:
+        """Every closure and override, ordered by start date then id. Before phase 1
+        (no table) SQL stores raise ``SchemaStateError``."""
+        ...
+
+    def add_closure(self, closure: Closure) -> None:
+        """Insert a closure; checks and bookings by this store see it at once, other
+        processes' stores within their snapshot age (``CLOSURES_MAX_AGE``)."""
+        ...
+
+    def remove_closure(self, closure_id: str) -> bool:
+        """Delete a closure; False if there was none with that id."""
+        ...
+
+    def held_between(self, start: dt.date, end: dt.date) -> list[Reservation]:
+        """PENDING/CONFIRMED reservations dated ``start``..``end`` inclusive, by date then
+        id (the bookings to call when a closure covers their date)."""
+        ...
+
+    def clinic_time_zone(self) -> str | None:
+        """The clinic's IANA time zone stored in ``clinic_settings`` (None: no table or
+        no row — before phase 1)."""
+        ...
+
+    def set_clinic_time_zone(self, name: str) -> None:
+        """Store the clinic's time zone (the caller validates the name)."""
         ...
 
 

@@ -36,10 +36,13 @@ from slotcap.sql import Dialect, open_sql
 
 ROWS = 1200
 BATCH = "150"
-DOMAIN_TABLES = ("reservations", "services", "clinic_time_slots", "service_reservation_limits")
+DOMAIN_TABLES = ("reservations", "services", "clinic_time_slots", "service_reservation_limits",
+                 "clinic_closures", "clinic_settings")
 #: Set by the database at seed time: differs between two databases seeded apart.
 _CLOCK_COLUMNS = {"services": ("createdAt", "updatedAt"),
-                  "clinic_time_slots": ("createdAt", "updatedAt")}
+                  "clinic_time_slots": ("createdAt", "updatedAt"),
+                  "clinic_closures": ("createdAt",),
+                  "clinic_settings": ("updatedAt",)}
 
 COMMAND = {
     (Phase.LEGACY, Phase.PHASE1): ["--to", "phase1"],

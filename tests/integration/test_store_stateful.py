@@ -43,6 +43,7 @@ from tests.integration.store_helpers import (
 from slotcap.adapters.memory import MemoryStore
 from slotcap.adapters.sql import SqlStore
 from slotcap.adapters.sqlite import SqliteStore
+from slotcap.domain.closures import Closure
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import (
     LEGACY_SERVICE_CODES,
@@ -93,6 +94,7 @@ class StoresAgree(RuleBasedStateMachine):
         reset_to_defaults(self.url, self.sql)
         self.ids = (f"h{n}" for n in itertools.count())
         self.known: list[str] = []
+        self._closures_init()
 
     def both(self, call: Callable[[Store], Any]) -> tuple[Any, Any]:
         return call(self.ref), call(self.sql)
@@ -181,6 +183,38 @@ class StoresAgree(RuleBasedStateMachine):
         ref, sql = self.both(lambda s: _hours_outcome(s, weekday, period, times))
         assert ref == sql
         assert list_hours(self.ref) == list_hours(self.sql)
+    # -- closures and overrides (self-contained: helpers, rules) -------------------------------
+
+    def _closures_init(self) -> None:
+        # The SQL database is reused between examples: start without closures.
+        for c in self.sql.list_closures():
+            self.sql.remove_closure(c.id)
+        self.closure_ids = (f"c{n}" for n in itertools.count())
+        self.closures_added: list[str] = []
+
+    @rule(day=DAYS, span=st.none() | st.integers(0, 6), period=st.none() | PERIODS,
+          rrule=st.none() | st.sampled_from(["FREQ=DAILY", "FREQ=WEEKLY", "FREQ=WEEKLY;COUNT=1"]),
+          capacity=st.none() | st.integers(0, 300), reason=st.sampled_from(["설날", "training"]))
+    def add_closure(
+        self, day: dt.date, span: int | None, period: Period | None, rrule: str | None,
+        capacity: int | None, reason: str,
+    ) -> None:
+        closure = Closure(
+            id=next(self.closure_ids), start_date=day,
+            end_date=None if span is None else day + dt.timedelta(days=span), period=period,
+            rrule=rrule, capacity_minutes=capacity, reason=reason,
+        )
+        self.both(lambda s: s.add_closure(closure))
+        self.closures_added.append(closure.id)
+        ref, sql = self.both(lambda s: [c.id for c in s.list_closures()])
+        assert ref == sql
+
+    @precondition(lambda self: bool(self.closures_added))
+    @rule(data=st.data())
+    def remove_closure(self, data: st.DataObject) -> None:
+        cid = data.draw(st.sampled_from(self.closures_added))
+        ref, sql = self.both(lambda s: s.remove_closure(cid))
+        assert ref == sql
 
     # -- agreement ----------------------------------------------------------------------------
 

@@ -65,10 +65,12 @@ PHASES = ("legacy", "phase1", "phase2", "phase4")
 
 #: Domain tables whose every row must come back; slotcap's own tables (journal, state,
 #: archive) carry timestamps of the run and are compared by schema only.
-DOMAIN_TABLES = ("reservations", "services", "clinic_time_slots", "service_reservation_limits")
+DOMAIN_TABLES = ("reservations", "services", "clinic_time_slots", "service_reservation_limits",
+                 "clinic_closures", "clinic_settings")
 #: Seed timestamps of the new tables are "when phase 1 ran": equal in meaning, not value.
 _RUN_TIMESTAMPS = {("services", "createdAt"), ("services", "updatedAt"),
-                   ("clinic_time_slots", "createdAt"), ("clinic_time_slots", "updatedAt")}
+                   ("clinic_time_slots", "createdAt"), ("clinic_time_slots", "updatedAt"),
+                   ("clinic_closures", "createdAt"), ("clinic_settings", "updatedAt")}
 
 _CODES = ("WRINKLE_BOTOX", "VOLUME_LIFTING", "SKIN_CARE", "REMOVAL_PROCEDURE", "BODY_CARE",
           "OTHER_CONSULTATION")
@@ -316,7 +318,8 @@ def fingerprint(url: str) -> Fingerprint:
             columns = sorted(c for c in conn.columns(table) if (table, c) not in _RUN_TIMESTAMPS)
             select = ", ".join(f'CAST("{c}" AS TEXT)' for c in columns)
             digest.update(f"{table}:{','.join(columns)}\n".encode())
-            for row in conn.execute(f'SELECT {select} FROM "{table}" ORDER BY "id"'):
+            order = "key" if table == "clinic_settings" else "id"
+            for row in conn.execute(f'SELECT {select} FROM "{table}" ORDER BY "{order}"'):
                 digest.update(repr(row).encode())
     return Fingerprint(catalog, digest.hexdigest())
 

@@ -19,8 +19,10 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import attrs
 
+from slotcap.adapters._closures import closures_for, with_closures
 from slotcap.domain.calendar import date_range, day_of_week
 from slotcap.domain.clock import SystemClock, db_timestamp
+from slotcap.domain.closures import Closure
 from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS, DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import (
     ClinicTimeSlot,
@@ -62,6 +64,8 @@ class MemoryStore(ClosesOnExit):
         limits: Iterable[ServiceLimit] = DEFAULT_DAILY_LIMITS,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
         clock: Clock | None = None,
+        closures: Iterable[Closure] = (),
+        time_zone: str | None = None,
     ) -> None:
         self._state = schema_state
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -80,6 +84,8 @@ class MemoryStore(ClosesOnExit):
         self._reservations: dict[str, Reservation] = {}
         # date -> ids of its reservations that hold capacity (a dict as an ordered set)
         self._held: dict[dt.date, dict[str, None]] = {}
+        self._closures: dict[str, Closure] = {c.id: c for c in closures}
+        self._time_zone = time_zone
 
     # -- state ------------------------------------------------------------------------
 
@@ -227,6 +233,7 @@ class MemoryStore(ClosesOnExit):
                 service=self._service_by_code(service_code),
                 slot=self._slots.get((day_of_week(day), Period(period))),
                 held_minutes=self._held_minutes(day, Period(period)),
+                closures=closures_for(list(self._closures.values()), day, Period(period)),
             )
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
@@ -254,7 +261,7 @@ class MemoryStore(ClosesOnExit):
                             booked=self._held_minutes(day, period),
                         )
                     )
-        return entries
+            return with_closures(entries, list(self._closures.values()))
 
     # -- booking -----------------------------------------------------------------------
 
@@ -334,6 +341,34 @@ class MemoryStore(ClosesOnExit):
             gaps=gaps,
             gaps_period_only=period_only,
         )
+    # -- closures and clinic settings --------------------------------------------------
+
+    def list_closures(self) -> list[Closure]:
+        with self._lock:
+            return sorted(self._closures.values(), key=lambda c: (c.start_date, c.id))
+
+    def add_closure(self, closure: Closure) -> None:
+        with self._lock:
+            if closure.id in self._closures:
+                raise ValueError(f"duplicate closure id {closure.id!r}")
+            self._closures[closure.id] = closure
+
+    def remove_closure(self, closure_id: str) -> bool:
+        with self._lock:
+            return self._closures.pop(closure_id, None) is not None
+
+    def held_between(self, start: dt.date, end: dt.date) -> list[Reservation]:
+        with self._lock:
+            held = [self._reservations[rid]
+                    for day, ids in self._held.items() if start <= day <= end for rid in ids]
+        return sorted(held, key=lambda r: (r.preferred_date, r.id))
+
+    def clinic_time_zone(self) -> str | None:
+        return self._time_zone
+
+    def set_clinic_time_zone(self, name: str) -> None:
+        with self._lock:
+            self._time_zone = name
 
 
 class _MemoryBooking:

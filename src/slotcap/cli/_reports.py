@@ -148,6 +148,7 @@ def calendar_rows(entries: Sequence[CalendarEntry]) -> list[dict[str, Any]]:
             "capacity": e.capacity,
             "booked": e.booked,
             "remaining": e.remaining,
+            "closed_reason": e.closed_reason,
         }
         for e in entries
     ]
@@ -168,6 +169,8 @@ def print_calendar(entries: Sequence[CalendarEntry], *, indent: str = "") -> Non
 
 
 def _bar(entry: CalendarEntry, size: int = 20) -> str:
+    if entry.closed_reason is not None:
+        return f"CLOSED: {entry.closed_reason}"
     if not entry.is_open or entry.capacity <= 0:
         return ""
     used = min(round(size * entry.booked / entry.capacity), size)

@@ -29,6 +29,7 @@ from slotcap.cli._args import (
     positive_float,
     positive_int,
 )
+from slotcap.cli._closures import register as register_closures
 from slotcap.cli._demo import cmd_demo
 from slotcap.cli._hours import register as register_hours
 from slotcap.cli._monitor import register as register_monitor
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_monitor(sub, _subcommand)
     register_prisma(sub)
     register_hours(sub, _subcommand)
+    register_closures(sub, _subcommand)
     return parser
 
 

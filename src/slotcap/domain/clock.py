@@ -8,10 +8,11 @@ Both satisfy ``slotcap.ports.Clock``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import attrs
 
-__all__ = ["FixedClock", "SystemClock", "db_timestamp"]
+__all__ = ["FixedClock", "SystemClock", "ZonedClock", "db_timestamp", "local_date"]
 
 
 def db_timestamp(now: dt.datetime) -> dt.datetime:
@@ -41,6 +42,10 @@ class SystemClock:
             return dt.date.today()
         return dt.datetime.now(self.tz).date()
 
+    def local_now(self) -> dt.datetime:
+        """Now on the clinic's wall clock (aware)."""
+        return dt.datetime.now(dt.UTC).astimezone(self.tz)
+
 
 def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
@@ -53,9 +58,40 @@ class FixedClock:
 
     at: dt.datetime = attrs.field(converter=_aware)
     day: dt.date | None = None
+    #: The zone of :meth:`local_now` (the clinic's wall clock): UTC unless given.
+    tz: dt.tzinfo = dt.UTC
 
     def now(self) -> dt.datetime:
         return self.at
 
     def today(self) -> dt.date:
         return self.day if self.day is not None else self.at.astimezone(dt.UTC).date()
+
+    def local_now(self) -> dt.datetime:
+        return self.at.astimezone(self.tz)
+
+
+def local_date(now: dt.datetime, tz: dt.tzinfo | None) -> dt.date:
+    """The calendar date at instant ``now`` (aware; naive means UTC) in zone ``tz``
+    (None: the machine's local zone)."""
+    return _aware(now).astimezone(tz).date()
+
+
+@attrs.frozen
+class ZonedClock:
+    """A clock whose "today" is in the zone ``zone()`` returns when asked (None: the
+    machine's local zone), and whose "now" is ``base``'s. The composition root passes
+    a ``zone`` that reads the clinic's stored time zone (cached); this class does no
+    I/O of its own."""
+
+    zone: Callable[[], dt.tzinfo | None]
+    base: SystemClock | FixedClock = attrs.field(factory=SystemClock)
+
+    def now(self) -> dt.datetime:
+        return self.base.now()
+
+    def today(self) -> dt.date:
+        return local_date(self.base.now(), self.zone())
+
+    def local_now(self) -> dt.datetime:
+        return _aware(self.base.now()).astimezone(self.zone())

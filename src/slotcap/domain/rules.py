@@ -23,10 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
+from slotcap.domain.closures import Closure, effective
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "estimated_duration",
     "minutes_for",
     "minutes_held",
+    "period_started",
 ]
 
 
@@ -67,6 +69,8 @@ class Decision:
     capacity: int | None = None
     held: int | None = None
     requested: int | None = None
+    #: Why, in words, where a rule has them: a closure's reason ("설날") with CLOSED.
+    detail: str | None = None
 
 
 def estimated_duration(service: Service) -> int:
@@ -127,12 +131,16 @@ def check_period_capacity(
     service: Service | None,
     slot: ClinicTimeSlot | None,
     held_minutes: int,
+    closures: Sequence[Closure] = (),
 ) -> Decision:
     """The minutes rule. Exact fit is allowed; one minute more is not.
 
     ``slot`` is the clinic's opening for the date's weekday and period (``None`` when
-    the clinic has none: closed). Checks run in the order a patient would want them
-    explained: unknown service, inactive service, closed, full.
+    the clinic has none: closed). ``closures`` are those that apply to that date and
+    period (``slotcap.domain.closures.applying``): a closure answers CLOSED with its
+    reason in ``detail``, an override replaces the slot's capacity (the smallest wins).
+    Checks run in the order a patient would want them explained: unknown service,
+    inactive service, closed, full.
     """
     if held_minutes < 0:
         raise ValueError(f"held_minutes must be >= 0, got {held_minutes}")
@@ -141,9 +149,16 @@ def check_period_capacity(
     needed = estimated_duration(service)
     if not service.is_bookable:
         return Decision(allowed=False, reason=Reason.SERVICE_INACTIVE, requested=needed)
-    if slot is None or not slot.is_active:
-        return Decision(allowed=False, reason=Reason.CLOSED, requested=needed)
-    capacity = slot.total_minutes
+    opening = slot.total_minutes if slot is not None and slot.is_active else None
+    # No closures (the common case): the weekly slot alone, without building anything.
+    applied = effective(opening, closures) if closures else None
+    if applied is not None and applied.closed_reason is None:
+        capacity = applied.capacity
+    elif opening is None or applied is not None:
+        return Decision(allowed=False, reason=Reason.CLOSED, requested=needed,
+                        detail=None if applied is None else applied.closed_reason)
+    else:
+        capacity = opening
     remaining = max(capacity - held_minutes, 0)
     fits = held_minutes + needed <= capacity
     return Decision(
@@ -184,3 +199,13 @@ def check_daily_limit(*, limit: ServiceLimit | None, held_count: int) -> Decisio
         held=held_count,
         requested=1,
     )
+
+
+def period_started(local_now: dt.datetime, day: dt.date, slot: ClinicTimeSlot) -> bool:
+    """The same-day cut-off: whether ``day``'s ``slot`` has begun at ``local_now`` (the
+    clinic's wall clock). An earlier date has; a later one has not; today's has from its
+    start time on (a booking at 09:00 sharp for a 09:00 period is refused)."""
+    today = local_now.date()
+    if day != today:
+        return day < today
+    return local_now.time().replace(tzinfo=None) >= slot.start_time

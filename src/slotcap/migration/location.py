@@ -23,6 +23,7 @@ from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     ARCHIVE_LIMITS,
     ARCHIVE_SCHEMA,
+    CLOSURES,
     FINAL_INDEXES,
     FK_SERVICE,
     IDX_HELD,
@@ -39,6 +40,7 @@ from slotcap.migration.ddl.names import (
     RESERVATIONS,
     SERVICE_TYPE,
     SERVICES,
+    SETTINGS,
     SLOTS,
     STATE,
 )
@@ -139,7 +141,8 @@ def expected_problems(cat: Catalog, phase: Phase) -> list[str]:
     if phase is Phase.LEGACY:
         need(len(legacy_cols) == len(LEGACY_COLUMNS), f"legacy columns missing ({legacy_cols})")
         need(not new_cols, f"new columns present {new_cols}")
-        extra = [t for t in (SERVICES, SLOTS, JOURNAL, STATE, *archives) if t in cat.tables]
+        extra = [t for t in (SERVICES, SLOTS, CLOSURES, SETTINGS, JOURNAL, STATE, *archives)
+                 if t in cat.tables]
         need(not extra, f"tables present {extra}")
         need(LIMITS in cat.tables, f"{LIMITS} missing")
         need(_index(cat, IDX_LEGACY_SERVICE) is True, f"index {IDX_LEGACY_SERVICE} missing")
@@ -147,7 +150,8 @@ def expected_problems(cat: Catalog, phase: Phase) -> list[str]:
             need(SERVICE_TYPE in cat.enums, f"enum {SERVICE_TYPE} missing")
             need(PERIOD_TYPE not in cat.enums, f"enum {PERIOD_TYPE} present")
         return out
-    missing_tables = [t for t in (SERVICES, SLOTS, JOURNAL, STATE) if t not in cat.tables]
+    missing_tables = [t for t in (SERVICES, SLOTS, CLOSURES, SETTINGS, JOURNAL, STATE)
+                      if t not in cat.tables]
     need(not missing_tables, f"tables missing {missing_tables}")
     need(len(new_cols) == len(NEW_COLUMNS), f"new columns missing (have {new_cols})")
     finals = [n for n, _c in FINAL_INDEXES if n in cat.indexes]

@@ -29,7 +29,9 @@ from slotcap.errors import MigrationError, SchemaStateError
 from slotcap.migration import state
 from slotcap.migration.backfill_report import BackfillProgress
 from slotcap.migration.catalog import snapshot
-from slotcap.migration.ddl.names import RESERVATIONS, q
+from slotcap.migration.ddl.lock_policy import locked
+from slotcap.migration.ddl.names import CLOSURES, RESERVATIONS, SETTINGS, q
+from slotcap.migration.ddl.phase1 import create_clinic_tables
 from slotcap.migration.ddl.phase2 import create_read_indexes
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.engine.runner import OnStep, run_transition
@@ -46,7 +48,7 @@ from slotcap.migration.transitions.common import (
 )
 from slotcap.migration.validation import validate
 from slotcap.ports import SchemaState
-from slotcap.sql import SqlConnection, open_sql
+from slotcap.sql import Dialect, SqlConnection, open_sql
 from slotcap.sql.driver_errors import database_errors
 
 __all__ = [
@@ -255,6 +257,8 @@ def _move(
                 "only after a stable phase 3 (100% dual-write), and pass confirm=True "
                 "(--confirm)"
             )
+        if not legs and forward and target.rank >= Phase.PHASE1.rank:
+            _add_clinic_tables(conn, say)
         if not legs:
             if not forward:
                 report.message = f"already at {target.value}"
@@ -367,3 +371,18 @@ def status(url: str) -> MigrationStatus:
     that go forward and back) or inconsistent (with what differs)."""
     with database_errors(), open_sql(url) as conn:
         return status_conn(conn)
+
+
+def _add_clinic_tables(conn: SqlConnection, say: Progress) -> None:
+    """A database that reached phase 1 before ``clinic_closures``/``clinic_settings``
+    existed gets them from ``migrate --to`` its own phase (or any later one it is
+    already at): new tables, one transaction, under the lock policy on PostgreSQL."""
+    missing = [t for t in (CLOSURES, SETTINGS) if t not in conn.tables()]
+    if not missing:
+        return
+    if conn.dialect is Dialect.POSTGRES:
+        locked(conn, create_clinic_tables, what=f"create {', '.join(missing)}", weak=True)
+    else:
+        with conn.transaction():
+            create_clinic_tables(conn)
+    say(f"created {', '.join(missing)} (phase 1's clinic tables, added in this version)")

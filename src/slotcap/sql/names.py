@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from slotcap.domain.schema_state import LEGACY_COLUMNS, NEW_COLUMNS, NEW_TABLES
 
 __all__ = [
+    "CLOSURE_COLUMNS",
     "COMMON_RESERVATION_COLUMNS",
     "HOLDING_LIST",
     "LEGACY_COLUMNS",
@@ -38,6 +39,13 @@ STORE_TABLES: tuple[str, ...] = (
     "services",
     "clinic_time_slots",
     "service_reservation_limits",
+    # Phase 1's closures and settings: read where present, never required.
+    "clinic_closures",
+    "clinic_settings",
+)
+
+CLOSURE_COLUMNS: tuple[str, ...] = (
+    "id", "startDate", "endDate", "period", "rrule", "capacityMinutes", "reason", "createdAt",
 )
 
 SERVICE_COLUMNS: tuple[str, ...] = (

@@ -45,7 +45,8 @@ def check_availability(
     for each in periods:
         facts = store.period_facts(day, each, service)
         decision = check_period_capacity(
-            service=facts.service, slot=facts.slot, held_minutes=facts.held_minutes
+            service=facts.service, slot=facts.slot, held_minutes=facts.held_minutes,
+            closures=facts.closures,
         )
         if decision.allowed or decision.reason in (
             Reason.UNKNOWN_SERVICE,

@@ -27,6 +27,7 @@ from collections.abc import Callable
 import attrs
 
 from slotcap.backoff import backoff
+from slotcap.domain.calendar import day_of_week
 from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.model import (
     LEGACY_SERVICE_CODES,
@@ -42,9 +43,16 @@ from slotcap.domain.rules import (
     check_daily_limit,
     check_period_capacity,
     estimated_duration,
+    period_started,
 )
 from slotcap.domain.schema_state import Rule, require
-from slotcap.errors import InvalidService, ReservationFull, SchemaStateError, StoreBusy
+from slotcap.errors import (
+    InvalidRequest,
+    InvalidService,
+    ReservationFull,
+    SchemaStateError,
+    StoreBusy,
+)
 from slotcap.ports import BookingTransaction, Clock, SchemaState, Store
 from slotcap.usecases.request import (
     DEFAULT_HORIZON_DAYS,
@@ -84,6 +92,7 @@ def book(
     today: dt.date | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     clock: Clock | None = None,
+    cutoff: bool = False,
 ) -> Reservation:
     """Create a reservation atomically and return it as stored.
 
@@ -97,6 +106,10 @@ def book(
     the system clock) also stamps ``created_at``. Nothing reaches the store unless the
     request is valid; ``preferred_time`` is parsed once, with the store's own clinic
     hours on both paths.
+
+    ``cutoff`` (the same-day cut-off, dynamic path): refuse a period that has already
+    started on the clinic's wall clock (``clock.local_now()``) with ``InvalidRequest``
+    naming ``period``.
     """
     clock = clock if clock is not None else _SYSTEM_CLOCK
     if today is None:
@@ -138,6 +151,8 @@ def book(
                     # _RECHECK_SECONDS (free if clinic_hours just did).
                     state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
             if dynamic:
+                if cutoff:
+                    _refuse_started(store, valid, clock)
                 return _book_dynamic(store, valid, state, new, deadline)
             return _book_legacy(store, valid, state, new, deadline)
         except StoreBusy:
@@ -156,6 +171,22 @@ def book(
             if now is state or changes > _SCHEMA_CHANGES:
                 raise
             state = now
+
+
+def _refuse_started(store: Store, valid: ValidBooking, clock: Clock) -> None:
+    period = valid.period
+    if period is None:
+        return
+    local = clock.local_now()
+    if valid.preferred_date != local.date():
+        return
+    slot = next((s for s in store.list_time_slots()
+                 if s.day_of_week == day_of_week(valid.preferred_date) and s.period is period),
+                None)
+    if slot is not None and period_started(local, valid.preferred_date, slot):
+        raise InvalidRequest({"period": (
+            f"the {period.value.lower()} period began at {slot.start_time:%H:%M} "
+            f"(clinic time now {local:%H:%M}); choose a later period or date")})
 
 
 def _require_bookable(service: Service | None, code: str, state: SchemaState) -> Service:
@@ -178,6 +209,8 @@ def _require_bookable(service: Service | None, code: str, state: SchemaState) ->
 def _refuse(decision: Decision, what: str) -> ReservationFull:
     if decision.reason is Reason.CLOSED:
         message = f"{what}: the clinic is closed then"
+        if decision.detail:
+            message += f" ({decision.detail})"
     elif decision.reason is Reason.FULL:
         message = f"{what}: full ({decision.remaining} left, {decision.requested} needed)"
     else:
@@ -196,7 +229,8 @@ def _book_dynamic(
         facts = tx.period_facts(day, period, code)
         service = _require_bookable(facts.service, code, state)
         decision = check_period_capacity(
-            service=service, slot=facts.slot, held_minutes=facts.held_minutes
+            service=service, slot=facts.slot, held_minutes=facts.held_minutes,
+            closures=facts.closures,
         )
         if not decision.allowed:
             raise _refuse(decision, f"{day.isoformat()} {period.value}")

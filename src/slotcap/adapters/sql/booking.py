@@ -90,6 +90,7 @@ class SqlBooking:
         self._session = session
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
+        # Closures included (read fresh under the locks where any may apply).
         return self._store._period_facts(self._session, day, period, service_code)
 
     def insert(self, reservation: Reservation) -> None:

@@ -9,13 +9,18 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from slotcap.adapters.sql.rows import limit_of, reservation_of, service_of, slot_of
+import attrs
+
+from slotcap.adapters._closures import closures_for, with_closures
+from slotcap.adapters.sql.rows import closure_of, limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, StoreCore
 from slotcap.domain.calendar import day_of_week
+from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
+from slotcap.errors import SchemaStateError
 from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts
-from slotcap.sql.names import SERVICE_COLUMNS
+from slotcap.sql.names import SERVICE_COLUMNS, SLOT_COLUMNS
 
 R = TypeVar("R")
 
@@ -78,8 +83,19 @@ class Reads(StoreCore):
 
         (row,) = self._run(session, fast)
         if row[1]:
-            return self._full_facts(session, params)
-        return self._facts_of(row, 2)
+            facts = self._full_facts(session, params)
+            candidates = True
+        else:
+            facts = self._facts_of(row, 2)
+            # The statement counts the closures whose dates span the day (when the
+            # table exists): none — the common case — and no closure can apply.
+            candidates = len(row) > 2 + len(SERVICE_COLUMNS) + len(SLOT_COLUMNS) and row[-1] > 0
+        if not candidates:
+            return facts
+        # Read fresh in the booking's session: a booking never uses the checks'
+        # snapshot, so it never books into a date closed before its locks were granted.
+        _st, closures = self._read_closures(session)
+        return self._closed_facts(facts, closures, day, period)
 
     def _full_facts(self, session: Session, params: Params) -> PeriodFacts:
         """Some held row lacks a duration or a period: the full rule (services joined
@@ -97,7 +113,7 @@ class Reads(StoreCore):
         n = first + len(SERVICE_COLUMNS)
         return PeriodFacts(
             service=self._service_record(row[first:n]),
-            slot=self._slot_record(row[n:]),
+            slot=self._slot_record(row[n:n + len(SLOT_COLUMNS)]),
             held_minutes=int(row[0]),
         )
 
@@ -196,7 +212,8 @@ class Reads(StoreCore):
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         with self._session() as session:
-            return self._checked_facts(session, day, period, service_code)
+            facts = self._checked_facts(session, day, period, service_code)
+            return self._closed_facts(facts, self._closures_now(session), day, period)
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         with self._session() as session:
@@ -217,7 +234,8 @@ class Reads(StoreCore):
             return []
         with self._session() as session:
             rows = self._run(session, op)
-        return [self._calendar_entry(row) for row in rows]
+            closures = self._closures_now(session)
+        return with_closures([self._calendar_entry(row) for row in rows], closures)
 
     def _calendar_entry(self, row: Row) -> CalendarEntry:
         slot = slot_of(row[2:-1])
@@ -271,6 +289,71 @@ class Reads(StoreCore):
     def get_reservation(self, reservation_id: str) -> Reservation | None:
         st, rows = self._query_with(lambda st: (st.select_reservation, {"id": reservation_id}))
         return reservation_of(self._dialect, st.reservation_columns, rows[0]) if rows else None
+
+
+    # closures and settings ------------------------------------------------------------
+
+    #: Longest a check or a calendar outside a booking serves the closures from the
+    #: store's snapshot (seconds); this store's own ``add_closure``/``remove_closure``
+    #: refresh it at once. Another process's change is seen within this age by checks
+    #: (advice); a booking reads the closures fresh, under its locks.
+    CLOSURES_MAX_AGE = 1.0
+
+    def _read_closures(self, session: Session) -> tuple[Statements, tuple[Closure, ...]]:
+        """Every closure, or none where the table does not exist (before phase 1, or
+        a phase-1 database made before it existed): the checks then run as before."""
+
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_closures(st)
+            return st.list_closures or "", {}
+
+        if self._current().list_closures is None:
+            return self._current(), ()
+        try:
+            st, rows = self._run_with(session, op)
+        except SchemaStateError:  # the table went (phase 1 rolled back meanwhile)
+            return self._current(), ()
+        return st, tuple(closure_of(self._dialect, r) for r in rows)
+
+    def _closures_now(self, session: Session) -> tuple[Closure, ...]:
+        snap = self._closures
+        if (
+            snap is not None
+            and snap[0] is self._statements
+            and time.monotonic() - snap[1] < self.CLOSURES_MAX_AGE
+        ):
+            return snap[2]
+        read_at = time.monotonic()
+        st, closures = self._read_closures(session)
+        self._closures = (st, read_at, closures)
+        return closures
+
+    @staticmethod
+    def _closed_facts(
+        facts: PeriodFacts, closures: Sequence[Closure], day: dt.date, period: Period
+    ) -> PeriodFacts:
+        applied = closures_for(closures, day, Period(period))
+        return attrs.evolve(facts, closures=applied) if applied else facts
+
+    def list_closures(self) -> list[Closure]:
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_closures(st)
+            return st.list_closures or "", {}
+
+        rows = self._query_with(op)[1]
+        return [closure_of(self._dialect, r) for r in rows]
+
+    def held_between(self, start: dt.date, end: dt.date) -> list[Reservation]:
+        d = self._dialect
+        params = {"first_day": d.date_in(start), "last_day": d.date_in(end)}
+        st, rows = self._query_with(lambda st: (st.held_between, params))
+        return [reservation_of(d, st.reservation_columns, r) for r in rows]
+
+    def clinic_time_zone(self) -> str | None:
+        if self._current().get_setting is None:
+            return None
+        rows = self._query_with(lambda st: (st.get_setting or "", {"key": "timeZone"}))[1]
+        return str(rows[0][0]) if rows else None
 
 
 def _memoised(

@@ -6,10 +6,14 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+from slotcap.domain.closures import Closure, normalise_rrule
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.sql.dialect import SqlDialect
 
-__all__ = ["limit_of", "reservation_of", "reservation_params", "service_of", "slot_of"]
+__all__ = [
+    "closure_of", "closure_params", "limit_of", "reservation_of", "reservation_params",
+    "service_of", "slot_of",
+]
 
 
 def service_of(d: SqlDialect, row: Sequence[Any]) -> Service | None:
@@ -85,3 +89,25 @@ def reservation_params(
         "period": None if r.period is None else r.period.value,
     }
     return {c: every[c] for c in columns}
+
+
+def closure_of(d: SqlDialect, row: Sequence[Any]) -> Closure:
+    cid, start, end, period, rrule, capacity, reason, created = row
+    return Closure(
+        id=cid, start_date=d.date_out(start), end_date=None if end is None else d.date_out(end),
+        # Normalised: a row written by hand (lower case, an RRULE: prefix) still reads.
+        period=None if period is None else Period(period),
+        rrule=None if rrule is None else normalise_rrule(rrule),
+        capacity_minutes=None if capacity is None else int(capacity), reason=reason,
+        created_at=d.timestamp_out(created),
+    )
+
+
+def closure_params(d: SqlDialect, c: Closure, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": c.id, "startDate": d.date_in(c.start_date),
+        "endDate": None if c.end_date is None else d.date_in(c.end_date),
+        "period": None if c.period is None else c.period.value, "rrule": c.rrule,
+        "capacityMinutes": c.capacity_minutes, "reason": c.reason,
+        "createdAt": d.timestamp_in(c.created_at if c.created_at is not None else now),
+    }

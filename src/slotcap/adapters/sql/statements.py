@@ -22,6 +22,7 @@ from slotcap.ports import SchemaState
 from slotcap.sql.catalog import Catalog, reservations_state
 from slotcap.sql.dialect import SqlDialect
 from slotcap.sql.names import (
+    CLOSURE_COLUMNS,
     COMMON_RESERVATION_COLUMNS,
     HOLDING_LIST,
     LEGACY_COLUMNS,
@@ -118,6 +119,15 @@ class Statements:
     upsert_slot: str
     get_limit: str
     upsert_limit: str
+    #: PENDING/CONFIRMED reservations between two dates (the bookings a closure hits).
+    held_between: str
+    #: Closures and settings: None before phase 1 (no table; the stores then see no
+    #: closures and no stored time zone).
+    list_closures: str | None = None
+    insert_closure: str | None = None
+    delete_closure: str | None = None
+    get_setting: str | None = None
+    upsert_setting: str | None = None
 
 
 def _minutes(schema: SchemaInfo) -> tuple[str, str]:
@@ -168,7 +178,17 @@ FROM (
 ) held{_FACTS_JOINS}"""
 
 
-def _period_facts_fast_sql() -> str:
+#: Appended to a booking's facts statement once clinic_closures exists: how many
+#: closures could cover the date (their date span contains it). 0 — the common case —
+#: means none applies and the booking reads no closures; otherwise it reads them.
+_CLOSURE_CANDIDATES = """, (
+  SELECT COUNT(*) FROM "clinic_closures" c
+  WHERE c."startDate" <= %(day)s AND (c."endDate" IS NULL OR c."endDate" >= %(day)s)
+) AS "closures"
+"""
+
+
+def _period_facts_fast_sql(closures: bool = False) -> str:
     # The common case, once the backfill has filled every row: SUM(estimatedDuration) of
     # the period's held rows (the period index INCLUDEs it) and a count of the rows the
     # sum cannot answer — the period's held rows without a duration and the date's held
@@ -177,7 +197,7 @@ def _period_facts_fast_sql() -> str:
     holding = f'r."status" IN {HOLDING_LIST}'
     return f"""
 SELECT held."minutes", held."unknown", {qualified("s", SERVICE_COLUMNS)}, \
-{qualified("t", SLOT_COLUMNS)}
+{qualified("t", SLOT_COLUMNS)}{_CLOSURE_CANDIDATES if closures else ""}
 FROM (
   SELECT COALESCE(SUM(r."estimatedDuration"), 0) AS "minutes",
     COUNT(CASE WHEN r."estimatedDuration" IS NULL THEN 1 END) + (
@@ -295,7 +315,7 @@ def build_statements(d: SqlDialect, schema: SchemaInfo) -> Statements:
     return Statements(
         schema=schema,
         state=schema.state,
-        period_facts=q(_period_facts_fast_sql()),
+        period_facts=q(_period_facts_fast_sql(schema.has_table("clinic_closures"))),
         period_facts_full=q(_period_facts_sql(d, schema)),
         period_held=q(_period_held_sql()),
         daily_facts=q(_daily_facts_sql()),
@@ -331,4 +351,39 @@ def build_statements(d: SqlDialect, schema: SchemaInfo) -> Statements:
         upsert_limit=q(
             _upsert("service_reservation_limits", limit_write, '"serviceType"', ("id", "createdAt"))
         ),
+        held_between=q(
+            f'SELECT {qualified("r", res_cols)} FROM "reservations" r '
+            'WHERE r."preferredDate" BETWEEN %(first_day)s AND %(last_day)s '
+            f'AND r."status" IN {HOLDING_LIST} ORDER BY r."preferredDate", r."id"'
+        ),
+        **_closure_statements(d, schema),
     )
+
+
+def _closure_statements(d: SqlDialect, schema: SchemaInfo) -> dict[str, str | None]:
+    q = d.native
+    out: dict[str, str | None] = {}
+    if schema.has_table("clinic_closures"):
+        period = d.text('c."period"')
+        columns = [qualified("c", (c,)) if c != "period" else f'{period} AS "period"'
+                   for c in CLOSURE_COLUMNS]
+        out["list_closures"] = q(
+            f'SELECT {", ".join(columns)} FROM "clinic_closures" c '
+            'ORDER BY c."startDate", c."id"'
+        )
+        out["insert_closure"] = q(
+            f'INSERT INTO "clinic_closures" ({column_list(CLOSURE_COLUMNS)}) '
+            f"VALUES ({named_placeholders(CLOSURE_COLUMNS)})"
+        )
+        out["delete_closure"] = q(
+            'DELETE FROM "clinic_closures" WHERE "id" = %(id)s RETURNING "id"'
+        )
+    if schema.has_table("clinic_settings"):
+        out["get_setting"] = q('SELECT "value" FROM "clinic_settings" WHERE "key" = %(key)s')
+        out["upsert_setting"] = q(
+            'INSERT INTO "clinic_settings" ("key", "value", "updatedAt") '
+            'VALUES (%(key)s, %(value)s, %(now)s) '
+            'ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value", '
+            '"updatedAt" = excluded."updatedAt"'
+        )
+    return out

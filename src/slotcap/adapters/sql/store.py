@@ -20,6 +20,7 @@ import attrs
 
 from slotcap.adapters.sql.statements import SchemaInfo, Statements, build_statements
 from slotcap.domain.clock import SystemClock, db_timestamp
+from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Service
 from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import ConfigurationError, DatabaseError, SchemaStateError, SlotcapError
@@ -117,6 +118,9 @@ class StoreCore(ClosesOnExit, abc.ABC):
         self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
         #: The checks' catalogue snapshot (``Reads._catalogue_now``); None: read again.
         self._catalogue: CatalogueSnapshot | None = None
+        #: The checks' closures snapshot (``Reads._closures_now``): the statements it
+        #: was read with, when (``time.monotonic()``), the closures; None: read again.
+        self._closures: tuple[Statements, float, tuple[Closure, ...]] | None = None
 
     def _now(self) -> dt.datetime:
         """Now, as the tables store it (naive UTC, milliseconds)."""
@@ -293,4 +297,11 @@ class StoreCore(ClosesOnExit, abc.ABC):
         if not st.schema.has_table("services"):
             raise SchemaStateError(
                 "services and clinic_time_slots do not exist yet: apply phase 1 first"
+            )
+
+    @staticmethod
+    def _require_closures(st: Statements) -> None:
+        if st.list_closures is None or st.upsert_setting is None:
+            raise SchemaStateError(
+                "clinic_closures and clinic_settings do not exist yet: apply phase 1 first"
             )

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import time
 
-from slotcap.adapters.sql.rows import reservation_of
+from slotcap.adapters.sql.rows import closure_params, reservation_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Op, Params, Row, StoreCore
 from slotcap.backoff import backoff
+from slotcap.domain.closures import Closure
 from slotcap.domain.model import (
     ClinicTimeSlot,
     Reservation,
@@ -129,3 +130,39 @@ class Writes(StoreCore):
         if not rows:
             raise ReservationNotFound(f"no reservation with id {reservation_id!r}")
         return reservation_of(self._dialect, st.reservation_columns, rows[0])
+
+    def add_closure(self, closure: Closure) -> None:
+        params = closure_params(self._dialect, closure, self._now())
+
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_closures(st)
+            return st.insert_closure or "", params
+
+        try:
+            self._write_with(op)
+        except DatabaseError as exc:
+            if self._is_duplicate(exc):
+                raise ValueError(f"duplicate closure id {closure.id!r}") from None
+            raise
+        finally:
+            self._closures = None  # this store's next check reads the closures again
+
+    def remove_closure(self, closure_id: str) -> bool:
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_closures(st)
+            return st.delete_closure or "", {"id": closure_id}
+
+        try:
+            return bool(self._write_with(op)[1])
+        finally:
+            self._closures = None
+
+    def set_clinic_time_zone(self, name: str) -> None:
+        params = {"key": "timeZone", "value": name,
+                  "now": self._dialect.timestamp_in(self._now())}
+
+        def op(st: Statements) -> tuple[str, Params]:
+            self._require_closures(st)
+            return st.upsert_setting or "", params
+
+        self._write_with(op)

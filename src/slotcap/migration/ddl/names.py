@@ -19,6 +19,7 @@ __all__ = [
     "ARCHIVE_SCHEMA",
     "CK_DURATION",
     "CK_PERIOD",
+    "CLOSURES",
     "FINAL_INDEXES",
     "FK_SERVICE",
     "HELD_STATUSES",
@@ -36,6 +37,7 @@ __all__ = [
     "RESERVATIONS",
     "SERVICES",
     "SERVICE_TYPE",
+    "SETTINGS",
     "SLOTS",
     "STATE",
     "q",
@@ -45,6 +47,10 @@ RESERVATIONS: Final = "reservations"
 SERVICES: Final = "services"
 SLOTS: Final = "clinic_time_slots"
 LIMITS: Final = "service_reservation_limits"
+#: Phase 1 (expand) also creates the clinic's closures/overrides by date and its
+#: settings (the time zone); both are dropped by the rollback to legacy.
+CLOSURES: Final = "clinic_closures"
+SETTINGS: Final = "clinic_settings"
 
 #: slotcap's own bookkeeping; every ``slotcap_*`` table goes at rollback to legacy.
 STATE: Final = "slotcap_migration_state"

@@ -22,17 +22,24 @@ from slotcap.migration.ddl import postgres as pg
 from slotcap.migration.ddl.names import (
     CK_DURATION,
     CK_PERIOD,
+    CLOSURES,
     FK_SERVICE,
     JOURNAL,
     PERIOD_TYPE,
     SERVICES,
+    SETTINGS,
     SLOTS,
     q,
 )
 from slotcap.migration.state import create_state_table
 from slotcap.sql import Dialect, SqlConnection
 
-__all__ = ["create_new_tables", "new_reservation_columns_sql"]
+__all__ = [
+    "DEFAULT_TIME_ZONE",
+    "create_clinic_tables",
+    "create_new_tables",
+    "new_reservation_columns_sql",
+]
 
 Progress = Callable[[str], None]
 
@@ -141,6 +148,61 @@ _SLOTS_INDEXES = (
     f'CREATE INDEX IF NOT EXISTS "clinic_time_slots_isActive_idx" ON {q(SLOTS)} ("isActive")',
 )
 
+# The clinic's closures and capacity overrides by date (docs/capacity.md, "Closures and
+# overrides"). "startDate"/"endDate" use the type of reservations."preferredDate" (DATE on
+# PostgreSQL, ISO 'YYYY-MM-DD' TEXT on SQLite); "period" NULL = the whole day; "rrule" an
+# RFC 5545 RRULE without DTSTART (DTSTART = "startDate"); "capacityMinutes" NULL = closed.
+_CLOSURES = {
+    Dialect.POSTGRES: f"""CREATE TABLE IF NOT EXISTS {q(CLOSURES)} (
+  "id"              TEXT PRIMARY KEY,
+  "startDate"       DATE NOT NULL,
+  "endDate"         DATE,
+  "period"          {q(PERIOD_TYPE)},
+  "rrule"           TEXT,
+  "capacityMinutes" INTEGER,
+  "reason"          TEXT NOT NULL,
+  "createdAt"       TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  CONSTRAINT "clinic_closures_capacityMinutes_check" CHECK ("capacityMinutes" >= 0),
+  CONSTRAINT "clinic_closures_endDate_check" CHECK ("endDate" >= "startDate")
+)""",
+    Dialect.SQLITE: f"""CREATE TABLE IF NOT EXISTS {q(CLOSURES)} (
+  "id"              TEXT NOT NULL PRIMARY KEY,
+  "startDate"       TEXT NOT NULL,
+  "endDate"         TEXT,
+  "period"          TEXT CONSTRAINT "clinic_closures_period_check"
+                    CHECK ("period" IS NULL OR "period" IN ('MORNING', 'AFTERNOON')),
+  "rrule"           TEXT,
+  "capacityMinutes" INTEGER,
+  "reason"          TEXT NOT NULL,
+  "createdAt"       TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  CONSTRAINT "clinic_closures_capacityMinutes_check" CHECK ("capacityMinutes" >= 0),
+  CONSTRAINT "clinic_closures_endDate_check" CHECK ("endDate" >= "startDate")
+)""",
+}
+_CLOSURES_INDEX = (
+    f'CREATE INDEX IF NOT EXISTS "clinic_closures_startDate_idx" ON {q(CLOSURES)} ("startDate")'
+)
+
+#: The clinic's settings (key/value); phase 1 seeds the time zone.
+_SETTINGS = {
+    Dialect.POSTGRES: f"""CREATE TABLE IF NOT EXISTS {q(SETTINGS)} (
+  "key"       TEXT PRIMARY KEY,
+  "value"     TEXT NOT NULL,
+  "updatedAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP
+)""",
+    Dialect.SQLITE: f"""CREATE TABLE IF NOT EXISTS {q(SETTINGS)} (
+  "key"       TEXT NOT NULL PRIMARY KEY,
+  "value"     TEXT NOT NULL,
+  "updatedAt" TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+)""",
+}
+#: The seeded clinic time zone (an IANA name).
+DEFAULT_TIME_ZONE = "Asia/Seoul"
+_SEED_SETTINGS = (
+    f'INSERT INTO {q(SETTINGS)} ("key", "value") VALUES (%s, %s) '  # noqa: S608
+    "ON CONFLICT DO NOTHING"
+)
+
 # The journal of rows whose new columns the toolkit (backfill, review import) filled,
 # so that rolling back phase 2 undoes exactly those and never a dual-written row.
 # "columns" names the new columns the toolkit filled on the row (comma-separated, e.g.
@@ -206,11 +268,22 @@ def create_new_tables(conn: SqlConnection) -> None:
     conn.execute(_SLOTS_PG if pg_side else _SLOTS_SQLITE)
     for stmt in _SLOTS_INDEXES:
         conn.execute(stmt)
+    create_clinic_tables(conn)
     conn.execute(_JOURNAL[conn.dialect])
     if "columns" not in conn.columns(JOURNAL):  # a journal from before "columns" existed
         conn.execute(f'ALTER TABLE {q(JOURNAL)} ADD COLUMN "columns" TEXT')
     create_state_table(conn)
     _seed(conn)
+
+
+def create_clinic_tables(conn: SqlConnection) -> None:
+    """``clinic_closures`` and ``clinic_settings`` (seeded), idempotent. Part of
+    :func:`create_new_tables`; also run alone by ``migrate`` on a database that reached
+    phase 1 before these tables existed (see ``phases._add_clinic_tables``)."""
+    conn.execute(_CLOSURES[conn.dialect])
+    conn.execute(_CLOSURES_INDEX)
+    conn.execute(_SETTINGS[conn.dialect])
+    conn.execute(_SEED_SETTINGS, ("timeZone", DEFAULT_TIME_ZONE))
 
 
 def new_reservation_columns_sql(dialect: Dialect) -> dict[str, str]:

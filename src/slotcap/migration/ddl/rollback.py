@@ -24,6 +24,7 @@ from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     ARCHIVE_LIMITS,
     ARCHIVE_SCHEMA,
+    CLOSURES,
     JOURNAL,
     LEGACY_COLUMNS,
     LIMITS,
@@ -32,6 +33,7 @@ from slotcap.migration.ddl.names import (
     RESERVATIONS,
     SERVICE_TYPE,
     SERVICES,
+    SETTINGS,
     SLOTS,
     STATE,
     q,
@@ -77,7 +79,8 @@ _SLOTCAP_TABLES = (JOURNAL, STATE, ARCHIVE_SCHEMA, ARCHIVE_LIMITS, ARCHIVE_LEGAC
 
 
 def drop_phase1_tables(conn: SqlConnection) -> None:
-    for table in (*_SLOTCAP_TABLES, SLOTS, SERVICES):
+    # The closures table uses the "Period" type: dropped before it.
+    for table in (*_SLOTCAP_TABLES, CLOSURES, SETTINGS, SLOTS, SERVICES):
         conn.execute(f"DROP TABLE IF EXISTS {q(table)}")
     if conn.dialect is Dialect.POSTGRES:
         conn.execute(f"DROP TYPE IF EXISTS {q(PERIOD_TYPE)}")

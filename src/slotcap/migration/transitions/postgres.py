@@ -109,7 +109,8 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
     L, P1, P2, P4 = Phase.LEGACY, Phase.PHASE1, Phase.PHASE2, Phase.PHASE4
     return {
         (L, P1): Transition(L, P1, (
-            Step("create-tables", _p1_tables, True, "create services / clinic_time_slots"),
+            Step("create-tables", _p1_tables, True,
+                 "create services / clinic_time_slots / clinic_closures / clinic_settings"),
             Step("add-columns", _p1_columns, True, "add reservation columns"),
             Step("add-constraints", _p1_constraints, True, "add reservation constraints"),
             Step("validate-constraints", _p1_validate, False),
