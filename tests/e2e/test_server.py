@@ -108,7 +108,8 @@ def test_the_dynamic_path_answers_with_the_period(db: str, tmp_path: Path) -> No
         before = morning(server, day)
         assert before == {"period": "MORNING", "is_open": True, "capacity_minutes": 180,
                           "booked_minutes": 0, "remaining_minutes": 180, "fits": True,
-                          "reason": "AVAILABLE", "requested_minutes": 40}
+                          "reason": "AVAILABLE", "requested_minutes": 40,
+                          "closed_reason": None}
         reply = post(server, booking_body(day))  # preferred_time 10:00 reads as MORNING
         assert reply.status_code == 200, reply.text
         assert reply.json()["reservation"]["preferred_time"] == "MORNING"
@@ -247,7 +248,7 @@ def test_a_concurrent_race_for_one_period_never_overbooks(db: str, tmp_path: Pat
             "error": "Reservation limit reached", "code": "reservation_full",
             "message": "해당 날짜/시간대의 예약이 마감되었습니다.", "reason": "FULL",
             "unit": "minutes", "remaining": 20, "requested": 40, "capacity": 180,
-            "remaining_minutes": 20,
+            "remaining_minutes": 20, "detail": None,
         }
 
 
@@ -480,3 +481,30 @@ def test_a_busy_store_is_503_with_retry_after(sqlite_url: str, tmp_path: Path) -
         assert busy.json()["code"] == "store_busy"
         assert post(server, booking_body(day)).status_code == 200  # and then it books
         assert _counters(server)[(RESERVATIONS, "dynamic", "busy")] == 1
+
+
+def test_a_closed_date_is_refused_with_its_reason(db: str, tmp_path: Path) -> None:
+    """A holiday added while the server runs: the booking is a 409 CLOSED carrying the
+    closure's reason; availability and the calendar show the date closed with it."""
+    from slotcap.usecases import closures
+
+    day = monday_ahead()
+    with running_server(db, tmp_path, env=DYNAMIC) as server:
+        assert post(server, booking_body(day, period="MORNING")).status_code == 200
+        with slotcap.open_store(db) as store:
+            closures.add_closure(store, start_date=day, reason="설날")
+        refused = post(server, booking_body(day, period="AFTERNOON"))
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["reason"] == "CLOSED" and refused.json()["detail"] == "설날"
+        time.sleep(1.1)  # an availability check reads closures at most a second old
+        periods = get(server, AVAILABILITY, date=day.isoformat(),
+                      service="WRINKLE_BOTOX").json()["periods"]
+        assert {(p["period"], p["fits"], p["reason"], p["closed_reason"]) for p in periods} == {
+            ("MORNING", False, "CLOSED", "설날"), ("AFTERNOON", False, "CLOSED", "설날")}
+        after = day + dt.timedelta(days=1)
+        entries = get(server, CALENDAR, **{"from": day.isoformat(),
+                                           "to": after.isoformat()}).json()["entries"]
+        assert {(e["date"], e["closed_reason"]) for e in entries} == {
+            (day.isoformat(), "설날"), (after.isoformat(), None)}
+        # The morning booking made before the closure is still held (never cancelled).
+        assert next(p for p in periods if p["period"] == "MORNING")["booked_minutes"] > 0

@@ -18,6 +18,10 @@ _TEXT: dict[str, Any] = {"type": "string"}
 _DATE: dict[str, Any] = {"type": "string", "format": "date", "example": "2026-12-07"}
 _INT: dict[str, Any] = {"type": "integer"}
 _NULL_INT: dict[str, Any] = {"type": ["integer", "null"]}
+_CLOSED_REASON: dict[str, Any] = {
+    "type": ["string", "null"],
+    "description": "the reason of a closure covering this date's period (`slotcap closures`)",
+}
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -99,12 +103,14 @@ _SCHEMAS: dict[str, Any] = {
         unit={"type": "string", "enum": ["minutes", "bookings"]},
         remaining=_NULL_INT, requested=_NULL_INT, capacity=_NULL_INT,
         remaining_minutes=_NULL_INT,
+        detail={"type": ["string", "null"],
+                "description": "CLOSED: the closure's reason (a holiday, staff training)"},
     ),
     "PeriodAvailability": _obj(
         ["period", "is_open", "capacity_minutes", "booked_minutes", "remaining_minutes",
          "fits", "reason", "requested_minutes"],
         period=_enum(Period), is_open={"type": "boolean"}, capacity_minutes=_INT,
-        booked_minutes=_INT, remaining_minutes=_INT,
+        booked_minutes=_INT, remaining_minutes=_INT, closed_reason=_CLOSED_REASON,
         fits={"type": ["boolean", "null"], "description": "null without a service"},
         reason={"type": ["string", "null"]}, requested_minutes=_NULL_INT,
     ),
@@ -125,6 +131,7 @@ _SCHEMAS: dict[str, Any] = {
          "remaining_minutes"],
         date=_DATE, period=_enum(Period), is_open={"type": "boolean"},
         capacity_minutes=_INT, booked_minutes=_INT, remaining_minutes=_INT,
+        closed_reason=_CLOSED_REASON,
     ),
     "Calendar": _obj(["from", "to", "entries"], **{
         "from": _DATE, "to": _DATE,

@@ -152,6 +152,7 @@ def full(error: ReservationFull, *, dynamic: bool) -> Reply:
         "requested": decision.requested,
         "capacity": decision.capacity,
         "remaining_minutes": decision.remaining if dynamic else None,
+        "detail": decision.detail,
     }, outcome="full")
 
 
@@ -184,6 +185,7 @@ def calendar_entry(entry: CalendarEntry) -> dict[str, Any]:
         "capacity_minutes": entry.capacity,
         "booked_minutes": entry.booked,
         "remaining_minutes": entry.remaining,
+        "closed_reason": entry.closed_reason,
     }
 
 
