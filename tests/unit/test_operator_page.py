@@ -133,3 +133,18 @@ def test_the_last_hours_outcomes_are_counted() -> None:
     assert found[("none", "invalid")] == 1 and found[("dynamic", "busy")] == 0
     assert "4 requests" in text
     assert 'id="served-dynamic">2<' in text and 'id="served-legacy">0<' in text
+
+
+def test_a_closed_date_shows_its_reason_escaped() -> None:
+    from slotcap.usecases.closures import add_closure
+
+    store = MemoryStore(clock=CLOCK)
+    add_closure(store, start_date=MONDAY, period="afternoon", reason="설날 <연휴>")
+    text, _parsed = page(store)
+    cell = re.search(rf'<span class="p closed" data-day="{MONDAY.isoformat()}" '
+                     r'data-period="AFTERNOON"[^>]*title="([^"]*)"', text)
+    assert cell is not None, text
+    assert cell.group(1) == f"{MONDAY.isoformat()} AFTERNOON: closed (설날 &lt;연휴&gt;)"
+    morning = re.search(rf'data-day="{MONDAY.isoformat()}" data-period="MORNING"', text)
+    assert morning is not None and 'class="p closed" data-day="2025-12-01" data-period="MORNING"' \
+        not in text

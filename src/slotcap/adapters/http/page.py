@@ -260,7 +260,8 @@ def _day_cell(day: dt.date, today: dt.date, periods: Mapping[Period, CalendarEnt
             continue
         level = heat_level(entry)
         label = "–" if level == "closed" else f"{entry.remaining}"
-        title = (f"{day.isoformat()} {period.value}: closed" if level == "closed" else
+        closed = "closed" + (f" ({entry.closed_reason})" if entry.closed_reason else "")
+        title = (f"{day.isoformat()} {period.value}: {closed}" if level == "closed" else
                  f"{day.isoformat()} {period.value}: {entry.remaining} of "
                  f"{entry.capacity} min left ({entry.booked} booked)")
         inner.append(
