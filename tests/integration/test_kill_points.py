@@ -3,13 +3,16 @@
 at sub-step <step>"; the same command finishes it and the inverse command undoes it,
 each ending with the schema and the domain data of an uninterrupted run.
 
-A few labels per transition, on both engines; the lead's harness sweeps every label
-and timed kills on larger tables.
+A database at phase 1 or later carries the operator's rows made at phase 1 (closures,
+an override, a time zone): every later step and its rollback must keep them, phase 1's
+rollback drops their tables. A few labels per transition, on both engines; the lead's
+harness sweeps every label and timed kills on larger tables.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
 import shutil
@@ -26,6 +29,7 @@ import pytest
 from benchmarks._harness import temp_pg_database
 from tests.conftest import PG_URL, require_postgres
 from tests.integration.migration_helpers import all_rows, seed_legacy
+from tests.integration.store_helpers import open_sql_store
 
 from slotcap.migration import migrate, snapshot
 from slotcap.migration.engine.runlock import migration_lock
@@ -33,6 +37,7 @@ from slotcap.migration.state import Phase
 from slotcap.migration.transitions import transition
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import Dialect, open_sql
+from slotcap.usecases.closures import add_closure, set_clinic_time_zone
 
 ROWS = 1200
 BATCH = "150"
@@ -57,8 +62,9 @@ COMMAND = {
 
 
 class Databases:
-    """Copies of one seeded legacy database of one engine, all dropped at the end (a
-    copy, so that the rows' own timestamps are equal in every one)."""
+    """Copies of one seeded legacy database of one engine, or of it at phase 1 with the
+    operator's rows, all dropped at the end (a copy, so that the rows' own timestamps
+    are equal in every one)."""
 
     def __init__(self, dialect: str, root: Path) -> None:
         self.dialect = dialect
@@ -70,6 +76,7 @@ class Databases:
         with open_sql(self.golden) as conn:
             create_legacy_schema(conn)
             seed_legacy(conn, ROWS)
+        self.phase1: str | None = None  # set by the engine fixture
 
     def _new(self, template: str | None) -> str:
         if self.dialect == "sqlite":
@@ -80,9 +87,13 @@ class Databases:
         return self._made.enter_context(
             temp_pg_database(PG_URL, "kp", prefix="slotcap_t", template=template))
 
-    def new(self) -> str:
-        """A copy of the seeded legacy database."""
-        return self._new(self.golden)
+    def new(self, at: Phase = Phase.LEGACY) -> str:
+        """A copy of the seeded legacy database, or (any other ``at``) of it at phase 1
+        with the operator's rows."""
+        if at is Phase.LEGACY:
+            return self._new(self.golden)
+        assert self.phase1 is not None
+        return self._new(self.phase1)
 
     def drop_all(self) -> None:
         if self.dialect == "sqlite":
@@ -91,10 +102,27 @@ class Databases:
         self._made.close()
 
 
+def add_operator_rows(url: str) -> None:
+    """What an operator adds at phase 1 (``slotcap closures add``, ``slotcap timezone
+    set``): a yearly closure, an afternoon override with a capacity, another time zone.
+    Fixed ids, so that every copy holds the same rows."""
+    store = open_sql_store(url)
+    try:
+        add_closure(store, start_date=dt.date(2025, 12, 25), reason="성탄절",
+                    rrule="FREQ=YEARLY", new_id=lambda: "clo_kp_yearly")
+        add_closure(store, start_date=dt.date(2025, 12, 1), end_date=dt.date(2025, 12, 5),
+                    period="afternoon", capacity_minutes=120, reason="one doctor",
+                    new_id=lambda: "clo_kp_override")
+        set_clinic_time_zone(store, "Asia/Tokyo")
+    finally:
+        store.close()
+
+
 def seeded(dbs: Databases, at: Phase) -> str:
-    url = dbs.new()
-    if at is not Phase.LEGACY:
-        migrate(url, to=at, confirm=True)
+    """A copy migrated to ``at``; at phase 1 or later, with the operator's rows."""
+    url = dbs.new(at)
+    if at not in (Phase.LEGACY, Phase.PHASE1):
+        assert migrate(url, to=at, confirm=True).ok
     return url
 
 
@@ -113,20 +141,42 @@ def fingerprint(url: str) -> tuple[Any, dict[str, Any]]:
     return cat, data
 
 
+#: An uninterrupted run's fingerprint by (phase, whether the operator's rows were added).
+Refs = dict[tuple[Phase, bool], tuple[Any, dict[str, Any]]]
+
+
 @pytest.fixture(scope="module")
 def engine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Databases, dict[Phase, Any]]]:
-    """The engine's database factory and the uninterrupted run's fingerprint per phase."""
+) -> Iterator[tuple[Databases, Refs]]:
+    """The engine's database factory and the uninterrupted run's fingerprints: phase 1
+    as migrated (the legacy->phase1 scenario's end), then with the operator's rows,
+    phases 2 and 4 reached from there."""
     if request.param == "postgresql":
         require_postgres()
     dbs = Databases(request.param, tmp_path_factory.mktemp(f"kill_{request.param}"))
     try:
-        url = seeded(dbs, Phase.LEGACY)
-        refs = {Phase.LEGACY: fingerprint(url)}
-        for phase in (Phase.PHASE1, Phase.PHASE2, Phase.PHASE4):
+        url = dbs.new()
+        refs: Refs = {(Phase.LEGACY, False): fingerprint(url)}
+        refs[Phase.LEGACY, True] = refs[Phase.LEGACY, False]  # phase 1's rollback drops them
+        assert migrate(url, to=Phase.PHASE1).ok
+        refs[Phase.PHASE1, False] = fingerprint(url)
+        add_operator_rows(url)
+        refs[Phase.PHASE1, True] = fingerprint(url)
+        dbs.phase1 = url  # the template of every phase >= 1 copy; refs go on in another
+        url = dbs.new(Phase.PHASE1)
+        for phase in (Phase.PHASE2, Phase.PHASE4):
             assert migrate(url, to=phase, confirm=True).ok
-            refs[phase] = fingerprint(url)
+            refs[phase, True] = fingerprint(url)
+        # The references really differ by those rows (else nothing below could fail).
+        for phase in (Phase.PHASE1, Phase.PHASE2, Phase.PHASE4):
+            data = refs[phase, True][1]
+            assert {r["id"] for r in data["clinic_closures"]} == {"clo_kp_yearly",
+                                                                  "clo_kp_override"}
+            assert [r["value"] for r in data["clinic_settings"]] == ["Asia/Tokyo"]
+        bare = refs[Phase.PHASE1, False][1]
+        assert bare["clinic_closures"] == []
+        assert [r["value"] for r in bare["clinic_settings"]] == ["Asia/Seoul"]
         yield dbs, refs
     finally:
         dbs.drop_all()
@@ -217,7 +267,7 @@ CASES = [
 @pytest.mark.parametrize(("engine", "start", "end", "label"), CASES,
                          ids=[f"{c[0]}-{c[3]}" for c in CASES], indirect=["engine"])
 def test_killed_step_reports_and_recovers_both_ways(
-    engine: tuple[Databases, dict[Phase, Any]],
+    engine: tuple[Databases, Refs],
     start: Phase, end: Phase, label: str, direction: str,
 ) -> None:
     dbs, refs = engine
@@ -242,10 +292,15 @@ def test_killed_step_reports_and_recovers_both_ways(
     args = COMMAND[(start, end)] if direction == "rerun" else COMMAND[(end, start)]
     finished = slotcap(url, *args, "--batch-size", BATCH, "--quiet")
     assert finished.returncode == 0, finished.stderr + finished.stdout
-    assert_same(url, refs[end if direction == "rerun" else start])
+    # The operator's rows exist iff the scenario started at phase 1 or later.
+    assert_same(url, refs[end if direction == "rerun" else start, start is not L])
     settled = slotcap(url, "status", "--json")
     assert json.loads(settled.stdout)["state"] == "settled", settled.stdout
     assert settled.returncode == 0
+    if (start, end, direction) == (P1, L, "rerun"):
+        # The closures tables went with phase 1: applying it again starts them afresh.
+        assert migrate(url, to=P1).ok
+        assert_same(url, refs[P1, False])
 
 
 # -- refusals and edge cases -----------------------------------------------------------------
