@@ -17,6 +17,7 @@ from typing import NoReturn
 import pytest
 from benchmarks._harness import temp_pg_database
 
+from slotcap.migration import migrate
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
 
@@ -135,3 +136,12 @@ def legacy_url(sql_url: str) -> str:
     with open_sql(sql_url) as conn:
         create_legacy_schema(conn)
     return sql_url
+
+
+@pytest.fixture
+def phase1_url(legacy_url: str) -> str:
+    """``legacy_url`` taken to phase 1 by slotcap's own migration (what the clinic
+    administration commands need)."""
+    report = migrate(legacy_url, to="phase1")
+    assert report.ok, report.message
+    return legacy_url

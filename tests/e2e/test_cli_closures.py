@@ -10,15 +10,7 @@ import sys
 from typing import Any
 
 import pytest
-
-from slotcap.cli.main import main
-from slotcap.migration import migrate
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.e2e.cli_run import run
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -26,12 +18,6 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "slotcap.cli", *args],
         capture_output=True, text=True, encoding="utf-8", timeout=120, check=False,
     )
-
-
-@pytest.fixture
-def phase1_url(legacy_url: str) -> str:
-    assert migrate(legacy_url, to="phase1").ok
-    return legacy_url
 
 
 def test_a_new_user_closes_a_holiday_and_availability_says_closed(legacy_url: str) -> None:

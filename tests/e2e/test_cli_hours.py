@@ -13,17 +13,10 @@ from typing import Any
 
 import pytest
 from tests.builders import request
+from tests.e2e.cli_run import run
 
 from slotcap import book, bootstrap
-from slotcap.cli.main import main
 from slotcap.domain.model import ReservationStatus
-from slotcap.migration import migrate
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def as_json(text: str) -> Any:
@@ -37,10 +30,10 @@ def next_tuesday() -> dt.date:
 
 
 @pytest.fixture
-def phase1_url(legacy_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def phase1_url(phase1_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The shared phase-1 database, with "today" taken in UTC (the dates below are)."""
     monkeypatch.setenv("SLOTCAP_CLINIC_TZ", "UTC")
-    assert migrate(legacy_url, to="phase1").ok
-    return legacy_url
+    return phase1_url
 
 
 def test_before_phase_1_hours_are_refused_in_one_line(

@@ -9,25 +9,11 @@ import sys
 from typing import Any
 
 import pytest
-
-from slotcap.cli.main import main
-from slotcap.migration import migrate
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.e2e.cli_run import run
 
 
 def as_json(text: str) -> Any:
     return json.loads(text)
-
-
-@pytest.fixture
-def phase1_url(legacy_url: str) -> str:
-    assert migrate(legacy_url, to="phase1").ok
-    return legacy_url
 
 
 def test_before_phase_1_services_are_refused_in_one_line(

@@ -13,7 +13,6 @@ from tests.builders import TODAY, request
 from slotcap import FixedClock, InvalidService, SchemaStateError, Service, book, bootstrap
 from slotcap.domain.defaults import DEFAULT_SERVICES
 from slotcap.errors import InvalidServiceDefinition, ServiceExists
-from slotcap.migration import migrate
 from slotcap.usecases.catalogue import (
     add_service,
     deactivate_service,
@@ -23,13 +22,6 @@ from slotcap.usecases.catalogue import (
 )
 
 CLOCK = FixedClock(dt.datetime(2025, 11, 28, 9, tzinfo=dt.UTC), day=TODAY)
-
-
-@pytest.fixture
-def phase1_url(legacy_url: str) -> str:
-    report = migrate(legacy_url, to="phase1")
-    assert report.ok, report.message
-    return legacy_url
 
 
 def test_before_phase_1_every_catalogue_call_is_refused(legacy_url: str) -> None:

@@ -22,13 +22,6 @@ from slotcap.usecases import closures as uc
 CLOCK = FixedClock(dt.datetime(2025, 11, 28, 9, tzinfo=dt.UTC), day=TODAY)
 
 
-@pytest.fixture
-def phase1_url(legacy_url: str) -> str:
-    report = migrate(legacy_url, to="phase1")
-    assert report.ok, report.message
-    return legacy_url
-
-
 def test_before_phase_1_closures_are_refused_and_checks_work(legacy_url: str) -> None:
     with bootstrap(legacy_url, env={}, clock=CLOCK) as app:
         for call in (

@@ -18,7 +18,6 @@ from slotcap import FixedClock, InvalidRequest, SchemaStateError, book, bootstra
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import ClinicTimeSlot, Period, ReservationStatus
 from slotcap.errors import InvalidHoursDefinition
-from slotcap.migration import migrate
 from slotcap.sql import open_sql
 from slotcap.usecases.hours import list_hours, set_hours
 
@@ -26,13 +25,6 @@ TUESDAY = MONDAY + dt.timedelta(days=1)
 SUNDAY = MONDAY + dt.timedelta(days=6)
 EARLY = FixedClock(dt.datetime(2025, 11, 28, 9, tzinfo=dt.UTC), day=TODAY)
 LATER = FixedClock(dt.datetime(2025, 11, 28, 10, tzinfo=dt.UTC), day=TODAY)
-
-
-@pytest.fixture
-def phase1_url(legacy_url: str) -> str:
-    report = migrate(legacy_url, to="phase1")
-    assert report.ok, report.message
-    return legacy_url
 
 
 def _rows(url: str) -> dict[tuple[int, str], tuple[Any, ...]]:
