@@ -22,6 +22,7 @@ from slotcap.migration.ddl.names import (
     ARCHIVE_LIMITS,
     ARCHIVE_SCHEMA,
     CK_DURATION,
+    CLOSURES,
     FK_SERVICE,
     IDX_HELD,
     IDX_HELD_CONTRACTED,
@@ -34,6 +35,7 @@ from slotcap.migration.ddl.names import (
     RESERVATIONS,
     SERVICE_TYPE,
     SERVICES,
+    SETTINGS,
     SLOTS,
     STATE,
 )
@@ -61,10 +63,6 @@ PHASES: Final = ("phase2", "phase4")
 #: Datasource providers. Only PostgreSQL: on SQLite, slotcap's dates and timestamps are
 #: ISO-8601 TEXT, which Prisma's ``DateTime`` (stored as a number there) cannot read.
 PROVIDERS: Final = ("postgresql",)
-
-#: The closures tables (phase 1, added by the closures change).
-CLOSURES: Final = "clinic_closures"
-SETTINGS: Final = "clinic_settings"
 
 _NOW = "now()"
 
