@@ -27,10 +27,10 @@ from slotcap.domain.model import Service
 from slotcap.errors import (
     InvalidService,
     InvalidServiceDefinition,
-    SchemaStateError,
     ServiceExists,
 )
 from slotcap.ports import Store
+from slotcap.usecases._phase1 import require_phase1
 from slotcap.usecases.request import bad_character
 
 __all__ = [
@@ -68,8 +68,6 @@ _RANGES: dict[str, tuple[int, int]] = {
     "display_order": (0, MAX_DISPLAY_ORDER),
 }
 _ADD_FIELDS = UPDATABLE_FIELDS | {"code"}
-#: Seconds a store's cached schema state may be trusted before a catalogue change.
-_RECHECK_SECONDS = 1.0
 
 
 def _check_code(value: object) -> str | None:
@@ -139,14 +137,7 @@ def _validate(
 
 
 def _require_catalogue(store: Store) -> None:
-    # The SQL stores refuse on their own; the memory store keeps its services in every
-    # state, so the rule is stated once here and every store refuses alike.
-    state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
-    if not state.has_new_columns:
-        raise SchemaStateError(
-            "the service catalogue is phase 1's services table: apply phase 1 first "
-            f"(slotcap migrate --to phase1; schema state is {state.value})"
-        )
+    require_phase1(store, "the service catalogue is phase 1's services table")
 
 
 def _existing(store: Store, code: str) -> Service:

@@ -20,9 +20,9 @@ from slotcap.errors import (
     ClosureNotFound,
     InvalidClosure,
     InvalidTimeZone,
-    SchemaStateError,
 )
 from slotcap.ports import Store
+from slotcap.usecases._phase1 import require_phase1
 
 __all__ = [
     "AFFECTED_DAYS",
@@ -41,17 +41,11 @@ __all__ = [
 MAX_CAPACITY_MINUTES = 24 * 60
 #: How far ahead (days from the closure's first date) the bookings to call are listed.
 AFFECTED_DAYS = 366
-_RECHECK_SECONDS = 1.0
 
 
 def _require_phase1(store: Store) -> None:
-    state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
-    if not state.has_new_columns:
-        raise SchemaStateError(
-            "closures and the clinic's settings are phase 1's clinic_closures and "
-            "clinic_settings tables: apply phase 1 first "
-            f"(slotcap migrate --to phase1; schema state is {state.value})"
-        )
+    require_phase1(store, "closures and the clinic's settings are phase 1's clinic_closures "
+                          "and clinic_settings tables")
 
 
 @attrs.frozen

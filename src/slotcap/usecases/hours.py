@@ -42,8 +42,9 @@ import attrs
 from slotcap.domain.calendar import day_of_week as _dow
 from slotcap.domain.clock import SystemClock
 from slotcap.domain.model import ClinicTimeSlot, Period
-from slotcap.errors import InvalidHoursDefinition, SchemaStateError
+from slotcap.errors import InvalidHoursDefinition
 from slotcap.ports import Clock, Store
+from slotcap.usecases._phase1 import require_phase1
 
 __all__ = [
     "EFFECT_WEEKS",
@@ -69,7 +70,6 @@ _FULL = {
 }
 _NAMES = {number: name for name, number in _FULL.items()}
 _CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
-_RECHECK_SECONDS = 1.0
 _SYSTEM_CLOCK = SystemClock()
 
 
@@ -170,14 +170,7 @@ def _clock(value: object) -> dt.time:
 
 
 def _require_hours(store: Store) -> None:
-    # The SQL stores refuse on their own; the memory store keeps its hours in every
-    # state, so the rule is stated once here and every store refuses alike.
-    state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
-    if not state.has_new_columns:
-        raise SchemaStateError(
-            "the weekly hours are phase 1's clinic_time_slots table: apply phase 1 first "
-            f"(slotcap migrate --to phase1; schema state is {state.value})"
-        )
+    require_phase1(store, "the weekly hours are phase 1's clinic_time_slots table")
 
 
 def list_hours(store: Store) -> list[ClinicTimeSlot]:
