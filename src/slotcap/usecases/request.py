@@ -36,6 +36,7 @@ __all__ = [
     "BookingRequest",
     "ValidBooking",
     "bad_character",
+    "calendar_date",
     "validate_request",
 ]
 
@@ -200,13 +201,22 @@ def _date(value: object, field: str, problems: dict[str, str], *, show: bool) ->
     text = _required(value, field, problems, limit=_MAX_SHORT)
     if text is None:
         return None
-    # Only the plain ISO calendar date: a UTC timestamp here would shift the day.
+    day = calendar_date(text)
+    if day is None:
+        problems[field] = "must be a date as YYYY-MM-DD" + (f", got {_shown(text)}" if show else "")
+    return day
+
+
+def calendar_date(text: str) -> dt.date | None:
+    """``text`` as a plain ISO calendar date (``YYYY-MM-DD``, ASCII digits), else None.
+
+    Nothing looser: a UTC timestamp would shift the day, and ``date.fromisoformat``
+    alone also takes week dates and ``YYYYMMDD``."""
     if _ISO_DATE.fullmatch(text):
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            pass
-    problems[field] = "must be a date as YYYY-MM-DD" + (f", got {_shown(text)}" if show else "")
+            return None
     return None
 
 

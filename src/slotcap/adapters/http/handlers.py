@@ -37,6 +37,7 @@ from slotcap.usecases import (
     check_availability,
     list_services,
 )
+from slotcap.usecases.request import calendar_date
 
 __all__ = [
     "DYNAMIC",
@@ -57,7 +58,6 @@ __all__ = [
 DYNAMIC, LEGACY, NO_RULE = "dynamic", "legacy", "none"
 _MAX_SUBJECT = 200
 _NON_DIGITS = re.compile(r"\D", re.ASCII)
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 _LOG = logging.getLogger("slotcap.server")
 
 #: (reply, rule path) — what a handler returns.
@@ -136,13 +136,10 @@ def _date(params: Mapping[str, str], name: str, problems: dict[str, str]) -> dt.
     if not text:
         problems[name] = "required"
         return None
-    if _ISO_DATE.fullmatch(text):
-        try:
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            pass
-    problems[name] = "must be a date as YYYY-MM-DD"
-    return None
+    day = calendar_date(text)
+    if day is None:
+        problems[name] = "must be a date as YYYY-MM-DD"
+    return day
 
 
 def availability(app: App, params: Mapping[str, str], subject: str | None) -> Outcome:
