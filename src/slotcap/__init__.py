@@ -28,8 +28,10 @@ from slotcap.domain.rules import (
 )
 from slotcap.domain.timeparse import ParsedTime, parse_preferred_time
 from slotcap.errors import (
+    BookingOutcomeUnknown,
     ConfigurationError,
     DatabaseError,
+    DuplicateBooking,
     InvalidRequest,
     InvalidService,
     MigrationError,
@@ -38,6 +40,7 @@ from slotcap.errors import (
     SchemaStateError,
     SlotcapError,
     StoreBusy,
+    StoreUnavailable,
     ValidationFailed,
 )
 from slotcap.ports import CalendarEntry, Clock, SchemaState, Store
@@ -50,6 +53,7 @@ __all__ = [
     "DEFAULT_SERVICES",
     "DEFAULT_TIME_SLOTS",
     "App",
+    "BookingOutcomeUnknown",
     "BookingRequest",
     "CalendarEntry",
     "ClinicTimeSlot",
@@ -57,6 +61,7 @@ __all__ = [
     "ConfigurationError",
     "DatabaseError",
     "Decision",
+    "DuplicateBooking",
     "FixedClock",
     "Gender",
     "InvalidRequest",
@@ -77,6 +82,7 @@ __all__ = [
     "SlotcapError",
     "Store",
     "StoreBusy",
+    "StoreUnavailable",
     "SystemClock",
     "TreatmentType",
     "ValidationFailed",

@@ -15,9 +15,13 @@ if TYPE_CHECKING:
     from slotcap.domain.rules import Decision
 
 __all__ = [
+    "BookingOutcomeUnknown",
     "ClosureNotFound",
     "ConfigurationError",
     "DatabaseError",
+    "DuplicateBooking",
+    "IdempotencyInProgress",
+    "IdempotencyKeyReused",
     "ImportProblem",
     "InvalidClosure",
     "InvalidHoursDefinition",
@@ -35,6 +39,7 @@ __all__ = [
     "ServiceExists",
     "SlotcapError",
     "StoreBusy",
+    "StoreUnavailable",
     "UsageError",
     "ValidationFailed",
 ]
@@ -123,6 +128,42 @@ class StoreBusy(SlotcapError):
     """A lock could not be taken within the lock timeout, even after retries."""
 
     code = "store_busy"
+
+
+class StoreUnavailable(SlotcapError):
+    """The database could not be reached: the connection was lost, refused or reset (a
+    server restart, an administrator's shutdown, a failover, a network blip). Nothing
+    was written; the caller may retry shortly (HTTP: 503 with ``Retry-After``)."""
+
+    code = "store_unavailable"
+
+
+class BookingOutcomeUnknown(StoreUnavailable):
+    """The connection was lost after a booking's COMMIT was sent: the booking may or
+    may not have been saved. It is never retried blindly; a retry with the same
+    ``Idempotency-Key`` answers with the saved booking if there is one (HTTP: 503)."""
+
+    code = "booking_outcome_unknown"
+
+
+class DuplicateBooking(SlotcapError):
+    """The same patient (phone digits and name) already holds a PENDING or CONFIRMED
+    booking of the same service on the same date, whatever its period (HTTP: 409)."""
+
+    code = "duplicate_booking"
+
+
+class IdempotencyKeyReused(SlotcapError):
+    """An ``Idempotency-Key`` already used with a different request body (HTTP: 422)."""
+
+    code = "idempotency_key_reused"
+
+
+class IdempotencyInProgress(SlotcapError):
+    """A request with the same ``Idempotency-Key`` is still being processed
+    (HTTP: 409); retry shortly to get its answer."""
+
+    code = "idempotency_in_progress"
 
 
 class DatabaseError(SlotcapError):
