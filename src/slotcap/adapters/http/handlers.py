@@ -29,6 +29,7 @@ from slotcap.errors import (
     ReservationFull,
     SchemaStateError,
     StoreBusy,
+    StoreUnavailable,
 )
 from slotcap.usecases import (
     BookingRequest,
@@ -106,6 +107,8 @@ def guarded(work: Callable[[], Outcome], rule_path: str = NO_RULE) -> Outcome:
         return replies.invalid_service(exc), rule_path
     except StoreBusy as exc:
         return replies.busy(exc), rule_path
+    except StoreUnavailable as exc:
+        return replies.unavailable(exc), rule_path
     except SchemaStateError as exc:
         return replies.schema_state(exc), rule_path
     except Exception as exc:

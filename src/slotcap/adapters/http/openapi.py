@@ -153,7 +153,8 @@ _SCHEMAS: dict[str, Any] = {
 }
 
 _ERROR = _ref("Error")
-_BUSY = _json(_ERROR, "the database is busy, or its schema phase cannot serve this now "
+_BUSY = _json(_ERROR, "the database is busy or unreachable (`store_busy`, "
+              "`store_unavailable`), or its schema phase cannot serve this now "
               "(a migration step is running)", **_RETRY)
 _INVALID = _json(_ERROR, "missing or invalid parameters, each named in `fields`")
 _SUBJECT = {"name": "X-Slotcap-Subject", "in": "header", "required": False,

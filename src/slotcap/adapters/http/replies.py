@@ -23,6 +23,7 @@ from slotcap.errors import (
     ReservationFull,
     SchemaStateError,
     StoreBusy,
+    StoreUnavailable,
 )
 from slotcap.ports import CalendarEntry
 
@@ -43,6 +44,7 @@ __all__ = [
     "schema_state",
     "service_body",
     "too_large",
+    "unavailable",
 ]
 
 #: The plan's success and "full" messages, verbatim.
@@ -159,6 +161,15 @@ def full(error: ReservationFull, *, dynamic: bool) -> Reply:
 def busy(error: StoreBusy) -> Reply:
     return Reply(503, {"error": "Service busy", "code": error.code,
                        "message": "the database is busy; retry shortly"},
+                 outcome="busy", headers={"Retry-After": str(RETRY_AFTER_BUSY)})
+
+
+def unavailable(error: StoreUnavailable) -> Reply:
+    """503: the database could not be reached (restart, failover, lost connection), or a
+    booking's outcome is unknown (``booking_outcome_unknown``: retry with the same
+    ``Idempotency-Key``)."""
+    return Reply(503, {"error": "Service unavailable", "code": error.code,
+                       "message": error.message},
                  outcome="busy", headers={"Retry-After": str(RETRY_AFTER_BUSY)})
 
 
