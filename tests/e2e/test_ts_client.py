@@ -18,7 +18,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from tests.conftest import missing
 from tests.e2e.server_process import monday_ahead, running_server
 from tests.integration.store_helpers import build_sql_database
