@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import posixpath
 import sys
 import tempfile
 from pathlib import Path
@@ -66,9 +65,8 @@ def _schema_path_from_config(args: argparse.Namespace) -> str:
     """The schema's path as prisma.config.ts names it: relative to the config's folder."""
     if not args.output:
         return "prisma/schema.prisma"
-    config_dir = Path(args.config_out).resolve().parent
-    relative = os.path.relpath(Path(args.output).resolve(), config_dir)
-    return posixpath.join(*Path(relative).parts)
+    return prisma.schema_path(Path(args.config_out).resolve().parent.as_posix(),
+                              Path(args.output).resolve().as_posix())
 
 
 def _drift_dict(drift: Drift) -> dict[str, Any]:

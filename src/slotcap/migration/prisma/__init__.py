@@ -14,7 +14,7 @@ engine validate the output.
 
 from __future__ import annotations
 
-from slotcap.migration.prisma.config import config_ts
+from slotcap.migration.prisma.config import config_ts, schema_path
 from slotcap.migration.prisma.model import (
     DEFAULT_PRISMA,
     PRISMA_VERSIONS,
@@ -56,4 +56,5 @@ __all__ = [
     "not_expressed",
     "render",
     "schema_for",
+    "schema_path",
 ]

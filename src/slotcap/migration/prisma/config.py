@@ -12,7 +12,15 @@ from __future__ import annotations
 import json
 import posixpath
 
-__all__ = ["config_ts"]
+__all__ = ["config_ts", "schema_path"]
+
+
+def schema_path(config_dir: str, schema_file: str) -> str:
+    """``schema_file`` as ``prisma.config.ts`` in ``config_dir`` names it: relative to
+    that folder, with forward slashes. Both are absolute POSIX paths."""
+    if not (posixpath.isabs(config_dir) and posixpath.isabs(schema_file)):
+        raise ValueError("schema_path takes absolute paths")
+    return posixpath.relpath(posixpath.normpath(schema_file), posixpath.normpath(config_dir))
 
 
 def config_ts(phase: str, *, schema: str = "prisma/schema.prisma",
