@@ -88,6 +88,9 @@ def _generate(node: str, url: str) -> None:
         out, _ = process.communicate(timeout=300)
         assert process.returncode == 0, f"{' '.join(command[2:])}:\n{out}"
         assert "Generated Prisma Client (v7." in out, out
+        if "--config" in command:  # the prisma.config.ts slotcap wrote was the one loaded
+            config = Path(command[-1]).relative_to(CLIENT)
+            assert f"Loaded Prisma config from {config}." in out, out
 
 
 class Walk:
