@@ -35,6 +35,7 @@ from slotcap.cli.main import main as slotcap_main
 from slotcap.migration import migrate, rollback, validate
 from slotcap.migration.backfill import run_backfill
 from slotcap.migration.review import export_review, import_review
+from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import SqlConnection, open_sql
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -42,7 +43,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 CLIENT = Path(__file__).resolve().parents[1] / "prisma" / "client"
 GEN = CLIENT / ".gen"
 PRISMA = CLIENT / "node_modules" / "prisma" / "build" / "index.js"
-NEEDED = ("prisma", "@prisma/client", "@prisma/adapter-pg", "pg")
+NEEDED = ("prisma", "@prisma/client", "@prisma/adapter-pg", "pg", "typescript")
+DOC = Path(__file__).resolve().parents[2] / "docs" / "prisma.md"
 MONDAY, TUESDAY, WEDNESDAY = "2026-03-02", "2026-03-03", "2026-03-04"
 STEPS = ("legacy", "phase1", "backfill", "phase2", "phase4", "rollback")
 NEW = ("serviceId", "serviceName", "estimatedDuration", "period")
@@ -232,7 +234,8 @@ class Walk:
 
 
 @pytest.fixture(scope="module")
-def walk() -> Iterator[Walk]:
+def clients() -> Iterator[tuple[str, str]]:
+    """(node, url): the clients generated, the database made (not yet walked)."""
     node = _node()
     with postgres_database("prisma_client") as url:
         with open_sql(url) as conn:
@@ -240,12 +243,31 @@ def walk() -> Iterator[Walk]:
             # ALTER DATABASE takes no bound value: the name is quoted, the zone a constant.
             conn.execute(f"ALTER DATABASE \"{name}\" SET \"TimeZone\" TO 'Asia/Seoul'")
         with open_sql(url) as conn:
-            from slotcap.schema.legacy import create_legacy_schema
-
             create_legacy_schema(conn)
             seed_legacy(conn, 20)
         _generate(node, url)
-        yield Walk(node, url)
+        yield node, url
+
+
+@pytest.fixture(scope="module")
+def walk(clients: tuple[str, str]) -> Walk:
+    return Walk(*clients)
+
+
+def test_the_docs_booking_type_checks_against_the_phase2_client(
+        clients: tuple[str, str]) -> None:
+    """docs/prisma.md's booking is tests/prisma/client/booking.ts, and ``tsc`` (strict)
+    accepts it against the client generated from the phase-2 schema."""
+    node, _url = clients
+    doc = DOC.read_text(encoding="utf-8").split("const HELD", 1)[1].split("```", 1)[0].rstrip()
+    code = (CLIENT / "booking.ts").read_text(encoding="utf-8").split("const HELD", 1)[1]
+    lines = [line.strip() for line in code.splitlines()]
+    assert len(doc.splitlines()) > 20
+    assert [line.strip() for line in doc.splitlines()] == lines[: len(doc.splitlines())]
+    tsc = subprocess.run([node, str(CLIENT / "node_modules" / "typescript" / "bin" / "tsc"),
+                          "-p", str(CLIENT)], capture_output=True, text=True, timeout=300,
+                         check=False, cwd=CLIENT)
+    assert tsc.returncode == 0, tsc.stdout + tsc.stderr
 
 
 def _ok(answer: dict[str, Any]) -> Any:
