@@ -27,7 +27,8 @@ void documented;
 export type BookingOutcome =
   | { kind: "booked"; reservation: Booked["reservation"]; message: string }
   | { kind: "invalid"; code: string; fields: string[]; error: string }
-  | { kind: "full"; code: string; reason: string; unit: Full["unit"]; remaining: number | null }
+  | { kind: "full"; code: string; reason: string; unit: "minutes" | "bookings"; remaining: number | null }
+  | { kind: "conflict"; status: 409 | 422; code: string }
   | { kind: "retry"; status: 429 | 503; code: string; retryAfterSeconds: number | null };
 
 function retryAfter(response: Response): number | null {
@@ -53,9 +54,19 @@ export async function book(base: string, body: BookingBody, subject?: string,
       return { kind: "invalid", code: bad.code, fields: bad.fields ?? [], error: bad.error };
     }
     case 409: {
-      const full = (await response.json()) as Full;
-      return { kind: "full", code: full.code, reason: full.reason, unit: full.unit,
-        remaining: full.remaining };
+      // A full period today; once the document also declares other 409s (a duplicate
+      // booking, an Idempotency-Key in flight), `Full` becomes a union and the
+      // `"reason" in` test tells them apart.
+      const conflict = (await response.json()) as Full;
+      if ("reason" in conflict) {
+        return { kind: "full", code: conflict.code, reason: conflict.reason,
+          unit: conflict.unit, remaining: conflict.remaining };
+      }
+      return { kind: "conflict", status: 409, code: (conflict as ApiError).code };
+    }
+    case 422: {
+      const mismatch = (await response.json()) as JsonBody<Book, 422>;
+      return { kind: "conflict", status: 422, code: mismatch.code };
     }
     case 429: {
       const limited = (await response.json()) as RateLimited;
