@@ -14,8 +14,10 @@ Without Node or ``npm ci --prefix clients/typescript`` the tests skip loudly (fa
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from tests.conftest import missing
@@ -44,6 +46,7 @@ def _node() -> str:
 def test_the_committed_types_are_the_servers(tmp_path: Path) -> None:
     _node()
     result = subprocess.run([str(ROOT / "scripts" / "gen-ts-client"), str(tmp_path)],
+                            env={**os.environ, "SLOTCAP_PYTHON": sys.executable},
                             capture_output=True, text=True, timeout=180, check=False)
     assert result.returncode == 0, result.stderr
     for name in GENERATED:
