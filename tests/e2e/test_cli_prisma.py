@@ -81,7 +81,7 @@ def test_config_out_names_the_schema_relative_to_itself(tmp_path: Path) -> None:
     assert config == config_ts("phase4", schema="prisma/schema.prisma")
     assert json.loads(result.stdout)["config"] == config
     assert 'schema: "prisma/schema.prisma"' in config
-    assert 'path: "prisma/migrations"' in config and 'env("DATABASE_URL")' in config
+    assert 'path: "prisma/migrations"' in config and "url: process.env.DATABASE_URL," in config
 
 
 def test_prisma_6_keeps_the_url_and_refuses_a_config() -> None:

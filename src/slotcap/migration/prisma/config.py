@@ -29,8 +29,10 @@ def config_ts(phase: str, *, schema: str = "prisma/schema.prisma",
 
     ``schema`` is the schema file's path relative to the config file (forward slashes);
     ``migrations`` the migrations directory, by default ``migrations`` beside the schema.
-    The URL is ``env("DATABASE_URL")``: Prisma's ``env()`` fails clearly when it is
-    unset. Prisma 7 no longer loads ``.env`` itself; the file says how to.
+    The URL is ``process.env.DATABASE_URL``, not Prisma's ``env()``, which fails every
+    command — ``prisma generate`` in a build without a database too — when it is unset;
+    Migrate still refuses to run without it. Prisma 7 no longer loads ``.env`` itself;
+    the file says how to.
     """
     if migrations is None:
         migrations = posixpath.join(posixpath.dirname(schema), "migrations")
@@ -39,7 +41,7 @@ def config_ts(phase: str, *, schema: str = "prisma/schema.prisma",
         "// the Prisma CLI's settings for the schema slotcap generated. Prisma 7 does not",
         '// load .env by itself: export DATABASE_URL, or `npm install dotenv` and add',
         '// `import "dotenv/config";` as the first line. See slotcap\'s docs/prisma.md.',
-        'import { defineConfig, env } from "prisma/config";',
+        'import { defineConfig } from "prisma/config";',
         "",
         "export default defineConfig({",
         f"  schema: {json.dumps(schema)},",
@@ -48,7 +50,8 @@ def config_ts(phase: str, *, schema: str = "prisma/schema.prisma",
         "  },",
         "  datasource: {",
         "    // The direct (unpooled) URL: Migrate needs a session, not PgBouncer's pool.",
-        '    url: env("DATABASE_URL"),',
+        "    // process.env, not env(): `prisma generate` must not need a database URL.",
+        "    url: process.env.DATABASE_URL,",
         "  },",
         "});",
         "",
