@@ -102,6 +102,7 @@ def test_prisma_6_keeps_the_url_and_refuses_a_config() -> None:
     ("--phase", "phase2", "--output", "/nonexistent-dir/schema.prisma"),
     ("--phase", "phase2", "--prisma", "5"),
     ("--phase", "phase2", "--config-out", "/nonexistent-dir/prisma.config.ts"),
+    ("--phase", "phase2", "--output", "same.ts", "--config-out", "same.ts"),
 ])
 def test_bad_options_exit_2_in_one_message(args: tuple[str, ...]) -> None:
     result = slotcap("prisma-schema", *args)
