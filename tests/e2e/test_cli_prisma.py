@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from tests.conftest import postgres_database
 from tests.integration.migration_helpers import seed_legacy
 
 from slotcap.migration import migrate
-from slotcap.migration.prisma import PHASES, render, schema_for
+from slotcap.migration.prisma import PHASES, config_ts, render, schema_for
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
 
@@ -41,12 +42,67 @@ def test_output_writes_the_file(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [target]  # no temporary file left
 
 
+def test_json_prints_a_json_document() -> None:
+    """Regression (#23 item 7): --json printed the Prisma text with exit 0."""
+    result = slotcap("prisma-schema", "--phase", "phase2", "--json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document == {"phase": "phase2", "prisma": 7, "provider": "postgresql",
+                        "schema": render(schema_for("phase2")), "config": None,
+                        "output": None, "config_out": None}
+
+
+def test_written_files_are_ordinary_files(tmp_path: Path) -> None:
+    """Regression (#23 item 7): schema.prisma was written mode 0600 (mkstemp's); a new
+    file gets 0666 less the umask, a replaced one keeps its mode."""
+    schema, config = tmp_path / "schema.prisma", tmp_path / "prisma.config.ts"
+    old = os.umask(0o022)
+    try:
+        result = slotcap("prisma-schema", "--phase", "phase2", "--output", str(schema),
+                         "--config-out", str(config))
+    finally:
+        os.umask(old)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(schema.stat().st_mode) == 0o644
+    assert stat.S_IMODE(config.stat().st_mode) == 0o644
+    schema.chmod(0o664)
+    assert slotcap("prisma-schema", "--phase", "phase4", "--output", str(schema)).returncode == 0
+    assert stat.S_IMODE(schema.stat().st_mode) == 0o664
+    assert schema.read_text(encoding="utf-8") == render(schema_for("phase4"))
+
+
+def test_config_out_names_the_schema_relative_to_itself(tmp_path: Path) -> None:
+    (tmp_path / "prisma").mkdir()
+    result = slotcap("prisma-schema", "--phase", "phase4", "--output",
+                     str(tmp_path / "prisma" / "schema.prisma"), "--config-out",
+                     str(tmp_path / "prisma.config.ts"), "--json")
+    assert result.returncode == 0, result.stderr
+    config = (tmp_path / "prisma.config.ts").read_text(encoding="utf-8")
+    assert config == config_ts("phase4", schema="prisma/schema.prisma")
+    assert json.loads(result.stdout)["config"] == config
+    assert 'schema: "prisma/schema.prisma"' in config
+    assert 'path: "prisma/migrations"' in config and "url: process.env.DATABASE_URL," in config
+
+
+def test_prisma_6_keeps_the_url_and_refuses_a_config() -> None:
+    result = slotcap("prisma-schema", "--phase", "phase2", "--prisma", "6")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == render(schema_for("phase2"), prisma=6)
+    assert 'url      = env("DATABASE_URL")' in result.stdout
+    refused = slotcap("prisma-schema", "--phase", "phase2", "--prisma", "6",
+                      "--config-out", "prisma.config.ts")
+    assert refused.returncode == 2 and "--config-out" in refused.stderr
+
+
 @pytest.mark.parametrize("args", [
     ("--phase", "phase3"),
     ("--phase", "phase1"),
     (),
     ("--phase", "phase2", "--provider", "sqlite"),
     ("--phase", "phase2", "--output", "/nonexistent-dir/schema.prisma"),
+    ("--phase", "phase2", "--prisma", "5"),
+    ("--phase", "phase2", "--config-out", "/nonexistent-dir/prisma.config.ts"),
+    ("--phase", "phase2", "--output", "same.ts", "--config-out", "same.ts"),
 ])
 def test_bad_options_exit_2_in_one_message(args: tuple[str, ...]) -> None:
     result = slotcap("prisma-schema", *args)

@@ -1,6 +1,8 @@
 'use strict';
 // Validate a Prisma schema with Prisma's own schema engine (the WebAssembly build that
-// the Prisma CLI ships), offline. Usage: node check.js < schema.prisma
+// the Prisma CLI ships), offline. Usage: node check.js [--prisma 7|6] < schema.prisma
+// --prisma 7 (default): Prisma 7.10's engine (@prisma/prisma-schema-wasm);
+// --prisma 6: Prisma 6.19's, installed beside it under the npm alias prisma-schema-wasm-6.
 // Exit 0: valid, and (unless --no-format-check) already in `prisma format`'s layout.
 // Exit 1: the engine's error (or the formatting difference) on stderr.
 // Exit 2: the engine package is not installed (npm ci --prefix tests/prisma).
@@ -18,11 +20,18 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
+const at = process.argv.indexOf('--prisma');
+const major = at === -1 ? '7' : process.argv[at + 1];
+const ENGINES = { 7: '@prisma/prisma-schema-wasm', 6: 'prisma-schema-wasm-6' };
+if (!(major in ENGINES)) {
+  process.stderr.write(`--prisma: ${major} is not one of ${Object.keys(ENGINES).join(', ')}\n`);
+  process.exit(2);
+}
 let wasm;
 try {
-  wasm = require('@prisma/prisma-schema-wasm');
+  wasm = require(ENGINES[major]);
 } catch (err) {
-  process.stderr.write(`@prisma/prisma-schema-wasm is not installed: ${err.message}\n`);
+  process.stderr.write(`${ENGINES[major]} is not installed (npm ci --prefix tests/prisma): ${err.message}\n`);
   process.exit(2);
 }
 
@@ -72,6 +81,7 @@ if (formatCheck) {
 
 // One line of JSON for the caller: what the engine understood.
 const summary = {
+  engine: require(`${ENGINES[major]}/package.json`).version,
   provider: config.config.datasources.map((d) => d.activeProvider),
   models: dmmf.datamodel.models.map((m) => ({
     name: m.name,

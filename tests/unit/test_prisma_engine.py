@@ -1,7 +1,9 @@
 """The generated schema.prisma, checked by Prisma's own schema engine.
 
 tests/prisma/check.js runs ``@prisma/prisma-schema-wasm`` (the engine the Prisma CLI
-ships, pinned in tests/prisma/package-lock.json) offline under Node: validate, get_config,
+ships: Prisma 7.10's, and Prisma 6.19's beside it under the npm alias
+``prisma-schema-wasm-6``, both pinned in tests/prisma/package-lock.json) offline under
+Node: validate, get_config,
 lint, and ``prisma format`` (the output must already be in its layout). It prints what
 the engine understood (models, fields, enums), which must be what slotcap described.
 Without Node or the package the tests skip loudly — and fail under CI=true (.ci/run
@@ -22,12 +24,17 @@ from hypothesis import HealthCheck, given, settings
 from tests.conftest import missing
 from tests.strategies.prisma import schemas
 
+from slotcap.errors import ConfigurationError
 from slotcap.migration import prisma
 from slotcap.migration.prisma import Column, Index, Schema
 
 HERE = Path(__file__).resolve().parents[1] / "prisma"
 CHECK = HERE / "check.js"
-PACKAGE = HERE / "node_modules" / "@prisma" / "prisma-schema-wasm" / "package.json"
+PACKAGES = {7: HERE / "node_modules" / "@prisma" / "prisma-schema-wasm" / "package.json",
+            6: HERE / "node_modules" / "prisma-schema-wasm-6" / "package.json"}
+#: The engine each Prisma major's CLI ships (tests/prisma/package.json pins them).
+ENGINES = {7: "7.10.0-4.0edf323efd1d98336f3f0a68684b56f689b900d3",
+           6: "6.19.0-26.2ba551f319ab1df4bc874a89965d8b3641056773"}
 
 
 def _node() -> str:
@@ -35,21 +42,23 @@ def _node() -> str:
     if node is None:
         missing("PRISMA ENGINE TESTS", "node is not on PATH (Node.js 18+ runs Prisma's "
                 "schema engine)")
-    if not PACKAGE.is_file():
-        missing("PRISMA ENGINE TESTS", "@prisma/prisma-schema-wasm is not installed: "
+    if not all(p.is_file() for p in PACKAGES.values()):
+        missing("PRISMA ENGINE TESTS", "Prisma's schema engines are not installed: "
                 "npm ci --prefix tests/prisma")
     return node
 
 
-def engine(text: str, *flags: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([_node(), str(CHECK), *flags], input=text, capture_output=True,
-                          text=True, encoding="utf-8", timeout=60, check=False, cwd=HERE)
+def engine(text: str, *flags: str, prisma: int = 7) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([_node(), str(CHECK), "--prisma", str(prisma), *flags], input=text,
+                          capture_output=True, text=True, encoding="utf-8", timeout=60,
+                          check=False, cwd=HERE)
 
 
-def understood(text: str) -> dict[str, Any]:
-    result = engine(text)
+def understood(text: str, prisma: int = 7) -> dict[str, Any]:
+    result = engine(text, prisma=prisma)
     assert result.returncode == 0, result.stderr
     summary: dict[str, Any] = json.loads(result.stdout)
+    assert summary.pop("engine") == ENGINES[prisma]
     return summary
 
 
@@ -78,10 +87,31 @@ def _expected(schema: Schema) -> dict[str, Any]:
             "enums": [{"name": e.name, "values": list(e.values)} for e in schema.enums]}
 
 
+@pytest.mark.parametrize("version", prisma.PRISMA_VERSIONS)
 @pytest.mark.parametrize("phase", prisma.PHASES)
-def test_prisma_validates_and_understands_the_schema(phase: str) -> None:
+def test_prisma_validates_and_understands_the_schema(phase: str, version: int) -> None:
+    """Each Prisma major's own engine accepts the schema generated for it, formatted."""
     schema = prisma.schema_for(phase)
-    assert understood(prisma.render(schema)) == _expected(schema)
+    assert understood(prisma.render(schema, prisma=version), version) == _expected(schema)
+
+
+@pytest.mark.parametrize("phase", prisma.PHASES)
+def test_each_engine_refuses_the_other_majors_datasource(phase: str) -> None:
+    """The one difference is real: Prisma 7 refuses ``url`` in the datasource (P1012),
+    Prisma 6 requires it; so the default output is Prisma 7's and ``--prisma 6`` exists."""
+    schema = prisma.schema_for(phase)
+    for version, other in ((7, 6), (6, 7)):
+        result = engine(prisma.render(schema, prisma=version), prisma=other)
+        assert result.returncode == 1
+        assert "P1012" in result.stderr and "url" in result.stderr
+    text7, text6 = (prisma.render(schema, prisma=v) for v in (7, 6))
+    assert 'url      = env("DATABASE_URL")' in text6
+    assert "url" not in text7.split("datasource db {", 1)[1].split("}", 1)[0]
+
+
+def test_an_unknown_prisma_version_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="--prisma"):
+        prisma.render(prisma.schema_for("phase2"), prisma=5)
 
 
 def test_the_phases_differ_as_the_migration_does() -> None:

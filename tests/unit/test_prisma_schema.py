@@ -3,10 +3,14 @@ docs/prisma.md's list of what Prisma cannot express (the same list, exactly)."""
 
 from __future__ import annotations
 
+import json
+import posixpath
 import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from slotcap.errors import ConfigurationError
 from slotcap.migration.ddl.names import (
@@ -17,7 +21,14 @@ from slotcap.migration.ddl.names import (
     NEW_COLUMNS,
 )
 from slotcap.migration.ddl.phase4 import CONTRACTED_COLUMNS
-from slotcap.migration.prisma import PHASES, not_expressed, render, schema_for
+from slotcap.migration.prisma import (
+    PHASES,
+    config_ts,
+    not_expressed,
+    render,
+    schema_for,
+    schema_path,
+)
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "prisma.md"
 
@@ -85,3 +96,30 @@ def test_index_names_are_prismas_defaults_so_no_map_is_needed() -> None:
             for index in model.indexes:
                 assert index.name == index.default_name(model.table)
         assert "map:" not in render(schema_for(phase))
+
+
+_SEGMENTS = st.lists(
+    st.text(st.characters(exclude_characters="/\x00", exclude_categories=["Cs"]),
+            min_size=1, max_size=12).filter(lambda s: s not in (".", "..")),
+    max_size=4)
+
+
+@given(config_dir=_SEGMENTS, schema_dir=_SEGMENTS,
+       name=_SEGMENTS.filter(bool).map(lambda parts: parts[-1]))
+def test_the_configs_schema_path_leads_back_to_the_schema(
+        config_dir: list[str], schema_dir: list[str], name: str) -> None:
+    """Law: prisma.config.ts names the schema relative to its own folder, so joining the
+    two gives the schema file again, for any folder names (quotes and backslashes
+    included: the path is a JSON/TypeScript string literal)."""
+    folder = posixpath.join("/", *config_dir)
+    schema = posixpath.join("/", *schema_dir, name)
+    relative = schema_path(folder, schema)
+    assert posixpath.normpath(posixpath.join(folder, relative)) == posixpath.normpath(schema)
+    text = config_ts("phase2", schema=relative)
+    line = next(li for li in text.splitlines() if li.startswith("  schema: "))
+    assert json.loads(line.removeprefix("  schema: ").removesuffix(",")) == relative
+
+
+def test_schema_path_refuses_relative_paths() -> None:
+    with pytest.raises(ValueError, match="absolute"):
+        schema_path("prisma", "/x/schema.prisma")

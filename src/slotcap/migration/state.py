@@ -5,9 +5,10 @@ Each ``migrate``/``rollback``/``validate`` appends a row; the current phase is t
 phase of the newest ``apply`` or ``rollback`` row. Appending (instead of updating one
 row) keeps the audit trail a clinic's operator will be asked for.
 
-``appliedAt`` uses the database's own clock and the same type and default as the
-legacy ``createdAt`` column, so "reservations created since phase 2" compares like
-with like (the dual-write check).
+``appliedAt`` uses the database's own clock, written as UTC into the same zone-less
+type as the legacy ``createdAt`` column — the convention Prisma writes ``createdAt`` in
+(:mod:`slotcap.migration.ddl.utc`) — so "reservations created since phase 2" compares
+like with like (the dual-write check), whatever the database's ``TimeZone``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import attrs
 
 from slotcap.errors import MigrationError
 from slotcap.migration.ddl.names import STATE, q
+from slotcap.migration.ddl.utc import UTC_NOW
 from slotcap.sql import Dialect, SqlConnection
 
 __all__ = [
@@ -131,8 +133,8 @@ def record(
 ) -> None:
     """Append one history row (the caller decides the transaction)."""
     conn.execute(
-        f'INSERT INTO {q(STATE)} ("phase", "action", "validation", "detail") '  # noqa: S608
-        "VALUES (%s, %s, %s, %s)",
+        f'INSERT INTO {q(STATE)} ("phase", "action", "validation", "detail", "appliedAt") '  # noqa: S608
+        f"VALUES (%s, %s, %s, %s, {UTC_NOW[conn.dialect]})",
         (
             phase.value,
             action,

@@ -31,6 +31,7 @@ from slotcap.migration.ddl.names import (
     SLOTS,
     q,
 )
+from slotcap.migration.ddl.utc import UTC_NOW
 from slotcap.migration.state import create_state_table
 from slotcap.sql import Dialect, SqlConnection
 
@@ -198,8 +199,10 @@ _SETTINGS = {
 }
 #: The seeded clinic time zone (an IANA name).
 DEFAULT_TIME_ZONE = "Asia/Seoul"
+# The seeds write their time stamps as UTC (ddl/utc.py): a CURRENT_TIMESTAMP default
+# would store the session's local time, not Prisma's (and slotcap's stores') UTC.
 _SEED_SETTINGS = (
-    f'INSERT INTO {q(SETTINGS)} ("key", "value") VALUES (%s, %s) '  # noqa: S608
+    f'INSERT INTO {q(SETTINGS)} ("key", "value", "updatedAt") VALUES (%s, %s, {{now}}) '  # noqa: S608
     "ON CONFLICT DO NOTHING"
 )
 
@@ -227,12 +230,14 @@ _JOURNAL = {
 # Identifiers are constants and every value is bound (the S608 noqa below).
 _SEED_SERVICES = (
     f'INSERT INTO {q(SERVICES)} ("id", "code", "name", "nameEn", "description", "category", '  # noqa: S608
-    '"durationMinutes", "bufferMinutes", "basePrice", "isActive", "isVisible", "displayOrder") '
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+    '"durationMinutes", "bufferMinutes", "basePrice", "isActive", "isVisible", "displayOrder", '
+    '"createdAt", "updatedAt") '
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, {now}, {now}) ON CONFLICT DO NOTHING"
 )
 _SEED_SLOTS = (
     f'INSERT INTO {q(SLOTS)} ("id", "dayOfWeek", "period", "startTime", "endTime", '  # noqa: S608
-    '"totalMinutes", "isActive") VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING'
+    '"totalMinutes", "isActive", "createdAt", "updatedAt") '
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, {now}, {now}) ON CONFLICT DO NOTHING"
 )
 
 
@@ -240,7 +245,7 @@ def _seed(conn: SqlConnection) -> None:
     # ON CONFLICT DO NOTHING without a target also skips a (dayOfWeek, period) the clinic
     # already configured under another id: a re-run never overwrites the clinic's hours.
     conn.execute_many(
-        _SEED_SERVICES,
+        _SEED_SERVICES.format(now=UTC_NOW[conn.dialect]),
         [
             (s.id, s.code, s.name, s.name_en, s.description, s.category, s.duration_minutes,
              s.buffer_minutes, s.base_price, s.is_active, s.is_visible, s.display_order)
@@ -248,7 +253,7 @@ def _seed(conn: SqlConnection) -> None:
         ],
     )
     conn.execute_many(
-        _SEED_SLOTS,
+        _SEED_SLOTS.format(now=UTC_NOW[conn.dialect]),
         [
             (s.id, s.day_of_week, s.period.value, f"{s.start_time:%H:%M}",
              f"{s.end_time:%H:%M}", s.total_minutes, s.is_active)
@@ -283,7 +288,8 @@ def create_clinic_tables(conn: SqlConnection) -> None:
     conn.execute(_CLOSURES[conn.dialect])
     conn.execute(_CLOSURES_INDEX)
     conn.execute(_SETTINGS[conn.dialect])
-    conn.execute(_SEED_SETTINGS, ("timeZone", DEFAULT_TIME_ZONE))
+    conn.execute(_SEED_SETTINGS.format(now=UTC_NOW[conn.dialect]),
+                 ("timeZone", DEFAULT_TIME_ZONE))
 
 
 def new_reservation_columns_sql(dialect: Dialect) -> dict[str, str]:

@@ -14,7 +14,10 @@ engine validate the output.
 
 from __future__ import annotations
 
+from slotcap.migration.prisma.config import config_ts, schema_path
 from slotcap.migration.prisma.model import (
+    DEFAULT_PRISMA,
+    PRISMA_VERSIONS,
     Column,
     Enum,
     Index,
@@ -22,6 +25,7 @@ from slotcap.migration.prisma.model import (
     NotExpressed,
     Relation,
     Schema,
+    check_prisma,
     render,
 )
 from slotcap.migration.prisma.schema import (
@@ -35,7 +39,9 @@ from slotcap.migration.prisma.schema import (
 
 __all__ = [
     "CLOSURES",
+    "DEFAULT_PRISMA",
     "PHASES",
+    "PRISMA_VERSIONS",
     "PROVIDERS",
     "SETTINGS",
     "Column",
@@ -45,7 +51,10 @@ __all__ = [
     "NotExpressed",
     "Relation",
     "Schema",
+    "check_prisma",
+    "config_ts",
     "not_expressed",
     "render",
     "schema_for",
+    "schema_path",
 ]

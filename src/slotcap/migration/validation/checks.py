@@ -43,6 +43,7 @@ from slotcap.migration.ddl.names import (
     STATE,
     q,
 )
+from slotcap.migration.ddl.utc import window_start
 from slotcap.migration.state import Phase, detect_phase
 from slotcap.migration.validation.report import Check, ValidationReport
 from slotcap.sql import Dialect, SqlConnection
@@ -218,25 +219,32 @@ def _backfill_agrees_with_parser(conn: SqlConnection, cat: Catalog) -> Check:
 
 
 def _dual_write(conn: SqlConnection, cat: Catalog) -> Check:
+    """Rows created since phase 2 without the new columns. ``createdAt`` is UTC when
+    Prisma (or slotcap) wrote it and local time when a column default did, so the window
+    opens at :func:`~slotcap.migration.ddl.utc.window_start` of phase 2's record: at most
+    the zone's offset early (rows phase 2 proved complete), never late."""
+    last_apply = (f'SELECT max("appliedAt") FROM {q(STATE)} '  # noqa: S608
+                  "WHERE \"phase\" = 'phase2' AND \"action\" = 'apply'")
     since = conn.scalar(
-        f'SELECT CAST(max("appliedAt") AS TEXT) FROM {q(STATE)} '  # noqa: S608
-        "WHERE \"phase\" = 'phase2' AND \"action\" = 'apply'"
+        f"SELECT CAST(({last_apply}) AS TEXT)"
     ) if STATE in cat.tables else None
     if since is None:
         return Check("dual_write_since_phase2", "phase3", True,
                      {"note": "phase 2 not applied yet: nothing to monitor"})
+    start = window_start(conn.dialect, f"({last_apply})")
     row = conn.execute(
         'SELECT count(*), count("service"), count("serviceId"), count("preferredTime"), '  # noqa: S608
         'count("period"), count(CASE WHEN "serviceId" IS NULL OR "serviceName" IS NULL '
-        'OR "estimatedDuration" IS NULL OR "period" IS NULL THEN 1 END) '
-        f'FROM {_R} WHERE "createdAt" >= (SELECT max("appliedAt") FROM {q(STATE)} '
-        "WHERE \"phase\" = 'phase2' AND \"action\" = 'apply')"
+        'OR "estimatedDuration" IS NULL OR "period" IS NULL THEN 1 END), '
+        f"CAST({start} AS TEXT) "
+        f'FROM {_R} WHERE "createdAt" >= {start}'
     )[0]
-    total, old_service, new_id, old_time, new_period, missing = (int(v) for v in row)
+    total, old_service, new_id, old_time, new_period, missing = (int(v) for v in row[:6])
     return Check("dual_write_since_phase2", "phase3", missing == 0,
-                 {"since": since, "total": total, "has_old_service": old_service,
-                  "has_new_serviceId": new_id, "has_old_time": old_time,
-                  "has_new_period": new_period, "old_without_new": missing})
+                 {"since": since, "window_start": row[6], "total": total,
+                  "has_old_service": old_service, "has_new_serviceId": new_id,
+                  "has_old_time": old_time, "has_new_period": new_period,
+                  "old_without_new": missing})
 
 
 # -- phase 4 ------------------------------------------------------------------------------
