@@ -18,7 +18,7 @@ from slotcap.domain.timeparse._result import NOON_S, period_of_seconds
 from slotcap.domain.timeparse._scan import Kind, Mention
 from slotcap.domain.timeparse._words import DayWord
 
-__all__ = ["Fail", "Read", "resolve_unit"]
+__all__ = ["Fail", "Read", "open_bound", "resolve_unit"]
 
 HOUR_S: Final = 3600
 DAY_S: Final = 24 * HOUR_S
@@ -99,6 +99,8 @@ def _twenty_four(m: Mention, words: Sequence[DayWord], range_end: bool) -> Resol
 
 def _qualified(m: Mention, words: Sequence[DayWord], range_end: bool) -> Resolved:
     """A 1-12 hour with am/pm or a time-of-day word: each word maps it to one hour."""
+    if m.to_twelve:
+        return _CONFLICT  # "quarter to twelve pm": 11:45 or 23:45?
     hour = words[0].hour_of(m.hour)
     if hour is None or any(w.hour_of(m.hour) != hour for w in words[1:]):
         return _CONFLICT  # "점심 9시", or "오후 3am"
@@ -184,13 +186,27 @@ def _single(unit: Single, context: Sequence[DayWord], hours: ClinicHours) -> Rea
     read = settle(c, hours)
     if isinstance(read, Fail) or unit.bound is None or read.seconds is None:
         return read
-    # Open ranges: [X, end of day) or [start of day, X). Only one lying wholly in a
-    # period says which one.
-    if unit.bound is Bound.AFTER and read.seconds >= NOON_S:
-        return Read(Period.AFTERNOON, read.seconds, "after_clock")
-    if unit.bound is Bound.BEFORE and read.seconds <= NOON_S:
-        return Read(Period.MORNING, None, "before_clock")
-    return Fail("ambiguous_open_range", ambiguous=True)
+    return open_bound(read.seconds, unit.bound)
+
+
+def open_bound(seconds: int, bound: Bound) -> Read | Fail:
+    """ "from X" / "until X": the period of the hour on the bound's open side.
+
+    A person who writes "10시부터" or "after 3pm" means to come about then, not any time
+    to midnight; "until 11" means shortly before 11. The hour next to the bound, [X, X+1h)
+    or [X-1h, X), must lie in one period: "after 11:30" and "before 12:30" straddle noon
+    and abstain.
+    """
+    if bound is Bound.AFTER:
+        first, last, clock = seconds, seconds + HOUR_S - 1, seconds
+        reason = "after_clock"
+    else:
+        first, last, clock = seconds - HOUR_S, seconds - 1, None
+        reason = "before_clock"
+    period = period_of_seconds(first)
+    if first < 0 or period_of_seconds(last) is not period:
+        return Fail("ambiguous_open_range", ambiguous=True)
+    return Read(period, clock, reason)
 
 
 def _start_before(s: Cands, end: int, hours: ClinicHours) -> int | Fail:

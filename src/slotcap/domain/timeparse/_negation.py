@@ -1,0 +1,180 @@
+"""Negation as a reading: what a text denies is excluded, and one period may remain.
+
+"오전은 안돼요" (mornings are impossible) is the afternoon; "오후 불가, 오전만 가능" is the
+morning; "not before 2 pm" is from 2 pm; "not 9, 2pm works" is 2 pm. The text is cut
+into clauses (at punctuation and "but"-like words), each clause into what a negation
+denies (its *scope*) and what it leaves affirmed:
+
+* Korean negations follow what they deny (``오전은 안돼요``, ``오후 말고``, ``오전 X``): the
+  scope runs from the clause start to the negation; what follows is affirmed.
+* "except" / "other than" precede it: the scope runs from them to the clause end.
+* "not", "no", "n't", "never", "impossible", "unavailable" deny their whole clause.
+
+A denied *period word* that names a whole period (오전, 오후, morning, afternoon, am,
+pm, 점심 전/후) excludes that period; a denied open bound ("not before 2 pm") is its
+opposite bound; a denied clock or range ("not 9", "not 9-11") excludes no period. The
+affirmed clauses are read as usual and must agree with what remains. The text is read
+only when exactly one period is left; it abstains when a negation denies nothing it can
+name (``not sure``), when a clause holds two negations (``안 되는 건 아니에요``), or
+when a Korean negation may reach back over a bare list item (``오전, 오후 안돼요``: is the
+morning denied too?).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Final
+
+from slotcap.domain.model import Period
+from slotcap.domain.timeparse._group import Bound, Single, group
+from slotcap.domain.timeparse._hours import ClinicHours
+from slotcap.domain.timeparse._resolve import Fail, Read, open_bound, resolve_mention, settle
+from slotcap.domain.timeparse._result import ParsedTime, abstain, clock_of_seconds
+from slotcap.domain.timeparse._scan import Lexed, Negation, Scope, lex
+
+__all__ = ["read_negated"]
+
+# Where a clause ends. Not "and" / "or" / "," inside a list: "mornings and afternoons are
+# not possible" denies both. A comma does end a clause ("not 9, 2pm works").
+_CLAUSE_BREAK: Final = re.compile(
+    r"[,;!?]|\.(?!\d)|(?<![a-z])(?:but|however|though|although|whereas|instead)(?![a-z])"
+    r"|하지만|그런데|근데|대신"
+)
+# What a clause may hold besides its time words to count as a bare list item.
+_FILLER: Final = re.compile(r"[\s,.;!?/()~\-]*")
+_BOTH: Final = frozenset({Period.MORNING, Period.AFTERNOON})
+_FLIPPED: Final = {Bound.AFTER: Bound.BEFORE, Bound.BEFORE: Bound.AFTER}
+
+Reader = Callable[[str], ParsedTime]
+
+
+def _clauses(text: str) -> list[tuple[int, int]]:
+    spans, start = [], 0
+    for m in _CLAUSE_BREAK.finditer(text):
+        spans.append((start, m.start()))
+        start = m.end()
+    spans.append((start, len(text)))
+    return spans
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _is_bare(text: str) -> bool:
+    """Only time words, numbers and separators: a list item, not a sentence."""
+    lexed = lex(text)
+    if lexed.negations:
+        return False
+    covered = [(s, e) for s, e, _ in (*lexed.words, *lexed.marks)]
+    covered += [(m.start, m.end) for m in (*lexed.mentions, *lexed.lones)]
+    rest, last = [], 0
+    for s, e in sorted(covered):
+        rest.append(text[last:s])
+        last = max(last, e)
+    rest.append(text[last:])
+    return _FILLER.fullmatch("".join(rest)) is not None
+
+
+class _Reading:
+    """What the clauses say so far: the periods still allowed, the affirmed reads."""
+
+    def __init__(self) -> None:
+        self.allowed: set[Period] = set(_BOTH)
+        self.reads: list[ParsedTime] = []
+
+    def deny(self, text: str, hours: ClinicHours) -> Fail | None:
+        """Exclude what a negation's scope names; fail if it names nothing."""
+        lexed = lex(text)
+        grouped = group(text, lexed)
+        if not grouped.units and not grouped.context and not lexed.lones:
+            return Fail("negated")  # "not sure", "안 바빠요": nothing time-like is denied
+        for word in grouped.context:
+            if word.excludes and word.period is not None:
+                self.allowed.discard(word.period)
+        for unit in grouped.units:
+            if isinstance(unit, Single) and unit.bound is not None:
+                # "not before 2 pm" is "from 2 pm"; "not after 11am" is "until 11am".
+                resolved = resolve_mention(unit.mention, grouped.context, hours)
+                if isinstance(resolved, Fail):
+                    return resolved
+                read = settle(resolved, hours)
+                if isinstance(read, Fail) or read.seconds is None:
+                    return read if isinstance(read, Fail) else Fail("negated")
+                bounded = open_bound(read.seconds, _FLIPPED[unit.bound])
+                if isinstance(bounded, Fail):
+                    return bounded
+                self.affirm(_as_result(bounded))
+        return None
+
+    def affirm(self, result: ParsedTime) -> None:
+        self.reads.append(result)
+        if result.period is not None:
+            self.allowed &= {result.period}
+
+
+def _as_result(read: Read) -> ParsedTime:
+    # The reading of the opposite bound, under its own reason: the negation did it.
+    return ParsedTime(read.period, clock_of_seconds(read.seconds), False, "negated_bound")
+
+
+def _segments(text: str, lexed: Lexed) -> list[tuple[str, bool]] | None:
+    """(text, denied) pieces in order; None when a negation's scope is unclear."""
+    pieces: list[tuple[str, bool]] = []
+    previous_bare = False
+    for start, end in _clauses(text):
+        negations = [n for n in lexed.negations if start <= n.start < end]
+        if len(negations) > 1:
+            return None  # "안 되는 건 아니에요", "not impossible": double negation
+        clause = text[start:end]
+        if not negations:
+            pieces.append((clause, False))
+            previous_bare = bool(clause.strip()) and _is_bare(clause)
+            continue
+        n: Negation = negations[0]
+        before, after = text[start : n.start], text[n.end : end]
+        if n.scope is Scope.BACKWARD:
+            # "오전, 오후 안돼요": the negation may reach back over the bare "오전".
+            if previous_bare:
+                return None
+            pieces += [(before, True), (after, False)]
+        elif n.scope is Scope.FORWARD:
+            pieces += [(before, False), (after, True)]
+        else:
+            pieces.append((before + " " + after, True))
+        previous_bare = False
+    return pieces
+
+
+def read_negated(text: str, lexed: Lexed, hours: ClinicHours, read_plain: Reader) -> ParsedTime:
+    """The period a text with negations leaves, or an abstention."""
+    pieces = _segments(text, lexed)
+    if pieces is None:
+        return abstain("negated")
+    reading = _Reading()
+    for piece, denied in pieces:
+        piece = _squash(piece)
+        if not piece:
+            continue
+        if denied:
+            failed = reading.deny(piece, hours)
+            if failed is not None:
+                return abstain(failed.reason, ambiguous=failed.ambiguous)
+            continue
+        result = read_plain(piece)
+        if result.period is None and result.reason not in ("unreadable", "empty", "no_preference"):
+            return result  # an affirmed clause that cannot be read: its own reason
+        if result.period is not None:
+            reading.affirm(result)
+    if not reading.allowed:
+        return abstain("conflicting", ambiguous=True)  # "오전 안돼요, 오전 가능"; both denied
+    if len(reading.allowed) > 1:
+        return abstain("negated")  # "9시는 안돼요": the clock is out, both periods remain
+    (period,) = reading.allowed
+    reads = [r for r in reading.reads if r.period is period]
+    if not reads:
+        return ParsedTime(period, None, False, "negation_remaining")
+    if len(reads) == 1 or all(r.clock == reads[0].clock for r in reads):
+        return reads[0]
+    return ParsedTime(period, None, False, "options_agree")
