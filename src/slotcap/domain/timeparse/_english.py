@@ -50,12 +50,9 @@ _TEENS_W: Final = "|".join(sorted(_TEENS, key=len, reverse=True))
 _MINUTES_AFTER: Final = (
     rf"(?:o|oh)[\s-]?(?:{_ONES_W})|(?:{_TENS_W})(?:[\s-]?(?:{_ONES_W}))?|{_TEENS_W}"
 )
-# After digits ("2 thirty") only the words that cannot be an hour themselves: "9 ten"
-# reads as two numbers as easily as 9:10.
-_MINUTES_AFTER_DIGITS: Final = (
-    rf"(?:o|oh)[\s-]?(?:{_ONES_W})|(?:{_TENS_W})(?:[\s-]?(?:{_ONES_W}))?"
-    r"|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
-)
+# After digits ("2 thirty", "12 ten am") the same words: a lone number beside an hour
+# word would otherwise let "ten am" be read alone.
+_MINUTES_AFTER_DIGITS: Final = _MINUTES_AFTER
 _MINUTE_UNIT: Final = r"\s?min(?:ute)?s?"
 _DIRECTION: Final = r"past|after|to|till|til|of"
 _HOUR_OR_DIGITS: Final = rf"(?:{_HOUR_W})(?![a-z])|\d{{1,2}}(?![\d:])"
@@ -89,8 +86,9 @@ WORD_FIRST_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     (
         # "nine thirty", "ten o'clock", "eleven-ish", "two pm"; "three" alone is lone.
         "EN_HOUR",
-        rf"(?<![a-z])(?P<ew_h>{_HOUR_W})(?![a-z])(?:(?P<ew_oc>[\s-]?o'?\s?clock)"
-        rf"|\s(?P<ew_m>{_MINUTES_AFTER})|(?P<ew_ish>\s?[-~]?\s?ish))?(?![a-z])" + _mark("ew"),
+        rf"(?<![a-z])(?P<ew_h>{_HOUR_W})(?:(?P<ew_ish>\s?[-~]?\s?ish)|(?![a-z])"
+        rf"(?:(?P<ew_oc>[\s-]?o'?\s?clock)|[\s-](?P<ew_m>{_MINUTES_AFTER}))?)(?![a-z])"
+        + _mark("ew"),
     ),
 )
 
@@ -106,7 +104,8 @@ DIGIT_FIRST_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     # "2 thirty", "9 forty-five pm"
     (
         "EN_DMIN",
-        _NO_DIGIT_BEFORE + rf"(?P<ed_h>\d{{1,2}})\s(?P<ed_m>{_MINUTES_AFTER_DIGITS})(?![a-z])"
+        _NO_DIGIT_BEFORE
+        + rf"(?P<ed_h>\d{{1,2}})\s(?P<ed_m>{_MINUTES_AFTER_DIGITS})(?![a-z])"
         + _mark("ed"),
     ),
     # European "14h30", "9h", "10h00"
@@ -204,7 +203,7 @@ def _digit_minutes(m: re.Match[str], _text: str) -> list[Mention]:
 def _european(m: re.Match[str], _text: str) -> list[Mention]:
     hour, padded = int(m["eu_h"]), len(m["eu_h"]) == 2 and m["eu_h"][0] == "0"
     minute = int(m["eu_m"]) if m["eu_m"] else 0
-    return [Mention(m.start(), m.end(), hour, minute, padded=padded)]
+    return [Mention(m.start(), m.end(), hour, minute, padded=padded, european=True)]
 
 
 BUILDERS: Final = {

@@ -57,6 +57,7 @@ _HOUR_PREPOSITION: Final = re.compile(
     r"(?:(?<![a-z])(?:at|around|about|approx\.?|approximately|circa|after|from|since|before"
     r"|until|till|by|than)|약|대략)\s?$"
 )
+_WORD_RANGE: Final = re.compile(r"\s(?:to|till|until|thru|through)\s")
 # A text of nothing but hour words ("nine", "nine or ten", "around eleven") is a time
 # field's answer: its words are hours. "two people" never gets here (a skipped count).
 _HOUR_W: Final = "|".join(HOUR_WORDS)
@@ -126,6 +127,14 @@ def _promotable(text: str, lone: Mention, clocks: list[Mention], lexed: Lexed) -
 def _clocks(text: str, lexed: Lexed) -> list[Mention]:
     clocks = list(lexed.mentions)
     pending = list(lexed.lones)
+    # "10 to 12", "two till four": two numbers joined by a word of range are hours (a
+    # "-" or "/" between them may be a date: "9-11").
+    for first, second in zip(lexed.lones, lexed.lones[1:], strict=False):
+        if _WORD_RANGE.fullmatch(text, first.end, second.start):
+            for lone in (first, second):
+                if lone in pending:
+                    clocks.append(lone)
+                    pending.remove(lone)
     # Promoting one number can make its neighbour promotable ("9, 10, 11시"): repeat.
     changed = True
     while changed and pending:

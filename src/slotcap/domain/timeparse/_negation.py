@@ -38,10 +38,11 @@ __all__ = ["read_negated"]
 # Where a clause ends. Not "and" / "or" / "," inside a list: "mornings and afternoons are
 # not possible" denies both. A comma does end a clause ("not 9, 2pm works").
 _CLAUSE_BREAK: Final = re.compile(
-    r"[,;!?]|\.(?!\d)|(?<![a-z])(?:but|however|though|although|whereas|instead)(?![a-z])"
+    r"[,;!?]|(?<![a-z]\.[a-z])\.(?!\d)|(?<![a-z])(?:but|however|though|although|whereas|instead)(?![a-z])"
     r"|하지만|그런데|근데|대신"
 )
 # What a clause may hold besides its time words to count as a bare list item.
+_ALNUM: Final = re.compile(r"[^\W_]")
 _FILLER: Final = re.compile(r"[\s,.;!?/()~\-]*")
 _BOTH: Final = frozenset({Period.MORNING, Period.AFTERNOON})
 _FLIPPED: Final = {Bound.AFTER: Bound.BEFORE, Bound.BEFORE: Bound.AFTER}
@@ -49,9 +50,20 @@ _FLIPPED: Final = {Bound.AFTER: Bound.BEFORE, Bound.BEFORE: Bound.AFTER}
 Reader = Callable[[str], ParsedTime]
 
 
-def _clauses(text: str) -> list[tuple[int, int]]:
+def _token_spans(lexed: Lexed) -> list[tuple[int, int]]:
+    spans = [(n.start, n.end) for n in lexed.negations]
+    spans += [(m.start, m.end) for m in (*lexed.mentions, *lexed.lones)]
+    spans += [(s, e) for s, e, _ in (*lexed.words, *lexed.marks)]
+    return spans
+
+
+def _clauses(text: str, lexed: Lexed) -> list[tuple[int, int]]:
     spans, start = [], 0
+    tokens = _token_spans(lexed)
     for m in _CLAUSE_BREAK.finditer(text):
+        if any(s <= m.start() < e for s, e in tokens):
+            # The "." of "a.m.", the "but" of "any time but mornings": inside a token.
+            continue
         spans.append((start, m.start()))
         start = m.end()
     spans.append((start, len(text)))
@@ -123,7 +135,7 @@ def _segments(text: str, lexed: Lexed) -> list[tuple[str, bool]] | None:
     """(text, denied) pieces in order; None when a negation's scope is unclear."""
     pieces: list[tuple[str, bool]] = []
     previous_bare = False
-    for start, end in _clauses(text):
+    for start, end in _clauses(text, lexed):
         negations = [n for n in lexed.negations if start <= n.start < end]
         if len(negations) > 1:
             return None  # "안 되는 건 아니에요", "not impossible": double negation
@@ -155,6 +167,8 @@ def read_negated(text: str, lexed: Lexed, hours: ClinicHours, read_plain: Reader
     reading = _Reading()
     for piece, denied in pieces:
         piece = _squash(piece)
+        if denied and _ALNUM.search(piece) is None:
+            return abstain("negated")  # "No, afternoon": what does the "no" deny?
         if not piece:
             continue
         if denied:

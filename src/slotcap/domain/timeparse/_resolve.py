@@ -153,7 +153,19 @@ def resolve_mention(
         return _qualified(m, m.marks, range_end)
     if context:
         return _from_context(m, context, hours)
+    if m.european and not m.padded:
+        return _european(m, hours)
     return _unqualified(m)
+
+
+def _european(m: Mention, hours: ClinicHours) -> Resolved:
+    """ "9h" is 24-hour notation, 09:00 as written; "2h" would be 02:00, when no clinic
+    works, and its writer may have meant 14h: the written clock counts only inside a
+    clinic day."""
+    seconds = m.hour * HOUR_S + m.minute * 60
+    if m.hour == 12 or hours.in_day(seconds):
+        return Cands((seconds,), 0, "clock_24h")
+    return Fail("ambiguous_bare_hour", ambiguous=True)
 
 
 def _choose(values: tuple[int, ...], anchors: tuple[int, ...], hours: ClinicHours) -> Read | Fail:

@@ -154,6 +154,8 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ("W_AFTERNOON", r"(?<![a-z])afternoons?(?![a-z])"),
     ("W_NIGHT", r"(?<![a-z])(?:tonight|nights?)(?![a-z])|야간|밤"),
     ("W_DAYTIME", r"낮(?![은게아])"),
+    # "any time but mornings", "anything but the afternoon": an exception, not a clause break.
+    ("NEG_ANY_BUT", r"(?<![a-z])(?:any\s?time|anything|whenever)\sbut(?![a-z])"),
     (
         "NOPREF",
         r"(?<![a-z])(?:asap|a\.s\.a\.p\.?|any\s?time|any|whenever|flexible|either"
@@ -163,7 +165,8 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     # "except" precedes it, "not"/"no"/"n't" deny their whole clause.
     (
         "NEG_BACKWARD",
-        r"안\s?(?:돼|되|됨|됩)|불가|말고|빼고|제외|어렵|힘들|곤란|싫|피해|피하|이외|외에|외엔"
+        r"안\s?(?:돼|되|됨|됩|될)|불가|불편|말고|빼고|제외|어렵|어려|힘들|힘드|곤란|싫|피해|피하"
+        r"|이외|외에|외엔"
         r"|(?<![가-힣])못(?=\s|[가-힣])|(?<![가-힣])아니(?!면)|(?<![a-z\d])[x×✕✗✘](?![a-z])",
     ),
     (
@@ -332,6 +335,7 @@ def _add_mention(out: Lexed, text: str, m: re.Match[str], mention: Mention) -> N
 _SCOPES: Final = {
     "NEG_BACKWARD": Scope.BACKWARD,
     "NEG_FORWARD": Scope.FORWARD,
+    "NEG_ANY_BUT": Scope.FORWARD,
     "NEG_CLAUSE": Scope.CLAUSE,
 }
 

@@ -37,6 +37,7 @@ class Mention:
     # "quarter to twelve" is stored as 11:45 (what the digits say), but with "pm" it
     # could be 11:45 or 23:45: a mark on such a clock abstains instead of choosing.
     to_twelve: bool = False
+    european: bool = False  # "9h", "14h30": 24-hour notation without a leading zero
 
 
 class Scope(enum.Enum):
