@@ -163,6 +163,13 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ),
     # Negations, by what they deny (see _negation): Korean ones follow what they deny,
     # "except" precedes it, "not"/"no"/"n't" deny their whole clause.
+    # "오전 안 되면 오후" (if not the morning, the afternoon), "10am, if not 2pm": a second
+    # choice, not a denial. Skipped, the two sides are options that must agree.
+    (
+        "SKIP_IF_NOT",
+        r"(?:안\s?(?:되|돼)|불가하|어려우|힘들|곤란하)면|(?<![a-z])if\s(?:not|that\sdoesn't\swork)"
+        r"(?![a-z])",
+    ),
     (
         "NEG_BACKWARD",
         r"안\s?(?:돼|되|됨|됩|될)|불가|불편|말고|빼고|제외|어렵|어려|힘들|힘드|곤란|싫|피해|피하"
