@@ -110,110 +110,125 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     *en.DIGIT_FIRST_PATTERNS,
     ("ISH", _NO_DIGIT_BEFORE + r"(?P<i_h>\d{1,2})\s?[-~]?\s?ish(?![a-z])"),
     ("OCLOCK", _NO_DIGIT_BEFORE + r"(?P<o_h>\d{1,2})\s?o'?\s?clock"),
-    ("NOON", r"정오|(?<![a-z])(?:noon|midday|mid-day)(?![a-z])"),
-    ("MIDNIGHT", r"자정|(?<![a-z])midnight(?![a-z])"),
+    # Words. Each alternative starts in one script only (a Korean spelling and an English
+    # one are two alternatives, "NOON" and "NOON_EN"): the master pattern tries the
+    # English ones only where a Latin word starts and the Korean ones only on Hangul.
+    ("NOON", r"정오"),
+    ("NOON_EN", r"(?<![a-z])(?:noon|midday|mid-day)(?![a-z])"),
+    ("MIDNIGHT", r"자정"),
+    ("MIDNIGHT_EN", r"(?<![a-z])midnight(?![a-z])"),
     *en.WORD_FIRST_PATTERNS,
-    (
-        # "no later than 10" is a bound ("by 10"), not a negation: the grouping reads it.
-        "SKIP_BOUND",
-        r"(?<![a-z])(?:no|not)\s(?:later|earlier|sooner)\sthan(?![a-z])",
-    ),
+    # "no later than 10" is a bound ("by 10"), not a negation: the grouping reads it.
+    ("SKIP_BOUND_EN", r"(?<![a-z])(?:no|not)\s(?:later|earlier|sooner)\sthan(?![a-z])"),
     (
         "W_DAILY_PM",
         r"(?:학교|수업|일|업무|회사|근무)\s?(?:끝나고|끝난\s?(?:후|뒤)|마치고|마친\s?(?:후|뒤))"
-        r"|방과\s?후|하교\s?(?:후|하고|길)|(?<![a-z])(?:after\s(?:school|class(?:es)?)"
-        r"|end\sof\s(?:the\s)?(?:day|business|(?:work\s?)?day)|(?:late|later)\sin\sthe\sday)"
-        r"(?![a-z])",
+        r"|방과\s?후|하교\s?(?:후|하고|길)",
     ),
     (
-        "W_DAILY_AM",
-        r"출근\s?(?:이전|전|길)(?![후화])|등교\s?(?:이전|전)(?![후화])"
-        r"|(?<![a-z])(?:before\s(?:work|school|class(?:es)?)|first\sthing)(?![a-z])",
+        "W_DAILY_PM_EN",
+        r"(?<![a-z])(?:after\s(?:school|class(?:es)?)|end\sof\s(?:the\s)?(?:work\s?)?day"
+        r"|close\sof\sbusiness|(?:late|later)\sin\sthe\sday)(?![a-z])",
+    ),
+    ("W_DAILY_AM", r"출근\s?(?:이전|전|길)(?![후화])|등교\s?(?:이전|전)(?![후화])"),
+    (
+        "W_DAILY_AM_EN",
+        r"(?<![a-z])(?:before\s(?:work|school|class(?:es)?)|first\sthing)(?![a-z])",
     ),
     ("W_NEUTRAL", r"점심\s?(?:시간\s?)?전후"),
-    (
-        "W_BEFORE_LUNCH",
-        r"점심\s?(?:시간\s?)?(?:이전|전)(?![후화])|(?<![a-z])before\slunch(?:time)?",
-    ),
+    ("W_BEFORE_LUNCH", r"점심\s?(?:시간\s?)?(?:이전|전)(?![후화])"),
+    ("W_BEFORE_LUNCH_EN", r"(?<![a-z])before\slunch(?:time)?"),
     (
         "W_AFTER_LUNCH",
-        r"점심\s?(?:시간\s?)?(?:이후|후|지나서|끝나고|뒤)|점심\s?(?:먹고|식사\s?(?:후|하고))"
-        r"|(?<![a-z])after\slunch(?:time)?",
+        r"점심\s?(?:시간\s?)?(?:이후|후|지나서|끝나고|뒤)|점심\s?(?:먹고|식사\s?(?:후|하고))",
     ),
-    (
-        "W_EVENING",
-        r"저녁|퇴근\s?(?:이후|후|하고|길)|일과\s?후"
-        r"|(?<![a-z])(?:evenings?|after\s(?:work|office|my\sshift))(?![a-z])",
-    ),
+    ("W_AFTER_LUNCH_EN", r"(?<![a-z])after\slunch(?:time)?"),
+    ("W_EVENING", r"저녁|퇴근\s?(?:이후|후|하고|길)|일과\s?후"),
+    ("W_EVENING_EN", r"(?<![a-z])(?:evenings?|after\s(?:work|office|my\sshift))(?![a-z])"),
     ("W_KO_AM", r"오전"),
     ("W_KO_PM", r"오후"),
-    ("W_MORNING", r"(?<![a-z])mornings?(?![a-z])"),
+    ("W_MORNING_EN", r"(?<![a-z])mornings?(?![a-z])"),
     ("W_EARLY", r"아침"),
-    ("W_DAWN", r"새벽|(?<![a-z])dawn(?![a-z])"),
-    ("W_LUNCH", r"점심|런치|(?<![a-z])lunch(?:time)?(?![a-z])"),
-    ("W_AFTERNOON", r"(?<![a-z])afternoons?(?![a-z])"),
-    ("W_NIGHT", r"(?<![a-z])(?:tonight|nights?)(?![a-z])|야간|밤"),
+    ("W_DAWN", r"새벽"),
+    ("W_DAWN_EN", r"(?<![a-z])dawn(?![a-z])"),
+    ("W_LUNCH", r"점심|런치"),
+    ("W_LUNCH_EN", r"(?<![a-z])lunch(?:\s?time)?(?![a-z])"),
+    ("W_AFTERNOON_EN", r"(?<![a-z])afternoons?(?![a-z])"),
+    ("W_NIGHT_EN", r"(?<![a-z])(?:tonight|nights?)(?![a-z])"),
+    ("W_NIGHT", r"야간|밤"),
     ("W_DAYTIME", r"낮(?![은게아])"),
     # "any time but mornings", "anything but the afternoon": an exception, not a clause break.
-    ("NEG_ANY_BUT", r"(?<![a-z])(?:any\s?time|anything|whenever)\sbut(?![a-z])"),
+    ("NEG_ANY_BUT_EN", r"(?<![a-z])(?:any\s?time|anything|whenever)\sbut(?![a-z])"),
     (
-        "NOPREF",
+        "NOPREF_EN",
         r"(?<![a-z])(?:asap|a\.s\.a\.p\.?|any\s?time|any|whenever|flexible|either"
-        r"|no\s?pref(?:erence)?)(?![a-z])|아무\s?(?:때|시간)|상관\s?(?:없|x)|무관|언제든|언제나",
+        r"|no\s?pref(?:erence)?)(?![a-z])",
     ),
-    # Negations, by what they deny (see _negation): Korean ones follow what they deny,
-    # "except" precedes it, "not"/"no"/"n't" deny their whole clause.
+    ("NOPREF", r"아무\s?(?:때|시간)|상관\s?(?:없|x)|무관|언제든|언제나"),
     # "오전 안 되면 오후" (if not the morning, the afternoon), "10am, if not 2pm": a second
     # choice, not a denial. Skipped, the two sides are options that must agree.
-    (
-        "SKIP_IF_NOT",
-        r"(?:안\s?(?:되|돼)|불가하|어려우|힘들|곤란하)면|(?<![a-z])if\s(?:not|that\sdoesn't\swork)"
-        r"(?![a-z])",
-    ),
+    ("SKIP_IF_NOT", r"(?:안\s?(?:되|돼)|불가하|어려우|힘들|곤란하)면"),
+    ("SKIP_IF_NOT_EN", r"(?<![a-z])if\s(?:not|that\sdoesn't\swork)(?![a-z])"),
+    # Negations, by what they deny (see _negation): Korean ones follow what they deny,
+    # "except" precedes it, "not"/"no"/"n't" deny their whole clause.
     (
         "NEG_BACKWARD",
         r"안\s?(?:돼|되|됨|됩|될)|불가|불편|말고|빼고|제외|어렵|어려|힘들|힘드|곤란|싫|피해|피하"
-        r"|이외|외에|외엔"
-        r"|(?<![가-힣])못(?=\s|[가-힣])|(?<![가-힣])아니(?!면)|(?<![a-z\d])[x×✕✗✘](?![a-z])",
+        r"|이외|외에|외엔|(?<![가-힣])못(?=\s|[가-힣])|(?<![가-힣])아니(?!면)",
     ),
+    # "오전 X": a cross, a common "not possible" mark
+    ("NEG_BACKWARD_EN", r"(?<![a-z\d])x(?![a-z])"),
+    ("NEG_BACKWARD_SYM", r"(?<![a-z\d])[×✕✗✘](?![a-z])"),
     (
-        "NEG_FORWARD",
+        "NEG_FORWARD_EN",
         r"(?<![a-z])(?:except(?:\sfor)?|other\sthan|apart\sfrom|excluding|but\snot)(?![a-z])",
     ),
     (
-        "NEG_CLAUSE",
+        "NEG_CLAUSE_EN",
         r"(?<![a-z])(?:not|cannot|never|no|unavailable|impossible|busy|cant|dont|wont|doesnt"
-        r"|isnt)(?![a-z])|n't",
+        r"|isnt)(?![a-z])",
     ),
-    ("MARK", r"(?<![a-z\d])" + _MER),
+    ("NEG_CLAUSE_SYM", r"n't"),  # inside a word: "can't", "don't"
+    ("MARK_EN", r"(?<![a-z\d])" + _MER),
     ("LONE", _NO_DIGIT_BEFORE + r"(?P<l_h>\d{1,2})(?!\d|[.:]\d)"),
 )
 
-#: The alternatives whose match starts with a digit; every other one starts with a
-#: non-digit (a word, a mark, a sign). At a given position only one of the two blocks
-#: can match, so guarding each block by its first character keeps the leftmost-first
-#: choice of the single alternation while the engine skips the other block at once.
+#: Which characters each alternative can start with. At a given position only one block
+#: can match (a digit, a letter starting a Latin word, a Hangul syllable, one of the
+#: symbols), so guarding each block by its first character keeps the leftmost-first
+#: choice of the single alternation while the engine skips the other blocks at once.
+#: Most positions of an English sentence are inside a word, where only "n't" can start.
 _DIGIT_FIRST: Final = frozenset(
     {"SKIP", "COLON", "KO", "HHMM", "HHMM3", "DOT", "HMER", "ISH", "OCLOCK", "LONE"}
     | {name for name, _ in en.DIGIT_FIRST_PATTERNS}
 )
+_LATIN_FIRST: Final = frozenset(
+    {name for name, _ in _PATTERNS if name.endswith("_EN")}
+    | {name for name, _ in en.WORD_FIRST_PATTERNS}
+)
+_SYMBOL_FIRST: Final = frozenset(name for name, _ in _PATTERNS if name.endswith("_SYM"))
+#: The symbols the ``_SYM`` alternatives start with (a test derives them from the patterns).
+_SYMBOLS: Final = "×✕✗✘n"
 
 
-def _block(digit_first: bool) -> str:
+def _block(names: frozenset[str] | None) -> str:
+    """The alternatives in ``names`` (None: those in no other block), in their order."""
+    others = _DIGIT_FIRST | _LATIN_FIRST | _SYMBOL_FIRST
     return "|".join(
-        f"(?P<{name}>{body})" for name, body in _PATTERNS if (name in _DIGIT_FIRST) is digit_first
+        f"(?P<{name}>{body})"
+        for name, body in _PATTERNS
+        if (name in names if names is not None else name not in others)
     )
 
 
-#: Every character the other alternatives can start with (a test derives the set from
-#: the patterns and checks it is covered). Most characters of a sentence ("희망 시간:
-#: …") start nothing, and one class test then skips the whole block there.
-_WORD_FIRST: Final = (
-    "abcdefhilmnopqstuwx×✕✗✘"
-    "곤구근낮네다두등런말못무밤방불빼사삼상새세수싫십아안야어언업여열오외육이일자저점정제출칠퇴팔피하학한회힘"
+_MASTER: Final = re.compile(
+    rf"(?=\d)(?:{_block(_DIGIT_FIRST)})"
+    rf"|(?<![a-z])(?=[a-z])(?:{_block(_LATIN_FIRST)})"
+    rf"|(?=[가-힣])(?:{_block(None)})"
+    rf"|(?=[{_SYMBOLS}])(?:{_block(_SYMBOL_FIRST)})"
 )
-
-_MASTER: Final = re.compile(rf"(?=\d)(?:{_block(True)})|(?=[{_WORD_FIRST}])(?:{_block(False)})")
+#: Each alternative's meaning: "W_EVENING_EN" is the word W_EVENING, spelt in English.
+_BASE: Final = {name: name.removesuffix("_EN").removesuffix("_SYM") for name, _ in _PATTERNS}
 
 
 def _mark(match: re.Match[str], prefix: str) -> DayWord | None:
@@ -351,8 +366,10 @@ def lex(text: str) -> Lexed:
     """Tokenise normalised text."""
     out = Lexed()
     for m in _MASTER.finditer(text):
-        name = m.lastgroup
-        if name is None or name.startswith("SKIP"):
+        if m.lastgroup is None:
+            continue
+        name = _BASE[m.lastgroup]
+        if name.startswith("SKIP"):
             continue
         if name.startswith("W_"):
             out.words.append((m.start(), m.end(), dw.BY_NAME[name[2:]]))
