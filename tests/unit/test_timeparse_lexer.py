@@ -77,8 +77,8 @@ def _first(items: Iterable[tuple[Any, Any]]) -> tuple[set[str] | None, bool]:
     return out, True
 
 
-_LATIN = set("abcdefghijklmnopqrstuvwxyz")
-_HANGUL = {chr(c) for c in range(ord("가"), ord("힣") + 1)}
+_LATIN = set(_scan._LATIN_STARTS)
+_HANGUL = set(_scan._HANGUL_STARTS)
 
 
 @pytest.mark.parametrize(("name", "body"), _scan._PATTERNS, ids=[n for n, _ in _scan._PATTERNS])
@@ -89,11 +89,11 @@ def test_every_alternative_starts_where_its_guard_lets_it(name: str, body: str) 
     if name in _scan._DIGIT_FIRST:
         assert first == {"0"} or first <= set("0123456789"), (name, first)
     elif name in _scan._LATIN_FIRST:
-        assert first <= _LATIN, (name, sorted(first - _LATIN))
+        assert first <= set(_scan._LATIN_STARTS), (name, sorted(first - _LATIN))
     elif name in _scan._SYMBOL_FIRST:
         assert first <= set(_scan._SYMBOLS), (name, sorted(first - set(_scan._SYMBOLS)))
     else:
-        assert first <= _HANGUL, (name, sorted(first - _HANGUL))
+        assert first <= set(_scan._HANGUL_STARTS), (name, sorted(first - _HANGUL))
 
 
 def test_latin_alternatives_never_start_inside_a_word() -> None:

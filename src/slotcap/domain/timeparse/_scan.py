@@ -207,8 +207,12 @@ _LATIN_FIRST: Final = frozenset(
     | {name for name, _ in en.WORD_FIRST_PATTERNS}
 )
 _SYMBOL_FIRST: Final = frozenset(name for name, _ in _PATTERNS if name.endswith("_SYM"))
-#: The symbols the ``_SYM`` alternatives start with (a test derives them from the patterns).
+#: The characters each block's alternatives can start with (a test derives them from the
+#: patterns): most syllables of a Korean sentence and most English words start nothing,
+#: and one class test then skips the whole block there.
 _SYMBOLS: Final = "×✕✗✘n"
+_LATIN_STARTS: Final = "abcdefhilmnopqstuwx"
+_HANGUL_STARTS: Final = "곤구근낮네다두등런말못무밤방불빼사삼상새세수싫십아안야어언업여열오외육이일자저점정제출칠퇴팔피하학한회힘"
 
 
 def _block(names: frozenset[str] | None) -> str:
@@ -223,8 +227,8 @@ def _block(names: frozenset[str] | None) -> str:
 
 _MASTER: Final = re.compile(
     rf"(?=\d)(?:{_block(_DIGIT_FIRST)})"
-    rf"|(?<![a-z])(?=[a-z])(?:{_block(_LATIN_FIRST)})"
-    rf"|(?=[가-힣])(?:{_block(None)})"
+    rf"|(?<![a-z])(?=[{_LATIN_STARTS}])(?:{_block(_LATIN_FIRST)})"
+    rf"|(?=[{_HANGUL_STARTS}])(?:{_block(None)})"
     rf"|(?=[{_SYMBOLS}])(?:{_block(_SYMBOL_FIRST)})"
 )
 #: Each alternative's meaning: "W_EVENING_EN" is the word W_EVENING, spelt in English.
