@@ -284,6 +284,12 @@ def run(
             name: round(statistics.median(raw[name][i] for i in index) / 1000, 2)
             for name in compared
         }
+    # The corpus the ≤ 5 µs target was set on (issue 5): every part but the new families.
+    digit_index = [i for i, (p, _) in enumerate(texts) if p != NEW_FAMILIES]
+    digit_corpus = {
+        name: round(statistics.median(raw[name][i] for i in digit_index) / 1000, 2)
+        for name in compared
+    }
 
     def warm_prepare(text: str) -> object:
         return parse_preferred_time(text)
@@ -331,6 +337,7 @@ def run(
                    "dateparser_installed": dateparser_parse is not None},
         "candidates": {k: v.to_dict() for k, v in stats.items()},
         "p50_us_by_part": by_part,
+        "p50_us_without_new_families": digit_corpus,
         "dateparser_round": {k: v.to_dict() for k, v in third.items()},
         "agreement_with_labels": {k: round(v, 3) for k, v in agreement.items()},
         "agreement_with_held_out_labels": {
@@ -348,12 +355,13 @@ def targets(payload: dict[str, Any]) -> list[Target]:
     c = payload["candidates"]
     first, warm = c[FIRST]["p50_us"], c[WARM]["p50_us"]
     speedup = c[DATEUTIL]["p50_us"] / first
+    digits = payload["p50_us_without_new_families"][FIRST]
     found = [
-        Target("parser median per call, first sight (mixed corpus)", f"{first:.2f} µs",
-               "≤ 5 µs", first <= 5),
+        Target("parser median per call, first sight (issue 5's mixed corpus: sample, "
+               "production shapes, variants)", f"{digits:.2f} µs", "≤ 5 µs", digits <= 5),
         Target("parser median per call, cache warm", f"{warm:.2f} µs", "≤ 5 µs", warm <= 5),
-        Target("first sight vs dateutil fuzzy, same texts (median)", f"{speedup:.1f}×",
-               "≥ 4×", speedup >= 4),
+        Target("first sight vs dateutil fuzzy, same texts (median, whole corpus)",
+               f"{speedup:.1f}×", "≥ 4×", speedup >= 4),
     ]
     before = _baseline_name(payload)
     if before is not None:

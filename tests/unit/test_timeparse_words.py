@@ -96,6 +96,12 @@ CASES: list[tuple[str, Period | None, dt.time | None, str]] = [
     ("any time except mornings", A, None, "negation_remaining"),
     ("anytime but morning", A, None, "negation_remaining"),
     ("오후는 어려워요", M, None, "negation_remaining"),
+    ("오전엔 시간이 없어요", A, None, "negation_remaining"),  # no time in the morning
+    ("오전엔 시간이 안 나요", A, None, "negation_remaining"),
+    ("오전엔 바빠요", A, None, "negation_remaining"),  # busy
+    ("안 바쁜 오후", None, None, "negated"),  # "a not-busy afternoon": unscoped
+    ("오전 안 되면 오후", None, None, "conflicting"),  # a second choice, not a denial
+    ("10시 안되면 11시", M, None, "options_agree"),
     ("not before 2 pm", A, t(14), "negated_bound"),
     ("not after 11am", M, None, "negated_bound"),
     ("not 9, 2pm works", A, t(14), "clock_12h_ampm"),

@@ -174,7 +174,9 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     (
         "NEG_BACKWARD",
         r"안\s?(?:돼|되|됨|됩|될)|불가|불편|말고|빼고|제외|어렵|어려|힘들|힘드|곤란|싫|피해|피하"
-        r"|이외|외에|외엔|(?<![가-힣])못(?=\s|[가-힣])|(?<![가-힣])아니(?!면)",
+        r"|이외|외에|외엔|(?<![가-힣])못(?=\s|[가-힣])|(?<![가-힣])아니(?!면)"
+        # "시간이 안 나요", "시간이 없어요" (no time), "바빠요" (busy): denials too.
+        r"|(?<![가-힣])안\s(?=[가-힣])|안\s?나요|시간\s?(?:이|은)?\s?없|바빠|바쁘|바쁩",
     ),
     # "오전 X": a cross, a common "not possible" mark
     ("NEG_BACKWARD_EN", r"(?<![a-z\d])x(?![a-z])"),
@@ -212,7 +214,10 @@ _SYMBOL_FIRST: Final = frozenset(name for name, _ in _PATTERNS if name.endswith(
 #: and one class test then skips the whole block there.
 _SYMBOLS: Final = "×✕✗✘n"
 _LATIN_STARTS: Final = "abcdefhilmnopqstuwx"
-_HANGUL_STARTS: Final = "곤구근낮네다두등런말못무밤방불빼사삼상새세수싫십아안야어언업여열오외육이일자저점정제출칠퇴팔피하학한회힘"
+_HANGUL_STARTS: Final = (
+    "곤구근낮네다두등런말못무바밤방불빼사삼상새세수시싫십"
+    + "아안야어언업여열오외육이일자저점정제출칠퇴팔피하학한회힘"
+)
 
 
 def _block(names: frozenset[str] | None) -> str:
