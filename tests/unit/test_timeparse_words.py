@@ -102,6 +102,10 @@ CASES: list[tuple[str, Period | None, dt.time | None, str]] = [
     ("안 바쁜 오후", None, None, "negated"),  # "a not-busy afternoon": unscoped
     ("오전 안 되면 오후", None, None, "conflicting"),  # a second choice, not a denial
     ("10시 안되면 11시", M, None, "options_agree"),
+    ("오후 늦게 말고", None, None, "negated"),  # late afternoon denied: early one open
+    ("not early mornings", None, None, "negated"),
+    ("not monday morning", None, None, "negated"),  # other mornings are fine
+    ("sometime in the afternoon, not too late", A, None, "word_afternoon"),
     ("not before 2 pm", A, t(14), "negated_bound"),
     ("not after 11am", M, None, "negated_bound"),
     ("not 9, 2pm works", A, t(14), "clock_12h_ampm"),

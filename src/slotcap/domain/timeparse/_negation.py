@@ -43,6 +43,13 @@ _CLAUSE_BREAK: Final = re.compile(
 )
 # What a clause may hold besides its time words to count as a bare list item.
 _ALNUM: Final = re.compile(r"[^\W_]")
+# Words that narrow a period to a part of it (or of the week).
+_PARTIAL: Final = re.compile(
+    r"(?<![a-z])(?:early|earlier|late|later|mid|middle|end|beginning|start|first|second"
+    r"|(?:mon|tues|wednes|thurs|fri|satur|sun)days?|mon|tue|wed|thu|fri|sat|sun"
+    r"|tomorrow|today|this|next)(?![a-z])"
+    r"|일찍|늦|이른|초반|중반|후반|끝|[월화수목금토일]요일|주말|내일|오늘|모레|이번|다음"
+)
 _FILLER: Final = re.compile(r"[\s,.;!?/()~\-]*")
 _BOTH: Final = frozenset({Period.MORNING, Period.AFTERNOON})
 _FLIPPED: Final = {Bound.AFTER: Bound.BEFORE, Bound.BEFORE: Bound.AFTER}
@@ -102,8 +109,11 @@ class _Reading:
         grouped = group(text, lexed)
         if not grouped.units and not grouped.context and not lexed.lones:
             return Fail("negated")  # "not sure", "안 바빠요": nothing time-like is denied
+        # "오후 늦게 말고" (not late in the afternoon), "not early mornings", "not monday
+        # morning": a part of the period is denied, the rest of it is still open.
+        partial = _PARTIAL.search(text) is not None
         for word in grouped.context:
-            if word.excludes and word.period is not None:
+            if word.excludes and word.period is not None and not partial:
                 self.allowed.discard(word.period)
         for unit in grouped.units:
             if isinstance(unit, Single) and unit.bound is not None:

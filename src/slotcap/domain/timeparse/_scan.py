@@ -119,7 +119,12 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ("MIDNIGHT_EN", r"(?<![a-z])midnight(?![a-z])"),
     *en.WORD_FIRST_PATTERNS,
     # "no later than 10" is a bound ("by 10"), not a negation: the grouping reads it.
-    ("SKIP_BOUND_EN", r"(?<![a-z])(?:no|not)\s(?:later|earlier|sooner)\sthan(?![a-z])"),
+    # "not too late" narrows a choice without denying any time: nothing to read.
+    (
+        "SKIP_BOUND_EN",
+        r"(?<![a-z])(?:(?:no|not)\s(?:later|earlier|sooner)\sthan|not\stoo\s(?:late|early))"
+        r"(?![a-z])",
+    ),
     (
         "W_DAILY_PM",
         r"(?:학교|수업|일|업무|회사|근무)\s?(?:끝나고|끝난\s?(?:후|뒤)|마치고|마친\s?(?:후|뒤))"
