@@ -106,6 +106,11 @@ CASES: list[tuple[str, Period | None, dt.time | None, str]] = [
     ("not early mornings", None, None, "negated"),
     ("not monday morning", None, None, "negated"),  # other mornings are fine
     ("sometime in the afternoon, not too late", A, None, "word_afternoon"),
+    ("오전에 일이 있어요", A, None, "negation_remaining"),  # something on in the morning
+    ("오후는 좀..", M, None, "negation_remaining"),  # "the afternoon is a bit ..."
+    ("오후 ㄴㄴ", M, None, "negation_remaining"),  # "no no"
+    ("mornings are tough", A, None, "negation_remaining"),
+    ("I work in the morning", A, None, "negation_remaining"),
     ("not before 2 pm", A, t(14), "negated_bound"),
     ("not after 11am", M, None, "negated_bound"),
     ("not 9, 2pm works", A, t(14), "clock_12h_ampm"),

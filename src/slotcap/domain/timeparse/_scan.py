@@ -181,19 +181,23 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
         r"안\s?(?:돼|되|됨|됩|될)|불가|불편|말고|빼고|제외|어렵|어려|힘들|힘드|곤란|싫|피해|피하"
         r"|이외|외에|외엔|(?<![가-힣])못(?=\s|[가-힣])|(?<![가-힣])아니(?!면)"
         # "시간이 안 나요", "시간이 없어요" (no time), "바빠요" (busy): denials too.
-        r"|(?<![가-힣])안\s(?=[가-힣])|안\s?나요|시간\s?(?:이|은)?\s?없|바빠|바쁘|바쁩",
+        r"|(?<![가-힣])안\s(?=[가-힣])|안\s?나요|시간\s?(?:이|은)?\s?없|바빠|바쁘|바쁩"
+        # "오전에 일이 있어요" (I have something on in the morning), "오후는 좀..": taken.
+        r"|(?:일|약속|일정|수업|회의|스케줄|선약|볼일)\s?(?:이|가)?\s?있|좀\s?(?:\.\.|…)|노노",
     ),
     # "오전 X": a cross, a common "not possible" mark
     ("NEG_BACKWARD_EN", r"(?<![a-z\d])x(?![a-z])"),
-    ("NEG_BACKWARD_SYM", r"(?<![a-z\d])[×✕✗✘](?![a-z])"),
+    ("NEG_BACKWARD_SYM", r"(?<![a-z\d])[×✕✗✘](?![a-z])|\u1102\u1102"),  # ㄴㄴ: "no no"
     (
         "NEG_FORWARD_EN",
         r"(?<![a-z])(?:except(?:\sfor)?|other\sthan|apart\sfrom|excluding|but\snot)(?![a-z])",
     ),
     (
         "NEG_CLAUSE_EN",
-        r"(?<![a-z])(?:not|cannot|never|no|unavailable|impossible|busy|cant|dont|wont|doesnt"
-        r"|isnt)(?![a-z])",
+        r"(?<![a-z])(?:not|cannot|never|no|nope|nah|unavailable|impossible|busy|cant|dont|wont"
+        r"|doesnt|isnt|unable|avoid|difficult|tough|hard|inconvenient|tricky|bad"
+        # "I work in the morning", "I have class in the mornings": taken.
+        r"|i\s(?:work|have\s(?:work|class(?:es)?|school|a\smeeting|meetings))|working)(?![a-z])",
     ),
     ("NEG_CLAUSE_SYM", r"n't"),  # inside a word: "can't", "don't"
     ("MARK_EN", r"(?<![a-z\d])" + _MER),
@@ -217,11 +221,11 @@ _SYMBOL_FIRST: Final = frozenset(name for name, _ in _PATTERNS if name.endswith(
 #: The characters each block's alternatives can start with (a test derives them from the
 #: patterns): most syllables of a Korean sentence and most English words start nothing,
 #: and one class test then skips the whole block there.
-_SYMBOLS: Final = "×✕✗✘n"
+_SYMBOLS: Final = "×✕✗✘n\u1102"
 _LATIN_STARTS: Final = "abcdefhilmnopqstuwx"
 _HANGUL_STARTS: Final = (
-    "곤구근낮네다두등런말못무바밤방불빼사삼상새세수시싫십"
-    + "아안야어언업여열오외육이일자저점정제출칠퇴팔피하학한회힘"
+    "곤구근낮네노다두등런말못무바밤방볼불빼사삼상새선세수스시싫십"
+    + "아안야약어언업여열오외육이일자저점정제좀출칠퇴팔피하학한회힘"
 )
 
 
