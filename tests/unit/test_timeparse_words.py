@@ -55,6 +55,11 @@ CASES: list[tuple[str, Period | None, dt.time | None, str]] = [
     ("half nine", M, t(9, 30), "bare_hour_clinic_hours"),  # British: 9:30
     ("twelve fifteen", A, t(12, 15), "clock_24h"),
     ("quarter to one", A, t(12, 45), "clock_24h"),
+    ("quarter to noon", M, t(11, 45), "clock_12h_ampm"),  # noon is explicit
+    ("half past noon", A, t(12, 30), "clock_12h_ampm"),
+    ("ten to noon pm", None, None, "conflicting"),
+    ("ten sharp", M, t(10), "bare_hour_clinic_hours"),
+    ("nine thirtyish", M, t(9, 30), "bare_hour_clinic_hours"),
     ("nine or ten", M, None, "options_agree"),
     ("from nine to eleven", M, t(9), "range_start"),
     ("10 to 12", M, t(10), "range_start"),

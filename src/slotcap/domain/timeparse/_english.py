@@ -56,6 +56,8 @@ _MINUTES_AFTER_DIGITS: Final = _MINUTES_AFTER
 _MINUTE_UNIT: Final = r"\s?min(?:ute)?s?"
 _DIRECTION: Final = r"past|after|to|till|til|of"
 _HOUR_OR_DIGITS: Final = rf"(?:{_HOUR_W})(?![a-z])|\d{{1,2}}(?![\d:])"
+# "quarter to noon" is 11:45, "half past noon" 12:30: noon and midnight as the hour.
+_HOUR_OR_NOON: Final = rf"{_HOUR_OR_DIGITS}|(?:noon|midday|midnight)(?![a-z])"
 
 
 def _mark(prefix: str) -> str:
@@ -72,7 +74,7 @@ WORD_FIRST_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
         rf"|(?P<er_q>(?:a\s)?quarter)\s(?P<er_qd>{_DIRECTION})"
         rf"|(?P<er_m>twenty[\s-]?five|twenty|ten|five)(?:{_MINUTE_UNIT})?\s(?P<er_md>{_DIRECTION})"
         rf"|(?P<er_mm>{_MINUTES_AFTER}|{_ONES_W}){_MINUTE_UNIT}\s(?P<er_mmd>{_DIRECTION}))"
-        rf"\s(?P<er_h>{_HOUR_OR_DIGITS})" + _mark("er"),
+        rf"\s(?P<er_h>{_HOUR_OR_NOON})" + _mark("er"),
     ),
     (
         # Counts: "two people", "three days", "an hour", "a few minutes".
@@ -87,8 +89,8 @@ WORD_FIRST_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
         # "nine thirty", "ten o'clock", "eleven-ish", "two pm"; "three" alone is lone.
         "EN_HOUR",
         rf"(?<![a-z])(?P<ew_h>{_HOUR_W})(?:(?P<ew_ish>\s?[-~]?\s?ish)|(?![a-z])"
-        rf"(?:(?P<ew_oc>[\s-]?o'?\s?clock)|[\s-](?P<ew_m>{_MINUTES_AFTER}))?)(?![a-z])"
-        + _mark("ew"),
+        rf"(?:(?P<ew_oc>[\s-]?o'?\s?clock|\ssharp)|[\s-](?P<ew_m>{_MINUTES_AFTER})"
+        r"(?:\s?-?\s?ish)?)?)(?![a-z])" + _mark("ew"),
     ),
 )
 
@@ -137,21 +139,25 @@ def _hour(text: str) -> int:
     return int(text) if text.isdigit() else HOUR_WORDS[text]
 
 
+# Noon and midnight are explicit clocks: "quarter to noon" is 11:45 a.m. whatever the
+# clinic's hours; (hour, mark) before and after each.
+_FIXED_HOURS: Final = {
+    "noon": ((11, "a"), (12, "p")),
+    "midday": ((11, "a"), (12, "p")),
+    "midnight": ((11, "p"), (12, "a")),
+}
+
+
 def _meridiem(m: re.Match[str], prefix: str) -> str | None:
     mark = m.group(f"{prefix}_mer")
     return None if mark is None else mark[0]
 
 
 def _relative(m: re.Match[str], text: str) -> list[Mention]:
+    if m["er_h"] in _FIXED_HOURS:
+        return [_around_noon(m)]
     hour = _hour(m["er_h"])
-    if m["er_half"]:
-        minutes, direction = 30, "past"
-    elif m["er_q"]:
-        minutes, direction = 15, m["er_qd"]
-    elif m["er_m"]:
-        minutes, direction = minute_value(m["er_m"]), m["er_md"]
-    else:
-        minutes, direction = minute_value(m["er_mm"]), m["er_mmd"]
+    minutes, direction = _minutes_and_direction(m)
     if direction in _TO and m["er_m"] in HOUR_WORDS and _RANGE_OPENER.search(text, 0, m.start()):
         # "from ten to four": two lone hours that the grouping reads as a range.
         start = Mention(m.start(), m.start() + len(m["er_m"]), minutes, kind=Kind.LONE)
@@ -169,6 +175,30 @@ def _relative(m: re.Match[str], text: str) -> list[Mention]:
     else:
         mention = Mention(m.start(), m.end(), hour, minutes)
     return [_marked(mention, _meridiem(m, "er"))]
+
+
+def _minutes_and_direction(m: re.Match[str]) -> tuple[int, str]:
+    if m["er_half"]:
+        return 30, "past"
+    if m["er_q"]:
+        return 15, m["er_qd"]
+    if m["er_m"]:
+        return minute_value(m["er_m"]), m["er_md"]
+    return minute_value(m["er_mm"]), m["er_mmd"]
+
+
+def _around_noon(m: re.Match[str]) -> Mention:
+    minutes, direction = _minutes_and_direction(m)
+    before, after = _FIXED_HOURS[m["er_h"]]
+    if direction in _TO:
+        (hour, mark), minute = before, 60 - minutes
+    else:
+        (hour, mark), minute = after, minutes
+    if not 0 < minutes < 60:
+        minute = 60  # impossible ("sixty to noon"): abstains as impossible_time
+    mention = _marked(Mention(m.start(), m.end(), hour, minute), mark)
+    # A written am/pm must agree: "quarter to noon pm" conflicts.
+    return _marked(mention, _meridiem(m, "er"))
 
 
 def _marked(mention: Mention, mark: str | None) -> Mention:

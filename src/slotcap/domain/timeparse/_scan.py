@@ -109,7 +109,7 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ("HMER", _NO_DIGIT_BEFORE + r"(?P<hm_h>\d{1,2})" + _suffix("hm", required=True)),
     *en.DIGIT_FIRST_PATTERNS,
     ("ISH", _NO_DIGIT_BEFORE + r"(?P<i_h>\d{1,2})\s?[-~]?\s?ish(?![a-z])"),
-    ("OCLOCK", _NO_DIGIT_BEFORE + r"(?P<o_h>\d{1,2})\s?o'?\s?clock"),
+    ("OCLOCK", _NO_DIGIT_BEFORE + r"(?P<o_h>\d{1,2})\s?(?:o'?\s?clock|sharp(?![a-z]))"),
     # Words. Each alternative starts in one script only (a Korean spelling and an English
     # one are two alternatives, "NOON" and "NOON_EN"): the master pattern tries the
     # English ones only where a Latin word starts and the Korean ones only on Hangul.
