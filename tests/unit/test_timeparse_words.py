@@ -116,6 +116,11 @@ CASES: list[tuple[str, Period | None, dt.time | None, str]] = [
     ("오후 ㄴㄴ", M, None, "negation_remaining"),  # "no no"
     ("mornings are tough", A, None, "negation_remaining"),
     ("I work in the morning", A, None, "negation_remaining"),
+    ("오후도 괜찮은데 오전은 안돼요", A, None, "word_afternoon"),  # "-는데" ends a clause
+    ("오후는 괜찮고 오전은 안돼요", A, None, "word_afternoon"),
+    ("오전도 안돼요", None, None, "negated"),  # the morning *too*: what else?
+    ("mornings don't work either", None, None, "negated"),
+    ("오전❌", A, None, "negation_remaining"),
     ("not before 2 pm", A, t(14), "negated_bound"),
     ("not after 11am", M, None, "negated_bound"),
     ("not 9, 2pm works", A, t(14), "clock_12h_ampm"),

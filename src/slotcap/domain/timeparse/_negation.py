@@ -39,10 +39,13 @@ __all__ = ["read_negated"]
 # not possible" denies both. A comma does end a clause ("not 9, 2pm works").
 _CLAUSE_BREAK: Final = re.compile(
     r"[,;!?]|(?<![a-z]\.[a-z])\.(?!\d)|(?<![a-z])(?:but|however|though|although|whereas|instead)(?![a-z])"
-    r"|하지만|그런데|근데|대신"
+    r"|하지만|그런데|근데|대신|(?:는데|은데|인데|지만|고)(?=\s|$)"
 )
 # What a clause may hold besides its time words to count as a bare list item.
 _ALNUM: Final = re.compile(r"[^\W_]")
+# "오전도 안돼요", "mornings don't work either": something else is denied as well, and
+# the text does not say what.
+_ALSO: Final = re.compile(r"[가-힣]도\s*$|(?<![a-z])(?:also|too|either|neither|nor)(?![a-z])")
 # Words that narrow a period to a part of it (or of the week).
 _PARTIAL: Final = re.compile(
     r"(?<![a-z])(?:early|earlier|late|later|mid|middle|end|beginning|start|first|second"
@@ -105,6 +108,8 @@ class _Reading:
 
     def deny(self, text: str, hours: ClinicHours) -> Fail | None:
         """Exclude what a negation's scope names; fail if it names nothing."""
+        if _ALSO.search(text) is not None:
+            return Fail("negated")  # "오전도 안돼요": the morning *too* — what else?
         lexed = lex(text)
         grouped = group(text, lexed)
         if not grouped.units and not grouped.context and not lexed.lones:

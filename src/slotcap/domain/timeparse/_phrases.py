@@ -93,7 +93,8 @@ PHRASE_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ),
     # "오전 X": a cross, a common "not possible" mark
     ("NEG_BACKWARD_EN", r"(?<![a-z\d])x(?![a-z])"),
-    ("NEG_BACKWARD_SYM", r"(?<![a-z\d])[×✕✗✘](?![a-z])|\u1102\u1102"),  # ㄴㄴ: "no no"
+    # crosses and "no" signs; ㄴㄴ ("no no")
+    ("NEG_BACKWARD_SYM", r"(?<![a-z\d])[×✕✗✘❌✖🚫🙅](?![a-z])|\u1102\u1102"),
     (
         "NEG_FORWARD_EN",
         r"(?<![a-z])(?:except(?:\sfor)?|other\sthan|apart\sfrom|excluding|but\snot)(?![a-z])",

@@ -133,7 +133,7 @@ _SYMBOL_FIRST: Final = frozenset(name for name, _ in _PATTERNS if name.endswith(
 #: The characters each block's alternatives can start with (a test derives them from the
 #: patterns): most syllables of a Korean sentence and most English words start nothing,
 #: and one class test then skips the whole block there.
-_SYMBOLS: Final = "×✕✗✘n\u1102"
+_SYMBOLS: Final = "×✕✗✘❌✖🚫🙅n\u1102"
 _LATIN_STARTS: Final = "abcdefhilmnopqstuwx"
 _HANGUL_STARTS: Final = (
     "곤구근낮네노다두등런말못무바밤방볼불빼사삼상새선세수스시싫십"
