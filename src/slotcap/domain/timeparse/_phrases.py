@@ -25,10 +25,12 @@ PHRASE_PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     ("MIDNIGHT_EN", r"(?<![a-z])midnight(?![a-z])"),
     *en.WORD_FIRST_PATTERNS,
     # "no later than 10" is a bound ("by 10"), not a negation: the grouping reads it.
-    # "not too late" narrows a choice without denying any time: nothing to read.
+    # "not too late" narrows a choice without denying any time, "no problem" denies
+    # nothing: nothing to read.
     (
         "SKIP_BOUND_EN",
-        r"(?<![a-z])(?:(?:no|not)\s(?:later|earlier|sooner)\sthan|not\stoo\s(?:late|early))"
+        r"(?<![a-z])(?:(?:no|not)\s(?:later|earlier|sooner)\sthan|not\stoo\s(?:late|early)"
+        r"|no\s(?:problem|worries|rush)|not\sa\sproblem)"
         r"(?![a-z])",
     ),
     (
