@@ -117,11 +117,34 @@ _ENGLISH = st.lists(
 ).map("".join)  # fmt: skip
 
 
+_AM_PM = st.lists(
+    st.sampled_from(
+        ["a", "m", "p", ".", " ", "am", "pm", "a.m.", "p. m.", "9", "10:30", "시", "~"]
+    ),
+    max_size=10,
+).map("".join)
+
+
 @given(hostile_text(max_size=30) | _ENGLISH)
 def test_the_guarded_pattern_matches_like_the_plain_alternation(text: str) -> None:
     normal = normalise(text)
     plain = [(m.lastgroup, m.span()) for m in _UNGUARDED.finditer(normal)]
     assert [(m.lastgroup, m.span()) for m in _scan._MASTER.finditer(normal)] == plain
+
+
+@given(hostile_text(max_size=30) | _ENGLISH | _AM_PM)
+def test_the_smaller_patterns_match_alike_where_lex_uses_them(text: str) -> None:
+    # Without a Latin letter the English block cannot match; with only a, m and p, only
+    # its am/pm can. Both smaller patterns must then match exactly as the full one.
+    normal = normalise(text)
+    full = [(m.lastgroup, m.span()) for m in _scan._MASTER.finditer(normal)]
+    if re.search("[a-z]", normal) is None:
+        smaller = _scan._MASTER_NO_LATIN
+    elif re.search("[b-ln-oq-z]", normal) is None:
+        smaller = _scan._MASTER_AM_PM
+    else:
+        return
+    assert [(m.lastgroup, m.span()) for m in smaller.finditer(normal)] == full
 
 
 def test_the_only_printable_space_is_the_plain_space() -> None:

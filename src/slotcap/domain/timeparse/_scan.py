@@ -151,12 +151,25 @@ def _block(names: frozenset[str] | None) -> str:
     )
 
 
-_MASTER: Final = re.compile(
-    rf"(?=\d)(?:{_block(_DIGIT_FIRST)})"
-    rf"|(?<![a-z])(?=[{_LATIN_STARTS}])(?:{_block(_LATIN_FIRST)})"
-    rf"|(?=[{_HANGUL_STARTS}])(?:{_block(None)})"
-    rf"|(?=[{_SYMBOLS}])(?:{_block(_SYMBOL_FIRST)})"
+_DIGITS_BLOCK: Final = rf"(?=\d)(?:{_block(_DIGIT_FIRST)})"
+_OTHER_BLOCKS: Final = (
+    rf"|(?=[{_HANGUL_STARTS}])(?:{_block(None)})|(?=[{_SYMBOLS}])(?:{_block(_SYMBOL_FIRST)})"
 )
+_MASTER: Final = re.compile(
+    _DIGITS_BLOCK + rf"|(?<![a-z])(?=[{_LATIN_STARTS}])(?:{_block(_LATIN_FIRST)})" + _OTHER_BLOCKS
+)
+#: The same without the English block, for text without a Latin letter (most Korean and
+#: digit texts), where that block can never match: a smaller pattern with half the
+#: groups, whose every match is cheaper to make (measured: the English block cost
+#: Korean and digit texts about 1 µs of 3.5 when present).
+_MASTER_NO_LATIN: Final = re.compile(_DIGITS_BLOCK + _OTHER_BLOCKS)
+#: And for text whose only Latin letters are a, m and p ("10:50 am나 3시"), where of the
+#: English block only am/pm can match.
+_MASTER_AM_PM: Final = re.compile(
+    _DIGITS_BLOCK + rf"|(?<![a-z])(?=[ap])(?:{_block(frozenset({'MARK_EN'}))})" + _OTHER_BLOCKS
+)
+_LATIN_LETTER: Final = re.compile("[a-z]")
+_NOT_AM_PM_LETTER: Final = re.compile("[b-ln-oq-z]")
 #: Each alternative's meaning: "W_EVENING_EN" is the word W_EVENING, spelt in English.
 _BASE: Final = {name: name.removesuffix("_EN").removesuffix("_SYM") for name, _ in _PATTERNS}
 
@@ -295,7 +308,13 @@ _SCOPES: Final = {
 def lex(text: str) -> Lexed:
     """Tokenise normalised text."""
     out = Lexed()
-    for m in _MASTER.finditer(text):
+    if _LATIN_LETTER.search(text) is None:
+        master = _MASTER_NO_LATIN
+    elif _NOT_AM_PM_LETTER.search(text) is None:
+        master = _MASTER_AM_PM
+    else:
+        master = _MASTER
+    for m in master.finditer(text):
         if m.lastgroup is None:
             continue
         name = _BASE[m.lastgroup]
