@@ -111,8 +111,10 @@ _PATTERNS: Final[tuple[tuple[str, str], ...]] = (
     *en.DIGIT_FIRST_PATTERNS,
     ("ISH", _NO_DIGIT_BEFORE + r"(?P<i_h>\d{1,2})\s?[-~]?\s?ish(?![a-z])"),
     ("OCLOCK", _NO_DIGIT_BEFORE + r"(?P<o_h>\d{1,2})\s?(?:o'?\s?clock|sharp(?![a-z]))"),
-    *PHRASE_PATTERNS,
+    # First of the English block: am/pm is its most common word, and no other English
+    # alternative can match where it does (none reads "am", "a.m." or "pm").
     ("MARK_EN", r"(?<![a-z\d])" + _MER),
+    *PHRASE_PATTERNS,
     ("LONE", _NO_DIGIT_BEFORE + r"(?P<l_h>\d{1,2})(?!\d|[.:]\d)"),
 )
 
