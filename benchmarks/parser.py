@@ -253,7 +253,7 @@ def load_baseline(rev: str) -> Any:
 
 def run(
     sample: Sequence[tuple[str, str]], *, variants: int, warm_reps: int,
-    dateparser_texts: int, seed: int, baseline: str | None = None,
+    dateparser_texts: int, seed: int, baseline: str | None = None, rounds: int = 1,
 ) -> dict[str, Any]:
     texts = corpus([t for t, _ in sample], variants=variants, seed=seed,
                    new_families=held_out_texts())
@@ -268,14 +268,23 @@ def run(
     # The first few calls warm the interpreter, not the cache: they are texts of their
     # own, never timed, never repeated.
     warmup = [f"warm-up {i}:{i % 60:02d}" for i in range(50)]
-    _clear_parse_cache()
     candidates: list[Candidate] = [(FIRST, None, parse_preferred_time),
                                    (DATEUTIL, None, dateutil_parse), (EMPTY, None, empty)]
     if before is not None:
-        _clear_parse_cache(before)
         candidates.insert(1, (before_name, None, before.parse_preferred_time))
-    say(f"[parser] {len(keys):,} distinct texts, one first-sight call each …")
-    raw = _timed(candidates, warmup + keys, warmup=len(warmup))
+    say(f"[parser] {len(keys):,} distinct texts, one first-sight call each, "
+        f"{rounds} round(s) …")
+    # Each round empties the caches first, so every timed call is still a first sight;
+    # a text's figure is its median over the rounds (one call each).
+    per_round = []
+    for number in range(rounds):
+        _clear_parse_cache()
+        if before is not None:
+            _clear_parse_cache(before)
+        per_round.append(_timed(candidates, warmup + keys, warmup=len(warmup),
+                                seed=seed + number))
+    raw = {name: [round(statistics.median(r[name][i] for r in per_round))
+                  for i in range(len(keys))] for name, _, _ in candidates}
     stats = {name: summarize(v) for name, v in raw.items()}
     by_part: dict[str, dict[str, Any]] = {}
     compared = (FIRST, DATEUTIL) + ((before_name,) if before is not None else ())
@@ -347,6 +356,7 @@ def run(
         "benchmark": "parser",
         "params": {"texts": len(keys), "sample_texts": len(sample), "variants": variants,
                    "warm_reps": warm_reps, "seed": seed, "baseline": baseline,
+                   "rounds": rounds,
                    "dateparser_installed": dateparser_parse is not None},
         "candidates": {k: v.to_dict() for k, v in stats.items()},
         "p50_us_by_part": by_part,
@@ -445,6 +455,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="texts for dateparser, which is slow (default 500; --quick 50)")
     parser.add_argument("--baseline", metavar="REV", default=None,
                         help="also time the parser as it was at git revision REV, side by side")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="first-sight rounds (caches emptied before each); a text's "
+                             "figure is its median over them (default 1)")
     args = parser.parse_args(argv)
     sample = load_sample(args.sample)
     payload = run(
@@ -454,6 +467,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         dateparser_texts=args.dateparser_texts or (50 if args.quick else 500),
         seed=args.seed,
         baseline=args.baseline,
+        rounds=max(1, args.rounds),
     )
     finish(payload, targets_of=targets, tables_of=tables, pg_url=args.pg_url,
            json_path=args.json)
