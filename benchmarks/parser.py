@@ -14,7 +14,7 @@ holds the text: what a migration pays on a column of distinct values):
   around them ("희망 시간: …", "… 쯤", "… please"), full-width characters, case, and two
   of them offered as options ("A나 B", "A or B") or a range ("A~B", "A부터 B까지");
 * ``words & negations`` — the held-out sets of issue 24 (``tests/data/preferred_times_
-  {words,negations,daily,blind}.tsv``: English number words, negations, open bounds,
+  {words,negations,daily,blind,blind2}.tsv``: English number words, negations, open bounds,
   European clocks, daily-life phrases, typing slips), each text once.
 
 The first three are the common digit shapes; the last is what issue 24 taught the parser.
@@ -76,7 +76,7 @@ GENERAL_PATH = "(of the first three: off the quick path)"
 PARTS = ("sample", "production shapes", "variants", NEW_FAMILIES)
 HELD_OUT = tuple(
     repo_root() / "tests" / "data" / f"preferred_times_{name}.tsv"
-    for name in ("words", "negations", "daily", "blind")
+    for name in ("words", "negations", "daily", "blind", "blind2")
 )
 
 DEFAULT_SAMPLE = repo_root().parent / "shared" / "data" / "preferred_times_sample.tsv"
