@@ -13,7 +13,7 @@ ever read it. Its first run read 103/103 determinable rows with 2 confident wron
 in the morning so not then", whose label NONE was too cautious (a person reads the
 afternoon at once) and is now AFTERNOON. ``blind2`` (42 rows) was written the same way
 after the fixes that followed: its first run read 35/36 determinable rows, 0 wrong (it
-abstains on "can't do 9, but 10 is fine": a lone 10 is not a clock).
+abstained on "can't do 9, but 10 is fine"; beside a denied clock a bare 10 now is one).
 """
 
 from __future__ import annotations

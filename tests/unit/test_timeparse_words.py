@@ -121,6 +121,9 @@ CASES: list[tuple[str, Period | None, dt.time | None, str]] = [
     ("오전도 안돼요", None, None, "negated"),  # the morning *too*: what else?
     ("mornings don't work either", None, None, "negated"),
     ("오전❌", A, None, "negation_remaining"),
+    ("can't do 9, but 10 is fine", M, t(10), "bare_hour_clinic_hours"),
+    ("10 is fine, not 9", M, t(10), "bare_hour_clinic_hours"),
+    ("not 9, 2 people", None, None, "negated"),
     ("not before 2 pm", A, t(14), "negated_bound"),
     ("not after 11am", M, None, "negated_bound"),
     ("not 9, 2pm works", A, t(14), "clock_12h_ampm"),

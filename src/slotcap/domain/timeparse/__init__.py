@@ -217,19 +217,21 @@ def _general(text: str, hours: ClinicHours) -> ParsedTime:
     if lexed.negations:
         # "오전은 안돼요", "not 9, 2pm works": reading the words as they stand would
         # invert the meaning; the negation reader excludes what is denied.
-        return read_negated(text, lexed, hours, lambda piece: _affirmed(piece, hours))
+        return read_negated(
+            text, lexed, hours, lambda piece, hourly: _affirmed(piece, hours, hourly)
+        )
     grouped = group(text, lexed)
     return _finish(grouped.units, grouped.context, hours, no_preference=lexed.no_preference)
 
 
-def _affirmed(text: str, hours: ClinicHours) -> ParsedTime:
+def _affirmed(text: str, hours: ClinicHours, numbers_are_hours: bool) -> ParsedTime:
     """A clause the negation reader found affirmed (no negation in it)."""
     if _ALNUM.search(text) is None:
         return abstain("empty")
     lexed = lex(text)
     if lexed.negations:
         return abstain("negated")  # cut out of a longer text, it reads as a negation
-    grouped = group(text, lexed)
+    grouped = group(text, lexed, numbers_are_hours=numbers_are_hours)
     return _finish(grouped.units, grouped.context, hours, no_preference=lexed.no_preference)
 
 

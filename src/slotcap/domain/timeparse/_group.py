@@ -124,9 +124,15 @@ def _promotable(text: str, lone: Mention, clocks: list[Mention], lexed: Lexed) -
     )
 
 
-def _clocks(text: str, lexed: Lexed) -> list[Mention]:
+def _clocks(text: str, lexed: Lexed, *, numbers_are_hours: bool = False) -> list[Mention]:
     clocks = list(lexed.mentions)
-    pending = list(lexed.lones)
+    if numbers_are_hours:
+        # "not 9, 10 is fine": beside a denied clock, a bare 1-12 is the hour offered.
+        hours = [lone for lone in lexed.lones if 1 <= lone.hour <= 12]
+        clocks += hours
+        pending = [lone for lone in lexed.lones if lone not in hours]
+    else:
+        pending = list(lexed.lones)
     # "10 to 12", "two till four": two numbers joined by a word of range are hours (a
     # "-" or "/" between them may be a date: "9-11").
     for first, second in zip(lexed.lones, lexed.lones[1:], strict=False):
@@ -256,8 +262,9 @@ def _units(text: str, clocks: list[Mention]) -> tuple[Unit, ...]:
     return tuple(units)
 
 
-def group(text: str, lexed: Lexed) -> Grouped:
-    clocks = _clocks(text, lexed)
+def group(text: str, lexed: Lexed, *, numbers_are_hours: bool = False) -> Grouped:
+    """Units and context of ``text``; ``numbers_are_hours``: every bare 1-12 is a clock."""
+    clocks = _clocks(text, lexed, numbers_are_hours=numbers_are_hours)
     context = _attach(text, clocks, lexed)
     # Attaching a word moves a clock's start back over it: sort after attaching.
     clocks.sort(key=lambda c: c.start)

@@ -57,7 +57,9 @@ _FILLER: Final = re.compile(r"[\s,.;!?/()~\-]*")
 _BOTH: Final = frozenset({Period.MORNING, Period.AFTERNOON})
 _FLIPPED: Final = {Bound.AFTER: Bound.BEFORE, Bound.BEFORE: Bound.AFTER}
 
-Reader = Callable[[str], ParsedTime]
+#: Reads an affirmed clause; the flag says a clock was denied beside it, so that its
+#: bare numbers are hours ("not 9, 10 is fine").
+Reader = Callable[[str, bool], ParsedTime]
 
 
 def _token_spans(lexed: Lexed) -> list[tuple[int, int]]:
@@ -105,6 +107,7 @@ class _Reading:
     def __init__(self) -> None:
         self.allowed: set[Period] = set(_BOTH)
         self.reads: list[ParsedTime] = []
+        self.denied_a_clock = False
 
     def deny(self, text: str, hours: ClinicHours) -> Fail | None:
         """Exclude what a negation's scope names; fail if it names nothing."""
@@ -114,6 +117,7 @@ class _Reading:
         grouped = group(text, lexed)
         if not grouped.units and not grouped.context and not lexed.lones:
             return Fail("negated")  # "not sure", "안 바빠요": nothing time-like is denied
+        self.denied_a_clock = self.denied_a_clock or bool(grouped.units or lexed.lones)
         # "오후 늦게 말고" (not late in the afternoon), "not early mornings", "not monday
         # morning": a part of the period is denied, the rest of it is still open.
         partial = _PARTIAL.search(text) is not None
@@ -180,7 +184,8 @@ def read_negated(text: str, lexed: Lexed, hours: ClinicHours, read_plain: Reader
     if pieces is None:
         return abstain("negated")
     reading = _Reading()
-    for piece, denied in pieces:
+    # Denials first: whether a clock was denied decides how the affirmed clauses read.
+    for piece, denied in sorted(pieces, key=lambda p: not p[1]):
         piece = _squash(piece)
         if denied and _ALNUM.search(piece) is None:
             return abstain("negated")  # "No, afternoon": what does the "no" deny?
@@ -191,7 +196,7 @@ def read_negated(text: str, lexed: Lexed, hours: ClinicHours, read_plain: Reader
             if failed is not None:
                 return abstain(failed.reason, ambiguous=failed.ambiguous)
             continue
-        result = read_plain(piece)
+        result = read_plain(piece, reading.denied_a_clock)
         if result.period is None and result.reason not in ("unreadable", "empty", "no_preference"):
             return result  # an affirmed clause that cannot be read: its own reason
         if result.period is not None:
