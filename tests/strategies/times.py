@@ -15,10 +15,14 @@ from typing import NamedTuple
 from hypothesis import strategies as st
 
 __all__ = [
+    "ENGLISH_HOURS",
     "NATIVE_HOURS",
     "SINO_HOURS",
+    "EnglishTime",
     "WrittenTime",
     "clocks",
+    "english_minutes",
+    "english_times",
     "fullwidth",
     "sino_number",
     "written_times",
@@ -193,3 +197,88 @@ def written_times(
             text = fullwidth(text)
         text = draw(st.sampled_from(_PREFIXES)) + text + draw(st.sampled_from(_SUFFIXES))
     return WrittenTime(text, clock, style)
+
+
+# --- English renderings (issue 24) ------------------------------------------------------
+
+ENGLISH_HOURS: tuple[str, ...] = (
+    "", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve",
+)  # fmt: skip
+_ENGLISH_TENS = {2: "twenty", 3: "thirty", 4: "forty", 5: "fifty"}
+_ENGLISH_SMALL = (
+    "", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen",
+)  # fmt: skip
+
+
+def english_minutes(minute: int, *, hyphen: str = "-") -> str:
+    """1-59 as said after an hour: 5 → "oh five", 30 → "thirty", 45 → "forty-five"."""
+    if minute < 10:
+        return f"oh {_ENGLISH_SMALL[minute]}"
+    if minute < 20:
+        return _ENGLISH_SMALL[minute]
+    tens, ones = divmod(minute, 10)
+    return _ENGLISH_TENS[tens] + (f"{hyphen}{_ENGLISH_SMALL[ones]}" if ones else "")
+
+
+class EnglishTime(NamedTuple):
+    text: str  # the English rendering
+    digits: str  # the same clock in digits, "9:30" (with the same am/pm, if any)
+    style: str
+
+
+def _past_or_to(hour: int, minute: int) -> tuple[str, int] | None:
+    """ "half past 9", "quarter to 10", "twenty past 9", "ten to 10" (fives only)."""
+    if minute == 30:
+        return "half past", hour
+    if minute == 15:
+        return "quarter past", hour
+    if minute == 45:
+        return "quarter to", hour % 12 + 1
+    if minute in (5, 10, 20, 25):
+        said = _ENGLISH_SMALL[minute] if minute < 20 else english_minutes(minute)
+        return f"{said} past", hour
+    if minute in (35, 40, 50, 55):
+        to = 60 - minute
+        return f"{english_minutes(to) if to >= 20 else _ENGLISH_SMALL[to]} to", hour % 12 + 1
+    return None
+
+
+@st.composite
+def english_times(draw: st.DrawFn) -> EnglishTime:
+    """A clock with hours 1-12 and minutes in fives, said in English in one of the ways
+    people write it, with the digit rendering of the same clock."""
+    hour = draw(st.integers(min_value=1, max_value=12))
+    minute = draw(st.sampled_from(range(0, 60, 5)))
+    mark = draw(st.sampled_from(["", " am", " pm", " a.m.", " PM"]))
+    digits = f"{hour}:{minute:02d}{mark}"
+    word_hour = ENGLISH_HOURS[hour]
+    styles = ["words", "digits_words"]
+    relative = _past_or_to(hour, minute)
+    if relative is not None:
+        styles += ["relative", "relative_digits"]
+    if minute == 30:
+        styles.append("british_half")
+    if minute == 0:
+        styles += ["oclock", "ish"]
+    style = draw(st.sampled_from(styles))
+    if style == "words":
+        said = english_minutes(minute, hyphen=draw(st.sampled_from(["-", " "]))) if minute else ""
+        text = f"{word_hour}{draw(st.sampled_from([' ', '-'])) if said else ''}{said}"
+    elif style == "digits_words":
+        text = f"{hour} {english_minutes(minute) if minute else 'o' + chr(39) + 'clock'}"
+    elif style in ("relative", "relative_digits"):
+        assert relative is not None
+        words, of_hour = relative
+        text = f"{words} {ENGLISH_HOURS[of_hour] if style == 'relative' else of_hour}"
+    elif style == "british_half":
+        text = f"half {word_hour}"
+    elif style == "oclock":
+        text = word_hour + " " + draw(st.sampled_from(["o'clock", "oclock", "o' clock"]))
+    else:
+        text = f"{word_hour}{draw(st.sampled_from(['-ish', 'ish', ' ish']))}"
+    if draw(st.booleans()):
+        text = text.capitalize() if draw(st.booleans()) else text.upper()
+    return EnglishTime(text + mark, digits, style)

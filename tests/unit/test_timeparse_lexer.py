@@ -77,6 +77,10 @@ def _first(items: Iterable[tuple[Any, Any]]) -> tuple[set[str] | None, bool]:
     return out, True
 
 
+_LATIN = set(_scan._LATIN_STARTS)
+_HANGUL = set(_scan._HANGUL_STARTS)
+
+
 @pytest.mark.parametrize(("name", "body"), _scan._PATTERNS, ids=[n for n, _ in _scan._PATTERNS])
 def test_every_alternative_starts_where_its_guard_lets_it(name: str, body: str) -> None:
     first, nullable = _first(sre_parse.parse(body))
@@ -84,19 +88,63 @@ def test_every_alternative_starts_where_its_guard_lets_it(name: str, body: str) 
     assert first is not None, f"{name} can start with any character"
     if name in _scan._DIGIT_FIRST:
         assert first == {"0"} or first <= set("0123456789"), (name, first)
+    elif name in _scan._LATIN_FIRST:
+        assert first <= set(_scan._LATIN_STARTS), (name, sorted(first - _LATIN))
+    elif name in _scan._SYMBOL_FIRST:
+        assert first <= set(_scan._SYMBOLS), (name, sorted(first - set(_scan._SYMBOLS)))
     else:
-        assert not first & set("0123456789"), (name, first)
-        assert first <= set(_scan._WORD_FIRST), (name, sorted(first - set(_scan._WORD_FIRST)))
+        assert first <= set(_scan._HANGUL_STARTS), (name, sorted(first - _HANGUL))
+
+
+def test_latin_alternatives_never_start_inside_a_word() -> None:
+    # Each begins with a "no letter before" look-behind, so that the master pattern may
+    # skip the whole block inside a word.
+    for name, body in _scan._PATTERNS:
+        if name in _scan._LATIN_FIRST:
+            assert body.startswith((r"(?<![a-z])", r"(?<![a-z\d])")), name
 
 
 _UNGUARDED = re.compile("|".join(f"(?P<{name}>{body})" for name, body in _scan._PATTERNS))
 
 
-@given(hostile_text(max_size=30))
+_ENGLISH = st.lists(
+    st.sampled_from(
+        ["nine", "ten", "o'clock", "not", "can't", "x", "a.m.", "pm", "noon", "lunch", "half",
+         "quarter", "to", "past", "no later than", "오전", "안돼요", "3", ":", " ", "-", "×",
+         "n't", "anytime but", "if not", "after school", "ish", "h", "before work"]
+    ),
+    max_size=8,
+).map("".join)  # fmt: skip
+
+
+_AM_PM = st.lists(
+    st.sampled_from(
+        ["a", "m", "p", ".", " ", "am", "pm", "a.m.", "p. m.", "9", "10:30", "시", "~"]
+    ),
+    max_size=10,
+).map("".join)
+
+
+@given(hostile_text(max_size=30) | _ENGLISH)
 def test_the_guarded_pattern_matches_like_the_plain_alternation(text: str) -> None:
     normal = normalise(text)
     plain = [(m.lastgroup, m.span()) for m in _UNGUARDED.finditer(normal)]
     assert [(m.lastgroup, m.span()) for m in _scan._MASTER.finditer(normal)] == plain
+
+
+@given(hostile_text(max_size=30) | _ENGLISH | _AM_PM)
+def test_the_smaller_patterns_match_alike_where_lex_uses_them(text: str) -> None:
+    # Without a Latin letter the English block cannot match; with only a, m and p, only
+    # its am/pm can. Both smaller patterns must then match exactly as the full one.
+    normal = normalise(text)
+    full = [(m.lastgroup, m.span()) for m in _scan._MASTER.finditer(normal)]
+    if re.search("[a-z]", normal) is None:
+        smaller = _scan._MASTER_NO_LATIN
+    elif re.search("[b-ln-oq-z]", normal) is None:
+        smaller = _scan._MASTER_AM_PM
+    else:
+        return
+    assert [(m.lastgroup, m.span()) for m in smaller.finditer(normal)] == full
 
 
 def test_the_only_printable_space_is_the_plain_space() -> None:

@@ -21,6 +21,7 @@ from typing import Final
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.domain.timeparse._group import Unit, group
 from slotcap.domain.timeparse._hours import DEFAULT_HOURS, ClinicHours, clinic_hours
+from slotcap.domain.timeparse._negation import read_negated
 from slotcap.domain.timeparse._normalise import normalise
 from slotcap.domain.timeparse._resolve import Cands, Fail, resolve_unit, settle
 from slotcap.domain.timeparse._result import (
@@ -29,6 +30,7 @@ from slotcap.domain.timeparse._result import (
     REASONS,
     ParsedTime,
     abstain,
+    clock_of_seconds,
     period_of_clock,
 )
 from slotcap.domain.timeparse._scan import lex
@@ -157,10 +159,7 @@ def _bare(hour: int, minute: int, hours: ClinicHours) -> ParsedTime:
     return ParsedTime(read.period, _clock(read.seconds), False, read.reason)
 
 
-def _clock(seconds: int | None) -> dt.time | None:
-    if seconds is None:
-        return None
-    return dt.time(seconds // 3600, seconds % 3600 // 60, seconds % 60)
+_clock = clock_of_seconds
 
 
 # The same for a bare 1-11 o'clock under the default hours (the common call), from the
@@ -215,10 +214,24 @@ def _finish(
 
 def _general(text: str, hours: ClinicHours) -> ParsedTime:
     lexed = lex(text)
-    if lexed.negated:
-        # "오전 안 돼요", "not mornings": reading the words would invert the meaning.
-        return abstain("negated")
+    if lexed.negations:
+        # "오전은 안돼요", "not 9, 2pm works": reading the words as they stand would
+        # invert the meaning; the negation reader excludes what is denied.
+        return read_negated(
+            text, lexed, hours, lambda piece, hourly: _affirmed(piece, hours, hourly)
+        )
     grouped = group(text, lexed)
+    return _finish(grouped.units, grouped.context, hours, no_preference=lexed.no_preference)
+
+
+def _affirmed(text: str, hours: ClinicHours, numbers_are_hours: bool) -> ParsedTime:
+    """A clause the negation reader found affirmed (no negation in it)."""
+    if _ALNUM.search(text) is None:
+        return abstain("empty")
+    lexed = lex(text)
+    if lexed.negations:
+        return abstain("negated")  # cut out of a longer text, it reads as a negation
+    grouped = group(text, lexed, numbers_are_hours=numbers_are_hours)
     return _finish(grouped.units, grouped.context, hours, no_preference=lexed.no_preference)
 
 

@@ -14,6 +14,7 @@ from typing import Final, TypeAlias
 import attrs
 
 from slotcap.domain.timeparse import _words as dw
+from slotcap.domain.timeparse._english import HOUR_WORDS
 from slotcap.domain.timeparse._scan import Lexed, Mention
 from slotcap.domain.timeparse._words import DayWord
 
@@ -54,19 +55,30 @@ _ALT_GAP: Final = re.compile(rf"\s?{_APPROX}?\s?(?:이나|나|or|또는|혹은|�
 # A bare number is an hour after these words: "at 3", "around 10", "약 3", "after 2".
 _HOUR_PREPOSITION: Final = re.compile(
     r"(?:(?<![a-z])(?:at|around|about|approx\.?|approximately|circa|after|from|since|before"
-    r"|until|till|by)|약|대략)\s?$"
+    r"|until|till|by|than)|약|대략)\s?$"
+)
+_WORD_RANGE: Final = re.compile(r"\s(?:to|till|until|thru|through)\s")
+# A text of nothing but hour words ("nine", "nine or ten", "around eleven") is a time
+# field's answer: its words are hours. "two people" never gets here (a skipped count).
+_HOUR_W: Final = "|".join(HOUR_WORDS)
+_ONLY_HOUR_WORDS: Final = re.compile(
+    rf"(?:(?:around|about|maybe|at|약)\s)?(?:{_HOUR_W})"
+    rf"(?:\s?(?:or|,|/|to|-|~|and)\s?(?:{_HOUR_W}))*(?:\s?(?:please|pls|is fine|[.!]))?"
 )
 _KO_END: Final = r"(?=$|[\s,.!?)~]|에|로|으로|요|면|이면|까지|부터|가|이)"
 _AFTER_SUFFIX: Final = re.compile(
     rf"\s?{_APPROX}?\s?(?:(?:이후|후|부터|넘어서?|지나서){_KO_END}"
-    r"|(?:onwards?|or later|and later|and after|later)(?![a-z])|~(?!\s?\d))"
+    r"|(?:onwards?|or later|and later|and after|later|at the earliest)(?![a-z])|~(?!\s?\d))"
 )
 _BEFORE_SUFFIX: Final = re.compile(
-    rf"\s?{_APPROX}?\s?(?:(?:이전|전|까지){_KO_END}|(?:or earlier|and earlier|earlier)(?![a-z]))"
+    rf"\s?{_APPROX}?\s?(?:(?:이전|전|까지){_KO_END}"
+    r"|(?:or earlier|and earlier|earlier|at the latest)(?![a-z]))"
 )
-_AFTER_PREFIX: Final = re.compile(r"(?<![a-z])(?:after|from|since)\s?$")
-# A leading "~" is Korean shorthand for "until" (~3시).
-_BEFORE_PREFIX: Final = re.compile(r"(?:(?<![a-z])(?:before|until|till|by)|(?:^|\s)~)\s?$")
+_AFTER_PREFIX: Final = re.compile(r"(?<![a-z])(?:after|from|since|(?:no|not) earlier than)\s?$")
+# A leading "~" is Korean shorthand for "until" (~3시); "no later than 10" is "by 10".
+_BEFORE_PREFIX: Final = re.compile(
+    r"(?:(?<![a-z])(?:before|until|till|by|(?:no|not) (?:later|sooner) than)|(?:^|\s)~)\s?$"
+)
 
 # "3 in the afternoon", "8 at night": the number is an hour qualified by the word.
 _HOUR_OF_DAY_WORD: Final = re.compile(
@@ -100,6 +112,8 @@ def _promotable(text: str, lone: Mention, clocks: list[Mention], lexed: Lexed) -
     """Whether a bare number is a clock by context (its neighbours and the words before)."""
     if _HOUR_PREPOSITION.search(text, 0, lone.start) or _HOUR_OF_DAY_WORD.match(text, lone.end):
         return True
+    if text[lone.start].isalpha() and _ONLY_HOUR_WORDS.fullmatch(text):
+        return True
     # A time-of-day word right before it: "오후 2~4시", "pm 3", "저녁 7".
     for start, end, _word in (*lexed.words, *lexed.marks):
         if start < lone.start and _gap_is(_SPACE, text, end, lone.start):
@@ -110,9 +124,23 @@ def _promotable(text: str, lone: Mention, clocks: list[Mention], lexed: Lexed) -
     )
 
 
-def _clocks(text: str, lexed: Lexed) -> list[Mention]:
+def _clocks(text: str, lexed: Lexed, *, numbers_are_hours: bool = False) -> list[Mention]:
     clocks = list(lexed.mentions)
-    pending = list(lexed.lones)
+    if numbers_are_hours:
+        # "not 9, 10 is fine": beside a denied clock, a bare 1-12 is the hour offered.
+        hours = [lone for lone in lexed.lones if 1 <= lone.hour <= 12]
+        clocks += hours
+        pending = [lone for lone in lexed.lones if lone not in hours]
+    else:
+        pending = list(lexed.lones)
+    # "10 to 12", "two till four": two numbers joined by a word of range are hours (a
+    # "-" or "/" between them may be a date: "9-11").
+    for first, second in zip(lexed.lones, lexed.lones[1:], strict=False):
+        if _WORD_RANGE.fullmatch(text, first.end, second.start):
+            for lone in (first, second):
+                if lone in pending:
+                    clocks.append(lone)
+                    pending.remove(lone)
     # Promoting one number can make its neighbour promotable ("9, 10, 11시"): repeat.
     changed = True
     while changed and pending:
@@ -158,14 +186,18 @@ def _attach_before(text: str, start: int, end: int, by_start: dict[int, Mention]
     return target
 
 
+# "three o'clock in the afternoon", "ten in the evening", "8 at night": the word names
+# the clock's half of the day, as directly as "오후 3시".
+_OF_THE_DAY: Final = re.compile(r"\s(?:in\sthe|at)\s$")
+
+
 def _attach_after(text: str, start: int, end: int, by_end: dict[int, Mention]) -> Mention | None:
     target = by_end.get(start) or by_end.get(start - 1)
-    if (
-        target is None
-        or target.marks
-        or not _gap_is(_SPACE, text, target.end, start)
-        or not _CLAUSE_END.match(text, end)
-    ):
+    if target is not None and not _gap_is(_SPACE, text, target.end, start):
+        target = None
+    if target is None and (of_the_day := _OF_THE_DAY.search(text, 0, start)) is not None:
+        target = by_end.get(of_the_day.start())
+    if target is None or target.marks or not _CLAUSE_END.match(text, end):
         return None
     del by_end[target.end]
     target.end = end
@@ -230,8 +262,9 @@ def _units(text: str, clocks: list[Mention]) -> tuple[Unit, ...]:
     return tuple(units)
 
 
-def group(text: str, lexed: Lexed) -> Grouped:
-    clocks = _clocks(text, lexed)
+def group(text: str, lexed: Lexed, *, numbers_are_hours: bool = False) -> Grouped:
+    """Units and context of ``text``; ``numbers_are_hours``: every bare 1-12 is a clock."""
+    clocks = _clocks(text, lexed, numbers_are_hours=numbers_are_hours)
     context = _attach(text, clocks, lexed)
     # Attaching a word moves a clock's start back over it: sort after attaching.
     clocks.sort(key=lambda c: c.start)

@@ -36,6 +36,8 @@ _TRANSLATE = str.maketrans(
 # Most texts have none of them, and finding one is much cheaper than translating.
 _LOOKALIKE = re.compile("[" + re.escape("".join(map(chr, _TRANSLATE))) + "]")
 _CJK_WORDS = (("午前", "오전"), ("午後", "오후"), ("正午", "정오"))
+# A typing slip a person reads at once: "9;30" is 9:30 (";" is beside ":" on the keys).
+_SEMICOLON_CLOCK = re.compile(r"(?<=\d) ?; ?(?=\d\d(?!\d))")
 
 
 def normalise(text: str) -> str:
@@ -51,6 +53,8 @@ def normalise(text: str) -> str:
         if "午" in folded or "正" in folded:
             for old, new in _CJK_WORDS:
                 folded = folded.replace(old, new)
+    if ";" in folded:
+        folded = _SEMICOLON_CLOCK.sub(":", folded)
     # Most texts are already single-spaced: a printable text (no tab, newline or other
     # Unicode space; plain " " is printable) without a double or an outer space keeps its
     # spacing, and the split/join below would only copy it.

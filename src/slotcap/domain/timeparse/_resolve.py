@@ -18,7 +18,7 @@ from slotcap.domain.timeparse._result import NOON_S, period_of_seconds
 from slotcap.domain.timeparse._scan import Kind, Mention
 from slotcap.domain.timeparse._words import DayWord
 
-__all__ = ["Fail", "Read", "resolve_unit"]
+__all__ = ["Fail", "Read", "open_bound", "resolve_unit"]
 
 HOUR_S: Final = 3600
 DAY_S: Final = 24 * HOUR_S
@@ -99,6 +99,8 @@ def _twenty_four(m: Mention, words: Sequence[DayWord], range_end: bool) -> Resol
 
 def _qualified(m: Mention, words: Sequence[DayWord], range_end: bool) -> Resolved:
     """A 1-12 hour with am/pm or a time-of-day word: each word maps it to one hour."""
+    if m.to_twelve:
+        return _CONFLICT  # "quarter to twelve pm": 11:45 or 23:45?
     hour = words[0].hour_of(m.hour)
     if hour is None or any(w.hour_of(m.hour) != hour for w in words[1:]):
         return _CONFLICT  # "점심 9시", or "오후 3am"
@@ -151,7 +153,19 @@ def resolve_mention(
         return _qualified(m, m.marks, range_end)
     if context:
         return _from_context(m, context, hours)
+    if m.european and not m.padded:
+        return _european(m, hours)
     return _unqualified(m)
+
+
+def _european(m: Mention, hours: ClinicHours) -> Resolved:
+    """ "9h" is 24-hour notation, 09:00 as written; "2h" would be 02:00, when no clinic
+    works, and its writer may have meant 14h: the written clock counts only inside a
+    clinic day."""
+    seconds = m.hour * HOUR_S + m.minute * 60
+    if m.hour == 12 or hours.in_day(seconds):
+        return Cands((seconds,), 0, "clock_24h")
+    return Fail("ambiguous_bare_hour", ambiguous=True)
 
 
 def _choose(values: tuple[int, ...], anchors: tuple[int, ...], hours: ClinicHours) -> Read | Fail:
@@ -184,13 +198,27 @@ def _single(unit: Single, context: Sequence[DayWord], hours: ClinicHours) -> Rea
     read = settle(c, hours)
     if isinstance(read, Fail) or unit.bound is None or read.seconds is None:
         return read
-    # Open ranges: [X, end of day) or [start of day, X). Only one lying wholly in a
-    # period says which one.
-    if unit.bound is Bound.AFTER and read.seconds >= NOON_S:
-        return Read(Period.AFTERNOON, read.seconds, "after_clock")
-    if unit.bound is Bound.BEFORE and read.seconds <= NOON_S:
-        return Read(Period.MORNING, None, "before_clock")
-    return Fail("ambiguous_open_range", ambiguous=True)
+    return open_bound(read.seconds, unit.bound)
+
+
+def open_bound(seconds: int, bound: Bound) -> Read | Fail:
+    """ "from X" / "until X": the period of the hour on the bound's open side.
+
+    A person who writes "10시부터" or "after 3pm" means to come about then, not any time
+    to midnight; "until 11" means shortly before 11. The hour next to the bound, [X, X+1h)
+    or [X-1h, X), must lie in one period: "after 11:30" and "before 12:30" straddle noon
+    and abstain.
+    """
+    if bound is Bound.AFTER:
+        first, last, clock = seconds, seconds + HOUR_S - 1, seconds
+        reason = "after_clock"
+    else:
+        first, last, clock = seconds - HOUR_S, seconds - 1, None
+        reason = "before_clock"
+    period = period_of_seconds(first)
+    if first < 0 or period_of_seconds(last) is not period:
+        return Fail("ambiguous_open_range", ambiguous=True)
+    return Read(period, clock, reason)
 
 
 def _start_before(s: Cands, end: int, hours: ClinicHours) -> int | Fail:

@@ -17,6 +17,7 @@ __all__ = [
     "REASONS",
     "ParsedTime",
     "abstain",
+    "clock_of_seconds",
     "period_of_clock",
     "period_of_seconds",
 ]
@@ -51,6 +52,13 @@ def period_of_seconds(seconds: int) -> Period:
     return Period.MORNING if seconds < NOON_S else Period.AFTERNOON
 
 
+def clock_of_seconds(seconds: int | None) -> dt.time | None:
+    """Seconds since midnight as a clock (``None`` stays ``None``)."""
+    if seconds is None:
+        return None
+    return dt.time(seconds // 3600, seconds % 3600 // 60, seconds % 60)
+
+
 def abstain(reason: str, *, ambiguous: bool = False, clock: dt.time | None = None) -> ParsedTime:
     """A result without a period."""
     return ParsedTime(period=None, clock=clock, ambiguous=ambiguous, reason=reason)
@@ -78,6 +86,14 @@ READ_REASONS: Mapping[str, str] = MappingProxyType(
         "word_afternoon": "an afternoon word alone (오후, afternoon, PM, 평일 오후)",
         "word_lunch": "a lunch word alone (점심, lunch): AFTERNOON",
         "word_evening": "an evening/night word alone (저녁, 밤, evening, night)",
+        "word_daily_life": (
+            "a daily-life phrase alone (학교 끝나고, after school, end of the day: AFTERNOON; "
+            "출근 전, before work: MORNING)"
+        ),
+        "negation_remaining": (
+            "a whole period denied (오전은 안돼요, not in the morning): the other one remains"
+        ),
+        "negated_bound": "a denied open bound is the opposite bound (not before 2 pm = from 2 pm)",
     }
 )
 
@@ -96,7 +112,10 @@ ABSTAIN_REASONS: Mapping[str, str] = MappingProxyType(
         "ambiguous_range": "a range whose start and (exclusive) end fall in different periods",
         "ambiguous_open_range": "'after X' before noon or 'before X' after noon",
         "bad_range": "a range that ends at or before its start",
-        "negated": "contains a negation (안 돼요, 불가, 말고, not, except, X)",
+        "negated": (
+            "a negation that leaves both periods open or whose scope is unclear (9시는 안돼요, "
+            "not sure, 안 되는 건 아니에요, 오전, 오후 안돼요)"
+        ),
         "internal_error": "a bug in the parser; it abstained instead of raising",
     }
 )
