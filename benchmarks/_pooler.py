@@ -4,7 +4,7 @@ pooled benchmark and the topology tests.
 ``running_pgbouncer(server_url)`` writes a generated ini into a temporary directory,
 starts Debian's ``pgbouncer`` on a free loopback port (as the ``postgres`` OS user when
 run as root: PgBouncer refuses to run as root), waits until it answers, yields a
-:class:`Pooler` and stops it (SIGINT, then SIGKILL) on the way out. The pool is small
+:class:`Pooler` and stops it (SIGTERM, then SIGKILL) on the way out. The pool is small
 on purpose (``default_pool_size``): several clients then really share one server
 connection, which is what breaks session state and prepared statements.
 """
@@ -130,7 +130,7 @@ def running_pgbouncer(server_url: str, *, pool_size: int = 2) -> Iterator[Pooler
         yield pooler
     finally:
         if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)  # immediate shutdown: nothing to drain
             try:
                 process.wait(timeout=5)
             except subprocess.TimeoutExpired:
