@@ -113,6 +113,32 @@ def test_a_long_lived_pooled_store_answers_every_call(pooler: Pooler, expanded: 
         store.close()
 
 
+def race(store: slotcap.Store, day: dt.date, clients: int) -> Counter[str]:
+    """``clients`` threads booking the same morning at once: their outcomes."""
+    outcomes: Counter[str] = Counter()
+    barrier = threading.Barrier(clients)
+    lock = threading.Lock()
+
+    def one(n: int) -> None:
+        barrier.wait()
+        try:
+            slotcap.book(store, request(day, "MORNING", f"010-{5000 + n}-1111"), dynamic=True)
+            outcome = "ok"
+        except slotcap.ReservationFull:
+            outcome = "full"
+        except Exception as exc:  # counted: the assertion shows which
+            outcome = type(exc).__name__
+        with lock:
+            outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=one, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
 def test_a_booking_race_through_the_pooler_never_overbooks(
     pooler: Pooler, expanded: str
 ) -> None:
@@ -120,27 +146,9 @@ def test_a_booking_race_through_the_pooler_never_overbooks(
     try:
         for week in (30, 31, 32):
             day = monday_ahead(week)
-            outcomes: list[str] = []
-            barrier = threading.Barrier(16)
-
-            def one(n: int, day: dt.date = day) -> None:
-                barrier.wait()
-                try:
-                    slotcap.book(store, request(day, "MORNING", f"010-5{n:03d}-1111"),
-                                 dynamic=True)
-                    outcomes.append("ok")
-                except slotcap.ReservationFull:
-                    outcomes.append("full")
-                except Exception as exc:
-                    outcomes.append(type(exc).__name__)
-
-            threads = [threading.Thread(target=one, args=(n,)) for n in range(16)]
-            for thread in threads:
-                thread.start()
-            for thread in threads:
-                thread.join()
+            outcomes = race(store, day, 16)
             # 180 minutes, 40 each: exactly 4 of 16 fit, whatever the interleaving.
-            assert Counter(outcomes) == Counter({"ok": 4, "full": 12})
+            assert outcomes == Counter({"ok": 4, "full": 12})
             (morning,) = [e for e in slotcap.availability_calendar(store, day, day)
                           if e.period is slotcap.Period.MORNING]
             assert (morning.booked, morning.capacity) == (160, 180)
@@ -220,10 +228,10 @@ def test_migrate_refuses_the_pooled_url_and_leaves_nothing_on_the_pool(
 ) -> None:
     with postgres_database("poolmig") as direct:
         name = direct.rpartition("/")[2]
-        with open_sql(direct) as conn:
-            create_legacy_schema(conn)
+        with open_sql(direct) as sql:
+            create_legacy_schema(sql)
             # A default the app relies on, which a leaked migration session would undo.
-            conn.execute(f'ALTER DATABASE "{name}" SET statement_timeout = \'30s\'')
+            sql.execute(f'ALTER DATABASE "{name}" SET statement_timeout = \'30s\'')
         pooled = pooled_url(pooler, direct)
         raw = pooled_url(pooler, direct, flag=False)  # psycopg itself refuses pgbouncer=
         warm = [psycopg.connect(raw, autocommit=True, prepare_threshold=None)
@@ -232,16 +240,16 @@ def test_migrate_refuses_the_pooled_url_and_leaves_nothing_on_the_pool(
             for conn in warm:  # server connections exist, for a leak to land on
                 conn.execute("SELECT 1")
 
-            code, out, err = run(capsys, "migrate", "--to", "phase1", "--database", pooled)
+            code, _, err = run(capsys, "migrate", "--to", "phase1", "--database", pooled)
             assert code == 2 and len(err.strip().splitlines()) == 1, err
             assert "--direct-url" in err and "SLOTCAP_DIRECT_DATABASE_URL" in err
-            with open_sql(direct) as conn:
-                assert "services" not in conn.tables()  # nothing ran
+            with open_sql(direct) as sql:
+                assert "services" not in sql.tables()  # nothing ran
             for argv in (["backfill"], ["validate"], ["review", "export", "--out", "r.csv"]):
                 code, _, err = run(capsys, *argv, "--database", pooled)
                 assert code == 2 and "--direct-url" in err, (argv, err)
 
-            code, out, err = run(capsys, "migrate", "--to", "phase1", "--quiet",
+            code, _, err = run(capsys, "migrate", "--to", "phase1", "--quiet",
                                  "--database", pooled, "--direct-url", direct)
             assert code == 0, err
 
