@@ -1,5 +1,5 @@
 """`slotcap serve` while its PostgreSQL restarts and while it fails over to a promoted
-synchronous standby — on a private primary/standby pair (tests/integration/pg_clusters.py),
+synchronous standby — on a private primary/standby pair (benchmarks/_clusters.py),
 never the shared server. Clients book and read all along; what they get is counted.
 
 The module's tests run in file order on one pair: the restart first, then the failover
@@ -20,9 +20,9 @@ import attrs
 import httpx
 import psycopg
 import pytest
+from benchmarks._clusters import Pair, pg_bin, primary_with_standby
 from tests.conftest import missing, require_postgres
 from tests.e2e.server_process import Server, booking_body, monday_ahead, running_server
-from tests.integration.pg_clusters import Pair, pg_bin, primary_with_standby
 from tests.integration.store_helpers import build_sql_database
 
 from slotcap.ports import SchemaState

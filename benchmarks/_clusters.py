@@ -1,6 +1,6 @@
-"""Private PostgreSQL clusters for the restart and failover tests: a primary with a
-synchronous standby, on free loopback ports, in a temporary directory, never the shared
-server.
+"""Private PostgreSQL clusters for the restart and failover tests and benchmark: a
+primary with a synchronous standby, on free loopback ports, in a temporary directory,
+never the shared server.
 
 ``primary_with_standby()`` runs Debian's ``initdb``, ``pg_ctl`` and ``pg_basebackup``
 (as the ``postgres`` OS user when run as root: initdb refuses root) and yields a
@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import attrs
+
 from benchmarks._pooler import free_port
 
 __all__ = ["Node", "Pair", "pg_bin", "primary_with_standby"]
@@ -42,6 +43,9 @@ hot_standby = on
 synchronous_standby_names = '*'
 wal_sender_timeout = 5s
 wal_receiver_status_interval = 1s
+# A standby retries a lost primary every 5 s by default; until it is back, a synchronous
+# primary's commits wait. Half a second keeps the restart test short (docs/runbook.md).
+wal_retrieve_retry_interval = 500ms
 logging_collector = off
 """
 
