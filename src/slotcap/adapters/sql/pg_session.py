@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 from slotcap.adapters.sql.store import Params, Row
 from slotcap.errors import StoreUnavailable
 from slotcap.sql.connection import SqlConnection
-from slotcap.sql.errors import from_postgres, is_connection_lost, is_postgres_busy
+from slotcap.sql.errors import (
+    connection_lost,
+    from_postgres,
+    is_connection_lost,
+    is_postgres_busy,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -55,6 +60,17 @@ Heal = Callable[[SqlConnection], SqlConnection]
 
 def _healable(exc: BaseException, heal: Heal | None) -> bool:
     return heal is not None and isinstance(exc, Exception) and is_connection_lost(exc)
+
+
+def _run(sc: SqlConnection, sql: str, params: Params, fresh: bool, what: str) -> list[Row]:
+    """One statement; a lost connection leaves as ``StoreUnavailable`` whichever path
+    ran it (a store call, the catalogue read of a schema re-check)."""
+    try:
+        return sc.run(sql, params, prepare=False if fresh else None)
+    except Exception as exc:
+        if is_connection_lost(exc):
+            raise connection_lost(exc, what) from None
+        raise
 
 
 def timeout_ms(cap: float, deadline: float) -> int:
@@ -98,11 +114,13 @@ class StatementSession:
             rows = self._sc.run(sql, params, prepare=False if fresh else None)
         except Exception as exc:
             if not _healable(exc, self._heal):
+                if is_connection_lost(exc):
+                    raise connection_lost(exc, "read") from None
                 raise
             assert self._heal is not None  # noqa: S101 (narrowing: _healable checked it)
             self._sc, self._heal = self._heal(self._sc), None  # once per session
             self._conn = self._sc.raw
-            rows = self._sc.run(sql, params, prepare=False if fresh else None)
+            rows = _run(self._sc, sql, params, fresh, "read")
         if self._owns_transaction and not is_idle(self._conn):
             self._conn.commit()
         return rows
@@ -173,6 +191,9 @@ class BookingSession:
         try:
             return self._sc.run(sql, params, prepare=False if fresh else None)
         except Exception as exc:
+            if is_connection_lost(exc):
+                # Before COMMIT: the server rolls the transaction back; nothing written.
+                raise connection_lost(exc, "booking") from None
             if not is_postgres_busy(exc):
                 raise
             # The transaction's lock_timeout also bounds waits inside the booking (the
@@ -225,7 +246,7 @@ class WriteSession:
 
     def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
         if not self._owns_transaction:
-            return self._sc.run(sql, params, prepare=False if fresh else None)
+            return _run(self._sc, sql, params, fresh, "write")
         while True:
             conn = self._conn
             # An integer of milliseconds: the only text composed into this statement.
@@ -242,7 +263,8 @@ class WriteSession:
                     continue
                 if not conn.broken and tx_status(conn) in ("INTRANS", "INERROR"):
                     conn.rollback()
-                if isinstance(exc, Exception) and is_postgres_busy(exc):
+                if isinstance(exc, Exception) and (is_postgres_busy(exc)
+                                                   or is_connection_lost(exc)):
                     raise from_postgres(exc, "write") from None
                 raise
             try:
