@@ -4,7 +4,7 @@
     python -m benchmarks.pooled [--quick] [--faults] [--json benchmarks/results/pooled.json]
 
 A scratch phase-1 database on the server of ``--pg-url``; a private PgBouncer 1.18
-(``benchmarks/_pooler.py``: ``pool_mode=transaction``, ``default_pool_size`` 4) in front
+(``benchmarks/_pooler.py``: ``pool_mode=transaction``, ``--pool-size`` 4) in front
 of the same server. Two long-lived stores, as ``slotcap serve`` holds one:
 ``open_store(direct_url)`` and ``open_store(pooled_url + "?pgbouncer=true")``.
 
@@ -135,11 +135,11 @@ def phase1_database(url: str) -> None:
         raise RuntimeError(report.message)
 
 
-def run_pooled(pg_url: str, *, quick: bool) -> dict[str, Any]:
+def run_pooled(pg_url: str, *, quick: bool, pool_size: int = 4) -> dict[str, Any]:
     checks = 300 if quick else 3000
     seconds = 1.0 if quick else 4.0
     with temp_pg_database(pg_url, "pooled") as direct_url, \
-            running_pgbouncer(pg_url, pool_size=4) as pooler:
+            running_pgbouncer(pg_url, pool_size=pool_size) as pooler:
         phase1_database(direct_url)
         pooled_url = pooler.url(direct_url.rpartition("/")[2])
         with open_store(direct_url) as direct, open_store(pooled_url) as pooled:
@@ -155,7 +155,7 @@ def run_pooled(pg_url: str, *, quick: bool) -> dict[str, Any]:
                 first = FIRST_DAY + dt.timedelta(days=365 * (turn + 1))
                 rounds[name].append(_throughput(store, first, 8, seconds))
     return {"availability": {k: v.to_dict() for k, v in latency.items()},
-            "booking": rounds, "pool_size": 4, "clients": 8}
+            "booking": rounds, "pool_size": pool_size, "clients": 8}
 
 
 def _checker(store: Store) -> Callable[[dt.date], object]:
@@ -185,7 +185,8 @@ def _tables(payload: dict[str, Any]) -> str:
                 errors.update(r["errors"])
             rows.append([name, sum(r["booked"] for r in rounds), round(_rate(rounds), 1),
                          ", ".join(f"{k} {v}" for k, v in errors.items()) or "0"])
-        parts.append("Booking throughput, 8 threads on one store (two rounds each)\n"
+        parts.append(f"Booking throughput, 8 threads on one store (two rounds each; "
+                     f"the pooler has {pooled['pool_size']} server connections)\n"
                      + render_table(["store", "booked", "bookings/s", "errors"], rows))
     faults = payload.get("faults")
     if faults:
@@ -230,6 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pooled", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     add_common_arguments(parser)
+    parser.add_argument("--pool-size", type=int, default=4, dest="pool_size",
+                        help="PgBouncer's server connections (default: %(default)s)")
     parser.add_argument("--faults", action="store_true",
                         help="also restart and fail over a private primary/standby pair")
     args = parser.parse_args(argv)
@@ -243,7 +246,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("pgbouncer is not installed (Debian: apt-get install pgbouncer)")
         return 1
     payload: dict[str, Any] = {"benchmark": "pooled",
-                               "pooled": run_pooled(args.pg_url, quick=args.quick)}
+                               "pooled": run_pooled(args.pg_url, quick=args.quick,
+                                                     pool_size=args.pool_size)}
     if args.faults:
         from benchmarks._fault_run import run_faults
 
