@@ -82,7 +82,7 @@ from slotcap.ports import Clock
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.dialect import POSTGRES, Dialect
 from slotcap.sql.errors import from_postgres, is_connection_lost, is_postgres_busy
-from slotcap.sql.url import connect_postgres, psycopg_module
+from slotcap.sql.url import Engine, connect_postgres, parse_url, psycopg_module
 
 if TYPE_CHECKING:
     import psycopg
@@ -214,6 +214,10 @@ class PostgresStore(SqlStore):
         (libpq's ``fallback_application_name``), not set on the session afterwards,
         so a pooler passes it on and no round trip is spent on it.
         """
+        parsed = parse_url(url)  # also a URL marked ?pgbouncer=true (libpq refuses the mark)
+        if parsed.engine is not Engine.POSTGRES:
+            raise ConfigurationError(f"{parsed} is not a PostgreSQL URL")
+        url, pooled = parsed.target, pooled or parsed.pooled
         naming = ({"application_name": application_name} if application_name is not None
                   else {"fallback_application_name": DEFAULT_APPLICATION_NAME})
         extra: dict[str, Any] = {"prepare_threshold": None} if pooled else {}
