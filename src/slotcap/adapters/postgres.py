@@ -264,6 +264,9 @@ class PostgresStore(SqlStore):
     ) -> Iterator[Session]:
         keys = advisory_lock_keys(day, service_code, periods)
         with self._source.borrow() as lent:
+            if lent.raw.closed or lent.raw.broken:  # the application's own, lost
+                raise StoreUnavailable("booking: the connection to the database was lost; "
+                                       "nothing was written, retry shortly")
             if not is_idle(lent.raw):
                 raise ConfigurationError(
                     "booking() needs a connection outside any transaction: its locks and "
