@@ -136,15 +136,38 @@ def saved(url: str, ids: set[str]) -> set[str]:
     return {row[0] for row in rows}
 
 
+def watch_readiness(server: Server, stop: threading.Event, seen: list[int],
+                    bodies: list[str]) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=30) as http:
+        while not stop.is_set():
+            reply = http.get("/readyz")
+            seen.append(reply.status_code)
+            if reply.status_code != 200:
+                bodies.append(reply.text)
+            time.sleep(0.02)
+
+
 def test_a_restart_answers_503_only_and_every_thread_heals(pair: Pair, tmp_path: Path) -> None:
     with running_server(pair.primary.url(DATABASE), tmp_path, env=DYNAMIC,
                         args=["--threads", "8"]) as server:
+        assert httpx.get(server.url("/readyz"), timeout=30).status_code == 200
         load = Load(server)
         load.start()
+        ready: list[int] = []
+        bodies: list[str] = []
+        stop_watching = threading.Event()
+        watcher = threading.Thread(target=watch_readiness,
+                                   args=(server, stop_watching, ready, bodies))
+        watcher.start()
         time.sleep(1.0)
         pair.primary.ctl("restart", "-m", "fast")
         time.sleep(1.0)
         load.stop()
+        stop_watching.set()
+        watcher.join()
+        # /readyz: 503 while the server was down, ready again after (ready before: above).
+        assert 503 in ready and ready[-1] == 200, (ready, bodies[:1])
+        assert set(ready) <= {200, 503}
         statuses = load.statuses()
         # The outage was seen, and answered 503 (with Retry-After), never another 5xx.
         assert statuses[503] > 0, statuses
