@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from benchmarks import availability, backfill, booking, http_load, live_migration, parser
+from benchmarks import availability, backfill, booking, http_load, live_migration, parser, pooled
 from benchmarks._harness import DEFAULT_PG_URL, say
 
 
@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("live_migration", live_migration.main,
          ["--sizes", "30000,300000"] if args.full else []),
         ("http_load", http_load.main, []),
+        ("pooled", pooled.main, []),
     ]
     failed = []
     for name, run, extra in runs:

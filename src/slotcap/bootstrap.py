@@ -68,6 +68,7 @@ def open_store(
     busy_budget: float = DEFAULT_BUSY_BUDGET,
     application_name: str | None = None,
     clock: Clock | None = None,
+    pooled: bool | None = None,
 ) -> Store:
     """``memory://``, ``sqlite:///path/to.db`` or ``postgresql://user@host/db``.
 
@@ -79,6 +80,9 @@ def open_store(
     serialization failures) before ``StoreBusy``. ``application_name``: how the
     PostgreSQL store's sessions appear in ``pg_stat_activity`` (default ``slotcap``).
     ``clock``: where every store takes its timestamps (default: the system clock).
+    ``pooled``: the PostgreSQL URL goes through a transaction pooler such as PgBouncer
+    (default: as the URL says, ``?pgbouncer=true``): the store then keeps no session
+    state between transactions (docs/stores.md, "Running behind a pooler").
     """
     parsed = parse_url(url)
     if parsed.engine is Engine.MEMORY:
@@ -93,7 +97,7 @@ def open_store(
 
     return PostgresStore.open(
         parsed.target, busy_budget=busy_budget, application_name=application_name,
-        clock=clock,
+        clock=clock, pooled=parsed.pooled if pooled is None else pooled,
     )
 
 
@@ -137,6 +141,7 @@ def bootstrap(
     store: Store | None = None,
     busy_budget: float = DEFAULT_BUSY_BUDGET,
     application_name: str | None = None,
+    pooled: bool | None = None,
 ) -> App:
     """Wire an :class:`App` from configuration.
 
@@ -163,7 +168,8 @@ def bootstrap(
                     f"no database: pass a URL or set {DATABASE_ENV}", code="no_database"
                 )
         store = open_store(
-            url, busy_budget=busy_budget, application_name=application_name, clock=clock
+            url, busy_budget=busy_budget, application_name=application_name, clock=clock,
+            pooled=pooled,
         )
     if from_store:
         clock = clinic_clock(store)

@@ -20,6 +20,23 @@ very same lock.
 Connections. psycopg sends Python ``str`` parameters untyped, so PostgreSQL casts them
 to the column's enum (``"ServiceType"``, ``"Period"``, …) by itself. Rows are read with
 a tuple row factory whatever the connection's own factory is.
+
+Behind a transaction pooler (PgBouncer ``pool_mode=transaction``; ``pooled=True`` or
+``?pgbouncer=true`` in the URL) consecutive transactions of one client connection may
+run on different server connections, so the store keeps nothing in the session: no
+server-side prepared statements (``prepare_threshold=None``), ``application_name``
+sent at connection start (PgBouncer tracks it), every setting ``SET LOCAL`` /
+``set_config(…, true)`` inside a transaction, and the booking's pipeline starts with
+its ``BEGIN`` (the pooler keeps a server connection for a client from ``BEGIN`` to
+``COMMIT``). A pooler the URL does not mention shows itself when a prepared statement
+is missing or doubled on the server connection: the store then stops preparing on
+that connection and runs the statement again, unprepared.
+
+Faults. A connection lost, refused or reset is :class:`StoreUnavailable` (HTTP 503),
+never a raw driver error. The store replaces a lost connection of its own (one per
+thread) with a new one and runs again what certainly did not commit: a read, a write
+whose ``COMMIT`` was not sent, a booking's ``BEGIN`` and locks. A booking whose
+connection was lost after ``COMMIT`` was sent raises :class:`BookingOutcomeUnknown`.
 """
 
 from __future__ import annotations
@@ -27,9 +44,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.base import SqlStore
 from slotcap.adapters.sql.connections import (
@@ -37,9 +55,11 @@ from slotcap.adapters.sql.connections import (
     SharedConnection,
     ThreadLocalConnections,
 )
+from slotcap.adapters.sql.pg_pool import ConnectionPoolLike, PoolConnections
 from slotcap.adapters.sql.pg_session import (
     SAVEPOINT,
     BookingSession,
+    Heal,
     StatementScope,
     WriteSession,
     is_idle,
@@ -50,12 +70,19 @@ from slotcap.adapters.sql.pg_session import (
 from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET, Session
 from slotcap.backoff import backoff
 from slotcap.domain.model import Period
-from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError, StoreBusy
+from slotcap.errors import (
+    BookingOutcomeUnknown,
+    ConfigurationError,
+    DatabaseError,
+    SlotcapError,
+    StoreBusy,
+    StoreUnavailable,
+)
 from slotcap.ports import Clock
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.dialect import POSTGRES, Dialect
-from slotcap.sql.errors import from_postgres, is_postgres_busy
-from slotcap.sql.url import connect_postgres, psycopg_module
+from slotcap.sql.errors import from_postgres, is_connection_lost, is_postgres_busy
+from slotcap.sql.url import Engine, connect_postgres, parse_url, psycopg_module
 
 if TYPE_CHECKING:
     import psycopg
@@ -75,13 +102,10 @@ DEFAULT_LOCK_TIMEOUT = 0.5
 #: What ``PostgresStore.open`` connections show as ``application_name`` in
 #: ``pg_stat_activity``, so operators can tell the app's sessions from a migration's.
 DEFAULT_APPLICATION_NAME = "slotcap"
-
-
-
-class ConnectionPoolLike(Protocol):
-    """What the store needs of a pool: ``psycopg_pool.ConnectionPool`` fits."""
-
-    def connection(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]: ...
+#: invalid_sql_statement_name, duplicate_prepared_statement: a prepared statement
+#: missing or doubled on the server connection — a transaction pooler in between.
+_POOLER_SQLSTATES = frozenset({"26000", "42P05"})
+_LOG = logging.getLogger("slotcap.store")
 
 
 def advisory_lock_keys(day: dt.date, service_code: str, periods: Sequence[Period]) -> list[int]:
@@ -96,21 +120,6 @@ def advisory_lock_keys(day: dt.date, service_code: str, periods: Sequence[Period
 def _key(name: str) -> int:
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
-
-
-class _PoolConnections:
-    """Borrow a pool's connection for one store call or one booking."""
-
-    def __init__(self, pool: ConnectionPoolLike) -> None:
-        self._pool = pool
-
-    @contextlib.contextmanager
-    def borrow(self) -> Iterator[SqlConnection]:
-        with self._pool.connection() as conn:
-            yield SqlConnection(conn, Dialect.POSTGRES)
-
-    def close(self) -> None:
-        """The application owns the pool."""
 
 
 class PostgresStore(SqlStore):
@@ -141,29 +150,39 @@ class PostgresStore(SqlStore):
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
         clock: Clock | None = None,
+        pooled: bool = False,
     ) -> None:
         if not lock_timeout > 0:
             raise ConfigurationError("lock_timeout must be > 0")
         super().__init__(POSTGRES, busy_budget=busy_budget, clock=clock)
         self._errors = psycopg_module().errors
         self._lock_timeout = lock_timeout
+        #: Behind a transaction pooler: no session state (see the module's docstring).
+        self.pooled = pooled
         self._source: ConnectionSource[SqlConnection] = self._source_for(connections)
+        #: Where a lost connection is replaced: only connections the store owns.
+        self._heal: Heal | None = (
+            self._source.replace if isinstance(self._source, ThreadLocalConnections) else None
+        )
         self.refresh_schema_state()
 
-    @staticmethod
-    def _source_for(connections: Any) -> ConnectionSource[SqlConnection]:
+    def _source_for(self, connections: Any) -> ConnectionSource[SqlConnection]:
         pg = psycopg_module()
         if isinstance(connections, pg.Connection):
-            return SharedConnection(SqlConnection(connections, Dialect.POSTGRES))
+            self._unprepared(connections)
+            return SharedConnection(
+                SqlConnection(connections, Dialect.POSTGRES, pooled=self.pooled)
+            )
         if callable(getattr(connections, "connection", None)):
-            return _PoolConnections(connections)
+            return PoolConnections(connections, lambda: self.pooled)
         if callable(connections):
             factory: Callable[[], psycopg.Connection[Any]] = connections
 
             def connect() -> SqlConnection:
                 conn = factory()
                 conn.autocommit = True  # ours now: a read is one round trip
-                return SqlConnection(conn, Dialect.POSTGRES)
+                self._unprepared(conn)
+                return SqlConnection(conn, Dialect.POSTGRES, pooled=self.pooled)
 
             return ThreadLocalConnections(
                 connect, lambda c: not (c.raw.closed or c.raw.broken)
@@ -182,21 +201,37 @@ class PostgresStore(SqlStore):
         busy_budget: float = DEFAULT_BUSY_BUDGET,
         application_name: str | None = None,
         clock: Clock | None = None,
+        pooled: bool = False,
     ) -> PostgresStore:
-        """A store opening its own connections to ``url`` (one per thread). A failed
-        connection raises ``ConfigurationError`` naming the URL without its password.
+        """A store opening its own connections to ``url`` (a libpq URL: one per
+        thread). A failed first connection raises ``ConfigurationError`` naming the URL
+        without its password; once open, a connection that cannot be made is
+        ``StoreUnavailable``. ``pooled``: ``url`` goes through a transaction pooler.
 
         Each connection identifies itself in ``pg_stat_activity`` as
         ``application_name`` when given; otherwise as ``slotcap`` unless the URL (or
-        ``PGAPPNAME``) already named it.
+        ``PGAPPNAME``) already named it. The name is sent when the connection starts
+        (libpq's ``fallback_application_name``), not set on the session afterwards,
+        so a pooler passes it on and no round trip is spent on it.
         """
+        parsed = parse_url(url)  # also a URL marked ?pgbouncer=true (libpq refuses the mark)
+        if parsed.engine is not Engine.POSTGRES:
+            raise ConfigurationError(f"{parsed} is not a PostgreSQL URL")
+        url, pooled = parsed.target, pooled or parsed.pooled
+        naming = ({"application_name": application_name} if application_name is not None
+                  else {"fallback_application_name": DEFAULT_APPLICATION_NAME})
+        extra: dict[str, Any] = {"prepare_threshold": None} if pooled else {}
 
         def connect() -> psycopg.Connection[Any]:
-            conn = connect_postgres(url, autocommit=True)
-            _name_session(conn, application_name)
-            return conn
+            return connect_postgres(url, autocommit=True, **naming, **extra)
 
-        return cls(connect, lock_timeout=lock_timeout, busy_budget=busy_budget, clock=clock)
+        try:
+            return cls(connect, lock_timeout=lock_timeout, busy_budget=busy_budget,
+                       clock=clock, pooled=pooled)
+        except StoreUnavailable as exc:
+            # At start a database out of reach is the operator's to fix: the same
+            # ConfigurationError as a wrong password (the CLI's exit 2).
+            raise ConfigurationError(exc.message) from None
 
     @classmethod
     def from_connection(
@@ -216,26 +251,29 @@ class PostgresStore(SqlStore):
     # -- engine hooks --------------------------------------------------------------------
 
     def _session(self) -> contextlib.AbstractContextManager[Session]:
-        return StatementScope(self._source.borrow())
+        return StatementScope(self._source.borrow(), self._heal)
 
     @contextlib.contextmanager
     def _write_session(self, deadline: float) -> Iterator[Session]:
         with self._source.borrow() as sc:
-            yield WriteSession(sc, self._lock_timeout, deadline)
+            yield WriteSession(sc, self._lock_timeout, deadline, self._heal)
 
     @contextlib.contextmanager
     def _locked_session(
         self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
     ) -> Iterator[Session]:
         keys = advisory_lock_keys(day, service_code, periods)
-        with self._source.borrow() as sc:
-            conn: psycopg.Connection[Any] = sc.raw
-            if not is_idle(conn):
+        with self._source.borrow() as lent:
+            if lent.raw.closed or lent.raw.broken:  # the application's own, lost
+                raise StoreUnavailable("booking: the connection to the database was lost; "
+                                       "nothing was written, retry shortly")
+            if not is_idle(lent.raw):
                 raise ConfigurationError(
                     "booking() needs a connection outside any transaction: its locks and "
                     "its insert must commit together, on their own"
                 )
-            self._begin_locked(conn, keys, f"{day.isoformat()} {service_code}", deadline)
+            sc = self._begin_locked(lent, keys, f"{day.isoformat()} {service_code}", deadline)
+            conn: psycopg.Connection[Any] = sc.raw
             session = BookingSession(sc)
             try:
                 yield session
@@ -245,19 +283,29 @@ class PostgresStore(SqlStore):
             try:
                 conn.commit()
             except Exception as exc:
+                if is_connection_lost(exc):
+                    raise BookingOutcomeUnknown(
+                        "booking: the connection to the database was lost after COMMIT "
+                        "was sent; the booking may or may not have been saved (retry with "
+                        "the same Idempotency-Key, or look it up, before booking again)"
+                    ) from None
                 if tx_status(conn) in ("INTRANS", "INERROR"):
                     conn.rollback()
                 raise self._translate(exc, "booking") or exc from None
 
     def _begin_locked(
-        self, conn: psycopg.Connection[Any], keys: list[int], what: str, deadline: float
-    ) -> None:
+        self, sc: SqlConnection, keys: list[int], what: str, deadline: float
+    ) -> SqlConnection:
         """BEGIN, take the locks in order, set the recovery savepoint; retry lock waits,
-        deadlocks and serialization failures (jittered) until ``deadline``."""
+        deadlocks and serialization failures (jittered) until ``deadline``. A
+        connection found lost is replaced once (nothing was written on it: no COMMIT
+        was sent); the connection the transaction runs on is returned."""
         statement = lock_statement(len(keys))
         attempt = 0
         started = time.monotonic()
+        heal = self._heal
         while True:
+            conn: psycopg.Connection[Any] = sc.raw
             timeout = f"{timeout_ms(self._lock_timeout, deadline)}ms"
             try:
                 # One round trip for the three statements (a pipeline: sent together,
@@ -274,11 +322,20 @@ class PostgresStore(SqlStore):
                         conn.execute("SET TRANSACTION ISOLATION LEVEL READ COMMITTED")
                     conn.execute(statement, [timeout, *keys])
                     conn.execute(f"SAVEPOINT {SAVEPOINT}")
-                return
+                return sc
             except BaseException as exc:
+                if not isinstance(exc, Exception):
+                    raise
+                if is_connection_lost(exc):
+                    if heal is None:
+                        raise from_postgres(exc, "booking") from None
+                    sc, heal = heal(sc), None  # once per booking
+                    continue
                 if tx_status(conn) in ("INTRANS", "INERROR"):
                     conn.rollback()
-                if not (isinstance(exc, Exception) and is_postgres_busy(exc)):
+                if self._pooler_met(exc):
+                    continue  # the same attempt, unprepared
+                if not is_postgres_busy(exc):
                     raise
             attempt += 1
             if not backoff(deadline, attempt):
@@ -287,8 +344,27 @@ class PostgresStore(SqlStore):
                     f"({attempt} attempts, busy_budget {self.busy_budget:g}s)"
                 )
 
+    def _unprepared(self, conn: psycopg.Connection[Any]) -> None:
+        if self.pooled:
+            conn.prepare_threshold = None
+
+    def _pooler_met(self, exc: Exception) -> bool:
+        """A prepared statement missing or doubled: a transaction pooler the URL did not
+        mention. From now on every connection of the store prepares nothing."""
+        if getattr(exc, "sqlstate", None) not in _POOLER_SQLSTATES:
+            return False
+        if not self.pooled:
+            self.pooled = True
+            _LOG.warning("prepared statements are lost between transactions: the database "
+                         "URL goes through a transaction pooler; add ?pgbouncer=true to it")
+        for sc in self._source.opened():
+            sc.raw.prepare_threshold = None
+        return True
+
     def _is_schema_change(self, exc: Exception) -> bool:
         e = self._errors
+        if self._pooler_met(exc):
+            return True  # re-run unprepared (the retry asks for it)
         if isinstance(exc, e.InternalError_):
             # "cache lookup failed for type …": a prepared statement's parameter was
             # typed with an enum a phase has dropped since (phase 4's "ServiceType").
@@ -313,13 +389,3 @@ class PostgresStore(SqlStore):
 
     def _is_duplicate(self, exc: DatabaseError) -> bool:
         return exc.sqlstate == "23505"  # unique_violation
-
-
-def _name_session(conn: psycopg.Connection[Any], name: str | None) -> None:
-    """Set ``application_name`` on a connection slotcap opened: ``name`` if given,
-    else ``slotcap`` unless the URL or the environment already chose one."""
-    if name is None:
-        if conn.info.parameter_status("application_name"):
-            return
-        name = DEFAULT_APPLICATION_NAME
-    conn.execute("SELECT set_config('application_name', %s, false)", [name])

@@ -17,15 +17,22 @@ from slotcap.sql.url import Engine, parse_url
 
 __all__ = [
     "DATABASE_ENV",
+    "DIRECT_DATABASE_ENV",
     "UsageError",
     "add_database",
+    "add_direct_url",
     "add_json",
     "iso_date",
     "non_negative_float",
     "positive_float",
     "positive_int",
     "resolve_database",
+    "resolve_direct_database",
 ]
+
+#: The database URL migrations use when the app's goes through a pooler (Prisma's
+#: ``directUrl``).
+DIRECT_DATABASE_ENV = "SLOTCAP_DIRECT_DATABASE_URL"
 
 
 
@@ -71,6 +78,17 @@ def add_database(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_direct_url(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--direct-url",
+        metavar="URL",
+        dest="direct_url",
+        help="PostgreSQL's own address, not a pooler's: what this command runs on when "
+        f"--database goes through PgBouncer (default: ${DIRECT_DATABASE_ENV}, else "
+        "--database)",
+    )
+
+
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
@@ -97,3 +115,31 @@ def resolve_database(value: str | None, *, must_exist: bool = True) -> str:
     if must_exist and parsed.engine is Engine.SQLITE and not Path(parsed.target).is_file():
         raise UsageError(f"{source}: no such SQLite database file: {parsed.target}")
     return value
+
+
+def resolve_direct_database(args: argparse.Namespace) -> str:
+    """The URL a migration command runs on (Prisma's ``directUrl``): ``--direct-url``,
+    else ``SLOTCAP_DIRECT_DATABASE_URL``, else the ``--database`` URL — refused when it
+    goes through a pooler (``?pgbouncer=true``), where a migration's session settings
+    and its run lock would be left on a server connection other clients then use."""
+    value, source = getattr(args, "direct_url", None), "--direct-url"
+    if not value:
+        value, source = os.environ.get(DIRECT_DATABASE_ENV, "").strip(), DIRECT_DATABASE_ENV
+    if value:
+        try:
+            parsed = parse_url(value)
+        except ConfigurationError as exc:
+            raise UsageError(f"{source}: {exc.message}") from None
+        if parsed.pooled:
+            raise UsageError(f"{source}: this URL goes through a pooler (pgbouncer=true); "
+                             "give PostgreSQL's own address")
+        if parsed.engine is Engine.MEMORY:
+            raise UsageError(f"{source}: memory:// holds nothing between commands")
+        return value
+    url = resolve_database(args.database)
+    if parse_url(url).pooled:
+        raise UsageError(
+            "the database URL goes through a pooler (pgbouncer=true) and migrations need a "
+            f"direct connection: pass --direct-url or set {DIRECT_DATABASE_ENV}"
+        )
+    return url

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from slotcap.bootstrap import open_store
-from slotcap.cli._args import UsageError, resolve_database
+from slotcap.cli._args import UsageError, resolve_database, resolve_direct_database
 from slotcap.cli._render import ProgressPrinter, emit_json
 from slotcap.cli._reports import (
     calendar_rows,
@@ -75,7 +75,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 def cmd_backfill(args: argparse.Namespace) -> int:
 
     printer = _progress(args)
-    url = resolve_database(args.database)
+    url = resolve_direct_database(args)
     with open_sql(url) as conn, migration_lock(conn):
         try:
             report = run_backfill(conn, batch_size=args.batch_size, pause=args.pause,
@@ -99,7 +99,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
 
-    with open_sql(resolve_database(args.database)) as conn:
+    with open_sql(resolve_direct_database(args)) as conn:
         report = validate(conn, phase=args.phase)
     if not report.started:
         message = ("the migration has not started: this is a legacy database with nothing "
@@ -122,7 +122,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_migrate(args: argparse.Namespace) -> int:
 
-    url = resolve_database(args.database)
+    url = resolve_direct_database(args)
     chosen = [x for x in (args.to, args.rollback_to, args.action) if x]
     if len(chosen) != 1:
         raise UsageError("migrate needs exactly one of --to PHASE, --rollback-to PHASE or status")
@@ -181,7 +181,7 @@ def cmd_review_export(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: directory does not exist: {out.parent}")
     if out.is_dir():
         raise UsageError(f"--out: {out} is a directory; name a file")
-    with open_sql(resolve_database(args.database)) as conn:
+    with open_sql(resolve_direct_database(args)) as conn:
         try:
             result = export_review(conn, out)
         except OSError as exc:
@@ -202,7 +202,7 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     source = Path(args.input)
     if not source.is_file():
         raise UsageError(f"--in: no such file: {source}")
-    with open_sql(resolve_database(args.database)) as conn, migration_lock(conn):
+    with open_sql(resolve_direct_database(args)) as conn, migration_lock(conn):
         try:
             result = import_review(conn, source)
         except OSError as exc:

@@ -22,7 +22,9 @@ from typing import NoReturn
 from slotcap.cli import _commands as commands
 from slotcap.cli._args import (
     DATABASE_ENV,
+    DIRECT_DATABASE_ENV,
     add_database,
+    add_direct_url,
     add_json,
     iso_date,
     non_negative_float,
@@ -186,13 +188,18 @@ def build_parser() -> argparse.ArgumentParser:
     register_prisma(sub)
     register_hours(sub, _subcommand)
     register_closures(sub, _subcommand)
+    # The commands that migrate or read the migration's record take PostgreSQL's own
+    # address when --database goes through a pooler (Prisma's directUrl).
+    for needs_direct in (migrate, backfill, validate, export, imported):
+        add_direct_url(needs_direct)
     return parser
 
 
 def _secrets(argv: list[str]) -> list[str]:
     """Passwords of any database URL we were given, to scrub from error text."""
     found: list[str] = []
-    for value in [*argv, os.environ.get(DATABASE_ENV, "")]:
+    for value in [*argv, os.environ.get(DATABASE_ENV, ""),
+                  os.environ.get(DIRECT_DATABASE_ENV, "")]:
         found.extend(url_secrets(value))
     return found
 

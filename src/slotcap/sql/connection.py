@@ -22,7 +22,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from slotcap.errors import ConfigurationError
+from slotcap.errors import ConfigurationError, StoreUnavailable
 from slotcap.sql.catalog import Catalog, column_names, read_catalog, table_names
 from slotcap.sql.dialect import Dialect, SqlDialect, dialect_of
 from slotcap.sql.errors import from_postgres, from_sqlite, is_busy
@@ -86,9 +86,12 @@ def _bind(params: Params) -> Params:
 class SqlConnection:
     """A connection plus its dialect. Not thread-safe: one per thread."""
 
-    def __init__(self, raw: Any, dialect: Dialect) -> None:
+    def __init__(self, raw: Any, dialect: Dialect, *, pooled: bool = False) -> None:
         self.raw = raw
         self.dialect = dialect
+        #: Opened through a transaction pooler (``?pgbouncer=true``): no session state
+        #: may be set on it (the run lock and the migration session refuse it).
+        self.pooled = pooled
         #: The engine's differences as data (placeholders, casts, value conversion).
         self.spec: SqlDialect = dialect_of(dialect)
         self._in_transaction = False
@@ -226,10 +229,20 @@ class SqlConnection:
 
 
 def open_sql(url: str) -> SqlConnection:
-    """Open a SQLite or PostgreSQL URL in autocommit mode."""
+    """Open a SQLite or PostgreSQL URL in autocommit mode.
+
+    A pooled URL (``?pgbouncer=true``) gets a connection without server-side prepared
+    statements, marked :attr:`SqlConnection.pooled`. A server that cannot be reached is
+    a ``ConfigurationError`` here, as for every tool that opens its database once at
+    start (the stores answer ``StoreUnavailable`` once running)."""
     parsed = parse_url(url)
     if parsed.engine is Engine.SQLITE:
         return SqlConnection(connect_sqlite(parsed.target), Dialect.SQLITE)
     if parsed.engine is Engine.POSTGRES:
-        return SqlConnection(connect_postgres(parsed.target, autocommit=True), Dialect.POSTGRES)
+        extra: dict[str, Any] = {"prepare_threshold": None} if parsed.pooled else {}
+        try:
+            raw = connect_postgres(parsed.target, autocommit=True, **extra)
+        except StoreUnavailable as exc:
+            raise ConfigurationError(exc.message) from None
+        return SqlConnection(raw, Dialect.POSTGRES, pooled=parsed.pooled)
     raise ConfigurationError(f"{parsed} is not a SQL database")

@@ -18,10 +18,19 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Protocol
 
-from slotcap.errors import DatabaseError
+from slotcap.errors import DatabaseError, StoreUnavailable
 from slotcap.redaction import redact_db_text
 
-__all__ = ["DEBUG_ENV", "database_error", "database_errors", "error_code", "is_driver_error"]
+__all__ = [
+    "DEBUG_ENV",
+    "PG_LOST_SQLSTATES",
+    "connection_lost",
+    "database_error",
+    "database_errors",
+    "error_code",
+    "is_connection_lost",
+    "is_driver_error",
+]
 
 #: Set to show driver errors (and tracebacks) in full; row values stay hidden in the CLI.
 DEBUG_ENV = "SLOTCAP_DEBUG"
@@ -38,6 +47,35 @@ class _Diagnostic(Protocol):
     def constraint_name(self) -> str | None: ...
     @property
     def datatype_name(self) -> str | None: ...
+
+
+#: admin_shutdown, crash_shutdown, cannot_connect_now (and class 08, connection
+#: exceptions, below): the session is gone; nothing of an uncommitted transaction stays.
+PG_LOST_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """psycopg's error for a connection that is gone: closed, reset or refused by the
+    server (or by PgBouncer, which answers class 08 when it lost its server). An
+    ``OperationalError`` without a SQLSTATE comes from libpq itself, not the server:
+    the socket closed, the server stopped answering. Recognised by attributes (psycopg
+    is optional)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    if isinstance(sqlstate, str):
+        return sqlstate in PG_LOST_SQLSTATES or sqlstate.startswith("08")
+    return (type(exc).__module__.startswith("psycopg")
+            and any(cls.__name__ == "OperationalError" for cls in type(exc).__mro__))
+
+
+def connection_lost(exc: BaseException, what: str) -> StoreUnavailable:
+    """The :class:`StoreUnavailable` for a lost connection (no driver text: it can
+    quote the statement)."""
+    sqlstate = getattr(exc, "sqlstate", None)
+    state = f", sqlstate {sqlstate}" if sqlstate else ""
+    return StoreUnavailable(
+        f"{what}: the connection to the database was lost ({type(exc).__name__}{state}); "
+        "nothing was written, retry shortly"
+    )
 
 
 def _is_psycopg(exc: BaseException) -> bool:
@@ -110,6 +148,8 @@ def database_errors() -> Iterator[None]:
     try:
         yield
     except Exception as exc:
+        if is_connection_lost(exc):
+            raise connection_lost(exc, "the database call") from None
         error = database_error(exc)
         if error is None:
             raise

@@ -1,6 +1,8 @@
 """Driver exceptions → slotcap exceptions, in one place for both SQL engines.
 
 A lock wait that ran out, a deadlock or a serialization failure is :class:`StoreBusy`;
+a connection lost, refused or reset (a server restart, an administrator's shutdown, a
+failover, a pooler that lost its server, a network blip) is :class:`StoreUnavailable`;
 a constraint violation or a bad value is :class:`DatabaseError` with a one-line message
 naming the table, the constraint or column and the SQLSTATE. Never the driver's own
 text beyond that: psycopg's message carries a DETAIL line with the failing row (a
@@ -14,13 +16,21 @@ from __future__ import annotations
 import sqlite3
 
 from slotcap.errors import DatabaseError, SlotcapError, StoreBusy
-from slotcap.sql.driver_errors import database_error
+from slotcap.sql.driver_errors import (
+    PG_LOST_SQLSTATES,
+    connection_lost,
+    database_error,
+    is_connection_lost,
+)
 
 __all__ = [
     "PG_BUSY_SQLSTATES",
+    "PG_LOST_SQLSTATES",
+    "connection_lost",
     "from_postgres",
     "from_sqlite",
     "is_busy",
+    "is_connection_lost",
     "is_postgres_busy",
     "is_sqlite_busy",
 ]
@@ -42,6 +52,8 @@ def from_postgres(exc: BaseException, what: str) -> SlotcapError:
     """The slotcap exception for a psycopg exception raised by ``what`` (an operation
     name such as ``"set_status"``)."""
     sqlstate = _sqlstate(exc)
+    if is_connection_lost(exc):
+        return connection_lost(exc, what)
     if sqlstate in PG_BUSY_SQLSTATES:
         return StoreBusy(
             f"{what}: the database was busy ({type(exc).__name__}, sqlstate {sqlstate})"

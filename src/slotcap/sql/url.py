@@ -2,8 +2,15 @@
 
 Three schemes: ``memory://``, ``sqlite:///relative.db`` / ``sqlite:////absolute.db``
 (SQLAlchemy's convention: the path is what follows ``sqlite:///``) and
-``postgresql://user:password@host:port/dbname`` (also ``postgres://``), handed to
-libpq unchanged.
+``postgresql://user:password@host:port/dbname`` (also ``postgres://``; several
+``host:port`` pairs, every libpq parameter, Prisma's ``pgbouncer=true``), handed to
+libpq as written but for the parameters that are not libpq's
+(:mod:`slotcap.sql.libpq_url`).
+
+A connection that cannot be made because the server is down, restarting, refusing
+connections or out of reach is :class:`~slotcap.errors.StoreUnavailable` (retry
+later); one the server refused for good (no such role or database, a failed password,
+``pg_hba.conf``, a bad parameter) is :class:`~slotcap.errors.ConfigurationError`.
 
 A URL may carry a password. Every message, log line and exception built here uses
 :func:`redact`, so the password never leaves this module in text.
@@ -13,13 +20,13 @@ from __future__ import annotations
 
 import enum
 import sqlite3
-import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from slotcap.errors import ConfigurationError
-from slotcap.redaction import redact_url
+from slotcap.errors import ConfigurationError, StoreUnavailable
+from slotcap.redaction import redact_url, url_secrets
+from slotcap.sql.libpq_url import parse_postgres_url
 
 if TYPE_CHECKING:
     import psycopg
@@ -47,8 +54,11 @@ class Engine(enum.StrEnum):
 @attrs.frozen
 class DatabaseUrl:
     engine: Engine
-    #: SQLite: the file path; PostgreSQL: the whole URL (secret); memory: "".
+    #: SQLite: the file path; PostgreSQL: the URL handed to libpq (secret: it may hold a
+    #: password; ``pgbouncer=true`` and Prisma's pool settings removed); memory: "".
     target: str = attrs.field(repr=False)
+    #: PostgreSQL behind a transaction pooler (``?pgbouncer=true``, Prisma's mark).
+    pooled: bool = False
 
     @property
     def redacted(self) -> str:
@@ -70,7 +80,9 @@ def redact(url: str) -> str:
 
 def parse_url(url: str) -> DatabaseUrl:
     """Recognise a store URL; ``ConfigurationError`` (redacted) for anything else,
-    malformed PostgreSQL URLs included (bad port, IPv6 host without ``]``)."""
+    malformed PostgreSQL URLs included (bad port, IPv6 host without ``]``, a parameter
+    libpq does not know): see :mod:`slotcap.sql.libpq_url` (multi-host URLs, every libpq
+    parameter, Prisma's ``pgbouncer=true``)."""
     if not isinstance(url, str):
         raise ConfigurationError(f"a database URL must be text, not {type(url).__name__}")
     if url.startswith("memory://"):
@@ -83,49 +95,14 @@ def parse_url(url: str) -> DatabaseUrl:
             raise ConfigurationError("sqlite URL: the file path contains a NUL character")
         return DatabaseUrl(Engine.SQLITE, path)
     if url.startswith(("postgresql://", "postgres://")):
-        _check_postgres_url(url)
-        return DatabaseUrl(Engine.POSTGRES, url)
+        checked = parse_postgres_url(url)
+        return DatabaseUrl(Engine.POSTGRES, checked.libpq, pooled=checked.pooled)
     hint = (" (a libpq key=value string? write it as a URL)"
             if "://" not in url and "=" in url else "")
     raise ConfigurationError(
         f"unsupported database URL {redact(url)!r}{hint}: use memory://, sqlite:///path.db "
         "or postgresql://user@host/db"
     )
-
-
-def _check_postgres_url(url: str) -> None:
-    """Refuse what urllib or libpq would choke on, naming the part but never its text
-    (urllib's own messages can quote a piece of the password)."""
-    where = redact(url)
-    if any(ord(ch) < 0x20 or ch == "\x7f" for ch in url):
-        raise ConfigurationError(f"malformed database URL {where!r}: it contains a control "
-                                 "character")
-    rest = url.partition("://")[2]
-    authority_end = min((i for i in map(rest.find, "/?#") if i >= 0), default=len(rest))
-    if "@" in rest[authority_end:]:
-        raise ConfigurationError(
-            f"malformed database URL {where!r}: a '/', '?', '#' or '@' in the user name or "
-            "password must be percent-encoded (%2F, %3F, %23, %40)"
-        )
-    try:
-        parts = urllib.parse.urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        if "IPv6" in str(exc):
-            reason = "an IPv6 host must be written in brackets, e.g. postgresql://u@[::1]:5432/db"
-        elif "Port" in str(exc) or "port" in str(exc):
-            reason = "the port must be a number from 1 to 65535"
-        else:
-            reason = "it cannot be parsed"
-        raise ConfigurationError(f"malformed database URL {where!r}: {reason}") from None
-    if port == 0:
-        raise ConfigurationError(f"malformed database URL {where!r}: "
-                                 "the port must be a number from 1 to 65535")
-    if parts.fragment or "#" in url:
-        raise ConfigurationError(
-            f"malformed database URL {where!r}: '#' must be percent-encoded (%23), "
-            "e.g. in a password"
-        )
 
 
 def connect_sqlite(path: str) -> sqlite3.Connection:
@@ -160,24 +137,36 @@ def psycopg_module() -> Any:
     return psycopg
 
 
+#: Words of libpq's message when the server answered and refused for good: a retry
+#: cannot help, the configuration must change.
+_REFUSED_FOR_GOOD = (
+    "does not exist", "authentication failed", "no pg_hba.conf entry", "password",
+    "permission denied", "certificate", "invalid", "unsupported", "requires",
+)
+
+
 def connect_postgres(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
     """A psycopg 3 connection; a missing extra or a failed connect names neither the
-    password nor anything but the redacted URL."""
+    password nor anything but the redacted URL. ``StoreUnavailable`` when the server
+    could not be reached or is not accepting connections now (down, restarting, a
+    standby not yet promoted), ``ConfigurationError`` when it refused for good."""
     driver = psycopg_module()
     try:
         conn: psycopg.Connection[Any] = driver.connect(url, **kwargs)
     except driver.Error as exc:
         # psycopg's message can echo connection parameters; keep only its class name.
-        raise ConfigurationError(
-            f"cannot connect to {redact(url)}: {type(exc).__name__}: "
-            f"{_first_line_without_secrets(str(exc), url)}"
-        ) from None
+        line = _first_line_without_secrets(str(exc), url)
+        message = f"cannot connect to {redact(url)}: {type(exc).__name__}: {line}"
+        if isinstance(exc, driver.OperationalError) and not any(
+            word in line.lower() for word in _REFUSED_FOR_GOOD
+        ):
+            raise StoreUnavailable(message) from None
+        raise ConfigurationError(message) from None
     return conn
 
 
 def _first_line_without_secrets(message: str, url: str) -> str:
     line = message.strip().splitlines()[0] if message.strip() else ""
-    password = urllib.parse.urlsplit(url).password
-    if password:
-        line = line.replace(password, "***")
+    for secret in url_secrets(url):
+        line = line.replace(secret, "***")
     return line

@@ -28,6 +28,7 @@ from slotcap.errors import (
     InvalidService,
     ReservationFull,
     SchemaStateError,
+    SlotcapError,
     StoreBusy,
     StoreUnavailable,
 )
@@ -234,7 +235,10 @@ def readiness(app: App) -> Reply:
     try:
         state = app.store.refresh_schema_state()
     except Exception as exc:
-        _LOG.warning("not ready: %s", type(exc).__name__)
+        # slotcap's own messages carry no secret and no row (URLs redacted); a foreign
+        # exception's text might, so only its type is logged.
+        detail = exc.message if isinstance(exc, SlotcapError) else ""
+        _LOG.warning("not ready: %s %s", type(exc).__name__, detail)
         return Reply(503, {"status": "unavailable", "error": "database unreachable",
                            "code": getattr(exc, "code", "database_error")},
                      headers={"Retry-After": str(replies.RETRY_AFTER_BUSY)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
 __all__ = ["ConnectionSource", "SharedConnection", "ThreadLocalConnections"]
@@ -23,6 +23,10 @@ class ConnectionSource(Protocol[_C_co]):
 
     def borrow(self) -> contextlib.AbstractContextManager[_C_co]: ...
 
+    def opened(self) -> Sequence[_C_co]:
+        """The connections open now that the source owns or lends (not a pool's)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -31,7 +35,10 @@ class ThreadLocalConnections(Generic[_C]):
 
     A connection serves one thread only, so a booking's transaction can never be
     interleaved with another thread's statements. ``usable`` lets a broken connection
-    be replaced. The store owns these connections: :meth:`close` closes them all.
+    be replaced on the next borrow, and :meth:`replace` replaces it at once (the store
+    calls it when a statement found the connection lost: a server restart, a failover);
+    a replaced connection is closed and forgotten, so nothing accumulates however often
+    the server goes away. The store owns these connections: :meth:`close` closes them.
     """
 
     def __init__(self, connect: Callable[[], _C], usable: Callable[[_C], bool]) -> None:
@@ -40,17 +47,40 @@ class ThreadLocalConnections(Generic[_C]):
         self._local = threading.local()
         self._lock = threading.Lock()
         self._opened: list[_C] = []
+        #: Connections discarded because they were broken (for the operator and tests).
+        self.replaced = 0
 
     def borrow(self) -> contextlib.AbstractContextManager[_C]:
         # A plain object, not a generator-based context manager: this runs once per
         # store call, and the generator machinery was a measurable part of a check.
         conn: _C | None = getattr(self._local, "conn", None)
         if conn is None or not self._usable(conn):
-            conn = self._connect()
-            self._local.conn = conn
-            with self._lock:
-                self._opened.append(conn)
+            conn = self._open_instead(conn)
         return contextlib.nullcontext(conn)
+
+    def opened(self) -> list[_C]:
+        with self._lock:
+            return list(self._opened)
+
+    def replace(self, broken: _C) -> _C:
+        """This thread's ``broken`` connection closed and forgotten, a new one opened
+        and lent from now on. A failed connect raises (the server is still away) and
+        leaves the thread without a connection: its next borrow tries again."""
+        return self._open_instead(broken)
+
+    def _open_instead(self, old: _C | None) -> _C:
+        if old is not None:
+            self._local.conn = None
+            with self._lock:
+                self._opened = [c for c in self._opened if c is not old]
+                self.replaced += 1
+            with contextlib.suppress(Exception):  # it is broken: closing may complain
+                old.close()
+        conn = self._connect()
+        self._local.conn = conn
+        with self._lock:
+            self._opened.append(conn)
+        return conn
 
     def close(self) -> None:
         with self._lock:
@@ -90,6 +120,9 @@ class SharedConnection(Generic[_C]):
         # One reusable plain context manager (the lock is re-entrant and the object
         # keeps no per-entry state): cheaper than a generator-based one per call.
         return self._held
+
+    def opened(self) -> list[_C]:
+        return [self._conn]
 
     def close(self) -> None:
         """The application opened it; the application closes it."""

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.store import Params, Row
+from slotcap.errors import StoreUnavailable
 from slotcap.sql.connection import SqlConnection
-from slotcap.sql.errors import from_postgres, is_postgres_busy
+from slotcap.sql.errors import (
+    connection_lost,
+    from_postgres,
+    is_connection_lost,
+    is_postgres_busy,
+)
 
 if TYPE_CHECKING:
     import psycopg
@@ -33,6 +40,7 @@ else:
 __all__ = [
     "SAVEPOINT",
     "BookingSession",
+    "Heal",
     "StatementScope",
     "StatementSession",
     "WriteSession",
@@ -44,6 +52,25 @@ __all__ = [
 ]
 
 SAVEPOINT = "slotcap_locked"
+
+#: Replace this thread's lost connection with a new one (the store's connection source,
+#: when it owns its connections); None where the connection is the application's.
+Heal = Callable[[SqlConnection], SqlConnection]
+
+
+def _healable(exc: BaseException, heal: Heal | None) -> bool:
+    return heal is not None and isinstance(exc, Exception) and is_connection_lost(exc)
+
+
+def _run(sc: SqlConnection, sql: str, params: Params, fresh: bool, what: str) -> list[Row]:
+    """One statement; a lost connection leaves as ``StoreUnavailable`` whichever path
+    ran it (a store call, the catalogue read of a schema re-check)."""
+    try:
+        return sc.run(sql, params, prepare=False if fresh else None)
+    except Exception as exc:
+        if is_connection_lost(exc):
+            raise connection_lost(exc, what) from None
+        raise
 
 
 def timeout_ms(cap: float, deadline: float) -> int:
@@ -67,18 +94,33 @@ def in_error(conn: psycopg.Connection[Any]) -> bool:
 
 class StatementSession:
     """Outside a booking: each statement stands alone. On an autocommit connection it
-    commits by itself; on another, the transaction psycopg opened is ended here."""
+    commits by itself; on another, the transaction psycopg opened is ended here.
 
-    def __init__(self, sc: SqlConnection) -> None:
+    These are reads: a statement that finds the connection lost (the server restarted
+    or failed over while this thread was idle) is run once more on a new connection
+    (``heal``), so a thread's dead connection costs its next caller nothing."""
+
+    def __init__(self, sc: SqlConnection, heal: Heal | None = None) -> None:
         self._sc = sc
         self._conn: psycopg.Connection[Any] = sc.raw
         conn = self._conn
         # Inside the caller's own transaction (a store call nested in a booking on the
-        # same thread, or an application transaction): never end it here.
+        # same thread, or an application transaction): never end it here, nor heal.
         self._owns_transaction = is_idle(conn)
+        self._heal = heal if self._owns_transaction else None
 
     def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
-        rows = self._sc.run(sql, params, prepare=False if fresh else None)
+        try:
+            rows = self._sc.run(sql, params, prepare=False if fresh else None)
+        except Exception as exc:
+            if not _healable(exc, self._heal):
+                if is_connection_lost(exc):
+                    raise connection_lost(exc, "read") from None
+                raise
+            assert self._heal is not None  # noqa: S101 (narrowing: _healable checked it)
+            self._sc, self._heal = self._heal(self._sc), None  # once per session
+            self._conn = self._sc.raw
+            rows = _run(self._sc, sql, params, fresh, "read")
         if self._owns_transaction and not is_idle(self._conn):
             self._conn.commit()
         return rows
@@ -95,7 +137,8 @@ class StatementSession:
         """Each statement commits by itself: nothing to track."""
 
     def finish_after_error(self) -> None:
-        if self._owns_transaction and tx_status(self._conn) in ("INTRANS", "INERROR"):
+        if (self._owns_transaction and not self._conn.broken
+                and tx_status(self._conn) in ("INTRANS", "INERROR")):
             self._conn.rollback()
 
 
@@ -105,15 +148,18 @@ class StatementScope:
     ended before the connection goes back. A plain context manager, not a generator
     one: it runs once per check."""
 
-    __slots__ = ("_lent", "_session")
+    __slots__ = ("_heal", "_lent", "_session")
 
-    def __init__(self, lent: contextlib.AbstractContextManager[SqlConnection]) -> None:
+    def __init__(
+        self, lent: contextlib.AbstractContextManager[SqlConnection], heal: Heal | None = None
+    ) -> None:
         self._lent = lent
+        self._heal = heal
 
     def __enter__(self) -> StatementSession:
         sc = self._lent.__enter__()
         try:
-            self._session = StatementSession(sc)
+            self._session = StatementSession(sc, self._heal)
         except BaseException as exc:
             self._lent.__exit__(type(exc), exc, exc.__traceback__)
             raise
@@ -145,6 +191,9 @@ class BookingSession:
         try:
             return self._sc.run(sql, params, prepare=False if fresh else None)
         except Exception as exc:
+            if is_connection_lost(exc):
+                # Before COMMIT: the server rolls the transaction back; nothing written.
+                raise connection_lost(exc, "booking") from None
             if not is_postgres_busy(exc):
                 raise
             # The transaction's lock_timeout also bounds waits inside the booking (the
@@ -154,6 +203,8 @@ class BookingSession:
 
     def finish_after_error(self) -> None:
         """End the transaction after the booking's body raised."""
+        if self._conn.broken:
+            return  # the server has rolled back whatever this transaction did
         status = tx_status(self._conn)
         if status == "INTRANS" and not self.written:
             # Nothing written: COMMIT equals ROLLBACK here, and unlike ROLLBACK it keeps
@@ -176,33 +227,57 @@ class BookingSession:
 class WriteSession:
     """A write outside a booking: its own transaction with ``SET LOCAL lock_timeout``
     (this attempt's share of the budget), committed at once. Inside the caller's own
-    transaction the statement simply runs there (its settings are the caller's)."""
+    transaction the statement simply runs there (its settings are the caller's).
 
-    def __init__(self, sc: SqlConnection, cap: float, deadline: float) -> None:
+    A connection found lost before COMMIT was sent wrote nothing: the transaction is
+    run once more on a new connection (``heal``). Lost while committing, the outcome is
+    unknown: ``StoreUnavailable`` saying so, never a blind retry."""
+
+    def __init__(
+        self, sc: SqlConnection, cap: float, deadline: float, heal: Heal | None = None
+    ) -> None:
         self._sc = sc
         self._conn: psycopg.Connection[Any] = sc.raw
         conn = self._conn
         self._cap = cap
         self._deadline = deadline
         self._owns_transaction = is_idle(conn)
+        self._heal = heal if self._owns_transaction else None
 
     def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
-        conn = self._conn
         if not self._owns_transaction:
-            return self._sc.run(sql, params, prepare=False if fresh else None)
-        # An integer of milliseconds: the only text composed into this statement.
-        setting = f"SET LOCAL lock_timeout = '{timeout_ms(self._cap, self._deadline)}ms'"
-        try:
-            conn.execute(f"BEGIN; {setting}" if conn.autocommit else setting, prepare=False)
-            rows = self._sc.run(sql, params, prepare=False if fresh else None)
-            conn.commit()
-        except BaseException as exc:
-            if tx_status(conn) in ("INTRANS", "INERROR"):
-                conn.rollback()
-            if isinstance(exc, Exception) and is_postgres_busy(exc):
-                raise from_postgres(exc, "write") from None
-            raise
-        return rows
+            return _run(self._sc, sql, params, fresh, "write")
+        while True:
+            conn = self._conn
+            # An integer of milliseconds: the only text composed into this statement.
+            setting = f"SET LOCAL lock_timeout = '{timeout_ms(self._cap, self._deadline)}ms'"
+            try:
+                conn.execute(f"BEGIN; {setting}" if conn.autocommit else setting,
+                             prepare=False)
+                rows = self._sc.run(sql, params, prepare=False if fresh else None)
+            except BaseException as exc:
+                if _healable(exc, self._heal):
+                    assert self._heal is not None  # noqa: S101 (narrowing)
+                    self._sc, self._heal = self._heal(self._sc), None  # once
+                    self._conn = self._sc.raw
+                    continue
+                if not conn.broken and tx_status(conn) in ("INTRANS", "INERROR"):
+                    conn.rollback()
+                if isinstance(exc, Exception) and (is_postgres_busy(exc)
+                                                   or is_connection_lost(exc)):
+                    raise from_postgres(exc, "write") from None
+                raise
+            try:
+                conn.commit()
+            except Exception as exc:
+                if is_connection_lost(exc):
+                    raise StoreUnavailable(
+                        "write: the connection to the database was lost while committing; "
+                        "the change may or may not have been saved: read it back before "
+                        "retrying"
+                    ) from None
+                raise
+            return rows
 
     def recover(self) -> bool:
         return self._owns_transaction or not in_error(self._conn)

@@ -24,7 +24,7 @@ from typing import TypeVar
 
 import attrs
 
-from slotcap.errors import MigrationLockTimeout
+from slotcap.errors import ConfigurationError, MigrationLockTimeout
 from slotcap.sql import SqlConnection
 
 try:
@@ -176,7 +176,13 @@ def _ms(seconds: float) -> str:
 def configure_session(conn: SqlConnection) -> None:
     """A migration session that behaves: named ``slotcap migrate``, no statement timeout
     by default (index builds, validations and batches are long by design; catalogue DDL
-    sets its own short one inside :func:`locked`), and a bounded idle-in-transaction time."""
+    sets its own short one inside :func:`locked`), and a bounded idle-in-transaction time.
+    Never through a pooler (the settings would stay on a server connection others use)."""
+    if conn.pooled:
+        raise ConfigurationError(
+            "migrations need a direct connection, not one through a pooler (pgbouncer=true): "
+            "pass --direct-url or set SLOTCAP_DIRECT_DATABASE_URL"
+        )
     conn.execute(
         "SELECT set_config('application_name', %s, false), "
         "set_config('statement_timeout', '0', false), "

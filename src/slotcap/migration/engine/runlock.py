@@ -6,7 +6,9 @@ to end, so a second run against the same database is refused at once
 first one's.
 
 * PostgreSQL: a session-level ``pg_try_advisory_lock`` on a fixed key, on the
-  migration's own connection. The session also gets ``client_connection_check_interval``
+  migration's own connection — a direct one: a connection through a transaction pooler
+  is refused (the lock would stay on a server connection the pooler hands to others).
+  The session also gets ``client_connection_check_interval``
   so that, when the client process is killed mid-statement, its backend notices within
   a second, stops, and releases the advisory lock and any table lock with it.
 * SQLite: an exclusive, non-blocking ``fcntl.flock`` on a sidecar file next to the
@@ -20,11 +22,11 @@ import fcntl
 import os
 from collections.abc import Iterator
 
-from slotcap.errors import MigrationBusy
+from slotcap.errors import ConfigurationError, MigrationBusy
 from slotcap.migration.ddl.lock_policy import configure_session
 from slotcap.sql import Dialect, SqlConnection
 
-__all__ = ["ADVISORY_KEY", "CHECK_INTERVAL", "lock_path", "migration_lock"]
+__all__ = ["ADVISORY_KEY", "CHECK_INTERVAL", "lock_path", "migration_lock", "refuse_pooled"]
 
 #: The advisory lock key: "slotcap" as a number, fixed so that every slotcap run agrees.
 ADVISORY_KEY = 0x736C6F74636170
@@ -35,6 +37,17 @@ _BUSY = (
     "another slotcap run (migrate, rollback, backfill or review import) is working on "
     "this database; wait for it to finish, then run `slotcap migrate status`"
 )
+
+
+def refuse_pooled(conn: SqlConnection) -> None:
+    """A migration's session (its settings, this session-level lock) must never be left
+    on a pooler's server connection, where other clients' transactions would run under
+    it: a connection opened through a pooler (``?pgbouncer=true``) is refused."""
+    if conn.pooled:
+        raise ConfigurationError(
+            "migrations need a direct connection, not one through a pooler (pgbouncer=true): "
+            "pass --direct-url or set SLOTCAP_DIRECT_DATABASE_URL"
+        )
 
 
 def lock_path(conn: SqlConnection) -> str | None:
@@ -91,6 +104,7 @@ def migration_lock(conn: SqlConnection) -> Iterator[None]:
     """Hold the database's migration lock for the block; ``MigrationBusy`` if taken.
 
     Re-entrant per connection: ``migrate`` inside a held ``backfill`` lock is fine."""
+    refuse_pooled(conn)
     key = id(conn)
     if key in _HELD:
         yield
