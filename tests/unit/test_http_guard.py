@@ -121,7 +121,7 @@ _KEY = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1
 def test_a_key_reads_the_same_bare_or_quoted(key: str) -> None:
     quoted = '"' + key.replace("\\", "\\\\").replace('"', '\\"') + '"'
     assert idempotency_key(quoted) == key
-    if key == key.strip() and not (key.startswith('"') and key.endswith('"') and len(key) > 1):
+    if key == key.strip() and not key.startswith('"'):
         assert idempotency_key(key) == key
 
 

@@ -160,6 +160,8 @@ def idempotency_key(header: str | None) -> str | None:
         if escaped:
             raise InvalidRequest({IDEMPOTENCY_HEADER: "a quoted key ends with a backslash"})
         text = "".join(out)
+    elif text.startswith('"'):
+        raise InvalidRequest({IDEMPOTENCY_HEADER: "a quoted key without its closing quote"})
     return check_key(text, field=IDEMPOTENCY_HEADER)
 
 
