@@ -193,7 +193,7 @@ def test_without_a_token_on_a_public_address_the_operator_routes_are_absent(
 
 
 def test_the_token_is_compared_and_never_echoed() -> None:
-    with _client(GuardSettings(operator_token="s3cret-token")) as client:
+    with _client(GuardSettings(operator_token="s3cret-token")) as client:  # noqa: S106
         none = client.get("/metrics")
         assert none.status_code == 401
         assert none.headers["www-authenticate"] == 'Bearer realm="slotcap"'
