@@ -13,14 +13,21 @@ booking benchmark's), then for 8 and 64 concurrent clients, two operations:
   answers 409 (full). Every booking a run made is deleted before the next run, so all
   runs book the same empty periods.
 
-Each is run twice with the same work: **HTTP** — client threads, each with its own
-keep-alive ``httpx.Client``, against ``slotcap serve`` (one uvicorn process, a
-subprocess on the same machine) — and **in-process** — the same number of threads
+Each is run three times with the same work: **HTTP** — client threads, each with its
+own keep-alive ``httpx.Client``, against ``slotcap serve`` (one uvicorn process, a
+subprocess on the same machine) with the open-internet checks off (``--rate-limit-*
+0``, no ``Idempotency-Key``); **HTTP+checks** — the same against a second server with
+them on: the per-client rate limiter on every ``/api`` request (limits set so high that
+it never refuses: its cost, not its refusals), an operator token, and a fresh
+``Idempotency-Key`` on every booking (the key's lookup and insert in the booking's
+transaction); and **in-process** — the same number of threads
 calling the adapter's own handlers (``slotcap.adapters.http.handlers``, the functions
 the routes run: request mapping, the use case, the reply) on one shared store, as the
 server does. The ratio in-process/HTTP of requests/s and HTTP/in-process of p50 and
 p99 latency is the HTTP overhead: the ASGI server, Starlette, JSON and the loopback,
-*and the HTTP client's own CPU* on the same cores.
+*and the HTTP client's own CPU* on the same cores. HTTP/HTTP+checks is the checks' cost
+per request. A third operation, **metrics** (``GET /metrics``, HTTP modes only), shows the
+operator token's check. The duplicate-booking rule is a library rule, on in every mode.
 
 Reported per run: requests/s, p50/p99 latency, statuses; afterwards an SQL audit of
 overbooked periods (must be 0) and the count of 5xx answers (must be 0).
@@ -59,8 +66,11 @@ from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
 from slotcap.sql import open_sql
 
-OPERATIONS = ("availability", "booking")
-MODES = ("in-process", "http")
+OPERATIONS = ("availability", "booking", "metrics")
+MODES = ("in-process", "http", "http+checks")
+#: The HTTP+checks server's limits: so high that the limiter runs and never refuses.
+_NEVER_LIMITED = "999999999/m"
+_TOKEN = "bench-operator-token"  # noqa: S105 (a benchmark's token)
 SERVICE = "OTHER_CONSULTATION"  # 20 + 5 minutes: 7 a morning, 9 an afternoon
 PATH = "/api/public/reservations"
 _ENV = {"USE_DYNAMIC_SERVICES": "true"}
@@ -123,16 +133,22 @@ def _client(
         close()
 
 
-def _http_factory(base: str) -> Callable[[], tuple[Call, Callable[[], None]]]:
+def _http_factory(base: str, checks: bool) -> Callable[[], tuple[Call, Callable[[], None]]]:
+    import uuid
+
     import httpx
 
     def factory() -> tuple[Call, Callable[[], None]]:
         client = httpx.Client(base_url=base, timeout=60)
+        operator = {"Authorization": f"Bearer {_TOKEN}"} if checks else {}
 
         def call(operation: str, body: dict[str, object] | None,
                  params: dict[str, str] | None) -> int:
             if operation == "booking":
-                return client.post(PATH, json=body).status_code
+                key = {"Idempotency-Key": str(uuid.uuid4())} if checks else {}
+                return client.post(PATH, json=body, headers=key).status_code
+            if operation == "metrics":
+                return client.get("/metrics", headers=operator).status_code
             return client.get(PATH + "/availability", params=params).status_code
 
         return call, client.close
@@ -190,15 +206,22 @@ def _run(factory: Callable[[], tuple[Call, Callable[[], None]]], operation: str,
             "latency": summarize(samples).to_dict(), "statuses": statuses}
 
 
-def _start_server(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _start_server(url: str, workdir: Path, checks: bool) -> tuple[subprocess.Popen[bytes], str]:
+    workdir = workdir / ("checks" if checks else "plain")
+    workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / "serve.out"
     env = {k: v for k, v in os.environ.items()
-           if k not in ("SLOTCAP_DATABASE_URL", "DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE")}
+           if k not in ("SLOTCAP_DATABASE_URL", "DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE",
+                        "SLOTCAP_OPERATOR_TOKEN")}
     env.update(_ENV)
+    limit = _NEVER_LIMITED if checks else "0"
+    if checks:
+        env["SLOTCAP_OPERATOR_TOKEN"] = _TOKEN
     with out.open("wb") as stdout, (workdir / "serve.err").open("wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "slotcap.cli", "serve", "--database", url, "--port", "0",
-             "--json", "--log-level", "warning", "--threads", str(THREADS)],
+             "--json", "--log-level", "warning", "--threads", str(THREADS),
+             "--rate-limit-bookings", limit, "--rate-limit-reads", limit],
             stdout=stdout, stderr=stderr, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -246,16 +269,21 @@ def run(*, clients: Sequence[int], requests: dict[str, int], background: int, se
         data = _data.generate(background, seed, backfilled=True)
         load = _data.load_postgres(url, data)
         del data
-        process, base = _start_server(url, workdir)
+        process, base = _start_server(url, workdir, checks=False)
+        checked, checked_base = _start_server(url, workdir, checks=True)
         app = slotcap.bootstrap(url, env=_ENV)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=THREADS)
-        factories = {"http": _http_factory(base), "in-process": _inprocess_factory(app, pool)}
+        factories = {"http": _http_factory(base, False),
+                     "http+checks": _http_factory(checked_base, True),
+                     "in-process": _inprocess_factory(app, pool)}
         try:
             for mode in MODES:
                 _run(factories[mode], "availability", max(clients), _WARM, targets)
             for operation in OPERATIONS:
                 for n in clients:
                     for mode in MODES:
+                        if operation == "metrics" and mode == "in-process":
+                            continue
                         _reset(url, first_day)
                         say(f"[http_load] {operation}, {n} clients, {mode} …")
                         result = _run(factories[mode], operation, n, requests[operation],
@@ -268,8 +296,9 @@ def run(*, clients: Sequence[int], requests: dict[str, int], background: int, se
         finally:
             pool.shutdown()
             app.close()
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            for server in (process, checked):
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=60)
     return {
         "benchmark": "http_load",
         "params": {"clients": list(clients), "requests": requests, "threads": THREADS,
@@ -278,6 +307,7 @@ def run(*, clients: Sequence[int], requests: dict[str, int], background: int, se
         "overbooked_periods": worst,
         "runs": runs,
         "ratios": _ratios(runs),
+        "checks_cost": _checks_cost(runs),
     }
 
 
@@ -287,7 +317,7 @@ def _ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for n in sorted({r["clients"] for r in runs}):
             pair = {r["mode"]: r for r in runs
                     if r["operation"] == operation and r["clients"] == n}
-            if set(pair) != set(MODES):
+            if not {"in-process", "http"} <= set(pair):
                 continue
             local, http = pair["in-process"], pair["http"]
             found.append({
@@ -295,6 +325,30 @@ def _ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "throughput_ratio": round(local["requests_per_s"] / http["requests_per_s"], 2),
                 "p50_ratio": round(http["latency"]["p50_us"] / local["latency"]["p50_us"], 2),
                 "p99_ratio": round(http["latency"]["p99_us"] / local["latency"]["p99_us"], 2),
+            })
+    return found
+
+
+def _checks_cost(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open-internet checks against the same HTTP run without them."""
+    found = []
+    for operation in OPERATIONS:
+        for n in sorted({r["clients"] for r in runs}):
+            pair = {r["mode"]: r for r in runs
+                    if r["operation"] == operation and r["clients"] == n}
+            if not {"http", "http+checks"} <= set(pair):
+                continue
+            plain, checked = pair["http"], pair["http+checks"]
+            found.append({
+                "operation": operation, "clients": n,
+                "throughput_ratio": round(plain["requests_per_s"] / checked["requests_per_s"],
+                                          3),
+                "p50_ratio": round(checked["latency"]["p50_us"] / plain["latency"]["p50_us"],
+                                   3),
+                "p50_delta_us": round(checked["latency"]["p50_us"]
+                                      - plain["latency"]["p50_us"], 1),
+                "mean_delta_us": round(checked["latency"]["mean_us"]
+                                       - plain["latency"]["mean_us"], 1),
             })
     return found
 
@@ -319,6 +373,8 @@ def tables(payload: dict[str, Any]) -> str:
             for r in payload["runs"]]
     ratios = [(r["operation"], r["clients"], r["throughput_ratio"], r["p50_ratio"],
                r["p99_ratio"]) for r in payload["ratios"]]
+    costs = [(r["operation"], r["clients"], r["throughput_ratio"], r["p50_ratio"],
+              r["p50_delta_us"], r["mean_delta_us"]) for r in payload.get("checks_cost", [])]
     return (
         "HTTP load (slotcap serve, PostgreSQL) against the same calls in-process\n\n"
         + render_table(["operation", "clients", "mode", "requests", "requests/s",
@@ -327,6 +383,11 @@ def tables(payload: dict[str, Any]) -> str:
         "in-process latency)\n\n"
         + render_table(["operation", "clients", "throughput ratio", "p50 ratio",
                         "p99 ratio"], ratios)
+        + "\n\nCost of the open-internet checks (rate limiter, operator token, "
+        "Idempotency-Key): HTTP requests/s ÷ HTTP+checks requests/s; HTTP+checks latency "
+        "÷ HTTP latency; added latency per request\n\n"
+        + render_table(["operation", "clients", "throughput ratio", "p50 ratio",
+                        "p50 +µs", "mean +µs"], costs)
     )
 
 
@@ -360,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="slotcap-http-load-") as scratch:
         payload = run(
             clients=[int(c) for c in args.clients.split(",") if c.strip()],
-            requests={"availability": count, "booking": count},
+            requests={"availability": count, "booking": count, "metrics": count // 4},
             background=args.background if args.background is not None else (
                 2000 if args.quick else 100_000),
             seed=args.seed, pg_server=args.pg_url,
@@ -372,6 +433,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"HTTP overhead, {ratio['operation']} at {ratio['clients']} clients: "
               f"in-process is {ratio['throughput_ratio']}x the HTTP requests/s; "
               f"HTTP p50 is {ratio['p50_ratio']}x, p99 {ratio['p99_ratio']}x in-process")
+    for cost in payload["checks_cost"]:
+        print(f"Checks' cost, {cost['operation']} at {cost['clients']} clients: HTTP without "
+              f"them did {cost['throughput_ratio']}x the requests/s; p50 "
+              f"{cost['p50_ratio']}x ({cost['p50_delta_us']:+} µs)")
     return 0
 
 
