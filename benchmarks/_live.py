@@ -134,7 +134,9 @@ class AppTraffic:
             service = _SERVICES[(n + index) % len(_SERVICES)]
             if n % 2:
                 request = BookingRequest(
-                    patient_name="Live App", phone="010-0000-0000", birth_date="1990-01-01",
+                    # One patient per booking (the duplicate rule refuses a second).
+                    patient_name=f"Live App {index}-{n}", phone="010-0000-0000",
+                    birth_date="1990-01-01",
                     gender="FEMALE", treatment_type="FIRST_VISIT", service=service,
                     preferred_date=day.isoformat(), preferred_time="10:00",
                     period="MORNING")

@@ -33,6 +33,11 @@ def test_keys_work_from_the_legacy_schema_through_the_phases_and_back(legacy_url
     with slotcap.open_store(legacy_url) as store:
         for limit in DEFAULT_DAILY_LIMITS:
             store.save_limit(limit)
+        # The server's purge at start-up finds no table and makes none.
+        assert store.purge_idempotency_keys(dt.datetime(2100, 1, 1)) == 0
+        assert IDEMPOTENCY_KEYS not in snapshot_tables(legacy_url)
+        book(store, request(period=None), dynamic=False, today=TODAY)  # no key: no table
+        assert IDEMPOTENCY_KEYS not in snapshot_tables(legacy_url)
         wanted = request(period=None)
         first = book_once(store, wanted, dynamic=False, today=TODAY, idempotency_key="k-1")
         assert first.reservation is not None and not first.replayed
@@ -63,7 +68,7 @@ def test_keys_work_from_the_legacy_schema_through_the_phases_and_back(legacy_url
         assert replay.reservation.id == first.reservation.id
         with pytest.raises(DuplicateBooking):
             book(store, wanted, dynamic=False, today=TODAY)
-    assert _count(legacy_url) == 1
+    assert _count(legacy_url) == 2
 
 
 def snapshot_tables(url: str) -> set[str]:

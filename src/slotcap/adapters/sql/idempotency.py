@@ -109,9 +109,16 @@ class KeysAndPatients(Reads, Writes):
                 raise StoreBusy("could not create the idempotency table within "
                                 f"busy_budget {self.busy_budget:g}s")
 
+    def _keys_table_exists(self) -> bool:
+        dialect = self._dialect.dialect
+        name = _T if dialect is Dialect.POSTGRES else IDEMPOTENCY_KEYS
+        with self._session() as session:
+            rows = session.execute(self._sql(_EXISTS[dialect]), {"name": name})
+        return bool(rows[0][0])
+
     def purge_idempotency_keys(self, before: dt.datetime) -> int:
-        if not self._keys_ready:
-            self.prepare_idempotency()
+        if not self._keys_ready and not self._keys_table_exists():
+            return 0  # never made here: purging must not create it
         params = {"before": self._dialect.timestamp_in(before)}
 
         def purge(st: Statements) -> tuple[str, Params]:
