@@ -67,16 +67,21 @@ from slotcap.domain.model import Period
 from slotcap.sql import open_sql
 
 OPERATIONS = ("availability", "booking", "metrics")
-MODES = ("in-process", "http", "http+checks")
+MODES = ("in-process", "in-process+key", "http", "http+checks")
+#: Each (operation, clients) is run in this many rounds, the modes taking turns within
+#: each round, so that a shared machine's load drifts over all modes alike; the checks'
+#: cost is the median of the rounds' ratios.
+ROUNDS = 4
 #: The HTTP+checks server's limits: so high that the limiter runs and never refuses.
 _NEVER_LIMITED = "999999999/m"
 _TOKEN = "bench-operator-token"  # noqa: S105 (a benchmark's token)
 SERVICE = "OTHER_CONSULTATION"  # 20 + 5 minutes: 7 a morning, 9 an afternoon
 PATH = "/api/public/reservations"
 _ENV = {"USE_DYNAMIC_SERVICES": "true"}
-#: The server's worker threads (``slotcap serve --threads``, its default) and the
-#: in-process pool's size: each holds one database connection.
-THREADS = 16
+#: Each server's worker threads (``slotcap serve --threads``) and the in-process pool's
+#: size: each holds one database connection. 8 (half the default) so that the three sets
+#: — two servers and the pool — fit beside the other users of a shared PostgreSQL.
+THREADS = 8
 #: Requests of the warm-up burst before the timed runs (opens every worker's connection).
 _WARM = 256
 
@@ -157,16 +162,20 @@ def _http_factory(base: str, checks: bool) -> Callable[[], tuple[Call, Callable[
 
 
 def _inprocess_factory(
-    app: Any, pool: concurrent.futures.ThreadPoolExecutor
+    app: Any, pool: concurrent.futures.ThreadPoolExecutor, keyed: bool = False,
 ) -> Callable[[], tuple[Call, Callable[[], None]]]:
     """The handlers run in a pool of the server's size (``--threads``), as the server
-    runs them in its worker threads: the same work, the same concurrency cap."""
+    runs them in its worker threads: the same work, the same concurrency cap. ``keyed``:
+    every booking carries a fresh Idempotency-Key (its lookup and insert)."""
+    import uuid
+
     from slotcap.adapters.http import handlers
 
     def work(operation: str, body: dict[str, object] | None,
              params: dict[str, str] | None) -> int:
         if operation == "booking":
-            return handlers.create_reservation(app, body, None)[0].status
+            key = str(uuid.uuid4()) if keyed else None
+            return handlers.create_reservation(app, body, None, key)[0].status
         assert params is not None
         reply, _ = handlers.guarded(lambda: handlers.availability(app, params, None))
         return reply.status
@@ -203,7 +212,84 @@ def _run(factory: Callable[[], tuple[Call, Callable[[], None]]], operation: str,
             statuses[str(status)] = statuses.get(str(status), 0) + n
     return {"requests": len(samples), "seconds": round(wall, 3),
             "requests_per_s": round(len(samples) / wall, 1),
-            "latency": summarize(samples).to_dict(), "statuses": statuses}
+            "latency": summarize(samples).to_dict(), "statuses": statuses,
+            "_samples": samples}
+
+
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds of one mode as one run (their samples and statuses together)."""
+    samples = [ns for p in parts for ns in p["_samples"]]
+    seconds = sum(p["seconds"] for p in parts)
+    statuses: dict[str, int] = {}
+    for p in parts:
+        for status, n in p["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    return {"requests": len(samples), "seconds": round(seconds, 3),
+            "requests_per_s": round(len(samples) / seconds, 1),
+            "latency": summarize(samples).to_dict(), "statuses": statuses,
+            "rounds_requests_per_s": [p["requests_per_s"] for p in parts]}
+
+
+def _applies(operation: str, mode: str) -> bool:
+    if operation == "metrics":
+        return mode.startswith("http")
+    return mode != "in-process+key" or operation == "booking"
+
+
+def _guard_cost(calls: int = 20_000) -> list[dict[str, Any]]:
+    """The guard middleware's own CPU per request, in-process (no server, no network):
+    an ASGI app that answers at once, called directly and through the guard with the
+    limits on (never refusing) and a token, alternating in rounds; µs per request."""
+    import asyncio
+    import statistics
+
+    from slotcap.adapters.http.guard import GuardMiddleware, GuardSettings
+
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guard = GuardMiddleware(answer, GuardSettings(
+        operator_token=_TOKEN, bookings_per_minute=999_999_999,
+        reads_per_minute=999_999_999))
+
+    async def sent(_message: Any) -> None:
+        return None
+
+    async def received() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    def scope(path: str, method: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        return {"type": "http", "path": path, "method": method, "client": ("127.0.0.1", 1),
+                "headers": [(b"host", b"x"), (b"user-agent", b"bench"), *headers]}
+
+    cases = {
+        "limiter (GET /api/…/availability)": scope(PATH + "/availability", "GET", []),
+        "limiter (POST /api/public/reservations)": scope(PATH, "POST", []),
+        "operator token (GET /metrics)": scope("/metrics", "GET", [
+            (b"authorization", f"Bearer {_TOKEN}".encode())]),
+    }
+
+    async def timed(app: Any, one: dict[str, Any]) -> float:
+        began = time.perf_counter_ns()
+        for _ in range(calls):
+            await app(one, received, sent)
+        return (time.perf_counter_ns() - began) / calls / 1000
+
+    async def measure() -> list[dict[str, Any]]:
+        out = []
+        for name, one in cases.items():
+            deltas, plain_us = [], []
+            for _ in range(5):
+                bare = await timed(answer, one)
+                through = await timed(guard, one)
+                deltas.append(through - bare)
+                plain_us.append(bare)
+            out.append({"check": name, "us_per_request": round(statistics.median(deltas), 2),
+                        "bare_app_us": round(statistics.median(plain_us), 2)})
+        return out
+
+    return asyncio.run(measure())
 
 
 def _start_server(url: str, workdir: Path, checks: bool) -> tuple[subprocess.Popen[bytes], str]:
@@ -275,22 +361,28 @@ def run(*, clients: Sequence[int], requests: dict[str, int], background: int, se
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=THREADS)
         factories = {"http": _http_factory(base, False),
                      "http+checks": _http_factory(checked_base, True),
-                     "in-process": _inprocess_factory(app, pool)}
+                     "in-process": _inprocess_factory(app, pool),
+                     "in-process+key": _inprocess_factory(app, pool, keyed=True)}
         try:
             for mode in MODES:
                 _run(factories[mode], "availability", max(clients), _WARM, targets)
             for operation in OPERATIONS:
                 for n in clients:
-                    for mode in MODES:
-                        if operation == "metrics" and mode == "in-process":
-                            continue
-                        _reset(url, first_day)
-                        say(f"[http_load] {operation}, {n} clients, {mode} …")
-                        result = _run(factories[mode], operation, n, requests[operation],
-                                      targets)
+                    parts: dict[str, list[dict[str, Any]]] = {}
+                    for _round in range(ROUNDS):
+                        for mode in MODES:
+                            if not _applies(operation, mode):
+                                continue
+                            _reset(url, first_day)
+                            part = _run(factories[mode], operation, n,
+                                        max(n, requests[operation] // ROUNDS), targets)
+                            worst = max(worst, _overbooked(url))
+                            parts.setdefault(mode, []).append(part)
+                    for mode, done in parts.items():
+                        result = _merge(done)
                         result.update(operation=operation, clients=n, mode=mode)
-                        worst = max(worst, _overbooked(url))
-                        say(f"[http_load]   {result['requests_per_s']:.0f} requests/s, "
+                        say(f"[http_load] {operation}, {n} clients, {mode}: "
+                            f"{result['requests_per_s']:.0f} requests/s, "
                             f"statuses {result['statuses']}")
                         runs.append(result)
         finally:
@@ -308,6 +400,7 @@ def run(*, clients: Sequence[int], requests: dict[str, int], background: int, se
         "runs": runs,
         "ratios": _ratios(runs),
         "checks_cost": _checks_cost(runs),
+        "guard_cost": _guard_cost(),
     }
 
 
@@ -330,27 +423,36 @@ def _ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _checks_cost(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The open-internet checks against the same HTTP run without them."""
+    """The open-internet checks against the same run without them: HTTP against
+    HTTP+checks, and in-process bookings without and with an Idempotency-Key."""
+    import statistics
+
     found = []
     for operation in OPERATIONS:
         for n in sorted({r["clients"] for r in runs}):
             pair = {r["mode"]: r for r in runs
                     if r["operation"] == operation and r["clients"] == n}
-            if not {"http", "http+checks"} <= set(pair):
-                continue
-            plain, checked = pair["http"], pair["http+checks"]
-            found.append({
-                "operation": operation, "clients": n,
-                "throughput_ratio": round(plain["requests_per_s"] / checked["requests_per_s"],
-                                          3),
+            for base, with_checks in (("http", "http+checks"), ("in-process", "in-process+key")):
+                if {base, with_checks} <= set(pair):
+                    found.append(_cost(operation, n, pair[base], pair[with_checks],
+                                       f"{with_checks} vs {base}", statistics.median))
+    return found
+
+
+def _cost(operation: str, n: int, plain: dict[str, Any], checked: dict[str, Any],
+          compared: str, median: Callable[[list[float]], float]) -> dict[str, Any]:
+    rounds = [a / b for a, b in zip(plain["rounds_requests_per_s"],
+                                    checked["rounds_requests_per_s"], strict=True)]
+    return {
+                "operation": operation, "clients": n, "compared": compared,
+                "throughput_ratio": round(median(rounds), 3),
                 "p50_ratio": round(checked["latency"]["p50_us"] / plain["latency"]["p50_us"],
                                    3),
                 "p50_delta_us": round(checked["latency"]["p50_us"]
                                       - plain["latency"]["p50_us"], 1),
                 "mean_delta_us": round(checked["latency"]["mean_us"]
                                        - plain["latency"]["mean_us"], 1),
-            })
-    return found
+    }
 
 
 def targets(payload: dict[str, Any]) -> list[Target]:
@@ -373,8 +475,11 @@ def tables(payload: dict[str, Any]) -> str:
             for r in payload["runs"]]
     ratios = [(r["operation"], r["clients"], r["throughput_ratio"], r["p50_ratio"],
                r["p99_ratio"]) for r in payload["ratios"]]
-    costs = [(r["operation"], r["clients"], r["throughput_ratio"], r["p50_ratio"],
-              r["p50_delta_us"], r["mean_delta_us"]) for r in payload.get("checks_cost", [])]
+    costs = [(r["operation"], r["clients"], r["compared"], r["throughput_ratio"],
+              r["p50_ratio"], r["p50_delta_us"], r["mean_delta_us"])
+             for r in payload.get("checks_cost", [])]
+    guard = [(r["check"], r["us_per_request"], r["bare_app_us"])
+             for r in payload.get("guard_cost", [])]
     return (
         "HTTP load (slotcap serve, PostgreSQL) against the same calls in-process\n\n"
         + render_table(["operation", "clients", "mode", "requests", "requests/s",
@@ -384,10 +489,13 @@ def tables(payload: dict[str, Any]) -> str:
         + render_table(["operation", "clients", "throughput ratio", "p50 ratio",
                         "p99 ratio"], ratios)
         + "\n\nCost of the open-internet checks (rate limiter, operator token, "
-        "Idempotency-Key): HTTP requests/s ÷ HTTP+checks requests/s; HTTP+checks latency "
-        "÷ HTTP latency; added latency per request\n\n"
-        + render_table(["operation", "clients", "throughput ratio", "p50 ratio",
+        "Idempotency-Key): requests/s without ÷ with (median of the rounds); latency with "
+        "÷ without; added latency per request\n\n"
+        + render_table(["operation", "clients", "compared", "throughput ratio", "p50 ratio",
                         "p50 +µs", "mean +µs"], costs)
+        + "\n\nThe guard middleware's own CPU per request (in-process, median of 5 "
+        "rounds)\n\n"
+        + render_table(["check", "µs per request", "bare app µs"], guard)
     )
 
 
@@ -434,9 +542,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"in-process is {ratio['throughput_ratio']}x the HTTP requests/s; "
               f"HTTP p50 is {ratio['p50_ratio']}x, p99 {ratio['p99_ratio']}x in-process")
     for cost in payload["checks_cost"]:
-        print(f"Checks' cost, {cost['operation']} at {cost['clients']} clients: HTTP without "
-              f"them did {cost['throughput_ratio']}x the requests/s; p50 "
-              f"{cost['p50_ratio']}x ({cost['p50_delta_us']:+} µs)")
+        print(f"Checks' cost, {cost['operation']} at {cost['clients']} clients "
+              f"({cost['compared']}): without them {cost['throughput_ratio']}x the "
+              f"requests/s (median of {ROUNDS} rounds); p50 {cost['p50_ratio']}x "
+              f"({cost['p50_delta_us']:+} µs)")
+    for guard in payload["guard_cost"]:
+        print(f"Guard's CPU, {guard['check']}: {guard['us_per_request']:+} µs per request "
+              f"(bare app {guard['bare_app_us']} µs)")
     return 0
 
 
