@@ -111,6 +111,26 @@ def test_forwarded_headers_count_only_from_a_trusted_proxy() -> None:
         ClientAddress(["not-an-ip"])
 
 
+_HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80)
+
+
+@given(xff=_HEADER_TEXT, forwarded=_HEADER_TEXT)
+def test_an_untrusted_peer_is_the_client_whatever_it_writes(xff: str, forwarded: str) -> None:
+    headers = {"x-forwarded-for": xff, "forwarded": forwarded}
+    assert ClientAddress().of("203.0.113.9", headers) == "203.0.113.9"
+    assert ClientAddress(["10.0.0.0/8"]).of("203.0.113.9", headers) == "203.0.113.9"
+
+
+@given(xff=_HEADER_TEXT, forwarded=_HEADER_TEXT)
+def test_behind_a_trusted_proxy_the_client_is_a_hop_or_the_proxy(xff: str,
+                                                                  forwarded: str) -> None:
+    """Never an exception, never a value that was not in the headers."""
+    client = ClientAddress(["10.0.0.0/8"]).of("10.0.0.2", {"x-forwarded-for": xff})
+    assert client == "10.0.0.2" or client in xff
+    via_forwarded = ClientAddress(["10.0.0.0/8"]).of("10.0.0.2", {"forwarded": forwarded})
+    assert via_forwarded == "10.0.0.2" or via_forwarded in forwarded
+
+
 # -- the Idempotency-Key header -----------------------------------------------------------
 
 _KEY = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1,
