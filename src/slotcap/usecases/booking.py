@@ -16,11 +16,10 @@ schema state (``SchemaStateError``) is tried again on the state the store sees n
 when that state changed (a phase applied or rolled back mid-booking), after asking the
 store to re-read its catalogue (rate-limited) when it had not noticed yet.
 
-Two rules run under the same locks, before the capacity rule: a patient (phone digits
-and name, :mod:`slotcap.domain.patients`) holding a PENDING/CONFIRMED booking of the
-same service on the same date is refused (``DuplicateBooking``), whatever the period;
-and a request carrying an ``idempotency_key`` whose first answer is saved gets that
-answer again (:mod:`slotcap.usecases.idempotency`).
+Under the same locks, before the capacity rule: a patient already holding this service
+that date is refused (``DuplicateBooking``, :mod:`slotcap.usecases.duplicates`); a
+request whose ``idempotency_key`` has a saved first answer gets it again
+(:mod:`slotcap.usecases.idempotency`).
 """
 
 from __future__ import annotations
@@ -281,6 +280,7 @@ def _refuse(decision: Decision, what: str) -> ReservationFull:
 
 def _refused(refusal: Refusal, dynamic: bool) -> BookingOutcome:
     return BookingOutcome(dynamic=dynamic, refusal=refusal)
+
 
 def _book_dynamic(
     store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float,
