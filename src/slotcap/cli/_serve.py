@@ -244,7 +244,9 @@ def _serve_socket(app: App, sock: socket.socket, args: argparse.Namespace, guard
     config = uvicorn.Config(
         asgi, lifespan="on", log_level=args.log_level, server_header=False,
         timeout_graceful_shutdown=args.graceful_timeout, proxy_headers=False,
-        http=protocol_with_header_timeout(args.header_timeout),
+        # Pure-Python h11 on asyncio whatever else is installed: the header deadline
+        # is a subclass of uvicorn's h11 protocol (docs/server.md, uvicorn[standard]).
+        http=protocol_with_header_timeout(args.header_timeout), loop="asyncio",
         limit_concurrency=args.max_connections,
         # h11 refuses an unfinished head past this (400); a finished one over the
         # limit is answered 431 by the guard.
