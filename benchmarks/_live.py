@@ -13,6 +13,7 @@ start, its latency and — if it raised anything but ``ReservationFull`` (a legi
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import threading
 import time
 from collections import Counter
@@ -83,6 +84,10 @@ def stats(ops: Sequence[Op], start: float, end: float) -> StepStats:
                      round((latencies[-1] if latencies else 0.0) * 1000, 1))
 
 
+#: Every booking of the live app is another patient (``next`` is atomic in CPython).
+_PATIENTS = itertools.count(1)
+
+
 class AppTraffic:
     """``threads`` app threads with long-lived stores; ``rules`` is the tuple of booking
     rules (False: the legacy daily count, True: the minutes rule) the rollout allows."""
@@ -134,7 +139,9 @@ class AppTraffic:
             service = _SERVICES[(n + index) % len(_SERVICES)]
             if n % 2:
                 request = BookingRequest(
-                    patient_name="Live App", phone="010-0000-0000", birth_date="1990-01-01",
+                    # One patient per booking (the duplicate rule refuses a second).
+                    patient_name=f"Live App {next(_PATIENTS)}", phone="010-0000-0000",
+                    birth_date="1990-01-01",
                     gender="FEMALE", treatment_type="FIRST_VISIT", service=service,
                     preferred_date=day.isoformat(), preferred_time="10:00",
                     period="MORNING")

@@ -13,14 +13,21 @@ booking benchmark's), then for 8 and 64 concurrent clients, two operations:
   answers 409 (full). Every booking a run made is deleted before the next run, so all
   runs book the same empty periods.
 
-Each is run twice with the same work: **HTTP** — client threads, each with its own
-keep-alive ``httpx.Client``, against ``slotcap serve`` (one uvicorn process, a
-subprocess on the same machine) — and **in-process** — the same number of threads
+Each is run three times with the same work: **HTTP** — client threads, each with its
+own keep-alive ``httpx.Client``, against ``slotcap serve`` (one uvicorn process, a
+subprocess on the same machine) with the open-internet checks off (``--rate-limit-*
+0``, no ``Idempotency-Key``); **HTTP+checks** — the same against a second server with
+them on: the per-client rate limiter on every ``/api`` request (limits set so high that
+it never refuses: its cost, not its refusals), an operator token, and a fresh
+``Idempotency-Key`` on every booking (the key's lookup and insert in the booking's
+transaction); and **in-process** — the same number of threads
 calling the adapter's own handlers (``slotcap.adapters.http.handlers``, the functions
 the routes run: request mapping, the use case, the reply) on one shared store, as the
 server does. The ratio in-process/HTTP of requests/s and HTTP/in-process of p50 and
 p99 latency is the HTTP overhead: the ASGI server, Starlette, JSON and the loopback,
-*and the HTTP client's own CPU* on the same cores.
+*and the HTTP client's own CPU* on the same cores. HTTP/HTTP+checks is the checks' cost
+per request. A third operation, **metrics** (``GET /metrics``, HTTP modes only), shows the
+operator token's check. The duplicate-booking rule is a library rule, on in every mode.
 
 Reported per run: requests/s, p50/p99 latency, statuses; afterwards an SQL audit of
 overbooked periods (must be 0) and the count of 5xx answers (must be 0).
@@ -59,14 +66,22 @@ from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
 from slotcap.sql import open_sql
 
-OPERATIONS = ("availability", "booking")
-MODES = ("in-process", "http")
+OPERATIONS = ("availability", "booking", "metrics")
+MODES = ("in-process", "in-process+key", "http", "http+checks")
+#: Each (operation, clients) is run in this many rounds, the modes taking turns within
+#: each round, so that a shared machine's load drifts over all modes alike; the checks'
+#: cost is the median of the rounds' ratios.
+ROUNDS = 4
+#: The HTTP+checks server's limits: so high that the limiter runs and never refuses.
+_NEVER_LIMITED = "999999999/m"
+_TOKEN = "bench-operator-token"  # noqa: S105 (a benchmark's token)
 SERVICE = "OTHER_CONSULTATION"  # 20 + 5 minutes: 7 a morning, 9 an afternoon
 PATH = "/api/public/reservations"
 _ENV = {"USE_DYNAMIC_SERVICES": "true"}
-#: The server's worker threads (``slotcap serve --threads``, its default) and the
-#: in-process pool's size: each holds one database connection.
-THREADS = 16
+#: Each server's worker threads (``slotcap serve --threads``) and the in-process pool's
+#: size: each holds one database connection. 8 (half the default) so that the three sets
+#: — two servers and the pool — fit beside the other users of a shared PostgreSQL.
+THREADS = 8
 #: Requests of the warm-up burst before the timed runs (opens every worker's connection).
 _WARM = 256
 
@@ -123,16 +138,22 @@ def _client(
         close()
 
 
-def _http_factory(base: str) -> Callable[[], tuple[Call, Callable[[], None]]]:
+def _http_factory(base: str, checks: bool) -> Callable[[], tuple[Call, Callable[[], None]]]:
+    import uuid
+
     import httpx
 
     def factory() -> tuple[Call, Callable[[], None]]:
         client = httpx.Client(base_url=base, timeout=60)
+        operator = {"Authorization": f"Bearer {_TOKEN}"} if checks else {}
 
         def call(operation: str, body: dict[str, object] | None,
                  params: dict[str, str] | None) -> int:
             if operation == "booking":
-                return client.post(PATH, json=body).status_code
+                key = {"Idempotency-Key": str(uuid.uuid4())} if checks else {}
+                return client.post(PATH, json=body, headers=key).status_code
+            if operation == "metrics":
+                return client.get("/metrics", headers=operator).status_code
             return client.get(PATH + "/availability", params=params).status_code
 
         return call, client.close
@@ -141,16 +162,20 @@ def _http_factory(base: str) -> Callable[[], tuple[Call, Callable[[], None]]]:
 
 
 def _inprocess_factory(
-    app: Any, pool: concurrent.futures.ThreadPoolExecutor
+    app: Any, pool: concurrent.futures.ThreadPoolExecutor, keyed: bool = False,
 ) -> Callable[[], tuple[Call, Callable[[], None]]]:
     """The handlers run in a pool of the server's size (``--threads``), as the server
-    runs them in its worker threads: the same work, the same concurrency cap."""
+    runs them in its worker threads: the same work, the same concurrency cap. ``keyed``:
+    every booking carries a fresh Idempotency-Key (its lookup and insert)."""
+    import uuid
+
     from slotcap.adapters.http import handlers
 
     def work(operation: str, body: dict[str, object] | None,
              params: dict[str, str] | None) -> int:
         if operation == "booking":
-            return handlers.create_reservation(app, body, None)[0].status
+            key = str(uuid.uuid4()) if keyed else None
+            return handlers.create_reservation(app, body, None, key)[0].status
         assert params is not None
         reply, _ = handlers.guarded(lambda: handlers.availability(app, params, None))
         return reply.status
@@ -187,18 +212,102 @@ def _run(factory: Callable[[], tuple[Call, Callable[[], None]]], operation: str,
             statuses[str(status)] = statuses.get(str(status), 0) + n
     return {"requests": len(samples), "seconds": round(wall, 3),
             "requests_per_s": round(len(samples) / wall, 1),
-            "latency": summarize(samples).to_dict(), "statuses": statuses}
+            "latency": summarize(samples).to_dict(), "statuses": statuses,
+            "_samples": samples}
 
 
-def _start_server(url: str, workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+def _merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The rounds of one mode as one run (their samples and statuses together)."""
+    samples = [ns for p in parts for ns in p["_samples"]]
+    seconds = sum(p["seconds"] for p in parts)
+    statuses: dict[str, int] = {}
+    for p in parts:
+        for status, n in p["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + n
+    return {"requests": len(samples), "seconds": round(seconds, 3),
+            "requests_per_s": round(len(samples) / seconds, 1),
+            "latency": summarize(samples).to_dict(), "statuses": statuses,
+            "rounds_requests_per_s": [p["requests_per_s"] for p in parts]}
+
+
+def _applies(operation: str, mode: str) -> bool:
+    if operation == "metrics":
+        return mode.startswith("http")
+    return mode != "in-process+key" or operation == "booking"
+
+
+def _guard_cost(calls: int = 20_000) -> list[dict[str, Any]]:
+    """The guard middleware's own CPU per request, in-process (no server, no network):
+    an ASGI app that answers at once, called directly and through the guard with the
+    limits on (never refusing) and a token, alternating in rounds; µs per request."""
+    import asyncio
+    import statistics
+
+    from slotcap.adapters.http.guard import GuardMiddleware, GuardSettings
+
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    guard = GuardMiddleware(answer, GuardSettings(
+        operator_token=_TOKEN, bookings_per_minute=999_999_999,
+        reads_per_minute=999_999_999))
+
+    async def sent(_message: Any) -> None:
+        return None
+
+    async def received() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    def scope(path: str, method: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+        return {"type": "http", "path": path, "method": method, "client": ("127.0.0.1", 1),
+                "headers": [(b"host", b"x"), (b"user-agent", b"bench"), *headers]}
+
+    cases = {
+        "limiter (GET /api/…/availability)": scope(PATH + "/availability", "GET", []),
+        "limiter (POST /api/public/reservations)": scope(PATH, "POST", []),
+        "operator token (GET /metrics)": scope("/metrics", "GET", [
+            (b"authorization", f"Bearer {_TOKEN}".encode())]),
+    }
+
+    async def timed(app: Any, one: dict[str, Any]) -> float:
+        began = time.perf_counter_ns()
+        for _ in range(calls):
+            await app(one, received, sent)
+        return (time.perf_counter_ns() - began) / calls / 1000
+
+    async def measure() -> list[dict[str, Any]]:
+        out = []
+        for name, one in cases.items():
+            deltas, plain_us = [], []
+            for _ in range(5):
+                bare = await timed(answer, one)
+                through = await timed(guard, one)
+                deltas.append(through - bare)
+                plain_us.append(bare)
+            out.append({"check": name, "us_per_request": round(statistics.median(deltas), 2),
+                        "bare_app_us": round(statistics.median(plain_us), 2)})
+        return out
+
+    return asyncio.run(measure())
+
+
+def _start_server(url: str, workdir: Path, checks: bool) -> tuple[subprocess.Popen[bytes], str]:
+    workdir = workdir / ("checks" if checks else "plain")
+    workdir.mkdir(parents=True, exist_ok=True)
     out = workdir / "serve.out"
     env = {k: v for k, v in os.environ.items()
-           if k not in ("SLOTCAP_DATABASE_URL", "DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE")}
+           if k not in ("SLOTCAP_DATABASE_URL", "DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE",
+                        "SLOTCAP_OPERATOR_TOKEN")}
     env.update(_ENV)
+    limit = _NEVER_LIMITED if checks else "0"
+    if checks:
+        env["SLOTCAP_OPERATOR_TOKEN"] = _TOKEN
     with out.open("wb") as stdout, (workdir / "serve.err").open("wb") as stderr:
         process = subprocess.Popen(
             [sys.executable, "-m", "slotcap.cli", "serve", "--database", url, "--port", "0",
-             "--json", "--log-level", "warning", "--threads", str(THREADS)],
+             "--json", "--log-level", "warning", "--threads", str(THREADS),
+             "--rate-limit-bookings", limit, "--rate-limit-reads", limit],
             stdout=stdout, stderr=stderr, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -246,30 +355,42 @@ def run(*, clients: Sequence[int], requests: dict[str, int], background: int, se
         data = _data.generate(background, seed, backfilled=True)
         load = _data.load_postgres(url, data)
         del data
-        process, base = _start_server(url, workdir)
+        process, base = _start_server(url, workdir, checks=False)
+        checked, checked_base = _start_server(url, workdir, checks=True)
         app = slotcap.bootstrap(url, env=_ENV)
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=THREADS)
-        factories = {"http": _http_factory(base), "in-process": _inprocess_factory(app, pool)}
+        factories = {"http": _http_factory(base, False),
+                     "http+checks": _http_factory(checked_base, True),
+                     "in-process": _inprocess_factory(app, pool),
+                     "in-process+key": _inprocess_factory(app, pool, keyed=True)}
         try:
             for mode in MODES:
                 _run(factories[mode], "availability", max(clients), _WARM, targets)
             for operation in OPERATIONS:
                 for n in clients:
-                    for mode in MODES:
-                        _reset(url, first_day)
-                        say(f"[http_load] {operation}, {n} clients, {mode} …")
-                        result = _run(factories[mode], operation, n, requests[operation],
-                                      targets)
+                    parts: dict[str, list[dict[str, Any]]] = {}
+                    for _round in range(ROUNDS):
+                        for mode in MODES:
+                            if not _applies(operation, mode):
+                                continue
+                            _reset(url, first_day)
+                            part = _run(factories[mode], operation, n,
+                                        max(n, requests[operation] // ROUNDS), targets)
+                            worst = max(worst, _overbooked(url))
+                            parts.setdefault(mode, []).append(part)
+                    for mode, done in parts.items():
+                        result = _merge(done)
                         result.update(operation=operation, clients=n, mode=mode)
-                        worst = max(worst, _overbooked(url))
-                        say(f"[http_load]   {result['requests_per_s']:.0f} requests/s, "
+                        say(f"[http_load] {operation}, {n} clients, {mode}: "
+                            f"{result['requests_per_s']:.0f} requests/s, "
                             f"statuses {result['statuses']}")
                         runs.append(result)
         finally:
             pool.shutdown()
             app.close()
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=60)
+            for server in (process, checked):
+                server.send_signal(signal.SIGTERM)
+                server.wait(timeout=60)
     return {
         "benchmark": "http_load",
         "params": {"clients": list(clients), "requests": requests, "threads": THREADS,
@@ -278,6 +399,8 @@ def run(*, clients: Sequence[int], requests: dict[str, int], background: int, se
         "overbooked_periods": worst,
         "runs": runs,
         "ratios": _ratios(runs),
+        "checks_cost": _checks_cost(runs),
+        "guard_cost": _guard_cost(),
     }
 
 
@@ -287,7 +410,7 @@ def _ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for n in sorted({r["clients"] for r in runs}):
             pair = {r["mode"]: r for r in runs
                     if r["operation"] == operation and r["clients"] == n}
-            if set(pair) != set(MODES):
+            if not {"in-process", "http"} <= set(pair):
                 continue
             local, http = pair["in-process"], pair["http"]
             found.append({
@@ -297,6 +420,39 @@ def _ratios(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "p99_ratio": round(http["latency"]["p99_us"] / local["latency"]["p99_us"], 2),
             })
     return found
+
+
+def _checks_cost(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The open-internet checks against the same run without them: HTTP against
+    HTTP+checks, and in-process bookings without and with an Idempotency-Key."""
+    import statistics
+
+    found = []
+    for operation in OPERATIONS:
+        for n in sorted({r["clients"] for r in runs}):
+            pair = {r["mode"]: r for r in runs
+                    if r["operation"] == operation and r["clients"] == n}
+            for base, with_checks in (("http", "http+checks"), ("in-process", "in-process+key")):
+                if {base, with_checks} <= set(pair):
+                    found.append(_cost(operation, n, pair[base], pair[with_checks],
+                                       f"{with_checks} vs {base}", statistics.median))
+    return found
+
+
+def _cost(operation: str, n: int, plain: dict[str, Any], checked: dict[str, Any],
+          compared: str, median: Callable[[list[float]], float]) -> dict[str, Any]:
+    rounds = [a / b for a, b in zip(plain["rounds_requests_per_s"],
+                                    checked["rounds_requests_per_s"], strict=True)]
+    return {
+                "operation": operation, "clients": n, "compared": compared,
+                "throughput_ratio": round(median(rounds), 3),
+                "p50_ratio": round(checked["latency"]["p50_us"] / plain["latency"]["p50_us"],
+                                   3),
+                "p50_delta_us": round(checked["latency"]["p50_us"]
+                                      - plain["latency"]["p50_us"], 1),
+                "mean_delta_us": round(checked["latency"]["mean_us"]
+                                       - plain["latency"]["mean_us"], 1),
+    }
 
 
 def targets(payload: dict[str, Any]) -> list[Target]:
@@ -319,6 +475,11 @@ def tables(payload: dict[str, Any]) -> str:
             for r in payload["runs"]]
     ratios = [(r["operation"], r["clients"], r["throughput_ratio"], r["p50_ratio"],
                r["p99_ratio"]) for r in payload["ratios"]]
+    costs = [(r["operation"], r["clients"], r["compared"], r["throughput_ratio"],
+              r["p50_ratio"], r["p50_delta_us"], r["mean_delta_us"])
+             for r in payload.get("checks_cost", [])]
+    guard = [(r["check"], r["us_per_request"], r["bare_app_us"])
+             for r in payload.get("guard_cost", [])]
     return (
         "HTTP load (slotcap serve, PostgreSQL) against the same calls in-process\n\n"
         + render_table(["operation", "clients", "mode", "requests", "requests/s",
@@ -327,6 +488,14 @@ def tables(payload: dict[str, Any]) -> str:
         "in-process latency)\n\n"
         + render_table(["operation", "clients", "throughput ratio", "p50 ratio",
                         "p99 ratio"], ratios)
+        + "\n\nCost of the open-internet checks (rate limiter, operator token, "
+        "Idempotency-Key): requests/s without ÷ with (median of the rounds); latency with "
+        "÷ without; added latency per request\n\n"
+        + render_table(["operation", "clients", "compared", "throughput ratio", "p50 ratio",
+                        "p50 +µs", "mean +µs"], costs)
+        + "\n\nThe guard middleware's own CPU per request (in-process, median of 5 "
+        "rounds)\n\n"
+        + render_table(["check", "µs per request", "bare app µs"], guard)
     )
 
 
@@ -360,7 +529,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="slotcap-http-load-") as scratch:
         payload = run(
             clients=[int(c) for c in args.clients.split(",") if c.strip()],
-            requests={"availability": count, "booking": count},
+            requests={"availability": count, "booking": count, "metrics": count // 4},
             background=args.background if args.background is not None else (
                 2000 if args.quick else 100_000),
             seed=args.seed, pg_server=args.pg_url,
@@ -372,6 +541,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"HTTP overhead, {ratio['operation']} at {ratio['clients']} clients: "
               f"in-process is {ratio['throughput_ratio']}x the HTTP requests/s; "
               f"HTTP p50 is {ratio['p50_ratio']}x, p99 {ratio['p99_ratio']}x in-process")
+    for cost in payload["checks_cost"]:
+        print(f"Checks' cost, {cost['operation']} at {cost['clients']} clients "
+              f"({cost['compared']}): without them {cost['throughput_ratio']}x the "
+              f"requests/s (median of {ROUNDS} rounds); p50 {cost['p50_ratio']}x "
+              f"({cost['p50_delta_us']:+} µs)")
+    for guard in payload["guard_cost"]:
+        print(f"Guard's CPU, {guard['check']}: {guard['us_per_request']:+} µs per request "
+              f"(bare app {guard['bare_app_us']} µs)")
     return 0
 
 

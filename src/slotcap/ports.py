@@ -45,6 +45,7 @@ __all__ = [
     "CreatedCounts",
     "CreatedHour",
     "DailyFacts",
+    "IdempotencyRecord",
     "LimitRepository",
     "PeriodFacts",
     "ReservationRepository",
@@ -190,8 +191,43 @@ class ReservationRepository(Protocol):
         ...
 
 
+@attrs.frozen(kw_only=True)
+class IdempotencyRecord:
+    """One ``Idempotency-Key``'s first answer, saved in the same transaction as the
+    booking it answered (``book(..., idempotency_key=)``).
+
+    ``answer`` is the use case's own JSON text (what the first call returned or
+    refused); ``reservation_id`` the reservation it created, if any; ``created_at``
+    naive UTC (the stores' timestamps), from which keys expire.
+    """
+
+    key: str
+    fingerprint: str
+    reservation_id: str | None
+    answer: str
+    created_at: dt.datetime
+
+
 class BookingTransaction(Protocol):
     """Reads and the insert inside one atomic, locked booking scope."""
+
+    def held_patients(self, day: dt.date, service_code: str) -> list[tuple[str, str]]:
+        """(patient name, phone) of every PENDING/CONFIRMED booking of ``service_code``
+        on ``day``, read under the scope's (date, service) lock: the duplicate rule's
+        facts."""
+        ...
+
+    def find_idempotency(self, key: str) -> IdempotencyRecord | None:
+        """The record saved under ``key``, as committed before the scope's locks were
+        granted (None: no such key)."""
+        ...
+
+    def save_idempotency(self, record: IdempotencyRecord, *, replace: bool = False) -> None:
+        """Save ``record`` in the scope's transaction (``replace``: over an expired
+        record of the same key). Raises ``IdempotencyKeyReused`` when another
+        transaction committed the key meanwhile, ``IdempotencyInProgress`` when one
+        still holds it uncommitted past the store's lock wait."""
+        ...
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts: ...
 
@@ -266,6 +302,16 @@ class Store(
         ...
 
     def close(self) -> None: ...
+
+    def prepare_idempotency(self) -> None:
+        """Make sure the ``Idempotency-Key`` records can be kept (the SQL stores create
+        their table on first use, in any phase); cheap once done."""
+        ...
+
+    def purge_idempotency_keys(self, before: dt.datetime) -> int:
+        """Delete the ``Idempotency-Key`` records created before ``before`` (naive UTC);
+        how many went. A store without the table yet has none."""
+        ...
 
     def created_per_hour(self, since: dt.datetime, until: dt.datetime) -> CreatedCounts:
         """Reservations whose ``createdAt`` is in ``[since, until)`` (aware datetimes),

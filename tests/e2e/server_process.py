@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import itertools
 import json
 import os
 import re
@@ -24,6 +25,7 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "NO_RATE_LIMITS",
     "PLAN_BODY",
     "Server",
     "booking_body",
@@ -46,6 +48,10 @@ PLAN_BODY: dict[str, str] = {
     "preferred_time": "10:00",
 }
 _START_TIMEOUT = 30.0
+#: The servers of the end-to-end tests send many requests from 127.0.0.1: they run
+#: without rate limits unless a test asks for them (``rate_limits=True``).
+NO_RATE_LIMITS = ("--rate-limit-bookings", "0", "--rate-limit-reads", "0")
+_PATIENTS = itertools.count(1)
 
 
 def monday_ahead(weeks: int = 1) -> dt.date:
@@ -55,8 +61,12 @@ def monday_ahead(weeks: int = 1) -> dt.date:
 
 
 def booking_body(day: dt.date, **overrides: object) -> dict[str, object]:
-    """The plan's body for ``day``; keyword arguments replace or add fields."""
-    return {**PLAN_BODY, "preferred_date": day.isoformat(), **overrides}
+    """The plan's body for ``day``, for another patient each call (its own phone: the
+    server refuses a second booking of one patient, service and date); keyword
+    arguments replace or add fields."""
+    n = next(_PATIENTS)
+    phone = f"010-{6000 + n // 10_000 % 4000:04d}-{n % 10_000:04d}"
+    return {**PLAN_BODY, "phone": phone, "preferred_date": day.isoformat(), **overrides}
 
 
 def serve_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -109,13 +119,16 @@ def running_server(
     *,
     env: Mapping[str, str] | None = None,
     args: Sequence[str] = (),
+    rate_limits: bool = False,
 ) -> Iterator[Server]:
-    """``slotcap serve --database url --port 0 --json`` until the block ends."""
+    """``slotcap serve --database url --port 0 --json`` until the block ends (without
+    rate limits unless ``rate_limits``: then the server's defaults or ``args``)."""
     workdir.mkdir(parents=True, exist_ok=True)
     out_path, err_path = workdir / "serve.out", workdir / "serve.err"
     with out_path.open("wb") as out, err_path.open("wb") as err:
         process = subprocess.Popen(
-            serve_command(url, "--port", "0", "--json", "--log-level", "warning", *args),
+            serve_command(url, "--port", "0", "--json", "--log-level", "warning",
+                          *(() if rate_limits else NO_RATE_LIMITS), *args),
             stdout=out, stderr=err, env=serve_env(env),
         )
     try:

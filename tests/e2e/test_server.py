@@ -242,7 +242,7 @@ def test_a_concurrent_race_for_one_period_never_overbooks(db: str, tmp_path: Pat
         after = morning(server, day)
         assert (after["booked_minutes"], after["remaining_minutes"], after["fits"]) == \
             (160, 20, False)
-        full = post(server, bodies[0])
+        full = post(server, booking_body(day, period="MORNING"))  # a 25th patient
         assert full.status_code == 409
         assert full.json() == {
             "error": "Reservation limit reached", "code": "reservation_full",
@@ -261,7 +261,8 @@ def test_a_concurrent_race_on_the_legacy_count(db: str, tmp_path: Path) -> None:
         after = get(server, AVAILABILITY, date=day.isoformat(),
                     service="OTHER_CONSULTATION").json()
         assert (after["daily_count"], after["available"]) == (10, False)
-        refused = post(server, bodies[0]).json()
+        refused = post(server, booking_body(day, service="OTHER_CONSULTATION",
+                                            preferred_time="3시")).json()
         assert (refused["unit"], refused["remaining"], refused["remaining_minutes"]) == \
             ("bookings", 0, None)
 
@@ -275,9 +276,10 @@ def test_the_rollout_is_sticky_per_patient(db: str, tmp_path: Path) -> None:
     with running_server(db, tmp_path, env=env) as server:
         for i, phone in enumerate(phones):
             when = day + dt.timedelta(days=7 * (i // 5) + i % 5)  # room for every booking
+            # Two siblings on one phone (another name each: not a duplicate booking).
             shown = {post(server, booking_body(when, phone=phone, service="OTHER_CONSULTATION",
-                                               preferred_time="14:30")
-                          ).json()["reservation"]["preferred_time"] for _ in range(2)}
+                                               preferred_time="14:30", patient_name=name)
+                          ).json()["reservation"]["preferred_time"] for name in ("A", "B")}
             digits = phone.replace("-", "")
             assert shown == {"AFTERNOON" if rollout.uses_dynamic(digits) else "14:30"}
             seen.update(shown)

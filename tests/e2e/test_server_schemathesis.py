@@ -83,4 +83,10 @@ def test_the_document_names_every_route(live: Server) -> None:
         "/openapi.json", "/metrics", "/",
     }
     post = document["paths"]["/api/public/reservations"]["post"]
-    assert set(post["responses"]) == {"200", "400", "409", "413", "503"}
+    assert set(post["responses"]) == {"200", "400", "408", "409", "413", "422", "429", "431",
+                                      "503"}
+    assert {p["name"] for p in post["parameters"]} == {"X-Slotcap-Subject", "Idempotency-Key"}
+    limited = document["paths"]["/api/public/reservations/availability"]["get"]["responses"]
+    assert "Retry-After" in limited["429"]["headers"]
+    assert "WWW-Authenticate" in document["paths"]["/metrics"]["get"]["responses"]["401"][
+        "headers"]

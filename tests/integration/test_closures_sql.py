@@ -51,7 +51,8 @@ def test_a_closed_date_refuses_checks_bookings_and_shows_in_the_calendar(
 ) -> None:
     with bootstrap(phase1_url, env={}, clock=CLOCK) as app:
         store = app.store
-        kept = book(store, request(), dynamic=True, today=TODAY, clock=CLOCK)
+        kept = book(store, request(phone="010-1234-5678"), dynamic=True, today=TODAY,
+                    clock=CLOCK)
         added = uc.add_closure(store, start_date=MONDAY, reason="설날")
         assert [r.id for r in added.affected] == [kept.id]
         assert added.affected[0].phone == "010-1234-5678"

@@ -172,7 +172,7 @@ class BookingWriter(threading.Thread):
             n = 0
             while not self.stop.is_set():
                 request = BookingRequest(
-                    patient_name="Live Booker", phone="010-1234-5678",
+                    patient_name=f"Live Booker {n}", phone="010-1234-5678",
                     birth_date="1990-01-01", gender="FEMALE", treatment_type="FIRST_VISIT",
                     service="WRINKLE_BOTOX", preferred_date=self._day(n).isoformat(),
                     preferred_time="10:00", period="MORNING",

@@ -103,8 +103,9 @@ class StoresAgree(RuleBasedStateMachine):
 
     def _book(self, dynamic: bool, **body: object) -> None:
         rid = next(self.ids)
+        wanted = request(**body)  # one patient for both stores
         ref, sql = self.both(
-            lambda s: _outcome(lambda: book(s, request(**body), dynamic=dynamic, today=TODAY,
+            lambda s: _outcome(lambda: book(s, wanted, dynamic=dynamic, today=TODAY,
                                             new_id=lambda: rid))
         )
         assert ref == sql

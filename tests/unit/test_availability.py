@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tests.builders import TODAY
+from tests.builders import TODAY, patient_phone
 
 from slotcap import (
     BookingRequest,
@@ -26,7 +26,7 @@ def _book(store: MemoryStore, period: str, service: str = "SKIN_CARE") -> None:
     book(
         store,
         BookingRequest(
-            patient_name="p", phone="010-0000-0000", birth_date="1980-05-05", gender="MALE",
+            patient_name="p", phone=patient_phone(), birth_date="1980-05-05", gender="MALE",
             treatment_type="FOLLOW_UP", service=service, preferred_date=MONDAY.isoformat(),
             period=period,
         ),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from tests.builders import TODAY
+from tests.builders import TODAY, patient_phone
 
 from slotcap import BookingRequest, ReservationFull, ServiceLimit, book, open_store
 from slotcap.adapters.memory import MemoryStore
@@ -20,12 +20,13 @@ def _race(store: MemoryStore, *, dynamic: bool) -> int:
     lock = threading.Lock()
 
     def attempt() -> None:
+        phone = patient_phone()  # sixteen patients: the race is for capacity
         barrier.wait()
         try:
             book(
                 store,
                 BookingRequest(
-                    patient_name="p", phone="010-1111-2222", birth_date="1991-02-03",
+                    patient_name="p", phone=phone, birth_date="1991-02-03",
                     gender="FEMALE", treatment_type="FIRST_VISIT", service="REMOVAL_PROCEDURE",
                     preferred_date=MONDAY.isoformat(), preferred_time="3:00 PM",
                     period="AFTERNOON",

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 import attrs
 
 from slotcap.adapters._closures import closures_for, with_closures
+from slotcap.adapters._memory_once import MemoryKeyPurge, MemoryKeysAndPatients
 from slotcap.domain.calendar import date_range, day_of_week
 from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.closures import Closure
@@ -43,6 +44,7 @@ from slotcap.ports import (
     CreatedCounts,
     CreatedHour,
     DailyFacts,
+    IdempotencyRecord,
     PeriodFacts,
     SchemaState,
 )
@@ -50,7 +52,7 @@ from slotcap.ports import (
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(ClosesOnExit):
+class MemoryStore(MemoryKeyPurge, ClosesOnExit):
     """Everything in dictionaries. ``schema_state`` mimics a database in that phase:
     a LEGACY store refuses the minutes rule and keeps only old fields, a CONTRACTED
     one refuses the count rule and keeps only new fields."""
@@ -86,6 +88,7 @@ class MemoryStore(ClosesOnExit):
         self._held: dict[dt.date, dict[str, None]] = {}
         self._closures: dict[str, Closure] = {c.id: c for c in closures}
         self._time_zone = time_zone
+        self._idempotency: dict[str, IdempotencyRecord] = {}
 
     # -- state ------------------------------------------------------------------------
 
@@ -371,10 +374,11 @@ class MemoryStore(ClosesOnExit):
             self._time_zone = name
 
 
-class _MemoryBooking:
+class _MemoryBooking(MemoryKeysAndPatients):
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._inserted: list[str] = []
+        self._saved_keys: list[tuple[str, IdempotencyRecord | None]] = []
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         return self._store.period_facts(day, period, service_code)
@@ -393,3 +397,4 @@ class _MemoryBooking:
         for reservation_id in reversed(self._inserted):
             self._store._remove(reservation_id)
         self._inserted.clear()
+        self.undo_keys(self._store._idempotency)

@@ -222,6 +222,10 @@ def print_status(status: Any) -> None:
     else:
         since = f" since {status.applied_at}" if status.applied_at else ""
         print(f"phase: {status.phase.value}{since} (settled; schema: {schema})")
+    kept = getattr(status, "kept_tables", ())
+    if kept:
+        print(f"kept in every phase: {', '.join(kept)} (slotcap serve's Idempotency-Key "
+              "records)")
     last = status.last_validation
     if last is not None:
         outcome = "passed" if last.get("passed") else "FAILED"

@@ -6,7 +6,10 @@ root (``bootstrap``: store, clock and the rollout from ``USE_DYNAMIC_SERVICES`` 
 one-line error, and ``--port 0`` picks a free one) and hands both to uvicorn.
 
 Every problem before serving — the extra missing, the database unreadable, the address
-taken — is one line on stderr and exit 2. SIGTERM (or Ctrl-C) stops accepting
+taken, an unreadable operator token file or rate — is one line on stderr and exit 2.
+On the open internet (docs/server.md): an operator token (``SLOTCAP_OPERATOR_TOKEN`` or
+``--operator-token-file``) guards ``/`` and ``/metrics``; per-client rate limits are on
+by default; ``--workers N`` forks N processes on the one socket. SIGTERM (or Ctrl-C) stops accepting
 connections, lets the in-flight requests finish (up to ``--graceful-timeout``), closes
 the store and exits 0.
 """
@@ -14,12 +17,16 @@ the store and exits 0.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import importlib
+import ipaddress
 import json
+import os
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from slotcap.bootstrap import App, bootstrap
@@ -28,7 +35,17 @@ from slotcap.errors import ConfigurationError
 from slotcap.ports import DEFAULT_BUSY_BUDGET
 from slotcap.redaction import redact_db_text
 
-__all__ = ["DEFAULT_PORT", "DEFAULT_THREADS", "EXTRA_MODULES", "cmd_serve", "register"]
+__all__ = [
+    "DEFAULT_BOOKINGS_RATE",
+    "DEFAULT_PORT",
+    "DEFAULT_READS_RATE",
+    "DEFAULT_THREADS",
+    "EXTRA_MODULES",
+    "TOKEN_VARIABLE",
+    "cmd_serve",
+    "operator_token",
+    "register",
+]
 
 Handler = Callable[[argparse.Namespace], int]
 Subcommand = Callable[[Any, str, Handler, str], argparse.ArgumentParser]
@@ -39,6 +56,53 @@ DEFAULT_THREADS = 16
 #: What ``pip install 'slotcap[server]'`` brings, by import name.
 EXTRA_MODULES = ("starlette", "uvicorn", "prometheus_client")
 _LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
+#: Per client and minute, by default: a patient books once or twice; a booking form
+#: makes a few reads per step.
+DEFAULT_BOOKINGS_RATE = "10/m"
+DEFAULT_READS_RATE = "120/m"
+TOKEN_VARIABLE = "SLOTCAP_OPERATOR_TOKEN"  # noqa: S105 (the variable's name)
+_LOOPBACK_NAMES = ("localhost",)
+
+
+def rate(text: str) -> int:
+    from slotcap.adapters.http.limits import parse_rate
+
+    try:
+        return parse_rate(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def operator_token(file: str | None, env: Mapping[str, str]) -> str | None:
+    """The operator token: the file's content (trailing whitespace stripped) if
+    given, else ``SLOTCAP_OPERATOR_TOKEN``; never echoed in any message."""
+    if file is not None:
+        try:
+            text = Path(file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(
+                f"--operator-token-file: cannot read {file}: {type(exc).__name__}") from None
+        source = "--operator-token-file"
+    else:
+        found = env.get(TOKEN_VARIABLE)
+        if found is None:
+            return None
+        text, source = found, TOKEN_VARIABLE
+    token = text.rstrip()
+    if not token or any(not " " < ch <= "~" for ch in token):
+        raise ConfigurationError(
+            f"{source}: the operator token must be printable ASCII without spaces "
+            "(it is sent as Authorization: Bearer <token>)")
+    return token
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def port_number(text: str) -> int:
@@ -95,41 +159,101 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _guard(args: argparse.Namespace, token: str | None) -> Any:
+    from slotcap.adapters.http.guard import GuardSettings
+    from slotcap.adapters.http.limits import ClientAddress
+
+    allowed = tuple(i.strip() for i in (args.forwarded_allow_ips or "").split(",") if i.strip())
+    try:
+        ClientAddress(allowed)
+    except ValueError as exc:
+        raise ConfigurationError(f"--forwarded-allow-ips: {exc}") from None
+    return GuardSettings(
+        operator_token=token,
+        operator_hidden=token is None and not _is_loopback(args.host),
+        bookings_per_minute=args.rate_limit_bookings,
+        reads_per_minute=args.rate_limit_reads,
+        forwarded_allow_ips=allowed,
+        max_header_bytes=args.max_header_bytes,
+    )
+
+
+def _operator_line(guard: Any) -> str:
+    if guard.operator_token is not None:
+        return "token"
+    return "hidden" if guard.operator_hidden else "open"
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _check_extra()
     url = resolve_database(args.database)
+    token = operator_token(args.operator_token_file, os.environ)
+    guard = _guard(args, token)
     app = _open(url, args.busy_budget)
     try:
         sock = _listen(args.host, args.port)
     except ConfigurationError:
         app.close()
         raise
-    import uvicorn
-
-    from slotcap.adapters.http import create_app
-    from slotcap.adapters.http.mounts import operator_routes
-
-    metrics, routes = operator_routes(app)
-    asgi = create_app(app, metrics=metrics, routes=routes, max_body_bytes=args.max_body_bytes,
-                      threads=args.threads)
-    config = uvicorn.Config(
-        asgi, lifespan="on", log_level=args.log_level, server_header=False,
-        timeout_graceful_shutdown=args.graceful_timeout, proxy_headers=False,
-    )
-    server = uvicorn.Server(config)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     listening = {"url": f"http://{shown}:{port}", "host": host, "port": port,
                  "schema_state": app.store.schema_state.value,
                  "rollout": {"enabled": app.rollout.enabled,
-                             "percentage": app.rollout.percentage}}
+                             "percentage": app.rollout.percentage},
+                 "operator": _operator_line(guard), "workers": args.workers,
+                 "rate_limits": {"bookings_per_minute": guard.bookings_per_minute,
+                                 "reads_per_minute": guard.reads_per_minute}}
     if args.json:
         print(json.dumps(listening), flush=True)
     else:
+        operator = {"token": "need the operator token",
+                    "hidden": "answer 404: no operator token on a non-loopback address "
+                              f"(set {TOKEN_VARIABLE} or --operator-token-file)",
+                    "open": "open (loopback only)"}[listening["operator"]]
         print(f"slotcap serve: listening on {listening['url']} "
               f"(schema {listening['schema_state']}, dynamic rule "
               f"{'on for everyone' if app.rollout.enabled else str(app.rollout.percentage) + ' %'}"
-              "); SIGTERM or Ctrl-C stops it gracefully", flush=True)
+              f", {args.workers} worker(s)); / and /metrics {operator}; "
+              "SIGTERM or Ctrl-C stops it gracefully", flush=True)
+    if args.workers > 1:
+        from slotcap.adapters.http.serving import run_workers
+
+        app.close()  # each worker opens its own connections, after the fork
+        try:
+            return run_workers(args.workers, lambda: _serve_socket(
+                _open(url, args.busy_budget), sock, args, guard))
+        finally:
+            sock.close()
+    return _serve_socket(app, sock, args, guard)
+
+
+def _serve_socket(app: App, sock: socket.socket, args: argparse.Namespace, guard: Any) -> int:
+    import logging
+
+    import uvicorn
+
+    from slotcap.adapters.http import create_app
+    from slotcap.adapters.http.mounts import operator_routes
+    from slotcap.adapters.http.serving import AccessLogRedaction, protocol_with_header_timeout
+
+    metrics, routes = operator_routes(app)
+    asgi = create_app(app, metrics=metrics, routes=routes, max_body_bytes=args.max_body_bytes,
+                      threads=args.threads, guard=guard, body_timeout=args.body_timeout,
+                      idempotency_ttl=dt.timedelta(hours=args.idempotency_ttl))
+    config = uvicorn.Config(
+        asgi, lifespan="on", log_level=args.log_level, server_header=False,
+        timeout_graceful_shutdown=args.graceful_timeout, proxy_headers=False,
+        # Pure-Python h11 on asyncio whatever else is installed: the header deadline
+        # is a subclass of uvicorn's h11 protocol (docs/server.md, uvicorn[standard]).
+        http=protocol_with_header_timeout(args.header_timeout), loop="asyncio",
+        limit_concurrency=args.max_connections,
+        # h11 refuses an unfinished head past this (400); a finished one over the
+        # limit is answered 431 by the guard.
+        h11_max_incomplete_event_size=args.max_header_bytes + 1024,
+    )
+    logging.getLogger("uvicorn.access").addFilter(AccessLogRedaction())
+    server = uvicorn.Server(config)
     # uvicorn catches SIGTERM and SIGINT, shuts down gracefully, then raises the signal
     # again with the previous handler: these, so that a graceful stop exits 0.
     stopped: list[int] = []
@@ -172,3 +296,39 @@ def register(sub: Any, subcommand: Subcommand) -> None:
                        "(retries included) before it is answered 503 (default: %(default)s)")
     serve.add_argument("--log-level", choices=_LOG_LEVELS, default="info", dest="log_level",
                        help="uvicorn's log level (default: info)")
+    serve.add_argument("--operator-token-file", dest="operator_token_file", metavar="FILE",
+                       help=f"the token / and /metrics need (Authorization: Bearer); "
+                       f"default: ${TOKEN_VARIABLE}. Without one on a non-loopback "
+                       "address they answer 404")
+    serve.add_argument("--rate-limit-bookings", type=rate, default=DEFAULT_BOOKINGS_RATE,
+                       dest="rate_limit_bookings", metavar="N/m",
+                       help="bookings per client and minute, per process; 0 disables "
+                       "(default: %(default)s)")
+    serve.add_argument("--rate-limit-reads", type=rate, default=DEFAULT_READS_RATE,
+                       dest="rate_limit_reads", metavar="N/m",
+                       help="/api GETs per client and minute, per process; 0 disables "
+                       "(default: %(default)s)")
+    serve.add_argument("--forwarded-allow-ips", dest="forwarded_allow_ips", default="",
+                       metavar="LIST",
+                       help="comma-separated proxy addresses or networks (* for any) "
+                       "whose X-Forwarded-For / Forwarded name the client (default: none)")
+    serve.add_argument("--workers", type=positive_int, default=1,
+                       help="processes serving the one socket (default: 1)")
+    serve.add_argument("--max-connections", type=positive_int, default=1000,
+                       dest="max_connections", metavar="N",
+                       help="concurrent connections (and requests) per process before "
+                       "new requests get 503 (default: %(default)s)")
+    serve.add_argument("--max-header-bytes", type=positive_int, default=16 * 1024,
+                       dest="max_header_bytes", metavar="BYTES",
+                       help="request headers larger than this get 431 (default: 16384)")
+    serve.add_argument("--header-timeout", type=positive_float, default=10.0,
+                       dest="header_timeout", metavar="SECONDS",
+                       help="a connection whose request head is not complete in time is "
+                       "closed (default: 10)")
+    serve.add_argument("--body-timeout", type=positive_float, default=30.0,
+                       dest="body_timeout", metavar="SECONDS",
+                       help="a body not received in time gets 408 (default: 30)")
+    serve.add_argument("--idempotency-ttl", type=positive_float, default=24.0,
+                       dest="idempotency_ttl", metavar="HOURS",
+                       help="how long an Idempotency-Key's first answer is kept "
+                       "(default: 24)")

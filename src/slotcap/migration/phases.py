@@ -30,7 +30,7 @@ from slotcap.migration import state
 from slotcap.migration.backfill_report import BackfillProgress
 from slotcap.migration.catalog import snapshot
 from slotcap.migration.ddl.lock_policy import locked
-from slotcap.migration.ddl.names import CLOSURES, RESERVATIONS, SETTINGS, q
+from slotcap.migration.ddl.names import CLOSURES, KEPT_TABLES, RESERVATIONS, SETTINGS, q
 from slotcap.migration.ddl.phase1 import create_clinic_tables
 from slotcap.migration.ddl.phase2 import create_read_indexes
 from slotcap.migration.engine.runlock import migration_lock
@@ -363,6 +363,7 @@ def status_conn(conn: SqlConnection) -> MigrationStatus:
         last_validation=None if last is None else last.validation,
         last_validated_at=None if last is None else last.applied_at,
         history=hist,
+        kept_tables=tuple(t for t in KEPT_TABLES if t in cat.tables),
     )
 
 

@@ -72,6 +72,9 @@ class MigrationStatus:
     last_validation: dict[str, Any] | None
     last_validated_at: str | None
     history: list[dict[str, Any]]
+    #: slotcap's own tables that no phase touches and every phase serves (the server's
+    #: ``Idempotency-Key`` records, ``slotcap_idempotency_keys``) found in the database.
+    kept_tables: tuple[str, ...] = ()
 
     # The location's fields, read through (the JSON and the CLI name them at the top).
 
@@ -131,4 +134,5 @@ class MigrationStatus:
             "last_validation": self.last_validation,
             "last_validated_at": self.last_validated_at,
             "history": self.history,
+            "kept_tables": list(self.kept_tables),
         }

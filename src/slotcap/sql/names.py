@@ -17,6 +17,7 @@ __all__ = [
     "CLOSURE_COLUMNS",
     "COMMON_RESERVATION_COLUMNS",
     "HOLDING_LIST",
+    "IDEMPOTENCY_KEYS",
     "LEGACY_COLUMNS",
     "LIMIT_COLUMNS",
     "NEW_COLUMNS",
@@ -32,6 +33,10 @@ __all__ = [
 ]
 
 RESERVATIONS = "reservations"
+#: The ``Idempotency-Key`` records of ``slotcap serve`` (``book(..., idempotency_key=)``):
+#: created by the stores on first use in every phase, legacy included; not a migration
+#: artifact, so no rollback drops it.
+IDEMPOTENCY_KEYS = "slotcap_idempotency_keys"
 
 #: The tables the stores read.
 STORE_TABLES: tuple[str, ...] = (

@@ -1,7 +1,7 @@
 """Use cases: take a store (the ports) and plain values; hold no SQL."""
 
 from slotcap.usecases.availability import availability_calendar, check_availability
-from slotcap.usecases.booking import book
+from slotcap.usecases.booking import book, book_once
 from slotcap.usecases.catalogue import (
     add_service,
     deactivate_service,
@@ -10,9 +10,12 @@ from slotcap.usecases.catalogue import (
     update_service,
 )
 from slotcap.usecases.hours import HoursChange, OverCapacity, list_hours, set_hours
+from slotcap.usecases.idempotency import DEFAULT_IDEMPOTENCY_TTL, BookingOutcome
 from slotcap.usecases.request import BookingRequest, ValidBooking, validate_request
 
 __all__ = [
+    "DEFAULT_IDEMPOTENCY_TTL",
+    "BookingOutcome",
     "BookingRequest",
     "HoursChange",
     "OverCapacity",
@@ -20,6 +23,7 @@ __all__ = [
     "add_service",
     "availability_calendar",
     "book",
+    "book_once",
     "check_availability",
     "deactivate_service",
     "list_hours",

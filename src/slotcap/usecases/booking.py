@@ -15,6 +15,11 @@ jittered, until the store's ``busy_budget`` is spent; an attempt refused for the
 schema state (``SchemaStateError``) is tried again on the state the store sees now
 when that state changed (a phase applied or rolled back mid-booking), after asking the
 store to re-read its catalogue (rate-limited) when it had not noticed yet.
+
+Under the same locks, before the capacity rule: a patient already holding this service
+that date is refused (``DuplicateBooking``, :mod:`slotcap.usecases.duplicates`); a
+request whose ``idempotency_key`` has a saved first answer gets it again
+(:mod:`slotcap.usecases.idempotency`).
 """
 
 from __future__ import annotations
@@ -53,7 +58,19 @@ from slotcap.errors import (
     SchemaStateError,
     StoreBusy,
 )
-from slotcap.ports import BookingTransaction, Clock, SchemaState, Store
+from slotcap.ports import BookingTransaction, Clock, IdempotencyRecord, SchemaState, Store
+from slotcap.usecases.duplicates import duplicate_of
+from slotcap.usecases.idempotency import (
+    DEFAULT_IDEMPOTENCY_TTL,
+    BookingOutcome,
+    Once,
+    Refusal,
+    check_key,
+    first_answer,
+    remember,
+    replayed_outcome,
+    request_fingerprint,
+)
 from slotcap.usecases.request import (
     DEFAULT_HORIZON_DAYS,
     BookingRequest,
@@ -61,7 +78,7 @@ from slotcap.usecases.request import (
     validate_request,
 )
 
-__all__ = ["book"]
+__all__ = ["book", "book_once"]
 
 #: A legacy store re-reads the catalogue at most this often (seconds) to notice phase 1
 #: and start dual-writing; the legacy-only rows it books meanwhile are the backfill's.
@@ -69,7 +86,6 @@ _RECHECK_SECONDS = 1.0
 #: Schema changes one booking follows before it gives up (a phase-4 rollback makes a
 #: few in a row).
 _SCHEMA_CHANGES = 4
-
 
 _SYSTEM_CLOCK = SystemClock()
 
@@ -93,13 +109,22 @@ def book(
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     clock: Clock | None = None,
     cutoff: bool = False,
+    idempotency_key: str | None = None,
+    idempotency_ttl: dt.timedelta = DEFAULT_IDEMPOTENCY_TTL,
 ) -> Reservation:
     """Create a reservation atomically and return it as stored.
 
     Raises ``InvalidRequest`` (every bad field named), ``InvalidService`` (unknown,
     inactive, soft-deleted, or — before phase 4 — not in the legacy enum),
-    ``ReservationFull`` (no room; ``.decision`` says why), ``SchemaStateError`` (the
+    ``ReservationFull`` (no room; ``.decision`` says why), ``DuplicateBooking`` (this
+    patient already holds this service on this date), ``SchemaStateError`` (the
     database's phase cannot serve this rule) or ``StoreBusy`` (locks not had in time).
+
+    ``idempotency_key`` (1–255 printable ASCII characters): the first call's answer is
+    saved with the booking, in its transaction; a later call with the same key and the
+    same request gets it again (the same reservation, or the same refusal) and books
+    nothing; with another request, ``IdempotencyKeyReused``. Kept ``idempotency_ttl``.
+    :func:`book_once` also says whether the answer was a replay.
 
     ``today`` (default: ``clock.today()``) and ``horizon_days`` set the window a
     ``preferred_date`` must fall in (see :func:`validate_request`). ``clock`` (default:
@@ -111,10 +136,37 @@ def book(
     started on the clinic's wall clock (``clock.local_now()``) with ``InvalidRequest``
     naming ``period``.
     """
+    return book_once(
+        store, request, dynamic=dynamic, new_id=new_id, today=today,
+        horizon_days=horizon_days, clock=clock, cutoff=cutoff,
+        idempotency_key=idempotency_key, idempotency_ttl=idempotency_ttl,
+    ).result()
+
+
+def book_once(
+    store: Store,
+    request: BookingRequest,
+    *,
+    dynamic: bool,
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    today: dt.date | None = None,
+    horizon_days: int = DEFAULT_HORIZON_DAYS,
+    clock: Clock | None = None,
+    cutoff: bool = False,
+    idempotency_key: str | None = None,
+    idempotency_ttl: dt.timedelta = DEFAULT_IDEMPOTENCY_TTL,
+) -> BookingOutcome:
+    """:func:`book`, with its answer as a value: the reservation or the refusal (full,
+    duplicate) in a :class:`BookingOutcome`, ``replayed`` when it is an
+    ``idempotency_key``'s saved first answer. Other errors are raised as by ``book``."""
     clock = clock if clock is not None else _SYSTEM_CLOCK
     if today is None:
         today = clock.today()
     new = _New(id=new_id(), at=db_timestamp(clock.now()))
+    once = None
+    if idempotency_key is not None:
+        once = Once(check_key(idempotency_key), request_fingerprint(request),
+                    new.at - idempotency_ttl)
     deadline = time.monotonic() + store.busy_budget
     attempt = changes = 0
     state = store.schema_state  # the store's cached view: no I/O yet
@@ -150,11 +202,19 @@ def book(
                     # pauses phase 2): re-read the catalogue, at most every
                     # _RECHECK_SECONDS (free if clinic_hours just did).
                     state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+            if once is not None:
+                store.prepare_idempotency()  # once per store; again if it went missing
             if dynamic:
                 if cutoff:
                     _refuse_started(store, valid, clock)
-                return _book_dynamic(store, valid, state, new, deadline)
-            return _book_legacy(store, valid, state, new, deadline)
+                done = _book_dynamic(store, valid, state, new, deadline, once)
+            else:
+                done = _book_legacy(store, valid, state, new, deadline, once)
+            if isinstance(done, IdempotencyRecord):
+                found = store.get_reservation(done.reservation_id) \
+                    if done.reservation_id is not None else None
+                return replayed_outcome(done, found)
+            return done
         except StoreBusy:
             attempt += 1
             if not backoff(deadline, attempt):
@@ -218,22 +278,34 @@ def _refuse(decision: Decision, what: str) -> ReservationFull:
     return ReservationFull(message, decision=decision)
 
 
+def _refused(refusal: Refusal, dynamic: bool) -> BookingOutcome:
+    return BookingOutcome(dynamic=dynamic, refusal=refusal)
+
+
 def _book_dynamic(
-    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float
-) -> Reservation:
+    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float,
+    once: Once | None,
+) -> BookingOutcome | IdempotencyRecord:
     require(state, Rule.MINUTES)
     period = valid.period
     assert period is not None  # noqa: S101 (validate_request guarantees it on this path)
     day, code = valid.preferred_date, valid.service_code
     with store.booking(day, code, [period], deadline=deadline) as tx:
+        first, replace = first_answer(tx, once)
+        if first is not None:
+            return first
         facts = tx.period_facts(day, period, code)
         service = _require_bookable(facts.service, code, state)
+        duplicate = duplicate_of(tx, valid)
+        if duplicate is not None:
+            return remember(tx, once, new.at, _refused(duplicate, True), replace)
         decision = check_period_capacity(
             service=service, slot=facts.slot, held_minutes=facts.held_minutes,
             closures=facts.closures,
         )
         if not decision.allowed:
-            raise _refuse(decision, f"{day.isoformat()} {period.value}")
+            refusal = _refuse(decision, f"{day.isoformat()} {period.value}")
+            return remember(tx, once, new.at, _refused(refusal, True), replace)
         # The old preferredTime keeps the patient's own words when they agree with the
         # period; otherwise the period's opening time (the plan's 09:00 / 14:00).
         time_text = valid.preferred_time
@@ -244,12 +316,14 @@ def _book_dynamic(
         # has, and if a phase-4 rollback brings the old columns back mid-booking, the
         # store's retry needs them.
         reservation = _reservation(valid, new, service, period, time_text, code)
-        return _insert(store, tx, reservation)
+        booked = BookingOutcome(dynamic=True, reservation=_insert(store, tx, reservation))
+        return remember(tx, once, new.at, booked, replace)
 
 
 def _book_legacy(
-    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float
-) -> Reservation:
+    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float,
+    once: Once | None,
+) -> BookingOutcome | IdempotencyRecord:
     require(state, Rule.COUNT)
     code = valid.service_code
     if code not in LEGACY_SERVICE_CODES:
@@ -266,6 +340,12 @@ def _book_legacy(
     with store.booking(
         day, code, periods if state.has_new_columns else [], deadline=deadline
     ) as tx:
+        first, replace = first_answer(tx, once)
+        if first is not None:
+            return first
+        duplicate = duplicate_of(tx, valid)
+        if duplicate is not None:
+            return remember(tx, once, new.at, _refused(duplicate, False), replace)
         # The check and the insert in one step (one round trip on PostgreSQL): the
         # store inserts only if the count rule allows it, and returns the facts it
         # decided on so a refusal can say why.
@@ -273,8 +353,10 @@ def _book_legacy(
         facts = tx.insert_within_daily_limit(reservation)
         decision = check_daily_limit(limit=facts.limit, held_count=facts.held_count)
         if not decision.allowed:
-            raise _refuse(decision, f"{day.isoformat()} {code}")
-        return _as_stored(store, reservation)
+            refusal = _refuse(decision, f"{day.isoformat()} {code}")
+            return remember(tx, once, new.at, _refused(refusal, False), replace)
+        booked = BookingOutcome(dynamic=False, reservation=_as_stored(store, reservation))
+        return remember(tx, once, new.at, booked, replace)
 
 
 def _reservation(

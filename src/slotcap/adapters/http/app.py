@@ -6,8 +6,13 @@ stores are safe to share between those threads: each thread gets its own connect
 (``adapters.sql.connections.ThreadLocalConnections``), so one store serves the whole
 process, and a booking's transaction never interleaves with another's.
 
-Bodies are read up to ``max_body_bytes`` (413 beyond, before the rest is read); a body
-that is not JSON, or not a JSON object, is a 400 naming ``body``. The public routes
+Bodies are read up to ``max_body_bytes`` (413 beyond, before the rest is read) and
+within ``body_timeout`` seconds (408 and the connection closed beyond: a client
+trickling its body holds no worker); a body that is not JSON, or not a JSON object, is
+a 400 naming ``body``. :mod:`.guard` (operator token, rate limits, header size,
+``nosniff`` / ``no-store``) wraps the whole application; 404 and 405 under ``/api``
+answer the JSON error shape with CORS. Expired ``Idempotency-Key`` records are purged
+at start and every ``PURGE_EVERY`` seconds. The public routes
 answer CORS preflights (``OPTIONS``) and carry the plan's CORS headers on every
 response, errors included, so that a browser form can read why it was refused.
 """
@@ -15,28 +20,37 @@ response, errors included, so that a browser form can read why it was refused.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Protocol
 
+import anyio
 import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from slotcap.adapters.http import handlers, replies
-from slotcap.adapters.http.handlers import NO_RULE, Outcome
+from slotcap.adapters.http.guard import API_CORS, GuardMiddleware, GuardSettings
+from slotcap.adapters.http.handlers import IDEMPOTENCY_HEADER, NO_RULE, REPLAYED_HEADER, Outcome
 from slotcap.adapters.http.openapi import openapi_document
 from slotcap.adapters.http.replies import Reply
 from slotcap.bootstrap import App
+from slotcap.usecases import DEFAULT_IDEMPOTENCY_TTL
 
 __all__ = [
     "AVAILABILITY",
     "CALENDAR",
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
+    "PURGE_EVERY",
     "RESERVATIONS",
     "SERVICES",
     "SUBJECT_HEADER",
@@ -50,6 +64,11 @@ __all__ = [
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 #: The header carrying the rollout's sticky key (the web app's session id).
 SUBJECT_HEADER = "X-Slotcap-Subject"
+#: Seconds a client has to send its whole body once the headers are in.
+DEFAULT_BODY_TIMEOUT = 30.0
+#: Seconds between two purges of expired Idempotency-Key records.
+PURGE_EVERY = 600.0
+_LOG = logging.getLogger("slotcap.server")
 RESERVATIONS = "/api/public/reservations"
 AVAILABILITY = RESERVATIONS + "/availability"
 CALENDAR = RESERVATIONS + "/calendar"
@@ -68,13 +87,22 @@ def _cors(methods: str) -> dict[str, str]:
     return {
         "Access-Control-Allow-Origin": "*",
         "Access-Control-Allow-Methods": methods,
-        "Access-Control-Allow-Headers": f"Content-Type, {SUBJECT_HEADER}",
+        "Access-Control-Allow-Headers": f"Content-Type, {SUBJECT_HEADER}, {IDEMPOTENCY_HEADER}",
+        "Access-Control-Expose-Headers": f"{REPLAYED_HEADER}, Retry-After",
     }
 
 
 def _response(reply: Reply, extra: Mapping[str, str] | None = None) -> Response:
     headers = {**reply.headers, **(extra or {})}
     return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+async def _read_body_within(request: Request, limit: int, timeout: float) -> bytes | Reply:
+    with anyio.move_on_after(timeout):
+        return await _read_body(request, limit)
+    return Reply(408, {"error": "Request timeout", "code": "body_timeout",
+                       "message": f"the body was not received within {timeout:g} s"},
+                 outcome="invalid", headers={"Connection": "close"})
 
 
 async def _read_body(request: Request, limit: int) -> bytes | Reply:
@@ -121,6 +149,9 @@ def create_app(
     routes: list[Route] | None = None,
     close_on_shutdown: bool = True,
     threads: int | None = None,
+    guard: GuardSettings | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    idempotency_ttl: dt.timedelta = DEFAULT_IDEMPOTENCY_TTL,
 ) -> Starlette:
     """The API over ``app``'s store, clock and rollout.
 
@@ -129,6 +160,9 @@ def create_app(
     is closed when the server stops (after the in-flight requests finished).
     ``threads`` caps the worker threads that run store work (default: Starlette's, 40);
     each holds one database connection, so this bounds the server's connections.
+    ``guard``: the operator token, rate limits and header limit (default: none of
+    them — ``slotcap serve`` always passes its options); ``idempotency_ttl``: how
+    long an ``Idempotency-Key``'s first answer is kept.
     """
 
     async def api(
@@ -152,14 +186,17 @@ def create_app(
 
     async def post_reservation(request: Request) -> Response:
         async def work() -> Outcome:
-            raw = await _read_body(request, max_body_bytes)
+            raw = await _read_body_within(request, max_body_bytes, body_timeout)
             if isinstance(raw, Reply):
                 return raw, NO_RULE
             body = decode_json(raw)
             if isinstance(body, Reply):
                 return body, NO_RULE
             subject = request.headers.get(SUBJECT_HEADER)
-            return await run_in_threadpool(handlers.create_reservation, app, body, subject)
+            key = request.headers.get(IDEMPOTENCY_HEADER)
+            return await run_in_threadpool(
+                lambda: handlers.create_reservation(app, body, subject, key,
+                                                    idempotency_ttl=idempotency_ttl))
 
         return await api(request, RESERVATIONS, "POST, OPTIONS", work)
 
@@ -199,13 +236,39 @@ def create_app(
     async def openapi(_request: Request) -> Response:
         return JSONResponse(document)
 
+    def purge() -> None:
+        try:
+            gone = app.store.purge_idempotency_keys(
+                app.clock.now().astimezone(dt.UTC).replace(tzinfo=None) - idempotency_ttl)
+        except Exception as exc:  # the next round tries again; bookings are unaffected
+            _LOG.warning("idempotency purge failed: %s", type(exc).__name__)
+        else:
+            if gone:
+                _LOG.info("idempotency purge: %d expired keys removed", gone)
+
+    async def purge_forever() -> None:
+        while True:
+            await run_in_threadpool(purge)
+            await anyio.sleep(PURGE_EVERY)
+
     @contextlib.asynccontextmanager
     async def lifespan(_server: Starlette) -> AsyncIterator[None]:
         if threads is not None:
             anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        yield
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(purge_forever)
+            yield
+            tasks.cancel_scope.cancel()
         if close_on_shutdown:
             await run_in_threadpool(app.close)
+
+    async def missing(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)  # noqa: S101 (registered for 404 and 405)
+        if not request.url.path.startswith("/api"):
+            return PlainTextResponse(exc.detail, status_code=exc.status_code,
+                                     headers=exc.headers)
+        allow = (exc.headers or {}).get("Allow")
+        return _response(replies.not_found(exc.status_code, allow), API_CORS)
 
     return Starlette(
         routes=[
@@ -219,4 +282,6 @@ def create_app(
             *(routes or []),
         ],
         lifespan=lifespan,
+        exception_handlers={404: missing, 405: missing},
+        middleware=[Middleware(GuardMiddleware, settings=guard or GuardSettings())],
     )

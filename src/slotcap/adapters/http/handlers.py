@@ -18,12 +18,17 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 
+import attrs
+
 from slotcap.adapters.http import replies
 from slotcap.adapters.http.replies import Reply
 from slotcap.bootstrap import App
 from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
 from slotcap.domain.rules import Reason
 from slotcap.errors import (
+    DuplicateBooking,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
     InvalidRequest,
     InvalidService,
     ReservationFull,
@@ -33,23 +38,28 @@ from slotcap.errors import (
     StoreUnavailable,
 )
 from slotcap.usecases import (
+    DEFAULT_IDEMPOTENCY_TTL,
     BookingRequest,
     availability_calendar,
-    book,
+    book_once,
     check_availability,
     list_services,
 )
+from slotcap.usecases.idempotency import check_key
 from slotcap.usecases.request import calendar_date
 
 __all__ = [
     "DYNAMIC",
+    "IDEMPOTENCY_HEADER",
     "LEGACY",
     "NO_RULE",
+    "REPLAYED_HEADER",
     "Outcome",
     "availability",
     "calendar",
     "create_reservation",
     "guarded",
+    "idempotency_key",
     "readiness",
     "rule_for",
     "services",
@@ -106,6 +116,10 @@ def guarded(work: Callable[[], Outcome], rule_path: str = NO_RULE) -> Outcome:
         return replies.invalid(exc), rule_path
     except InvalidService as exc:
         return replies.invalid_service(exc), rule_path
+    except IdempotencyKeyReused as exc:
+        return replies.key_reused(exc), rule_path
+    except IdempotencyInProgress as exc:
+        return replies.in_progress(exc), rule_path
     except StoreBusy as exc:
         return replies.busy(exc), rule_path
     except StoreUnavailable as exc:
@@ -117,20 +131,67 @@ def guarded(work: Callable[[], Outcome], rule_path: str = NO_RULE) -> Outcome:
         return replies.internal_error(), rule_path
 
 
-def create_reservation(app: App, body: object, subject: str | None) -> Outcome:
+#: The header of an idempotent retry (IETF httpapi draft), and the one of its replay.
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+def idempotency_key(header: str | None) -> str | None:
+    """The key of an ``Idempotency-Key`` header: the draft's sf-string (``"…"``, with
+    ``\\"`` and ``\\\\`` escapes) or a bare token; 1–255 printable ASCII characters, else
+    ``InvalidRequest`` naming the header."""
+    if header is None:
+        return None
+    text = header.strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"':
+        inner, out, escaped = text[1:-1], [], False
+        for ch in inner:
+            if escaped:
+                if ch not in '"\\':
+                    raise InvalidRequest({IDEMPOTENCY_HEADER: "a quoted key may escape only "
+                                          "a quote or a backslash"})
+                out.append(ch)
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                raise InvalidRequest({IDEMPOTENCY_HEADER: "an unescaped quote inside the key"})
+            else:
+                out.append(ch)
+        if escaped:
+            raise InvalidRequest({IDEMPOTENCY_HEADER: "a quoted key ends with a backslash"})
+        text = "".join(out)
+    elif text.startswith('"'):
+        raise InvalidRequest({IDEMPOTENCY_HEADER: "a quoted key without its closing quote"})
+    return check_key(text, field=IDEMPOTENCY_HEADER)
+
+
+def create_reservation(
+    app: App, body: object, subject: str | None, key_header: str | None = None,
+    *, idempotency_ttl: dt.timedelta = DEFAULT_IDEMPOTENCY_TTL,
+) -> Outcome:
     """``POST /api/public/reservations`` with a decoded JSON body (any JSON value:
-    one that is not an object is refused naming ``body``)."""
+    one that is not an object is refused naming ``body``) and the request's
+    ``Idempotency-Key`` header, if any."""
     dynamic = rule_for(app, subject_key(subject, body)) if isinstance(body, Mapping) else None
     path = NO_RULE if dynamic is None else _path(dynamic)
 
     def work() -> Outcome:
+        key = idempotency_key(key_header)
         request = BookingRequest.from_mapping(body)
         assert dynamic is not None  # noqa: S101 (from_mapping refused a non-object)
-        try:
-            reservation = book(app.store, request, dynamic=dynamic, clock=app.clock)
-        except ReservationFull as exc:
-            return replies.full(exc, dynamic=dynamic), path
-        return replies.booked(reservation, dynamic=dynamic), path
+        done = book_once(app.store, request, dynamic=dynamic, clock=app.clock,
+                         idempotency_key=key, idempotency_ttl=idempotency_ttl)
+        if isinstance(done.refusal, ReservationFull):
+            reply = replies.full(done.refusal, dynamic=done.dynamic)
+        elif isinstance(done.refusal, DuplicateBooking):
+            reply = replies.duplicate(done.refusal, dynamic=done.dynamic)
+        else:
+            assert done.reservation is not None  # noqa: S101 (booked)
+            reply = replies.booked(done.reservation, dynamic=done.dynamic)
+        if done.replayed:
+            reply = attrs.evolve(reply, headers={**reply.headers, REPLAYED_HEADER: "true"})
+        return reply, _path(done.dynamic)
 
     return guarded(work, path)
 

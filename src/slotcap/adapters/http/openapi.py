@@ -47,6 +47,19 @@ def _json(schema: dict[str, Any], description: str, **headers: Any) -> dict[str,
 _RETRY = {"Retry-After": {"description": "seconds to wait before retrying",
                           "schema": {"type": "string"}}}
 _CORS = {"Access-Control-Allow-Origin": {"schema": {"type": "string", "enum": ["*"]}}}
+#: On every response (``slotcap serve``'s guard).
+_NOSNIFF = {"X-Content-Type-Options": {"description": "always `nosniff`",
+                                       "schema": {"type": "string", "enum": ["nosniff"]}}}
+#: On every ``/api/public/reservations`` answer (a booking's carries its id).
+_NO_STORE = {"Cache-Control": {"description": "`no-store` on every "
+                               "`/api/public/reservations` answer",
+                               "schema": {"type": "string", "enum": ["no-store"]}}}
+_REPLAYED = {"Idempotent-Replayed": {
+    "description": "`true` when this is the saved first answer of the request's "
+    "`Idempotency-Key` (nothing was booked again)",
+    "schema": {"type": "string", "enum": ["true"]}}}
+_CHALLENGE = {"WWW-Authenticate": {"description": '`Bearer realm="slotcap"`',
+                                   "schema": {"type": "string"}}}
 
 _SCHEMAS: dict[str, Any] = {
     "BookingBody": {
@@ -88,18 +101,24 @@ _SCHEMAS: dict[str, Any] = {
                        "description": "every field that was refused"},
                details={"type": "object", "additionalProperties": _TEXT,
                         "description": "what is wrong with each field"},
-               message=_TEXT, limit=_INT),
+               message=_TEXT, limit=_INT,
+               retry_after={**_INT, "description": "429: seconds until a request is "
+                            "allowed again (as `Retry-After`)"}),
         "description": "`error` is the plan's wording (`Missing required fields`, `Invalid "
         "date format`, `Invalid field values`, `Invalid request body`, `Invalid JSON`, "
-        "`Invalid service type`, `Request body too large`, `Service busy`, ...); `code` is "
-        "machine-readable.",
+        "`Invalid service type`, `Request body too large`, `Service busy`, `Too many "
+        "requests`, ...); `code` is machine-readable (`rate_limited`, "
+        "`idempotency_key_reused`, `idempotency_in_progress`, `headers_too_large`, "
+        "`body_timeout`, `unauthorized`, `not_found`, `method_not_allowed`, ...).",
     },
     "Full": _obj(
         ["error", "code", "message", "reason", "unit", "remaining"],
-        error={"type": "string", "enum": ["Reservation limit reached"]}, code=_TEXT,
+        error={"type": "string", "enum": ["Reservation limit reached", "Duplicate booking"]},
+        code={"type": "string", "enum": ["reservation_full", "duplicate_booking"]},
         message=_TEXT,
         reason={"type": "string", "description": "the decision's reason: FULL, CLOSED, "
-                "NO_LIMIT, LIMIT_INACTIVE"},
+                "NO_LIMIT, LIMIT_INACTIVE; DUPLICATE (`duplicate_booking`: this patient — "
+                "phone digits and name — already holds this service on this date)"},
         unit={"type": "string", "enum": ["minutes", "bookings"]},
         remaining=_NULL_INT, requested=_NULL_INT, capacity=_NULL_INT,
         remaining_minutes=_NULL_INT,
@@ -157,6 +176,16 @@ _BUSY = _json(_ERROR, "the database is busy or unreachable (`store_busy`, "
               "`store_unavailable`), or its schema phase cannot serve this now "
               "(a migration step is running)", **_RETRY)
 _INVALID = _json(_ERROR, "missing or invalid parameters, each named in `fields`")
+_LIMITED = _json(_ERROR, "over the client's rate limit (`rate_limited`; "
+                 "`--rate-limit-bookings`, `--rate-limit-reads`)", **_RETRY)
+_HEADERS_TOO_LARGE = _json(_ERROR, "request headers over `--max-header-bytes` "
+                           "(`headers_too_large`)")
+_IDEMPOTENCY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                "schema": {"type": "string", "maxLength": 257},
+                "description": "IETF httpapi draft: a bare token or a quoted sf-string, "
+                "1-255 printable ASCII characters. A retry with the same key and body gets "
+                "the first answer again (`Idempotent-Replayed: true`), never a second "
+                "booking; kept 24 h (`--idempotency-ttl`)"}
 _SUBJECT = {"name": "X-Slotcap-Subject", "in": "header", "required": False,
             "schema": {"type": "string", "maxLength": 200},
             "description": "the rollout's sticky key (a session id); a booking without it "
@@ -186,15 +215,26 @@ def _text(media_type: str, description: str) -> dict[str, Any]:
 
 
 #: The operator's routes (mounted by ``slotcap serve``, built by the monitor).
+_OPERATOR_ERRORS: dict[str, Any] = {
+    "401": _json(_ERROR, "an operator token is configured and the request did not carry "
+                 "it as `Authorization: Bearer <token>` (`unauthorized`)", **_CHALLENGE),
+    "404": _json(_ERROR, "no operator token is configured and the server listens on a "
+                 "non-loopback address: the operator's routes are hidden (`not_found`)"),
+    "431": _HEADERS_TOO_LARGE,
+}
 _OPERATOR: dict[str, Any] = {
     "/metrics": {"get": {
         "summary": "Prometheus metrics: requests by endpoint, rule path and outcome, "
         "latency, the rollout and the phase-3 monitors",
-        "responses": {"200": _text("text/plain", "the Prometheus text format")}}},
+        "security": [{"operatorToken": []}],
+        "responses": {"200": _text("text/plain", "the Prometheus text format"),
+                      **_OPERATOR_ERRORS}}},
     "/": {"get": {
         "summary": "The operator page: migration phase, rollout, capacity heat map, "
         "the last hour's requests, the catalogue",
-        "responses": {"200": _text("text/html", "one HTML page, no script")}}},
+        "security": [{"operatorToken": []}],
+        "responses": {"200": _text("text/html", "one HTML page, no script"),
+                      **_OPERATOR_ERRORS}}},
 }
 
 
@@ -205,16 +245,29 @@ def openapi_document(*, max_body_bytes: int, operator: bool = False) -> dict[str
         "/api/public/reservations": {
             "post": {
                 "summary": "Create a reservation (the plan's route handler)",
-                "parameters": [_SUBJECT],
+                "parameters": [_SUBJECT, _IDEMPOTENCY],
                 "requestBody": {"required": True, "content": {
                     "application/json": {"schema": _ref("BookingBody")}}},
                 "responses": {
-                    "200": _json(_ref("Booked"), "created", **_CORS),
+                    "200": _json(_ref("Booked"), "created (or the replay of a key's first "
+                                 "answer)", **_CORS, **_NO_STORE, **_NOSNIFF, **_REPLAYED),
                     "400": _json(_ERROR, "missing fields, invalid dates or values, an "
-                                 "unknown or inactive service, JSON that is not an object"),
-                    "409": _json(_ref("Full"), "no room left: the decision's reason and "
-                                 "what remains"),
+                                 "unknown or inactive service, JSON that is not an object, "
+                                 "a malformed `Idempotency-Key` (named in `fields`)"),
+                    "408": _json(_ERROR, "the body did not arrive within `--body-timeout` "
+                                 "(`body_timeout`); the connection is closed"),
+                    "409": _json({"anyOf": [_ref("Full"), _ERROR]},
+                                 "no room left (`reservation_full`: the decision's reason "
+                                 "and what remains), the same patient already holds this "
+                                 "service on this date (`duplicate_booking`, same shape), or "
+                                 "a request with the same `Idempotency-Key` is still in "
+                                 "progress (`idempotency_in_progress`, `Error` shape, "
+                                 "`Retry-After`)", **_NO_STORE, **_REPLAYED),
                     "413": _json(_ERROR, f"a body over {max_body_bytes} bytes"),
+                    "422": _json(_ERROR, "the `Idempotency-Key` was first used with another "
+                                 "body (`idempotency_key_reused`)"),
+                    "429": _LIMITED,
+                    "431": _HEADERS_TOO_LARGE,
                     "503": _BUSY,
                 },
             },
@@ -230,8 +283,10 @@ def openapi_document(*, max_body_bytes: int, operator: bool = False) -> dict[str
                            "a service code; required on the legacy path"),
                     _SUBJECT,
                 ],
-                "responses": {"200": _json(_ref("Availability"), "availability"),
-                              "400": _INVALID, "503": _BUSY},
+                "responses": {"200": _json(_ref("Availability"), "availability",
+                                           **_NO_STORE),
+                              "400": _INVALID, "429": _LIMITED, "431": _HEADERS_TOO_LARGE,
+                              "503": _BUSY},
             },
             "options": _preflight("CORS preflight"),
         },
@@ -243,14 +298,16 @@ def openapi_document(*, max_body_bytes: int, operator: bool = False) -> dict[str
                     _query("from", {"type": "string", "format": "date"}, True, "first date"),
                     _query("to", {"type": "string", "format": "date"}, True, "last date"),
                 ],
-                "responses": {"200": _json(_ref("Calendar"), "the calendar"),
-                              "400": _INVALID, "503": _BUSY},
+                "responses": {"200": _json(_ref("Calendar"), "the calendar", **_NO_STORE),
+                              "400": _INVALID, "429": _LIMITED, "431": _HEADERS_TOO_LARGE,
+                              "503": _BUSY},
             },
             "options": _preflight("CORS preflight"),
         },
         "/api/services": {
             "get": {"summary": "The bookable, visible service catalogue, in display order",
                     "responses": {"200": _json(_ref("Services"), "the catalogue"),
+                                  "429": _LIMITED, "431": _HEADERS_TOO_LARGE,
                                   "503": _BUSY}},
             "options": _preflight("CORS preflight"),
         },
@@ -269,5 +326,10 @@ def openapi_document(*, max_body_bytes: int, operator: bool = False) -> dict[str
                  "description": "Clinic bookings by duration-based capacity: the plan's "
                  "public reservation API (docs/server.md)."},
         "paths": {**paths, **(_OPERATOR if operator else {})},
-        "components": {"schemas": _SCHEMAS},
+        "components": {
+            "schemas": _SCHEMAS,
+            "securitySchemes": {"operatorToken": {
+                "type": "http", "scheme": "bearer",
+                "description": "`SLOTCAP_OPERATOR_TOKEN` or `--operator-token-file`"}},
+        },
     }

@@ -18,6 +18,9 @@ import attrs
 from slotcap.domain.model import Reservation, Service
 from slotcap.domain.rules import Decision
 from slotcap.errors import (
+    DuplicateBooking,
+    IdempotencyInProgress,
+    IdempotencyKeyReused,
     InvalidRequest,
     InvalidService,
     ReservationFull,
@@ -36,11 +39,15 @@ __all__ = [
     "booked",
     "busy",
     "calendar_entry",
+    "duplicate",
     "full",
+    "in_progress",
     "internal_error",
     "invalid",
     "invalid_json",
     "invalid_service",
+    "key_reused",
+    "not_found",
     "schema_state",
     "service_body",
     "too_large",
@@ -156,6 +163,42 @@ def full(error: ReservationFull, *, dynamic: bool) -> Reply:
         "remaining_minutes": decision.remaining if dynamic else None,
         "detail": decision.detail,
     }, outcome="full")
+
+
+def duplicate(error: DuplicateBooking, *, dynamic: bool) -> Reply:
+    """409 in the plan's 409 shape: this patient already holds this service that day."""
+    return Reply(409, {
+        "error": "Duplicate booking", "code": error.code, "message": error.message,
+        "reason": "DUPLICATE", "unit": "minutes" if dynamic else "bookings",
+        "remaining": None, "requested": None, "capacity": None, "remaining_minutes": None,
+        "detail": None,
+    }, outcome="full")
+
+
+def key_reused(error: IdempotencyKeyReused) -> Reply:
+    """422: the Idempotency-Key was first used with another body."""
+    return Reply(422, {"error": "Idempotency-Key reused", "code": error.code,
+                       "message": error.message, "fields": ["Idempotency-Key"],
+                       "details": {"Idempotency-Key": "first used with another request"}},
+                 outcome="invalid")
+
+
+def in_progress(error: IdempotencyInProgress) -> Reply:
+    """409: a request with the same key is still being processed."""
+    return Reply(409, {"error": "Request in progress", "code": error.code,
+                       "message": error.message},
+                 outcome="busy", headers={"Retry-After": str(RETRY_AFTER_BUSY)})
+
+
+def not_found(status: int, allow: str | None = None) -> Reply:
+    """404 / 405 under ``/api``, in the JSON error shape."""
+    if status == 405:
+        return Reply(405, {"error": "Method not allowed", "code": "method_not_allowed",
+                           "message": f"allowed: {allow}" if allow else "not allowed here"},
+                     outcome="invalid", headers={"Allow": allow} if allow else {})
+    return Reply(404, {"error": "Not found", "code": "not_found",
+                       "message": "no such endpoint (GET /openapi.json lists them)"},
+                 outcome="invalid")
 
 
 def busy(error: StoreBusy) -> Reply:

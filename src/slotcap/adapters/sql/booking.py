@@ -13,18 +13,18 @@ import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
 
-from slotcap.adapters.sql.reads import Reads
+from slotcap.adapters.sql.idempotency import KeysAndPatients
 from slotcap.adapters.sql.rows import limit_of, reservation_params
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Params, Session
 from slotcap.domain.model import Period, Reservation
 from slotcap.domain.rules import check_daily_limit
-from slotcap.ports import DailyFacts, PeriodFacts
+from slotcap.ports import DailyFacts, IdempotencyRecord, PeriodFacts
 
 __all__ = ["Booking", "SqlBooking"]
 
 
-class Booking(Reads):
+class Booking(KeysAndPatients):
     """``Store.booking``: a scope whose reads and insert share one locked session."""
 
     def _insert(self, session: Session, reservation: Reservation) -> None:
@@ -103,3 +103,12 @@ class SqlBooking:
         the caller can explain a refusal. One round trip on PostgreSQL (a CTE after
         the locks); two statements under the write lock on SQLite."""
         return self._store._insert_within_limit(self._session, reservation)
+
+    def held_patients(self, day: dt.date, service_code: str) -> list[tuple[str, str]]:
+        return self._store._held_patients(self._session, day, service_code)
+
+    def find_idempotency(self, key: str) -> IdempotencyRecord | None:
+        return self._store._find_key(self._session, key)
+
+    def save_idempotency(self, record: IdempotencyRecord, *, replace: bool = False) -> None:
+        self._store._save_key(self._session, record, replace)

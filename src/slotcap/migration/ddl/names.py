@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 from slotcap.domain import schema_state
+from slotcap.sql import names as sql_names
 from slotcap.sql import quote_ident
 
 __all__ = [
@@ -23,12 +24,14 @@ __all__ = [
     "FINAL_INDEXES",
     "FK_SERVICE",
     "HELD_STATUSES",
+    "IDEMPOTENCY_KEYS",
     "IDX_HELD",
     "IDX_HELD_CONTRACTED",
     "IDX_LEGACY_SERVICE",
     "IDX_PERIOD",
     "IDX_SERVICE",
     "JOURNAL",
+    "KEPT_TABLES",
     "LEGACY_COLUMNS",
     "LIMITS",
     "NEW_COLUMNS",
@@ -59,6 +62,13 @@ ARCHIVE_LEGACY: Final = "slotcap_archive_reservation_legacy"
 ARCHIVE_LIMITS: Final = "slotcap_archive_service_reservation_limits"
 #: Phase 4's record of the schema it removed (SQLite table/index SQL, PG enum labels).
 ARCHIVE_SCHEMA: Final = "slotcap_archive_schema"
+
+#: ``slotcap serve``'s Idempotency-Key records: made by the stores on first use in any
+#: phase, legacy included; no transition creates, changes or drops it (a rollback to
+#: legacy keeps it, so a retry across a rollback still finds its first answer).
+IDEMPOTENCY_KEYS: Final = sql_names.IDEMPOTENCY_KEYS
+#: Tables every phase keeps as they are (``migrate status`` lists those present).
+KEPT_TABLES: Final = (IDEMPOTENCY_KEYS,)
 
 #: PostgreSQL enum types (Prisma's names).
 PERIOD_TYPE: Final = "Period"

@@ -76,6 +76,8 @@ _LIMIT_COLUMNS = ("id", "serviceType", "dailyLimit", "isActive", "createdAt", "u
 # -- phase 1 -> legacy ---------------------------------------------------------------------
 
 _SLOTCAP_TABLES = (JOURNAL, STATE, ARCHIVE_SCHEMA, ARCHIVE_LIMITS, ARCHIVE_LEGACY)
+# Not names.KEPT_TABLES (the Idempotency-Key records): they serve every phase, legacy
+# included, and a retry across a rollback must still find its first answer.
 
 
 def drop_phase1_tables(conn: SqlConnection) -> None:

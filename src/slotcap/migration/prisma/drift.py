@@ -16,6 +16,7 @@ import re
 
 import attrs
 
+from slotcap.migration.ddl.names import KEPT_TABLES
 from slotcap.migration.prisma.model import Column, Model, NotExpressed, Schema
 from slotcap.migration.prisma.schema import not_expressed
 from slotcap.sql.catalog import Catalog
@@ -50,6 +51,8 @@ class Drift:
 
 #: Prisma Migrate's own record (after baselining): Prisma never diffs it, nor do we.
 PRISMA_MIGRATIONS = "_prisma_migrations"
+_WHY_KEPT = ("slotcap serve's Idempotency-Key records (made on first use, kept by every "
+             "phase): the application never reads them through Prisma")
 
 _SCALAR_TYPES = {
     "String": "text",
@@ -250,6 +253,10 @@ def compare(catalog: Catalog, schema: Schema) -> Drift:
     for name in sorted(catalog.enums.keys() - enums):
         differences.append(Difference(f'enum "{name}"', "type is not in the schema"))
     announced = {(i.kind, i.table, i.name): i for i in not_expressed(schema.phase)}
+    # slotcap serve's Idempotency-Key records exist once a server has used them, in any
+    # phase: not modelled, expected when present, never missed when absent.
+    announced.update({("table", t, t): NotExpressed("table", t, t, _WHY_KEPT)
+                      for t in KEPT_TABLES if t in catalog.tables})
     found_keys = {(i.kind, i.table, i.name): i for i in unmodelled}
     return Drift(
         tuple(differences),
