@@ -36,6 +36,7 @@ from slotcap.cli._monitor import register as register_monitor
 from slotcap.cli._prisma import register as register_prisma
 from slotcap.cli._serve import register as register_serve
 from slotcap.cli._services import register as register_services
+from slotcap.cli._streams import guarded_streams
 from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
 from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
 from slotcap.migration.throttle import DEFAULT_PAUSE
@@ -265,9 +266,16 @@ def _reconfigure_streams() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (also on argparse errors)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    secrets = _secrets(args_list)
     _reconfigure_streams()
     _quiet_driver_logs()
+    # A reader that closes the pipe (``| head``) must not stop the command half-way:
+    # output that cannot be written is dropped and the exit code stays the command's.
+    with guarded_streams():
+        return _run(args_list)
+
+
+def _run(args_list: list[str]) -> int:
+    secrets = _secrets(args_list)
     parser = build_parser()
     try:
         args = parser.parse_args(args_list)
@@ -283,10 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("slotcap: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
     except Exception as exc:
         return _report(exc, secrets)
+
 
 if __name__ == "__main__":
     sys.exit(main())
