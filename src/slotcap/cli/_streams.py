@@ -66,7 +66,7 @@ def guarded_streams() -> Iterator[tuple[GuardedStream, GuardedStream]]:
     """``sys.stdout`` and ``sys.stderr`` guarded for the block, restored after it."""
     saved = sys.stdout, sys.stderr
     out, err = GuardedStream(sys.stdout), GuardedStream(sys.stderr)
-    sys.stdout, sys.stderr = out, err  # type: ignore[assignment]
+    sys.stdout, sys.stderr = out, err
     try:
         yield out, err
     finally:
