@@ -4,6 +4,7 @@ from slotcap.usecases.availability import availability_calendar, check_availabil
 from slotcap.usecases.booking import book
 from slotcap.usecases.catalogue import (
     add_service,
+    bookable_services,
     deactivate_service,
     list_services,
     reactivate_service,
@@ -20,6 +21,7 @@ __all__ = [
     "add_service",
     "availability_calendar",
     "book",
+    "bookable_services",
     "check_availability",
     "deactivate_service",
     "list_hours",

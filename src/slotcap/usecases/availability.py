@@ -8,6 +8,7 @@ from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
 from slotcap.domain.rules import Decision, Reason, check_daily_limit, check_period_capacity
 from slotcap.errors import InvalidRequest
 from slotcap.ports import CalendarEntry, Store
+from slotcap.usecases.catalogue import bookable_now
 
 __all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
 
@@ -44,6 +45,10 @@ def check_availability(
     decisions = []
     for each in periods:
         facts = store.period_facts(day, each, service)
+        if (facts.service is not None and facts.service.is_bookable
+                and not bookable_now(facts.service, store.schema_state)):
+            # What book() would refuse (service_not_in_legacy_enum) never "fits".
+            return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
         decision = check_period_capacity(
             service=facts.service, slot=facts.slot, held_minutes=facts.held_minutes,
             closures=facts.closures,

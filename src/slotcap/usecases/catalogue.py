@@ -29,7 +29,7 @@ from slotcap.errors import (
     InvalidServiceDefinition,
     ServiceExists,
 )
-from slotcap.ports import Store
+from slotcap.ports import SchemaState, Store
 from slotcap.usecases._phase1 import require_phase1
 from slotcap.usecases.request import bad_character
 
@@ -41,6 +41,8 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "UPDATABLE_FIELDS",
     "add_service",
+    "bookable_now",
+    "bookable_services",
     "deactivate_service",
     "list_services",
     "reactivate_service",
@@ -157,6 +159,24 @@ def list_services(store: Store, *, include_inactive: bool = True) -> list[Servic
     _require_catalogue(store)
     services = store.list_services()
     return [s for s in services if include_inactive or s.is_active]
+
+
+def bookable_now(service: Service, state: SchemaState) -> bool:
+    """Whether a patient can book ``service`` in a database at ``state`` — exactly what
+    :func:`slotcap.book` accepts: active, not deleted and, while the old NOT NULL
+    ``ServiceType`` enum column exists (before phase 4), one of the enum's codes (a new
+    code cannot be dual-written into it)."""
+    return service.is_bookable and (service.is_legacy or not state.has_legacy_columns)
+
+
+def bookable_services(store: Store) -> list[Service]:
+    """The public catalogue (``GET /api/services``): the visible services a patient can
+    book now, in display order. A service added before phase 4 outside the legacy enum
+    is not offered until phase 4 makes it bookable — offered and then refused is worse
+    than not offered (docs/booking.md, "New services before phase 4")."""
+    state = store.schema_state
+    return [s for s in list_services(store, include_inactive=False)
+            if s.is_visible and bookable_now(s, state)]
 
 
 def add_service(

@@ -35,8 +35,8 @@ from slotcap.usecases import (
     BookingRequest,
     availability_calendar,
     book,
+    bookable_services,
     check_availability,
-    list_services,
 )
 from slotcap.usecases.request import calendar_date
 
@@ -223,9 +223,8 @@ def calendar(app: App, params: Mapping[str, str]) -> Outcome:
 
 def services(app: App) -> Outcome:
     """``GET /api/services``: the public catalogue, in display order — what a patient
-    may book and the clinic shows (active, visible, not deleted); an inactive service
-    would only be refused at booking."""
-    found = [s for s in list_services(app.store, include_inactive=False) if s.is_visible]
+    can book now (``usecases.catalogue.bookable_services``)."""
+    found = bookable_services(app.store)
     return Reply(200, {"services": [replies.service_body(s) for s in found]}), NO_RULE
 
 
