@@ -7,11 +7,12 @@ refused; 2 usage (raised as :class:`UsageError`, handled in ``main``).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
 
-from slotcap.bootstrap import open_store
+from slotcap.bootstrap import clock_for, open_store
 from slotcap.cli._args import UsageError, resolve_database
 from slotcap.cli._render import ProgressPrinter, emit_json
 from slotcap.cli._reports import (
@@ -55,6 +56,8 @@ EXIT_INCONSISTENT = 4
 
 #: Longest calendar the CLI prints (one year and a day, leap years included).
 MAX_CALENDAR_DAYS = 366
+#: The calendar without --to: a week from --from (or from the clinic's today).
+DEFAULT_DAYS = 7
 
 
 def _progress(args: argparse.Namespace) -> ProgressPrinter | None:
@@ -221,15 +224,26 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_availability(args: argparse.Namespace) -> int:
-    if args.end < args.start:
-        raise UsageError(f"--to ({args.end}) is before --from ({args.start})")
-    if (args.end - args.start).days + 1 > MAX_CALENDAR_DAYS:
+def _check_span(start: dt.date, end: dt.date | None) -> None:
+    if end is None:
+        return
+    if end < start:
+        raise UsageError(f"--to ({end}) is before --from ({start})")
+    if (end - start).days + 1 > MAX_CALENDAR_DAYS:
         raise UsageError(f"--from/--to span more than {MAX_CALENDAR_DAYS} days")
-    # Only a store: the rollout and the clock of bootstrap() are not used here, so a
-    # malformed rollout variable must not stop a calendar.
+
+
+def cmd_availability(args: argparse.Namespace) -> int:
+    # Only a store and its clinic's clock: the rollout of bootstrap() is not used here,
+    # so a malformed rollout variable must not stop a calendar. Without --from the
+    # calendar starts on the clinic's today (bootstrap.clock_for: the server's date).
+    if args.start is not None:
+        _check_span(args.start, args.end)
     with open_store(resolve_database(args.database)) as store:
-        entries = availability_calendar(store, args.start, args.end)
+        start = args.start if args.start is not None else clock_for(store).today()
+        end = args.end if args.end is not None else start + dt.timedelta(days=DEFAULT_DAYS - 1)
+        _check_span(start, end)
+        entries = availability_calendar(store, start, end)
     if args.json:
         emit_json(calendar_rows(entries))
     else:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from slotcap.bootstrap import clock_from_env, store_on
+from slotcap.bootstrap import clock_for, store_on
 from slotcap.cli._args import UsageError
 from slotcap.cli._commands import EXIT_OK, StepPrinter
 from slotcap.cli._render import emit_json, print_table
@@ -22,6 +22,7 @@ from slotcap.cli._reports import calendar_rows, print_calendar, print_checks, pr
 from slotcap.demo.data import generate_reservations, insert_limits, insert_reservations
 from slotcap.migration import migrate_conn, validate
 from slotcap.migration.analyze import analyze
+from slotcap.migration.ddl.phase1 import DEFAULT_TIME_ZONE
 from slotcap.migration.review import count_pending, pending_review
 from slotcap.ports import Clock
 from slotcap.schema.legacy import create_legacy_schema
@@ -70,7 +71,10 @@ def _say(quiet: bool, *lines: str) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    clock = clock_from_env(os.environ)  # a bad setting fails before any file is touched
+    # The clinic's "today" throughout: the zone phase 1 is about to store (what the
+    # server, the operator page and `hours set` then read), unless SLOTCAP_CLINIC_TZ
+    # overrides it — a bad setting fails before any file is touched.
+    clock = clock_for(None, os.environ, zone=DEFAULT_TIME_ZONE)
     path = Path(args.path).expanduser().absolute()
     _prepare(path)
     url = f"sqlite:///{path}"

@@ -177,10 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     availability = _subcommand(sub, "availability", commands.cmd_availability,
                                "booked / capacity / remaining minutes per date and period")
-    availability.add_argument("--from", required=True, dest="start", type=iso_date,
-                              metavar="DATE", help="first date (YYYY-MM-DD)")
-    availability.add_argument("--to", required=True, dest="end", type=iso_date,
-                              metavar="DATE", help="last date (YYYY-MM-DD)")
+    availability.add_argument("--from", dest="start", type=iso_date, metavar="DATE",
+                              help="first date, YYYY-MM-DD (default: the clinic's today, "
+                              "in its time zone)")
+    availability.add_argument("--to", dest="end", type=iso_date, metavar="DATE",
+                              help="last date, YYYY-MM-DD (default: a week from --from)")
     register_services(sub, _subcommand)
     register_serve(sub, _subcommand)
     register_monitor(sub, _subcommand)
