@@ -29,6 +29,7 @@ from slotcap.migration.analyze import analyze
 from slotcap.migration.backfill import run_backfill
 from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
 from slotcap.migration.engine.runlock import migration_lock
+from slotcap.migration.phases import require_clinic_database
 from slotcap.migration.review import ReviewRejected, export_review, import_review
 from slotcap.sql import open_sql
 from slotcap.usecases import availability_calendar
@@ -67,6 +68,7 @@ def _progress(args: argparse.Namespace) -> ProgressPrinter | None:
 def cmd_analyze(args: argparse.Namespace) -> int:
 
     with open_sql(resolve_database(args.database)) as conn:
+        require_clinic_database(conn)
         analysis = analyze(conn)
     if args.json:
         emit_json(analysis.to_dict())
@@ -80,6 +82,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     printer = _progress(args)
     url = resolve_database(args.database)
     with open_sql(url) as conn, migration_lock(conn):
+        require_clinic_database(conn)
         try:
             report = run_backfill(conn, batch_size=args.batch_size, pause=args.pause,
                                   dry_run=args.dry_run, progress=printer,
@@ -103,6 +106,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
 
     with open_sql(resolve_database(args.database)) as conn:
+        require_clinic_database(conn)
         report = validate(conn, phase=args.phase)
     if not report.started:
         message = ("the migration has not started: this is a legacy database with nothing "
@@ -185,6 +189,7 @@ def cmd_review_export(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise UsageError(f"--out: {out} is a directory; name a file")
     with open_sql(resolve_database(args.database)) as conn:
+        require_clinic_database(conn)
         try:
             result = export_review(conn, out)
         except OSError as exc:
@@ -206,6 +211,7 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise UsageError(f"--in: no such file: {source}")
     with open_sql(resolve_database(args.database)) as conn, migration_lock(conn):
+        require_clinic_database(conn)
         try:
             result = import_review(conn, source)
         except OSError as exc:
