@@ -31,6 +31,7 @@ from slotcap.cli._args import (
 )
 from slotcap.cli._closures import register as register_closures
 from slotcap.cli._demo import cmd_demo
+from slotcap.cli._help import VersionAction, add_examples, explain, overview
 from slotcap.cli._hours import register as register_hours
 from slotcap.cli._monitor import register as register_monitor
 from slotcap.cli._prisma import register as register_prisma
@@ -95,7 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or review needed (status: interrupted), 2 usage/configuration or another run "
         "holds the database, 3 internal error, 4 (status) inconsistent.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action=VersionAction, help="print slotcap's version")
+    # Not required: a bare `slotcap` prints the overview instead of a usage error.
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = _subcommand(sub, "demo", cmd_demo,
                        "build a demo SQLite database and migrate it, step by step",
@@ -188,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_prisma(sub)
     register_hours(sub, _subcommand)
     register_closures(sub, _subcommand)
+    add_examples(parser)
     return parser
 
 
@@ -281,12 +285,17 @@ def _run(args_list: list[str]) -> int:
     try:
         args = parser.parse_args(args_list)
     except _ArgumentError as exc:
-        exc.parser.print_usage(sys.stderr)
-        print(f"{exc.parser.prog}: error: {_argument_message(exc.message, args_list, secrets)}",
-              file=sys.stderr)
+        shown, message = exc.parser, _argument_message(exc.message, args_list, secrets)
+        if message == scrub(exc.message, secrets):  # nothing held back: explain it
+            shown, message = explain(parser, exc.parser, message, args_list)
+        shown.print_usage(sys.stderr)
+        print(f"{shown.prog}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except SystemExit as exc:  # argparse: --help, --version
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "handler", None) is None:  # a bare `slotcap`
+        print(overview(parser))
+        return 0
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

@@ -256,8 +256,8 @@ def _move(
             raise MigrationError(
                 "phase 4 drops the legacy columns, the ServiceType enum and "
                 "service_reservation_limits; the legacy application stops working. Run it "
-                "only after a stable phase 3 (100% dual-write), and pass confirm=True "
-                "(--confirm)"
+                "only after a stable phase 3 (100% dual-write), with --confirm "
+                "(from Python: confirm=True)"
             )
         if not legs and forward and target.rank >= Phase.PHASE1.rank:
             _add_clinic_tables(conn, say)

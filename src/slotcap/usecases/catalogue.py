@@ -45,6 +45,7 @@ __all__ = [
     "bookable_services",
     "deactivate_service",
     "list_services",
+    "normal_code",
     "reactivate_service",
     "update_service",
 ]
@@ -72,6 +73,15 @@ _RANGES: dict[str, tuple[int, int]] = {
 _ADD_FIELDS = UPDATABLE_FIELDS | {"code"}
 
 
+def normal_code(value: object) -> object:
+    """A service code as typed, in the one case slotcap stores and compares codes in:
+    codes are identifiers (``SKIN_CARE``), and every entry point — the booking body, the
+    availability query, ``slotcap services … CODE`` — takes them in any case, as PERIOD
+    and the other enum values. Anything but text is returned as it is, for the
+    validation to name."""
+    return value.upper() if isinstance(value, str) else value
+
+
 def _check_code(value: object) -> str | None:
     if not isinstance(value, str):
         return "must be a string"
@@ -80,8 +90,8 @@ def _check_code(value: object) -> str | None:
     if len(value) > MAX_CODE_LENGTH:
         return f"must be at most {MAX_CODE_LENGTH} characters"
     if CODE_PATTERN.fullmatch(value) is None:
-        return ("must be upper-case letters A-Z, digits and underscores, "
-                "starting with a letter (e.g. SKIN_CARE)")
+        return ("must be letters A-Z, digits and underscores (any case; stored in "
+                "upper case), starting with a letter (e.g. SKIN_CARE)")
     return None
 
 
@@ -143,6 +153,7 @@ def _require_catalogue(store: Store) -> None:
 
 
 def _existing(store: Store, code: str) -> Service:
+    code = str(normal_code(code.strip() if isinstance(code, str) else code))
     problem = _check_code(code)
     if problem is not None:
         raise InvalidServiceDefinition({"code": problem})
@@ -195,6 +206,7 @@ def add_service(
     ``InvalidServiceDefinition`` (every bad field), ``ServiceExists`` (the code is
     taken, by an active, inactive or deleted service) or ``SchemaStateError``.
     """
+    code = str(normal_code(code)) if isinstance(code, str) else code
     values: dict[str, object] = {
         "code": code, "name": name, "name_en": name_en,
         "duration_minutes": duration_minutes, "buffer_minutes": buffer_minutes,

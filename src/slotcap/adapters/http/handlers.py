@@ -149,7 +149,7 @@ def availability(app: App, params: Mapping[str, str], subject: str | None) -> Ou
     """``GET /api/public/reservations/availability?date=&service=``."""
     problems: dict[str, str] = {}
     day = _date(params, "date", problems)
-    service = params.get("service", "").strip() or None
+    service = params.get("service", "").strip().upper() or None  # codes in any case
     if service is not None and len(service) > 100:
         problems["service"] = "at most 100 characters"
     dynamic = rule_for(app, subject_key(subject))
