@@ -15,7 +15,7 @@ from typing import Any
 
 from slotcap.bootstrap import bootstrap
 from slotcap.cli._args import resolve_database
-from slotcap.cli._render import emit_json, print_table
+from slotcap.cli._render import emit_json, paint, print_table
 from slotcap.usecases.monitor import MAX_HOURS, MonitorReport, rollout_monitor
 
 __all__ = ["cmd_monitor", "print_report", "register"]
@@ -39,7 +39,7 @@ def _hours(text: str) -> int:
 
 
 def print_report(report: MonitorReport) -> None:
-    print(report.headline())
+    print(paint(report.headline(), "green" if report.healthy else "yellow"))
     for finding in report.findings:
         print(f"  - {finding}")
     rollout = (
