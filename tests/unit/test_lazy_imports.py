@@ -43,3 +43,41 @@ def test_libpq_constants_spelled_as_values_equal_psycopgs() -> None:
     assert PG_TUPLES_OK == pq.ExecStatus.TUPLES_OK
     assert PG_TRANS_IDLE == pq.TransactionStatus.IDLE
     assert PG_TRANS_INERROR == pq.TransactionStatus.INERROR
+
+
+def test_help_imports_no_command_module() -> None:
+    code = ("import contextlib, io\nfrom slotcap.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['--help']) == 0\n"
+            "    assert main([]) == 0 and main(['--version']) == 0\n"
+            "heavy = [m for m in sys.modules if m.startswith(('slotcap.migration', "
+            "'slotcap.usecases', 'slotcap.adapters', 'slotcap.bootstrap', 'slotcap.sql'))]\n"
+            "assert heavy == [], heavy")
+    _loaded_after(code)
+
+
+def test_the_quick_top_level_says_exactly_what_the_full_parser_says() -> None:
+    from slotcap.cli._help import overview
+    from slotcap.cli.main import build_parser, top_parser
+
+    assert top_parser().format_help() == build_parser().format_help()
+    assert overview(top_parser()) == overview(build_parser())
+
+
+def test_constants_spelled_for_speed_agree_with_their_sources() -> None:
+    import importlib
+
+    from slotcap.bootstrap import DATABASE_ENV
+    from slotcap.sql.driver_errors import DEBUG_ENV
+
+    main = importlib.import_module("slotcap.cli.main")
+    assert (main.DATABASE_ENV, main.DEBUG_ENV) == (DATABASE_ENV, DEBUG_ENV)
+
+
+def test_public_names_load_on_first_use_and_bootstrap_stays_the_function() -> None:
+    code = ("import slotcap\nassert 'slotcap.usecases' not in sys.modules\n"
+            "import slotcap.bootstrap\nassert callable(slotcap.bootstrap) and "
+            "not isinstance(slotcap.bootstrap, type(sys))\n"
+            "from slotcap import book, Period, __version__\n"
+            "assert set(slotcap.__all__) <= set(dir(slotcap))\n"
+            "assert all(getattr(slotcap, n) is not None for n in slotcap.__all__)")
+    _loaded_after(code)

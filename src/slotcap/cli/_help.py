@@ -97,8 +97,10 @@ def add_examples(parser: argparse.ArgumentParser) -> None:
 def overview(parser: argparse.ArgumentParser) -> str:
     """What a bare ``slotcap`` prints: one line per command and where to start."""
     lines = [f"slotcap {_version()} — {parser.description}", "", "commands:"]
-    for name, child in _children(parser).items():
-        lines.append(f"  {name:<14} {child.description or ''}")
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:  # each command's one-line help
+                lines.append(f"  {choice.dest:<14} {choice.help or ''}")
     lines += ["", "start here:", *(f"  {line}" for line in EXAMPLES[""])]
     return "\n".join(lines)
 

@@ -19,35 +19,44 @@ import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
-from slotcap.cli import _commands as commands
-from slotcap.cli._args import (
-    DATABASE_ENV,
-    add_database,
-    add_json,
-    iso_date,
-    non_negative_float,
-    positive_float,
-    positive_int,
-)
-from slotcap.cli._closures import register as register_closures
-from slotcap.cli._demo import cmd_demo
+# Only what `slotcap`, `slotcap --help` and `--version` need is imported here: every
+# command module (and through them the stores, the migration toolkit, the use cases) is
+# imported by build_parser() when a command is parsed. `slotcap --help` stays well
+# under half a second (issue #23); tests/unit/test_lazy_imports.py holds it to that.
 from slotcap.cli._help import VersionAction, add_examples, explain, overview
-from slotcap.cli._hours import register as register_hours
-from slotcap.cli._monitor import register as register_monitor
-from slotcap.cli._prisma import register as register_prisma
-from slotcap.cli._serve import register as register_serve
-from slotcap.cli._services import register as register_services
 from slotcap.cli._streams import guarded_streams
-from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
-from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
-from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.redaction import redact_db_text, scrub, url_secrets
-from slotcap.sql.driver_errors import DEBUG_ENV, database_error
 
-__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main", "top_parser"]
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+#: ``slotcap.bootstrap.DATABASE_ENV``, spelled here so that the top-level help imports
+#: no store code (tests/unit/test_lazy_imports.py checks they agree).
+DATABASE_ENV = "SLOTCAP_DATABASE_URL"
+#: ``slotcap.sql.driver_errors.DEBUG_ENV``, likewise.
+DEBUG_ENV = "SLOTCAP_DEBUG"
+#: Every command and its one line, in the order of the help: what ``slotcap``,
+#: ``slotcap --help`` and ``--version`` show without importing any command module.
+#: tests/unit/test_lazy_imports.py checks that the full parser says exactly the same.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("demo", "build a demo SQLite database and migrate it, step by step"),
+    ("migrate", "apply or roll back a migration phase, or show the status"),
+    ("analyze", "what is in the reservations table (the plan's step 2.1)"),
+    ("backfill", "fill the new columns from the legacy ones (resumable)"),
+    ("validate", "run every migration check; exit 0 only if all pass"),
+    ("review", "manual review of rows without a period"),
+    ("availability", "booked / capacity / remaining minutes per date and period"),
+    ("services", "the service catalogue (needs phase 1)"),
+    ("serve", "serve the reservation API over HTTP (needs the server extra)"),
+    ("monitor", "phase-3 monitoring from the database: reservations per hour by path, "
+                "dual-write gaps, rollout settings (exit 0 healthy, 1 look at this)"),
+    ("prisma-schema", "print the Prisma schema of a database after phase 2 or phase 4 "
+                      "(no database needed)"),
+    ("hours", "the clinic's weekly opening hours (needs phase 1)"),
+    ("closures", "closures and capacity overrides by date (needs phase 1)"),
+    ("timezone", "the clinic's time zone (needs phase 1)"),
+)
 _PHASES = ("legacy", "phase1", "phase2", "phase4")
 
 Handler = Callable[[argparse.Namespace], int]
@@ -79,6 +88,8 @@ def _subcommand(
     *,
     database: bool = True,
 ) -> argparse.ArgumentParser:
+    from slotcap.cli._args import add_database, add_json
+
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
     if database:
         add_database(parser)
@@ -87,7 +98,7 @@ def _subcommand(
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _top() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[_Parser]]:
     parser = _Parser(
         prog="slotcap",
         description="Migrate a clinic's reservation database to duration-based capacity, "
@@ -98,7 +109,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=VersionAction, help="print slotcap's version")
     # Not required: a bare `slotcap` prints the overview instead of a usage error.
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser, parser.add_subparsers(dest="command", metavar="COMMAND")
+
+
+def top_parser() -> argparse.ArgumentParser:
+    """The top level alone — commands named, none of their options: what a bare
+    ``slotcap``, ``--help`` and ``--version`` need, without importing any command."""
+    parser, sub = _top()
+    for name, text in COMMANDS:
+        sub.add_parser(name, help=text, description=text)
+    add_examples(parser)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from slotcap.cli import _commands as commands
+    from slotcap.cli._args import iso_date, non_negative_float, positive_float, positive_int
+    from slotcap.cli._closures import register as register_closures
+    from slotcap.cli._demo import cmd_demo
+    from slotcap.cli._hours import register as register_hours
+    from slotcap.cli._monitor import register as register_monitor
+    from slotcap.cli._prisma import register as register_prisma
+    from slotcap.cli._serve import register as register_serve
+    from slotcap.cli._services import register as register_services
+    from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
+    from slotcap.migration.throttle import DEFAULT_PAUSE
+
+    parser, sub = _top()
 
     demo = _subcommand(sub, "demo", cmd_demo,
                        "build a demo SQLite database and migrate it, step by step",
@@ -236,6 +273,10 @@ def _debug_text(exc: BaseException, secrets: list[str]) -> str:
 
 def _report(exc: Exception, secrets: list[str]) -> int:
     """Print one error line (and, with SLOTCAP_DEBUG=1, the traceback); the exit code."""
+    from slotcap.cli._commands import EXIT_ATTENTION
+    from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
+    from slotcap.sql.driver_errors import database_error
+
     if os.environ.get(DEBUG_ENV):
         print(_debug_text(exc, secrets), file=sys.stderr)
     error = database_error(exc) or exc
@@ -244,7 +285,7 @@ def _report(exc: Exception, secrets: list[str]) -> int:
         return EXIT_USAGE
     if isinstance(error, SlotcapError):
         _error(error.message, error.code, secrets)
-        return commands.EXIT_ATTENTION
+        return EXIT_ATTENTION
     first = (str(error).strip().splitlines() or [""])[0]
     _error(f"unexpected {type(error).__name__}: {first} ({DEBUG_ENV}=1 for details)",
            "internal", secrets)
@@ -281,7 +322,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args_list: list[str]) -> int:
     secrets = _secrets(args_list)
-    parser = build_parser()
+    # The top level alone when nothing more is asked: no command module is imported.
+    quick = not args_list or args_list in (["-h"], ["--help"], ["--version"])
+    parser = top_parser() if quick else build_parser()
     try:
         args = parser.parse_args(args_list)
     except _ArgumentError as exc:
