@@ -81,3 +81,13 @@ def test_public_names_load_on_first_use_and_bootstrap_stays_the_function() -> No
             "assert set(slotcap.__all__) <= set(dir(slotcap))\n"
             "assert all(getattr(slotcap, n) is not None for n in slotcap.__all__)")
     _loaded_after(code)
+
+
+def test_lock_failures_are_psycopgs_once_it_is_loaded() -> None:
+    from psycopg import errors
+
+    from slotcap.migration.ddl.lock_policy import lock_failures
+
+    assert lock_failures() == (errors.LockNotAvailable, errors.DeadlockDetected)
+    assert _loaded_after("from slotcap.migration.ddl.lock_policy import lock_failures\n"
+                         "assert lock_failures() == ()") == []

@@ -36,11 +36,10 @@ def lock_failures() -> tuple[type[BaseException], ...]:
     opened none of its exceptions can be raised (and an SQLite-only install has none),
     so importing slotcap never imports it.
     """
-    if "psycopg" not in sys.modules:
+    errors = sys.modules.get("psycopg.errors")  # loaded with psycopg itself
+    if errors is None:
         return ()
-    from psycopg.errors import DeadlockDetected, LockNotAvailable
-
-    return (LockNotAvailable, DeadlockDetected)
+    return (errors.LockNotAvailable, errors.DeadlockDetected)
 
 __all__ = [
     "APPLICATION_NAME",
