@@ -89,6 +89,24 @@ def test_every_python_block_runs_or_says_why_not() -> None:
                 assert NOT_RUN.search(before), f"{page.name}:{line}: '<!-- not run: why -->'"
 
 
+#: README's shell blocks, each run here (or, the quick start, by .ci/run).
+README_RUN = ("## Quick start", "## Migrate a database", "## Run the clinic after the migration")
+
+
+def test_every_shell_block_runs_or_says_why_not() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    run_here = {text[:text.index(h)].count("\n") + 1 for h in README_RUN}
+    unmarked = []
+    for page in PAGES:
+        for language in ("sh", "bash", "console", "shell"):
+            for line, before, _ in _blocks(page, language):
+                ran = page.name == "README.md" and any(
+                    0 < line - h < 12 for h in run_here)
+                if not ran and not NOT_RUN.search(before):
+                    unmarked.append(f"{page.name}:{line}")
+    assert unmarked == []
+
+
 def _readme_block(heading: str) -> str:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text[text.index(heading):]
@@ -123,7 +141,7 @@ def test_the_readme_migration_and_clinic_commands_run_as_printed(
     monkeypatch.chdir(legacy_with_data.parent)
     monkeypatch.delenv("SLOTCAP_CLINIC_TZ", raising=False)
     ran = []
-    for heading in ("## Migrate a database", "## Run the clinic after the migration"):
+    for heading in README_RUN[1:]:
         for words in _commands(_readme_block(heading)):
             if words[0] == "export":
                 name, _, _ = words[1].partition("=")
@@ -145,7 +163,7 @@ def test_the_readme_migration_and_clinic_commands_run_as_printed(
 
 def test_the_quick_start_is_what_ci_runs_on_a_clean_clone() -> None:
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    for words in _commands(_readme_block("## Quick start")):
+    for words in _commands(_readme_block(README_RUN[0])):
         assert re.search(rf"^\s*{re.escape(words[0])}\b", ci, re.M), words
 
 
