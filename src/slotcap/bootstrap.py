@@ -38,6 +38,7 @@ __all__ = [
     "App",
     "bootstrap",
     "clinic_clock",
+    "clock_for",
     "clock_from_env",
     "open_store",
     "store_on",
@@ -159,7 +160,7 @@ def bootstrap(
     # the time zone stored in clinic_settings (phase 1 on), else the machine's zone.
     from_store = clock is None and not env.get(TIMEZONE_ENV, "").strip()
     if clock is None:
-        clock = clock_from_env(env)
+        clock = clock_from_env(env)  # checked before any connection is opened
     if store is None:
         if url is None:
             url = env.get(DATABASE_ENV, "").strip()
@@ -202,6 +203,27 @@ class _StoredZone:
             except (SlotcapError, zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
                 pass  # documented: keep the last zone known
             return self._zone
+
+
+def clock_for(
+    store: Store | None, env: Mapping[str, str] | None = None, *, zone: str | None = None
+) -> Clock:
+    """The clinic's one clock, as :func:`bootstrap` builds it, for an entry point that
+    needs only a store and "today" (``hours set``, ``availability``, ``demo``): so the
+    CLI, the server and the operator page never disagree on the date.
+
+    ``SLOTCAP_CLINIC_TZ`` in ``env`` when set (the operator's override); else the zone
+    stored in ``store``'s ``clinic_settings``; else — no store yet, e.g. the demo before
+    its phase 1 — ``zone``, the zone about to be stored; else the machine's.
+    """
+    if env is None:
+        env = os.environ
+    if env.get(TIMEZONE_ENV, "").strip() or (store is None and zone is None):
+        return clock_from_env(env)
+    if store is not None:
+        return clinic_clock(store)
+    assert zone is not None  # noqa: S101 (narrowing: the branch above took None)
+    return SystemClock(zoneinfo.ZoneInfo(zone))
 
 
 def clinic_clock(store: Store) -> Clock:

@@ -179,7 +179,7 @@ def test_backfill_command_dry_run_and_json(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "needle"),
     [
-        ([], "required"),
+        (["services"], "one of: list, add"),
         (["analyze"], "--database is required"),
         (["analyze", "--database", "mysql://x/y"], "--database"),
         (["analyze", "--database", "sqlite:///does/not/exist.db"], "no such SQLite"),

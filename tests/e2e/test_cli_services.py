@@ -42,7 +42,7 @@ def test_the_catalogue_round_trip(phase1_url: str, capsys: pytest.CaptureFixture
     assert added == {
         "code": "LASER", "name": "레이저", "name_en": "Laser",
         "duration_minutes": 25, "buffer_minutes": 5, "display_order": 7, "is_active": True,
-        "in_legacy_enum": False,
+        "in_legacy_enum": False, "bookable_now": False,
     }
     assert "레이저" in out  # Korean unescaped
 
@@ -113,3 +113,16 @@ def test_the_console_script_runs_services(phase1_url: str) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 6
+
+
+def test_adding_a_code_outside_the_legacy_enum_says_when_it_becomes_bookable(
+        phase1_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # #23: the README's `services add --code LASER_TONING` said only "active".
+    code, out, err = run(capsys, "services", "add", "--database", phase1_url, "--code",
+                         "LASER_TONING", "--name", "레이저 토닝", "--duration", "30")
+    assert code == 0, err
+    assert "active; not bookable before phase 4" in out
+    assert "slotcap migrate --to phase4" in out
+    code, out, err = run(capsys, "services", "list", "--database", phase1_url)
+    laser = next(line for line in out.splitlines() if line.startswith("LASER_TONING"))
+    assert laser.rstrip().endswith("after phase 4")

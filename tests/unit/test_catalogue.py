@@ -19,6 +19,7 @@ from slotcap import (
     SchemaStateError,
     Service,
     book,
+    check_availability,
 )
 from slotcap.adapters.memory import MemoryStore
 from slotcap.domain.defaults import DEFAULT_SERVICES
@@ -95,7 +96,7 @@ def test_add_never_overwrites_a_service_holding_the_seed_id() -> None:
 
 
 @pytest.mark.parametrize(("values", "field"), [
-    ({"code": "skin"}, "code"),
+    ({"code": "sk in"}, "code"),
     ({"code": "1ABC"}, "code"),
     ({"code": "A" * 51}, "code"),
     ({"code": "AB-C"}, "code"),
@@ -127,7 +128,7 @@ def test_add_names_the_bad_field(values: dict[str, object], field: str) -> None:
 
 def test_every_bad_field_is_named_at_once() -> None:
     with pytest.raises(InvalidServiceDefinition) as caught:
-        add_service(MemoryStore(), code="x", name="", duration_minutes=0, buffer_minutes=-5)
+        add_service(MemoryStore(), code="1x", name="", duration_minutes=0, buffer_minutes=-5)
     assert set(caught.value.fields) == {"code", "name", "duration_minutes", "buffer_minutes"}
 
 
@@ -230,14 +231,14 @@ def test_any_input_gives_a_saved_service_or_a_clear_error(
     except InvalidServiceDefinition as exc:
         refused = exc
     except ServiceExists:
-        assert code in {s.code for s in DEFAULT_SERVICES}
+        assert code.upper() in {s.code for s in DEFAULT_SERVICES}
         return
     if refused is not None:
         assert refused.fields and set(refused.fields) <= FIELDS
         assert all(field in refused.message for field in refused.fields)
         assert len(list_services(store)) == len(DEFAULT_SERVICES)
         return
-    assert store.get_service(code) == added
+    assert store.get_service(code.upper()) == added  # codes in any case, stored upper
     assert added.name == name.strip() and 1 <= added.duration_minutes <= MAX_MINUTES
     assert 0 <= added.buffer_minutes <= MAX_MINUTES and added.is_active
 
@@ -262,3 +263,21 @@ def test_any_update_gives_a_saved_service_or_a_clear_error(changes: dict[str, ob
         return
     assert store.get_service("SKIN_CARE") == after
     assert after.code == "SKIN_CARE" and after.id == "srv_skin_care"
+
+
+def test_codes_are_taken_in_any_case_everywhere() -> None:
+    # #23: PERIOD was read in any case but a service code only in upper case.
+    store = MemoryStore()
+    added = add_service(store, code="laser_toning", name="레이저", duration_minutes=30)
+    assert added.code == "LASER_TONING"
+    with pytest.raises(ServiceExists):
+        add_service(store, code="Laser_Toning", name="again", duration_minutes=30)
+    assert deactivate_service(store, " laser_toning ").is_active is False
+    assert reactivate_service(store, "LASER_toning").is_active is True
+    monday = dt.date(2026, 1, 5)
+    decision = check_availability(store, monday, "skin_care", period="morning", dynamic=True)
+    assert decision.allowed
+    assert check_availability(store, monday, "skin_care", dynamic=False).allowed
+    booked = book(store, request(service="skin_care", period="morning"), dynamic=True,
+                  today=TODAY)
+    assert booked.service == "SKIN_CARE"

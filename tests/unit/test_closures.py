@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
+import attrs
 import pytest
 from dateutil import rrule as du
 from hypothesis import given
@@ -17,7 +18,16 @@ from slotcap import book
 from slotcap.adapters.memory import MemoryStore
 from slotcap.bootstrap import bootstrap
 from slotcap.domain.clock import FixedClock, ZonedClock, local_date
-from slotcap.domain.closures import Closure, applying, effective, normalise_rrule, occurs_on
+from slotcap.domain.closures import (
+    CYCLE_YEARS,
+    Closure,
+    applying,
+    effective,
+    first_occurrence,
+    frame_shift,
+    normalise_rrule,
+    occurs_on,
+)
 from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
 from slotcap.domain.rules import Reason, check_period_capacity, period_started
@@ -195,10 +205,56 @@ def test_time_zone_names_are_validated() -> None:
             uc.set_clinic_time_zone(store, bad)
 
 
-def test_a_rule_that_never_occurs_is_answered_quickly() -> None:
-    never = Closure(id="n", start_date=MONDAY, rrule="FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30",
-                    reason="never")
+NEVER = "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"
+
+
+@given(st.integers(1, dt.MAXYEAR))
+def test_every_recurrence_is_evaluated_within_the_calendars_last_cycle(year: int) -> None:
+    # What bounds any scan by construction: the question is asked in a frame shifted by
+    # whole Gregorian cycles to the calendar's last 400 years, where dateutil's walk to
+    # year 9999 (its only stop for a rule that no longer occurs) is at most 400 years.
+    shift = frame_shift(year)
+    assert shift % CYCLE_YEARS == 0 and shift >= 0
+    assert dt.MAXYEAR - CYCLE_YEARS < year + shift <= dt.MAXYEAR
+    room = frame_shift(year, room=CYCLE_YEARS)
+    assert dt.MAXYEAR - 2 * CYCLE_YEARS < year + room <= dt.MAXYEAR - CYCLE_YEARS
+
+
+def test_a_stored_rule_that_never_occurs_covers_nothing() -> None:
+    # Stored before slotcap refused such rules (or by hand): still answered, bounded.
+    never = Closure(id="n", start_date=MONDAY, rrule=NEVER, reason="never")
     assert not occurs_on(never, MONDAY + dt.timedelta(days=40))
+    assert not occurs_on(never, dt.date(2027, 2, 28))
+
+
+@pytest.mark.parametrize("rule", [NEVER, "FREQ=YEARLY;BYMONTH=4;BYMONTHDAY=31",
+                                  "FREQ=MONTHLY;BYMONTHDAY=31;BYMONTH=2,4,6,9,11"])
+def test_a_rule_that_cannot_occur_is_refused_naming_rrule(rule: str) -> None:
+    assert first_occurrence(rule, MONDAY) is None
+    with pytest.raises(InvalidClosure) as info:
+        uc.add_closure(MemoryStore(), start_date=MONDAY, rrule=rule, reason="x")
+    assert set(info.value.fields) == {"rrule"}
+    assert "never" in info.value.fields["rrule"]
+
+
+def test_a_rule_with_no_date_before_the_end_date_is_refused() -> None:
+    with pytest.raises(InvalidClosure) as info:
+        uc.add_closure(MemoryStore(), start_date=dt.date(2027, 3, 1),
+                       end_date=dt.date(2027, 12, 31), rrule="FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+                       reason="leap day")
+    assert "2028-02-29" in info.value.fields["rrule"]
+
+
+@given(closures(), days)
+def test_first_occurrence_is_the_earliest_date_the_rule_falls_on(c: Closure, day: dt.date) -> None:
+    if c.rrule is None:
+        return
+    first = first_occurrence(c.rrule, c.start_date)
+    assert first is not None  # every rule of the strategy occurs
+    unbounded = attrs.evolve(c, end_date=None)
+    assert _brute(unbounded, first)
+    if c.start_date <= day < first:
+        assert not _brute(unbounded, day)
 
 
 # -- the clinic's "today" -----------------------------------------------------------------

@@ -20,7 +20,7 @@ from slotcap.cli._args import iso_date, resolve_database
 from slotcap.cli._render import emit_json, print_table
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import Reservation
-from slotcap.errors import InvalidClosure
+from slotcap.errors import InvalidClosure, InvalidTimeZone
 from slotcap.ports import Store
 from slotcap.usecases import closures as uc
 
@@ -137,7 +137,10 @@ def cmd_tz_show(args: argparse.Namespace) -> int:
 
 
 def cmd_tz_set(args: argparse.Namespace) -> int:
-    uc.valid_time_zone(args.name)  # refuse a bad name before opening anything
+    try:
+        uc.valid_time_zone(args.name)  # refuse a bad name before opening anything
+    except InvalidTimeZone as exc:  # named as typed: the positional NAME
+        raise InvalidTimeZone({"NAME": exc.fields["time_zone"]}) from None
     with _store(args) as store:
         name = uc.set_clinic_time_zone(store, args.name)
     if args.json:

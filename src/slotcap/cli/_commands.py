@@ -7,11 +7,12 @@ refused; 2 usage (raised as :class:`UsageError`, handled in ``main``).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import Any
 
-from slotcap.bootstrap import open_store
+from slotcap.bootstrap import clock_for, open_store
 from slotcap.cli._args import UsageError, resolve_database, resolve_direct_database
 from slotcap.cli._render import ProgressPrinter, emit_json
 from slotcap.cli._reports import (
@@ -28,6 +29,7 @@ from slotcap.migration.analyze import analyze
 from slotcap.migration.backfill import run_backfill
 from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
 from slotcap.migration.engine.runlock import migration_lock
+from slotcap.migration.phases import require_clinic_database
 from slotcap.migration.review import ReviewRejected, export_review, import_review
 from slotcap.sql import open_sql
 from slotcap.usecases import availability_calendar
@@ -55,6 +57,8 @@ EXIT_INCONSISTENT = 4
 
 #: Longest calendar the CLI prints (one year and a day, leap years included).
 MAX_CALENDAR_DAYS = 366
+#: The calendar without --to: a week from --from (or from the clinic's today).
+DEFAULT_DAYS = 7
 
 
 def _progress(args: argparse.Namespace) -> ProgressPrinter | None:
@@ -64,6 +68,7 @@ def _progress(args: argparse.Namespace) -> ProgressPrinter | None:
 def cmd_analyze(args: argparse.Namespace) -> int:
 
     with open_sql(resolve_database(args.database)) as conn:
+        require_clinic_database(conn)
         analysis = analyze(conn)
     if args.json:
         emit_json(analysis.to_dict())
@@ -77,6 +82,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
     printer = _progress(args)
     url = resolve_direct_database(args)
     with open_sql(url) as conn, migration_lock(conn):
+        require_clinic_database(conn)
         try:
             report = run_backfill(conn, batch_size=args.batch_size, pause=args.pause,
                                   dry_run=args.dry_run, progress=printer,
@@ -100,6 +106,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
 
     with open_sql(resolve_direct_database(args)) as conn:
+        require_clinic_database(conn)
         report = validate(conn, phase=args.phase)
     if not report.started:
         message = ("the migration has not started: this is a legacy database with nothing "
@@ -182,6 +189,7 @@ def cmd_review_export(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise UsageError(f"--out: {out} is a directory; name a file")
     with open_sql(resolve_direct_database(args)) as conn:
+        require_clinic_database(conn)
         try:
             result = export_review(conn, out)
         except OSError as exc:
@@ -203,6 +211,7 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     if not source.is_file():
         raise UsageError(f"--in: no such file: {source}")
     with open_sql(resolve_direct_database(args)) as conn, migration_lock(conn):
+        require_clinic_database(conn)
         try:
             result = import_review(conn, source)
         except OSError as exc:
@@ -221,15 +230,26 @@ def cmd_review_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_availability(args: argparse.Namespace) -> int:
-    if args.end < args.start:
-        raise UsageError(f"--to ({args.end}) is before --from ({args.start})")
-    if (args.end - args.start).days + 1 > MAX_CALENDAR_DAYS:
+def _check_span(start: dt.date, end: dt.date | None) -> None:
+    if end is None:
+        return
+    if end < start:
+        raise UsageError(f"--to ({end}) is before --from ({start})")
+    if (end - start).days + 1 > MAX_CALENDAR_DAYS:
         raise UsageError(f"--from/--to span more than {MAX_CALENDAR_DAYS} days")
-    # Only a store: the rollout and the clock of bootstrap() are not used here, so a
-    # malformed rollout variable must not stop a calendar.
+
+
+def cmd_availability(args: argparse.Namespace) -> int:
+    # Only a store and its clinic's clock: the rollout of bootstrap() is not used here,
+    # so a malformed rollout variable must not stop a calendar. Without --from the
+    # calendar starts on the clinic's today (bootstrap.clock_for: the server's date).
+    if args.start is not None:
+        _check_span(args.start, args.end)
     with open_store(resolve_database(args.database)) as store:
-        entries = availability_calendar(store, args.start, args.end)
+        start = args.start if args.start is not None else clock_for(store).today()
+        end = args.end if args.end is not None else start + dt.timedelta(days=DEFAULT_DAYS - 1)
+        _check_span(start, end)
+        entries = availability_calendar(store, start, end)
     if args.json:
         emit_json(calendar_rows(entries))
     else:

@@ -8,18 +8,17 @@ refused field is reported under its argument's name (``--start``, ``WEEKDAY``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from slotcap.bootstrap import clock_from_env, open_store
+from slotcap.bootstrap import clock_for, open_store
 from slotcap.cli._args import resolve_database
 from slotcap.cli._render import emit_json, print_table
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.errors import InvalidHoursDefinition
-from slotcap.ports import Clock, Store
+from slotcap.ports import Store
 from slotcap.usecases import hours
 
 __all__ = ["register", "slot_dict"]
@@ -50,8 +49,8 @@ def slot_dict(day_of_week: int, period: Period, slot: ClinicTimeSlot | None) -> 
 
 
 @contextmanager
-def _store(args: argparse.Namespace, clock: Clock | None = None) -> Iterator[Store]:
-    with open_store(resolve_database(args.database), clock=clock) as store:
+def _store(args: argparse.Namespace) -> Iterator[Store]:
+    with open_store(resolve_database(args.database)) as store:
         yield store
 
 
@@ -89,8 +88,9 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    clock = clock_from_env(os.environ)
-    with _as_options(), _store(args, clock) as store:
+    with _as_options(), _store(args) as store:
+        # The clinic's "today" as the server has it (bootstrap.clock_for), not the machine's.
+        clock = clock_for(store)
         change = hours.set_hours(
             store, args.weekday, args.period, start=args.start, end=args.end,
             closed=args.closed, dry_run=args.dry_run, clock=clock,

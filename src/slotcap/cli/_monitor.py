@@ -15,7 +15,7 @@ from typing import Any
 
 from slotcap.bootstrap import bootstrap
 from slotcap.cli._args import resolve_database
-from slotcap.cli._render import emit_json, print_table
+from slotcap.cli._render import emit_json, paint, print_table
 from slotcap.usecases.monitor import MAX_HOURS, MonitorReport, rollout_monitor
 
 __all__ = ["cmd_monitor", "print_report", "register"]
@@ -39,7 +39,7 @@ def _hours(text: str) -> int:
 
 
 def print_report(report: MonitorReport) -> None:
-    print(report.headline())
+    print(paint(report.headline(), "green" if report.healthy else "yellow"))
     for finding in report.findings:
         print(f"  - {finding}")
     rollout = (
@@ -51,10 +51,10 @@ def print_report(report: MonitorReport) -> None:
     print(f"rollout: {report.dynamic_share}% dynamic ({rollout})")
     dynamic = sum(h.dynamic for h in report.per_hour)
     print(f"reservations created in the last {report.hours} h (UTC hours, the current one "
-          f"partial): {report.created} ({dynamic} dynamic, {report.created - dynamic} legacy; "
-          "dynamic = written with every new column)")
+          f"partial): {report.created} ({dynamic} written with every new column, "
+          f"{report.created - dynamic} without — the legacy app's)")
     print_table(
-        ["hour (UTC)", "dynamic", "legacy", "total"],
+        ["hour (UTC)", "with new columns", "old columns only", "total"],
         [[h.hour_start.strftime("%Y-%m-%d %H:00"), h.dynamic, h.legacy, h.total]
          for h in report.per_hour],
         right=(1, 2, 3), indent="  ",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from slotcap.cli._render import format_duration, print_table
+from slotcap.cli._render import VERDICTS, format_duration, print_table
 from slotcap.domain.calendar import DAY_NAMES, day_of_week
 from slotcap.migration.analyze import Analysis
 from slotcap.migration.backfill_report import BackfillReport
@@ -125,7 +125,7 @@ def print_checks(checks: Sequence[Any], *, indent: str = "") -> None:
              _detail(c.detail))
             for c in checks
         ],
-        indent=indent,
+        indent=indent, colours=VERDICTS,
     )
 
 

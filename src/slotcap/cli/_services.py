@@ -17,7 +17,7 @@ from slotcap.cli._args import UsageError, resolve_database
 from slotcap.cli._render import emit_json, print_table
 from slotcap.domain.model import Service
 from slotcap.errors import InvalidServiceDefinition
-from slotcap.ports import Store
+from slotcap.ports import SchemaState, Store
 from slotcap.usecases import catalogue
 
 __all__ = ["register", "service_dict"]
@@ -33,9 +33,10 @@ _OPTIONS = {
 }
 
 
-def service_dict(service: Service) -> dict[str, Any]:
-    """A service as ``--json`` prints it (snake_case keys)."""
-    return {
+def service_dict(service: Service, state: SchemaState | None = None) -> dict[str, Any]:
+    """A service as ``--json`` prints it (snake_case keys); with the database's
+    ``state``, also whether a patient can book it now."""
+    found = {
         "id": service.id, "code": service.code, "name": service.name,
         "name_en": service.name_en, "duration_minutes": service.duration_minutes,
         "buffer_minutes": service.buffer_minutes, "display_order": service.display_order,
@@ -43,6 +44,17 @@ def service_dict(service: Service) -> dict[str, Any]:
         # Before phase 4 only the legacy enum's codes can be booked (dual-written).
         "in_legacy_enum": service.is_legacy,
     }
+    if state is not None:
+        found["bookable_now"] = catalogue.bookable_now(service, state)
+    return found
+
+
+def _not_bookable_yet(service: Service, state: SchemaState) -> str:
+    if not service.is_active or catalogue.bookable_now(service, state):
+        return ""
+    return (f"; not bookable before phase 4 — the legacy ServiceType enum column cannot "
+            f"hold {service.code}, so patients are not offered it (GET /api/services) "
+            "until `slotcap migrate --to phase4`")
 
 
 @contextmanager
@@ -63,28 +75,32 @@ def _as_options(code_option: str) -> Iterator[None]:
         ) from None
 
 
-def _print_one(args: argparse.Namespace, verb: str, service: Service) -> int:
+def _print_one(args: argparse.Namespace, verb: str, service: Service,
+               state: SchemaState) -> int:
     if args.json:
-        emit_json(service_dict(service))
+        emit_json(service_dict(service, state))
     else:
         english = f" ({service.name_en})" if service.name_en else ""
-        state = "active" if service.is_active else "inactive"
+        active = "active" if service.is_active else "inactive"
         print(f"{verb} {service.code}: {service.name}{english}, "
               f"{service.duration_minutes} min + {service.buffer_minutes} min buffer, "
-              f"order {service.display_order}, {state}")
+              f"order {service.display_order}, {active}{_not_bookable_yet(service, state)}")
     return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
     with _store(args) as store:
         services = catalogue.list_services(store, include_inactive=args.all)
+        state = store.schema_state
     if args.json:
-        emit_json([service_dict(s) for s in services])
+        emit_json([service_dict(s, state) for s in services])
         return 0
     print_table(
-        ["code", "name", "name_en", "duration", "buffer", "order", "active"],
+        ["code", "name", "name_en", "duration", "buffer", "order", "active", "bookable"],
         [[s.code, s.name, s.name_en, s.duration_minutes, s.buffer_minutes, s.display_order,
-          "yes" if s.is_active else "no"] for s in services],
+          "yes" if s.is_active else "no",
+          "yes" if catalogue.bookable_now(s, state) else
+          "after phase 4" if s.is_active else "no"] for s in services],
         right=(3, 4, 5),
     )
     return 0
@@ -97,7 +113,8 @@ def cmd_add(args: argparse.Namespace) -> int:
             duration_minutes=args.duration_minutes, buffer_minutes=args.buffer_minutes,
             display_order=args.display_order,
         )
-    return _print_one(args, "Added", service)
+        state = store.schema_state
+    return _print_one(args, "Added", service, state)
 
 
 def cmd_update(args: argparse.Namespace) -> int:
@@ -110,19 +127,22 @@ def cmd_update(args: argparse.Namespace) -> int:
         changes["name_en"] = None  # --name-en '' clears the English name
     with _as_options("CODE"), _store(args) as store:
         service = catalogue.update_service(store, args.code, **changes)
-    return _print_one(args, "Updated", service)
+        state = store.schema_state
+    return _print_one(args, "Updated", service, state)
 
 
 def cmd_deactivate(args: argparse.Namespace) -> int:
     with _as_options("CODE"), _store(args) as store:
         service = catalogue.deactivate_service(store, args.code)
-    return _print_one(args, "Deactivated", service)
+        state = store.schema_state
+    return _print_one(args, "Deactivated", service, state)
 
 
 def cmd_reactivate(args: argparse.Namespace) -> int:
     with _as_options("CODE"), _store(args) as store:
         service = catalogue.reactivate_service(store, args.code)
-    return _print_one(args, "Reactivated", service)
+        state = store.schema_state
+    return _print_one(args, "Reactivated", service, state)
 
 
 def _fields(parser: argparse.ArgumentParser, *, adding: bool) -> None:

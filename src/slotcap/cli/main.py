@@ -19,35 +19,46 @@ import traceback
 from collections.abc import Callable
 from typing import NoReturn
 
-from slotcap.cli import _commands as commands
-from slotcap.cli._args import (
-    DATABASE_ENV,
-    DIRECT_DATABASE_ENV,
-    add_database,
-    add_direct_url,
-    add_json,
-    iso_date,
-    non_negative_float,
-    positive_float,
-    positive_int,
-)
-from slotcap.cli._closures import register as register_closures
-from slotcap.cli._demo import cmd_demo
-from slotcap.cli._hours import register as register_hours
-from slotcap.cli._monitor import register as register_monitor
-from slotcap.cli._prisma import register as register_prisma
-from slotcap.cli._serve import register as register_serve
-from slotcap.cli._services import register as register_services
-from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
-from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
-from slotcap.migration.throttle import DEFAULT_PAUSE
+# Only what `slotcap`, `slotcap --help` and `--version` need is imported here: every
+# command module (and through them the stores, the migration toolkit, the use cases) is
+# imported by build_parser() when a command is parsed. `slotcap --help` stays well
+# under half a second (issue #23); tests/unit/test_lazy_imports.py holds it to that.
+from slotcap.cli._help import VersionAction, add_examples, explain, overview
+from slotcap.cli._streams import guarded_streams
 from slotcap.redaction import redact_db_text, scrub, url_secrets
-from slotcap.sql.driver_errors import DEBUG_ENV, database_error
 
-__all__ = ["EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main"]
+__all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main", "top_parser"]
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+#: ``slotcap.bootstrap.DATABASE_ENV``, spelled here so that the top-level help imports
+#: no store code (tests/unit/test_lazy_imports.py checks they agree).
+DATABASE_ENV = "SLOTCAP_DATABASE_URL"
+#: ``slotcap.cli._args.DIRECT_DATABASE_ENV``, likewise.
+DIRECT_DATABASE_ENV = "SLOTCAP_DIRECT_DATABASE_URL"
+#: ``slotcap.sql.driver_errors.DEBUG_ENV``, likewise.
+DEBUG_ENV = "SLOTCAP_DEBUG"
+#: Every command and its one line, in the order of the help: what ``slotcap``,
+#: ``slotcap --help`` and ``--version`` show without importing any command module.
+#: tests/unit/test_lazy_imports.py checks that the full parser says exactly the same.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("demo", "build a demo SQLite database and migrate it, step by step"),
+    ("migrate", "apply or roll back a migration phase, or show the status"),
+    ("analyze", "what is in the reservations table (the plan's step 2.1)"),
+    ("backfill", "fill the new columns from the legacy ones (resumable)"),
+    ("validate", "run every migration check; exit 0 only if all pass"),
+    ("review", "manual review of rows without a period"),
+    ("availability", "booked / capacity / remaining minutes per date and period"),
+    ("services", "the service catalogue (needs phase 1)"),
+    ("serve", "serve the reservation API over HTTP (needs the server extra)"),
+    ("monitor", "phase-3 monitoring from the database: reservations per hour by path, "
+                "dual-write gaps, rollout settings (exit 0 healthy, 1 look at this)"),
+    ("prisma-schema", "print the Prisma schema of a database after phase 2 or phase 4 "
+                      "(no database needed)"),
+    ("hours", "the clinic's weekly opening hours (needs phase 1)"),
+    ("closures", "closures and capacity overrides by date (needs phase 1)"),
+    ("timezone", "the clinic's time zone (needs phase 1)"),
+)
 _PHASES = ("legacy", "phase1", "phase2", "phase4")
 
 Handler = Callable[[argparse.Namespace], int]
@@ -79,6 +90,8 @@ def _subcommand(
     *,
     database: bool = True,
 ) -> argparse.ArgumentParser:
+    from slotcap.cli._args import add_database, add_json
+
     parser = subparsers.add_parser(name, help=help_text, description=help_text)
     if database:
         add_database(parser)
@@ -87,7 +100,7 @@ def _subcommand(
     return parser
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _top() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction[_Parser]]:
     parser = _Parser(
         prog="slotcap",
         description="Migrate a clinic's reservation database to duration-based capacity, "
@@ -96,7 +109,35 @@ def build_parser() -> argparse.ArgumentParser:
         "or review needed (status: interrupted), 2 usage/configuration or another run "
         "holds the database, 3 internal error, 4 (status) inconsistent.",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    parser.add_argument("--version", action=VersionAction, help="print slotcap's version")
+    # Not required: a bare `slotcap` prints the overview instead of a usage error.
+    return parser, parser.add_subparsers(dest="command", metavar="COMMAND")
+
+
+def top_parser() -> argparse.ArgumentParser:
+    """The top level alone — commands named, none of their options: what a bare
+    ``slotcap``, ``--help`` and ``--version`` need, without importing any command."""
+    parser, sub = _top()
+    for name, text in COMMANDS:
+        sub.add_parser(name, help=text, description=text)
+    add_examples(parser)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from slotcap.cli import _commands as commands
+    from slotcap.cli._args import iso_date, non_negative_float, positive_float, positive_int
+    from slotcap.cli._closures import register as register_closures
+    from slotcap.cli._demo import cmd_demo
+    from slotcap.cli._hours import register as register_hours
+    from slotcap.cli._monitor import register as register_monitor
+    from slotcap.cli._prisma import register as register_prisma
+    from slotcap.cli._serve import register as register_serve
+    from slotcap.cli._services import register as register_services
+    from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
+    from slotcap.migration.throttle import DEFAULT_PAUSE
+
+    parser, sub = _top()
 
     demo = _subcommand(sub, "demo", cmd_demo,
                        "build a demo SQLite database and migrate it, step by step",
@@ -178,10 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     availability = _subcommand(sub, "availability", commands.cmd_availability,
                                "booked / capacity / remaining minutes per date and period")
-    availability.add_argument("--from", required=True, dest="start", type=iso_date,
-                              metavar="DATE", help="first date (YYYY-MM-DD)")
-    availability.add_argument("--to", required=True, dest="end", type=iso_date,
-                              metavar="DATE", help="last date (YYYY-MM-DD)")
+    availability.add_argument("--from", dest="start", type=iso_date, metavar="DATE",
+                              help="first date, YYYY-MM-DD (default: the clinic's today, "
+                              "in its time zone)")
+    availability.add_argument("--to", dest="end", type=iso_date, metavar="DATE",
+                              help="last date, YYYY-MM-DD (default: a week from --from)")
     register_services(sub, _subcommand)
     register_serve(sub, _subcommand)
     register_monitor(sub, _subcommand)
@@ -190,8 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     register_closures(sub, _subcommand)
     # The commands that migrate or read the migration's record take PostgreSQL's own
     # address when --database goes through a pooler (Prisma's directUrl).
+    from slotcap.cli._args import add_direct_url
+
     for needs_direct in (migrate, backfill, validate, export, imported):
         add_direct_url(needs_direct)
+    add_examples(parser)
     return parser
 
 
@@ -237,6 +282,10 @@ def _debug_text(exc: BaseException, secrets: list[str]) -> str:
 
 def _report(exc: Exception, secrets: list[str]) -> int:
     """Print one error line (and, with SLOTCAP_DEBUG=1, the traceback); the exit code."""
+    from slotcap.cli._commands import EXIT_ATTENTION
+    from slotcap.errors import ConfigurationError, InvalidRequest, MigrationBusy, SlotcapError
+    from slotcap.sql.driver_errors import database_error
+
     if os.environ.get(DEBUG_ENV):
         print(_debug_text(exc, secrets), file=sys.stderr)
     error = database_error(exc) or exc
@@ -245,7 +294,7 @@ def _report(exc: Exception, secrets: list[str]) -> int:
         return EXIT_USAGE
     if isinstance(error, SlotcapError):
         _error(error.message, error.code, secrets)
-        return commands.EXIT_ATTENTION
+        return EXIT_ATTENTION
     first = (str(error).strip().splitlines() or [""])[0]
     _error(f"unexpected {type(error).__name__}: {first} ({DEBUG_ENV}=1 for details)",
            "internal", secrets)
@@ -272,28 +321,41 @@ def _reconfigure_streams() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (also on argparse errors)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    secrets = _secrets(args_list)
     _reconfigure_streams()
     _quiet_driver_logs()
-    parser = build_parser()
+    # A reader that closes the pipe (``| head``) must not stop the command half-way:
+    # output that cannot be written is dropped and the exit code stays the command's.
+    with guarded_streams():
+        return _run(args_list)
+
+
+def _run(args_list: list[str]) -> int:
+    secrets = _secrets(args_list)
+    # The top level alone when nothing more is asked: no command module is imported.
+    quick = not args_list or args_list in (["-h"], ["--help"], ["--version"])
+    parser = top_parser() if quick else build_parser()
     try:
         args = parser.parse_args(args_list)
     except _ArgumentError as exc:
-        exc.parser.print_usage(sys.stderr)
-        print(f"{exc.parser.prog}: error: {_argument_message(exc.message, args_list, secrets)}",
-              file=sys.stderr)
+        shown, message = exc.parser, _argument_message(exc.message, args_list, secrets)
+        if message == scrub(exc.message, secrets):  # nothing held back: explain it
+            shown, message = explain(parser, exc.parser, message, args_list)
+        shown.print_usage(sys.stderr)
+        print(f"{shown.prog}: error: {message}", file=sys.stderr)
         return EXIT_USAGE
     except SystemExit as exc:  # argparse: --help, --version
         return int(exc.code) if isinstance(exc.code, int) else EXIT_USAGE
+    if getattr(args, "handler", None) is None:  # a bare `slotcap`
+        print(overview(parser))
+        return 0
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
         print("slotcap: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
     except Exception as exc:
         return _report(exc, secrets)
+
 
 if __name__ == "__main__":
     sys.exit(main())

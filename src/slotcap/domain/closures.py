@@ -31,11 +31,14 @@ from dateutil import rrule as _rrule
 from slotcap.domain.model import Period
 
 __all__ = [
+    "CYCLE_YEARS",
     "MAX_REASON_LENGTH",
     "Closure",
     "Effective",
     "applying",
     "effective",
+    "first_occurrence",
+    "frame_shift",
     "normalise_rrule",
     "occurs_on",
 ]
@@ -130,36 +133,65 @@ class Closure:
         return self.capacity_minutes is None
 
 
-@functools.lru_cache(maxsize=512)
-def _rule(text: str, start: dt.date) -> _rrule.rrule:
-    # Parsed once per (text, start).
-    rule = _rrule.rrulestr(text, dtstart=dt.datetime.combine(start, dt.time()))
-    assert isinstance(rule, _rrule.rrule)  # noqa: S101 (a single RRULE, no RDATE/EXRULE)
-    return rule
+# -- evaluating a recurrence, bounded by construction ---------------------------------
+#
+# dateutil checks UNTIL (and the window of ``between``) only when it finds an
+# occurrence: a rule that never occurs again — FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30 —
+# is walked day by day to the year 9999 (17 s, inside a booking's locks). So a rule is
+# never evaluated in its own years: the Gregorian calendar repeats exactly every 400
+# years (146,097 days = 20,871 weeks: the same weekdays, months and leap days), and
+# every count a rule keeps — days, weeks, months, years and occurrences since its
+# start — survives a shift by 400 years. Each question is asked in a frame shifted by
+# a multiple of 400 years that puts it in the calendar's last 400 years, so any scan
+# ends at year 9999 at most 400 years later: one pathological rule costs ≈ 0.4 s once
+# per year asked per process (cached), never more; a rule that does occur stops at its
+# next occurrence, as before. ``benchmarks/closures_rrule.py`` prints the figures.
+
+#: The Gregorian cycle: a shift by a multiple of this many years changes nothing.
+CYCLE_YEARS = 400
 
 
-@functools.lru_cache(maxsize=4096)
-def _falls_on(text: str, start: dt.date, day: dt.date) -> bool:
-    # Bounded by the date asked: UNTIL = day stops the expansion there, so a rule that
-    # never (or no longer) occurs cannot walk on to year 9999. COUNT already bounds it
-    # (RFC 5545 forbids both). Remembered per date: the checks ask the same few dates.
-    at = dt.datetime.combine(day, dt.time())
-    rule = _rule(text, start)
-    if "COUNT=" not in text:
-        rule = rule.replace(until=at)
-    return at in rule
+def frame_shift(year: int, *, room: int = 0) -> int:
+    """The whole number of Gregorian cycles (in years) that moves ``year`` into the
+    calendar's last ``CYCLE_YEARS + room`` years, leaving at least ``room`` years
+    after it: what bounds every scan below."""
+    return (dt.MAXYEAR - room - year) // CYCLE_YEARS * CYCLE_YEARS
+
+
+def _moved(day: dt.date, years: int) -> dt.datetime:
+    return dt.datetime.combine(day.replace(year=day.year + years), dt.time())
+
+
+@functools.lru_cache(maxsize=1024)
+def _occurrences_in_year(text: str, start: dt.date, year: int) -> frozenset[dt.date]:
+    # Every date of ``year`` the rule falls on, computed in the shifted frame.
+    shift = frame_shift(year)
+    rule = _rrule.rrulestr(text, dtstart=_moved(start, shift))
+    found = rule.between(dt.datetime(year + shift, 1, 1), dt.datetime(year + shift, 12, 31),
+                         inc=True)
+    return frozenset(x.date().replace(year=x.year - shift) for x in found)
+
+
+def first_occurrence(text: str, start: dt.date) -> dt.date | None:
+    """The first date on or after ``start`` that the rule (normal form) falls on, looked
+    for over at least one whole Gregorian cycle — so None means it never occurs (a
+    pattern that repeats every cycle has an instance in each) — and at most two."""
+    shift = frame_shift(start.year, room=CYCLE_YEARS)
+    found = _rrule.rrulestr(text, dtstart=_moved(start, shift)).after(
+        _moved(start, shift), inc=True)
+    return None if found is None else found.date().replace(year=found.year - shift)
 
 
 def occurs_on(closure: Closure, day: dt.date) -> bool:
-    """Whether ``closure`` covers ``day`` (any period). Evaluation stops at ``day``: an
-    open-ended weekly rule costs the occurrences up to the date asked, never more."""
+    """Whether ``closure`` covers ``day`` (any period). A recurrence is expanded for
+    ``day``'s year only, in a frame that bounds the scan (above), and remembered."""
     if day < closure.start_date:
         return False
     if closure.end_date is not None and day > closure.end_date:
         return False
     if closure.rrule is None:
         return closure.end_date is not None or day == closure.start_date
-    return _falls_on(closure.rrule, closure.start_date, day)
+    return day in _occurrences_in_year(closure.rrule, closure.start_date, day.year)
 
 
 def applying(closures: Iterable[Closure], day: dt.date, period: Period) -> tuple[Closure, ...]:

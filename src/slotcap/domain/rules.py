@@ -52,6 +52,9 @@ class Reason(enum.StrEnum):
     UNKNOWN_SERVICE = "UNKNOWN_SERVICE"
     LIMIT_INACTIVE = "LIMIT_INACTIVE"
     NO_LIMIT = "NO_LIMIT"
+    #: In the catalogue but not bookable yet: a code outside the legacy ServiceType enum
+    #: while the old NOT NULL enum column exists (before phase 4; docs/booking.md).
+    NOT_YET_BOOKABLE = "NOT_YET_BOOKABLE"
 
 
 @attrs.frozen(kw_only=True)

@@ -52,9 +52,11 @@ from slotcap.sql import Dialect, SqlConnection, open_sql
 from slotcap.sql.driver_errors import database_errors
 
 __all__ = [
+    "NOT_THE_CLINIC_DATABASE",
     "create_read_indexes",
     "migrate",
     "migrate_conn",
+    "require_clinic_database",
     "rollback",
     "rollback_conn",
     "status",
@@ -254,8 +256,8 @@ def _move(
             raise MigrationError(
                 "phase 4 drops the legacy columns, the ServiceType enum and "
                 "service_reservation_limits; the legacy application stops working. Run it "
-                "only after a stable phase 3 (100% dual-write), and pass confirm=True "
-                "(--confirm)"
+                "only after a stable phase 3 (100% dual-write), with --confirm "
+                "(from Python: confirm=True)"
             )
         if not legs and forward and target.rank >= Phase.PHASE1.rank:
             _add_clinic_tables(conn, say)
@@ -337,11 +339,21 @@ def rollback(
 # -- status --------------------------------------------------------------------------------
 
 
+#: What every command says of a database without the reservations table (an empty
+#: database, the wrong one): one message, not a driver's "UndefinedTable".
+NOT_THE_CLINIC_DATABASE = "no reservations table: this is not the clinic's reservation database"
+
+
 def _require_reservations(tables: Collection[str]) -> None:
     if RESERVATIONS not in tables:
-        raise MigrationError(
-            "no reservations table: this is not the clinic's reservation database"
-        )
+        raise MigrationError(NOT_THE_CLINIC_DATABASE)
+
+
+def require_clinic_database(conn: SqlConnection) -> None:
+    """``MigrationError`` (:data:`NOT_THE_CLINIC_DATABASE`) unless ``conn``'s database has
+    the reservations table: what ``analyze``, ``validate``, ``backfill`` and ``review``
+    check first, as ``migrate`` does."""
+    _require_reservations(snapshot(conn).tables)
 
 
 def status_conn(conn: SqlConnection) -> MigrationStatus:

@@ -135,7 +135,7 @@ def reservations_state(
     both call it."""
     if RESERVATIONS not in tables:
         raise SchemaStateError(
-            "there is no reservations table: create the application's schema first"
+            "no reservations table: this is not the clinic's reservation database"
         )
     return schema_state({c for t, c in columns if t == RESERVATIONS}, tables)
 

@@ -29,17 +29,13 @@ from slotcap.sql.errors import from_postgres, from_sqlite, is_busy
 from slotcap.sql.names import quote_ident
 from slotcap.sql.url import Engine, connect_postgres, connect_sqlite, parse_url
 
-# Imported once, not per statement (the stores' hot path runs ``run``). psycopg stays
-# optional: without it no PostgreSQL connection exists to reach these names.
-try:
-    from psycopg import pq as _pq
-    from psycopg.rows import tuple_row as _tuple_row
-except ImportError:  # pragma: no cover (exercised only without the postgres extra)
-    pass
-else:
-    _TUPLES_OK = _pq.ExecStatus.TUPLES_OK
+#: libpq's PGRES_TUPLES_OK (``psycopg.pq.ExecStatus.TUPLES_OK``, an IntEnum): spelled
+#: as its value so that importing slotcap does not import psycopg (an SQLite user need
+#: not have it, and it costs a fifth of a second); tests/unit/test_lazy_imports.py
+#: checks it against psycopg's own.
+PG_TUPLES_OK = 2
 
-__all__ = ["Params", "Row", "SqlConnection", "open_sql"]
+__all__ = ["PG_TUPLES_OK", "Params", "Row", "SqlConnection", "open_sql"]
 
 #: Positional (``%s``) or named (``%(name)s``) parameters.
 Params = Sequence[Any] | Mapping[str, Any]
@@ -74,7 +70,9 @@ def _cursor(conn: Any) -> Any:
         return held[1]
     if len(cursors) >= _CURSORS_MAX:
         cursors.clear()
-    cur = conn.cursor(row_factory=_tuple_row)
+    from psycopg.rows import tuple_row  # loaded: ``conn`` is a psycopg connection
+
+    cur = conn.cursor(row_factory=tuple_row)
     cursors[id(conn)] = (conn, cur)
     return cur
 
@@ -127,7 +125,7 @@ class SqlConnection:
             # on every access of it. The result's status says it for free.
             res = cur.pgresult
             pg_rows: list[Row] = (
-                cur.fetchall() if res is not None and res.status == _TUPLES_OK else []
+                cur.fetchall() if res is not None and res.status == PG_TUPLES_OK else []
             )
             return pg_rows
         cur = self.raw.cursor()

@@ -100,8 +100,9 @@ def parse_url(url: str) -> DatabaseUrl:
     hint = (" (a libpq key=value string? write it as a URL)"
             if "://" not in url and "=" in url else "")
     raise ConfigurationError(
-        f"unsupported database URL {redact(url)!r}{hint}: use memory://, sqlite:///path.db "
-        "or postgresql://user@host/db"
+        f"unsupported database URL {redact(url)!r}{hint}: use sqlite:///path.db or "
+        "postgresql://user@host/db (memory:// too, from Python only: it keeps nothing "
+        "between two commands)"
     )
 
 

@@ -4,6 +4,7 @@ from slotcap.usecases.availability import availability_calendar, check_availabil
 from slotcap.usecases.booking import book, book_once
 from slotcap.usecases.catalogue import (
     add_service,
+    bookable_services,
     deactivate_service,
     list_services,
     reactivate_service,
@@ -24,6 +25,7 @@ __all__ = [
     "availability_calendar",
     "book",
     "book_once",
+    "bookable_services",
     "check_availability",
     "deactivate_service",
     "list_hours",

@@ -8,6 +8,7 @@ from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
 from slotcap.domain.rules import Decision, Reason, check_daily_limit, check_period_capacity
 from slotcap.errors import InvalidRequest
 from slotcap.ports import CalendarEntry, Store
+from slotcap.usecases.catalogue import bookable_now, normal_code
 
 __all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
 
@@ -34,16 +35,21 @@ def check_availability(
     One round trip per period checked on backfilled data (an indexed aggregate). The answer is
     advice: only :func:`slotcap.book` decides under lock.
     """
+    service = str(normal_code(service.strip() if isinstance(service, str) else service))
     if not dynamic:
         if service not in LEGACY_SERVICE_CODES:
             return Decision(allowed=False, reason=Reason.UNKNOWN_SERVICE)
         daily = store.daily_facts(day, service)
         return check_daily_limit(limit=daily.limit, held_count=daily.held_count)
 
-    periods = [Period(period)] if period is not None else list(Period)
+    periods = [Period(str(period).strip().upper())] if period is not None else list(Period)
     decisions = []
     for each in periods:
         facts = store.period_facts(day, each, service)
+        if (facts.service is not None and facts.service.is_bookable
+                and not bookable_now(facts.service, store.schema_state)):
+            # What book() would refuse (service_not_in_legacy_enum) never "fits".
+            return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
         decision = check_period_capacity(
             service=facts.service, slot=facts.slot, held_minutes=facts.held_minutes,
             closures=facts.closures,

@@ -29,7 +29,7 @@ from slotcap.errors import (
     InvalidServiceDefinition,
     ServiceExists,
 )
-from slotcap.ports import Store
+from slotcap.ports import SchemaState, Store
 from slotcap.usecases._phase1 import require_phase1
 from slotcap.usecases.request import bad_character
 
@@ -41,8 +41,11 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "UPDATABLE_FIELDS",
     "add_service",
+    "bookable_now",
+    "bookable_services",
     "deactivate_service",
     "list_services",
+    "normal_code",
     "reactivate_service",
     "update_service",
 ]
@@ -70,6 +73,15 @@ _RANGES: dict[str, tuple[int, int]] = {
 _ADD_FIELDS = UPDATABLE_FIELDS | {"code"}
 
 
+def normal_code(value: object) -> object:
+    """A service code as typed, in the one case slotcap stores and compares codes in:
+    codes are identifiers (``SKIN_CARE``), and every entry point — the booking body, the
+    availability query, ``slotcap services … CODE`` — takes them in any case, as PERIOD
+    and the other enum values. Anything but text is returned as it is, for the
+    validation to name."""
+    return value.upper() if isinstance(value, str) else value
+
+
 def _check_code(value: object) -> str | None:
     if not isinstance(value, str):
         return "must be a string"
@@ -78,8 +90,8 @@ def _check_code(value: object) -> str | None:
     if len(value) > MAX_CODE_LENGTH:
         return f"must be at most {MAX_CODE_LENGTH} characters"
     if CODE_PATTERN.fullmatch(value) is None:
-        return ("must be upper-case letters A-Z, digits and underscores, "
-                "starting with a letter (e.g. SKIN_CARE)")
+        return ("must be letters A-Z, digits and underscores (any case; stored in "
+                "upper case), starting with a letter (e.g. SKIN_CARE)")
     return None
 
 
@@ -141,6 +153,7 @@ def _require_catalogue(store: Store) -> None:
 
 
 def _existing(store: Store, code: str) -> Service:
+    code = str(normal_code(code.strip() if isinstance(code, str) else code))
     problem = _check_code(code)
     if problem is not None:
         raise InvalidServiceDefinition({"code": problem})
@@ -159,6 +172,24 @@ def list_services(store: Store, *, include_inactive: bool = True) -> list[Servic
     return [s for s in services if include_inactive or s.is_active]
 
 
+def bookable_now(service: Service, state: SchemaState) -> bool:
+    """Whether a patient can book ``service`` in a database at ``state`` — exactly what
+    :func:`slotcap.book` accepts: active, not deleted and, while the old NOT NULL
+    ``ServiceType`` enum column exists (before phase 4), one of the enum's codes (a new
+    code cannot be dual-written into it)."""
+    return service.is_bookable and (service.is_legacy or not state.has_legacy_columns)
+
+
+def bookable_services(store: Store) -> list[Service]:
+    """The public catalogue (``GET /api/services``): the visible services a patient can
+    book now, in display order. A service added before phase 4 outside the legacy enum
+    is not offered until phase 4 makes it bookable — offered and then refused is worse
+    than not offered (docs/booking.md, "New services before phase 4")."""
+    state = store.schema_state
+    return [s for s in list_services(store, include_inactive=False)
+            if s.is_visible and bookable_now(s, state)]
+
+
 def add_service(
     store: Store,
     *,
@@ -175,6 +206,7 @@ def add_service(
     ``InvalidServiceDefinition`` (every bad field), ``ServiceExists`` (the code is
     taken, by an active, inactive or deleted service) or ``SchemaStateError``.
     """
+    code = str(normal_code(code)) if isinstance(code, str) else code
     values: dict[str, object] = {
         "code": code, "name": name, "name_en": name_en,
         "duration_minutes": duration_minutes, "buffer_minutes": buffer_minutes,

@@ -14,7 +14,13 @@ from collections.abc import Callable
 
 import attrs
 
-from slotcap.domain.closures import MAX_REASON_LENGTH, Closure, normalise_rrule, occurs_on
+from slotcap.domain.closures import (
+    MAX_REASON_LENGTH,
+    Closure,
+    first_occurrence,
+    normalise_rrule,
+    occurs_on,
+)
 from slotcap.domain.model import Period, Reservation
 from slotcap.errors import (
     ClosureNotFound,
@@ -92,6 +98,8 @@ def add_closure(
             rule = normalise_rrule(rrule)
         except ValueError as exc:
             problems["rrule"] = str(exc)
+        else:
+            problems.update(_never_occurring(rule, start_date, end_date))
     if capacity_minutes is not None and (
         isinstance(capacity_minutes, bool)
         or not 0 <= capacity_minutes <= MAX_CAPACITY_MINUTES
@@ -107,6 +115,19 @@ def add_closure(
     store.add_closure(closure)
     affected = affected_bookings(store, closure) if closure.closes else ()
     return AddedClosure(closure=closure, affected=affected)
+
+
+def _never_occurring(rule: str, start: dt.date, end: dt.date | None) -> dict[str, str]:
+    """A rule that falls on no date from ``--date`` (to ``--to``) would be stored and
+    evaluated for nothing: refused, naming the option."""
+    first = first_occurrence(rule, start)
+    if first is None:
+        return {"rrule": "never falls on any date (e.g. BYMONTH=2;BYMONTHDAY=30): "
+                         "check the rule"}
+    if end is not None and first > end:
+        return {"rrule": f"falls on no date from {start.isoformat()} to {end.isoformat()} "
+                         f"(its first is {first.isoformat()})"}
+    return {}
 
 
 def affected_bookings(store: Store, closure: Closure) -> tuple[Reservation, ...]:

@@ -286,6 +286,8 @@ def validate_request(
         request.treatment_type, "treatment_type", TreatmentType, problems, required=True
     )
     service = _required(request.service, "service", problems, limit=_MAX_SHORT)
+    if service is not None:
+        service = service.upper()  # codes in any case, as PERIOD (catalogue.normal_code)
     day = _date(request.preferred_date, "preferred_date", problems, show=True)
     if day is not None and not today <= day <= last_day:
         problems["preferred_date"] = (

@@ -42,8 +42,8 @@ from slotcap.usecases import (
     BookingRequest,
     availability_calendar,
     book_once,
+    bookable_services,
     check_availability,
-    list_services,
 )
 from slotcap.usecases.idempotency import check_key
 from slotcap.usecases.request import calendar_date
@@ -211,7 +211,7 @@ def availability(app: App, params: Mapping[str, str], subject: str | None) -> Ou
     """``GET /api/public/reservations/availability?date=&service=``."""
     problems: dict[str, str] = {}
     day = _date(params, "date", problems)
-    service = params.get("service", "").strip() or None
+    service = params.get("service", "").strip().upper() or None  # codes in any case
     if service is not None and len(service) > 100:
         problems["service"] = "at most 100 characters"
     dynamic = rule_for(app, subject_key(subject))
@@ -285,9 +285,8 @@ def calendar(app: App, params: Mapping[str, str]) -> Outcome:
 
 def services(app: App) -> Outcome:
     """``GET /api/services``: the public catalogue, in display order — what a patient
-    may book and the clinic shows (active, visible, not deleted); an inactive service
-    would only be refused at booking."""
-    found = [s for s in list_services(app.store, include_inactive=False) if s.is_visible]
+    can book now (``usecases.catalogue.bookable_services``)."""
+    found = bookable_services(app.store)
     return Reply(200, {"services": [replies.service_body(s) for s in found]}), NO_RULE
 
 

@@ -26,18 +26,16 @@ from slotcap.sql.errors import (
 if TYPE_CHECKING:
     import psycopg
 
-# Imported once here, not per statement: the hot path reads the transaction status
-# several times per check. psycopg stays optional — without it the store refuses to
-# be constructed (``slotcap.sql.url.psycopg_module()``), so these names are never reached.
-try:
-    from psycopg import pq as _pq
-except ImportError:  # pragma: no cover (exercised only without the postgres extra)
-    pass
-else:
-    _IDLE = _pq.TransactionStatus.IDLE
-    _INERROR = _pq.TransactionStatus.INERROR
+#: libpq's transaction statuses PQTRANS_IDLE and PQTRANS_INERROR
+#: (``psycopg.pq.TransactionStatus``, an IntEnum), read on the hot path several times per
+#: check: spelled as values so that importing slotcap does not import psycopg
+#: (tests/unit/test_lazy_imports.py checks them against psycopg's own).
+PG_TRANS_IDLE = 0
+PG_TRANS_INERROR = 3
 
 __all__ = [
+    "PG_TRANS_IDLE",
+    "PG_TRANS_INERROR",
     "SAVEPOINT",
     "BookingSession",
     "Heal",
@@ -80,16 +78,18 @@ def timeout_ms(cap: float, deadline: float) -> int:
 
 def tx_status(conn: psycopg.Connection[Any]) -> str:
     """IDLE, INTRANS, INERROR, ACTIVE or UNKNOWN (a broken connection)."""
-    return str(_pq.TransactionStatus(conn.pgconn.transaction_status).name)
+    from psycopg import pq  # loaded: ``conn`` is a psycopg connection
+
+    return str(pq.TransactionStatus(conn.pgconn.transaction_status).name)
 
 
 def is_idle(conn: psycopg.Connection[Any]) -> bool:
     # libpq's status straight from the PGconn (``conn.info`` is a new object per access).
-    return bool(conn.pgconn.transaction_status == _IDLE)
+    return bool(conn.pgconn.transaction_status == PG_TRANS_IDLE)
 
 
 def in_error(conn: psycopg.Connection[Any]) -> bool:
-    return bool(conn.pgconn.transaction_status == _INERROR)
+    return bool(conn.pgconn.transaction_status == PG_TRANS_INERROR)
 
 
 class StatementSession:

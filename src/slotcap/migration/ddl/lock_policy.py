@@ -17,6 +17,7 @@ import enum
 import math
 import random
 import re
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,13 +28,18 @@ import attrs
 from slotcap.errors import ConfigurationError, MigrationLockTimeout
 from slotcap.sql import SqlConnection
 
-try:
-    from psycopg.errors import DeadlockDetected, LockNotAvailable
 
-    #: The errors a retry may cure: a lock not had in time, a deadlock victim.
-    LOCK_FAILURES: tuple[type[BaseException], ...] = (LockNotAvailable, DeadlockDetected)
-except ImportError:  # pragma: no cover - an SQLite-only install runs no PostgreSQL DDL
-    LOCK_FAILURES = ()
+def lock_failures() -> tuple[type[BaseException], ...]:
+    """The errors a retry may cure: a lock not had in time, a deadlock victim.
+
+    psycopg is looked up only once it is loaded: before a PostgreSQL connection was
+    opened none of its exceptions can be raised (and an SQLite-only install has none),
+    so importing slotcap never imports it.
+    """
+    errors = sys.modules.get("psycopg.errors")  # loaded with psycopg itself
+    if errors is None:
+        return ()
+    return (errors.LockNotAvailable, errors.DeadlockDetected)
 
 __all__ = [
     "APPLICATION_NAME",
@@ -44,6 +50,7 @@ __all__ = [
     "configure_session",
     "current_policy",
     "execute_with_lock_timeout",
+    "lock_failures",
     "lock_holds",
     "locked",
     "reset_lock_holds",
@@ -274,7 +281,7 @@ def with_lock_retries(
         tries += 1
         try:
             result = attempt(wait)
-        except LOCK_FAILURES:
+        except lock_failures():
             blockers = _blockers_now(conn) or blockers
             continue
         if result is not Again.AGAIN:
