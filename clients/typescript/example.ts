@@ -13,16 +13,15 @@ export type Booked = JsonBody<Book, 200>;
 export type Invalid = JsonBody<Book, 400>;
 export type Full = JsonBody<Book, 409>;
 export type Busy = JsonBody<Book, 503>;
-/** 429: the spec's schema once the server declares it; the generic error until then. */
+/** 429: the rate limiter's answer (code rate_limited, Retry-After). */
 export type RateLimited = JsonBody<Book, 429>;
 
 // The shapes the server documents today: these lines stop compiling if they vanish.
 const documented: [Declares<Book, 200>, Declares<Book, 400>, Declares<Book, 409>,
   Declares<Book, 503>] = [true, true, true, true];
 void documented;
-// After the rate limiter's OpenAPI change is merged and `scripts/gen-ts-client` has
-// run, enable this line: it then proves the document declares 429 for bookings.
-// const declares429: Declares<Book, 429> = true; void declares429;
+// The document declares 429 (rate_limited) for bookings: this fails to compile if not.
+const declares429: Declares<Book, 429> = true; void declares429;
 
 export type BookingOutcome =
   | { kind: "booked"; reservation: Booked["reservation"]; message: string }

@@ -30,6 +30,35 @@ export interface paths {
                         "text/html": string;
                     };
                 };
+                /** @description an operator token is configured and the request did not carry it as `Authorization: Bearer <token>` (`unauthorized`) */
+                401: {
+                    headers: {
+                        /** @description `Bearer realm="slotcap"` */
+                        "WWW-Authenticate"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no operator token is configured and the server listens on a non-loopback address: the operator's routes are hidden (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description request headers over `--max-header-bytes` (`headers_too_large`) */
+                431: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
@@ -56,6 +85,8 @@ export interface paths {
                 header?: {
                     /** @description the rollout's sticky key (a session id); a booking without it uses the phone number */
                     "X-Slotcap-Subject"?: string;
+                    /** @description IETF httpapi draft: a bare token or a quoted sf-string, 1-255 printable ASCII characters. A retry with the same key and body gets the first answer again (`Idempotent-Replayed: true`), never a second booking; kept 24 h (`--idempotency-ttl`) */
+                    "Idempotency-Key"?: string;
                 };
                 path?: never;
                 cookie?: never;
@@ -66,17 +97,23 @@ export interface paths {
                 };
             };
             responses: {
-                /** @description created */
+                /** @description created (or the replay of a key's first answer) */
                 200: {
                     headers: {
                         "Access-Control-Allow-Origin"?: "*";
+                        /** @description `no-store` on every `/api/public/reservations` answer */
+                        "Cache-Control"?: "no-store";
+                        /** @description `true` when this is the saved first answer of the request's `Idempotency-Key` (nothing was booked again) */
+                        "Idempotent-Replayed"?: "true";
+                        /** @description always `nosniff` */
+                        "X-Content-Type-Options"?: "nosniff";
                         [name: string]: unknown;
                     };
                     content: {
                         "application/json": components["schemas"]["Booked"];
                     };
                 };
-                /** @description missing fields, invalid dates or values, an unknown or inactive service, JSON that is not an object */
+                /** @description missing fields, invalid dates or values, an unknown or inactive service, JSON that is not an object, a malformed `Idempotency-Key` (named in `fields`) */
                 400: {
                     headers: {
                         [name: string]: unknown;
@@ -85,17 +122,59 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description no room left: the decision's reason and what remains */
-                409: {
+                /** @description the body did not arrive within `--body-timeout` (`body_timeout`); the connection is closed */
+                408: {
                     headers: {
                         [name: string]: unknown;
                     };
                     content: {
-                        "application/json": components["schemas"]["Full"];
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no room left (`reservation_full`: the decision's reason and what remains), the same patient already holds this service on this date (`duplicate_booking`, same shape), or a request with the same `Idempotency-Key` is still in progress (`idempotency_in_progress`, `Error` shape, `Retry-After`) */
+                409: {
+                    headers: {
+                        /** @description `no-store` on every `/api/public/reservations` answer */
+                        "Cache-Control"?: "no-store";
+                        /** @description `true` when this is the saved first answer of the request's `Idempotency-Key` (nothing was booked again) */
+                        "Idempotent-Replayed"?: "true";
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Full"] | components["schemas"]["Error"];
                     };
                 };
                 /** @description a body over 65536 bytes */
                 413: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the `Idempotency-Key` was first used with another body (`idempotency_key_reused`) */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description over the client's rate limit (`rate_limited`; `--rate-limit-bookings`, `--rate-limit-reads`) */
+                429: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description request headers over `--max-header-bytes` (`headers_too_large`) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -169,6 +248,8 @@ export interface paths {
                 /** @description availability */
                 200: {
                     headers: {
+                        /** @description `no-store` on every `/api/public/reservations` answer */
+                        "Cache-Control"?: "no-store";
                         [name: string]: unknown;
                     };
                     content: {
@@ -177,6 +258,26 @@ export interface paths {
                 };
                 /** @description missing or invalid parameters, each named in `fields` */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description over the client's rate limit (`rate_limited`; `--rate-limit-bookings`, `--rate-limit-reads`) */
+                429: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description request headers over `--max-header-bytes` (`headers_too_large`) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -249,6 +350,8 @@ export interface paths {
                 /** @description the calendar */
                 200: {
                     headers: {
+                        /** @description `no-store` on every `/api/public/reservations` answer */
+                        "Cache-Control"?: "no-store";
                         [name: string]: unknown;
                     };
                     content: {
@@ -257,6 +360,26 @@ export interface paths {
                 };
                 /** @description missing or invalid parameters, each named in `fields` */
                 400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description over the client's rate limit (`rate_limited`; `--rate-limit-bookings`, `--rate-limit-reads`) */
+                429: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description request headers over `--max-header-bytes` (`headers_too_large`) */
+                431: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -328,6 +451,26 @@ export interface paths {
                     };
                     content: {
                         "application/json": components["schemas"]["Services"];
+                    };
+                };
+                /** @description over the client's rate limit (`rate_limited`; `--rate-limit-bookings`, `--rate-limit-reads`) */
+                429: {
+                    headers: {
+                        /** @description seconds to wait before retrying */
+                        "Retry-After"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description request headers over `--max-header-bytes` (`headers_too_large`) */
+                431: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
                 /** @description the database is busy or unreachable (`store_busy`, `store_unavailable`), or its schema phase cannot serve this now (a migration step is running) */
@@ -430,6 +573,35 @@ export interface paths {
                     };
                     content: {
                         "text/plain": string;
+                    };
+                };
+                /** @description an operator token is configured and the request did not carry it as `Authorization: Bearer <token>` (`unauthorized`) */
+                401: {
+                    headers: {
+                        /** @description `Bearer realm="slotcap"` */
+                        "WWW-Authenticate"?: string;
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description no operator token is configured and the server listens on a non-loopback address: the operator's routes are hidden (`not_found`) */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description request headers over `--max-header-bytes` (`headers_too_large`) */
+                431: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
                     };
                 };
             };
@@ -621,7 +793,7 @@ export interface components {
             period: "MORNING" | "AFTERNOON";
             remaining_minutes: number;
         };
-        /** @description `error` is the plan's wording (`Missing required fields`, `Invalid date format`, `Invalid field values`, `Invalid request body`, `Invalid JSON`, `Invalid service type`, `Request body too large`, `Service busy`, ...); `code` is machine-readable. */
+        /** @description `error` is the plan's wording (`Missing required fields`, `Invalid date format`, `Invalid field values`, `Invalid request body`, `Invalid JSON`, `Invalid service type`, `Request body too large`, `Service busy`, `Too many requests`, ...); `code` is machine-readable (`rate_limited`, `idempotency_key_reused`, `idempotency_in_progress`, `headers_too_large`, `body_timeout`, `unauthorized`, `not_found`, `method_not_allowed`, ...). */
         Error: {
             code: string;
             /** @description what is wrong with each field */
@@ -633,16 +805,19 @@ export interface components {
             fields?: string[];
             limit?: number;
             message?: string;
+            /** @description 429: seconds until a request is allowed again (as `Retry-After`) */
+            retry_after?: number;
         };
         Full: {
             capacity?: number | null;
-            code: string;
+            /** @enum {string} */
+            code: "reservation_full" | "duplicate_booking";
             /** @description CLOSED: the closure's reason (a holiday, staff training) */
             detail?: string | null;
             /** @enum {string} */
-            error: "Reservation limit reached";
+            error: "Reservation limit reached" | "Duplicate booking";
             message: string;
-            /** @description the decision's reason: FULL, CLOSED, NO_LIMIT, LIMIT_INACTIVE */
+            /** @description the decision's reason: FULL, CLOSED, NO_LIMIT, LIMIT_INACTIVE; DUPLICATE (`duplicate_booking`: this patient — phone digits and name — already holds this service on this date) */
             reason: string;
             remaining: number | null;
             remaining_minutes?: number | null;
