@@ -350,9 +350,8 @@ def _require_reservations(tables: Collection[str]) -> None:
 
 
 def require_clinic_database(conn: SqlConnection) -> None:
-    """``MigrationError`` (:data:`NOT_THE_CLINIC_DATABASE`) unless ``conn``'s database has
-    the reservations table: what ``analyze``, ``validate``, ``backfill`` and ``review``
-    check first, as ``migrate`` does."""
+    """``MigrationError`` unless ``conn``'s database has the reservations table: what
+    ``analyze``, ``validate``, ``backfill`` and ``review`` check first, as ``migrate`` does."""
     _require_reservations(snapshot(conn).tables)
 
 
