@@ -127,7 +127,10 @@ if (require.main === module) {
     const booked = await book(base, body, "typed-client");
     const invalid = await book(base, { ...body, preferred_date: "not-a-date" });
     const outcomes: BookingOutcome[] = [];
-    for (let i = 0; i < 5; i += 1) outcomes.push(await book(base, body, `typed-${i}`));
+    // Other patients (the same one twice on a date is refused as duplicate_booking).
+    for (let i = 0; i < 5; i += 1) {
+      outcomes.push(await book(base, { ...body, phone: `010-2000-000${i}` }, `typed-${i}`));
+    }
     process.stdout.write(`${JSON.stringify({ first, open, booked, invalid, outcomes })}\n`);
   })().catch((err: unknown) => { process.stderr.write(`${String(err)}\n`); process.exit(1); });
 }
