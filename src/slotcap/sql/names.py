@@ -17,6 +17,10 @@ __all__ = [
     "CLOSURE_COLUMNS",
     "COMMON_RESERVATION_COLUMNS",
     "HOLDING_LIST",
+    "LEDGER_FILL",
+    "LEDGER_PERIODS",
+    "LEDGER_SERVICES",
+    "LEDGER_TABLES",
     "LEGACY_COLUMNS",
     "LIMIT_COLUMNS",
     "NEW_COLUMNS",
@@ -33,6 +37,14 @@ __all__ = [
 
 RESERVATIONS = "reservations"
 
+#: The ledger of held load (phase 2 and 3; docs/capacity.md "The ledger"), kept by
+#: triggers on reservations: per (date, period) held minutes and unsized rows, per
+#: (date, legacy service) held rows, and the fill's frontier.
+LEDGER_PERIODS = "slotcap_ledger_periods"
+LEDGER_SERVICES = "slotcap_ledger_services"
+LEDGER_FILL = "slotcap_ledger_fill"
+LEDGER_TABLES: tuple[str, ...] = (LEDGER_PERIODS, LEDGER_SERVICES, LEDGER_FILL)
+
 #: The tables the stores read.
 STORE_TABLES: tuple[str, ...] = (
     RESERVATIONS,
@@ -42,6 +54,8 @@ STORE_TABLES: tuple[str, ...] = (
     # Phase 1's closures and settings: read where present, never required.
     "clinic_closures",
     "clinic_settings",
+    # The ledger: read where present (and filled), else the rows are summed.
+    *LEDGER_TABLES,
 )
 
 CLOSURE_COLUMNS: tuple[str, ...] = (

@@ -12,6 +12,7 @@ from typing import Final
 
 from slotcap.domain import schema_state
 from slotcap.sql import quote_ident
+from slotcap.sql.names import LEDGER_FILL, LEDGER_PERIODS, LEDGER_SERVICES, LEDGER_TABLES
 
 __all__ = [
     "ARCHIVE_LEGACY",
@@ -29,6 +30,12 @@ __all__ = [
     "IDX_PERIOD",
     "IDX_SERVICE",
     "JOURNAL",
+    "LEDGER_FILL",
+    "LEDGER_FUNCTIONS",
+    "LEDGER_PERIODS",
+    "LEDGER_SERVICES",
+    "LEDGER_TABLES",
+    "LEDGER_TRIGGERS",
     "LEGACY_COLUMNS",
     "LIMITS",
     "NEW_COLUMNS",
@@ -59,6 +66,12 @@ ARCHIVE_LEGACY: Final = "slotcap_archive_reservation_legacy"
 ARCHIVE_LIMITS: Final = "slotcap_archive_service_reservation_limits"
 #: Phase 4's record of the schema it removed (SQLite table/index SQL, PG enum labels).
 ARCHIVE_SCHEMA: Final = "slotcap_archive_schema"
+
+#: The ledger (phase 2): its tables come from slotcap.sql.names (the stores read them).
+#: PostgreSQL keeps it with one row trigger and two functions (the trigger's, and the
+#: helper applying one row's share); SQLite with three triggers (insert/update/delete).
+LEDGER_FUNCTIONS: Final = ("slotcap_ledger_sync", "slotcap_ledger_apply")
+LEDGER_TRIGGERS: Final = ("slotcap_ledger_sync", "slotcap_ledger_update", "slotcap_ledger_delete")
 
 #: PostgreSQL enum types (Prisma's names).
 PERIOD_TYPE: Final = "Period"
