@@ -233,7 +233,14 @@ class Reads(StoreCore):
             self._check(self._require_minutes_rule)
             return []
         with self._session() as session:
-            rows = self._run(session, op)
+            st, rows = self._run_with(session, op)
+            if st.uses_ledger:
+                # The ledger's last column counts what it cannot size (rows without a
+                # duration, dates its fill has not reached): then sum the rows instead.
+                if any(row[-1] for row in rows):
+                    rows = self._run(session, lambda st: (st.calendar_full, params))
+                else:
+                    rows = [row[:-1] for row in rows]
             closures = self._closures_now(session)
         return with_closures([self._calendar_entry(row) for row in rows], closures)
 

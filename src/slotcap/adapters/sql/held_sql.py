@@ -1,0 +1,80 @@
+"""The held load of a date's period, from the rows (a sum over the held-rows index) or
+from phase 2's ledger (docs/capacity.md "The ledger"): one primary-key row of
+``slotcap_ledger_periods`` per (date, period) instead of the sum.
+
+The ledger is kept by triggers on ``reservations`` (slotcap.migration.ddl.ledger); a
+reader trusts a row only where it can be trusted alone — the fill has reached the date
+and no row counted there lacks its ``estimatedDuration`` — and otherwise reports an
+"unknown" count, which sends the store to the full rule over the rows.
+"""
+
+# Statements are composed from constant identifiers only; values are bound (S608).
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+from slotcap.domain.model import Period
+from slotcap.sql.dialect import SqlDialect
+from slotcap.sql.names import HOLDING_LIST, LEDGER_FILL, LEDGER_PERIODS, SLOT_COLUMNS, qualified
+
+__all__ = ["LEDGER_HELD", "ledger_calendar_sql", "period_held_sql", "rows_held"]
+
+#: The ledger row of (day, period) — absent means nothing held — and the fill's frontier:
+#: "unknown" is the row's unsized count, plus 1 where the fill has not reached the date
+#: (both send the store to the full rule over the rows, as a non-zero count does above).
+LEDGER_HELD = f"""
+  SELECT COALESCE(l."heldMinutes", 0) AS "minutes",
+    COALESCE(l."unsized", 0) + CASE WHEN f."through" >= %(day)s THEN 0 ELSE 1 END AS "unknown"
+  FROM "{LEDGER_FILL}" f
+  LEFT JOIN "{LEDGER_PERIODS}" l ON l."preferredDate" = %(day)s AND l."period" = %(period)s
+"""
+
+
+def ledger_calendar_sql(d: SqlDialect) -> str:
+    # Every date x period of the range, its slot and its ledger row (a primary-key probe
+    # each); the last column counts what the ledger cannot size (see LEDGER_HELD).
+    periods = " UNION ALL ".join(
+        f"SELECT '{p.value}' AS \"period\", {i} AS \"ord\"" for i, p in enumerate(Period)
+    )
+    return f"""
+{d.with_keyword} {d.days_cte},
+periods AS ({periods})
+SELECT d."day", p."period", {qualified("t", SLOT_COLUMNS)}, COALESCE(l."heldMinutes", 0),
+  COALESCE(l."unsized", 0) + CASE WHEN f."through" >= d."day" THEN 0 ELSE 1 END
+FROM days d CROSS JOIN periods p CROSS JOIN "{LEDGER_FILL}" f
+LEFT JOIN "clinic_time_slots" t
+  ON t."dayOfWeek" = {d.dow('d."day"')} AND {d.text('t."period"')} = p."period"
+LEFT JOIN "{LEDGER_PERIODS}" l
+  ON l."preferredDate" = d."day" AND {d.text('l."period"')} = p."period"
+ORDER BY d."day", p."ord"
+"""
+
+
+def rows_held() -> str:
+    holding = f'r."status" IN {HOLDING_LIST}'
+    return f"""
+  SELECT COALESCE(SUM(r."estimatedDuration"), 0) AS "minutes",
+    COUNT(CASE WHEN r."estimatedDuration" IS NULL THEN 1 END) + (
+      SELECT COUNT(*) FROM "reservations" n
+      WHERE n."preferredDate" = %(day)s AND n."period" IS NULL AND n."status" IN {HOLDING_LIST}
+    ) AS "unknown"
+  FROM "reservations" r
+  WHERE r."preferredDate" = %(day)s AND r."period" = %(period)s AND {holding}
+"""
+
+
+def period_held_sql() -> str:
+    # The check's statement (outside a booking): the common case's held minutes and a
+    # count of the rows that sum cannot answer (the period's held rows without a
+    # duration, the date's held rows without a period), without the service and slot
+    # rows — the store serves those from its catalogue snapshot (``Reads._catalogue_now``).
+    # One probe of the date's held rows, both periods and none (at most a few dozen):
+    # with phase 2's partial held-rows index an index-only scan of just those; one plan
+    # node instead of two probes and an InitPlan.
+    return f"""
+SELECT COALESCE(SUM(CASE WHEN r."period" = %(period)s THEN r."estimatedDuration" END), 0),
+  COUNT(CASE WHEN r."period" IS NULL
+    OR (r."period" = %(period)s AND r."estimatedDuration" IS NULL) THEN 1 END)
+FROM "reservations" r
+WHERE r."preferredDate" = %(day)s AND r."status" IN {HOLDING_LIST}
+"""
