@@ -292,21 +292,21 @@ def fill_batch(conn: SqlConnection, batch: int) -> bool:
     return True
 
 
-def _mismatch_sql(d: Dialect, recount: str, ledger: str, keys: tuple[str, ...],
+def _mismatch_sql(recount: str, ledger: str, keys: tuple[str, ...],
                   values: tuple[str, ...]) -> str:
-    """Rows where the ledger (non-zero rows, dates the fill has reached) and the recount
-    differ: a full outer join written as two anti-joins (SQLite before 3.39 has no FULL
-    JOIN)."""
-    on = " AND ".join(f'c.{q(k)} = l.{q(k)}' for k in keys)
-    same = " AND ".join(f'c.{q(v)} = l.{q(v)}' for v in values)
+    """How many keys the ledger (non-zero rows, dates the fill has reached) and the
+    recount disagree on: a full outer join written as two anti-joins (SQLite before
+    3.39 has no FULL JOIN), their keys UNIONed (a key wrong on both sides counts once)."""
+    on = " AND ".join(f"c.{q(k)} = l.{q(k)}" for k in keys)
+    same = " AND ".join(f"c.{q(v)} = l.{q(v)}" for v in values)
     nonzero = " OR ".join(f"l.{q(v)} <> 0" for v in values)
     covered = f'l."preferredDate" <= (SELECT "through" FROM {_F})'
     return f"""
 SELECT COUNT(*) FROM (
-  SELECT 1 FROM ({recount}) c
+  SELECT {", ".join(f"c.{q(k)}" for k in keys)} FROM ({recount}) c
   WHERE NOT EXISTS (SELECT 1 FROM {ledger} l WHERE {on} AND {same})
-  UNION ALL
-  SELECT 1 FROM {ledger} l
+  UNION
+  SELECT {", ".join(f"l.{q(k)}" for k in keys)} FROM {ledger} l
   WHERE ({nonzero}) AND {covered}
     AND NOT EXISTS (SELECT 1 FROM ({recount}) c WHERE {on} AND {same})
 ) m"""
@@ -320,13 +320,13 @@ def ledger_recount_problems(conn: SqlConnection) -> dict[str, int]:
     covered = f'r."preferredDate" <= (SELECT "through" FROM {_F})'
     out: dict[str, int] = {}
     periods = int(conn.scalar(_mismatch_sql(
-        d, _periods_recount(d, covered), _P, ("preferredDate", "period"),
+        _periods_recount(d, covered), _P, ("preferredDate", "period"),
         ("heldMinutes", "unsized"))) or 0)
     if periods:
         out[LEDGER_PERIODS] = periods
     if "service" in conn.columns(RESERVATIONS):
         services = int(conn.scalar(_mismatch_sql(
-            d, _services_recount(covered, _service_expr(d)), _S,
+            _services_recount(covered, _service_expr(d)), _S,
             ("preferredDate", "service"), ("held",))) or 0)
         if services:
             out[LEDGER_SERVICES] = services
