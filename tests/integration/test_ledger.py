@@ -20,7 +20,6 @@ import threading
 import time
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -207,8 +206,17 @@ def _writer(url: str, stop: threading.Event, days: list[str], counts: dict[str, 
             conn.raw.execute("PRAGMA busy_timeout = 5000")
         while not stop.is_set():
             n += 1
-            with conn.transaction():  # BEGIN IMMEDIATE on SQLite: waits, never deadlocks
-                _write_some(conn, days, n, seed)
+            try:
+                with conn.transaction():  # BEGIN IMMEDIATE on SQLite
+                    _write_some(conn, days, n, seed)
+            except Exception as exc:
+                # Two writers' transactions that touch the same ledger rows in opposite
+                # orders can deadlock (PostgreSQL aborts one); a busy SQLite file can
+                # refuse. Either way the transaction rolled back whole: nothing to count.
+                if "deadlock" not in str(exc) and "locked" not in str(exc):
+                    raise
+                counts["refused"] = counts.get("refused", 0) + 1
+            time.sleep(0.002)  # an application's pace, not a lock-hogging loop
             counts[f"w{seed}"] = n
 
 
@@ -242,9 +250,17 @@ def test_rows_written_during_the_fill_are_counted_exactly_once(sql_url: str) -> 
                for s in range(3)]
     batches: list[float] = []
 
+    def written() -> int:
+        return sum(v for k, v in counts.items() if k != "refused")
+
     class Counting(StepContext):
         def batch(self) -> None:
+            # After every committed batch, let the writers commit something before the
+            # next one: rows land both behind and ahead of the moving frontier.
             batches.append(time.monotonic())
+            seen, deadline = written(), time.monotonic() + 2
+            while written() == seen and time.monotonic() < deadline:
+                time.sleep(0.001)
 
     with open_sql(sql_url) as conn:
         ctx = Counting(transition="test", progress=lambda _line: None, batch_size=7)
@@ -258,7 +274,7 @@ def test_rows_written_during_the_fill_are_counted_exactly_once(sql_url: str) -> 
             time.sleep(0.2)  # writers running before the first batch
             before = dict(counts)
             fill_ledger_step(conn, ctx)
-            during = {k: counts.get(k, 0) - before.get(k, 0) for k in counts}
+            during = {k: counts.get(k, 0) - before.get(k, 0) for k in counts if k != "refused"}
             time.sleep(0.2)  # and after the last
         finally:
             stop.set()
@@ -266,7 +282,7 @@ def test_rows_written_during_the_fill_are_counted_exactly_once(sql_url: str) -> 
                 w.join()
         # The fill took many batches and the writers wrote while it ran.
         assert len(batches) >= 10, batches
-        assert sum(during.values()) >= 10, during
+        assert sum(during.values()) >= len(batches), during
         assert ledger.fill_done(conn)
         assert ledger.ledger_recount_problems(conn) == {}
         held = conn.scalar('SELECT SUM("held") FROM "slotcap_ledger_services"')
@@ -301,9 +317,8 @@ def test_status_and_validate_recount_the_ledger(sql_url: str) -> None:
 
     # A phase-2 database without its ledger (made before it existed): status names the
     # way out, and that command creates and fills it.
-    with open_sql(sql_url) as conn:
-        with conn.transaction():
-            ledger.drop_ledger(conn)
+    with open_sql(sql_url) as conn, conn.transaction():
+        ledger.drop_ledger(conn)
     where = status(sql_url).location
     assert where.state == "inconsistent"
     assert any("ledger missing" in p and "migrate --to phase2" in p for p in where.problems)

@@ -125,6 +125,14 @@ BEGIN
     -- The fill is running: serialise with its batch (it takes this row FOR UPDATE).
     SELECT f."through" INTO v_through FROM {_F} f FOR SHARE;
   END IF;
+  -- Both sides in (date, period) order, so that two updates moving rows in opposite
+  -- directions lock the ledger rows in the same order (no deadlock between them).
+  IF new_held AND NEW."preferredDate" <= v_through AND (NOT old_held
+     OR (NEW."preferredDate", NEW."period") < (OLD."preferredDate", OLD."period")) THEN
+    PERFORM {_APPLY}(NEW."preferredDate", NEW."period", NEW."estimatedDuration",
+                     NEW."service"::text, 1);
+    new_held := false;
+  END IF;
   IF old_held AND OLD."preferredDate" <= v_through THEN
     PERFORM {_APPLY}(OLD."preferredDate", OLD."period", OLD."estimatedDuration",
                      OLD."service"::text, -1);
