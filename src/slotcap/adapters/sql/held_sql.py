@@ -19,7 +19,8 @@ from slotcap.sql.names import HOLDING_LIST, LEDGER_FILL, LEDGER_PERIODS, SLOT_CO
 
 __all__ = ["LEDGER_HELD", "ledger_calendar_sql", "period_held_sql", "rows_held"]
 
-#: The ledger row of (day, period) — absent means nothing held — and the fill's frontier:
+#: The ledger row of (day, period) — absent means nothing held — and the fill's frontier
+#: (by its primary key: the planner then knows it is one row, and plans two probes):
 #: "unknown" is the row's unsized count, plus 1 where the fill has not reached the date
 #: (both send the store to the full rule over the rows, as a non-zero count does above).
 LEDGER_HELD = f"""
@@ -27,6 +28,7 @@ LEDGER_HELD = f"""
     COALESCE(l."unsized", 0) + CASE WHEN f."through" >= %(day)s THEN 0 ELSE 1 END AS "unknown"
   FROM "{LEDGER_FILL}" f
   LEFT JOIN "{LEDGER_PERIODS}" l ON l."preferredDate" = %(day)s AND l."period" = %(period)s
+  WHERE f."id" = 1
 """
 
 
@@ -46,6 +48,7 @@ LEFT JOIN "clinic_time_slots" t
   ON t."dayOfWeek" = {d.dow('d."day"')} AND {d.text('t."period"')} = p."period"
 LEFT JOIN "{LEDGER_PERIODS}" l
   ON l."preferredDate" = d."day" AND {d.text('l."period"')} = p."period"
+WHERE f."id" = 1
 ORDER BY d."day", p."ord"
 """
 

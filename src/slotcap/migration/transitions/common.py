@@ -12,7 +12,7 @@ from slotcap.migration.backfill import run_backfill
 from slotcap.migration.backfill_report import BackfillProgress, BackfillReport
 from slotcap.migration.ddl import ledger
 from slotcap.migration.ddl.lock_policy import locked
-from slotcap.migration.ddl.names import RESERVATIONS, q
+from slotcap.migration.ddl.names import LEDGER_PERIODS, RESERVATIONS, q
 from slotcap.migration.ddl.rollback import clear_batch
 from slotcap.migration.engine.steps import StepContext, StepPaused
 from slotcap.migration.state import Phase
@@ -162,6 +162,8 @@ def fill_ledger_step(conn: SqlConnection, ctx: StepContext) -> None:
         ctx.batch()
     ctx.detail["batches"] = batches
     if batches:
+        # Fresh statistics: the readers' plans are two primary-key probes from the start.
+        conn.execute(f"ANALYZE {q(LEDGER_PERIODS)}")
         ctx.progress(f"ledger: counted in {batches} batches")
 
 
