@@ -13,11 +13,23 @@ and no row counted there lacks its ``estimatedDuration`` — and otherwise repor
 
 from __future__ import annotations
 
-from slotcap.domain.model import Period
-from slotcap.sql.dialect import SqlDialect
-from slotcap.sql.names import HOLDING_LIST, LEDGER_FILL, LEDGER_PERIODS, SLOT_COLUMNS, qualified
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
-__all__ = ["LEDGER_HELD", "ledger_calendar_sql", "period_held_sql", "rows_held"]
+from slotcap.domain.calendar import day_of_week
+from slotcap.domain.model import ClinicTimeSlot, Period
+from slotcap.ports import CalendarEntry
+from slotcap.sql.dialect import SqlDialect
+from slotcap.sql.names import HOLDING_LIST, LEDGER_FILL, LEDGER_PERIODS
+
+__all__ = [
+    "LEDGER_HELD",
+    "ledger_calendar_entries",
+    "ledger_calendar_sql",
+    "period_held_sql",
+    "rows_held",
+]
 
 #: The ledger row of (day, period) — absent means nothing held — and the fill's frontier
 #: (by its primary key: the planner then knows it is one row, and plans two probes):
@@ -33,24 +45,38 @@ LEDGER_HELD = f"""
 
 
 def ledger_calendar_sql(d: SqlDialect) -> str:
-    # Every date x period of the range, its slot and its ledger row (a primary-key probe
-    # each); the last column counts what the ledger cannot size (see LEDGER_HELD).
-    periods = " UNION ALL ".join(
-        f"SELECT '{p.value}' AS \"period\", {i} AS \"ord\"" for i, p in enumerate(Period)
-    )
+    # The ledger's rows of the range (one primary-key range scan; absent rows hold
+    # nothing), and one row with "unsized" 1 when the fill has not reached the range's
+    # last date. The slots come from the store's catalogue snapshot, as for a check.
     return f"""
-{d.with_keyword} {d.days_cte},
-periods AS ({periods})
-SELECT d."day", p."period", {qualified("t", SLOT_COLUMNS)}, COALESCE(l."heldMinutes", 0),
-  COALESCE(l."unsized", 0) + CASE WHEN f."through" >= d."day" THEN 0 ELSE 1 END
-FROM days d CROSS JOIN periods p CROSS JOIN "{LEDGER_FILL}" f
-LEFT JOIN "clinic_time_slots" t
-  ON t."dayOfWeek" = {d.dow('d."day"')} AND {d.text('t."period"')} = p."period"
-LEFT JOIN "{LEDGER_PERIODS}" l
-  ON l."preferredDate" = d."day" AND {d.text('l."period"')} = p."period"
-WHERE f."id" = 1
-ORDER BY d."day", p."ord"
+SELECT l."preferredDate", {d.text('l."period"')}, l."heldMinutes", l."unsized"
+FROM "{LEDGER_PERIODS}" l
+WHERE l."preferredDate" BETWEEN %(first_day)s AND %(last_day)s
+UNION ALL
+SELECT NULL, NULL, 0, 1 FROM "{LEDGER_FILL}" f
+WHERE f."id" = 1 AND NOT (f."through" >= %(last_day)s)
 """
+
+
+def ledger_calendar_entries(
+    start: dt.date, end: dt.date, rows: Sequence[Sequence[Any]],
+    slots: Mapping[tuple[int, Period], ClinicTimeSlot], date_out: Callable[[Any], dt.date],
+) -> list[CalendarEntry]:
+    """Every date x period of the range from ``ledger_calendar_sql``'s rows (none of
+    them unsized) and the slots of the store's catalogue snapshot."""
+    held = {(date_out(r[0]), r[1]): int(r[2]) for r in rows}
+    out = []
+    for offset in range((end - start).days + 1):
+        day = start + dt.timedelta(days=offset)
+        dow = day_of_week(day)
+        for period in Period:
+            slot = slots.get((dow, period))
+            is_open = slot is not None and slot.is_active
+            out.append(CalendarEntry(
+                day=day, period=period, is_open=is_open,
+                capacity=slot.total_minutes if slot is not None and is_open else 0,
+                booked=held.get((day, period.value), 0)))
+    return out
 
 
 def rows_held() -> str:

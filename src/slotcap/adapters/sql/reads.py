@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import attrs
 
 from slotcap.adapters._closures import closures_for, with_closures
+from slotcap.adapters.sql.held_sql import ledger_calendar_entries
 from slotcap.adapters.sql.rows import closure_of, limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, StoreCore
@@ -234,15 +235,20 @@ class Reads(StoreCore):
             return []
         with self._session() as session:
             st, rows = self._run_with(session, op)
+            entries: list[CalendarEntry] | None = None
             if st.uses_ledger:
-                # The ledger's last column counts what it cannot size (rows without a
-                # duration, dates its fill has not reached): then sum the rows instead.
-                if any(row[-1] for row in rows):
-                    rows = self._run(session, lambda st: (st.calendar_full, params))
+                # The ledger's rows of the range; any that counts a row without a
+                # duration, or dates its fill has not reached: sum the rows instead.
+                if not any(row[3] for row in rows):
+                    entries = ledger_calendar_entries(
+                        start, end, rows, self._catalogue_now(session).slots,
+                        self._dialect.date_out)
                 else:
-                    rows = [row[:-1] for row in rows]
+                    rows = self._run(session, lambda st: (st.calendar_full, params))
+            if entries is None:
+                entries = [self._calendar_entry(row) for row in rows]
             closures = self._closures_now(session)
-        return with_closures([self._calendar_entry(row) for row in rows], closures)
+        return with_closures(entries, closures)
 
     def _calendar_entry(self, row: Row) -> CalendarEntry:
         slot = slot_of(row[2:-1])

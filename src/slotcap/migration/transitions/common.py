@@ -190,4 +190,5 @@ def ensure_ledger(conn: SqlConnection, progress: Callable[[str], None]) -> None:
                 ledger.create_ledger(conn)
         while _fill_one(conn, 1000):
             pass
+        conn.execute(f"ANALYZE {q(LEDGER_PERIODS)}")
         progress("ledger: created and filled")
