@@ -65,17 +65,22 @@ def ledger_calendar_entries(
     """Every date x period of the range from ``ledger_calendar_sql``'s rows (none of
     them unsized) and the slots of the store's catalogue snapshot."""
     held = {(date_out(r[0]), r[1]): int(r[2]) for r in rows}
-    out = []
-    for offset in range((end - start).days + 1):
-        day = start + dt.timedelta(days=offset)
-        dow = day_of_week(day)
+    # (is_open, capacity) per weekday and period, worked out once per call.
+    shape = {}
+    for dow in range(7):
         for period in Period:
             slot = slots.get((dow, period))
             is_open = slot is not None and slot.is_active
-            out.append(CalendarEntry(
-                day=day, period=period, is_open=is_open,
-                capacity=slot.total_minutes if slot is not None and is_open else 0,
-                booked=held.get((day, period.value), 0)))
+            shape[dow, period] = (is_open, slot.total_minutes if slot and is_open else 0)
+    out = []
+    first = day_of_week(start)
+    for offset in range((end - start).days + 1):
+        day = start + dt.timedelta(days=offset)
+        dow = (first + offset) % 7
+        for period in Period:
+            is_open, capacity = shape[dow, period]
+            out.append(CalendarEntry(day=day, period=period, is_open=is_open,
+                                     capacity=capacity, booked=held.get((day, period.value), 0)))
     return out
 
 
