@@ -83,13 +83,20 @@ _PG_APPLY = f"""CREATE OR REPLACE FUNCTION {_APPLY}(
   d DATE, p {q(PERIOD_TYPE)}, minutes INTEGER, code TEXT, sign INTEGER
 ) RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $body$
 BEGIN
-  INSERT INTO {_P} AS l ("preferredDate", "period", "heldMinutes", "unsized")
-  SELECT d, x, sign * COALESCE(minutes, 0), CASE WHEN minutes IS NULL THEN sign ELSE 0 END
-  FROM unnest(CASE WHEN p IS NULL THEN enum_range(NULL::{q(PERIOD_TYPE)})
-                   ELSE ARRAY[p] END) AS x
-  ON CONFLICT ("preferredDate", "period") DO UPDATE
-    SET "heldMinutes" = l."heldMinutes" + excluded."heldMinutes",
-        "unsized" = l."unsized" + excluded."unsized";
+  IF p IS NOT NULL THEN
+    INSERT INTO {_P} AS l ("preferredDate", "period", "heldMinutes", "unsized")
+    VALUES (d, p, sign * COALESCE(minutes, 0), CASE WHEN minutes IS NULL THEN sign ELSE 0 END)
+    ON CONFLICT ("preferredDate", "period") DO UPDATE
+      SET "heldMinutes" = l."heldMinutes" + excluded."heldMinutes",
+          "unsized" = l."unsized" + excluded."unsized";
+  ELSE  -- no period yet: held in both periods of the date
+    INSERT INTO {_P} AS l ("preferredDate", "period", "heldMinutes", "unsized")
+    SELECT d, x, sign * COALESCE(minutes, 0), CASE WHEN minutes IS NULL THEN sign ELSE 0 END
+    FROM unnest(enum_range(NULL::{q(PERIOD_TYPE)})) AS x
+    ON CONFLICT ("preferredDate", "period") DO UPDATE
+      SET "heldMinutes" = l."heldMinutes" + excluded."heldMinutes",
+          "unsized" = l."unsized" + excluded."unsized";
+  END IF;
   IF code IS NOT NULL THEN
     INSERT INTO {_S} AS l ("preferredDate", "service", "held") VALUES (d, code, sign)
     ON CONFLICT ("preferredDate", "service") DO UPDATE SET "held" = l."held" + excluded."held";
@@ -97,7 +104,16 @@ BEGIN
 END
 $body$"""
 
-_PG_SYNC = f"""CREATE OR REPLACE FUNCTION {_SYNC}() RETURNS trigger
+def _pg_sync(filling: bool) -> str:
+    """The trigger's function. While the fill runs it reads the frontier (``FOR SHARE``:
+    see the module docstring); the fill's last batch replaces it with the version for a
+    complete ledger, which reads nothing but the row (one query less per write)."""
+    frontier = f"""SELECT f."through" INTO v_through FROM {_F} f;
+  IF v_through IS DISTINCT FROM 'infinity'::date THEN
+    -- The fill is running: serialise with its batch (it takes this row FOR UPDATE).
+    SELECT f."through" INTO v_through FROM {_F} f FOR SHARE;
+  END IF;""" if filling else "v_through := 'infinity'::date;  -- the ledger is complete"
+    return f"""CREATE OR REPLACE FUNCTION {_SYNC}() RETURNS trigger
 LANGUAGE plpgsql SET search_path FROM CURRENT AS $body$
 DECLARE
   old_held BOOLEAN := false;
@@ -120,11 +136,7 @@ BEGIN
      AND NEW."service" IS NOT DISTINCT FROM OLD."service" THEN
     RETURN NULL;
   END IF;
-  SELECT f."through" INTO v_through FROM {_F} f;
-  IF v_through IS DISTINCT FROM 'infinity'::date THEN
-    -- The fill is running: serialise with its batch (it takes this row FOR UPDATE).
-    SELECT f."through" INTO v_through FROM {_F} f FOR SHARE;
-  END IF;
+  {frontier}
   -- Both sides in (date, period) order, so that two updates moving rows in opposite
   -- directions lock the ledger rows in the same order (no deadlock between them).
   IF new_held AND NEW."preferredDate" <= v_through AND (NOT old_held
@@ -193,7 +205,7 @@ def create_ledger(conn: SqlConnection) -> None:
     if d is Dialect.POSTGRES:
         conn.execute(f"LOCK TABLE {_R} IN SHARE ROW EXCLUSIVE MODE")
         conn.execute(_PG_APPLY)
-        conn.execute(_PG_SYNC)
+        conn.execute(_pg_sync(filling=_frontier(conn) != DONE[d]))
         conn.execute(f"DROP TRIGGER IF EXISTS {q(LEDGER_TRIGGERS[0])} ON {_R}")
         conn.execute(
             f"CREATE TRIGGER {q(LEDGER_TRIGGERS[0])} AFTER INSERT OR UPDATE OR DELETE "
@@ -297,6 +309,8 @@ def fill_batch(conn: SqlConnection, batch: int) -> bool:
             'ON CONFLICT ("preferredDate", "service") DO UPDATE SET "held" = excluded."held"',
             params)
     conn.execute(f'UPDATE {_F} SET "through" = {_bound(d, "hi")}', params)
+    if hi == DONE[d] and d is Dialect.POSTGRES:
+        conn.execute(_pg_sync(filling=False))  # the frontier is never read again
     return True
 
 
