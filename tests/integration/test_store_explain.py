@@ -6,7 +6,9 @@ answer: one probe of the date's held rows), the booking's (the same two probes w
 service and slot rows) and the full rule both fall back to when that count is not 0 —
 must probe an index on (preferredDate, period) and never scan the table, with the
 parameters bound (a custom plan) and as the generic plan a prepared statement may switch
-to after five executions (psycopg prepares after five too)."""
+to after five executions (psycopg prepares after five too). With phase 2's ledger (which
+the store helpers' databases have) the check's and the booking's statements probe the
+ledger's primary key instead and read no reservation."""
 
 from __future__ import annotations
 
