@@ -20,7 +20,8 @@ transaction per batch. ``through`` is :data:`DONE` once every date is counted. O
 PostgreSQL a writer reads the frontier ``FOR SHARE`` while the fill runs and the fill
 takes it ``FOR UPDATE``: a write is then either counted by the batch (committed before
 the batch's snapshot) or applied by its trigger after the batch (the frontier it reads
-has moved past its date) — never both, never neither.
+has moved past its date) — never both, never neither. The last batch installs the
+function for a complete ledger, which reads no frontier.
 """
 
 # Identifiers come from constants; every value is bound (S608).
