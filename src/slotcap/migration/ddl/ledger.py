@@ -51,6 +51,7 @@ __all__ = [
     "fill_batch",
     "fill_done",
     "ledger_recount_problems",
+    "lock_ledger",
 ]
 
 #: The frontier before any date is counted, and once every date is (per dialect).
@@ -217,9 +218,21 @@ def create_ledger(conn: SqlConnection) -> None:
         conn.execute(sql)
 
 
+def lock_ledger(conn: SqlConnection) -> None:
+    """PostgreSQL: take the ledger's tables ``ACCESS EXCLUSIVE`` — *before* any strong
+    lock on reservations in the same transaction. A booking reads the ledger first and
+    inserts into reservations second; the other order would deadlock with it (the step
+    holding reservations, the booking holding the ledger) until a lock timeout."""
+    present = [t for t in LEDGER_TABLES if t in conn.tables()]
+    if conn.dialect is Dialect.POSTGRES and present:
+        conn.execute(f"LOCK TABLE {q(*present)} IN ACCESS EXCLUSIVE MODE")
+
+
 def drop_ledger(conn: SqlConnection) -> None:
-    """Triggers, functions and tables, each ``IF EXISTS`` (any partial state)."""
+    """Triggers, functions and tables, each ``IF EXISTS`` (any partial state); on
+    PostgreSQL the ledger's tables locked first (:func:`lock_ledger`)."""
     if conn.dialect is Dialect.POSTGRES:
+        lock_ledger(conn)
         if RESERVATIONS in conn.tables():
             conn.execute(f"DROP TRIGGER IF EXISTS {q(LEDGER_TRIGGERS[0])} ON {_R}")
         conn.execute(f"DROP FUNCTION IF EXISTS {_SYNC}()")

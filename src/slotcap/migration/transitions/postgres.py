@@ -15,7 +15,7 @@ from __future__ import annotations
 from slotcap.migration.ddl import archive as archive
 from slotcap.migration.ddl import postgres as pg
 from slotcap.migration.ddl import rollback as rb
-from slotcap.migration.ddl.ledger import drop_ledger
+from slotcap.migration.ddl.ledger import drop_ledger, lock_ledger
 from slotcap.migration.ddl.names import (
     CK_DURATION,
     FK_SERVICE,
@@ -95,8 +95,9 @@ def _drop_read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
 
 
 def _drop_new_columns(conn: SqlConnection, ctx: StepContext) -> None:
+    lock_ledger(conn)  # normally gone already; locked before reservations if not
     pg.lock_table(conn, "ACCESS EXCLUSIVE")
-    drop_ledger(conn)  # its trigger reads the new columns (normally gone already)
+    drop_ledger(conn)  # its trigger reads the new columns
     conn.execute(
         f"ALTER TABLE {_R} DROP CONSTRAINT IF EXISTS {q(FK_SERVICE)}, "
         f"DROP CONSTRAINT IF EXISTS {q(CK_DURATION)}, "

@@ -214,6 +214,7 @@ def _contracted_held_index(conn: SqlConnection, ctx: StepContext) -> None:
 def _contract(conn: SqlConnection, ctx: StepContext) -> None:
     """Catalogue only (plus the few limits rows): the archive is complete already and
     the trigger kept it so; no copy and no count under ACCESS EXCLUSIVE."""
+    ledger.lock_ledger(conn)  # before reservations: the order a booking takes them in
     pg.lock_table(conn, "ACCESS EXCLUSIVE")
     if LIMITS in conn.tables():
         archive.archive_limits(conn)
