@@ -21,16 +21,22 @@ __all__ = ["contract", "expand", "legacy_insert"]
 
 def expand(url: str) -> None:
     """Phase 1 on a legacy database (created from the reference DDL), plus phase 2's
-    read indexes (the plan's two reservation indexes and the held-rows partial index)."""
+    read indexes (the plan's two reservation indexes and the held-rows partial index)
+    and its ledger of held load."""
     try:
         from slotcap.migration.phases import create_read_indexes, migrate
     except ImportError:
         with open_sql(url) as conn:
             _fallback_phase1(conn)
         return
+    from slotcap.migration.transitions.common import ensure_ledger
+
     migrate(url, to="phase1")
     with open_sql(url) as conn:
         create_read_indexes(conn)
+        # Phase 2's ledger too (its triggers keep it from here on): the stores read
+        # availability from it, as they do in phase 2 and 3.
+        ensure_ledger(conn, lambda _line: None)
 
 
 def contract(url: str) -> None:

@@ -25,6 +25,7 @@ from slotcap.migration.catalog import Catalog
 from slotcap.migration.ddl.names import IDX_HELD, IDX_HELD_CONTRACTED, READ_INDEXES
 from slotcap.ports import SchemaState
 from slotcap.sql import open_sql
+from slotcap.sql.names import LEDGER_TABLES
 
 TABLES = ("reservations", "service_reservation_limits")
 #: The legacy "service" column in an index definition (either engine's quoting).
@@ -158,10 +159,16 @@ def test_phase2_then_rollback_restores_exactly_the_phase1_rows(seeded_url: str) 
         # The phase-3 application writes both sides; the rollback must keep its row.
         dual_insert(conn, "dual_1")
         cat2 = snapshot(conn)
-    # Phase 2's only schema change: the read indexes, built after the backfill.
-    assert set(cat2.indexes) - set(cat1.indexes) == set(READ_INDEXES)
-    assert cat2.tables == cat1.tables and cat2.columns == cat1.columns
-    assert cat2.constraints == cat1.constraints and cat2.enums == cat1.enums
+    # Phase 2's schema changes: the read indexes, built after the backfill, and the
+    # ledger (its tables, their keys, its triggers on reservations).
+    ledger = set(LEDGER_TABLES)
+    assert {n for n in set(cat2.indexes) - set(cat1.indexes)
+            if cat2.indexes[n][0] not in ledger} == set(READ_INDEXES)
+    assert set(cat2.tables) - set(cat1.tables) == ledger
+    assert {k: v for k, v in cat2.columns.items() if k[0] not in ledger} == cat1.columns
+    assert {k: v for k, v in cat2.constraints.items() if k[0] not in ledger} \
+        == cat1.constraints and cat2.enums == cat1.enums
+    assert {t for t, _d in cat2.triggers.values()} == {"reservations"}
     assert status(seeded_url).phase is Phase.PHASE2
     # Idempotent: the catch-up run finds the indexes in place and changes nothing.
     assert migrate(seeded_url, to="phase2").ok

@@ -6,7 +6,9 @@ answer: one probe of the date's held rows), the booking's (the same two probes w
 service and slot rows) and the full rule both fall back to when that count is not 0 —
 must probe an index on (preferredDate, period) and never scan the table, with the
 parameters bound (a custom plan) and as the generic plan a prepared statement may switch
-to after five executions (psycopg prepares after five too)."""
+to after five executions (psycopg prepares after five too). With phase 2's ledger (which
+the store helpers' databases have) the check's and the booking's statements probe the
+ledger's primary key instead and read no reservation."""
 
 from __future__ import annotations
 
@@ -26,7 +28,10 @@ INDEX = "reservations_preferredDate_period_status_idx"
 # Phase 2 also builds a partial covering index of the held rows on (preferredDate,
 # period); the planner may prefer it for the same probes, which is just as good.
 HELD_INDEXES = ("reservations_held_preferredDate_period_idx",)
-PROBE_INDEXES = (INDEX, *HELD_INDEXES)
+# With phase 2's ledger the check's and the booking's statements are one primary-key
+# probe of its (date, period) row instead (the full rule still probes the rows).
+LEDGER_PK = "slotcap_ledger_periods_pkey"
+PROBE_INDEXES = (INDEX, *HELD_INDEXES, LEDGER_PK)
 ROWS = 200_000
 
 # Day d of 2025 gets the rows g = d + 365 k; k % 60 picks status, period and completeness.
@@ -113,10 +118,12 @@ def test_period_facts_probes_the_period_index_at_200k_rows(pg_url: str) -> None:
             assert fallback_params == full_params
             assert len({fast, locked, full}) == 3
             _check_plans(conn, "period_facts", fast, params, probes=1)
-            _check_plans(conn, "period_facts_booking", locked, full_params)
+            _check_plans(conn, "period_facts_booking", locked, full_params, probes=1)
             _check_plans(conn, "period_facts_full", full, full_params)
             (row,) = conn.execute(locked, full_params).fetchall()
             assert (row[0], row[1]) == (700, 10), row[:2]
+            plans = "\n".join(r[0] for r in conn.execute("EXPLAIN " + fast, params))
+            assert LEDGER_PK in plans and "reservations" not in plans, plans
 
             # This date has legacy rows without period: the common-case statement counts
             # them (its sum alone would be short), so the store falls back to the full rule.

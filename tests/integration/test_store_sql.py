@@ -353,23 +353,27 @@ def test_sqlite_period_facts_uses_the_period_index(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'plan.db'}"
     build_sql_database(url)
     store = SqliteStore.open(tmp_path / "plan.db")
-    sql, params = store.period_facts_statement(MONDAY, M, "SKIN_CARE")
-    locked, locked_params = store.period_facts_booking_statement(MONDAY, M, "SKIN_CARE")
+    statements = [
+        store.period_facts_statement(MONDAY, M, "SKIN_CARE"),
+        store.period_facts_booking_statement(MONDAY, M, "SKIN_CARE"),
+        store.period_facts_fallback_statement(MONDAY, M, "SKIN_CARE"),
+    ]
     conn = sqlite3.connect(tmp_path / "plan.db")
-    plan = "\n".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
-    locked_plan = "\n".join(
-        r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {locked}", locked_params)
+    plan, locked_plan, full_plan = (
+        "\n".join(r[-1] for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params))
+        for sql, params in statements
     )
     conn.close()
     store.close()
-    # The check's statement: one search of the date's held rows by a (preferredDate,
-    # period) index (phase 2's partial held-rows index when it exists); the booking's:
-    # both probes (period = P, period IS NULL) on the period index.
-    assert "SEARCH r USING" in plan, plan
-    assert any(i in plan for i in ("reservations_preferredDate_period_status_idx",
-                                   "reservations_held_preferredDate_period_idx")), plan
-    assert locked_plan.count("reservations_preferredDate_period_status_idx") == 2, locked_plan
-    assert "SCAN r" not in plan + locked_plan, plan + locked_plan
+    # With phase 2's ledger the check's and the booking's statements are one primary-key
+    # search of the ledger (and the one-row frontier), never the reservations; the full
+    # rule, run when the ledger cannot size a row, probes the period index twice
+    # (period = P, period IS NULL).
+    ledger_pk = "SEARCH l USING INDEX sqlite_autoindex_slotcap_ledger_periods_1"
+    assert ledger_pk in plan and ledger_pk in locked_plan, plan + locked_plan
+    assert " r " not in plan + locked_plan, plan + locked_plan
+    assert full_plan.count("reservations_preferredDate_period_status_idx") == 2, full_plan
+    assert "SCAN r" not in full_plan, full_plan
 
 
 def test_held_term_is_phase_2_partial_index_predicate() -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from slotcap.migration.catalog import Catalog, snapshot
+from slotcap.migration.ddl.ledger import fill_done, ledger_recount_problems
 from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     ARCHIVE_LIMITS,
@@ -32,6 +33,8 @@ from slotcap.migration.ddl.names import (
     IDX_PERIOD,
     IDX_SERVICE,
     JOURNAL,
+    LEDGER_TABLES,
+    LEDGER_TRIGGERS,
     LEGACY_COLUMNS,
     LIMITS,
     NEW_COLUMNS,
@@ -56,6 +59,7 @@ __all__ = [
     "Location",
     "command_to",
     "expected_problems",
+    "ledger_problems",
     "locate",
 ]
 
@@ -134,7 +138,18 @@ def expected_problems(cat: Catalog, phase: Phase) -> list[str]:
     helper = sorted(n for (_t, n) in cat.constraints
                     if n.startswith("slotcap_") and n.endswith("_not_null"))
     need(not helper, f"helper constraints {helper}")
-    need(not cat.triggers, f"triggers {sorted(cat.triggers)}")
+    # The ledger (phase 2, ddl/ledger.py): its tables and triggers, and no others.
+    ledger_triggers = set(LEDGER_TRIGGERS[:1] if pg_side else LEDGER_TRIGGERS)
+    ledger_tables = [t for t in LEDGER_TABLES if t in cat.tables]
+    if phase is Phase.PHASE2:
+        need(ledger_tables == list(LEDGER_TABLES) and ledger_triggers <= set(cat.triggers),
+             f"ledger missing (have tables {ledger_tables}, triggers "
+             f"{sorted(ledger_triggers & set(cat.triggers))}): run slotcap migrate --to phase2")
+        other = sorted(set(cat.triggers) - ledger_triggers)
+        need(not other, f"triggers {other}")
+    else:
+        need(not ledger_tables, f"ledger tables present {ledger_tables}")
+        need(not cat.triggers, f"triggers {sorted(cat.triggers)}")
     legacy_cols = [c for c in LEGACY_COLUMNS if c in cols]
     new_cols = [c for c in NEW_COLUMNS if c in cols]
     archives = [t for t in (ARCHIVE_LEGACY, ARCHIVE_LIMITS, ARCHIVE_SCHEMA) if t in cat.tables]
@@ -188,6 +203,15 @@ def expected_problems(cat: Catalog, phase: Phase) -> list[str]:
     return out
 
 
+def ledger_problems(conn: SqlConnection) -> list[str]:
+    """The ledger of a phase-2 database against a recount of the reservations, row for
+    row (one statement per ledger table: one snapshot of both sides)."""
+    if not fill_done(conn):
+        return ["ledger not completely filled: run slotcap migrate --to phase2"]
+    return [f"ledger {table}: {n} row(s) differ from a recount of reservations"
+            for table, n in ledger_recount_problems(conn).items()]
+
+
 def locate(conn: SqlConnection, *, catalog: Catalog | None = None) -> Location:
     """The one answer to "where is this database" (see the module docstring)."""
     pending = open_transition(conn)
@@ -209,6 +233,8 @@ def locate(conn: SqlConnection, *, catalog: Catalog | None = None) -> Location:
     phase = Phase.LEGACY if row is None else row.phase
     cat = catalog if catalog is not None else snapshot(conn)
     problems = expected_problems(cat, phase)
+    if phase is Phase.PHASE2 and not problems:
+        problems.extend(ledger_problems(conn))
     if row is None and STATE in cat.tables:
         problems.append(f"{STATE} exists but records no settled phase")
     if problems:

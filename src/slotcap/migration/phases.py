@@ -43,6 +43,7 @@ from slotcap.migration.transitions import transition
 from slotcap.migration.transitions.common import (
     backfill_detail,
     backfill_step,
+    ensure_ledger,
     paused_message,
     unfilled,
 )
@@ -176,6 +177,7 @@ def _catch_up_phase2(
     report.steps.append(StepResult("backfill", time.monotonic() - started, ctx.detail))
     report.backfill = ctx.backfill
     create_read_indexes(conn, say)
+    ensure_ledger(conn, say)
     result = validate(conn, phase=Phase.PHASE2)
     report.validation = result
     report.needs_review = result.needs_review

@@ -18,6 +18,10 @@ __all__ = [
     "COMMON_RESERVATION_COLUMNS",
     "HOLDING_LIST",
     "IDEMPOTENCY_KEYS",
+    "LEDGER_FILL",
+    "LEDGER_PERIODS",
+    "LEDGER_SERVICES",
+    "LEDGER_TABLES",
     "LEGACY_COLUMNS",
     "LIMIT_COLUMNS",
     "NEW_COLUMNS",
@@ -38,6 +42,14 @@ RESERVATIONS = "reservations"
 #: artifact, so no rollback drops it.
 IDEMPOTENCY_KEYS = "slotcap_idempotency_keys"
 
+#: The ledger of held load (phase 2 and 3; docs/capacity.md "The ledger"), kept by
+#: triggers on reservations: per (date, period) held minutes and unsized rows, per
+#: (date, legacy service) held rows, and the fill's frontier.
+LEDGER_PERIODS = "slotcap_ledger_periods"
+LEDGER_SERVICES = "slotcap_ledger_services"
+LEDGER_FILL = "slotcap_ledger_fill"
+LEDGER_TABLES: tuple[str, ...] = (LEDGER_PERIODS, LEDGER_SERVICES, LEDGER_FILL)
+
 #: The tables the stores read.
 STORE_TABLES: tuple[str, ...] = (
     RESERVATIONS,
@@ -47,6 +59,8 @@ STORE_TABLES: tuple[str, ...] = (
     # Phase 1's closures and settings: read where present, never required.
     "clinic_closures",
     "clinic_settings",
+    # The ledger: read where present (and filled), else the rows are summed.
+    *LEDGER_TABLES,
 )
 
 CLOSURE_COLUMNS: tuple[str, ...] = (

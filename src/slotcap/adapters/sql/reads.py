@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import attrs
 
 from slotcap.adapters._closures import closures_for, with_closures
+from slotcap.adapters.sql.held_sql import ledger_calendar_entries
 from slotcap.adapters.sql.rows import closure_of, limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, StoreCore
@@ -233,9 +234,21 @@ class Reads(StoreCore):
             self._check(self._require_minutes_rule)
             return []
         with self._session() as session:
-            rows = self._run(session, op)
+            st, rows = self._run_with(session, op)
+            entries: list[CalendarEntry] | None = None
+            if st.uses_ledger:
+                # The ledger's rows of the range; any that counts a row without a
+                # duration, or dates its fill has not reached: sum the rows instead.
+                if not any(row[3] for row in rows):
+                    entries = ledger_calendar_entries(
+                        start, end, rows, self._catalogue_now(session).slots,
+                        self._dialect.date_out)
+                else:
+                    rows = self._run(session, lambda st: (st.calendar_full, params))
+            if entries is None:
+                entries = [self._calendar_entry(row) for row in rows]
             closures = self._closures_now(session)
-        return with_closures([self._calendar_entry(row) for row in rows], closures)
+        return with_closures(entries, closures)
 
     def _calendar_entry(self, row: Row) -> CalendarEntry:
         slot = slot_of(row[2:-1])

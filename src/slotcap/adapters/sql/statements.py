@@ -17,6 +17,12 @@ from collections.abc import Sequence
 
 import attrs
 
+from slotcap.adapters.sql.held_sql import (
+    LEDGER_HELD,
+    ledger_calendar_sql,
+    period_held_sql,
+    rows_held,
+)
 from slotcap.domain.model import Period
 from slotcap.ports import SchemaState
 from slotcap.sql.catalog import Catalog, reservations_state
@@ -25,6 +31,7 @@ from slotcap.sql.names import (
     CLOSURE_COLUMNS,
     COMMON_RESERVATION_COLUMNS,
     HOLDING_LIST,
+    LEDGER_TABLES,
     LEGACY_COLUMNS,
     LIMIT_COLUMNS,
     NEW_COLUMNS,
@@ -62,6 +69,12 @@ class SchemaInfo:
 
     def has(self, table: str, column: str) -> bool:
         return (table, column) in self.columns
+
+    @functools.cached_property
+    def has_ledger(self) -> bool:
+        """Phase 2's ledger of held load is there (its tables; its triggers come in the
+        same transaction): availability reads it instead of summing rows."""
+        return all(self.has_table(t) for t in LEDGER_TABLES)
 
     @functools.cached_property
     def state(self) -> SchemaState:
@@ -105,6 +118,12 @@ class Statements:
     #: booking runs (the catalogue comes from the store's snapshot).
     period_held: str
     daily_facts: str
+    #: Whether ``period_facts``, ``period_held`` and ``calendar`` read the ledger (their
+    #: "unknown" count is then also 1 for a date the ledger's fill has not reached).
+    uses_ledger: bool
+    #: The calendar summed over the rows: the fallback of a ledger ``calendar`` that
+    #: reports rows it cannot size (or the calendar itself without a ledger).
+    calendar_full: str
     #: ``daily_facts`` and the insert in one statement (None where the dialect runs
     #: the two under its write lock, or the count rule cannot run).
     insert_within_limit: str | None
@@ -188,42 +207,17 @@ _CLOSURE_CANDIDATES = """, (
 """
 
 
-def _period_facts_fast_sql(closures: bool = False) -> str:
+def _period_facts_fast_sql(closures: bool = False, held: str | None = None) -> str:
     # The common case, once the backfill has filled every row: SUM(estimatedDuration) of
     # the period's held rows (the period index INCLUDEs it) and a count of the rows the
     # sum cannot answer — the period's held rows without a duration and the date's held
     # rows without a period — each an index probe. When that count is not 0 the store
-    # runs the full statement instead; the answer is the same either way.
-    holding = f'r."status" IN {HOLDING_LIST}'
+    # runs the full statement instead; the answer is the same either way. ``held``: the
+    # ledger's row instead of the sum (phase 2, ledger_sql.LEDGER_HELD).
     return f"""
 SELECT held."minutes", held."unknown", {qualified("s", SERVICE_COLUMNS)}, \
 {qualified("t", SLOT_COLUMNS)}{_CLOSURE_CANDIDATES if closures else ""}
-FROM (
-  SELECT COALESCE(SUM(r."estimatedDuration"), 0) AS "minutes",
-    COUNT(CASE WHEN r."estimatedDuration" IS NULL THEN 1 END) + (
-      SELECT COUNT(*) FROM "reservations" n
-      WHERE n."preferredDate" = %(day)s AND n."period" IS NULL AND n."status" IN {HOLDING_LIST}
-    ) AS "unknown"
-  FROM "reservations" r
-  WHERE r."preferredDate" = %(day)s AND r."period" = %(period)s AND {holding}
-) held{_FACTS_JOINS}"""
-
-
-def _period_held_sql() -> str:
-    # The check's statement (outside a booking): the common case's held minutes and a
-    # count of the rows that sum cannot answer (the period's held rows without a
-    # duration, the date's held rows without a period), without the service and slot
-    # rows — the store serves those from its catalogue snapshot (``Reads._catalogue_now``).
-    # One probe of the date's held rows, both periods and none (at most a few dozen):
-    # with phase 2's partial held-rows index an index-only scan of just those; one plan
-    # node instead of two probes and an InitPlan.
-    return f"""
-SELECT COALESCE(SUM(CASE WHEN r."period" = %(period)s THEN r."estimatedDuration" END), 0),
-  COUNT(CASE WHEN r."period" IS NULL
-    OR (r."period" = %(period)s AND r."estimatedDuration" IS NULL) THEN 1 END)
-FROM "reservations" r
-WHERE r."preferredDate" = %(day)s AND r."status" IN {HOLDING_LIST}
-"""
+FROM ({held or rows_held()}) held{_FACTS_JOINS}"""
 
 
 def _held_count() -> str:
@@ -312,19 +306,23 @@ def build_statements(d: SqlDialect, schema: SchemaInfo) -> Statements:
     slot_write = (*SLOT_COLUMNS, "totalMinutes", "createdAt", "updatedAt")
     limit_write = (*LIMIT_COLUMNS, "createdAt", "updatedAt")
     q = d.native
+    closures = schema.has_table("clinic_closures")
+    ledger = schema.has_ledger
     return Statements(
         schema=schema,
         state=schema.state,
-        period_facts=q(_period_facts_fast_sql(schema.has_table("clinic_closures"))),
+        period_facts=q(_period_facts_fast_sql(closures, LEDGER_HELD if ledger else None)),
         period_facts_full=q(_period_facts_sql(d, schema)),
-        period_held=q(_period_held_sql()),
+        period_held=q(LEDGER_HELD if ledger else period_held_sql()),
         daily_facts=q(_daily_facts_sql()),
+        uses_ledger=ledger,
+        calendar_full=q(_calendar_sql(d, schema)),
         insert_within_limit=(
             q(_insert_within_limit_sql(res_cols))
             if d.insert_in_cte and schema.state.has_legacy_columns
             else None
         ),
-        calendar=q(_calendar_sql(d, schema)),
+        calendar=q(ledger_calendar_sql(d) if ledger else _calendar_sql(d, schema)),
         reservation_columns=res_cols,
         select_reservation=q(
             f'SELECT {qualified("r", res_cols)} FROM "reservations" r WHERE r."id" = %(id)s'

@@ -13,6 +13,7 @@ from typing import Final
 from slotcap.domain import schema_state
 from slotcap.sql import names as sql_names
 from slotcap.sql import quote_ident
+from slotcap.sql.names import LEDGER_FILL, LEDGER_PERIODS, LEDGER_SERVICES, LEDGER_TABLES
 
 __all__ = [
     "ARCHIVE_LEGACY",
@@ -32,6 +33,12 @@ __all__ = [
     "IDX_SERVICE",
     "JOURNAL",
     "KEPT_TABLES",
+    "LEDGER_FILL",
+    "LEDGER_FUNCTIONS",
+    "LEDGER_PERIODS",
+    "LEDGER_SERVICES",
+    "LEDGER_TABLES",
+    "LEDGER_TRIGGERS",
     "LEGACY_COLUMNS",
     "LIMITS",
     "NEW_COLUMNS",
@@ -69,6 +76,11 @@ ARCHIVE_SCHEMA: Final = "slotcap_archive_schema"
 IDEMPOTENCY_KEYS: Final = sql_names.IDEMPOTENCY_KEYS
 #: Tables every phase keeps as they are (``migrate status`` lists those present).
 KEPT_TABLES: Final = (IDEMPOTENCY_KEYS,)
+#: The ledger (phase 2): its tables come from slotcap.sql.names (the stores read them).
+#: PostgreSQL keeps it with one row trigger and two functions (the trigger's, and the
+#: helper applying one row's share); SQLite with three triggers (insert/update/delete).
+LEDGER_FUNCTIONS: Final = ("slotcap_ledger_sync", "slotcap_ledger_apply")
+LEDGER_TRIGGERS: Final = ("slotcap_ledger_sync", "slotcap_ledger_update", "slotcap_ledger_delete")
 
 #: PostgreSQL enum types (Prisma's names).
 PERIOD_TYPE: Final = "Period"

@@ -20,6 +20,7 @@ from typing import Any
 
 from slotcap.errors import MigrationError
 from slotcap.migration.ddl import archive as archive
+from slotcap.migration.ddl.ledger import drop_ledger
 from slotcap.migration.ddl.names import (
     CK_DURATION,
     CK_PERIOD,
@@ -117,6 +118,7 @@ def _null_counts(conn: SqlConnection) -> dict[str, int]:
 
 def contract_sqlite(conn: SqlConnection) -> dict[str, Any]:
     """The whole SQLite contract, inside the caller's (IMMEDIATE) transaction."""
+    drop_ledger(conn)  # counts by the legacy "service" column; phase 4 has no ledger
     if not _require_columns(conn):
         return {"note": "already contracted"}
     nulls = {c: n for c, n in _null_counts(conn).items() if n}

@@ -29,6 +29,8 @@ from slotcap.migration.ddl.names import (
     IDX_PERIOD,
     IDX_SERVICE,
     JOURNAL,
+    LEDGER_TABLES,
+    LEDGER_TRIGGERS,
     LIMITS,
     PERIOD_TYPE,
     RESERVATIONS,
@@ -274,6 +276,9 @@ _WHY_TABLE = "slotcap's own bookkeeping; not for the application"
 _WHY_INCLUDE = "INCLUDE columns (covering index) cannot be written in Prisma"
 _WHY_PARTIAL = "a partial index (WHERE) and INCLUDE columns cannot be written in Prisma"
 _WHY_CHECK = "Prisma has no CHECK constraints (it neither creates nor drops them)"
+_WHY_LEDGER = ("the ledger of held load, kept by slotcap's trigger on reservations; "
+               "the application never writes it")
+_WHY_TRIGGER = "Prisma has no triggers; this one keeps slotcap's ledger (phase 2 and 3)"
 
 _CHECKS = (
     (SERVICES, "services_durationMinutes_check"),
@@ -308,6 +313,9 @@ def not_expressed(phase: str) -> tuple[NotExpressed, ...]:
     held = IDX_HELD_CONTRACTED if phase == "phase4" else IDX_HELD
     items = [NotExpressed("table", t, t, _WHY_TABLE) for t, phases in OWN_TABLES
              if phase in phases]
+    if phase == "phase2":  # phase 4 drops the ledger with the legacy "service" column
+        items += [NotExpressed("table", t, t, _WHY_LEDGER) for t in LEDGER_TABLES]
+        items.append(NotExpressed("trigger", RESERVATIONS, LEDGER_TRIGGERS[0], _WHY_TRIGGER))
     items += [
         NotExpressed("index", RESERVATIONS, IDX_PERIOD, _WHY_INCLUDE),
         NotExpressed("index", RESERVATIONS, held, _WHY_PARTIAL),

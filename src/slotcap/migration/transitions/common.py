@@ -10,18 +10,24 @@ from slotcap.errors import MigrationError
 from slotcap.migration import state
 from slotcap.migration.backfill import run_backfill
 from slotcap.migration.backfill_report import BackfillProgress, BackfillReport
-from slotcap.migration.ddl.names import RESERVATIONS, q
+from slotcap.migration.ddl import ledger
+from slotcap.migration.ddl.lock_policy import locked
+from slotcap.migration.ddl.names import LEDGER_PERIODS, RESERVATIONS, q
 from slotcap.migration.ddl.rollback import clear_batch
 from slotcap.migration.engine.steps import StepContext, StepPaused
 from slotcap.migration.state import Phase
 from slotcap.migration.validation import ValidationReport, validate
-from slotcap.sql import SqlConnection
+from slotcap.sql import Dialect, SqlConnection
 
 __all__ = [
     "backfill_step",
     "batch_lines",
     "check_step",
     "clear_journal_step",
+    "create_ledger_step",
+    "drop_ledger_step",
+    "ensure_ledger",
+    "fill_ledger_step",
     "unfilled",
     "validate_phase2_step",
 ]
@@ -130,3 +136,60 @@ def clear_journal_step(conn: SqlConnection, ctx: StepContext) -> None:
         ctx.batch()
     ctx.detail["cleared_rows"] = cleared
     ctx.progress(f"rollback phase 2: cleared {cleared} backfilled rows")
+
+
+# -- the ledger (phase 2) ------------------------------------------------------------------
+
+
+def create_ledger_step(conn: SqlConnection, ctx: StepContext) -> None:
+    """Atomic: the ledger's tables, its frontier row and its triggers (catalogue only;
+    CREATE TRIGGER's SHARE ROW EXCLUSIVE on PostgreSQL, under the lock policy)."""
+    ledger.create_ledger(conn)
+
+
+def drop_ledger_step(conn: SqlConnection, ctx: StepContext) -> None:
+    """Atomic: triggers first, then the tables (any partial state of the two above)."""
+    ledger.drop_ledger(conn)
+
+
+def fill_ledger_step(conn: SqlConnection, ctx: StepContext) -> None:
+    """Count the dates the triggers do not cover yet, batch by batch (each batch one
+    short transaction that moves the frontier; resumable: a killed run resumes at the
+    frontier). Writers during the fill are counted exactly once (ddl/ledger.py)."""
+    batches = 0
+    while _fill_one(conn, ctx.batch_size):
+        batches += 1
+        ctx.batch()
+    ctx.detail["batches"] = batches
+    if batches and conn.dialect is Dialect.POSTGRES:
+        # Fresh statistics: the readers' plans are two primary-key probes from the start.
+        conn.execute(f"ANALYZE {q(LEDGER_PERIODS)}")
+        ctx.progress(f"ledger: counted in {batches} batches")
+
+
+def _fill_one(conn: SqlConnection, batch_size: int) -> bool:
+    def work(c: SqlConnection) -> bool:
+        return ledger.fill_batch(c, batch_size)
+
+    if conn.dialect is Dialect.POSTGRES:
+        # The frontier row FOR UPDATE waits for writers in flight (their triggers hold
+        # it FOR SHARE) and would queue new ones: a short lock_timeout and retries.
+        return locked(conn, work, what="lock the ledger's fill frontier")
+    with conn.transaction():
+        return work(conn)
+
+
+def ensure_ledger(conn: SqlConnection, progress: Callable[[str], None]) -> None:
+    """A phase-2 database made before the ledger existed gets it from ``migrate --to
+    phase2`` (the catch-up): created, then filled (a no-op when complete)."""
+    if not ledger.fill_done(conn):
+        if conn.dialect is Dialect.POSTGRES:
+            locked(conn, ledger.create_ledger, what="create the ledger's trigger")
+        else:
+            with conn.transaction():
+                ledger.create_ledger(conn)
+        while _fill_one(conn, 1000):
+            pass
+        if conn.dialect is Dialect.POSTGRES:
+            conn.execute(f"ANALYZE {q(LEDGER_PERIODS)}")
+        progress("ledger: created and filled")

@@ -15,6 +15,7 @@ from __future__ import annotations
 from slotcap.migration.ddl import archive as archive
 from slotcap.migration.ddl import postgres as pg
 from slotcap.migration.ddl import rollback as rb
+from slotcap.migration.ddl.ledger import drop_ledger, lock_ledger
 from slotcap.migration.ddl.names import (
     CK_DURATION,
     FK_SERVICE,
@@ -33,6 +34,9 @@ from slotcap.migration.transitions.common import (
     backfill_step,
     check_step,
     clear_journal_step,
+    create_ledger_step,
+    drop_ledger_step,
+    fill_ledger_step,
     validate_phase2_step,
 )
 from slotcap.migration.transitions.postgres_phase4 import CONTRACT_STEPS, RESTORE_STEPS
@@ -91,7 +95,9 @@ def _drop_read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
 
 
 def _drop_new_columns(conn: SqlConnection, ctx: StepContext) -> None:
+    lock_ledger(conn)  # normally gone already; locked before reservations if not
     pg.lock_table(conn, "ACCESS EXCLUSIVE")
+    drop_ledger(conn)  # its trigger reads the new columns
     conn.execute(
         f"ALTER TABLE {_R} DROP CONSTRAINT IF EXISTS {q(FK_SERVICE)}, "
         f"DROP CONSTRAINT IF EXISTS {q(CK_DURATION)}, "
@@ -119,11 +125,14 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
         (P1, P2): Transition(P1, P2, (
             Step("backfill", backfill_step, False, always=True),
             Step("read-indexes", _read_indexes, False),
+            Step("ledger", create_ledger_step, True, "create the ledger's trigger"),
+            Step("fill-ledger", fill_ledger_step, False),
             Step("validate", validate_phase2_step, False, check=True),
         )),
         (P2, P4): Transition(P2, P4, CONTRACT_STEPS),
         (P4, P2): Transition(P4, P2, RESTORE_STEPS),
         (P2, P1): Transition(P2, P1, (
+            Step("drop-ledger", drop_ledger_step, True, "drop the ledger's trigger"),
             Step("drop-read-indexes", _drop_read_indexes, False),
             Step("clear-journal", clear_journal_step, False),
         )),

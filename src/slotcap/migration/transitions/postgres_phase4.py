@@ -12,7 +12,7 @@ partial state of its counterpart.
 from __future__ import annotations
 
 from slotcap.errors import MigrationError
-from slotcap.migration.ddl import archive
+from slotcap.migration.ddl import archive, ledger
 from slotcap.migration.ddl import postgres as pg
 from slotcap.migration.ddl import rollback as rb
 from slotcap.migration.ddl.names import (
@@ -35,7 +35,11 @@ from slotcap.migration.ddl.phase2 import held_index_sql
 from slotcap.migration.ddl.phase4 import not_null_check_name
 from slotcap.migration.engine.steps import Step, StepContext
 from slotcap.migration.state import Phase
-from slotcap.migration.transitions.common import check_step
+from slotcap.migration.transitions.common import (
+    check_step,
+    create_ledger_step,
+    fill_ledger_step,
+)
 from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["ARCHIVE_TRIGGER", "CONTRACT_STEPS", "RESTORE_STEPS"]
@@ -210,9 +214,13 @@ def _contracted_held_index(conn: SqlConnection, ctx: StepContext) -> None:
 def _contract(conn: SqlConnection, ctx: StepContext) -> None:
     """Catalogue only (plus the few limits rows): the archive is complete already and
     the trigger kept it so; no copy and no count under ACCESS EXCLUSIVE."""
+    ledger.lock_ledger(conn)  # before reservations: the order a booking takes them in
     pg.lock_table(conn, "ACCESS EXCLUSIVE")
     if LIMITS in conn.tables():
         archive.archive_limits(conn)
+    # The ledger counts by the legacy "service" column: it goes with it (phase 4 has
+    # none; its rollback creates and fills it again).
+    ledger.drop_ledger(conn)
     conn.execute(f"DROP TRIGGER IF EXISTS {_T} ON {_R}")
     conn.execute(f"DROP FUNCTION IF EXISTS {_T}()")
     conn.execute(f"ALTER TABLE {_R} "
@@ -374,4 +382,6 @@ RESTORE_STEPS: tuple[Step, ...] = (
         Step("held-index", _phase2_held_index, False),
         Step("drop-archive", _drop_archive, True, "drop archive tables"),
         Step("vacuum", _vacuum, False),
+        Step("ledger", create_ledger_step, True, "create the ledger's trigger"),
+        Step("fill-ledger", fill_ledger_step, False),
 )

@@ -9,6 +9,7 @@ import sqlite3
 
 from slotcap.errors import MigrationError
 from slotcap.migration.ddl import archive as archive
+from slotcap.migration.ddl.ledger import drop_ledger
 from slotcap.migration.ddl.names import LEGACY_COLUMNS, NEW_COLUMNS, RESERVATIONS, q
 from slotcap.migration.ddl.phase1 import create_new_tables, new_reservation_columns_sql
 from slotcap.migration.ddl.phase2 import drop_read_indexes, read_index_sql
@@ -20,6 +21,9 @@ from slotcap.migration.transitions.common import (
     backfill_step,
     check_step,
     clear_journal_step,
+    create_ledger_step,
+    drop_ledger_step,
+    fill_ledger_step,
     validate_phase2_step,
 )
 from slotcap.sql import Dialect, SqlConnection
@@ -64,6 +68,7 @@ def _rebuild(conn: SqlConnection, ctx: StepContext) -> None:
 def _drop_phase1(conn: SqlConnection, ctx: StepContext) -> None:
     if sqlite3.sqlite_version_info < (3, 35, 0):
         raise MigrationError("rolling back phase 1 on SQLite needs SQLite 3.35+ (DROP COLUMN)")
+    drop_ledger(conn)  # nor one a trigger uses
     drop_read_indexes(conn)  # SQLite cannot drop a column an index uses
     have = conn.columns(RESERVATIONS)
     # Reverse order of addition: SQLite edits the stored CREATE TABLE text, which then
@@ -84,6 +89,8 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
         (P1, P2): Transition(P1, P2, (
             Step("backfill", backfill_step, False, always=True),
             Step("read-indexes", _read_indexes, True),
+            Step("ledger", create_ledger_step, True),
+            Step("fill-ledger", fill_ledger_step, False),
             Step("validate", validate_phase2_step, False, check=True),
         )),
         (P2, P4): Transition(P2, P4, (
@@ -94,8 +101,11 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
         (P4, P2): Transition(P4, P2, (
             Step("rebuild", _rebuild, True),
             Step("analyze", _analyze, False),
+            Step("ledger", create_ledger_step, True),
+            Step("fill-ledger", fill_ledger_step, False),
         )),
         (P2, P1): Transition(P2, P1, (
+            Step("drop-ledger", drop_ledger_step, True),
             Step("drop-read-indexes", _drop_read_indexes, True),
             Step("clear-journal", clear_journal_step, False),
         )),

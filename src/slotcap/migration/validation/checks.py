@@ -23,6 +23,7 @@ from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.migration._dbinfo import load_clinic_hours
 from slotcap.migration.catalog import Catalog, snapshot
 from slotcap.migration.ddl.archive import contract_record
+from slotcap.migration.ddl.ledger import fill_done, ledger_recount_problems
 from slotcap.migration.ddl.names import (
     ARCHIVE_LEGACY,
     FINAL_INDEXES,
@@ -31,6 +32,7 @@ from slotcap.migration.ddl.names import (
     IDX_PERIOD,
     IDX_SERVICE,
     JOURNAL,
+    LEDGER_TABLES,
     LEGACY_COLUMNS,
     LIMITS,
     NEW_COLUMNS,
@@ -215,6 +217,19 @@ def _backfill_agrees_with_parser(conn: SqlConnection, cat: Catalog) -> Check:
                   "distinct_values_checked": len(rows), "samples": samples})
 
 
+def _ledger_matches(conn: SqlConnection, cat: Catalog) -> Check:
+    """The ledger (ddl/ledger.py) against a recount of reservations, row for row."""
+    name = "ledger_matches_recount"
+    if not all(t in cat.tables for t in LEDGER_TABLES):
+        # Asked of a phase-1 database ("may it become phase 2?"): phase 2 creates it.
+        early = detect_phase(conn).rank < Phase.PHASE2.rank
+        return Check(name, "phase2", early, {"ledger": "missing"})
+    if not fill_done(conn):
+        return Check(name, "phase2", False, {"ledger": "not completely filled"})
+    differ = ledger_recount_problems(conn)
+    return Check(name, "phase2", not differ, {"rows_differing": differ})
+
+
 # -- phase 3 ------------------------------------------------------------------------------
 
 
@@ -325,6 +340,7 @@ _PHASE2: tuple[CheckFn, ...] = (
     _snapshot_matches(journaled=False),
     _old_fields_intact,
     _backfill_agrees_with_parser,
+    _ledger_matches,
     _dual_write,
 )
 _PHASE4: tuple[CheckFn, ...] = (

@@ -1,0 +1,247 @@
+"""Phase 2's ledger of held load: availability against ``SELECT 1`` at growing table
+sizes, and what its triggers cost a write.
+
+    python -m benchmarks.ledger --sizes 30000,300000,3000000
+
+Per size, one generated year (``benchmarks._data``, backfilled rows) is loaded into a
+scratch PostgreSQL database (COPY, phase 2's read indexes, VACUUM ANALYZE) and the
+migration's own ledger steps create and fill the ledger. Then, twice — right after the
+fill (the ledger's rows never vacuumed; the fill ANALYZEs it) and after ``VACUUM
+(ANALYZE)`` — these candidates run round-robin on the same random upcoming keys:
+
+* ``check`` — ``slotcap.open_store(url)`` + ``check_availability(..., dynamic=True)``:
+  the public API, the ledger's one primary-key row (the catalogue from the store's
+  snapshot, as before);
+* ``rows sum, SQL alone`` — for comparison, the statement the check ran before the
+  ledger (one probe of the date's held rows), on a kept cursor;
+* ``ledger row, SQL alone`` — the check's own statement (the frontier and the ledger
+  row, two primary-key probes) on a kept cursor: what the database does for a check;
+* ``floor`` — ``SELECT 1`` on a kept cursor of another connection;
+* ``calendar 35 days`` — ``availability_calendar`` over 35 days (its own round-robin
+  with the floor).
+
+Writes: single-row INSERT commits/s (a dual-written row, autocommit, one client) with
+the ledger's trigger enabled and disabled, alternating in rounds on one database, with
+``synchronous_commit`` on (a real commit) and off (the CPU cost alone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks import _data
+from benchmarks._harness import (
+    Target,
+    add_common_arguments,
+    finish,
+    interleave,
+    parse_sizes,
+    pg_available,
+    render_table,
+    say,
+    temp_pg_database,
+)
+from slotcap import open_store
+from slotcap.adapters.sql.held_sql import LEDGER_HELD, period_held_sql
+from slotcap.migration.phases import migrate
+from slotcap.migration.transitions.common import ensure_ledger
+from slotcap.schema.legacy import create_legacy_schema
+from slotcap.sql import open_sql
+from slotcap.sql.url import connect_postgres
+from slotcap.usecases.availability import availability_calendar, check_availability
+
+Key = _data.CheckKey
+CHECK, ROWS, FLOOR, CALENDAR = "check", "rows sum, SQL alone", "floor", "calendar 35 days"
+LEDGER_SQL = "ledger row, SQL alone"
+CHECK_GOAL, CALENDAR_GOAL, WRITE_GOAL = 1.2, 1.5, 0.15
+TRIGGER = "slotcap_ledger_sync"
+_INSERT = (
+    'INSERT INTO "reservations" ("id","patientName","phone","birthDate","gender",'
+    '"treatmentType","preferredDate","preferredTime","service","updatedAt",'
+    '"serviceId","serviceName","estimatedDuration","period","status") '
+    "VALUES (%s,'Bench','010-0000-0000','1985-05-05','MALE','FOLLOW_UP',"
+    "%s,'10:00','SKIN_CARE',CURRENT_TIMESTAMP,'srv_skin_care','피부케어',70,'MORNING',"
+    "'CONFIRMED')"
+)
+
+
+def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, Any]:
+    store = open_store(url)
+    floor_conn = connect_postgres(url)
+    floor_conn.autocommit = True
+    kept = floor_conn.cursor()
+    rows_conn = connect_postgres(url)
+    rows_conn.autocommit = True
+    rows_cur = rows_conn.cursor()
+    rows_sql = period_held_sql()
+    ledger_cur = rows_conn.cursor()
+
+    def floor(_k: Key) -> object:
+        kept.execute("SELECT 1")
+        return kept.fetchall()
+
+    def check(k: Key) -> object:
+        return check_availability(store, k.day, k.service, period=k.period, dynamic=True)
+
+    def rows(k: Key) -> object:
+        rows_cur.execute(rows_sql, {"day": k.day, "period": k.period.value})
+        return rows_cur.fetchall()
+
+    def ledger_row(k: Key) -> object:
+        ledger_cur.execute(LEDGER_HELD, {"day": k.day, "period": k.period.value})
+        return ledger_cur.fetchall()
+
+    def calendar(k: Key) -> object:
+        return availability_calendar(store, k.day, k.day + dt.timedelta(days=34))
+
+    try:
+        point = interleave([(CHECK, check), (LEDGER_SQL, ledger_row), (ROWS, rows),
+                            (FLOOR, floor)],
+                           keys[:checks + warmup], warmup=warmup)
+        span = max(checks // 10, 20)
+        cal = interleave([(CALENDAR, calendar), (FLOOR, floor)],
+                         keys[:span + warmup], warmup=warmup)
+    finally:
+        store.close()
+        floor_conn.close()
+        rows_conn.close()
+    out = {name: s.to_dict() for name, s in point.items()}
+    out[CALENDAR] = cal[CALENDAR].to_dict()
+    out["calendar floor"] = cal[FLOOR].to_dict()
+    return out
+
+
+def _size_run(server: str, size: int, seed: int, checks: int) -> dict[str, Any]:
+    warmup = max(20, checks // 20)
+    keys = _data.check_keys(checks + warmup, seed)
+    with temp_pg_database(server, f"ledger{size}") as url:
+        data = _data.generate(size, seed)
+        say(f"[ledger] {size:,} rows: loading")
+        steps = _data.load_postgres(url, data)
+        started = time.perf_counter()
+        with open_sql(url) as conn:
+            ensure_ledger(conn, say)
+        steps["ledger"] = time.perf_counter() - started
+        say(f"[ledger] {size:,} rows: measuring right after the fill")
+        fresh = _measure(url, keys, checks, warmup)
+        with open_sql(url) as conn:
+            conn.execute("VACUUM (ANALYZE)")
+        say(f"[ledger] {size:,} rows: measuring vacuumed")
+        vacuumed = _measure(url, keys, checks, warmup)
+    return {"size": size, "load_seconds": steps, "after_fill": fresh, "vacuumed": vacuumed}
+
+
+def _insert_rate(conn: Any, n: int, start: int, rng: random.Random) -> float:
+    began = time.perf_counter()
+    for i in range(start, start + n):
+        day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(365))
+        conn.execute(_INSERT, (f"b{i}", day))
+    return n / (time.perf_counter() - began)
+
+
+def _writes(server: str, rounds: int, per_round: int, seed: int) -> dict[str, Any]:
+    rng = random.Random(seed)
+    out: dict[str, Any] = {}
+    with temp_pg_database(server, "ledgerw") as url:
+        with open_sql(url) as c:
+            create_legacy_schema(c)
+        migrate(url, to="phase2")
+        conn = connect_postgres(url)
+        conn.autocommit = True
+        n = 0
+        try:
+            for sync in ("on", "off"):
+                conn.execute(f"SET synchronous_commit = {sync}")
+                rates: dict[str, list[float]] = {"with trigger": [], "without trigger": []}
+                for r in range(rounds):
+                    order = ["with trigger", "without trigger"]
+                    for mode in order if r % 2 == 0 else order[::-1]:
+                        state = "ENABLE" if mode == "with trigger" else "DISABLE"
+                        conn.execute(f'ALTER TABLE "reservations" {state} TRIGGER "{TRIGGER}"')
+                        rates[mode].append(_insert_rate(conn, per_round, n, rng))
+                        n += per_round
+                out[f"synchronous_commit={sync}"] = {
+                    mode: round(statistics.median(v), 1) for mode, v in rates.items()}
+            conn.execute(f'ALTER TABLE "reservations" ENABLE TRIGGER "{TRIGGER}"')
+        finally:
+            conn.close()
+    return out
+
+
+def _ratio(run: dict[str, Any], name: str, floor: str = FLOOR) -> float:
+    return float(run[name]["p50_us"]) / float(run[floor]["p50_us"])
+
+
+def targets(payload: dict[str, Any]) -> list[Target]:
+    found = []
+    for size in payload["sizes"]:
+        for state in ("after_fill", "vacuumed"):
+            run = size[state]
+            r = _ratio(run, CHECK)
+            found.append(Target(f"check / SELECT 1, {size['size']:,} rows, {state}",
+                                f"{r:.2f}×", f"≤ {CHECK_GOAL}×", r <= CHECK_GOAL))
+            c = _ratio(run, CALENDAR, "calendar floor")
+            found.append(Target(f"35-day calendar / SELECT 1, {size['size']:,} rows, {state}",
+                                f"{c:.2f}×", f"≤ {CALENDAR_GOAL}×", c <= CALENDAR_GOAL))
+    for sync, rates in payload.get("writes", {}).items():
+        slower = 1 - rates["with trigger"] / rates["without trigger"]
+        found.append(Target(f"INSERT commits/s with the trigger, {sync}",
+                            f"{slower:+.1%} slower", f"≤ {WRITE_GOAL:.0%}", slower <= WRITE_GOAL))
+    return found
+
+
+def tables(payload: dict[str, Any]) -> str:
+    rows = []
+    for size in payload["sizes"]:
+        for state in ("after_fill", "vacuumed"):
+            run = size[state]
+            for name in (CHECK, LEDGER_SQL, ROWS, FLOOR, CALENDAR, "calendar floor"):
+                floor = "calendar floor" if name.startswith("calendar") else FLOOR
+                rows.append((f"{size['size']:,}", state, name, run[name]["p50_us"],
+                             run[name]["p99_us"], f"{_ratio(run, name, floor):.2f}×"))
+    text = render_table(["rows", "state", "candidate", "p50 µs", "p99 µs", "× floor"], rows)
+    writes = [(sync, r["with trigger"], r["without trigger"],
+               f"{1 - r['with trigger'] / r['without trigger']:+.1%}")
+              for sync, r in payload.get("writes", {}).items()]
+    if writes:
+        text += "\n\n" + render_table(
+            ["setting", "with trigger /s", "without /s", "slower"], writes)
+    return text
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ledger", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser)
+    parser.add_argument("--sizes", type=parse_sizes, default=None,
+                        help="table sizes (default 30000,300000; --quick 2000)")
+    parser.add_argument("--checks", type=int, default=None,
+                        help="timed checks per candidate (default 2000; --quick 60)")
+    parser.add_argument("--write-rounds", type=int, default=None,
+                        help="alternating rounds per write setting (default 8; --quick 2)")
+    parser.add_argument("--write-rows", type=int, default=None,
+                        help="single-row INSERTs per round (default 300; --quick 30)")
+    args = parser.parse_args(argv)
+    if not pg_available(args.pg_url):
+        say("[ledger] PostgreSQL not reachable at --pg-url")
+        return 2
+    sizes = args.sizes or ([2000] if args.quick else [30_000, 300_000])
+    checks = args.checks or (60 if args.quick else 2000)
+    payload: dict[str, Any] = {"sizes": [_size_run(args.pg_url, s, args.seed, checks)
+                                         for s in sizes]}
+    payload["writes"] = _writes(args.pg_url, args.write_rounds or (2 if args.quick else 8),
+                                args.write_rows or (30 if args.quick else 300), args.seed)
+    finish(payload, targets_of=targets, tables_of=tables, pg_url=args.pg_url,
+           json_path=args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""The held load of a date's period, from the rows (a sum over the held-rows index) or
+from phase 2's ledger (docs/capacity.md "The ledger"): one primary-key row of
+``slotcap_ledger_periods`` per (date, period) instead of the sum.
+
+The ledger is kept by triggers on ``reservations`` (slotcap.migration.ddl.ledger); a
+reader trusts a row only where it can be trusted alone — the fill has reached the date
+and no row counted there lacks its ``estimatedDuration`` — and otherwise reports an
+"unknown" count, which sends the store to the full rule over the rows.
+"""
+
+# Statements are composed from constant identifiers only; values are bound (S608).
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from slotcap.domain.calendar import day_of_week
+from slotcap.domain.model import ClinicTimeSlot, Period
+from slotcap.ports import CalendarEntry
+from slotcap.sql.dialect import SqlDialect
+from slotcap.sql.names import HOLDING_LIST, LEDGER_FILL, LEDGER_PERIODS
+
+__all__ = [
+    "LEDGER_HELD",
+    "ledger_calendar_entries",
+    "ledger_calendar_sql",
+    "period_held_sql",
+    "rows_held",
+]
+
+#: The ledger row of (day, period) — absent means nothing held — and the fill's frontier
+#: (by its primary key: the planner then knows it is one row, and plans two probes):
+#: "unknown" is the row's unsized count, plus 1 where the fill has not reached the date
+#: (both send the store to the full rule over the rows, as a non-zero count does above).
+LEDGER_HELD = f"""
+  SELECT COALESCE(l."heldMinutes", 0) AS "minutes",
+    COALESCE(l."unsized", 0) + CASE WHEN f."through" >= %(day)s THEN 0 ELSE 1 END AS "unknown"
+  FROM "{LEDGER_FILL}" f
+  LEFT JOIN "{LEDGER_PERIODS}" l ON l."preferredDate" = %(day)s AND l."period" = %(period)s
+  WHERE f."id" = 1
+"""
+
+
+def ledger_calendar_sql(d: SqlDialect) -> str:
+    # The ledger's rows of the range (one primary-key range scan; absent rows hold
+    # nothing), and one row with "unsized" 1 when the fill has not reached the range's
+    # last date. The slots come from the store's catalogue snapshot, as for a check.
+    return f"""
+SELECT l."preferredDate", {d.text('l."period"')}, l."heldMinutes", l."unsized"
+FROM "{LEDGER_PERIODS}" l
+WHERE l."preferredDate" BETWEEN %(first_day)s AND %(last_day)s
+UNION ALL
+SELECT NULL, NULL, 0, 1 FROM "{LEDGER_FILL}" f
+WHERE f."id" = 1 AND NOT (f."through" >= %(last_day)s)
+"""
+
+
+def ledger_calendar_entries(
+    start: dt.date, end: dt.date, rows: Sequence[Sequence[Any]],
+    slots: Mapping[tuple[int, Period], ClinicTimeSlot], date_out: Callable[[Any], dt.date],
+) -> list[CalendarEntry]:
+    """Every date x period of the range from ``ledger_calendar_sql``'s rows (none of
+    them unsized) and the slots of the store's catalogue snapshot."""
+    held = {(date_out(r[0]), r[1]): int(r[2]) for r in rows}
+    # (is_open, capacity) per weekday and period, worked out once per call.
+    shape = {}
+    for dow in range(7):
+        for period in Period:
+            slot = slots.get((dow, period))
+            is_open = slot is not None and slot.is_active
+            shape[dow, period] = (is_open, slot.total_minutes if slot and is_open else 0)
+    out = []
+    first = day_of_week(start)
+    for offset in range((end - start).days + 1):
+        day = start + dt.timedelta(days=offset)
+        dow = (first + offset) % 7
+        for period in Period:
+            is_open, capacity = shape[dow, period]
+            out.append(CalendarEntry(day=day, period=period, is_open=is_open,
+                                     capacity=capacity, booked=held.get((day, period.value), 0)))
+    return out
+
+
+def rows_held() -> str:
+    holding = f'r."status" IN {HOLDING_LIST}'
+    return f"""
+  SELECT COALESCE(SUM(r."estimatedDuration"), 0) AS "minutes",
+    COUNT(CASE WHEN r."estimatedDuration" IS NULL THEN 1 END) + (
+      SELECT COUNT(*) FROM "reservations" n
+      WHERE n."preferredDate" = %(day)s AND n."period" IS NULL AND n."status" IN {HOLDING_LIST}
+    ) AS "unknown"
+  FROM "reservations" r
+  WHERE r."preferredDate" = %(day)s AND r."period" = %(period)s AND {holding}
+"""
+
+
+def period_held_sql() -> str:
+    # The check's statement (outside a booking): the common case's held minutes and a
+    # count of the rows that sum cannot answer (the period's held rows without a
+    # duration, the date's held rows without a period), without the service and slot
+    # rows — the store serves those from its catalogue snapshot (``Reads._catalogue_now``).
+    # One probe of the date's held rows, both periods and none (at most a few dozen):
+    # with phase 2's partial held-rows index an index-only scan of just those; one plan
+    # node instead of two probes and an InitPlan.
+    return f"""
+SELECT COALESCE(SUM(CASE WHEN r."period" = %(period)s THEN r."estimatedDuration" END), 0),
+  COUNT(CASE WHEN r."period" IS NULL
+    OR (r."period" = %(period)s AND r."estimatedDuration" IS NULL) THEN 1 END)
+FROM "reservations" r
+WHERE r."preferredDate" = %(day)s AND r."status" IN {HOLDING_LIST}
+"""
