@@ -16,6 +16,7 @@ from typing import NoReturn
 
 import pytest
 from benchmarks._harness import temp_pg_database
+from hypothesis import HealthCheck, settings
 
 from slotcap.migration import migrate
 from slotcap.schema.legacy import create_legacy_schema
@@ -25,6 +26,32 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 PG_URL = os.environ.get("SLOTCAP_TEST_POSTGRES_URL", DEFAULT_PG_URL)
 IN_CI = os.environ.get("CI", "").lower() == "true"
 NO_PSYCOPG = "psycopg is not installed (pip install -e '.[postgres,dev]')"
+
+# -- Hypothesis profiles ----------------------------------------------------------------
+#: Names a profile explicitly; otherwise ``fast`` under ``pytest --fast``, ``ci`` under
+#: ``CI=true``, ``dev`` elsewhere. A test that needs more or fewer examples derives its
+#: number from the profile (``tests.strategies.budget.examples``), never a literal.
+PROFILE_ENV = "SLOTCAP_HYPOTHESIS_PROFILE"
+# dev and ci run as many examples as the suite always did (Hypothesis's 100, times what
+# each test asks for); ci also keeps no example database between runs and prints the
+# blob that reproduces a failure. fast is for the two-minute answer (scripts/test --fast).
+settings.register_profile("dev", max_examples=100)
+settings.register_profile("ci", max_examples=100, database=None, print_blob=True)
+settings.register_profile("fast", max_examples=15,
+                          suppress_health_check=[HealthCheck.too_slow])
+
+
+def hypothesis_profile(fast: bool = False) -> str:
+    """The profile this run uses (see ``PROFILE_ENV``)."""
+    chosen = os.environ.get(PROFILE_ENV)
+    if chosen:
+        return chosen
+    if fast:
+        return "fast"
+    return "ci" if IN_CI else "dev"
+
+
+settings.load_profile(hypothesis_profile())
 
 
 def _postgres_problem() -> str | None:

@@ -20,6 +20,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from tests.conftest import missing
+from tests.strategies.budget import examples
 from tests.strategies.prisma import schemas
 
 from slotcap.migration import prisma
@@ -124,7 +125,7 @@ def test_the_engine_reports_a_schema_not_in_prisma_format_layout() -> None:
     assert engine(misaligned, "--no-format-check").returncode == 0
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(0.25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schemas())
 def test_any_described_schema_renders_valid_and_formatted(schema: Schema) -> None:
     """The renderer's law: every valid description comes out as a schema Prisma accepts,
