@@ -1,4 +1,5 @@
-"""Shared fixtures: fresh SQLite files and fresh PostgreSQL databases.
+"""Shared fixtures: fresh SQLite files and fresh PostgreSQL databases, Hypothesis
+profiles, markers set from what a test uses, and ``--fast``.
 
 PostgreSQL is found through ``SLOTCAP_TEST_POSTGRES_URL`` (default: the project's
 server, ``postgresql://postgres@127.0.0.1:5432/test``). Each test that asks for one
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import subprocess
 from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 from benchmarks._harness import temp_pg_database
@@ -37,7 +39,7 @@ PROFILE_ENV = "SLOTCAP_HYPOTHESIS_PROFILE"
 # blob that reproduces a failure. fast is for the two-minute answer (scripts/test --fast).
 settings.register_profile("dev", max_examples=100)
 settings.register_profile("ci", max_examples=100, database=None, print_blob=True)
-settings.register_profile("fast", max_examples=15,
+settings.register_profile("fast", max_examples=15, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -80,8 +82,10 @@ def missing(what: str, message: str) -> NoReturn:
 
 
 def require_postgres() -> None:
-    """Skip loudly when PostgreSQL is missing; fail in CI."""
+    """Skip loudly when PostgreSQL is missing; fail in CI. A test that gets here must be
+    marked ``postgres`` (else ``--fast`` would select it): unmarked, it fails."""
     global _PG_PROBLEM, _PG_CHECKED
+    _require_marker("postgres", "reaches the PostgreSQL server")
     if not _PG_CHECKED:
         _PG_PROBLEM = _postgres_problem()
         _PG_CHECKED = True
@@ -101,6 +105,115 @@ def _psycopg_missing() -> bool:
     except ImportError:
         return True
     return False
+
+
+# -- markers, set from what a test uses -----------------------------------------------------
+#: What ``--fast`` leaves out: everything that needs a PostgreSQL server, Node or a browser.
+NOT_FAST = ("postgres", "node", "browser")
+#: Fixtures whose use marks a test. Besides: a fixture parametrized with "postgresql"
+#: (``sql_url`` and so ``legacy_url``/``phase1_url``, a module's engine fixture) marks
+#: that case ``postgres``; a directly parametrized "postgresql" case is marked by hand
+#: (``pytest.param("postgresql", marks=pytest.mark.postgres)``).
+FIXTURE_MARKS: dict[str, tuple[str, ...]] = {"pg_url": ("postgres",)}
+#: Programs whose start marks a test, beyond ``subprocess``.
+PROGRAM_MARKS = {"node": "node", "chromium": "browser", "chromium-browser": "browser"}
+
+_CURRENT: pytest.Item | None = None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast", action="store_true",
+        help="slotcap: deselect the tests marked " + ", ".join(NOT_FAST) + " (no PostgreSQL "
+        "server, Node or browser needed) and use the 'fast' Hypothesis profile",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--fast"):
+        settings.load_profile(hypothesis_profile(fast=True))
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    fast = " (--fast: not " + " or ".join(NOT_FAST) + ")" if config.getoption("--fast") else ""
+    return f"slotcap: hypothesis profile {settings.get_current_profile_name()!r}{fast}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marks in FIXTURE_MARKS.items():
+            if fixture in used:
+                for mark in marks:
+                    item.add_marker(mark)
+        if item.get_closest_marker("node") or item.get_closest_marker("browser"):
+            item.add_marker("subprocess")
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None:
+            direct = _directly_parametrized(item)
+            if any(value == "postgresql" and name not in direct
+                   for name, value in callspec.params.items()):
+                item.add_marker("postgres")
+    if not config.getoption("--fast"):
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        (drop if any(item.get_closest_marker(m) for m in NOT_FAST) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def _directly_parametrized(item: pytest.Item) -> set[str]:
+    """The test's own parameters (``parametrize`` without ``indirect``), as opposed to
+    its fixtures' parameters."""
+    direct: set[str] = set()
+    for mark in item.iter_markers("parametrize"):
+        names = mark.args[0] if mark.args else mark.kwargs["argnames"]
+        if isinstance(names, str):
+            names = [n.strip() for n in names.split(",") if n.strip()]
+        indirect = mark.kwargs.get("indirect", False)
+        direct.update(n for n in names
+                      if not (indirect is True
+                              or (isinstance(indirect, list | tuple) and n in indirect)))
+    return direct
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    global _CURRENT
+    _CURRENT = item
+    try:
+        return (yield)
+    finally:
+        _CURRENT = None
+
+
+def _require_marker(name: str, what: str) -> None:
+    """A test that does ``what`` without the marker ``name`` fails, naming the marker:
+    selections by marker (``--fast``, ``-m 'not subprocess'``) then never hold it."""
+    item = _CURRENT
+    if item is not None and item.get_closest_marker(name) is None:
+        pytest.fail(f"{item.nodeid} {what} but is not marked {name!r}: add "
+                    f"@pytest.mark.{name} (or use a fixture that sets it, tests/conftest.py)",
+                    pytrace=False)
+
+
+_popen_init = subprocess.Popen.__init__
+
+
+def _guarded_popen_init(self: subprocess.Popen[Any], args: Any, *rest: Any,
+                        **kwargs: Any) -> None:
+    program = args if isinstance(args, str | bytes | os.PathLike) else args[0]
+    name = os.path.basename(os.fsdecode(program))
+    _require_marker("subprocess", f"starts a process ({name})")
+    if name in PROGRAM_MARKS:
+        _require_marker(PROGRAM_MARKS[name], f"starts {name}")
+    _popen_init(self, args, *rest, **kwargs)
+
+
+subprocess.Popen.__init__ = _guarded_popen_init  # type: ignore[method-assign]
 
 
 @pytest.hookimpl(wrapper=True)

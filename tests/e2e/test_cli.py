@@ -19,6 +19,8 @@ from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
 
+pytestmark = pytest.mark.subprocess  # the CLI as a real process
+
 
 def slotcap(*args: str, env: dict[str, str] | None = None,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

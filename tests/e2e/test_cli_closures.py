@@ -20,6 +20,7 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.subprocess
 def test_a_new_user_closes_a_holiday_and_availability_says_closed(legacy_url: str) -> None:
     db = ("--database", legacy_url)
     refused = cli("closures", "add", *db, "--date", "2027-02-08", "--reason", "설날")

@@ -24,6 +24,8 @@ SECRET = "Zq7SecretPW"  # noqa: S105 (a fake password the output must never show
 PATIENT_NAME = "김비밀"
 PATIENT_PHONE = "010-9876-5432"
 
+pytestmark = pytest.mark.subprocess  # the CLI as a real process
+
 
 def slotcap(*args: str, env: dict[str, str] | None = None,
             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -164,6 +164,7 @@ def test_refusals_name_the_argument_with_exit_2(
     assert code == 2 and "s3cret" not in err
 
 
+@pytest.mark.subprocess
 def test_the_console_script_runs_hours(phase1_url: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "slotcap.cli", "hours", "set", "sun", "morning", "--start",

@@ -17,6 +17,8 @@ from tests.integration.store_helpers import build_sql_database
 from slotcap.ports import SchemaState
 from slotcap.sql import open_sql
 
+pytestmark = pytest.mark.subprocess  # the CLI as a real process
+
 
 def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items()

@@ -17,6 +17,8 @@ from slotcap.migration.prisma import PHASES, render, schema_for
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
 
+pytestmark = pytest.mark.subprocess  # the CLI as a real process
+
 
 def slotcap(*args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "SLOTCAP_DATABASE_URL"}

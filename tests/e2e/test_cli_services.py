@@ -105,6 +105,7 @@ def test_the_database_comes_from_the_environment_and_secrets_stay_out(
     assert code == 2 and "s3cret" not in out + err and "postgresql" not in err
 
 
+@pytest.mark.subprocess
 def test_the_console_script_runs_services(phase1_url: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "slotcap.cli", "services", "list", "--database", phase1_url,

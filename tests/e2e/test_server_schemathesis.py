@@ -32,6 +32,8 @@ from tests.strategies.budget import examples
 from slotcap.ports import SchemaState
 
 MAX_EXAMPLES = examples(3)
+
+pytestmark = pytest.mark.subprocess  # `slotcap serve`
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 

@@ -100,6 +100,7 @@ def kill_twice_then_finish(
     assert finished.returncode in (0, 1), stderr.decode()
 
 
+@pytest.mark.subprocess
 def test_sigkill_and_rerun_equals_uninterrupted_sqlite(tmp_path: Path) -> None:
     total = 12_000
     url = f"sqlite:///{tmp_path / 'killed.db'}"
@@ -122,6 +123,7 @@ def pg_pair(pg_url: str) -> Iterator[tuple[str, str]]:
 
 
 @pytest.mark.postgres
+@pytest.mark.subprocess
 def test_sigkill_and_rerun_equals_uninterrupted_postgres(pg_pair: tuple[str, str]) -> None:
     url, reference = pg_pair
     with open_sql(reference) as conn:

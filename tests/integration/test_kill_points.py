@@ -263,6 +263,7 @@ CASES = [
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("direction", ["rerun", "inverse"])
 @pytest.mark.parametrize(("engine", "start", "end", "label"), CASES,
                          ids=[f"{c[0]}-{c[3]}" for c in CASES], indirect=["engine"])
@@ -306,6 +307,7 @@ def test_killed_step_reports_and_recovers_both_ways(
 # -- refusals and edge cases -----------------------------------------------------------------
 
 
+@pytest.mark.subprocess
 def test_a_second_run_is_refused_at_once(sql_url: str) -> None:
     with open_sql(sql_url) as conn:
         create_legacy_schema(conn)
@@ -324,6 +326,7 @@ def test_a_second_run_is_refused_at_once(sql_url: str) -> None:
     assert slotcap(sql_url, "--to", "phase1", "--quiet").returncode == 0
 
 
+@pytest.mark.subprocess
 def test_validate_on_a_legacy_database_says_not_started(legacy_url: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "slotcap.cli", "validate", "--database", legacy_url],
@@ -332,6 +335,7 @@ def test_validate_on_a_legacy_database_says_not_started(legacy_url: str) -> None
     assert "has not started" in result.stdout
 
 
+@pytest.mark.subprocess
 def test_phase4_gate_names_the_unreadable_rows_and_the_way_to_review(sql_url: str) -> None:
     with open_sql(sql_url) as conn:
         create_legacy_schema(conn)
@@ -356,6 +360,7 @@ def test_phase4_gate_names_the_unreadable_rows_and_the_way_to_review(sql_url: st
     assert json.loads(status.stdout)["state"] == "settled"  # nothing was started
 
 
+@pytest.mark.subprocess
 def test_phase4_trigger_keeps_the_archive_in_sync_until_the_contract(pg_url: str) -> None:
     """PostgreSQL: writes between the archive trigger and the contract reach the
     archive without any catch-up under the strong lock; the trigger is in the catalogue
@@ -395,6 +400,7 @@ def test_phase4_trigger_keeps_the_archive_in_sync_until_the_contract(pg_url: str
                            'OR "preferredTime" IS NULL') == 0
 
 
+@pytest.mark.subprocess
 def test_status_reports_a_catalogue_that_contradicts_the_record(sql_url: str) -> None:
     with open_sql(sql_url) as conn:
         create_legacy_schema(conn)

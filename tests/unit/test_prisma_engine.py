@@ -79,12 +79,14 @@ def _expected(schema: Schema) -> dict[str, Any]:
             "enums": [{"name": e.name, "values": list(e.values)} for e in schema.enums]}
 
 
+@pytest.mark.node
 @pytest.mark.parametrize("phase", prisma.PHASES)
 def test_prisma_validates_and_understands_the_schema(phase: str) -> None:
     schema = prisma.schema_for(phase)
     assert understood(prisma.render(schema)) == _expected(schema)
 
 
+@pytest.mark.node
 def test_the_phases_differ_as_the_migration_does() -> None:
     p2, p4 = (understood(prisma.render(prisma.schema_for(p))) for p in prisma.PHASES)
 
@@ -103,6 +105,7 @@ def test_the_phases_differ_as_the_migration_does() -> None:
         "service_reservation_limits"}
 
 
+@pytest.mark.node
 def test_the_engine_rejects_a_wrong_schema() -> None:
     """The check can fail: an index on a column the model lacks is Prisma's error P1012."""
     schema = prisma.schema_for("phase4")
@@ -115,6 +118,7 @@ def test_the_engine_rejects_a_wrong_schema() -> None:
     assert "P1012" in result.stderr and "nope" in result.stderr
 
 
+@pytest.mark.node
 def test_the_engine_reports_a_schema_not_in_prisma_format_layout() -> None:
     text = prisma.render(prisma.schema_for("phase2"))
     misaligned = text.replace("  patientName       String\n", "  patientName String\n")
@@ -125,6 +129,7 @@ def test_the_engine_reports_a_schema_not_in_prisma_format_layout() -> None:
     assert engine(misaligned, "--no-format-check").returncode == 0
 
 
+@pytest.mark.node
 @settings(max_examples=examples(0.25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schemas())
 def test_any_described_schema_renders_valid_and_formatted(schema: Schema) -> None:
