@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks._harness import temp_pg_database
 from tests.conftest import PG_URL, require_postgres
 from tests.integration.migration_helpers import all_rows, seed_legacy
 from tests.integration.store_helpers import open_sql_store
+from tests.pgdb import scratch_database
 
 from slotcap.migration import migrate, snapshot
 from slotcap.migration.engine.runlock import migration_lock
@@ -69,8 +69,8 @@ class Databases:
     def __init__(self, dialect: str, root: Path) -> None:
         self.dialect = dialect
         self.root = root
-        # PostgreSQL copies come from the project's one scratch-database recipe; each
-        # is dropped when the stack closes (drop_all).
+        # PostgreSQL copies come from the tests' scratch-database recipe; each is
+        # dropped when the stack closes (drop_all).
         self._made = contextlib.ExitStack()
         self.golden = self._new(None)
         with open_sql(self.golden) as conn:
@@ -85,7 +85,7 @@ class Databases:
                 shutil.copyfile(template.removeprefix("sqlite:///"), path)
             return f"sqlite:///{path}"
         return self._made.enter_context(
-            temp_pg_database(PG_URL, "kp", prefix="slotcap_t", template=template))
+            scratch_database(PG_URL, "kp", template=template))
 
     def new(self, at: Phase = Phase.LEGACY) -> str:
         """A copy of the seeded legacy database, or (any other ``at``) of it at phase 1
