@@ -44,7 +44,7 @@ PROFILE_ENV = "SLOTCAP_HYPOTHESIS_PROFILE"
 # blob that reproduces a failure. fast is for the two-minute answer (scripts/test --fast).
 settings.register_profile("dev", max_examples=100)
 settings.register_profile("ci", max_examples=100, database=None, print_blob=True)
-settings.register_profile("fast", max_examples=15, deadline=None,
+settings.register_profile("fast", max_examples=10, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -113,8 +113,9 @@ def _psycopg_missing() -> bool:
 
 
 # -- markers, set from what a test uses -----------------------------------------------------
-#: What ``--fast`` leaves out: everything that needs a PostgreSQL server, Node or a browser.
-NOT_FAST = ("postgres", "node", "browser")
+#: What ``--fast`` leaves out: everything that needs a PostgreSQL server, Node or a
+#: browser, and the ``slow`` crash sweeps (kill points: minutes of real SIGKILLs).
+NOT_FAST = ("postgres", "node", "browser", "slow")
 #: Fixtures whose use marks a test. Besides: a fixture parametrized with "postgresql"
 #: (``sql_url`` and so ``legacy_url``/``phase1_url``, a module's engine fixture) marks
 #: that case ``postgres``; a directly parametrized "postgresql" case is marked by hand
