@@ -114,8 +114,10 @@ def _psycopg_missing() -> bool:
 
 # -- markers, set from what a test uses -----------------------------------------------------
 #: What ``--fast`` leaves out: everything that needs a PostgreSQL server, Node or a
-#: browser, and the ``slow`` crash sweeps (kill points: minutes of real SIGKILLs).
-NOT_FAST = ("postgres", "node", "browser", "slow")
+#: browser, the ``slow`` crash sweeps (kill points: minutes of real SIGKILLs), and real
+#: processes (``slotcap serve``, the console script, SIGKILLs): what is left is unit,
+#: SQLite integration and in-process end-to-end.
+NOT_FAST = ("postgres", "node", "browser", "slow", "subprocess")
 #: Fixtures whose use marks a test. Besides: a fixture parametrized with "postgresql"
 #: (``sql_url`` and so ``legacy_url``/``phase1_url``, a module's engine fixture) marks
 #: that case ``postgres``; a directly parametrized "postgresql" case is marked by hand
