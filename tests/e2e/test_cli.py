@@ -1,18 +1,18 @@
-"""The ``slotcap`` command line as a user meets it: real subprocesses, exit codes, JSON,
-and no password in any output."""
+"""The ``slotcap`` command line as a user meets it: exit codes, JSON, and no password in
+any output. In-process (``tests/e2e/cli_run.py``); a real process where every byte the
+process writes is the point (the password tests)."""
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.e2e.cli_run import Completed, slotcap, slotcap_process
 
 from slotcap.cli.main import main
 from slotcap.demo.data import insert_reservations, legacy_row
@@ -20,19 +20,7 @@ from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
 
 
-def slotcap(*args: str, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the CLI as a user would (``python -m slotcap.cli`` = the console script)."""
-    full_env = {k: v for k, v in os.environ.items() if k != "SLOTCAP_DATABASE_URL"}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", *args],
-        capture_output=True, text=True, encoding="utf-8", env=full_env, cwd=cwd, timeout=120,
-        check=False,
-    )
-
-
-def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+def as_json(result: Completed | subprocess.CompletedProcess[str]) -> Any:
     return json.loads(result.stdout)
 
 
@@ -232,16 +220,19 @@ SECRET_URL = "postgresql://clinic:s3cret@127.0.0.1:1/x?connect_timeout=2"  # noq
         ["review", "export", "--database", SECRET_URL, "--out", "r.csv"],
     ],
 )
+@pytest.mark.subprocess  # every byte the process writes, tracebacks and driver logs too
 def test_a_password_never_appears_in_any_output(args: list[str], tmp_path: Path) -> None:
-    result = slotcap(*args, cwd=tmp_path)
+    result = slotcap_process(*args, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "cannot connect" in result.stderr
     assert "s3cret" not in result.stdout + result.stderr
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.subprocess
 def test_password_from_the_environment_is_not_printed_either(tmp_path: Path) -> None:
-    result = slotcap("validate", env={"SLOTCAP_DATABASE_URL": SECRET_URL}, cwd=tmp_path)
+    result = slotcap_process("validate", env={"SLOTCAP_DATABASE_URL": SECRET_URL},
+                             cwd=tmp_path)
     assert result.returncode == 2
     assert "s3cret" not in result.stdout + result.stderr
 

@@ -6,20 +6,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from typing import Any
 
 import pytest
-from tests.e2e.cli_run import run
+from tests.e2e.cli_run import run, slotcap_process
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", *args],
-        capture_output=True, text=True, encoding="utf-8", timeout=120, check=False,
-    )
+    return slotcap_process(*args)
 
 
+@pytest.mark.subprocess
 def test_a_new_user_closes_a_holiday_and_availability_says_closed(legacy_url: str) -> None:
     db = ("--database", legacy_url)
     refused = cli("closures", "add", *db, "--date", "2027-02-08", "--reason", "설날")

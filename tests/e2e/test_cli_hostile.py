@@ -1,19 +1,18 @@
 """Hostile input at the command line: every URL mistake keeps its password out of the
 output (also with ``SLOTCAP_DEBUG=1``), every broken review file is refused whole with
 its line numbers and leaves the database byte-for-byte unchanged, and database errors
-are one line without the row's values. Real subprocesses of the real CLI."""
+are one line without the row's values. The CLI in-process (``tests/e2e/cli_run.py``);
+with ``SLOTCAP_DEBUG=1`` a real process, whose driver logging starts untouched."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.conftest import missing
+from tests.e2e.cli_run import slotcap, slotcap_process
 
 from slotcap.demo.data import insert_reservations, legacy_row
 from slotcap.migration import migrate
@@ -24,17 +23,6 @@ SECRET = "Zq7SecretPW"  # noqa: S105 (a fake password the output must never show
 PATIENT_NAME = "김비밀"
 PATIENT_PHONE = "010-9876-5432"
 
-
-def slotcap(*args: str, env: dict[str, str] | None = None,
-            cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items()
-                if k not in ("SLOTCAP_DATABASE_URL", "SLOTCAP_DEBUG")}
-    full_env.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", *args],
-        capture_output=True, text=True, encoding="utf-8", env=full_env, cwd=cwd, timeout=120,
-        check=False,
-    )
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -81,13 +69,17 @@ URL_MISTAKES = [
 ]
 
 
-@pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
+@pytest.mark.parametrize("debug", [False, pytest.param(True, marks=pytest.mark.subprocess)],
+                         ids=["plain", "debug"])
 @pytest.mark.parametrize(("args", "env", "needle"), URL_MISTAKES)
 def test_url_mistakes_exit_2_with_one_clear_line_and_no_password(
     args: list[str], env: dict[str, str], needle: str, debug: bool, tmp_path: Path
 ) -> None:
-    result = slotcap(*args, env={**env, **({"SLOTCAP_DEBUG": "1"} if debug else {})},
-                     cwd=tmp_path)
+    # With SLOTCAP_DEBUG=1, a process of its own: the driver's logging as a user's
+    # process has it (an in-process run inherits what earlier runs set up).
+    run = slotcap_process if debug else slotcap
+    result = run(*args, env={**env, **({"SLOTCAP_DEBUG": "1"} if debug else {})},
+                 cwd=tmp_path)
     output = result.stdout + result.stderr
     assert result.returncode == 2, output
     assert SECRET not in output

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from tests.builders import request
-from tests.e2e.cli_run import run
+from tests.e2e.cli_run import run, slotcap_process
 
 from slotcap import book, bootstrap
 from slotcap.domain.model import ReservationStatus
@@ -164,18 +162,13 @@ def test_refusals_name_the_argument_with_exit_2(
     assert code == 2 and "s3cret" not in err
 
 
+@pytest.mark.subprocess
 def test_the_console_script_runs_hours(phase1_url: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", "hours", "set", "sun", "morning", "--start",
-         "10:00", "--end", "13:00", "--database", phase1_url, "--json"],
-        capture_output=True, text=True, encoding="utf-8", timeout=120, check=False,
-    )
+    result = slotcap_process("hours", "set", "sun", "morning", "--start", "10:00", "--end",
+                             "13:00", "--database", phase1_url, "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["slot"]["capacity_minutes"] == 180
-    shown = subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", "hours", "show", "--database", phase1_url],
-        capture_output=True, text=True, encoding="utf-8", timeout=120, check=False,
-    )
+    shown = slotcap_process("hours", "show", "--database", phase1_url)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.splitlines()[-2].split() == ["sun", "MORNING", "yes", "10:00",
                                                      "13:00", "180"]

@@ -1,16 +1,14 @@
-"""``slotcap monitor`` as a user runs it (a subprocess), on both SQL engines: exit 0
+"""``slotcap monitor`` as a user runs it (in-process), on both SQL engines: exit 0
 healthy and 1 look at this, ``--json``, the rollout read from the environment, and
 one-line usage errors (exit 2) that never echo a password."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from typing import Any
 
 import pytest
+from tests.e2e.cli_run import Completed, slotcap
 from tests.integration.schema_helpers import legacy_insert
 from tests.integration.store_helpers import build_sql_database
 
@@ -18,16 +16,12 @@ from slotcap.ports import SchemaState
 from slotcap.sql import open_sql
 
 
-def monitor(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items()
-             if k not in ("SLOTCAP_DATABASE_URL", "USE_DYNAMIC_SERVICES",
-                          "DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE")}
-    clean.update(env or {})
-    return subprocess.run([sys.executable, "-m", "slotcap.cli", "monitor", *args],
-                          capture_output=True, text=True, env=clean, timeout=120, check=False)
+def monitor(*args: str, env: dict[str, str] | None = None) -> Completed:
+    return slotcap("monitor", *args, env=env,
+                   unset=("USE_DYNAMIC_SERVICES", "DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE"))
 
 
-def as_json(done: subprocess.CompletedProcess[str]) -> Any:
+def as_json(done: Completed) -> Any:
     return json.loads(done.stdout)
 
 

@@ -1,28 +1,22 @@
-"""``slotcap prisma-schema`` as a user runs it: a real subprocess, exit codes, files."""
+"""``slotcap prisma-schema`` as a user runs it (in-process, ``tests/e2e/cli_run.py``):
+exit codes, files."""
 
 from __future__ import annotations
 
 import json
 import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from tests.conftest import postgres_database
+from tests.e2e.cli_run import slotcap
 from tests.integration.migration_helpers import seed_legacy
 
 from slotcap.migration import migrate
 from slotcap.migration.prisma import PHASES, config_ts, render, schema_for
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
-
-
-def slotcap(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "SLOTCAP_DATABASE_URL"}
-    return subprocess.run([sys.executable, "-m", "slotcap.cli", *args], capture_output=True,
-                          text=True, encoding="utf-8", env=env, timeout=120, check=False)
 
 
 @pytest.mark.parametrize("phase", PHASES)

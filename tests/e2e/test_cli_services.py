@@ -4,12 +4,10 @@ exit codes, one-line errors naming the option, ``--json``, and no password echoe
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
-from tests.e2e.cli_run import run
+from tests.e2e.cli_run import run, slotcap_process
 
 
 def as_json(text: str) -> Any:
@@ -105,12 +103,9 @@ def test_the_database_comes_from_the_environment_and_secrets_stay_out(
     assert code == 2 and "s3cret" not in out + err and "postgresql" not in err
 
 
+@pytest.mark.subprocess
 def test_the_console_script_runs_services(phase1_url: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", "services", "list", "--database", phase1_url,
-         "--json"],
-        capture_output=True, text=True, encoding="utf-8", timeout=120, check=False,
-    )
+    result = slotcap_process("services", "list", "--database", phase1_url, "--json")
     assert result.returncode == 0, result.stderr
     assert len(json.loads(result.stdout)) == 6
 

@@ -26,6 +26,8 @@ from slotcap.usecases import catalogue
 DOCS_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "operator-page.png"
 PHONE = (390, 844)
 
+pytestmark = pytest.mark.browser
+
 
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -36,6 +36,8 @@ AVAILABILITY = RESERVATIONS + "/availability"
 CALENDAR = RESERVATIONS + "/calendar"
 DYNAMIC = {"USE_DYNAMIC_SERVICES": "true"}
 
+pytestmark = pytest.mark.subprocess  # every test runs `slotcap serve`
+
 
 @pytest.fixture
 def db(sql_url: str) -> str:

@@ -27,10 +27,13 @@ from schemathesis.specs.openapi.checks import (
 from tests.conftest import postgres_database
 from tests.e2e.server_process import Server, running_server
 from tests.integration.store_helpers import build_sql_database
+from tests.strategies.budget import examples
 
 from slotcap.ports import SchemaState
 
-MAX_EXAMPLES = 300
+MAX_EXAMPLES = examples(3)
+
+pytestmark = pytest.mark.subprocess  # `slotcap serve`
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks._harness import temp_pg_database
 from tests.conftest import PG_URL
+from tests.pgdb import scratch_database
 
 from slotcap.demo.data import generate_reservations, insert_reservations
 from slotcap.migration import migrate
@@ -100,6 +100,7 @@ def kill_twice_then_finish(
     assert finished.returncode in (0, 1), stderr.decode()
 
 
+@pytest.mark.subprocess
 def test_sigkill_and_rerun_equals_uninterrupted_sqlite(tmp_path: Path) -> None:
     total = 12_000
     url = f"sqlite:///{tmp_path / 'killed.db'}"
@@ -117,11 +118,12 @@ def test_sigkill_and_rerun_equals_uninterrupted_sqlite(tmp_path: Path) -> None:
 def pg_pair(pg_url: str) -> Iterator[tuple[str, str]]:
     """Two PostgreSQL databases, the second a template copy of the seeded first."""
     seed(pg_url, 4000)
-    with temp_pg_database(PG_URL, "kill", prefix="slotcap_t", template=pg_url) as copy:
+    with scratch_database(PG_URL, "kill", template=pg_url) as copy:
         yield pg_url, copy
 
 
 @pytest.mark.postgres
+@pytest.mark.subprocess
 def test_sigkill_and_rerun_equals_uninterrupted_postgres(pg_pair: tuple[str, str]) -> None:
     url, reference = pg_pair
     with open_sql(reference) as conn:

@@ -1,7 +1,9 @@
 """SIGKILL the real ``slotcap migrate`` at named step boundaries of every transition
 (``SLOTCAP_KILL_AT``), then: ``migrate status`` says "interrupted during <transition>
 at sub-step <step>"; the same command finishes it and the inverse command undoes it,
-each ending with the schema and the domain data of an uninterrupted run.
+each ending with the schema and the domain data of an uninterrupted run. The killed
+command is a real process; status, the rerun and the inverse run the same CLI
+in-process (``tests/e2e/cli_run.py``).
 
 A database at phase 1 or later carries the operator's rows made at phase 1 (closures,
 an override, a time zone): every later step and its rollback must keep them, phase 1's
@@ -14,11 +16,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -26,10 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from benchmarks._harness import temp_pg_database
 from tests.conftest import PG_URL, require_postgres
+from tests.e2e.cli_run import Completed, slotcap_process
+from tests.e2e.cli_run import slotcap as slotcap_here
 from tests.integration.migration_helpers import all_rows, seed_legacy
 from tests.integration.store_helpers import open_sql_store
+from tests.pgdb import scratch_database
 
 from slotcap.migration import migrate, snapshot
 from slotcap.migration.engine.runlock import migration_lock
@@ -69,8 +71,8 @@ class Databases:
     def __init__(self, dialect: str, root: Path) -> None:
         self.dialect = dialect
         self.root = root
-        # PostgreSQL copies come from the project's one scratch-database recipe; each
-        # is dropped when the stack closes (drop_all).
+        # PostgreSQL copies come from the tests' scratch-database recipe; each is
+        # dropped when the stack closes (drop_all).
         self._made = contextlib.ExitStack()
         self.golden = self._new(None)
         with open_sql(self.golden) as conn:
@@ -85,7 +87,7 @@ class Databases:
                 shutil.copyfile(template.removeprefix("sqlite:///"), path)
             return f"sqlite:///{path}"
         return self._made.enter_context(
-            temp_pg_database(PG_URL, "kp", prefix="slotcap_t", template=template))
+            scratch_database(PG_URL, "kp", template=template))
 
     def new(self, at: Phase = Phase.LEGACY) -> str:
         """A copy of the seeded legacy database, or (any other ``at``) of it at phase 1
@@ -185,14 +187,15 @@ def engine(
 # -- the CLI --------------------------------------------------------------------------------
 
 
-def slotcap(url: str, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("SLOTCAP_KILL_AT",)}
-    if kill_at is not None:
-        env["SLOTCAP_KILL_AT"] = kill_at
-    return subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", "migrate", "--database", url, *args],
-        capture_output=True, text=True, env=env, timeout=300, check=False,
-    )
+def slotcap(url: str, *args: str) -> Completed:
+    """``slotcap migrate --database url *args``, in-process."""
+    return slotcap_here("migrate", "--database", url, *args)
+
+
+def killed_at(url: str, label: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``slotcap migrate --database url *args`` as a real process that SIGKILLs itself
+    at the checkpoint ``label``."""
+    return slotcap_process("migrate", "--database", url, *args, kill_at=label)
 
 
 def wait_for_backends_gone(url: str) -> None:
@@ -267,6 +270,7 @@ CASES = [
 
 
 @pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.parametrize("direction", ["rerun", "inverse"])
 @pytest.mark.parametrize(("engine", "start", "end", "label"), CASES,
                          ids=[f"{c[0]}-{c[3]}" for c in CASES], indirect=["engine"])
@@ -278,8 +282,7 @@ def test_killed_step_reports_and_recovers_both_ways(
     url = seeded(dbs, start)
     dialect = Dialect(dbs.dialect)
 
-    killed = slotcap(url, *COMMAND[(start, end)], "--batch-size", BATCH, "--quiet",
-                     kill_at=label)
+    killed = killed_at(url, label, *COMMAND[(start, end)], "--batch-size", BATCH, "--quiet")
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     wait_for_backends_gone(url)
 
@@ -310,28 +313,25 @@ def test_killed_step_reports_and_recovers_both_ways(
 # -- refusals and edge cases -----------------------------------------------------------------
 
 
+@pytest.mark.subprocess  # the real processes' exit codes while another holds the lock
 def test_a_second_run_is_refused_at_once(sql_url: str) -> None:
     with open_sql(sql_url) as conn:
         create_legacy_schema(conn)
         seed_legacy(conn, 20)
     with open_sql(sql_url) as holder, migration_lock(holder):
         started = time.monotonic()
-        second = slotcap(sql_url, "--to", "phase1")
+        second = slotcap_process("migrate", "--database", sql_url, "--to", "phase1")
         assert time.monotonic() - started < 10
         assert second.returncode == 2
         assert "migration_busy" in second.stderr
         assert second.stderr.count("\n") == 1  # one line
-        backfill = subprocess.run(
-            [sys.executable, "-m", "slotcap.cli", "backfill", "--database", sql_url],
-            capture_output=True, text=True, timeout=60, check=False)
+        backfill = slotcap_process("backfill", "--database", sql_url)
         assert backfill.returncode == 2 and "migration_busy" in backfill.stderr
     assert slotcap(sql_url, "--to", "phase1", "--quiet").returncode == 0
 
 
 def test_validate_on_a_legacy_database_says_not_started(legacy_url: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", "validate", "--database", legacy_url],
-        capture_output=True, text=True, timeout=60, check=False)
+    result = slotcap_here("validate", "--database", legacy_url)
     assert result.returncode == 1
     assert "has not started" in result.stdout
 
@@ -360,6 +360,7 @@ def test_phase4_gate_names_the_unreadable_rows_and_the_way_to_review(sql_url: st
     assert json.loads(status.stdout)["state"] == "settled"  # nothing was started
 
 
+@pytest.mark.subprocess
 def test_phase4_trigger_keeps_the_archive_in_sync_until_the_contract(pg_url: str) -> None:
     """PostgreSQL: writes between the archive trigger and the contract reach the
     archive without any catch-up under the strong lock; the trigger is in the catalogue
@@ -369,8 +370,8 @@ def test_phase4_trigger_keeps_the_archive_in_sync_until_the_contract(pg_url: str
         seed_legacy(conn, 300)
     assert migrate(pg_url, to="phase2").ok
     label = "phase2->phase4:archive-batches:batch#1"
-    assert slotcap(pg_url, "--to", "phase4", "--confirm", "--batch-size", "100", "--quiet",
-                   kill_at=label).returncode == -signal.SIGKILL
+    assert killed_at(pg_url, label, "--to", "phase4", "--confirm", "--batch-size", "100",
+                     "--quiet").returncode == -signal.SIGKILL
     wait_for_backends_gone(pg_url)
     with open_sql(pg_url) as conn:
         assert "slotcap_archive_legacy_sync" in snapshot(conn).triggers

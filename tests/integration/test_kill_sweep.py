@@ -20,7 +20,7 @@ ROWS = int(os.environ.get("SLOTCAP_KILL_ROWS", "20000"))
 MOST = int(os.environ.get("SLOTCAP_KILL_POINTS", "6"))
 TIMED = int(os.environ.get("SLOTCAP_KILL_TIMED", "2"))
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.subprocess]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 from benchmarks._live import AppTraffic, legacy_database, stats
-from tests.e2e.test_cli import slotcap
+from tests.e2e.cli_run import slotcap_process as slotcap
 
 from slotcap.errors import MigrationLockTimeout
 from slotcap.migration import migrate, status
@@ -136,6 +136,7 @@ def test_migration_session_behaves(legacy_pg: str) -> None:
         assert pg.locked(conn, inside, what="probe") == "30s"
 
 
+@pytest.mark.subprocess  # the real process's exit code
 def test_cli_options_and_exit_code_when_the_budget_is_spent(legacy_pg: str) -> None:
     with idle_reader(legacy_pg, 4.0) as pid:
         result = slotcap("migrate", "--database", legacy_pg, "--to", "phase1", "--quiet",

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.builders import TODAY, request
 from tests.integration.store_helpers import build_sql_database, put
+from tests.strategies.budget import examples
 from tests.strategies.monitor import created_reservations
 
 from slotcap import FixedClock, book, bootstrap
@@ -138,7 +139,7 @@ def test_the_sql_counts_are_the_memory_stores(sql_url: str) -> None:
     build_sql_database(sql_url, SchemaState.EXPANDED)
     with bootstrap(sql_url, env={}, clock=FixedClock(NOW, day=TODAY)) as app:
 
-        @settings(max_examples=25, deadline=None,
+        @settings(max_examples=examples(0.25), deadline=None,
                   suppress_health_check=[HealthCheck.too_slow])
         @given(rows=created_reservations(around=NOW, max_size=25),
                hours=st.integers(min_value=1, max_value=30))

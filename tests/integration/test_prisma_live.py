@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.conftest import postgres_database
 from tests.integration.migration_helpers import seed_legacy
+from tests.strategies.budget import examples
 
 from slotcap.migration import migrate, snapshot
 from slotcap.migration.prisma import (
@@ -194,7 +195,7 @@ def test_any_change_to_the_database_is_found(catalogues: dict[str, Catalog],
     catalogue, schema = catalogues[phase], schema_for(phase)
     base = _findings(compare(catalogue, schema))
 
-    @settings(max_examples=200, deadline=None, database=None)
+    @settings(max_examples=examples(2), deadline=None, database=None)
     @given(_mutations(catalogue, schema))
     def check(mutation: tuple[str, Catalog]) -> None:
         label, changed = mutation

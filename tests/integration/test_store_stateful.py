@@ -39,6 +39,7 @@ from tests.integration.store_helpers import (
     reset_to_defaults,
     row,
 )
+from tests.strategies.budget import examples
 
 from slotcap.adapters.memory import MemoryStore
 from slotcap.adapters.sql import SqlStore
@@ -265,11 +266,11 @@ def _fast_sqlite(path: Path) -> SqlStore:
 
 
 @pytest.mark.parametrize(
-    ("engine", "examples"),
-    [("sqlite", 30), pytest.param("postgresql", 25, marks=pytest.mark.postgres)],
+    ("engine", "times"),
+    [("sqlite", 0.3), pytest.param("postgresql", 0.25, marks=pytest.mark.postgres)],
 )
 def test_sql_store_agrees_with_the_memory_store(
-    engine: str, examples: int, tmp_path: Path, request: pytest.FixtureRequest
+    engine: str, times: float, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     url = (
         f"sqlite:///{tmp_path / 'agree.db'}"
@@ -286,7 +287,7 @@ def test_sql_store_agrees_with_the_memory_store(
         run_state_machine_as_test(
             machine,
             settings=settings(
-                max_examples=examples,
+                max_examples=examples(times),
                 stateful_step_count=30,
                 deadline=None,
                 suppress_health_check=[HealthCheck.too_slow],

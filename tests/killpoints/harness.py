@@ -20,7 +20,11 @@ and its inverse. For each scenario the harness
    inverse on the other: both must exit 0 and end with exactly the fingerprint of the
    target phase and of the start phase respectively.
 
-Nothing here knows how a phase is built: it drives the CLI as an operator would.
+Nothing here knows how a phase is built: it drives the CLI as an operator would. The
+killed command and the timed reference run are real processes (a real SIGKILL; the
+runner's checkpoint log); the references, ``status`` and the rerun and inverse after a
+kill run the same CLI in this process (``slotcap.cli.main.main``), each thread's output
+captured on its own.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import random
@@ -36,6 +41,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -279,19 +285,81 @@ def _cli_env(url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def run_cli(url: str, *args: str, env: dict[str, str] | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """``slotcap *args`` on ``url`` as a real process."""
     return subprocess.run(
         [sys.executable, "-m", "slotcap.cli", *args],
         env=_cli_env(url, env), capture_output=True, text=True, timeout=timeout, check=False,
     )
 
 
-def migrate(url: str, args: Sequence[str], env: dict[str, str] | None = None,
-            ) -> subprocess.CompletedProcess[str]:
-    return run_cli(url, "migrate", *args, env=env)
+class _ThreadStream(io.TextIOBase):
+    """``sys.stdout``/``sys.stderr`` while in-process runs go on: each thread that is in
+    one writes to its own buffer, every other write goes where it went before."""
+
+    def __init__(self, name: str, before: Any) -> None:
+        self.name, self.before = name, before
+
+    def _target(self) -> Any:
+        return getattr(_captures, self.name, None) or self.before
+
+    def write(self, text: str) -> int:
+        return int(self._target().write(text))
+
+    def flush(self) -> None:
+        self._target().flush()
+
+
+_captures = threading.local()
+_streams_lock = threading.Lock()
+_streams_users = 0
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[tuple[io.StringIO, io.StringIO]]:
+    global _streams_users
+    out, err = io.StringIO(), io.StringIO()
+    with _streams_lock:
+        if _streams_users == 0:
+            sys.stdout = _ThreadStream("stdout", sys.stdout)
+            sys.stderr = _ThreadStream("stderr", sys.stderr)
+        _streams_users += 1
+    _captures.stdout, _captures.stderr = out, err
+    try:
+        yield out, err
+    finally:
+        _captures.stdout = _captures.stderr = None
+        with _streams_lock:
+            _streams_users -= 1
+            if _streams_users == 0:
+                assert isinstance(sys.stdout, _ThreadStream)
+                assert isinstance(sys.stderr, _ThreadStream)
+                sys.stdout, sys.stderr = sys.stdout.before, sys.stderr.before
+
+
+def run_cli_here(url: str, command: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``slotcap <command> --database url *args`` in this process (``main``): what the
+    real process would exit with and write. No kill hook: it is read from this process's
+    environment, which never has one (scripts/killtest, pytest)."""
+    from slotcap.cli.main import main
+
+    for name in ("SLOTCAP_KILL_AT", "SLOTCAP_CHECKPOINT_LOG"):
+        if os.environ.get(name):
+            raise RuntimeError(f"{name} is set in this process: unset it (an in-process run "
+                               "would act on it)")
+    argv = [command, "--database", url, *args]
+    with _captured() as (out, err):
+        code = main(argv)
+    return subprocess.CompletedProcess(["slotcap", *argv], code, out.getvalue(),
+                                       err.getvalue())
+
+
+def migrate(url: str, args: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """``slotcap migrate *args`` in this process."""
+    return run_cli_here(url, "migrate", *args)
 
 
 def status(url: str) -> tuple[dict[str, Any] | None, str]:
-    done = run_cli(url, "migrate", "status", "--json")
+    done = run_cli_here(url, "migrate", "status", "--json")
     try:
         return json.loads(done.stdout), ""
     except ValueError:
@@ -392,7 +460,7 @@ def choose_points(labels: Sequence[str], seconds: float, *, most: int | None,
 def _run_killed(url: str, scenario: Scenario, point: KillPoint) -> bool:
     """Run the scenario's command and kill it at ``point``; whether it died by SIGKILL."""
     if point.label is not None:
-        done = migrate(url, scenario.args, env={"SLOTCAP_KILL_AT": point.label})
+        done = run_cli(url, "migrate", *scenario.args, env={"SLOTCAP_KILL_AT": point.label})
         return done.returncode == -signal.SIGKILL
     assert point.delay is not None
     proc = subprocess.Popen(
@@ -455,7 +523,7 @@ def reference_run(dbs: Databases, refs: dict[str, str], truth: dict[str, Fingerp
         path = log.name
     try:
         started = time.monotonic()
-        done = migrate(url, scenario.args, env={"SLOTCAP_CHECKPOINT_LOG": path})
+        done = run_cli(url, "migrate", *scenario.args, env={"SLOTCAP_CHECKPOINT_LOG": path})
         seconds = time.monotonic() - started
         _must(done, f"{scenario.name} uninterrupted")
         labels = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.builders import TODAY, request
+from tests.strategies.budget import examples
 
 from slotcap import (
     FixedClock,
@@ -210,7 +211,7 @@ def test_the_catalogue_needs_phase_1_on_every_store() -> None:
     assert list_services(MemoryStore(schema_state=SchemaState.CONTRACTED))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(3), deadline=None)
 @given(
     code=st.text(max_size=60) | st.from_regex(r"[A-Z][A-Z0-9_]{0,55}", fullmatch=True),
     name=st.text(max_size=120),
@@ -243,7 +244,7 @@ def test_any_input_gives_a_saved_service_or_a_clear_error(
     assert 0 <= added.buffer_minutes <= MAX_MINUTES and added.is_active
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(2), deadline=None)
 @given(changes=st.dictionaries(
     st.sampled_from(sorted(FIELDS | {"is_active", "id"})),
     st.none() | st.text(max_size=30) | st.integers() | st.booleans(),

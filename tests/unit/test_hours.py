@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.builders import MONDAY, TODAY, request
+from tests.strategies.budget import examples
 
 from slotcap import InvalidRequest, SchemaState, SchemaStateError, book
 from slotcap.adapters.memory import MemoryStore
@@ -89,7 +90,7 @@ def test_tuesday_afternoon_changes_only_tuesday_afternoon() -> None:
     assert _capacity(store, TUESDAY + dt.timedelta(days=7), Period.AFTERNOON) == 420
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(2))
 @given(start=CLOCKS, end=CLOCKS, period=st.sampled_from(Period), day=st.integers(0, 6))
 def test_capacity_is_the_minutes_from_start_to_end(
     start: dt.time, end: dt.time, period: Period, day: int
@@ -114,7 +115,6 @@ def test_capacity_is_the_minutes_from_start_to_end(
     assert _capacity(store, date, other) == 0
 
 
-@settings(max_examples=100)
 @given(steps=st.lists(st.tuples(
     st.sampled_from(["mon", "sat", "sun"]), st.sampled_from(Period),
     st.none() | st.tuples(CLOCKS, CLOCKS)), max_size=12))
@@ -176,7 +176,7 @@ def test_malformed_times_are_refused_by_field(bad: object) -> None:
     assert caught.value.fields.keys() == {"start"}
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(3))
 @given(weekday=st.text(max_size=12), period=st.text(max_size=12),
        start=st.text(max_size=8), end=st.text(max_size=8), closed=st.booleans())
 def test_any_text_is_accepted_or_refused_by_field(

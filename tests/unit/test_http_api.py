@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.strategies.budget import examples
 from tests.strategies.hostile import VALID_BODY, booking_bodies, hostile_text, json_values
 
 import slotcap
@@ -34,7 +35,7 @@ with warnings.catch_warnings():
 #: VALID_BODY books a Monday morning three days after this.
 NOW = dt.datetime(2026, 1, 2, 9, 0, tzinfo=dt.UTC)
 POST_STATUSES = {200, 400, 409, 413}
-SETTINGS = settings(max_examples=150, deadline=None,
+SETTINGS = settings(max_examples=examples(1.5), deadline=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

@@ -9,6 +9,7 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.strategies.budget import examples
 from tests.strategies.monitor import created_reservations, shape_of
 
 from slotcap.adapters.memory import MemoryStore
@@ -38,7 +39,7 @@ def _naive(at: dt.datetime) -> dt.datetime:
     return at.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(0.6), deadline=None)
 @given(rows=created_reservations(around=NOW), hours=st.integers(1, 30),
        state=st.sampled_from(SchemaState))
 def test_per_hour_counts_sum_to_the_rows_created_in_the_window(
@@ -71,7 +72,7 @@ def test_per_hour_counts_sum_to_the_rows_created_in_the_window(
     json.dumps(report.to_dict())  # serialisable as is
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=examples(0.3), deadline=None)
 @given(rows=created_reservations(around=NOW, max_size=15), hours=st.integers(1, 30))
 def test_a_longer_window_never_counts_fewer(rows: list[Reservation], hours: int) -> None:
     store = _store(rows)

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.strategies.budget import examples
 from tests.strategies.hostile import VALID_BODY, booking_bodies, hostile_text, json_values
 
 from slotcap import BookingRequest, InvalidRequest, InvalidService, ReservationFull, book
@@ -23,7 +24,7 @@ from slotcap.usecases import ValidBooking, validate_request
 
 #: VALID_BODY books Monday 2026-01-05; the tests pretend it is the Friday before.
 TODAY = dt.date(2026, 1, 2)
-FUZZ = settings(max_examples=300, deadline=None,
+FUZZ = settings(max_examples=examples(3), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 

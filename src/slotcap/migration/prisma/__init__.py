@@ -8,7 +8,7 @@ is a function of the phase alone, already in ``prisma format``'s layout.
 What Prisma's schema language cannot express — INCLUDE and partial indexes, CHECK
 constraints, slotcap's own ``slotcap_*`` tables — is listed by :func:`not_expressed`;
 ``prisma migrate diff`` reports those as drift, which is expected and must not be
-"fixed" (docs/prisma.md). tests/unit/test_prisma_engine.py has Prisma's own schema
+"fixed" (docs/prisma.md). tests/integration/test_prisma_engine.py has Prisma's own schema
 engine validate the output.
 """
 

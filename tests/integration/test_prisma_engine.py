@@ -22,6 +22,7 @@ import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from tests.conftest import missing
+from tests.strategies.budget import examples
 from tests.strategies.prisma import schemas
 
 from slotcap.errors import ConfigurationError
@@ -87,6 +88,7 @@ def _expected(schema: Schema) -> dict[str, Any]:
             "enums": [{"name": e.name, "values": list(e.values)} for e in schema.enums]}
 
 
+@pytest.mark.node
 @pytest.mark.parametrize("version", prisma.PRISMA_VERSIONS)
 @pytest.mark.parametrize("phase", prisma.PHASES)
 def test_prisma_validates_and_understands_the_schema(phase: str, version: int) -> None:
@@ -95,6 +97,7 @@ def test_prisma_validates_and_understands_the_schema(phase: str, version: int) -
     assert understood(prisma.render(schema, prisma=version), version) == _expected(schema)
 
 
+@pytest.mark.node
 @pytest.mark.parametrize("phase", prisma.PHASES)
 def test_each_engine_refuses_the_other_majors_datasource(phase: str) -> None:
     """The one difference is real: Prisma 7 refuses ``url`` in the datasource (P1012),
@@ -114,6 +117,7 @@ def test_an_unknown_prisma_version_is_refused() -> None:
         prisma.render(prisma.schema_for("phase2"), prisma=5)
 
 
+@pytest.mark.node
 def test_the_phases_differ_as_the_migration_does() -> None:
     p2, p4 = (understood(prisma.render(prisma.schema_for(p))) for p in prisma.PHASES)
 
@@ -132,6 +136,7 @@ def test_the_phases_differ_as_the_migration_does() -> None:
         "service_reservation_limits"}
 
 
+@pytest.mark.node
 def test_the_engine_rejects_a_wrong_schema() -> None:
     """The check can fail: an index on a column the model lacks is Prisma's error P1012."""
     schema = prisma.schema_for("phase4")
@@ -144,6 +149,7 @@ def test_the_engine_rejects_a_wrong_schema() -> None:
     assert "P1012" in result.stderr and "nope" in result.stderr
 
 
+@pytest.mark.node
 def test_the_engine_reports_a_schema_not_in_prisma_format_layout() -> None:
     text = prisma.render(prisma.schema_for("phase2"))
     misaligned = text.replace("  patientName       String\n", "  patientName String\n")
@@ -154,7 +160,8 @@ def test_the_engine_reports_a_schema_not_in_prisma_format_layout() -> None:
     assert engine(misaligned, "--no-format-check").returncode == 0
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.node
+@settings(max_examples=examples(0.25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schemas())
 def test_any_described_schema_renders_valid_and_formatted(schema: Schema) -> None:
     """The renderer's law: every valid description comes out as a schema Prisma accepts,
