@@ -34,6 +34,7 @@ def test_an_empty_database_is_named_as_such(
     assert "42P01" not in err and "UndefinedTable" not in err and "no such table" not in err
 
 
+@pytest.mark.subprocess
 def test_the_demos_lock_file_is_ignored_by_git() -> None:
     for name in ("slotcap-demo.db", "slotcap-demo.db-slotcap.lock", "x.db-journal"):
         done = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index",

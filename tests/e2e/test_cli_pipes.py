@@ -18,6 +18,9 @@ import pytest
 from slotcap.cli.main import main
 from slotcap.migration import status
 
+#: Closed pipes need a real process.
+pytestmark = pytest.mark.subprocess
+
 
 def _slotcap_into_closed_pipe(*args: str) -> int:
     """The exit code of ``slotcap *args 2>&1 | <a reader that already left>``."""

@@ -33,6 +33,9 @@ from slotcap.domain.model import ReservationStatus
 from slotcap.ports import SchemaState
 from slotcap.sql import open_sql
 
+#: Real `slotcap serve` processes.
+pytestmark = pytest.mark.subprocess
+
 RESERVATIONS = "/api/public/reservations"
 AVAILABILITY = RESERVATIONS + "/availability"
 TOKEN = "op-7c1f0e2a9b"  # noqa: S105 (a test token)

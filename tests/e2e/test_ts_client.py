@@ -20,11 +20,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from tests.conftest import missing
 from tests.e2e.server_process import monday_ahead, running_server
 from tests.integration.store_helpers import build_sql_database
 
 from slotcap.ports import SchemaState
+
+#: Node (openapi-typescript, tsc, the compiled example) against a real server.
+pytestmark = pytest.mark.node
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "clients" / "typescript"

@@ -47,7 +47,7 @@ def test_add_update_deactivate_reactivate_persist(phase1_url: str) -> None:
         with pytest.raises(ServiceExists):
             add_service(app.store, code="LASER_TONING", name="x", duration_minutes=10)
         with pytest.raises(InvalidServiceDefinition) as bad:
-            add_service(app.store, code="lower", name="x", duration_minutes=10)
+            add_service(app.store, code="low er", name="x", duration_minutes=10)
         assert set(bad.value.fields) == {"code"}
         update_service(app.store, "LASER_TONING", duration_minutes=35, name_en=None)
         deactivate_service(app.store, "LASER_TONING")

@@ -23,6 +23,8 @@ from slotcap.adapters.sql.connections import ThreadLocalConnections
 from slotcap.errors import StoreUnavailable
 from slotcap.ports import SchemaState
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture(scope="module")
 def expanded() -> Iterator[str]:

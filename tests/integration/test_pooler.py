@@ -27,6 +27,9 @@ from slotcap.ports import SchemaState
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
 
+#: A private PgBouncer in front of the shared server, and real `slotcap` processes.
+pytestmark = [pytest.mark.postgres, pytest.mark.subprocess]
+
 POOL_SIZE = 2
 DYNAMIC = {"USE_DYNAMIC_SERVICES": "true"}
 

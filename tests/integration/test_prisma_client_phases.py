@@ -38,7 +38,7 @@ from slotcap.migration.review import export_review, import_review
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import SqlConnection, open_sql
 
-pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+pytestmark = [pytest.mark.postgres, pytest.mark.node, pytest.mark.slow]
 
 CLIENT = Path(__file__).resolve().parents[1] / "prisma" / "client"
 GEN = CLIENT / ".gen"

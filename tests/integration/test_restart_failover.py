@@ -27,6 +27,9 @@ from tests.integration.store_helpers import build_sql_database
 
 from slotcap.ports import SchemaState
 
+#: Private PostgreSQL clusters (initdb, pg_ctl) and a real `slotcap serve`.
+pytestmark = [pytest.mark.postgres, pytest.mark.subprocess]
+
 DATABASE = "clinic"
 DYNAMIC = {"USE_DYNAMIC_SERVICES": "true"}
 RESERVATIONS = "/api/public/reservations"
@@ -186,6 +189,11 @@ def test_a_promoted_standby_serves_within_seconds_and_nothing_is_lost(
 ) -> None:
     """The primary crashes (immediate stop), the synchronous standby is promoted; the
     server's multi-host URL (target_session_attrs=read-write) finds it by itself."""
+    # The restart test before this one may have filled the periods the load books: start
+    # empty, so a 200 after the promotion is possible (DELETE, not TRUNCATE: the ledger's
+    # row triggers keep up).
+    with psycopg.connect(pair.primary.url(DATABASE), autocommit=True) as conn:
+        conn.execute("DELETE FROM reservations")
     with running_server(pair.url(DATABASE), tmp_path, env=DYNAMIC,
                         args=["--threads", "8"]) as server:
         load = Load(server)

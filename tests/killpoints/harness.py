@@ -312,6 +312,7 @@ class _ThreadStream(io.TextIOBase):
 _captures = threading.local()
 _streams_lock = threading.Lock()
 _streams_users = 0
+_streams_before: tuple[Any, Any] = (sys.stdout, sys.stderr)
 
 
 @contextlib.contextmanager
@@ -320,6 +321,8 @@ def _captured() -> Iterator[tuple[io.StringIO, io.StringIO]]:
     out, err = io.StringIO(), io.StringIO()
     with _streams_lock:
         if _streams_users == 0:
+            global _streams_before
+            _streams_before = sys.stdout, sys.stderr
             sys.stdout = _ThreadStream("stdout", sys.stdout)
             sys.stderr = _ThreadStream("stderr", sys.stderr)
         _streams_users += 1
@@ -331,9 +334,10 @@ def _captured() -> Iterator[tuple[io.StringIO, io.StringIO]]:
         with _streams_lock:
             _streams_users -= 1
             if _streams_users == 0:
-                assert isinstance(sys.stdout, _ThreadStream)
-                assert isinstance(sys.stderr, _ThreadStream)
-                sys.stdout, sys.stderr = sys.stdout.before, sys.stderr.before
+                # Not ``sys.stdout.before``: ``slotcap.cli.main`` swaps the streams for
+                # its guarded wrappers and back, and two threads' swaps can interleave,
+                # leaving one run's wrapper (around our _ThreadStream) in place.
+                sys.stdout, sys.stderr = _streams_before
 
 
 def run_cli_here(url: str, command: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -8,8 +8,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from slotcap.adapters.sql.pg_session import PG_TRANS_IDLE, PG_TRANS_INERROR
 from slotcap.sql.connection import PG_TUPLES_OK
+
+#: Each probe is a fresh interpreter (what is imported at start-up).
+pytestmark = pytest.mark.subprocess
 
 _HEAVY = ("psycopg", "starlette", "uvicorn", "prometheus_client", "rich")
 
