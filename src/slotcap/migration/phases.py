@@ -13,8 +13,7 @@ is accepted as a name for phase 2's schema, and ``validate`` carries its monitor
 
 Phase 2 also builds the read indexes (the plan's two reservation indexes, which it has
 in phase 1, and a partial index of the held rows) once the backfill is done;
-``create_read_indexes(conn)`` builds them on their own (tests give a phase-1 database
-the indexes the phase-3 application reads with).
+``create_read_indexes(conn)`` builds them on their own (tests use it at phase 1).
 """
 
 from __future__ import annotations
@@ -341,8 +340,7 @@ def rollback(
 # -- status --------------------------------------------------------------------------------
 
 
-#: What every command says of a database without the reservations table (an empty
-#: database, the wrong one): one message, not a driver's "UndefinedTable".
+#: What every command says of a database without the reservations table (not "UndefinedTable").
 NOT_THE_CLINIC_DATABASE = "no reservations table: this is not the clinic's reservation database"
 
 
