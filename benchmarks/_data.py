@@ -47,7 +47,7 @@ from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import SqlConnection, open_sql
 
 __all__ = [
-    "LEGACY_COLUMNS",
+    "LEGACY_ROW_COLUMNS",
     "NEW_COLUMNS",
     "TODAY",
     "YEAR_END",
@@ -67,7 +67,7 @@ YEAR_END = dt.date(2025, 12, 31)
 TODAY = dt.date(2025, 10, 1)
 
 #: The legacy table's columns, in the order rows are generated.
-LEGACY_COLUMNS: tuple[str, ...] = (
+LEGACY_ROW_COLUMNS: tuple[str, ...] = (
     "id", "patientName", "phone", "email", "birthDate", "gender", "treatmentType",
     "preferredDate", "preferredTime", "status", "notes", "adminNotes", "createdAt",
     "updatedAt", "service", "statusChangedAt", "statusChangedBy",
@@ -126,7 +126,7 @@ def open_periods(start: dt.date = YEAR_START, end: dt.date = YEAR_END) -> list[O
 
 @dataclasses.dataclass(frozen=True)
 class GeneratedData:
-    """Rows as tuples in ``LEGACY_COLUMNS`` (+ ``NEW_COLUMNS`` when backfilled) order."""
+    """Rows as tuples in ``LEGACY_ROW_COLUMNS`` (+ ``NEW_COLUMNS`` when backfilled) order."""
 
     rows: list[tuple[Any, ...]]
     backfilled: bool
@@ -136,7 +136,7 @@ class GeneratedData:
 
     @property
     def columns(self) -> tuple[str, ...]:
-        return LEGACY_COLUMNS + (NEW_COLUMNS if self.backfilled else ())
+        return LEGACY_ROW_COLUMNS + (NEW_COLUMNS if self.backfilled else ())
 
 
 def _uuid(rng: random.Random) -> str:

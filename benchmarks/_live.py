@@ -40,7 +40,7 @@ def legacy_database(url: str, rows: int, seed: int = 7) -> None:
     data = _data.generate(rows, seed, backfilled=False)
     # The generator includes texts the parser must refuse (they would pause phase 2 for
     # manual review, a human step): this database was reviewed before its migration.
-    at = _data.LEGACY_COLUMNS.index("preferredTime")
+    at = _data.LEGACY_ROW_COLUMNS.index("preferredTime")
     clean = [row if parse_preferred_time(row[at]).period is not None
              else (*row[:at], "10:00", *row[at + 1:]) for row in data.rows]
     with open_sql(url) as conn:

@@ -61,7 +61,7 @@ from benchmarks._harness import (
     say,
     summarize,
 )
-from slotcap.demo.data import LEGACY_COLUMNS, generate_reservations
+from slotcap.demo.data import LEGACY_ROW_COLUMNS, generate_reservations
 from slotcap.domain import timeparse
 from slotcap.domain.model import Period
 from slotcap.domain.timeparse import parse_preferred_time
@@ -129,7 +129,7 @@ def corpus(
     """(part, text) for distinct texts: the sample, production shapes, their variants,
     and the new families."""
     rng = random.Random(seed)
-    column = LEGACY_COLUMNS.index("preferredTime")
+    column = LEGACY_ROW_COLUMNS.index("preferredTime")
     rows = generate_reservations(20_000, seed=seed, today=dt.date(2026, 1, 5))
     seen = dict.fromkeys(sample)
     shapes = [t for t in dict.fromkeys(str(row[column]) for row in rows) if t not in seen]

@@ -31,9 +31,9 @@ import slotcap
 from slotcap.ports import SchemaState
 from slotcap.usecases import catalogue
 
-RESERVATIONS = "/api/public/reservations"
-AVAILABILITY = RESERVATIONS + "/availability"
-CALENDAR = RESERVATIONS + "/calendar"
+RESERVATIONS_PATH = "/api/public/reservations"
+AVAILABILITY = RESERVATIONS_PATH + "/availability"
+CALENDAR = RESERVATIONS_PATH + "/calendar"
 DYNAMIC = {"USE_DYNAMIC_SERVICES": "true"}
 
 pytestmark = pytest.mark.subprocess  # every test runs `slotcap serve`
@@ -47,7 +47,7 @@ def db(sql_url: str) -> str:
 
 
 def post(server: Server, body: object, **kwargs: Any) -> httpx.Response:
-    return httpx.post(server.url(RESERVATIONS), json=body, timeout=30, **kwargs)
+    return httpx.post(server.url(RESERVATIONS_PATH), json=body, timeout=30, **kwargs)
 
 
 def get(server: Server, path: str, **params: str) -> httpx.Response:
@@ -167,11 +167,11 @@ def _errors(server: Server, day: dt.date) -> None:
     for raw, problem in ((b"{", "not valid JSON"), (b"", "empty body"),
                          (b"\xff\xfe\x00", "not valid JSON"),
                          (b"[" * 60_000, "nested too deeply")):
-        reply = httpx.post(server.url(RESERVATIONS), content=raw, timeout=30)
+        reply = httpx.post(server.url(RESERVATIONS_PATH), content=raw, timeout=30)
         assert reply.status_code == 400, (raw[:10], reply.text)
         assert reply.json()["fields"] == ["body"] and problem in reply.json()["details"]["body"]
     for value in ([], "text", None, 3, [PLAN_BODY]):
-        reply = httpx.post(server.url(RESERVATIONS), content=json.dumps(value), timeout=30)
+        reply = httpx.post(server.url(RESERVATIONS_PATH), content=json.dumps(value), timeout=30)
         assert reply.status_code == 400 and reply.json()["error"] == "Invalid request body"
     huge = post(server, booking_body(day, notes="가" * 40_000))
     assert huge.status_code == 413 and huge.json()["limit"] == 65536
@@ -180,10 +180,10 @@ def _errors(server: Server, day: dt.date) -> None:
         for _ in range(100):
             yield b" " * 1024
 
-    streamed = httpx.post(server.url(RESERVATIONS), content=chunks(), timeout=30)
+    streamed = httpx.post(server.url(RESERVATIONS_PATH), content=chunks(), timeout=30)
     assert streamed.status_code == 413  # no Content-Length: counted while reading
 
-    preflight = httpx.options(server.url(RESERVATIONS), timeout=30, headers={
+    preflight = httpx.options(server.url(RESERVATIONS_PATH), timeout=30, headers={
         "Origin": "https://clinic.example", "Access-Control-Request-Method": "POST"})
     assert preflight.status_code == 204
     assert preflight.headers["access-control-allow-methods"] == "POST, OPTIONS"
@@ -222,7 +222,7 @@ def _race(server: Server, bodies: list[dict[str, object]]) -> Counter[int]:
     def one(body: dict[str, object]) -> None:
         with httpx.Client(timeout=60) as client:
             barrier.wait()
-            status = client.post(server.url(RESERVATIONS), json=body).status_code
+            status = client.post(server.url(RESERVATIONS_PATH), json=body).status_code
         with lock:
             statuses.append(status)
 
@@ -399,9 +399,10 @@ def test_metrics_and_the_operator_page_count_what_was_sent(db: str, tmp_path: Pa
         assert statuses == [200, 200, 200, 200, 409, 409]
         assert post(server, booking_body(day, gender="X")).status_code == 400
         assert post(server, booking_body(day, service="NOPE")).status_code == 400
-        assert httpx.post(server.url(RESERVATIONS), content=b"{", timeout=30).status_code == 400
+        bad = httpx.post(server.url(RESERVATIONS_PATH), content=b"{", timeout=30)
+        assert bad.status_code == 400
         assert post(server, booking_body(day, notes="x" * 70_000)).status_code == 413
-        assert httpx.options(server.url(RESERVATIONS), timeout=30).status_code == 204
+        assert httpx.options(server.url(RESERVATIONS_PATH), timeout=30).status_code == 204
         for _ in range(3):
             assert get(server, AVAILABILITY, date=day.isoformat()).status_code == 200
         assert get(server, AVAILABILITY).status_code == 400
@@ -410,11 +411,11 @@ def test_metrics_and_the_operator_page_count_what_was_sent(db: str, tmp_path: Pa
         assert get(server, "/api/services").status_code == 200
         assert get(server, "/healthz").status_code == 200  # not an API request: not counted
         assert _counters(server) == {
-            (RESERVATIONS, "dynamic", "created"): 4,
-            (RESERVATIONS, "dynamic", "full"): 2,
-            (RESERVATIONS, "dynamic", "invalid"): 2,
-            (RESERVATIONS, "none", "invalid"): 2,
-            (RESERVATIONS, "none", "ok"): 1,
+            (RESERVATIONS_PATH, "dynamic", "created"): 4,
+            (RESERVATIONS_PATH, "dynamic", "full"): 2,
+            (RESERVATIONS_PATH, "dynamic", "invalid"): 2,
+            (RESERVATIONS_PATH, "none", "invalid"): 2,
+            (RESERVATIONS_PATH, "none", "ok"): 1,
             (AVAILABILITY, "dynamic", "ok"): 3,
             (AVAILABILITY, "none", "invalid"): 1,
             (CALENDAR, "none", "ok"): 1,
@@ -484,7 +485,7 @@ def test_a_busy_store_is_503_with_retry_after(sqlite_url: str, tmp_path: Path) -
         assert busy.headers["retry-after"] == "1"
         assert busy.json()["code"] == "store_busy"
         assert post(server, booking_body(day)).status_code == 200  # and then it books
-        assert _counters(server)[(RESERVATIONS, "dynamic", "busy")] == 1
+        assert _counters(server)[(RESERVATIONS_PATH, "dynamic", "busy")] == 1
 
 
 def test_a_closed_date_is_refused_with_its_reason(db: str, tmp_path: Path) -> None:

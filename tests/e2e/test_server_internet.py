@@ -36,8 +36,8 @@ from slotcap.sql import open_sql
 #: Real `slotcap serve` processes.
 pytestmark = pytest.mark.subprocess
 
-RESERVATIONS = "/api/public/reservations"
-AVAILABILITY = RESERVATIONS + "/availability"
+RESERVATIONS_PATH = "/api/public/reservations"
+AVAILABILITY = RESERVATIONS_PATH + "/availability"
 TOKEN = "op-7c1f0e2a9b"  # noqa: S105 (a test token)
 DYNAMIC = {"USE_DYNAMIC_SERVICES": "true"}
 _CLIENTS = itertools.count(1)
@@ -92,7 +92,7 @@ def post(server: Server, body: object, *, ip: str | None = None,
     if key is not None:
         sent["Idempotency-Key"] = key
     raw = [(k.encode(), v if isinstance(v, bytes) else v.encode()) for k, v in sent.items()]
-    return httpx.post(server.url(RESERVATIONS), json=body, headers=raw, timeout=60)
+    return httpx.post(server.url(RESERVATIONS_PATH), json=body, headers=raw, timeout=60)
 
 
 def rows(url: str, **where: str) -> int:
@@ -286,7 +286,7 @@ def test_404_and_405_under_api_are_json_with_cors(live: Live) -> None:
     for reply, status, code in (
         (httpx.get(live.a.url("/api/public/nothing"), headers=mine, timeout=30), 404,
          "not_found"),
-        (httpx.put(live.a.url(RESERVATIONS), headers=mine, timeout=30), 405,
+        (httpx.put(live.a.url(RESERVATIONS_PATH), headers=mine, timeout=30), 405,
          "method_not_allowed"),
     ):
         assert reply.status_code == status and reply.json()["code"] == code
@@ -324,7 +324,7 @@ def test_slow_clients_are_disconnected(live: Live) -> None:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # the head never ends
     assert all(_closed_within(sock, 5) == b"" for sock in trickling)
     slow_body = socket.create_connection((host, port))
-    slow_body.sendall(b"POST " + RESERVATIONS.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+    slow_body.sendall(b"POST " + RESERVATIONS_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n"
                       b"Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{")
     answer = _closed_within(slow_body, 5)
     assert answer is not None and answer.startswith(b"HTTP/1.1 408"), answer

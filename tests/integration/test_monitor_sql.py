@@ -22,7 +22,7 @@ from slotcap.domain.rollout import Rollout
 from slotcap.migration import migrate
 from slotcap.ports import SchemaState, Store
 from slotcap.sql import open_sql
-from slotcap.sql.dialect import POSTGRES, SQLITE
+from slotcap.sql.dialect import POSTGRES_RULES, SQLITE_RULES
 from slotcap.usecases.monitor import rollout_monitor
 
 OFF = Rollout()
@@ -44,7 +44,7 @@ def booked(store: Store, *, dynamic: bool, when: dt.datetime, **fields: object) 
 def legacy_app_row(url: str, rid: str, when: dt.datetime) -> None:
     """What the application of before the migration inserts: the old columns only."""
     with open_sql(url) as conn:
-        d = POSTGRES if conn.is_postgres else SQLITE
+        d = POSTGRES_RULES if conn.is_postgres else SQLITE_RULES
         ts = d.timestamp_in(when)
         conn.execute(
             'INSERT INTO "reservations" ("id", "patientName", "phone", "birthDate", "gender", '

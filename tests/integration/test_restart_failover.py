@@ -32,8 +32,8 @@ pytestmark = [pytest.mark.postgres, pytest.mark.subprocess]
 
 DATABASE = "clinic"
 DYNAMIC = {"USE_DYNAMIC_SERVICES": "true"}
-RESERVATIONS = "/api/public/reservations"
-AVAILABILITY = RESERVATIONS + "/availability"
+RESERVATIONS_PATH = "/api/public/reservations"
+AVAILABILITY = RESERVATIONS_PATH + "/availability"
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def one_request(http: httpx.Client, n: int) -> tuple[str, httpx.Response]:
     if n % 2:
         return "read", http.get(AVAILABILITY, params={"date": day.isoformat(),
                                                      "service": "SKIN_CARE"})
-    return "book", http.post(RESERVATIONS, json=booking_body(
+    return "book", http.post(RESERVATIONS_PATH, json=booking_body(
         day, service="SKIN_CARE", period=("MORNING", "AFTERNOON")[n // 2 % 2],
         phone=f"010-{1000 + n // 10000 % 9000}-{n % 10000:04d}"))
 

@@ -17,7 +17,7 @@ from slotcap.migration.ddl.names import (
     FINAL_INDEXES,
     IDX_LEGACY_SERVICE,
     IDX_SERVICE,
-    LEGACY_COLUMNS,
+    LEGACY_ONLY_COLUMNS,
     NEW_COLUMNS,
 )
 from slotcap.migration.ddl.phase4 import CONTRACTED_COLUMNS
@@ -80,7 +80,7 @@ def test_unknown_phase_or_provider_is_refused(phase: str, provider: str) -> None
 def test_reservation_columns_follow_the_ddl() -> None:
     p2, p4 = (schema_for(p).model("Reservation") for p in PHASES)
     assert [c.name for c in p4.columns] == list(CONTRACTED_COLUMNS)
-    assert {c.name for c in p2.columns} == set(CONTRACTED_COLUMNS) | set(LEGACY_COLUMNS)
+    assert {c.name for c in p2.columns} == set(CONTRACTED_COLUMNS) | set(LEGACY_ONLY_COLUMNS)
     for name in NEW_COLUMNS:
         assert p2.column(name).optional and not p4.column(name).optional
     names2 = {i.name for i in p2.indexes}

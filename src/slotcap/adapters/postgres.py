@@ -80,7 +80,7 @@ from slotcap.errors import (
 )
 from slotcap.ports import Clock
 from slotcap.sql.connection import SqlConnection
-from slotcap.sql.dialect import POSTGRES, Dialect
+from slotcap.sql.dialect import POSTGRES_RULES, Dialect
 from slotcap.sql.errors import from_postgres, is_connection_lost, is_postgres_busy
 from slotcap.sql.url import Engine, connect_postgres, parse_url, psycopg_module
 
@@ -154,7 +154,7 @@ class PostgresStore(SqlStore):
     ) -> None:
         if not lock_timeout > 0:
             raise ConfigurationError("lock_timeout must be > 0")
-        super().__init__(POSTGRES, busy_budget=busy_budget, clock=clock)
+        super().__init__(POSTGRES_RULES, busy_budget=busy_budget, clock=clock)
         self._errors = psycopg_module().errors
         self._lock_timeout = lock_timeout
         #: Behind a transaction pooler: no session state (see the module's docstring).

@@ -34,7 +34,7 @@ from slotcap.domain.model import Period
 from slotcap.errors import ConfigurationError, DatabaseError, SlotcapError
 from slotcap.ports import Clock
 from slotcap.sql.connection import SqlConnection
-from slotcap.sql.dialect import SQLITE, Dialect
+from slotcap.sql.dialect import SQLITE_RULES, Dialect
 from slotcap.sql.errors import from_sqlite
 from slotcap.sql.url import connect_sqlite
 
@@ -99,7 +99,7 @@ class SqliteStore(SqlStore):
     def _setup(
         self, source: ConnectionSource[SqlConnection], busy_budget: float, clock: Clock | None
     ) -> None:
-        super().__init__(SQLITE, busy_budget=busy_budget, clock=clock)
+        super().__init__(SQLITE_RULES, busy_budget=busy_budget, clock=clock)
         self._source = source
         self.refresh_schema_state()
 

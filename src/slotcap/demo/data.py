@@ -23,7 +23,7 @@ from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS
 from slotcap.sql import SqlConnection
 
 __all__ = [
-    "LEGACY_COLUMNS",
+    "LEGACY_ROW_COLUMNS",
     "generate_reservations",
     "insert_limits",
     "insert_reservations",
@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 #: Insert order of :func:`generate_reservations`' tuples.
-LEGACY_COLUMNS: tuple[str, ...] = (
+LEGACY_ROW_COLUMNS: tuple[str, ...] = (
     "id", "patientName", "phone", "email", "birthDate", "gender", "treatmentType",
     "preferredDate", "preferredTime", "status", "notes", "adminNotes", "createdAt",
     "updatedAt", "service", "statusChangedAt", "statusChangedBy",
@@ -143,7 +143,7 @@ def legacy_row(
     preferred_date: str = "2025-12-01",
     status: str = "PENDING",
 ) -> tuple[Any, ...]:
-    """One minimal legacy row in :data:`LEGACY_COLUMNS` order (for tests)."""
+    """One minimal legacy row in :data:`LEGACY_ROW_COLUMNS` order (for tests)."""
     now = "2025-11-01T09:00:00.000Z"
     return (rid, "테스트 환자", "010-1234-5678", None, "1990-01-01T00:00:00.000Z", "FEMALE",
             "FIRST_VISIT", preferred_date, preferred_time, status, None, None, now, now,
@@ -153,7 +153,7 @@ def legacy_row(
 def generate_reservations(
     count: int, *, seed: int = 42, today: dt.date | None = None
 ) -> Iterator[tuple[Any, ...]]:
-    """``count`` legacy rows in :data:`LEGACY_COLUMNS` order; deterministic per seed."""
+    """``count`` legacy rows in :data:`LEGACY_ROW_COLUMNS` order; deterministic per seed."""
     today = today or dt.date.today()
     rng = random.Random(seed)  # noqa: S311 (demo data, not secrets)
     now = dt.datetime.combine(today, dt.time(9, 0))
@@ -191,8 +191,8 @@ def generate_reservations(
 
 def insert_reservations(conn: SqlConnection, rows: Sequence[tuple[Any, ...]]) -> None:
     """Insert legacy rows (old columns only, as the legacy app does) in one transaction."""
-    columns = ", ".join(f'"{c}"' for c in LEGACY_COLUMNS)
-    marks = ", ".join(["%s"] * len(LEGACY_COLUMNS))
+    columns = ", ".join(f'"{c}"' for c in LEGACY_ROW_COLUMNS)
+    marks = ", ".join(["%s"] * len(LEGACY_ROW_COLUMNS))
     with conn.transaction():
         conn.execute_many(f'INSERT INTO "reservations" ({columns}) VALUES ({marks})', rows)  # noqa: S608
 

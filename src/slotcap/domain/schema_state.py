@@ -16,7 +16,7 @@ from slotcap.domain.model import Reservation
 from slotcap.errors import SchemaStateError
 
 __all__ = [
-    "LEGACY_COLUMNS",
+    "LEGACY_ONLY_COLUMNS",
     "NEW_COLUMNS",
     "NEW_TABLES",
     "Rule",
@@ -60,7 +60,7 @@ class SchemaState(enum.StrEnum):
 
 
 #: The columns phase 4 removes, the ones phases 1–4 add, and phase 1's new tables.
-LEGACY_COLUMNS: tuple[str, ...] = ("service", "preferredTime")
+LEGACY_ONLY_COLUMNS: tuple[str, ...] = ("service", "preferredTime")
 NEW_COLUMNS: tuple[str, ...] = ("serviceId", "serviceName", "estimatedDuration", "period")
 NEW_TABLES: tuple[str, ...] = ("services", "clinic_time_slots")
 
@@ -70,8 +70,8 @@ def schema_state(columns: Collection[str], tables: Collection[str]) -> SchemaSta
     reads the new columns until they are all there); EXPANDED: every legacy and every
     new column, and the new tables; CONTRACTED: every new column and table and no
     legacy column. Anything else is a schema slotcap did not make."""
-    old = all(c in columns for c in LEGACY_COLUMNS)
-    some_old = any(c in columns for c in LEGACY_COLUMNS)
+    old = all(c in columns for c in LEGACY_ONLY_COLUMNS)
+    some_old = any(c in columns for c in LEGACY_ONLY_COLUMNS)
     new = all(c in columns for c in NEW_COLUMNS) and all(t in tables for t in NEW_TABLES)
     if old and new:
         return SchemaState.EXPANDED

@@ -16,9 +16,9 @@ from typing import Any
 import attrs
 
 from slotcap.domain.model import ClinicTimeSlot, Period
-from slotcap.domain.schema_state import LEGACY_COLUMNS, NEW_COLUMNS, NEW_TABLES
+from slotcap.domain.schema_state import LEGACY_ONLY_COLUMNS, NEW_COLUMNS, NEW_TABLES
 from slotcap.errors import MigrationError, SchemaStateError
-from slotcap.migration.ddl.names import JOURNAL, RESERVATIONS
+from slotcap.migration.ddl.names import JOURNAL, RESERVATIONS_TABLE
 from slotcap.sql import Dialect, SqlConnection
 from slotcap.sql.catalog import Catalog, Part, read_catalog
 
@@ -62,12 +62,12 @@ def require_expanded(conn: SqlConnection, *, journal: bool = True) -> Catalog:
     """Refuse to run before phase 1 (or after phase 4), naming what is missing; the
     tables and columns read to decide (for :func:`period_cast`, without a second read)."""
     cat = read_catalog(conn, parts=Part.COLUMNS)
-    missing = [t for t in (RESERVATIONS, *NEW_TABLES) if not cat.has_table(t)]
+    missing = [t for t in (RESERVATIONS_TABLE, *NEW_TABLES) if not cat.has_table(t)]
     if journal and not cat.has_table(JOURNAL_TABLE):
         missing.append(JOURNAL_TABLE)
-    if cat.has_table(RESERVATIONS):
-        missing += [f"{RESERVATIONS}.{c}" for c in (*NEW_COLUMNS, *LEGACY_COLUMNS)
-                    if not cat.has_column(RESERVATIONS, c)]
+    if cat.has_table(RESERVATIONS_TABLE):
+        missing += [f"{RESERVATIONS_TABLE}.{c}" for c in (*NEW_COLUMNS, *LEGACY_ONLY_COLUMNS)
+                    if not cat.has_column(RESERVATIONS_TABLE, c)]
     if missing:
         raise SchemaStateError(
             "the database is not in the expanded state (phase 1 applied, phase 4 not): "
@@ -128,7 +128,7 @@ def period_cast(conn: SqlConnection, cat: Catalog | None = None) -> str:
         return "text"
     if cat is None:
         cat = read_catalog(conn, parts=Part.COLUMNS)
-    column = cat.columns.get((RESERVATIONS, "period"))
+    column = cat.columns.get((RESERVATIONS_TABLE, "period"))
     name = None if column is None else column.type
     if not isinstance(name, str) or not _TYPE_NAME.match(name):
         raise SchemaStateError(f"reservations.period has an unexpected type: {name!r}")

@@ -35,12 +35,12 @@ from slotcap.migration.ddl.names import (
     JOURNAL,
     LEDGER_TABLES,
     LEDGER_TRIGGERS,
-    LEGACY_COLUMNS,
+    LEGACY_ONLY_COLUMNS,
     LIMITS,
     NEW_COLUMNS,
     PERIOD_TYPE,
     READ_INDEXES,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     SERVICE_TYPE,
     SERVICES,
     SETTINGS,
@@ -115,7 +115,7 @@ def command_to(start: Phase, end: Phase) -> str:
 
 def _cols(cat: Catalog) -> dict[str, bool]:
     """reservations' column -> nullable."""
-    return {c: info.nullable for c, info in cat.table_columns(RESERVATIONS).items()}
+    return {c: info.nullable for c, info in cat.table_columns(RESERVATIONS_TABLE).items()}
 
 
 def _index(cat: Catalog, name: str) -> bool | None:
@@ -150,11 +150,12 @@ def expected_problems(cat: Catalog, phase: Phase) -> list[str]:
     else:
         need(not ledger_tables, f"ledger tables present {ledger_tables}")
         need(not cat.triggers, f"triggers {sorted(cat.triggers)}")
-    legacy_cols = [c for c in LEGACY_COLUMNS if c in cols]
+    legacy_cols = [c for c in LEGACY_ONLY_COLUMNS if c in cols]
     new_cols = [c for c in NEW_COLUMNS if c in cols]
     archives = [t for t in (ARCHIVE_LEGACY, ARCHIVE_LIMITS, ARCHIVE_SCHEMA) if t in cat.tables]
     if phase is Phase.LEGACY:
-        need(len(legacy_cols) == len(LEGACY_COLUMNS), f"legacy columns missing ({legacy_cols})")
+        need(len(legacy_cols) == len(LEGACY_ONLY_COLUMNS),
+             f"legacy columns missing ({legacy_cols})")
         need(not new_cols, f"new columns present {new_cols}")
         extra = [t for t in (SERVICES, SLOTS, CLOSURES, SETTINGS, JOURNAL, STATE, *archives)
                  if t in cat.tables]
@@ -171,7 +172,8 @@ def expected_problems(cat: Catalog, phase: Phase) -> list[str]:
     need(len(new_cols) == len(NEW_COLUMNS), f"new columns missing (have {new_cols})")
     finals = [n for n, _c in FINAL_INDEXES if n in cat.indexes]
     if phase in (Phase.PHASE1, Phase.PHASE2):
-        need(len(legacy_cols) == len(LEGACY_COLUMNS), f"legacy columns missing ({legacy_cols})")
+        need(len(legacy_cols) == len(LEGACY_ONLY_COLUMNS),
+             f"legacy columns missing ({legacy_cols})")
         legacy_null = [c for c in legacy_cols if cols[c]]
         need(not legacy_null, f"legacy columns nullable {legacy_null}")
         not_null = [c for c in new_cols if not cols[c]]
@@ -183,7 +185,7 @@ def expected_problems(cat: Catalog, phase: Phase) -> list[str]:
         need(IDX_HELD_CONTRACTED not in cat.indexes, f"index {IDX_HELD_CONTRACTED} present")
         if pg_side:
             need(SERVICE_TYPE in cat.enums, f"enum {SERVICE_TYPE} missing")
-            need((RESERVATIONS, FK_SERVICE) in cat.constraints, f"{FK_SERVICE} missing")
+            need((RESERVATIONS_TABLE, FK_SERVICE) in cat.constraints, f"{FK_SERVICE} missing")
         if phase is Phase.PHASE2:
             gone = [n for n in READ_INDEXES if _index(cat, n) is not True]
             need(not gone, f"read indexes missing {gone}")

@@ -29,7 +29,7 @@ from slotcap.migration import state
 from slotcap.migration.backfill_report import BackfillProgress
 from slotcap.migration.catalog import snapshot
 from slotcap.migration.ddl.lock_policy import locked
-from slotcap.migration.ddl.names import CLOSURES, KEPT_TABLES, RESERVATIONS, SETTINGS, q
+from slotcap.migration.ddl.names import CLOSURES, KEPT_TABLES, RESERVATIONS_TABLE, SETTINGS, q
 from slotcap.migration.ddl.phase1 import create_clinic_tables
 from slotcap.migration.ddl.phase2 import create_read_indexes
 from slotcap.migration.engine.runlock import migration_lock
@@ -140,7 +140,7 @@ def _phase4_gate(conn: SqlConnection, report: MigrationReport) -> None:
     hints: list[str] = []
     if result.needs_review:
         ids = [str(r[0]) for r in conn.execute(
-            f'SELECT "id" FROM {q(RESERVATIONS)} WHERE "period" IS NULL '  # noqa: S608
+            f'SELECT "id" FROM {q(RESERVATIONS_TABLE)} WHERE "period" IS NULL '  # noqa: S608
             'AND "serviceId" IS NOT NULL ORDER BY "id" LIMIT %s', (_GATE_SAMPLE,))]
         more = ", ..." if result.needs_review > len(ids) else ""
         hints.append(
@@ -345,7 +345,7 @@ NOT_THE_CLINIC_DATABASE = "no reservations table: this is not the clinic's reser
 
 
 def _require_reservations(tables: Collection[str]) -> None:
-    if RESERVATIONS not in tables:
+    if RESERVATIONS_TABLE not in tables:
         raise MigrationError(NOT_THE_CLINIC_DATABASE)
 
 

@@ -9,21 +9,21 @@
 
 from slotcap.sql.catalog import Catalog, Column, read_catalog
 from slotcap.sql.connection import Params, Row, SqlConnection, open_sql
-from slotcap.sql.dialect import POSTGRES, SQLITE, Dialect, SqlDialect, dialect_of
+from slotcap.sql.dialect import POSTGRES_RULES, SQLITE_RULES, Dialect, DialectRules, rules_of
 from slotcap.sql.names import quote_ident
 
 __all__ = [
-    "POSTGRES",
-    "SQLITE",
+    "POSTGRES_RULES",
+    "SQLITE_RULES",
     "Catalog",
     "Column",
     "Dialect",
+    "DialectRules",
     "Params",
     "Row",
     "SqlConnection",
-    "SqlDialect",
-    "dialect_of",
     "open_sql",
     "quote_ident",
     "read_catalog",
+    "rules_of",
 ]

@@ -27,7 +27,7 @@ import attrs
 from slotcap.domain.schema_state import SchemaState, schema_state
 from slotcap.errors import SchemaStateError
 from slotcap.sql.dialect import Dialect
-from slotcap.sql.names import RESERVATIONS
+from slotcap.sql.names import RESERVATIONS_TABLE
 
 __all__ = [
     "ALL_PARTS",
@@ -133,11 +133,11 @@ def reservations_state(
     facts: ``(table, column)`` pairs and the table names. ``SchemaStateError`` without
     a reservations table. The stores' :class:`SchemaInfo` and :meth:`Catalog.schema_state`
     both call it."""
-    if RESERVATIONS not in tables:
+    if RESERVATIONS_TABLE not in tables:
         raise SchemaStateError(
             "no reservations table: this is not the clinic's reservation database"
         )
-    return schema_state({c for t, c in columns if t == RESERVATIONS}, tables)
+    return schema_state({c for t, c in columns if t == RESERVATIONS_TABLE}, tables)
 
 def _read_sqlite(ex: Executor, parts: Part) -> Catalog:
     tables: dict[str, str] = {}

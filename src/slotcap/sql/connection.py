@@ -24,7 +24,7 @@ from typing import Any
 
 from slotcap.errors import ConfigurationError, StoreUnavailable
 from slotcap.sql.catalog import Catalog, column_names, read_catalog, table_names
-from slotcap.sql.dialect import Dialect, SqlDialect, dialect_of
+from slotcap.sql.dialect import Dialect, DialectRules, rules_of
 from slotcap.sql.errors import from_postgres, from_sqlite, is_busy
 from slotcap.sql.names import quote_ident
 from slotcap.sql.url import Engine, connect_postgres, connect_sqlite, parse_url
@@ -91,7 +91,7 @@ class SqlConnection:
         #: may be set on it (the run lock and the migration session refuse it).
         self.pooled = pooled
         #: The engine's differences as data (placeholders, casts, value conversion).
-        self.spec: SqlDialect = dialect_of(dialect)
+        self.spec: DialectRules = rules_of(dialect)
         self._in_transaction = False
         self._savepoints = 0
 

@@ -1,8 +1,8 @@
-"""PostgreSQL and SQLite differences as data: one frozen :class:`SqlDialect` value per
+"""PostgreSQL and SQLite differences as data: one frozen :class:`DialectRules` value per
 engine, read by the connection wrapper, the catalogue and the stores' statements.
 
 Everything is written once in psycopg's pyformat (``%s`` positional, ``%(name)s``
-named, ``%%`` a literal percent); :meth:`SqlDialect.native` turns such text into the
+named, ``%%`` a literal percent); :meth:`DialectRules.native` turns such text into the
 driver's own style once (SQLite: ``?`` and ``:name``), so a statement built at store
 start-up costs nothing per call. Value conversions (dates, timestamps, booleans) are
 plain functions held by the value, not methods of subclasses that copy each other.
@@ -19,7 +19,9 @@ from typing import Any
 
 import attrs
 
-__all__ = ["POSTGRES", "SQLITE", "Dialect", "SqlDialect", "dialect_of", "to_sqlite_style"]
+__all__ = [
+    "POSTGRES_RULES", "SQLITE_RULES", "Dialect", "DialectRules", "rules_of", "to_sqlite_style",
+]
 
 
 class Dialect(enum.StrEnum):
@@ -102,7 +104,7 @@ def _midnight(value: dt.date) -> Any:
 
 
 @attrs.frozen
-class SqlDialect:
+class DialectRules:
     """One engine's SQL and value differences. Templates take ``{}`` for an expression."""
 
     dialect: Dialect
@@ -137,7 +139,7 @@ class SqlDialect:
         return self.day_of_week.format(expr)
 
 
-POSTGRES = SqlDialect(
+POSTGRES_RULES = DialectRules(
     dialect=Dialect.POSTGRES,
     native=_same,
     with_keyword="WITH",
@@ -157,7 +159,7 @@ POSTGRES = SqlDialect(
     insert_in_cte=True,
 )
 
-SQLITE = SqlDialect(
+SQLITE_RULES = DialectRules(
     dialect=Dialect.SQLITE,
     native=to_sqlite_style,
     with_keyword="WITH RECURSIVE",
@@ -178,5 +180,5 @@ SQLITE = SqlDialect(
 )
 
 
-def dialect_of(dialect: Dialect) -> SqlDialect:
-    return POSTGRES if dialect is Dialect.POSTGRES else SQLITE
+def rules_of(dialect: Dialect) -> DialectRules:
+    return POSTGRES_RULES if dialect is Dialect.POSTGRES else SQLITE_RULES

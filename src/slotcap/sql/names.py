@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from slotcap.domain.schema_state import LEGACY_COLUMNS, NEW_COLUMNS, NEW_TABLES
+from slotcap.domain.schema_state import LEGACY_ONLY_COLUMNS, NEW_COLUMNS, NEW_TABLES
 
 __all__ = [
     "CLOSURE_COLUMNS",
@@ -22,11 +22,11 @@ __all__ = [
     "LEDGER_PERIODS",
     "LEDGER_SERVICES",
     "LEDGER_TABLES",
-    "LEGACY_COLUMNS",
+    "LEGACY_ONLY_COLUMNS",
     "LIMIT_COLUMNS",
     "NEW_COLUMNS",
     "NEW_TABLES",
-    "RESERVATIONS",
+    "RESERVATIONS_TABLE",
     "SERVICE_COLUMNS",
     "SLOT_COLUMNS",
     "STORE_TABLES",
@@ -36,7 +36,7 @@ __all__ = [
     "quote_ident",
 ]
 
-RESERVATIONS = "reservations"
+RESERVATIONS_TABLE = "reservations"
 #: The ``Idempotency-Key`` records of ``slotcap serve`` (``book(..., idempotency_key=)``):
 #: created by the stores on first use in every phase, legacy included; not a migration
 #: artifact, so no rollback drops it.
@@ -52,7 +52,7 @@ LEDGER_TABLES: tuple[str, ...] = (LEDGER_PERIODS, LEDGER_SERVICES, LEDGER_FILL)
 
 #: The tables the stores read.
 STORE_TABLES: tuple[str, ...] = (
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     "services",
     "clinic_time_slots",
     "service_reservation_limits",

@@ -51,7 +51,7 @@ __all__ = [
     "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_BYTES",
     "PURGE_EVERY",
-    "RESERVATIONS",
+    "RESERVATIONS_PATH",
     "SERVICES",
     "SUBJECT_HEADER",
     "Observer",
@@ -69,9 +69,9 @@ DEFAULT_BODY_TIMEOUT = 30.0
 #: Seconds between two purges of expired Idempotency-Key records.
 PURGE_EVERY = 600.0
 _LOG = logging.getLogger("slotcap.server")
-RESERVATIONS = "/api/public/reservations"
-AVAILABILITY = RESERVATIONS + "/availability"
-CALENDAR = RESERVATIONS + "/calendar"
+RESERVATIONS_PATH = "/api/public/reservations"
+AVAILABILITY = RESERVATIONS_PATH + "/availability"
+CALENDAR = RESERVATIONS_PATH + "/calendar"
 SERVICES = "/api/services"
 
 
@@ -198,7 +198,7 @@ def create_app(
                 lambda: handlers.create_reservation(app, body, subject, key,
                                                     idempotency_ttl=idempotency_ttl))
 
-        return await api(request, RESERVATIONS, "POST, OPTIONS", work)
+        return await api(request, RESERVATIONS_PATH, "POST, OPTIONS", work)
 
     async def get_availability(request: Request) -> Response:
         async def work() -> Outcome:
@@ -272,7 +272,7 @@ def create_app(
 
     return Starlette(
         routes=[
-            Route(RESERVATIONS, post_reservation, methods=["POST", "OPTIONS"]),
+            Route(RESERVATIONS_PATH, post_reservation, methods=["POST", "OPTIONS"]),
             Route(AVAILABILITY, get_availability, methods=["GET", "OPTIONS"]),
             Route(CALENDAR, get_calendar, methods=["GET", "OPTIONS"]),
             Route(SERVICES, get_services, methods=["GET", "OPTIONS"]),

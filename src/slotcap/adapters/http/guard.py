@@ -50,7 +50,7 @@ API_CORS: dict[str, str] = {
     "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type, X-Slotcap-Subject, Idempotency-Key",
 }
-_RESERVATIONS = "/api/public/reservations"
+_RESERVATIONS_PATH = "/api/public/reservations"
 _NOSNIFF = (b"x-content-type-options", b"nosniff")
 _NO_STORE = (b"cache-control", b"no-store")
 
@@ -100,7 +100,7 @@ class GuardMiddleware:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        no_store = path.startswith(_RESERVATIONS)
+        no_store = path.startswith(_RESERVATIONS_PATH)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -20,7 +20,7 @@ from typing import Any
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.ports import CalendarEntry
-from slotcap.sql.dialect import SqlDialect
+from slotcap.sql.dialect import DialectRules
 from slotcap.sql.names import HOLDING_LIST, LEDGER_FILL, LEDGER_PERIODS
 
 __all__ = [
@@ -44,7 +44,7 @@ LEDGER_HELD = f"""
 """
 
 
-def ledger_calendar_sql(d: SqlDialect) -> str:
+def ledger_calendar_sql(d: DialectRules) -> str:
     # The ledger's rows of the range (one primary-key range scan; absent rows hold
     # nothing), and one row with "unsized" 1 when the fill has not reached the range's
     # last date. The slots come from the store's catalogue snapshot, as for a check.

@@ -33,7 +33,7 @@ from slotcap.errors import (
 )
 from slotcap.ports import IdempotencyRecord
 from slotcap.sql.dialect import Dialect
-from slotcap.sql.names import HOLDING_LIST, IDEMPOTENCY_KEYS, RESERVATIONS
+from slotcap.sql.names import HOLDING_LIST, IDEMPOTENCY_KEYS, RESERVATIONS_TABLE
 
 __all__ = ["KEYS_DDL", "KeysAndPatients"]
 
@@ -62,7 +62,7 @@ _REPLACE = (f'UPDATE {_T} SET "fingerprint" = %(fingerprint)s, '
             '"reservationId" = %(reservation_id)s, "answer" = %(answer)s, "createdAt" = %(at)s '
             'WHERE "key" = %(key)s')
 _PURGE = f'DELETE FROM {_T} WHERE "createdAt" < %(before)s'
-_HOLDERS = f'SELECT r."patientName", r."phone" FROM "{RESERVATIONS}" r ' \
+_HOLDERS = f'SELECT r."patientName", r."phone" FROM "{RESERVATIONS_TABLE}" r ' \
     f'WHERE r."preferredDate" = %(day)s AND r."status" IN {HOLDING_LIST} AND '
 
 
@@ -132,7 +132,7 @@ class KeysAndPatients(Reads, Writes):
         params = {"day": self._dialect.date_in(day), "code": code}
 
         def holders(st: Statements) -> tuple[str, Params]:
-            if st.schema.has(RESERVATIONS, "service"):
+            if st.schema.has(RESERVATIONS_TABLE, "service"):
                 # As text: a code outside the old enum then simply matches nothing.
                 where = self._dialect.text('r."service"') + " = %(code)s"
             else:

@@ -20,8 +20,8 @@ from slotcap.adapters.sql.store import Params, StoreCore
 from slotcap.domain.clock import db_timestamp
 from slotcap.ports import CreatedCounts, CreatedHour
 from slotcap.sql.connection import SqlConnection
-from slotcap.sql.dialect import Dialect, SqlDialect
-from slotcap.sql.names import NEW_COLUMNS, RESERVATIONS
+from slotcap.sql.dialect import Dialect, DialectRules
+from slotcap.sql.names import NEW_COLUMNS, RESERVATIONS_TABLE
 
 __all__ = ["Monitoring", "created_per_hour_sql"]
 
@@ -33,7 +33,7 @@ def _filled(columns: tuple[str, ...]) -> str:
     return " AND ".join(f'r."{c}" IS NOT NULL' for c in columns)
 
 
-def created_per_hour_sql(d: SqlDialect, schema: SchemaInfo) -> str:
+def created_per_hour_sql(d: DialectRules, schema: SchemaInfo) -> str:
     """The statement (pyformat) for ``schema``'s shape: per UTC hour of ``createdAt``
     in ``[%(since)s, %(until)s)``, the rows with every new column, the others, and the
     rows whose only empty new column is ``period``. Before phase 1 (the new columns
@@ -53,7 +53,7 @@ SELECT {hour} AS "hour",
   COUNT(CASE WHEN {complete} THEN 1 END),
   COUNT(CASE WHEN {complete} THEN NULL ELSE 1 END),
   COUNT(CASE WHEN {period_only} THEN 1 END)
-FROM "{RESERVATIONS}" r
+FROM "{RESERVATIONS_TABLE}" r
 WHERE r."createdAt" >= %(since)s AND r."createdAt" < %(until)s
 GROUP BY {hour}
 ORDER BY {hour}

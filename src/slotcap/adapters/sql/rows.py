@@ -8,7 +8,7 @@ from typing import Any
 
 from slotcap.domain.closures import Closure, normalise_rrule
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
-from slotcap.sql.dialect import SqlDialect
+from slotcap.sql.dialect import DialectRules
 
 __all__ = [
     "closure_of", "closure_params", "limit_of", "reservation_of", "reservation_params",
@@ -16,7 +16,7 @@ __all__ = [
 ]
 
 
-def service_of(d: SqlDialect, row: Sequence[Any]) -> Service | None:
+def service_of(d: DialectRules, row: Sequence[Any]) -> Service | None:
     (sid, code, name, name_en, description, category, duration, buffer, price, active,
      visible, order, deleted) = row
     if sid is None:
@@ -51,7 +51,7 @@ def limit_of(row: Sequence[Any]) -> ServiceLimit | None:
     return ServiceLimit(id=lid, service_code=code, daily_limit=int(daily), is_active=bool(active))
 
 
-def reservation_of(d: SqlDialect, columns: Sequence[str], row: Sequence[Any]) -> Reservation:
+def reservation_of(d: DialectRules, columns: Sequence[str], row: Sequence[Any]) -> Reservation:
     v = dict(zip(columns, row, strict=True))
     return Reservation(
         id=v["id"], patient_name=v["patientName"], phone=v["phone"], email=v.get("email"),
@@ -69,7 +69,7 @@ def reservation_of(d: SqlDialect, columns: Sequence[str], row: Sequence[Any]) ->
 
 
 def reservation_params(
-    d: SqlDialect, columns: Sequence[str], r: Reservation, now: dt.datetime
+    d: DialectRules, columns: Sequence[str], r: Reservation, now: dt.datetime
 ) -> dict[str, Any]:
     """The row of ``r`` for ``columns``; a missing timestamp is ``now``."""
 
@@ -91,7 +91,7 @@ def reservation_params(
     return {c: every[c] for c in columns}
 
 
-def closure_of(d: SqlDialect, row: Sequence[Any]) -> Closure:
+def closure_of(d: DialectRules, row: Sequence[Any]) -> Closure:
     cid, start, end, period, rrule, capacity, reason, created = row
     return Closure(
         id=cid, start_date=d.date_out(start), end_date=None if end is None else d.date_out(end),
@@ -103,7 +103,7 @@ def closure_of(d: SqlDialect, row: Sequence[Any]) -> Closure:
     )
 
 
-def closure_params(d: SqlDialect, c: Closure, now: dt.datetime) -> dict[str, Any]:
+def closure_params(d: DialectRules, c: Closure, now: dt.datetime) -> dict[str, Any]:
     return {
         "id": c.id, "startDate": d.date_in(c.start_date),
         "endDate": None if c.end_date is None else d.date_in(c.end_date),

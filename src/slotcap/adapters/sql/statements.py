@@ -1,7 +1,7 @@
 """Every statement the SQL stores run, built once per schema shape.
 
 Written in pyformat (``%(name)s``) like the rest of :mod:`slotcap.sql` and turned into
-the driver's style once, when the shape is first seen (:meth:`SqlDialect.native`), so
+the driver's style once, when the shape is first seen (:meth:`DialectRules.native`), so
 the hot path sends prepared-statement-stable text with no per-call rewrite.
 :class:`SchemaInfo` is the part of the catalogue snapshot the stores follow.
 """
@@ -26,16 +26,16 @@ from slotcap.adapters.sql.held_sql import (
 from slotcap.domain.model import Period
 from slotcap.ports import SchemaState
 from slotcap.sql.catalog import Catalog, reservations_state
-from slotcap.sql.dialect import SqlDialect
+from slotcap.sql.dialect import DialectRules
 from slotcap.sql.names import (
     CLOSURE_COLUMNS,
     COMMON_RESERVATION_COLUMNS,
     HOLDING_LIST,
     LEDGER_TABLES,
-    LEGACY_COLUMNS,
+    LEGACY_ONLY_COLUMNS,
     LIMIT_COLUMNS,
     NEW_COLUMNS,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     SERVICE_COLUMNS,
     SLOT_COLUMNS,
     STORE_TABLES,
@@ -58,7 +58,7 @@ class SchemaInfo:
 
     @classmethod
     def from_catalog(cls, catalog: Catalog) -> SchemaInfo:
-        labels = catalog.enum_labels(RESERVATIONS, "service")
+        labels = catalog.enum_labels(RESERVATIONS_TABLE, "service")
         return cls(
             columns=frozenset(k for k in catalog.columns if k[0] in STORE_TABLES),
             legacy_enum=None if labels is None else frozenset(labels),
@@ -92,10 +92,10 @@ class SchemaInfo:
         state = self.state
         wanted = COMMON_RESERVATION_COLUMNS
         if state.has_legacy_columns:
-            wanted += LEGACY_COLUMNS
+            wanted += LEGACY_ONLY_COLUMNS
         if state.has_new_columns:
             wanted += NEW_COLUMNS
-        return tuple(c for c in wanted if self.has(RESERVATIONS, c))
+        return tuple(c for c in wanted if self.has(RESERVATIONS_TABLE, c))
 
     def accepts_legacy_code(self, code: str) -> bool:
         """Whether ``code`` can be bound to the old enum-typed columns at all (on
@@ -158,15 +158,15 @@ def _minutes(schema: SchemaInfo) -> tuple[str, str]:
     """
     parts = ['h."estimatedDuration"', 'by_id."durationMinutes" + by_id."bufferMinutes"']
     joins = ['LEFT JOIN "services" by_id ON by_id."id" = h."serviceId"']
-    if schema.has(RESERVATIONS, "service"):
+    if schema.has(RESERVATIONS_TABLE, "service"):
         parts.append('by_code."durationMinutes" + by_code."bufferMinutes"')
         joins.append('LEFT JOIN "services" by_code ON by_code."code" = h."code"')
     parts.append('(SELECT MAX(l."durationMinutes" + l."bufferMinutes") FROM "services" l)')
     return f"COALESCE({', '.join(parts)})", "\n".join(joins)
 
 
-def _held_row(d: SqlDialect, schema: SchemaInfo, *extra: str) -> str:
-    code = d.text('r."service"') if schema.has(RESERVATIONS, "service") else "NULL"
+def _held_row(d: DialectRules, schema: SchemaInfo, *extra: str) -> str:
+    code = d.text('r."service"') if schema.has(RESERVATIONS_TABLE, "service") else "NULL"
     return ", ".join([*extra, 'r."estimatedDuration"', 'r."serviceId"', f'{code} AS "code"'])
 
 
@@ -176,7 +176,7 @@ LEFT JOIN "clinic_time_slots" t ON t."dayOfWeek" = %(dow)s AND t."period" = %(sl
 """
 
 
-def _period_facts_sql(d: SqlDialect, schema: SchemaInfo) -> str:
+def _period_facts_sql(d: DialectRules, schema: SchemaInfo) -> str:
     # Two branches instead of `period = :p OR period IS NULL` so that each is an equality
     # (or IS NULL) probe of reservations_preferredDate_period_status_idx.
     minutes, joins = _minutes(schema)
@@ -253,7 +253,7 @@ LEFT JOIN "service_reservation_limits" l ON l."serviceType" = %(limit_code)s
 """
 
 
-def _calendar_sql(d: SqlDialect, schema: SchemaInfo) -> str:
+def _calendar_sql(d: DialectRules, schema: SchemaInfo) -> str:
     minutes, joins = _minutes(schema)
     period = d.text('r."period"')
     row = _held_row(d, schema, 'r."preferredDate"', f'{period} AS "period"')
@@ -299,7 +299,7 @@ def _upsert(table: str, columns: Sequence[str], conflict: str, keep: Sequence[st
     )
 
 
-def build_statements(d: SqlDialect, schema: SchemaInfo) -> Statements:
+def build_statements(d: DialectRules, schema: SchemaInfo) -> Statements:
     """Every statement for ``schema``'s shape (built once per shape, then reused)."""
     res_cols = schema.reservation_columns()
     service_write = (*SERVICE_COLUMNS, "createdAt", "updatedAt")
@@ -358,7 +358,7 @@ def build_statements(d: SqlDialect, schema: SchemaInfo) -> Statements:
     )
 
 
-def _closure_statements(d: SqlDialect, schema: SchemaInfo) -> dict[str, str | None]:
+def _closure_statements(d: DialectRules, schema: SchemaInfo) -> dict[str, str | None]:
     q = d.native
     out: dict[str, str | None] = {}
     if schema.has_table("clinic_closures"):

@@ -27,7 +27,7 @@ from slotcap.errors import ConfigurationError, DatabaseError, SchemaStateError, 
 from slotcap.ports import DEFAULT_BUSY_BUDGET, Clock, ClosesOnExit, SchemaState
 from slotcap.sql.catalog import STORE_PARTS, read_catalog
 from slotcap.sql.connection import Row
-from slotcap.sql.dialect import Dialect, SqlDialect
+from slotcap.sql.dialect import Dialect, DialectRules
 
 __all__ = [
     "DEFAULT_BUSY_BUDGET", "CatalogueSnapshot", "Op", "Params", "Row", "Session", "StoreCore",
@@ -81,7 +81,7 @@ class Session(Protocol):
 class _SessionExecutor:
     """A session seen as :class:`slotcap.sql.catalog.Executor` (pyformat in)."""
 
-    def __init__(self, session: Session, d: SqlDialect) -> None:
+    def __init__(self, session: Session, d: DialectRules) -> None:
         self._session = session
         self._d = d
 
@@ -98,7 +98,7 @@ class StoreCore(ClosesOnExit, abc.ABC):
 
     def __init__(
         self,
-        dialect: SqlDialect,
+        dialect: DialectRules,
         *,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
         clock: Clock | None = None,

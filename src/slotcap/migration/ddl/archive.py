@@ -16,7 +16,7 @@ from slotcap.migration.ddl.names import (
     ARCHIVE_LIMITS,
     ARCHIVE_SCHEMA,
     LIMITS,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     q,
 )
 from slotcap.sql import Dialect, SqlConnection
@@ -75,7 +75,7 @@ def archive_reservations_batch(conn: SqlConnection, after: str, limit: int) -> t
     Keyset pagination: each batch is one short statement, whatever the table size.
     """
     rows = conn.execute(
-        f'SELECT "id" FROM {q(RESERVATIONS)} WHERE "id" > %s ORDER BY "id" LIMIT %s',  # noqa: S608
+        f'SELECT "id" FROM {q(RESERVATIONS_TABLE)} WHERE "id" > %s ORDER BY "id" LIMIT %s',  # noqa: S608
         (after, limit),
     )
     if not rows:
@@ -83,7 +83,7 @@ def archive_reservations_batch(conn: SqlConnection, after: str, limit: int) -> t
     last = str(rows[-1][0])
     conn.execute(
         f'INSERT INTO {q(ARCHIVE_LEGACY)} ("id", "service", "preferredTime") '  # noqa: S608
-        f'SELECT "id", CAST("service" AS TEXT), "preferredTime" FROM {q(RESERVATIONS)} '
+        f'SELECT "id", CAST("service" AS TEXT), "preferredTime" FROM {q(RESERVATIONS_TABLE)} '
         f'WHERE "id" > %s AND "id" <= %s {_UPSERT_LEGACY}',
         (after, last),
     )
@@ -100,9 +100,9 @@ _UPSERT_CHANGED = (
 def record_contract(conn: SqlConnection) -> dict[str, int]:
     """Count, in the dropping transaction, the reservations and those the archive lacks
     (0, or the caller aborts), and keep the counts for the phase-4 validation."""
-    total = int(conn.scalar(f"SELECT count(*) FROM {q(RESERVATIONS)}") or 0)  # noqa: S608
+    total = int(conn.scalar(f"SELECT count(*) FROM {q(RESERVATIONS_TABLE)}") or 0)  # noqa: S608
     missing = int(conn.scalar(
-        f'SELECT count(*) FROM {q(RESERVATIONS)} r WHERE NOT EXISTS '  # noqa: S608
+        f'SELECT count(*) FROM {q(RESERVATIONS_TABLE)} r WHERE NOT EXISTS '  # noqa: S608
         f'(SELECT 1 FROM {q(ARCHIVE_LEGACY)} a WHERE a."id" = r."id")'
     ) or 0)
     counts = {"reservations": total, "archived": total - missing}

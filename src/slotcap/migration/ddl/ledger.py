@@ -38,7 +38,7 @@ from slotcap.migration.ddl.names import (
     LEDGER_TABLES,
     LEDGER_TRIGGERS,
     PERIOD_TYPE,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     q,
 )
 from slotcap.sql import Dialect, SqlConnection
@@ -58,7 +58,7 @@ __all__ = [
 START = {Dialect.POSTGRES: "-infinity", Dialect.SQLITE: "0000-00-00"}
 DONE = {Dialect.POSTGRES: "infinity", Dialect.SQLITE: "9999-12-31"}
 
-_R, _P, _S, _F = q(RESERVATIONS), q(LEDGER_PERIODS), q(LEDGER_SERVICES), q(LEDGER_FILL)
+_R, _P, _S, _F = q(RESERVATIONS_TABLE), q(LEDGER_PERIODS), q(LEDGER_SERVICES), q(LEDGER_FILL)
 _SYNC, _APPLY = (q(f) for f in LEDGER_FUNCTIONS)
 _HELD = HELD_STATUSES  # "status" IN ('PENDING','CONFIRMED')
 
@@ -233,7 +233,7 @@ def drop_ledger(conn: SqlConnection) -> None:
     PostgreSQL the ledger's tables locked first (:func:`lock_ledger`)."""
     if conn.dialect is Dialect.POSTGRES:
         lock_ledger(conn)
-        if RESERVATIONS in conn.tables():
+        if RESERVATIONS_TABLE in conn.tables():
             conn.execute(f"DROP TRIGGER IF EXISTS {q(LEDGER_TRIGGERS[0])} ON {_R}")
         conn.execute(f"DROP FUNCTION IF EXISTS {_SYNC}()")
         conn.execute(f"DROP FUNCTION IF EXISTS {_APPLY}(DATE, {q(PERIOD_TYPE)}, INTEGER, "
@@ -316,7 +316,7 @@ def fill_batch(conn: SqlConnection, batch: int) -> bool:
         f"SELECT * FROM ({_periods_recount(d, _batch(d))}) c WHERE true "
         'ON CONFLICT ("preferredDate", "period") DO UPDATE SET '
         '"heldMinutes" = excluded."heldMinutes", "unsized" = excluded."unsized"', params)
-    if "service" in conn.columns(RESERVATIONS):
+    if "service" in conn.columns(RESERVATIONS_TABLE):
         conn.execute(
             f'INSERT INTO {_S} ("preferredDate", "service", "held") '
             f"SELECT * FROM ({_services_recount(_batch(d), _service_expr(d))}) c WHERE true "
@@ -360,7 +360,7 @@ def ledger_recount_problems(conn: SqlConnection) -> dict[str, int]:
         ("heldMinutes", "unsized"))) or 0)
     if periods:
         out[LEDGER_PERIODS] = periods
-    if "service" in conn.columns(RESERVATIONS):
+    if "service" in conn.columns(RESERVATIONS_TABLE):
         services = int(conn.scalar(_mismatch_sql(
             _services_recount(covered, _service_expr(d)), _S,
             ("preferredDate", "service"), ("held",))) or 0)

@@ -39,12 +39,12 @@ __all__ = [
     "LEDGER_SERVICES",
     "LEDGER_TABLES",
     "LEDGER_TRIGGERS",
-    "LEGACY_COLUMNS",
+    "LEGACY_ONLY_COLUMNS",
     "LIMITS",
     "NEW_COLUMNS",
     "PERIOD_TYPE",
     "READ_INDEXES",
-    "RESERVATIONS",
+    "RESERVATIONS_TABLE",
     "SERVICES",
     "SERVICE_TYPE",
     "SETTINGS",
@@ -53,7 +53,7 @@ __all__ = [
     "q",
 ]
 
-RESERVATIONS: Final = "reservations"
+RESERVATIONS_TABLE: Final = sql_names.RESERVATIONS_TABLE
 SERVICES: Final = "services"
 SLOTS: Final = "clinic_time_slots"
 LIMITS: Final = "service_reservation_limits"
@@ -88,7 +88,7 @@ SERVICE_TYPE: Final = "ServiceType"
 
 #: The legacy columns phase 4 removes, and the new ones phases 1–4 add (defined once,
 #: in the domain's schema-state rule).
-LEGACY_COLUMNS: Final = schema_state.LEGACY_COLUMNS
+LEGACY_ONLY_COLUMNS: Final = schema_state.LEGACY_ONLY_COLUMNS
 NEW_COLUMNS: Final = schema_state.NEW_COLUMNS
 
 FK_SERVICE: Final = "reservations_serviceId_fkey"

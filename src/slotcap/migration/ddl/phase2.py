@@ -26,7 +26,7 @@ from slotcap.migration.ddl.names import (
     IDX_PERIOD,
     IDX_SERVICE,
     READ_INDEXES,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     q,
 )
 from slotcap.sql import Dialect, SqlConnection
@@ -79,13 +79,13 @@ def create_read_indexes(conn: SqlConnection, progress: Progress | None = None) -
     say = progress or _quiet
     if conn.dialect is Dialect.POSTGRES:
         for name, definition in read_index_sql(Dialect.POSTGRES).items():
-            pg.create_index_concurrently(conn, name, RESERVATIONS, definition)
+            pg.create_index_concurrently(conn, name, RESERVATIONS_TABLE, definition)
             say(f"phase2: index {name} built concurrently")
     else:
         with conn.transaction():
             for name, definition in read_index_sql(Dialect.SQLITE).items():
                 conn.execute(
-                    f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(RESERVATIONS)} {definition}"
+                    f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(RESERVATIONS_TABLE)} {definition}"
                 )
         say("phase2: read indexes in place")
     return list(READ_INDEXES)

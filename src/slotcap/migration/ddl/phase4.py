@@ -29,10 +29,10 @@ from slotcap.migration.ddl.names import (
     IDX_HELD,
     IDX_HELD_CONTRACTED,
     IDX_LEGACY_SERVICE,
-    LEGACY_COLUMNS,
+    LEGACY_ONLY_COLUMNS,
     LIMITS,
     NEW_COLUMNS,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     SERVICES,
     q,
 )
@@ -88,15 +88,15 @@ def not_null_check_name(column: str) -> str:
 
 def _final_index_sql(name: str, columns: tuple[str, ...], *, concurrently: bool) -> str:
     how = "CONCURRENTLY IF NOT EXISTS" if concurrently else "IF NOT EXISTS"
-    return f"CREATE INDEX {how} {q(name)} ON {q(RESERVATIONS)} ({q(*columns)})"
+    return f"CREATE INDEX {how} {q(name)} ON {q(RESERVATIONS_TABLE)} ({q(*columns)})"
 
 
 def _require_columns(conn: SqlConnection) -> bool:
     """Refuse to contract a table with columns slotcap does not know: a rebuild would
     drop them silently, and the rollback could not restore them. Returns whether the
     legacy columns are still there (False: an interrupted phase 4 is being resumed)."""
-    have = conn.columns(RESERVATIONS)
-    expected = set(CONTRACTED_COLUMNS) | set(LEGACY_COLUMNS)
+    have = conn.columns(RESERVATIONS_TABLE)
+    expected = set(CONTRACTED_COLUMNS) | set(LEGACY_ONLY_COLUMNS)
     if have == set(CONTRACTED_COLUMNS):
         return False
     if have != expected:
@@ -109,7 +109,7 @@ def _require_columns(conn: SqlConnection) -> bool:
 
 def _null_counts(conn: SqlConnection) -> dict[str, int]:
     parts = ", ".join(f"count(*) - count({q(c)})" for c in NEW_COLUMNS)
-    row = conn.execute(f"SELECT {parts} FROM {q(RESERVATIONS)}")[0]  # noqa: S608
+    row = conn.execute(f"SELECT {parts} FROM {q(RESERVATIONS_TABLE)}")[0]  # noqa: S608
     return {c: int(n) for c, n in zip(NEW_COLUMNS, row, strict=True)}
 
 
@@ -138,34 +138,35 @@ def contract_sqlite(conn: SqlConnection) -> dict[str, Any]:
     saved = conn.execute(
         "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE tbl_name IN (%s, %s) "
         "AND sql IS NOT NULL ORDER BY CASE type WHEN 'table' THEN 0 ELSE 1 END, name",
-        (RESERVATIONS, LIMITS),
+        (RESERVATIONS_TABLE, LIMITS),
     )
     archive.save_schema_rows(
         conn, [(str(t), str(n), i, str(s)) for i, (t, n, _tb, s) in enumerate(saved)]
     )
     kept_indexes = [
         str(s) for t, n, tbl, s in saved
-        if t == "index" and tbl == RESERVATIONS and n not in (IDX_LEGACY_SERVICE, IDX_HELD)
+        if t == "index" and tbl == RESERVATIONS_TABLE and n not in (IDX_LEGACY_SERVICE, IDX_HELD)
     ]
     # The 12-step rebuild: new table, copy, drop, rename, indexes.
     conn.execute(_CONTRACTED_SQLITE)
     cols = q(*CONTRACTED_COLUMNS)
     conn.execute(
-        f"INSERT INTO {q(_NEW_TABLE)} ({cols}) SELECT {cols} FROM {q(RESERVATIONS)}"  # noqa: S608
+        f"INSERT INTO {q(_NEW_TABLE)} ({cols}) SELECT {cols} FROM {q(RESERVATIONS_TABLE)}"  # noqa: S608
     )
-    conn.execute(f"DROP TABLE {q(RESERVATIONS)}")
-    conn.execute(f"ALTER TABLE {q(_NEW_TABLE)} RENAME TO {q(RESERVATIONS)}")
+    conn.execute(f"DROP TABLE {q(RESERVATIONS_TABLE)}")
+    conn.execute(f"ALTER TABLE {q(_NEW_TABLE)} RENAME TO {q(RESERVATIONS_TABLE)}")
     for sql in kept_indexes:
         conn.execute(sql)
     for name, columns in FINAL_INDEXES:
         conn.execute(_final_index_sql(name, columns, concurrently=False))
     # The held-rows index without the dropped "service" column.
     conn.execute(
-        f"CREATE INDEX IF NOT EXISTS {q(IDX_HELD_CONTRACTED)} ON {q(RESERVATIONS)} "
+        f"CREATE INDEX IF NOT EXISTS {q(IDX_HELD_CONTRACTED)} ON {q(RESERVATIONS_TABLE)} "
         + held_index_sql(Dialect.SQLITE, contracted=True)
     )
     conn.execute(f"DROP TABLE {q(LIMITS)}")
-    broken = conn.execute("SELECT count(*) FROM pragma_foreign_key_check(%s)", (RESERVATIONS,))
+    broken = conn.execute("SELECT count(*) FROM pragma_foreign_key_check(%s)",
+                          (RESERVATIONS_TABLE,))
     if broken[0][0]:
         raise MigrationError(f"phase 4: {broken[0][0]} reservation(s) reference no service")
     return {"archived_reservations": copied, "archived_limits": limits}

@@ -21,7 +21,7 @@ from slotcap.migration.ddl.lock_policy import (
     locked,
     with_lock_retries,
 )
-from slotcap.migration.ddl.names import RESERVATIONS, q
+from slotcap.migration.ddl.names import RESERVATIONS_TABLE, q
 from slotcap.sql import SqlConnection
 
 __all__ = [
@@ -40,14 +40,14 @@ __all__ = [
 ]
 
 
-def lock_table(conn: SqlConnection, mode: str, table: str = RESERVATIONS) -> None:
+def lock_table(conn: SqlConnection, mode: str, table: str = RESERVATIONS_TABLE) -> None:
     """``LOCK TABLE ... IN <mode> MODE``, first in a step's transaction: its hold time
     is then the hold time of the lock (measurable, bounded by the lock policy)."""
     conn.execute(f"LOCK TABLE {q(table)} IN {mode} MODE")
 
 
 def not_null_flags(
-    conn: SqlConnection, columns: tuple[str, ...], table: str = RESERVATIONS
+    conn: SqlConnection, columns: tuple[str, ...], table: str = RESERVATIONS_TABLE
 ) -> dict[str, bool]:
     """column -> attnotnull, for those of ``columns`` that exist."""
     rows = conn.execute(
@@ -160,18 +160,18 @@ def add_not_null_checks(conn: SqlConnection, checks: dict[str, str]) -> None:
     parts = [
         f"ADD CONSTRAINT {q(name)} CHECK ({q(col)} IS NOT NULL) NOT VALID"
         for col, name in checks.items()
-        if not have.get(col, True) and constraint_state(conn, RESERVATIONS, name) is None
+        if not have.get(col, True) and constraint_state(conn, RESERVATIONS_TABLE, name) is None
     ]
     if parts:
         lock_table(conn, "ACCESS EXCLUSIVE")
-        conn.execute(f"ALTER TABLE {q(RESERVATIONS)} {', '.join(parts)}")
+        conn.execute(f"ALTER TABLE {q(RESERVATIONS_TABLE)} {', '.join(parts)}")
 
 
 def set_not_null(conn: SqlConnection, checks: dict[str, str]) -> None:
     """SET NOT NULL from the validated checks, then drop the checks."""
     have = not_null_flags(conn, tuple(checks))
     present = [n for n in checks.values()
-               if constraint_state(conn, RESERVATIONS, n) is not None]
+               if constraint_state(conn, RESERVATIONS_TABLE, n) is not None]
     todo = [c for c in checks if not have.get(c, True)]
     if not todo and not present:
         return
@@ -180,24 +180,24 @@ def set_not_null(conn: SqlConnection, checks: dict[str, str]) -> None:
         # PostgreSQL 12+ proves NOT NULL from the validated checks: no scan under the
         # lock — but only while the checks exist, so they are dropped by a second
         # statement (in one ALTER TABLE the drop would run first and force the scan).
-        conn.execute(f"ALTER TABLE {q(RESERVATIONS)} "
+        conn.execute(f"ALTER TABLE {q(RESERVATIONS_TABLE)} "
                      + ", ".join(f"ALTER COLUMN {q(c)} SET NOT NULL" for c in todo))
     if present:
-        conn.execute(f"ALTER TABLE {q(RESERVATIONS)} "
+        conn.execute(f"ALTER TABLE {q(RESERVATIONS_TABLE)} "
                      + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in present))
 
 
 def validate_not_null_checks(conn: SqlConnection, checks: dict[str, str], *, what: str) -> None:
     try:
         for name in checks.values():
-            validate_constraint(conn, RESERVATIONS, name)
+            validate_constraint(conn, RESERVATIONS_TABLE, name)
     except MigrationError:
         raise
     except Exception as exc:
         # Re-raised as a MigrationError: the driver's error (a CheckViolation, or
         # whatever the server says) means a NULL is there; take the helper checks
         # away again and say why.
-        drop_constraints(conn, RESERVATIONS, checks.values(), what=f"drop {what} checks")
+        drop_constraints(conn, RESERVATIONS_TABLE, checks.values(), what=f"drop {what} checks")
         raise MigrationError(
             f"{what}: a column still has NULLs ({type(exc).__name__}); is every writer "
             "dual-writing? Run the catch-up backfill and retry"

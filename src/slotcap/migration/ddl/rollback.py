@@ -26,11 +26,11 @@ from slotcap.migration.ddl.names import (
     ARCHIVE_SCHEMA,
     CLOSURES,
     JOURNAL,
-    LEGACY_COLUMNS,
+    LEGACY_ONLY_COLUMNS,
     LIMITS,
     NEW_COLUMNS,
     PERIOD_TYPE,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     SERVICE_TYPE,
     SERVICES,
     SETTINGS,
@@ -117,7 +117,7 @@ def clear_batch(conn: SqlConnection, limit: int) -> int:
         rows = conn.execute(
             f'WITH batch AS (SELECT "reservationId", "columns" FROM {q(JOURNAL)} '  # noqa: S608
             'ORDER BY "reservationId" LIMIT %s FOR UPDATE), '
-            f"cleared AS (UPDATE {q(RESERVATIONS)} r SET {_CLEAR_LISTED} FROM batch b "
+            f"cleared AS (UPDATE {q(RESERVATIONS_TABLE)} r SET {_CLEAR_LISTED} FROM batch b "
             'WHERE r."id" = b."reservationId" RETURNING r."id") '
             f"DELETE FROM {q(JOURNAL)} j USING batch b "
             'WHERE j."reservationId" = b."reservationId" RETURNING 1',
@@ -139,7 +139,7 @@ def clear_batch(conn: SqlConnection, limit: int) -> int:
             continue
         clear = ", ".join(f"{q(col)} = NULL" for col in columns)
         marks = ", ".join(["%s"] * len(ids))
-        conn.execute(f'UPDATE {q(RESERVATIONS)} SET {clear} WHERE "id" IN ({marks})', ids)  # noqa: S608
+        conn.execute(f'UPDATE {q(RESERVATIONS_TABLE)} SET {clear} WHERE "id" IN ({marks})', ids)  # noqa: S608
     ids = [str(e[0]) for e in entries]
     marks = ", ".join(["%s"] * len(ids))
     conn.execute(f'DELETE FROM {q(JOURNAL)} WHERE "reservationId" IN ({marks})', ids)  # noqa: S608
@@ -175,7 +175,7 @@ def recreate_legacy_pg(c: SqlConnection, labels: list[str]) -> None:
             f'"isActive", "createdAt", "updatedAt" FROM {q(ARCHIVE_LIMITS)} ON CONFLICT DO NOTHING'
         )
     c.execute(
-        f"ALTER TABLE {q(RESERVATIONS)} "
+        f"ALTER TABLE {q(RESERVATIONS_TABLE)} "
         f'ADD COLUMN IF NOT EXISTS "service" {q(SERVICE_TYPE)}, '
         'ADD COLUMN IF NOT EXISTS "preferredTime" TEXT'
     )
@@ -189,7 +189,7 @@ def fill_legacy_batches_pg(conn: SqlConnection, batch: int) -> Iterator[int]:
     while True:
         with conn.transaction():
             ids = conn.execute(
-                f'SELECT "id" FROM {q(RESERVATIONS)} WHERE "id" > %s '  # noqa: S608
+                f'SELECT "id" FROM {q(RESERVATIONS_TABLE)} WHERE "id" > %s '  # noqa: S608
                 'ORDER BY "id" LIMIT %s',
                 (last, batch),
             )
@@ -197,7 +197,7 @@ def fill_legacy_batches_pg(conn: SqlConnection, batch: int) -> Iterator[int]:
                 return
             first_excl, last = last, str(ids[-1][0])
             rows = conn.execute(
-                f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
+                f"UPDATE {q(RESERVATIONS_TABLE)} r SET "  # noqa: S608
                 f'"service" = CAST(a."service" AS {q(SERVICE_TYPE)}), '
                 '"preferredTime" = a."preferredTime" '
                 f'FROM {q(ARCHIVE_LEGACY)} a WHERE a."id" = r."id" '
@@ -205,7 +205,7 @@ def fill_legacy_batches_pg(conn: SqlConnection, batch: int) -> Iterator[int]:
                 (first_excl, last),
             )
             derived = conn.execute(
-                f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
+                f"UPDATE {q(RESERVATIONS_TABLE)} r SET "  # noqa: S608
                 f'"service" = CAST(s."code" AS {q(SERVICE_TYPE)}), '
                 f'"preferredTime" = {_DERIVED_TIME} '
                 f'FROM {q(SERVICES)} s WHERE s."id" = r."serviceId" '
@@ -222,14 +222,14 @@ def fill_remaining_pg(conn: SqlConnection) -> int:
     contracted application during the batched refill)."""
     with conn.transaction():
         rows = conn.execute(
-            f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
+            f"UPDATE {q(RESERVATIONS_TABLE)} r SET "  # noqa: S608
             f'"service" = CAST(a."service" AS {q(SERVICE_TYPE)}), '
             '"preferredTime" = a."preferredTime" '
             f'FROM {q(ARCHIVE_LEGACY)} a WHERE a."id" = r."id" AND r."service" IS NULL '
             "RETURNING 1"
         )
         derived = conn.execute(
-            f"UPDATE {q(RESERVATIONS)} r SET "  # noqa: S608
+            f"UPDATE {q(RESERVATIONS_TABLE)} r SET "  # noqa: S608
             f'"service" = CAST(s."code" AS {q(SERVICE_TYPE)}), '
             f'"preferredTime" = {_DERIVED_TIME} '
             f'FROM {q(SERVICES)} s WHERE s."id" = r."serviceId" AND r."service" IS NULL '
@@ -248,8 +248,8 @@ def rebuild_legacy_sqlite(conn: SqlConnection) -> int:
     )
     tables = {n: d for k, n, d in rows if k == "table"}
     indexes = [(n, d) for k, n, d in rows if k == "index"]
-    prefix = f"CREATE TABLE {q(RESERVATIONS)}"
-    old_sql = tables.get(RESERVATIONS, "")
+    prefix = f"CREATE TABLE {q(RESERVATIONS_TABLE)}"
+    old_sql = tables.get(RESERVATIONS_TABLE, "")
     if not old_sql.startswith(prefix) or LIMITS not in tables:
         raise MigrationError("cannot roll back phase 4: the archived schema is incomplete")
     conn.execute(tables[LIMITS])
@@ -260,16 +260,16 @@ def rebuild_legacy_sqlite(conn: SqlConnection) -> int:
     conn.execute(f"CREATE TABLE {q(_OLD_TABLE)}{old_sql[len(prefix):]}")
     kept = q(*CONTRACTED_COLUMNS)
     conn.execute(
-        f"INSERT INTO {q(_OLD_TABLE)} ({kept}, {q(*LEGACY_COLUMNS)}) "
+        f"INSERT INTO {q(_OLD_TABLE)} ({kept}, {q(*LEGACY_ONLY_COLUMNS)}) "
         + "SELECT "
         + ", ".join(f"r.{q(c)}" for c in CONTRACTED_COLUMNS)
         + f', COALESCE(a."service", s."code"), COALESCE(a."preferredTime", {_DERIVED_TIME}) '
-        f"FROM {q(RESERVATIONS)} r LEFT JOIN {q(ARCHIVE_LEGACY)} a ON a.\"id\" = r.\"id\" "
+        f"FROM {q(RESERVATIONS_TABLE)} r LEFT JOIN {q(ARCHIVE_LEGACY)} a ON a.\"id\" = r.\"id\" "
         f'LEFT JOIN {q(SERVICES)} s ON s."id" = r."serviceId"'
     )
     count = int(conn.scalar(f"SELECT count(*) FROM {q(_OLD_TABLE)}") or 0)  # noqa: S608
-    conn.execute(f"DROP TABLE {q(RESERVATIONS)}")
-    conn.execute(f"ALTER TABLE {q(_OLD_TABLE)} RENAME TO {q(RESERVATIONS)}")
+    conn.execute(f"DROP TABLE {q(RESERVATIONS_TABLE)}")
+    conn.execute(f"ALTER TABLE {q(_OLD_TABLE)} RENAME TO {q(RESERVATIONS_TABLE)}")
     for _name, sql in indexes:
         conn.execute(sql)
     archive.drop_archive_tables(conn)

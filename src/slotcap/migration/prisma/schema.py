@@ -33,7 +33,7 @@ from slotcap.migration.ddl.names import (
     LEDGER_TRIGGERS,
     LIMITS,
     PERIOD_TYPE,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     SERVICE_TYPE,
     SERVICES,
     SETTINGS,
@@ -181,7 +181,7 @@ def _reservation(phase: str) -> Model:
             Index(("createdAt", "status"), "reservations_createdAt_status_idx"),
         ]
     return Model(
-        "Reservation", RESERVATIONS,
+        "Reservation", RESERVATIONS_TABLE,
         (
             Column("id", "String", id=True),
             Column("patientName", "String"),
@@ -288,7 +288,7 @@ _CHECKS = (
     (SLOTS, "clinic_time_slots_startTime_check"),
     (SLOTS, "clinic_time_slots_endTime_check"),
     (SLOTS, "clinic_time_slots_totalMinutes_check"),
-    (RESERVATIONS, CK_DURATION),
+    (RESERVATIONS_TABLE, CK_DURATION),
     # As the closures change's phase-1 DDL names them (its branch, not yet merged).
     (CLOSURES, "clinic_closures_capacityMinutes_check"),
     (CLOSURES, "clinic_closures_endDate_check"),
@@ -315,10 +315,10 @@ def not_expressed(phase: str) -> tuple[NotExpressed, ...]:
              if phase in phases]
     if phase == "phase2":  # phase 4 drops the ledger with the legacy "service" column
         items += [NotExpressed("table", t, t, _WHY_LEDGER) for t in LEDGER_TABLES]
-        items.append(NotExpressed("trigger", RESERVATIONS, LEDGER_TRIGGERS[0], _WHY_TRIGGER))
+        items.append(NotExpressed("trigger", RESERVATIONS_TABLE, LEDGER_TRIGGERS[0], _WHY_TRIGGER))
     items += [
-        NotExpressed("index", RESERVATIONS, IDX_PERIOD, _WHY_INCLUDE),
-        NotExpressed("index", RESERVATIONS, held, _WHY_PARTIAL),
+        NotExpressed("index", RESERVATIONS_TABLE, IDX_PERIOD, _WHY_INCLUDE),
+        NotExpressed("index", RESERVATIONS_TABLE, held, _WHY_PARTIAL),
     ]
     items += [NotExpressed("check", table, name, _WHY_CHECK) for table, name in _CHECKS]
     return tuple(sorted(items, key=lambda i: (i.kind, i.table, i.name)))

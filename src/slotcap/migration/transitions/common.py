@@ -12,7 +12,7 @@ from slotcap.migration.backfill import run_backfill
 from slotcap.migration.backfill_report import BackfillProgress, BackfillReport
 from slotcap.migration.ddl import ledger
 from slotcap.migration.ddl.lock_policy import locked
-from slotcap.migration.ddl.names import LEDGER_PERIODS, RESERVATIONS, q
+from slotcap.migration.ddl.names import LEDGER_PERIODS, RESERVATIONS_TABLE, q
 from slotcap.migration.ddl.rollback import clear_batch
 from slotcap.migration.engine.steps import StepContext, StepPaused
 from slotcap.migration.state import Phase
@@ -39,7 +39,7 @@ CATCH_UP_PASSES = 2
 def unfilled(conn: SqlConnection) -> int:
     """Rows the backfill has not reached (a legacy-only writer added them meanwhile)."""
     return int(conn.scalar(
-        f'SELECT count(*) FROM {q(RESERVATIONS)} WHERE "serviceId" IS NULL'  # noqa: S608
+        f'SELECT count(*) FROM {q(RESERVATIONS_TABLE)} WHERE "serviceId" IS NULL'  # noqa: S608
     ) or 0)
 
 

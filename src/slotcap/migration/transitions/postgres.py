@@ -19,9 +19,9 @@ from slotcap.migration.ddl.ledger import drop_ledger, lock_ledger
 from slotcap.migration.ddl.names import (
     CK_DURATION,
     FK_SERVICE,
-    LEGACY_COLUMNS,
+    LEGACY_ONLY_COLUMNS,
     NEW_COLUMNS,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     SERVICES,
     q,
 )
@@ -44,7 +44,7 @@ from slotcap.sql import Dialect, SqlConnection
 
 __all__ = ["transitions"]
 
-_R = q(RESERVATIONS)
+_R = q(RESERVATIONS_TABLE)
 
 
 # -- legacy -> phase1 ----------------------------------------------------------------------
@@ -65,10 +65,10 @@ def _p1_columns(conn: SqlConnection, ctx: StepContext) -> None:
 def _p1_constraints(conn: SqlConnection, ctx: StepContext) -> None:
     pg.lock_table(conn, "ACCESS EXCLUSIVE")
     parts = []
-    if pg.constraint_state(conn, RESERVATIONS, FK_SERVICE) is None:
+    if pg.constraint_state(conn, RESERVATIONS_TABLE, FK_SERVICE) is None:
         parts.append(f'ADD CONSTRAINT {q(FK_SERVICE)} FOREIGN KEY ("serviceId") '
                      f'REFERENCES {q(SERVICES)} ("id") ON DELETE RESTRICT NOT VALID')
-    if pg.constraint_state(conn, RESERVATIONS, CK_DURATION) is None:
+    if pg.constraint_state(conn, RESERVATIONS_TABLE, CK_DURATION) is None:
         parts.append(f'ADD CONSTRAINT {q(CK_DURATION)} CHECK ("estimatedDuration" >= 0) NOT VALID')
     if parts:
         conn.execute(f"ALTER TABLE {_R} {', '.join(parts)}")
@@ -77,7 +77,7 @@ def _p1_constraints(conn: SqlConnection, ctx: StepContext) -> None:
 def _p1_validate(conn: SqlConnection, ctx: StepContext) -> None:
     # VALIDATE scans under SHARE UPDATE EXCLUSIVE: writers keep going.
     for name in (FK_SERVICE, CK_DURATION):
-        pg.validate_constraint(conn, RESERVATIONS, name)
+        pg.validate_constraint(conn, RESERVATIONS_TABLE, name)
 
 
 # -- phase1 -> phase2 / phase2 -> phase1 ---------------------------------------------------
@@ -102,7 +102,7 @@ def _drop_new_columns(conn: SqlConnection, ctx: StepContext) -> None:
         f"ALTER TABLE {_R} DROP CONSTRAINT IF EXISTS {q(FK_SERVICE)}, "
         f"DROP CONSTRAINT IF EXISTS {q(CK_DURATION)}, "
         + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(not_null_check_name(c))}"
-                    for c in (*NEW_COLUMNS, *LEGACY_COLUMNS)) + ", "
+                    for c in (*NEW_COLUMNS, *LEGACY_ONLY_COLUMNS)) + ", "
         + ", ".join(f"DROP COLUMN IF EXISTS {q(col)}" for col in NEW_COLUMNS)
     )
 

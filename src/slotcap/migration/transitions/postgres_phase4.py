@@ -22,10 +22,10 @@ from slotcap.migration.ddl.names import (
     IDX_HELD,
     IDX_HELD_CONTRACTED,
     IDX_LEGACY_SERVICE,
-    LEGACY_COLUMNS,
+    LEGACY_ONLY_COLUMNS,
     LIMITS,
     NEW_COLUMNS,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     SERVICE_TYPE,
     SERVICES,
     SLOTS,
@@ -47,7 +47,7 @@ __all__ = ["ARCHIVE_TRIGGER", "CONTRACT_STEPS", "RESTORE_STEPS"]
 #: The trigger (and its function) that keeps the legacy archive in sync during phase 4.
 ARCHIVE_TRIGGER = "slotcap_archive_legacy_sync"
 
-_R = q(RESERVATIONS)
+_R = q(RESERVATIONS_TABLE)
 
 
 # -- phase2 -> phase4 ----------------------------------------------------------------------
@@ -56,8 +56,8 @@ _R = q(RESERVATIONS)
 def _refill_legacy(conn: SqlConnection, ctx: StepContext) -> None:
     """After a phase-4 rollback that stopped midway, some legacy values may still be
     NULL: write them back from the archive first (nothing to do otherwise)."""
-    flags = pg.not_null_flags(conn, LEGACY_COLUMNS)
-    if len(flags) < len(LEGACY_COLUMNS) or all(flags.values()):
+    flags = pg.not_null_flags(conn, LEGACY_ONLY_COLUMNS)
+    if len(flags) < len(LEGACY_ONLY_COLUMNS) or all(flags.values()):
         return
     if ARCHIVE_LEGACY not in conn.tables():
         return
@@ -103,7 +103,7 @@ $body$"""  # noqa: S608 - identifiers from constants
 def _contracted(conn: SqlConnection) -> bool:
     """The legacy columns are gone already: phase 4 is being re-entered after its
     rollback stopped before re-adding them, and the archive still holds every value."""
-    return not set(LEGACY_COLUMNS) & conn.columns(RESERVATIONS)
+    return not set(LEGACY_ONLY_COLUMNS) & conn.columns(RESERVATIONS_TABLE)
 
 
 def _archive_trigger(conn: SqlConnection, ctx: StepContext) -> None:
@@ -206,7 +206,7 @@ def _drop_legacy_index(conn: SqlConnection, ctx: StepContext) -> None:
 
 def _contracted_held_index(conn: SqlConnection, ctx: StepContext) -> None:
     # DROP COLUMN would drop the phase-2 held index (it covers "service") silently.
-    pg.create_index_concurrently(conn, IDX_HELD_CONTRACTED, RESERVATIONS,
+    pg.create_index_concurrently(conn, IDX_HELD_CONTRACTED, RESERVATIONS_TABLE,
                                  held_index_sql(Dialect.POSTGRES, contracted=True))
     pg.drop_index_concurrently(conn, IDX_HELD)
 
@@ -224,14 +224,14 @@ def _contract(conn: SqlConnection, ctx: StepContext) -> None:
     conn.execute(f"DROP TRIGGER IF EXISTS {_T} ON {_R}")
     conn.execute(f"DROP FUNCTION IF EXISTS {_T}()")
     conn.execute(f"ALTER TABLE {_R} "
-                 + ", ".join(f"DROP COLUMN IF EXISTS {q(col)}" for col in LEGACY_COLUMNS))
+                 + ", ".join(f"DROP COLUMN IF EXISTS {q(col)}" for col in LEGACY_ONLY_COLUMNS))
     conn.execute(f"DROP TABLE IF EXISTS {q(LIMITS)}")
     conn.execute(f"DROP TYPE IF EXISTS {q(SERVICE_TYPE)}")
 
 
 def _final_indexes(conn: SqlConnection, ctx: StepContext) -> None:
     for name, columns in FINAL_INDEXES:
-        pg.create_index_concurrently(conn, name, RESERVATIONS, f"({q(*columns)})")
+        pg.create_index_concurrently(conn, name, RESERVATIONS_TABLE, f"({q(*columns)})")
 
 
 def _vacuum(conn: SqlConnection, ctx: StepContext) -> None:
@@ -249,11 +249,11 @@ def _drop_archive_trigger(conn: SqlConnection, ctx: StepContext) -> None:
     """Undo what a phase 4 that stopped midway may have left: its trigger and helper
     checks (nothing to do after a complete phase 4)."""
     leftovers = [n for n in _new_checks().values()
-                 if pg.constraint_state(conn, RESERVATIONS, n) is not None]
+                 if pg.constraint_state(conn, RESERVATIONS_TABLE, n) is not None]
     has_trigger = bool(conn.scalar(
         "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
         "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
-        "AND c.relname = %s AND t.tgname = %s", (RESERVATIONS, ARCHIVE_TRIGGER)))
+        "AND c.relname = %s AND t.tgname = %s", (RESERVATIONS_TABLE, ARCHIVE_TRIGGER)))
     if leftovers or has_trigger:
         pg.lock_table(conn, "ACCESS EXCLUSIVE" if leftovers else "SHARE ROW EXCLUSIVE")
         conn.execute(f"DROP TRIGGER IF EXISTS {_T} ON {_R}")
@@ -264,7 +264,7 @@ def _drop_archive_trigger(conn: SqlConnection, ctx: StepContext) -> None:
 
 
 def _recreate_legacy(conn: SqlConnection, ctx: StepContext) -> None:
-    if conn.columns(RESERVATIONS) >= set(LEGACY_COLUMNS):
+    if conn.columns(RESERVATIONS_TABLE) >= set(LEGACY_ONLY_COLUMNS):
         return  # phase 4 never got to its contract: nothing was dropped
     if ARCHIVE_LEGACY not in conn.tables():
         raise MigrationError(
@@ -287,7 +287,7 @@ def _refill(conn: SqlConnection, ctx: StepContext) -> None:
 
 
 def _legacy_checks() -> dict[str, str]:
-    return {c: not_null_check_name(c) for c in LEGACY_COLUMNS}
+    return {c: not_null_check_name(c) for c in LEGACY_ONLY_COLUMNS}
 
 
 def _legacy_not_null_checks(conn: SqlConnection, ctx: StepContext) -> None:
@@ -297,7 +297,7 @@ def _legacy_not_null_checks(conn: SqlConnection, ctx: StepContext) -> None:
 
 
 def _legacy_validate(conn: SqlConnection, ctx: StepContext) -> None:
-    if all(pg.not_null_flags(conn, LEGACY_COLUMNS).values()):
+    if all(pg.not_null_flags(conn, LEGACY_ONLY_COLUMNS).values()):
         return
     # Rows the contracted application wrote during the batched refill: few.
     late = rb.fill_remaining_pg(conn) if ARCHIVE_LEGACY in conn.tables() else 0
@@ -306,7 +306,7 @@ def _legacy_validate(conn: SqlConnection, ctx: StepContext) -> None:
         f'SELECT count(*) FROM {_R} WHERE "service" IS NULL OR "preferredTime" IS NULL'  # noqa: S608
     ) or 0)
     if missing:
-        pg.drop_constraints(conn, RESERVATIONS, _legacy_checks().values(),
+        pg.drop_constraints(conn, RESERVATIONS_TABLE, _legacy_checks().values(),
                             what="drop legacy NOT NULL helper checks")
         raise MigrationError(
             f"rollback phase 4: {missing} reservation(s) have a service outside the legacy "
@@ -333,12 +333,13 @@ def _drop_final_indexes(conn: SqlConnection, ctx: StepContext) -> None:
 
 
 def _legacy_index(conn: SqlConnection, ctx: StepContext) -> None:
-    pg.create_index_concurrently(conn, IDX_LEGACY_SERVICE, RESERVATIONS,
+    pg.create_index_concurrently(conn, IDX_LEGACY_SERVICE, RESERVATIONS_TABLE,
                                  '("preferredDate", "service", "status")')
 
 
 def _phase2_held_index(conn: SqlConnection, ctx: StepContext) -> None:
-    pg.create_index_concurrently(conn, IDX_HELD, RESERVATIONS, held_index_sql(Dialect.POSTGRES))
+    pg.create_index_concurrently(conn, IDX_HELD, RESERVATIONS_TABLE,
+                                 held_index_sql(Dialect.POSTGRES))
     pg.drop_index_concurrently(conn, IDX_HELD_CONTRACTED)
 
 

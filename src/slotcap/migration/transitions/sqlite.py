@@ -10,7 +10,7 @@ import sqlite3
 from slotcap.errors import MigrationError
 from slotcap.migration.ddl import archive as archive
 from slotcap.migration.ddl.ledger import drop_ledger
-from slotcap.migration.ddl.names import LEGACY_COLUMNS, NEW_COLUMNS, RESERVATIONS, q
+from slotcap.migration.ddl.names import LEGACY_ONLY_COLUMNS, NEW_COLUMNS, RESERVATIONS_TABLE, q
 from slotcap.migration.ddl.phase1 import create_new_tables, new_reservation_columns_sql
 from slotcap.migration.ddl.phase2 import drop_read_indexes, read_index_sql
 from slotcap.migration.ddl.phase4 import contract_sqlite
@@ -34,15 +34,16 @@ __all__ = ["transitions"]
 def _expand(conn: SqlConnection, ctx: StepContext) -> None:
     # ADD COLUMN is a schema-only change in SQLite: milliseconds whatever the table size.
     create_new_tables(conn)
-    existing = conn.columns(RESERVATIONS)
+    existing = conn.columns(RESERVATIONS_TABLE)
     for name, definition in new_reservation_columns_sql(Dialect.SQLITE).items():
         if name not in existing:  # ADD COLUMN has no IF NOT EXISTS in SQLite
-            conn.execute(f"ALTER TABLE {q(RESERVATIONS)} ADD COLUMN {definition}")
+            conn.execute(f"ALTER TABLE {q(RESERVATIONS_TABLE)} ADD COLUMN {definition}")
 
 
 def _read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
     for name, definition in read_index_sql(Dialect.SQLITE).items():
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(RESERVATIONS)} {definition}")
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(RESERVATIONS_TABLE)} {definition}")
 
 
 def _drop_read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
@@ -58,7 +59,7 @@ def _analyze(conn: SqlConnection, ctx: StepContext) -> None:
 
 
 def _rebuild(conn: SqlConnection, ctx: StepContext) -> None:
-    if conn.columns(RESERVATIONS) >= set(LEGACY_COLUMNS):
+    if conn.columns(RESERVATIONS_TABLE) >= set(LEGACY_ONLY_COLUMNS):
         # Phase 4 stopped before its (atomic) contract: only its archive may be there.
         archive.drop_archive_tables(conn)
         return
@@ -70,12 +71,12 @@ def _drop_phase1(conn: SqlConnection, ctx: StepContext) -> None:
         raise MigrationError("rolling back phase 1 on SQLite needs SQLite 3.35+ (DROP COLUMN)")
     drop_ledger(conn)  # nor one a trigger uses
     drop_read_indexes(conn)  # SQLite cannot drop a column an index uses
-    have = conn.columns(RESERVATIONS)
+    have = conn.columns(RESERVATIONS_TABLE)
     # Reverse order of addition: SQLite edits the stored CREATE TABLE text, which then
     # reads exactly as the reference DDL wrote it.
     for col in reversed(NEW_COLUMNS):
         if col in have:
-            conn.execute(f"ALTER TABLE {q(RESERVATIONS)} DROP COLUMN {q(col)}")
+            conn.execute(f"ALTER TABLE {q(RESERVATIONS_TABLE)} DROP COLUMN {q(col)}")
     drop_phase1_tables(conn)
 
 

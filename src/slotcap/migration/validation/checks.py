@@ -33,12 +33,12 @@ from slotcap.migration.ddl.names import (
     IDX_SERVICE,
     JOURNAL,
     LEDGER_TABLES,
-    LEGACY_COLUMNS,
+    LEGACY_ONLY_COLUMNS,
     LIMITS,
     NEW_COLUMNS,
     PERIOD_TYPE,
     READ_INDEXES,
-    RESERVATIONS,
+    RESERVATIONS_TABLE,
     SERVICE_TYPE,
     SERVICES,
     SLOTS,
@@ -54,7 +54,7 @@ __all__ = ["validate"]
 
 
 
-_R = q(RESERVATIONS)
+_R = q(RESERVATIONS_TABLE)
 _S = q(SERVICES)
 
 
@@ -81,7 +81,7 @@ def _time_slots(conn: SqlConnection, cat: Catalog) -> Check:
 
 
 def _new_columns_nullable(conn: SqlConnection, cat: Catalog) -> Check:
-    cols = cat.table_columns(RESERVATIONS)
+    cols = cat.table_columns(RESERVATIONS_TABLE)
     missing = [c for c in NEW_COLUMNS if c not in cols]
     not_null = [c for c in NEW_COLUMNS if c in cols and not cols[c].nullable]
     nulls = _count(conn, f'SELECT count(*) FROM {_R} WHERE "serviceId" IS NULL')  # noqa: S608
@@ -91,7 +91,7 @@ def _new_columns_nullable(conn: SqlConnection, cat: Catalog) -> Check:
 
 def _fk_present(conn: SqlConnection, cat: Catalog) -> Check:
     if conn.dialect is Dialect.POSTGRES:
-        found = cat.constraints.get((RESERVATIONS, FK_SERVICE))
+        found = cat.constraints.get((RESERVATIONS_TABLE, FK_SERVICE))
         ok = found is not None and found[1]
         return Check("service_foreign_key", "phase1", ok,
                      {"constraint": FK_SERVICE, "present": found is not None,
@@ -99,7 +99,7 @@ def _fk_present(conn: SqlConnection, cat: Catalog) -> Check:
     ok = any(
         name.endswith(":serviceId") and "REFERENCES services(id)" in definition
         for (table, name), (definition, _v) in cat.constraints.items()
-        if table == RESERVATIONS
+        if table == RESERVATIONS_TABLE
     )
     return Check("service_foreign_key", "phase1", ok, {"constraint": FK_SERVICE, "present": ok})
 
@@ -266,7 +266,7 @@ def _dual_write(conn: SqlConnection, cat: Catalog) -> Check:
 
 
 def _old_fields_removed(conn: SqlConnection, cat: Catalog) -> Check:
-    left = [c for c in LEGACY_COLUMNS if cat.has_column(RESERVATIONS, c)]
+    left = [c for c in LEGACY_ONLY_COLUMNS if cat.has_column(RESERVATIONS_TABLE, c)]
     return Check("old_fields_removed", "phase4", not left, {"remaining": left})
 
 
@@ -282,7 +282,7 @@ def _limits_removed(conn: SqlConnection, cat: Catalog) -> Check:
 
 
 def _new_columns_required(conn: SqlConnection, cat: Catalog) -> Check:
-    cols = cat.table_columns(RESERVATIONS)
+    cols = cat.table_columns(RESERVATIONS_TABLE)
     nullable = [c for c in NEW_COLUMNS if c not in cols or cols[c].nullable]
     typed = conn.dialect is Dialect.SQLITE or (
         cols.get("period") is not None and cols["period"].type == f'"{PERIOD_TYPE}"'
@@ -374,7 +374,7 @@ def validate(conn: SqlConnection, *, phase: Phase | str | None = None) -> Valida
     cat = snapshot(conn)
     checks = [fn(conn, cat) for fn in _checks_for(target)]
     review = 0
-    if cat.has_column(RESERVATIONS, "period"):
+    if cat.has_column(RESERVATIONS_TABLE, "period"):
         review = _count(
             conn,
             f'SELECT count(*) FROM {_R} WHERE "period" IS NULL '  # noqa: S608
