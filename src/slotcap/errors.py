@@ -7,7 +7,7 @@ the message is for people and may change.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BookingOutcomeUnknown",
+    "ClosureExists",
     "ClosureNotFound",
     "ConfigurationError",
     "DatabaseError",
@@ -32,12 +33,15 @@ __all__ = [
     "MigrationBusy",
     "MigrationError",
     "MigrationLockTimeout",
+    "ReservationClosed",
+    "ReservationExists",
     "ReservationFull",
     "ReservationNotFound",
     "ReviewRejected",
     "SchemaStateError",
     "ServiceExists",
     "SlotcapError",
+    "StepPaused",
     "StoreBusy",
     "StoreUnavailable",
     "UsageError",
@@ -68,11 +72,13 @@ class InvalidRequest(SlotcapError):
     """
 
     code = "invalid_request"
+    #: What the message opens with; each kind of input names itself.
+    _lead: ClassVar[str] = "invalid request"
 
     def __init__(self, fields: Mapping[str, str]) -> None:
         self.fields: dict[str, str] = dict(fields)
         listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
-        super().__init__(f"invalid request: {listed}")
+        super().__init__(f"{self._lead}: {listed}")
 
 
 class InvalidServiceDefinition(InvalidRequest):
@@ -81,17 +87,17 @@ class InvalidServiceDefinition(InvalidRequest):
     the values themselves are not repeated."""
 
     code = "invalid_service_definition"
-
-    def __init__(self, fields: Mapping[str, str]) -> None:
-        super().__init__(fields)
-        listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
-        self.args = (f"invalid service definition: {listed}",)
+    _lead = "invalid service definition"
 
 
 class ServiceExists(SlotcapError):
     """A service with that code already exists (codes are unique, deleted ones included)."""
 
     code = "service_exists"
+
+    @classmethod
+    def for_code(cls, code: str) -> ServiceExists:
+        return cls(f"a service with code {code!r} already exists")
 
 
 class InvalidService(SlotcapError):
@@ -111,6 +117,20 @@ class ReservationFull(SlotcapError):
     def __init__(self, message: str, *, decision: Decision) -> None:
         super().__init__(message)
         self.decision = decision
+
+    @staticmethod
+    def for_decision(message: str, *, decision: Decision) -> ReservationFull:
+        """The refusal for ``decision``: :class:`ReservationClosed` when the clinic is
+        closed then (``decision.reason`` is ``CLOSED``), else :class:`ReservationFull`."""
+        closed = decision.reason == "CLOSED"  # Reason is a StrEnum (domain.rules)
+        return (ReservationClosed if closed else ReservationFull)(message, decision=decision)
+
+
+class ReservationClosed(ReservationFull):
+    """The clinic is closed then — a closure, or no opening hours that day or period
+    (``decision.reason`` is ``CLOSED``). A :class:`ReservationFull`, so callers that
+    catch that, and the HTTP answer (409, code ``reservation_full``), are unchanged;
+    tell it from a full period by its class."""
 
 
 class ReservationNotFound(SlotcapError):
@@ -192,6 +212,15 @@ class DatabaseError(SlotcapError):
         self.table = table
 
 
+class ReservationExists(DatabaseError):
+    """A reservation with that id already exists: every store refuses a second insert
+    of one id (the SQL stores' primary key; the message names the constraint, never
+    the row). A :class:`DatabaseError`, as the SQL stores' refusal was before it had a
+    class of its own."""
+
+    code = "reservation_exists"
+
+
 class ConfigurationError(SlotcapError):
     """Unreadable configuration: an environment variable, a store URL, a CLI option."""
 
@@ -225,6 +254,14 @@ class MigrationLockTimeout(MigrationError):
     (pid, application_name, state, seconds in transaction, first line of the query)."""
 
     code = "migration_lock_timeout"
+
+
+class StepPaused(MigrationError):
+    """A migration step stopped on purpose and left its transition open (phase 2's
+    validation while rows await manual review): not a failure of the run; the phase
+    runner catches it and reports the message."""
+
+    code = "migration_paused"
 
 
 class ValidationFailed(SlotcapError):
@@ -274,11 +311,7 @@ class InvalidHoursDefinition(InvalidRequest):
     (``weekday``, ``period``, ``start``, ``end``, ``closed``) to what is wrong with it."""
 
     code = "invalid_hours"
-
-    def __init__(self, fields: Mapping[str, str]) -> None:
-        super().__init__(fields)
-        listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
-        self.args = (f"invalid hours: {listed}",)
+    _lead = "invalid hours"
 
 
 class InvalidClosure(InvalidRequest):
@@ -287,17 +320,24 @@ class InvalidClosure(InvalidRequest):
     ``capacity_minutes``, ``reason``) and what is wrong with it."""
 
     code = "invalid_closure"
-
-    def __init__(self, fields: Mapping[str, str]) -> None:
-        super().__init__(fields)
-        listed = "; ".join(f"{name}: {problem}" for name, problem in sorted(self.fields.items()))
-        self.args = (f"invalid closure: {listed}",)
+    _lead = "invalid closure"
 
 
 class ClosureNotFound(SlotcapError):
     """No closure with that id (``slotcap closures remove``)."""
 
     code = "closure_not_found"
+
+
+class ClosureExists(SlotcapError):
+    """A closure with that id already exists (ids are unique; ``add_closure`` makes a
+    new one each time, so this means the same closure was saved twice)."""
+
+    code = "closure_exists"
+
+    @classmethod
+    def for_id(cls, closure_id: str) -> ClosureExists:
+        return cls(f"duplicate closure id {closure_id!r}")
 
 
 class InvalidTimeZone(InvalidRequest):

@@ -152,7 +152,8 @@ class ServiceCatalog(Protocol):
         ...
 
     def save_service(self, service: Service) -> None:
-        """Insert, or update the row with the same id."""
+        """Insert, or update the row with the same id. Raises ``ServiceExists`` when
+        another service (another id) already has the code."""
         ...
 
 
@@ -232,7 +233,8 @@ class BookingTransaction(Protocol):
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts: ...
 
     def insert(self, reservation: Reservation) -> None:
-        """Insert the reservation, writing every column the schema state has."""
+        """Insert the reservation, writing every column the schema state has. Raises
+        ``ReservationExists`` when a reservation with its id exists already."""
         ...
 
     def insert_within_daily_limit(self, reservation: Reservation) -> DailyFacts:
@@ -329,7 +331,8 @@ class Store(
 
     def add_closure(self, closure: Closure) -> None:
         """Insert a closure; checks and bookings by this store see it at once, other
-        processes' stores within their snapshot age (``CLOSURES_MAX_AGE``)."""
+        processes' stores within their snapshot age (``CLOSURES_MAX_AGE``). Raises
+        ``ClosureExists`` when a closure with its id exists already."""
         ...
 
     def remove_closure(self, closure_id: str) -> bool:

@@ -26,10 +26,19 @@ from tests.integration.store_helpers import (
 )
 
 from slotcap.adapters.memory import MemoryStore
+from slotcap.domain.closures import Closure
 from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period, ReservationStatus, ServiceLimit
 from slotcap.domain.rules import Reason
-from slotcap.errors import InvalidService, ReservationFull, SchemaStateError
+from slotcap.errors import (
+    ClosureExists,
+    InvalidService,
+    ReservationClosed,
+    ReservationExists,
+    ReservationFull,
+    SchemaStateError,
+    ServiceExists,
+)
 from slotcap.ports import CalendarEntry, SchemaState, Store
 from slotcap.usecases import availability_calendar, book, check_availability
 
@@ -221,6 +230,10 @@ def test_inactive_slot_is_closed_but_still_reports_bookings(store: Store) -> Non
     assert facts.slot is not None and not facts.slot.is_active
     decision = check_availability(store, MONDAY, "WRINKLE_BOTOX", period=A, dynamic=True)
     assert decision.reason is Reason.CLOSED
+    with pytest.raises(ReservationClosed) as closed:  # a ReservationFull, told apart
+        book(store, request(period="AFTERNOON", preferred_time=None), dynamic=True,
+             today=TODAY)
+    assert closed.value.code == "reservation_full" and closed.value.decision == decision
     assert store.list_time_slots()[1] == attrs.evolve(slot, is_active=False)
 
 
@@ -269,8 +282,23 @@ def test_a_new_service_and_a_code_clash(store: Store) -> None:
                          display_order=0)
     store.save_service(laser)
     assert store.list_services()[0] == laser
-    with pytest.raises(ValueError, match="LASER"):
+    with pytest.raises(ServiceExists, match="LASER"):
         store.save_service(attrs.evolve(laser, id="srv_other"))
+
+
+def test_an_id_used_twice_is_the_domain_s_error_on_every_store(store: Store) -> None:
+    """The ports' error contract: a second reservation or closure of one id is
+    ReservationExists / ClosureExists on every store (never a bare ValueError)."""
+    put(store, row(rid="twice"))
+    with pytest.raises(ReservationExists):
+        put(store, row(rid="twice"))
+    closure = Closure(id="c_twice", start_date=SUNDAY, reason="holiday")
+    store.add_closure(closure)
+    try:
+        with pytest.raises(ClosureExists, match="c_twice"):
+            store.add_closure(closure)
+    finally:
+        store.remove_closure(closure.id)
 
 
 # -- booking through the use cases ---------------------------------------------------------
@@ -284,6 +312,7 @@ def test_dynamic_booking_fills_the_afternoon_exactly(store: Store) -> None:
         book(store, request(period="AFTERNOON", preferred_time=None),
             dynamic=True, today=TODAY, new_id=new_id)
     assert full.value.decision.reason is Reason.FULL
+    assert type(full.value) is ReservationFull  # not ReservationClosed
     assert booked(store)[A] == 240
     for stored in made:
         assert store.get_reservation(stored.id) == stored

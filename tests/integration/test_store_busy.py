@@ -6,8 +6,9 @@ second connection in ``BEGIN IMMEDIATE``, the database's one write lock). Every 
 of the store — bookings and the writes outside them — must then give up with
 ``StoreBusy`` within its ``busy_budget``, leaving the database as it was; a lock held
 for less than the budget must be ridden through. A write the database refuses
-(a duplicate id, a foreign key) must come back as a one-line ``DatabaseError`` naming
-the constraint, without the row's values and without the driver's exception chained.
+(a duplicate id, a foreign key) must come back as a one-line ``DatabaseError`` (for a
+duplicate id its subclass ``ReservationExists``) naming the constraint, without the
+row's values and without the driver's exception chained.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from tests.integration.store_helpers import (
 from slotcap.adapters.sql import SqlStore
 from slotcap.domain.defaults import DEFAULT_SERVICES, DEFAULT_TIME_SLOTS
 from slotcap.domain.model import ReservationStatus, ServiceLimit
-from slotcap.errors import DatabaseError, StoreBusy
+from slotcap.errors import DatabaseError, ReservationExists, StoreBusy
 from slotcap.sql import open_sql
 from slotcap.usecases import book
 
@@ -226,13 +227,14 @@ def _assert_no_patient_data(exc: BaseException) -> None:
     assert exc.__cause__ is None and exc.__suppress_context__
 
 
-def test_a_duplicate_id_is_a_one_line_constraint_error(url: str) -> None:
+def test_a_duplicate_id_is_a_one_line_reservation_exists(url: str) -> None:
     store = _store(url)
     put(store, row(rid="same"))
-    with pytest.raises(DatabaseError) as refused:
+    with pytest.raises(ReservationExists) as refused:
         put(store, row(rid="same"))
     exc = refused.value
-    assert exc.code == "constraint_violation"
+    assert isinstance(exc, DatabaseError)  # what the SQL stores raised before it had a class
+    assert exc.code == "reservation_exists"
     _assert_no_patient_data(exc)
     if url.startswith("sqlite"):
         assert "reservations.id" in str(exc)

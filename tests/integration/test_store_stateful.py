@@ -4,7 +4,8 @@ Random bookings under both rules, rows as the legacy application writes them, st
 changes, service edits (duration, deactivation, soft delete), slot and limit toggles,
 weekly hours changed through ``slotcap.usecases.hours``:
 after every step both stores must have taken the same decisions and hold the same
-minutes and counts everywhere.
+minutes and counts everywhere. Duplicates (a reservation id, a closure id, a service
+code used twice) must raise the same error type and code on both.
 """
 
 from __future__ import annotations
@@ -74,6 +75,14 @@ def _stamp_free(r: Reservation) -> Reservation:
     return attrs.evolve(r, created_at=None, updated_at=None, status_changed_at=None)
 
 
+def _result(call: Callable[[], Any]) -> tuple[str, Any]:
+    """("ok", the value) or (the exception's type, its code): comparable across stores."""
+    try:
+        return "ok", call()
+    except Exception as exc:  # whatever it is, the reference must raise the same
+        return type(exc).__name__, getattr(exc, "code", None)
+
+
 def _outcome(call: Callable[[], Reservation]) -> tuple[str, Any]:
     """What a booking did, comparable across stores (timestamps differ by design)."""
     try:
@@ -99,6 +108,14 @@ class StoresAgree(RuleBasedStateMachine):
 
     def both(self, call: Callable[[Store], Any]) -> tuple[Any, Any]:
         return call(self.ref), call(self.sql)
+
+    def agree(self, call: Callable[[Store], Any]) -> tuple[str, Any]:
+        """``call`` on both stores: the same result, or an error of the same type and
+        code on both (the ports' error contract: never a bare ValueError or a driver
+        error from one store and a slotcap error from the other)."""
+        ref: tuple[str, Any] = _result(lambda: call(self.ref))
+        assert ref == _result(lambda: call(self.sql))
+        return ref
 
     # -- bookings -----------------------------------------------------------------------
 
@@ -131,13 +148,28 @@ class StoresAgree(RuleBasedStateMachine):
         """A row the legacy application wrote (old columns only), maybe since backfilled."""
         rid = next(self.ids)
         r = row(day, code=code, period=period, minutes=minutes, new_columns=backfilled, rid=rid)
-        put(self.ref, r)
-        put(self.sql, r)
+        self.agree(lambda s: put(s, r))
         self.known.append(rid)
         stored = self.sql.get_reservation(rid)
         assert stored is not None and _stamp_free(stored) == r
 
     # -- changes ----------------------------------------------------------------------------
+
+    @precondition(lambda self: bool(self.known))
+    @rule(data=st.data(), day=DAYS, code=LEGACY_CODES)
+    def insert_a_used_id_again(self, data: st.DataObject, day: dt.date, code: str) -> None:
+        """A second reservation of one id: ReservationExists on every store."""
+        rid = data.draw(st.sampled_from(self.known))
+        assert self.agree(lambda s: put(s, row(day, code=code, rid=rid)))[0] \
+            == "ReservationExists"
+
+    @rule(code=LEGACY_CODES)
+    def add_a_service_with_a_taken_code(self, code: str) -> None:
+        """Another service (another id) with a code in use: ServiceExists everywhere."""
+        service = self.ref.get_service(code)
+        assert service is not None
+        other = attrs.evolve(service, id=f"srv_other_{code.lower()}")
+        assert self.agree(lambda s: s.save_service(other))[0] == "ServiceExists"
 
     @precondition(lambda self: bool(self.known))
     @rule(data=st.data(), status=st.sampled_from(ReservationStatus))
@@ -151,7 +183,7 @@ class StoresAgree(RuleBasedStateMachine):
         service = self.ref.get_service(code)
         assert service is not None
         changed = attrs.evolve(service, duration_minutes=duration, buffer_minutes=buffer)
-        self.both(lambda s: s.save_service(changed))
+        self.agree(lambda s: s.save_service(changed))
 
     @rule(code=LEGACY_CODES, active=st.booleans(), deleted=st.booleans())
     def toggle_service(self, code: str, active: bool, deleted: bool) -> None:
@@ -160,7 +192,7 @@ class StoresAgree(RuleBasedStateMachine):
         changed = attrs.evolve(
             service, is_active=active, deleted_at=dt.datetime(2025, 11, 1) if deleted else None
         )
-        self.both(lambda s: s.save_service(changed))
+        self.agree(lambda s: s.save_service(changed))
 
     @rule(slot=st.sampled_from(DEFAULT_TIME_SLOTS), active=st.booleans())
     def toggle_slot(self, slot: ClinicTimeSlot, active: bool) -> None:
@@ -192,7 +224,7 @@ class StoresAgree(RuleBasedStateMachine):
         for c in self.sql.list_closures():
             self.sql.remove_closure(c.id)
         self.closure_ids = (f"c{n}" for n in itertools.count())
-        self.closures_added: list[str] = []
+        self.closures_added: dict[str, Closure] = {}
 
     @rule(day=DAYS, span=st.none() | st.integers(0, 6), period=st.none() | PERIODS,
           rrule=st.none() | st.sampled_from(["FREQ=DAILY", "FREQ=WEEKLY", "FREQ=WEEKLY;COUNT=1"]),
@@ -206,15 +238,23 @@ class StoresAgree(RuleBasedStateMachine):
             end_date=None if span is None else day + dt.timedelta(days=span), period=period,
             rrule=rrule, capacity_minutes=capacity, reason=reason,
         )
-        self.both(lambda s: s.add_closure(closure))
-        self.closures_added.append(closure.id)
+        self.agree(lambda s: s.add_closure(closure))
+        self.closures_added[closure.id] = closure
         ref, sql = self.both(lambda s: [c.id for c in s.list_closures()])
         assert ref == sql
 
     @precondition(lambda self: bool(self.closures_added))
     @rule(data=st.data())
+    def add_a_closure_again(self, data: st.DataObject) -> None:
+        """A closure id saved before (removed since, or not): both stores agree —
+        saved again, or ClosureExists on both."""
+        closure = self.closures_added[data.draw(st.sampled_from(sorted(self.closures_added)))]
+        self.agree(lambda s: s.add_closure(closure))
+
+    @precondition(lambda self: bool(self.closures_added))
+    @rule(data=st.data())
     def remove_closure(self, data: st.DataObject) -> None:
-        cid = data.draw(st.sampled_from(self.closures_added))
+        cid = data.draw(st.sampled_from(sorted(self.closures_added)))
         ref, sql = self.both(lambda s: s.remove_closure(cid))
         assert ref == sql
 

@@ -35,7 +35,7 @@ from slotcap.domain.model import (
 )
 from slotcap.domain.rules import check_daily_limit, minutes_held
 from slotcap.domain.schema_state import Rule, require
-from slotcap.errors import ReservationNotFound
+from slotcap.errors import ClosureExists, ReservationExists, ReservationNotFound, ServiceExists
 from slotcap.ports import (
     DEFAULT_BUSY_BUDGET,
     CalendarEntry,
@@ -144,7 +144,7 @@ class MemoryStore(MemoryKeyPurge, ClosesOnExit):
         with self._lock:
             clash = self._service_by_code(service.code)
             if clash is not None and clash.id != service.id:
-                raise ValueError(f"service code {service.code!r} already used by {clash.id}")
+                raise ServiceExists.for_code(service.code)
             self._services[service.id] = service
             self._index_services()
 
@@ -287,7 +287,7 @@ class MemoryStore(MemoryKeyPurge, ClosesOnExit):
 
     def _insert(self, reservation: Reservation) -> None:
         if reservation.id in self._reservations:
-            raise ValueError(f"duplicate reservation id {reservation.id!r}")
+            raise ReservationExists(f"duplicate reservation id {reservation.id!r}")
         stored = self._state.keep_columns(reservation)
         self._reservations[stored.id] = stored
         self._track(stored)
@@ -353,7 +353,7 @@ class MemoryStore(MemoryKeyPurge, ClosesOnExit):
     def add_closure(self, closure: Closure) -> None:
         with self._lock:
             if closure.id in self._closures:
-                raise ValueError(f"duplicate closure id {closure.id!r}")
+                raise ClosureExists.for_id(closure.id)
             self._closures[closure.id] = closure
 
     def remove_closure(self, closure_id: str) -> bool:

@@ -18,8 +18,9 @@ import sqlite3
 from collections.abc import Iterator
 from typing import Protocol
 
-from slotcap.errors import DatabaseError, StoreUnavailable
+from slotcap.errors import DatabaseError, ReservationExists, StoreUnavailable
 from slotcap.redaction import redact_db_text
+from slotcap.sql.names import RESERVATIONS_TABLE
 
 __all__ = [
     "DEBUG_ENV",
@@ -105,9 +106,35 @@ def error_code(exc: BaseException) -> str:
     return "database_error"
 
 
+#: A second reservation with an id already used: the primary key of ``reservations``
+#: (PostgreSQL's constraint name; SQLite names the column).
+_RESERVATION_PKEY = f"{RESERVATIONS_TABLE}_pkey"
+_RESERVATION_ID = f"{RESERVATIONS_TABLE}.id"
+_SQLITE_UNIQUE = ("SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_UNIQUE")
+
+
+def _as_reservation_exists(error: DatabaseError) -> DatabaseError:
+    """``error`` as :class:`ReservationExists` when it is the reservations' primary key
+    refusing a second row of one id (the same message and fields), else ``error``."""
+    if error.sqlstate == "23505":
+        duplicate_id = error.constraint == _RESERVATION_PKEY
+    else:
+        duplicate_id = error.sqlstate in _SQLITE_UNIQUE and error.message.endswith(_RESERVATION_ID)
+    if not duplicate_id:
+        return error
+    return ReservationExists(error.message, sqlstate=error.sqlstate, constraint=error.constraint,
+                             column=error.column, table=error.table)
+
+
 def database_error(exc: BaseException, *, what: str | None = None) -> DatabaseError | None:
-    """The one-line slotcap error for a driver exception, or None for anything else.
-    ``what`` (an operation such as ``"set_status"``) starts the message when given."""
+    """The one-line slotcap error for a driver exception, or None for anything else
+    (:class:`ReservationExists` for a reservation id used twice). ``what`` (an
+    operation such as ``"set_status"``) starts the message when given."""
+    error = _database_error(exc, what)
+    return None if error is None else _as_reservation_exists(error)
+
+
+def _database_error(exc: BaseException, what: str | None) -> DatabaseError | None:
     lead = f"{what} refused by the database: " if what else ""
     if isinstance(exc, sqlite3.Error):
         name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__

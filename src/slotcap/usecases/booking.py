@@ -275,7 +275,7 @@ def _refuse(decision: Decision, what: str) -> ReservationFull:
         message = f"{what}: full ({decision.remaining} left, {decision.requested} needed)"
     else:
         message = f"{what}: not bookable ({decision.reason.value})"
-    return ReservationFull(message, decision=decision)
+    return ReservationFull.for_decision(message, decision=decision)
 
 
 def _refused(refusal: Refusal, dynamic: bool) -> BookingOutcome:

@@ -217,7 +217,7 @@ def add_service(
     _require_catalogue(store)
     every = store.list_services(include_deleted=True)
     if any(s.code == code for s in every):
-        raise ServiceExists(f"a service with code {code!r} already exists")
+        raise ServiceExists.for_code(code)
     if display_order is None:
         display_order = max((s.display_order for s in every), default=0) + 1
     # A fresh id every time, never the seed's bare srv_<code>: the store upserts by id,
@@ -234,7 +234,9 @@ def add_service(
         display_order=display_order,
         is_active=True,
     )
-    _save(store, service)
+    # A code taken by another writer between our read and this write: the store
+    # raises ServiceExists itself (the port's contract).
+    store.save_service(service)
     return service
 
 
@@ -259,7 +261,7 @@ def update_service(store: Store, code: str, /, **changes: object) -> Service:
         return service
     updated = attrs.evolve(service, **cleaned)
     if updated != service:
-        _save(store, updated)
+        store.save_service(updated)
     return updated
 
 
@@ -278,14 +280,5 @@ def _set_active(store: Store, code: str, active: bool) -> Service:
     if service.is_active is active:
         return service
     updated = attrs.evolve(service, is_active=active)
-    _save(store, updated)
+    store.save_service(updated)
     return updated
-
-
-def _save(store: Store, service: Service) -> None:
-    try:
-        store.save_service(service)
-    except ValueError:
-        # The stores' contract for a code already taken (another writer got there
-        # between our read and this write).
-        raise ServiceExists(f"a service with code {service.code!r} already exists") from None

@@ -138,7 +138,7 @@ def replayed_outcome(record: IdempotencyRecord, reservation: Reservation | None)
                             held=answer.get("held"), requested=answer.get("requested"),
                             detail=answer.get("detail"))
         return BookingOutcome(dynamic=dynamic, replayed=True,
-                              refusal=ReservationFull(message, decision=decision))
+                              refusal=ReservationFull.for_decision(message, decision=decision))
     return BookingOutcome(dynamic=dynamic, replayed=True, refusal=DuplicateBooking(message))
 
 

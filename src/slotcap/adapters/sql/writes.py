@@ -18,7 +18,13 @@ from slotcap.domain.model import (
     Service,
     ServiceLimit,
 )
-from slotcap.errors import DatabaseError, ReservationNotFound, StoreBusy
+from slotcap.errors import (
+    ClosureExists,
+    DatabaseError,
+    ReservationNotFound,
+    ServiceExists,
+    StoreBusy,
+)
 
 __all__ = ["Writes"]
 
@@ -61,8 +67,8 @@ class Writes(StoreCore):
             self._write_with(op)
         except DatabaseError as exc:
             if self._is_duplicate(exc):
-                # Same contract as the in-memory store: a code belongs to one service.
-                raise ValueError(f"service code {service.code!r} is already used") from None
+                # The port's contract, as the in-memory store: a code belongs to one service.
+                raise ServiceExists.for_code(service.code) from None
             raise
         finally:
             self._catalogue = None  # this store's next check reads the services again
@@ -142,7 +148,7 @@ class Writes(StoreCore):
             self._write_with(op)
         except DatabaseError as exc:
             if self._is_duplicate(exc):
-                raise ValueError(f"duplicate closure id {closure.id!r}") from None
+                raise ClosureExists.for_id(closure.id) from None
             raise
         finally:
             self._closures = None  # this store's next check reads the closures again

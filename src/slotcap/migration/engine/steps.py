@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from slotcap.errors import MigrationError
+from slotcap.errors import StepPaused
 from slotcap.migration.backfill_report import BackfillProgress, BackfillReport
 from slotcap.migration.engine.checkpoint import checkpoint
 from slotcap.migration.state import Phase
@@ -29,7 +29,7 @@ from slotcap.sql import SqlConnection
 __all__ = [
     "Step",
     "StepContext",
-    "StepPaused",
+    "StepPaused",  # defined in slotcap.errors; still importable from here
     "Transition",
     "table_problems",
     "transition_name",
@@ -40,13 +40,6 @@ Progress = Callable[[str], None]
 
 def transition_name(start: Phase, end: Phase) -> str:
     return f"{start.value}->{end.value}"
-
-
-class StepPaused(MigrationError):
-    """A step stopped on purpose and left its transition open (phase 2's validation
-    while rows await manual review): not a failure of the run."""
-
-    code = "migration_paused"
 
 
 @attrs.define
