@@ -15,9 +15,9 @@ import attrs
 
 from benchmarks._clusters import Pair, primary_with_standby
 from benchmarks._harness import say
+from slotcap import open_store
 from slotcap.errors import ReservationFull
 from slotcap.ports import Store
-from slotcap.stores import open_store
 from slotcap.usecases.availability import check_availability
 from slotcap.usecases.booking import book
 from slotcap.usecases.request import BookingRequest

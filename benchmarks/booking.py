@@ -45,13 +45,13 @@ from benchmarks._harness import (
     summarize,
     temp_pg_database,
 )
+from slotcap import open_store
 from slotcap.domain.calendar import date_range, day_of_week
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
 from slotcap.domain.rules import Reason
 from slotcap.errors import ReservationFull, SlotcapError
 from slotcap.sql import open_sql
-from slotcap.stores import open_store
 from slotcap.usecases.booking import book
 from slotcap.usecases.request import BookingRequest
 

@@ -45,12 +45,12 @@ from benchmarks._harness import (
     temp_pg_database,
 )
 from benchmarks._pooler import pgbouncer_binary, running_pgbouncer
+from slotcap import open_store
 from slotcap.errors import ReservationFull
 from slotcap.migration import migrate
 from slotcap.ports import Store
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
-from slotcap.stores import open_store
 from slotcap.usecases.availability import check_availability
 from slotcap.usecases.booking import book
 from slotcap.usecases.request import BookingRequest

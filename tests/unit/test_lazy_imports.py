@@ -5,12 +5,16 @@ of imported must equal psycopg's own."""
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from slotcap.adapters.sql.pg_session import PG_TRANS_IDLE, PG_TRANS_INERROR
+from slotcap.schema.legacy import legacy_ddl
+from slotcap.sql import Dialect
 from slotcap.sql.connection import PG_TUPLES_OK
 
 #: Each probe is a fresh interpreter (what is imported at start-up).
@@ -34,6 +38,26 @@ def test_import_slotcap_loads_no_driver_server_or_terminal_library() -> None:
 def test_cli_help_loads_no_driver_server_or_terminal_library() -> None:
     code = ("import contextlib, io\nfrom slotcap.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n    assert main(['--help']) == 0")
+    assert _loaded_after(code) == []
+
+
+def test_sqlite_only_commands_load_no_driver_server_or_terminal_library(
+    tmp_path: Path,
+) -> None:
+    """A user of SQLite only never loads psycopg: phase 1 applied, the status and a
+    calendar answered, the library's store opened (issue #25)."""
+    path = tmp_path / "clinic.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(legacy_ddl(Dialect.SQLITE))
+    url = f"sqlite:///{path}"
+    code = ("import contextlib, io\nfrom slotcap.cli.main import main\n"
+            "with contextlib.redirect_stdout(io.StringIO()), "
+            "contextlib.redirect_stderr(io.StringIO()):\n"
+            f"    assert main(['migrate', '--to', 'phase1', '--database', {url!r}]) == 0\n"
+            f"    assert main(['migrate', 'status', '--database', {url!r}]) == 0\n"
+            f"    assert main(['availability', '--database', {url!r}, '--from', "
+            "'2026-03-02', '--to', '2026-03-03']) == 0\n"
+            f"import slotcap\nslotcap.open_store({url!r}).close()")
     assert _loaded_after(code) == []
 
 
