@@ -335,10 +335,6 @@ class ClosureExists(SlotcapError):
 
     code = "closure_exists"
 
-    @classmethod
-    def for_id(cls, closure_id: str) -> ClosureExists:
-        return cls(f"duplicate closure id {closure_id!r}")
-
 
 class InvalidTimeZone(InvalidRequest):
     """Not an IANA time zone name zoneinfo knows (``slotcap timezone set``)."""

@@ -353,7 +353,7 @@ class MemoryStore(MemoryKeyPurge, ClosesOnExit):
     def add_closure(self, closure: Closure) -> None:
         with self._lock:
             if closure.id in self._closures:
-                raise ClosureExists.for_id(closure.id)
+                raise ClosureExists(f"duplicate closure id {closure.id!r}")
             self._closures[closure.id] = closure
 
     def remove_closure(self, closure_id: str) -> bool:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
-from slotcap.bootstrap import DATABASE_ENV
-from slotcap.errors import ConfigurationError, UsageError
+from slotcap.bootstrap import DATABASE_ENV, open_store
+from slotcap.errors import ConfigurationError, InvalidRequest, UsageError
+from slotcap.ports import Store
 from slotcap.sql.url import Engine, parse_url
 
 __all__ = [
@@ -22,12 +25,14 @@ __all__ = [
     "add_database",
     "add_direct_url",
     "add_json",
+    "fields_as_options",
     "iso_date",
     "non_negative_float",
     "positive_float",
     "positive_int",
     "resolve_database",
     "resolve_direct_database",
+    "store_of",
 ]
 
 #: The database URL migrations use when the app's goes through a pooler (Prisma's
@@ -143,3 +148,21 @@ def resolve_direct_database(args: argparse.Namespace) -> str:
             f"direct connection: pass --direct-url or set {DIRECT_DATABASE_ENV}"
         )
     return url
+
+
+@contextmanager
+def store_of(args: argparse.Namespace) -> Iterator[Store]:
+    """Only a store, from ``--database`` or the environment (the commands that need no
+    rollout or clock of ``bootstrap()``), closed when the command is done."""
+    with open_store(resolve_database(args.database)) as store:
+        yield store
+
+
+@contextmanager
+def fields_as_options(error: type[InvalidRequest], options: Mapping[str, str]) -> Iterator[None]:
+    """``error`` raised inside again, its fields named as the command's arguments
+    (``options``: library field name → ``--option`` or ``ARGUMENT``)."""
+    try:
+        yield
+    except error as exc:
+        raise error({options.get(f, f): problem for f, problem in exc.fields.items()}) from None

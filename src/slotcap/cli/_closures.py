@@ -11,17 +11,14 @@ data on purpose — to the operator's terminal (stdout), never to a log or an er
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from slotcap.bootstrap import open_store
-from slotcap.cli._args import iso_date, resolve_database
+from slotcap.cli._args import fields_as_options, iso_date, store_of
 from slotcap.cli._render import emit_json, print_table
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import Reservation
 from slotcap.errors import InvalidClosure, InvalidTimeZone
-from slotcap.ports import Store
 from slotcap.usecases import closures as uc
 
 __all__ = ["closure_dict", "register"]
@@ -52,22 +49,6 @@ def _booking_dict(r: Reservation) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _store(args: argparse.Namespace) -> Iterator[Store]:
-    with open_store(resolve_database(args.database)) as store:
-        yield store
-
-
-@contextmanager
-def _as_options() -> Iterator[None]:
-    try:
-        yield
-    except InvalidClosure as exc:
-        raise InvalidClosure(
-            {_OPTIONS.get(field, field): problem for field, problem in exc.fields.items()}
-        ) from None
-
-
 def _what(c: Closure) -> str:
     when = c.start_date.isoformat()
     if c.end_date is not None:
@@ -80,7 +61,7 @@ def _what(c: Closure) -> str:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    with _as_options(), _store(args) as store:
+    with fields_as_options(InvalidClosure, _OPTIONS), store_of(args) as store:
         added = uc.add_closure(
             store, start_date=args.date, end_date=args.to, period=args.period,
             rrule=args.rrule, capacity_minutes=args.capacity, reason=args.reason,
@@ -102,7 +83,7 @@ def cmd_add(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with _as_options(), _store(args) as store:
+    with fields_as_options(InvalidClosure, _OPTIONS), store_of(args) as store:
         found = uc.list_closures(store, start=args.start, end=args.end)
     if args.json:
         emit_json([closure_dict(c) for c in found])
@@ -117,7 +98,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with store_of(args) as store:
         uc.remove_closure(store, args.id)
     if args.json:
         emit_json({"removed": args.id})
@@ -127,7 +108,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_tz_show(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with store_of(args) as store:
         name = uc.clinic_time_zone(store)
     if args.json:
         emit_json({"time_zone": name})
@@ -141,7 +122,7 @@ def cmd_tz_set(args: argparse.Namespace) -> int:
         uc.valid_time_zone(args.name)  # refuse a bad name before opening anything
     except InvalidTimeZone as exc:  # named as typed: the positional NAME
         raise InvalidTimeZone({"NAME": exc.fields["time_zone"]}) from None
-    with _store(args) as store:
+    with store_of(args) as store:
         name = uc.set_clinic_time_zone(store, args.name)
     if args.json:
         emit_json({"time_zone": name})

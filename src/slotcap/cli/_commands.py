@@ -14,7 +14,7 @@ from typing import Any
 
 from slotcap.bootstrap import clock_for, open_store
 from slotcap.cli._args import UsageError, resolve_database, resolve_direct_database
-from slotcap.cli._render import ProgressPrinter, emit_json
+from slotcap.cli._render import ProgressPrinter, emit_json, show
 from slotcap.cli._reports import (
     calendar_rows,
     print_analysis,
@@ -31,6 +31,7 @@ from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.phases import require_clinic_database
 from slotcap.migration.review import ReviewRejected, export_review, import_review
+from slotcap.migration.validation.report import ValidationReport
 from slotcap.sql import open_sql
 from slotcap.usecases import availability_calendar
 
@@ -70,10 +71,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     with open_sql(resolve_database(args.database)) as conn:
         require_clinic_database(conn)
         analysis = analyze(conn)
-    if args.json:
-        emit_json(analysis.to_dict())
-    else:
-        print_analysis(analysis, limit=args.limit)
+    show(args, analysis, lambda a: print_analysis(a, limit=args.limit))
     return EXIT_OK
 
 
@@ -91,10 +89,7 @@ def cmd_backfill(args: argparse.Namespace) -> int:
         finally:
             if printer is not None:
                 printer.finish()
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print_backfill(report)
+    show(args, report, print_backfill)
     if report.needs_review and not report.dry_run:
         if not args.json:
             print(f"\n{report.needs_review:,} reservation(s) need manual review: "
@@ -116,15 +111,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
         else:
             print(message)
         return EXIT_ATTENTION
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print_checks(report.checks)
-        failed = len(report.failed)
-        warned = sum(1 for c in report.checks if not c.passed) - failed
-        print(f"\n{len(report.checks) - failed - warned} passed, {failed} failed, "
-              f"{warned} warning(s); {report.needs_review:,} reservation(s) await review")
+    show(args, report, _print_validation)
     return EXIT_OK if report.passed else EXIT_ATTENTION
+
+
+def _print_validation(report: ValidationReport) -> None:
+    print_checks(report.checks)
+    failed = len(report.failed)
+    warned = sum(1 for c in report.checks if not c.passed) - failed
+    print(f"\n{len(report.checks) - failed - warned} passed, {failed} failed, "
+          f"{warned} warning(s); {report.needs_review:,} reservation(s) await review")
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -135,10 +131,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         raise UsageError("migrate needs exactly one of --to PHASE, --rollback-to PHASE or status")
     if args.action == "status":
         current = status(url)
-        if args.json:
-            emit_json(current.to_dict())
-        else:
-            print_status(current)
+        show(args, current, print_status)
         return {"settled": EXIT_OK, "interrupted": EXIT_ATTENTION}.get(
             current.state, EXIT_INCONSISTENT)
     if args.lock_timeout > args.lock_timeout_max:
@@ -157,10 +150,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     finally:
         if printer is not None:
             printer.finish()
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print_migration(report)
+    show(args, report, print_migration)
     return EXIT_OK if report.ok else EXIT_ATTENTION
 
 

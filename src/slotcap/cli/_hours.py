@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from slotcap.bootstrap import clock_for, open_store
-from slotcap.cli._args import resolve_database
+from slotcap.bootstrap import clock_for
+from slotcap.cli._args import fields_as_options, store_of
 from slotcap.cli._render import emit_json, print_table
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.errors import InvalidHoursDefinition
-from slotcap.ports import Store
 from slotcap.usecases import hours
 
 __all__ = ["register", "slot_dict"]
@@ -48,22 +46,6 @@ def slot_dict(day_of_week: int, period: Period, slot: ClinicTimeSlot | None) -> 
     }
 
 
-@contextmanager
-def _store(args: argparse.Namespace) -> Iterator[Store]:
-    with open_store(resolve_database(args.database)) as store:
-        yield store
-
-
-@contextmanager
-def _as_options() -> Iterator[None]:
-    try:
-        yield
-    except InvalidHoursDefinition as exc:
-        raise InvalidHoursDefinition(
-            {_OPTIONS.get(field, field): problem for field, problem in exc.fields.items()}
-        ) from None
-
-
 def _describe(slot: ClinicTimeSlot | None) -> str:
     if slot is None or not slot.is_active:
         return "closed"
@@ -71,7 +53,7 @@ def _describe(slot: ClinicTimeSlot | None) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with store_of(args) as store:
         slots = {(s.day_of_week, s.period): s for s in hours.list_hours(store)}
     week = [(hours.WEEKDAYS[name], period) for name in _WEEK for period in Period]
     rows = [slot_dict(day, period, slots.get((day, period))) for day, period in week]
@@ -88,7 +70,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_set(args: argparse.Namespace) -> int:
-    with _as_options(), _store(args) as store:
+    with fields_as_options(InvalidHoursDefinition, _OPTIONS), store_of(args) as store:
         # The clinic's "today" as the server has it (bootstrap.clock_for), not the machine's.
         clock = clock_for(store)
         change = hours.set_hours(

@@ -15,7 +15,7 @@ from typing import Any
 
 from slotcap.bootstrap import bootstrap
 from slotcap.cli._args import resolve_database
-from slotcap.cli._render import emit_json, paint, print_table
+from slotcap.cli._render import paint, print_table, show
 from slotcap.usecases.monitor import MAX_HOURS, MonitorReport, rollout_monitor
 
 __all__ = ["cmd_monitor", "print_report", "register"]
@@ -73,10 +73,7 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         report = rollout_monitor(
             app.store, rollout=app.rollout, now=app.clock.now(), hours=args.hours
         )
-    if args.json:
-        emit_json(report.to_dict())
-    else:
-        print_report(report)
+    show(args, report, print_report)
     return EXIT_HEALTHY if report.healthy else EXIT_LOOK
 
 

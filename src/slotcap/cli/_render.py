@@ -13,8 +13,8 @@ import shutil
 import sys
 import time
 import unicodedata
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TextIO, TypeVar
 
 from slotcap.cli._progress import Bar, format_duration, rich_available
 from slotcap.migration.backfill_report import BackfillProgress
@@ -27,6 +27,7 @@ __all__ = [
     "format_duration",
     "paint",
     "print_table",
+    "show",
     "table_width",
     "width",
 ]
@@ -147,6 +148,21 @@ def print_table(
 def emit_json(document: Any, *, out: TextIO | None = None) -> None:
     """One JSON document on stdout. Korean stays readable (no ``\\uXXXX``)."""
     print(json.dumps(document, ensure_ascii=False, indent=2, default=str), file=out or sys.stdout)
+
+
+class _Report(Protocol):
+    def to_dict(self) -> Any: ...
+
+
+_R = TypeVar("_R", bound=_Report)
+
+
+def show(args: Any, report: _R, text: Callable[[_R], object]) -> None:
+    """A command's report: its ``to_dict()`` as JSON under ``--json``, else ``text``."""
+    if args.json:
+        emit_json(report.to_dict())
+    else:
+        text(report)
 
 
 class ProgressPrinter:

@@ -8,16 +8,15 @@ refused field is reported under its option's name (``--duration``), not the Pyth
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
-from slotcap.bootstrap import open_store
-from slotcap.cli._args import UsageError, resolve_database
+from slotcap.cli._args import UsageError, fields_as_options, store_of
 from slotcap.cli._render import emit_json, print_table
 from slotcap.domain.model import Service
 from slotcap.errors import InvalidServiceDefinition
-from slotcap.ports import SchemaState, Store
+from slotcap.ports import SchemaState
 from slotcap.usecases import catalogue
 
 __all__ = ["register", "service_dict"]
@@ -57,22 +56,8 @@ def _not_bookable_yet(service: Service, state: SchemaState) -> str:
             "until `slotcap migrate --to phase4`")
 
 
-@contextmanager
-def _store(args: argparse.Namespace) -> Iterator[Store]:
-    # Only a store (the rollout and the clock of bootstrap() are not used here).
-    with open_store(resolve_database(args.database)) as store:
-        yield store
-
-
-@contextmanager
-def _as_options(code_option: str) -> Iterator[None]:
-    try:
-        yield
-    except InvalidServiceDefinition as exc:
-        names = {**_OPTIONS, "code": code_option}
-        raise InvalidServiceDefinition(
-            {names.get(field, field): problem for field, problem in exc.fields.items()}
-        ) from None
+def _as_options(code_option: str) -> AbstractContextManager[None]:
+    return fields_as_options(InvalidServiceDefinition, {**_OPTIONS, "code": code_option})
 
 
 def _print_one(args: argparse.Namespace, verb: str, service: Service,
@@ -89,7 +74,7 @@ def _print_one(args: argparse.Namespace, verb: str, service: Service,
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    with _store(args) as store:
+    with store_of(args) as store:
         services = catalogue.list_services(store, include_inactive=args.all)
         state = store.schema_state
     if args.json:
@@ -107,7 +92,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_add(args: argparse.Namespace) -> int:
-    with _as_options("--code"), _store(args) as store:
+    with _as_options("--code"), store_of(args) as store:
         service = catalogue.add_service(
             store, code=args.code, name=args.name, name_en=args.name_en,
             duration_minutes=args.duration_minutes, buffer_minutes=args.buffer_minutes,
@@ -125,21 +110,21 @@ def cmd_update(args: argparse.Namespace) -> int:
                          f"{', '.join(_OPTIONS.values())}")
     if changes.get("name_en") == "":
         changes["name_en"] = None  # --name-en '' clears the English name
-    with _as_options("CODE"), _store(args) as store:
+    with _as_options("CODE"), store_of(args) as store:
         service = catalogue.update_service(store, args.code, **changes)
         state = store.schema_state
     return _print_one(args, "Updated", service, state)
 
 
 def cmd_deactivate(args: argparse.Namespace) -> int:
-    with _as_options("CODE"), _store(args) as store:
+    with _as_options("CODE"), store_of(args) as store:
         service = catalogue.deactivate_service(store, args.code)
         state = store.schema_state
     return _print_one(args, "Deactivated", service, state)
 
 
 def cmd_reactivate(args: argparse.Namespace) -> int:
-    with _as_options("CODE"), _store(args) as store:
+    with _as_options("CODE"), store_of(args) as store:
         service = catalogue.reactivate_service(store, args.code)
         state = store.schema_state
     return _print_one(args, "Reactivated", service, state)

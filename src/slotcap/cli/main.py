@@ -160,20 +160,18 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--batch-size", type=positive_int, default=1000,
                          help="rows per batch of the backfill, the phase-4 archive copy, and "
                          "the rollbacks' refill and journal clear (default: 1000)")
-    migrate.add_argument("--lock-timeout", type=positive_float, default=DEFAULT_POLICY.start,
-                         metavar="SECONDS", dest="lock_timeout",
-                         help="PostgreSQL: lock_timeout of the first try of each statement "
-                         "that needs a strong lock; the app waits at most this long behind "
-                         "it (default: %(default)s)")
-    migrate.add_argument("--lock-timeout-max", type=positive_float, default=DEFAULT_POLICY.cap,
-                         metavar="SECONDS", dest="lock_timeout_max",
-                         help="PostgreSQL: the tries' lock_timeout grows slowly up to this "
-                         "(default: %(default)s)")
-    migrate.add_argument("--lock-retry-budget", type=positive_float, default=DEFAULT_POLICY.budget,
-                         metavar="SECONDS", dest="lock_retry_budget",
-                         help="PostgreSQL: total time of one statement's tries and jittered "
-                         "pauses before it stops cleanly with migration_lock_timeout "
-                         "(default: %(default)s)")
+    # The lock policy (PostgreSQL), in seconds: dest lock_timeout, lock_timeout_max, ...
+    for flag, default, what in (
+        ("--lock-timeout", DEFAULT_POLICY.start, "lock_timeout of the first try of each "
+         "statement that needs a strong lock; the app waits at most this long behind it"),
+        ("--lock-timeout-max", DEFAULT_POLICY.cap,
+         "the tries' lock_timeout grows slowly up to this"),
+        ("--lock-retry-budget", DEFAULT_POLICY.budget, "total time of one statement's tries "
+         "and jittered pauses before it stops cleanly with migration_lock_timeout"),
+    ):
+        migrate.add_argument(flag, type=positive_float, default=default, metavar="SECONDS",
+                             dest=flag[2:].replace("-", "_"),
+                             help=f"PostgreSQL: {what} (default: %(default)s)")
     migrate.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
     analyze = _subcommand(sub, "analyze", commands.cmd_analyze,

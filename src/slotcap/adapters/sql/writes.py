@@ -23,6 +23,7 @@ from slotcap.errors import (
     DatabaseError,
     ReservationNotFound,
     ServiceExists,
+    SlotcapError,
     StoreBusy,
 )
 
@@ -45,6 +46,15 @@ class Writes(StoreCore):
                 if not backoff(deadline, attempt):
                     raise
 
+    def _write_unique(self, op: Op, duplicate: SlotcapError) -> None:
+        """``op``'s write, with ``duplicate`` raised for a unique key's refusal."""
+        try:
+            self._write_with(op)
+        except DatabaseError as exc:
+            if self._is_duplicate(exc):
+                raise duplicate from None
+            raise
+
     def save_service(self, service: Service) -> None:
         d = self._dialect
         now = d.timestamp_in(self._now())
@@ -64,12 +74,8 @@ class Writes(StoreCore):
             return st.upsert_service, params
 
         try:
-            self._write_with(op)
-        except DatabaseError as exc:
-            if self._is_duplicate(exc):
-                # The port's contract, as the in-memory store: a code belongs to one service.
-                raise ServiceExists.for_code(service.code) from None
-            raise
+            # The port's contract, as the in-memory store: a code belongs to one service.
+            self._write_unique(op, ServiceExists.for_code(service.code))
         finally:
             self._catalogue = None  # this store's next check reads the services again
 
@@ -145,11 +151,7 @@ class Writes(StoreCore):
             return st.insert_closure or "", params
 
         try:
-            self._write_with(op)
-        except DatabaseError as exc:
-            if self._is_duplicate(exc):
-                raise ClosureExists.for_id(closure.id) from None
-            raise
+            self._write_unique(op, ClosureExists(f"duplicate closure id {closure.id!r}"))
         finally:
             self._closures = None  # this store's next check reads the closures again
 
