@@ -10,9 +10,9 @@ import re
 from tests.builders import MONDAY, TODAY, request
 
 from slotcap import FixedClock, book, bootstrap
-from slotcap.adapters.http.metrics import ServerMetrics
-from slotcap.adapters.http.page import render_operator_page
 from slotcap.domain.rollout import Rollout
+from slotcap.http.metrics import ServerMetrics
+from slotcap.http.page import render_operator_page
 from slotcap.migration import migrate, rollback
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql

@@ -13,11 +13,11 @@ import pytest
 from tests.builders import request
 
 from slotcap import FixedClock, book
-from slotcap.adapters.http.metrics import ServerMetrics
-from slotcap.adapters.http.page import HEAT_WEEKS, heat_level, render_operator_page
 from slotcap.adapters.memory import MemoryStore
 from slotcap.domain.model import Period
 from slotcap.domain.rollout import Rollout
+from slotcap.http.metrics import ServerMetrics
+from slotcap.http.page import HEAT_WEEKS, heat_level, render_operator_page
 from slotcap.ports import CalendarEntry, SchemaState
 from slotcap.usecases.catalogue import add_service
 

@@ -37,12 +37,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from slotcap.adapters.http import handlers, replies
-from slotcap.adapters.http.guard import API_CORS, GuardMiddleware, GuardSettings
-from slotcap.adapters.http.handlers import IDEMPOTENCY_HEADER, NO_RULE, REPLAYED_HEADER, Outcome
-from slotcap.adapters.http.openapi import openapi_document
-from slotcap.adapters.http.replies import Reply
 from slotcap.bootstrap import App
+from slotcap.http import handlers, replies
+from slotcap.http.guard import API_CORS, GuardMiddleware, GuardSettings
+from slotcap.http.handlers import IDEMPOTENCY_HEADER, NO_RULE, REPLAYED_HEADER, Outcome
+from slotcap.http.openapi import openapi_document
+from slotcap.http.replies import Reply
 from slotcap.usecases import DEFAULT_IDEMPOTENCY_TTL
 
 __all__ = [

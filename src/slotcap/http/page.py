@@ -13,12 +13,12 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 
-from slotcap.adapters.http.metrics import OUTCOMES, RULE_PATHS, ServerMetrics
 from slotcap.adapters.sql.monitoring import Monitoring
 from slotcap.domain.model import Period, Service
 from slotcap.domain.rollout import Rollout
 from slotcap.domain.rules import estimated_duration
 from slotcap.errors import SlotcapError
+from slotcap.http.metrics import OUTCOMES, RULE_PATHS, ServerMetrics
 from slotcap.migration import MigrationStatus, status_conn
 from slotcap.ports import CalendarEntry, Clock, Store
 from slotcap.sql.driver_errors import database_errors

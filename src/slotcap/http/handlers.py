@@ -1,6 +1,6 @@
 """The API's work, framework-free: each function takes the wired :class:`App` and the
 request's plain values, does the (blocking) store work and returns a
-:class:`~slotcap.adapters.http.replies.Reply`. ``app.py`` runs them in worker threads.
+:class:`~slotcap.http.replies.Reply`. ``app.py`` runs them in worker threads.
 
 The rule (dynamic minutes or legacy count) is the rollout's, sticky per patient: the
 subject key is the ``X-Slotcap-Subject`` header when the web app sends one (its session
@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from slotcap.adapters.http import replies
-from slotcap.adapters.http.replies import Reply
 from slotcap.bootstrap import App
 from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
 from slotcap.domain.rules import Reason
@@ -37,6 +35,8 @@ from slotcap.errors import (
     StoreBusy,
     StoreUnavailable,
 )
+from slotcap.http import replies
+from slotcap.http.replies import Reply
 from slotcap.usecases import (
     DEFAULT_IDEMPOTENCY_TTL,
     BookingRequest,
