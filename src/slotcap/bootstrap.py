@@ -26,7 +26,14 @@ import attrs
 from slotcap.domain.clock import SystemClock, ZonedClock
 from slotcap.domain.rollout import Rollout
 from slotcap.errors import ConfigurationError, SlotcapError
-from slotcap.ports import DEFAULT_BUSY_BUDGET, Clock, ClosesOnExit, Store
+from slotcap.ports import (
+    DEFAULT_BUSY_BUDGET,
+    Clock,
+    ClosesOnExit,
+    MigrationStatusReader,
+    MigrationView,
+    Store,
+)
 from slotcap.sql.url import Engine, parse_url
 
 if TYPE_CHECKING:
@@ -40,6 +47,7 @@ __all__ = [
     "clinic_clock",
     "clock_for",
     "clock_from_env",
+    "migration_reader",
     "open_store",
     "store_on",
 ]
@@ -58,6 +66,10 @@ class App(ClosesOnExit):
     store: Store
     clock: Clock
     rollout: Rollout
+    #: Where the operator page reads the migration's status (default: the store's, as
+    #: :func:`migration_reader` picks it).
+    migration: MigrationStatusReader = attrs.field(
+        default=attrs.Factory(lambda app: migration_reader(app.store), takes_self=True))
 
     def close(self) -> None:
         self.store.close()
@@ -230,3 +242,23 @@ def clinic_clock(store: Store) -> Clock:
     """The system clock, its "today" in the time zone stored in ``store``'s
     ``clinic_settings`` (the machine's zone where none is stored)."""
     return ZonedClock(_StoredZone(store))
+
+
+class _NoJournal:
+    """A store without a migration journal (the memory store): nothing to show."""
+
+    def migration_status(self) -> MigrationView | None:
+        return None
+
+
+def migration_reader(store: Store) -> MigrationStatusReader:
+    """The operator page's :class:`~slotcap.ports.MigrationStatusReader` for ``store``:
+    the migration journal read on the store's own connections for a SQL store, none
+    for the others. The migration toolkit is imported only when a SQL store asks."""
+    from slotcap.adapters.sql.monitoring import Monitoring
+
+    if not isinstance(store, Monitoring):
+        return _NoJournal()
+    from slotcap.migration.operator import SqlMigrationStatus
+
+    return SqlMigrationStatus(store.sql_connection)

@@ -23,7 +23,7 @@ CLOCK = FixedClock(dt.datetime(2025, 11, 28, 9, tzinfo=dt.UTC), day=TODAY)
 def render(url: str) -> str:
     with bootstrap(url, env={}, clock=CLOCK) as app:
         return render_operator_page(app.store, rollout=Rollout(percentage=5), clock=CLOCK,
-                                    metrics=ServerMetrics())
+                                    metrics=ServerMetrics(), migration=app.migration)
 
 
 def test_phase_history_and_heat_map(sql_url: str) -> None:

@@ -35,7 +35,8 @@ def operator_routes(app: App) -> tuple[Observer | None, list[Route]]:
     async def page(_request: Request) -> Response:
         text = await run_in_threadpool(
             lambda: render_operator_page(
-                app.store, rollout=app.rollout, clock=app.clock, metrics=metrics
+                app.store, rollout=app.rollout, clock=app.clock, metrics=metrics,
+                migration=app.migration,
             )
         )
         # The page runs no script and embeds nothing: say so to the browser.
