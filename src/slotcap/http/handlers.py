@@ -23,6 +23,7 @@ import attrs
 from slotcap.bootstrap import App
 from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
 from slotcap.domain.rules import Reason
+from slotcap.domain.schema_state import Rule
 from slotcap.errors import (
     DuplicateBooking,
     IdempotencyInProgress,
@@ -95,12 +96,8 @@ def rule_for(app: App, key: str | None) -> bool:
         wanted = rollout.enabled or rollout.percentage >= 100
     else:
         wanted = rollout.uses_dynamic(key)
-    state = app.store.schema_state
-    if not state.has_new_columns:
-        return False
-    if not state.has_legacy_columns:
-        return True
-    return wanted
+    rule = app.store.schema_state.rule_for(Rule.MINUTES if wanted else Rule.COUNT)
+    return rule is Rule.MINUTES
 
 
 def _path(dynamic: bool) -> str:
@@ -302,8 +299,8 @@ def readiness(app: App) -> Reply:
         return Reply(503, {"status": "unavailable", "error": "database unreachable",
                            "code": getattr(exc, "code", "database_error")},
                      headers={"Retry-After": str(replies.RETRY_AFTER_BUSY)})
-    rules = [rule for rule, served in ((LEGACY, state.has_legacy_columns),
-                                       (DYNAMIC, state.has_new_columns)) if served]
+    rules = [path for rule, path in ((Rule.COUNT, LEGACY), (Rule.MINUTES, DYNAMIC))
+             if state.serves(rule)]
     return Reply(200, {"status": "ready", "schema_state": state.value, "rules": rules,
                        "rollout": {"enabled": app.rollout.enabled,
                                    "percentage": app.rollout.percentage}})

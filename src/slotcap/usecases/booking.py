@@ -50,7 +50,7 @@ from slotcap.domain.rules import (
     estimated_duration,
     period_started,
 )
-from slotcap.domain.schema_state import Rule, require
+from slotcap.domain.schema_state import RECHECK_SECONDS, Rule, require
 from slotcap.errors import (
     InvalidRequest,
     InvalidService,
@@ -80,9 +80,6 @@ from slotcap.usecases.request import (
 
 __all__ = ["book", "book_once"]
 
-#: A legacy store re-reads the catalogue at most this often (seconds) to notice phase 1
-#: and start dual-writing; the legacy-only rows it books meanwhile are the backfill's.
-_RECHECK_SECONDS = 1.0
 #: Schema changes one booking follows before it gives up (a phase-4 rollback makes a
 #: few in a row).
 _SCHEMA_CHANGES = 4
@@ -178,9 +175,9 @@ def book_once(
         # bookings after it read bare hours with the clinic's own hours too.
         nonlocal state
         if state is SchemaState.LEGACY:
-            state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+            state = store.refresh_schema_state(max_age=RECHECK_SECONDS)
         # A legacy database has no clinic_time_slots yet: the plan's default hours then.
-        return store.list_time_slots() if state.has_new_columns else None
+        return store.list_time_slots() if state.serves(Rule.MINUTES) else None
 
     while True:
         try:
@@ -200,8 +197,9 @@ def book_once(
                     # Nothing tells a legacy store that phase 1 expanded the schema, and
                     # from then on its bookings must dual-write (a legacy-only row
                     # pauses phase 2): re-read the catalogue, at most every
-                    # _RECHECK_SECONDS (free if clinic_hours just did).
-                    state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+                    # RECHECK_SECONDS (free if clinic_hours just did); the legacy-only
+                    # rows it books meanwhile are the backfill's.
+                    state = store.refresh_schema_state(max_age=RECHECK_SECONDS)
             if once is not None:
                 store.prepare_idempotency()  # once per store; again if it went missing
             if dynamic:
