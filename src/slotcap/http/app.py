@@ -253,14 +253,22 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_server: Starlette) -> AsyncIterator[None]:
+        # The server's start-up: the worker-thread cap is set on the serving event
+        # loop's limiter for the server's life and put back when it stops (building
+        # the app changes nothing).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        before = limiter.total_tokens
         if threads is not None:
-            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(purge_forever)
-            yield
-            tasks.cancel_scope.cancel()
-        if close_on_shutdown:
-            await run_in_threadpool(app.close)
+            limiter.total_tokens = threads
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(purge_forever)
+                yield
+                tasks.cancel_scope.cancel()
+            if close_on_shutdown:
+                await run_in_threadpool(app.close)
+        finally:
+            limiter.total_tokens = before
 
     async def missing(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 (registered for 404 and 405)
