@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
-import time
 import zoneinfo
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
-from slotcap.domain.clock import SystemClock, ZonedClock
+from slotcap.domain.clock import SystemClock
 from slotcap.domain.rollout import Rollout
-from slotcap.errors import ConfigurationError, SlotcapError
+from slotcap.errors import ConfigurationError
 from slotcap.ports import (
     DEFAULT_BUSY_BUDGET,
     Clock,
@@ -189,34 +187,6 @@ def bootstrap(
     return App(store=store, clock=clock, rollout=rollout)
 
 
-#: Seconds the clinic's stored time zone is reused before it is read again.
-ZONE_MAX_AGE = 60.0
-
-
-class _StoredZone:
-    """The clinic's stored time zone, read at most every :data:`ZONE_MAX_AGE` seconds.
-    A failed read keeps the last zone known (the machine's before any): "today" must
-    not fail a booking because the settings row could not be read this second."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._lock = threading.Lock()
-        self._zone: dt.tzinfo | None = None
-        self._read_at = -ZONE_MAX_AGE
-
-    def __call__(self) -> dt.tzinfo | None:
-        with self._lock:
-            if time.monotonic() - self._read_at < ZONE_MAX_AGE:
-                return self._zone
-            self._read_at = time.monotonic()
-            try:
-                name = self._store.clinic_time_zone()
-                self._zone = None if name is None else zoneinfo.ZoneInfo(name)
-            except (SlotcapError, zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-                pass  # documented: keep the last zone known
-            return self._zone
-
-
 def clock_for(
     store: Store | None, env: Mapping[str, str] | None = None, *, zone: str | None = None
 ) -> Clock:
@@ -240,8 +210,12 @@ def clock_for(
 
 def clinic_clock(store: Store) -> Clock:
     """The system clock, its "today" in the time zone stored in ``store``'s
-    ``clinic_settings`` (the machine's zone where none is stored)."""
-    return ZonedClock(_StoredZone(store))
+    ``clinic_settings`` (the machine's zone where none is stored; re-read at most every
+    minute): the use cases' own default (:mod:`slotcap.usecases.clock`), imported when
+    first asked so that ``import slotcap.bootstrap`` stays light."""
+    from slotcap.usecases.clock import clinic_clock as stored_zone_clock
+
+    return stored_zone_clock(store)
 
 
 class _NoJournal:

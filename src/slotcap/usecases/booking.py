@@ -33,7 +33,7 @@ import attrs
 
 from slotcap.backoff import backoff
 from slotcap.domain.calendar import day_of_week
-from slotcap.domain.clock import SystemClock, db_timestamp
+from slotcap.domain.clock import db_timestamp
 from slotcap.domain.model import (
     LEGACY_SERVICE_CODES,
     ClinicTimeSlot,
@@ -59,6 +59,7 @@ from slotcap.errors import (
     StoreBusy,
 )
 from slotcap.ports import BookingTransaction, Clock, IdempotencyRecord, SchemaState, Store
+from slotcap.usecases.clock import clinic_clock
 from slotcap.usecases.duplicates import duplicate_of
 from slotcap.usecases.idempotency import (
     DEFAULT_IDEMPOTENCY_TTL,
@@ -84,8 +85,6 @@ __all__ = ["book", "book_once"]
 #: few in a row).
 _SCHEMA_CHANGES = 4
 
-_SYSTEM_CLOCK = SystemClock()
-
 
 @attrs.frozen
 class _New:
@@ -102,7 +101,6 @@ def book(
     *,
     dynamic: bool,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-    today: dt.date | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     clock: Clock | None = None,
     cutoff: bool = False,
@@ -123,9 +121,12 @@ def book(
     nothing; with another request, ``IdempotencyKeyReused``. Kept ``idempotency_ttl``.
     :func:`book_once` also says whether the answer was a replay.
 
-    ``today`` (default: ``clock.today()``) and ``horizon_days`` set the window a
-    ``preferred_date`` must fall in (see :func:`validate_request`). ``clock`` (default:
-    the system clock) also stamps ``created_at``. Nothing reaches the store unless the
+    ``clock`` is the one source of "today" — the window a ``preferred_date`` must fall
+    in, from ``clock.today()`` to ``horizon_days`` ahead (see :func:`validate_request`)
+    — and stamps ``created_at``. Default: the clinic's clock, "today" in the time zone
+    stored in the store's ``clinic_settings`` (the machine's before phase 1), as
+    ``bootstrap`` wires ``App.clock``; pass ``App.clock`` to share its cached zone.
+    Nothing reaches the store unless the
     request is valid; ``preferred_time`` is parsed once, with the store's own clinic
     hours on both paths.
 
@@ -134,9 +135,9 @@ def book(
     naming ``period``.
     """
     return book_once(
-        store, request, dynamic=dynamic, new_id=new_id, today=today,
-        horizon_days=horizon_days, clock=clock, cutoff=cutoff,
-        idempotency_key=idempotency_key, idempotency_ttl=idempotency_ttl,
+        store, request, dynamic=dynamic, new_id=new_id, horizon_days=horizon_days,
+        clock=clock, cutoff=cutoff, idempotency_key=idempotency_key,
+        idempotency_ttl=idempotency_ttl,
     ).result()
 
 
@@ -146,7 +147,6 @@ def book_once(
     *,
     dynamic: bool,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-    today: dt.date | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     clock: Clock | None = None,
     cutoff: bool = False,
@@ -156,9 +156,7 @@ def book_once(
     """:func:`book`, with its answer as a value: the reservation or the refusal (full,
     duplicate) in a :class:`BookingOutcome`, ``replayed`` when it is an
     ``idempotency_key``'s saved first answer. Other errors are raised as by ``book``."""
-    clock = clock if clock is not None else _SYSTEM_CLOCK
-    if today is None:
-        today = clock.today()
+    clock = clock if clock is not None else clinic_clock(store)
     new = _New(id=new_id(), at=db_timestamp(clock.now()))
     once = None
     if idempotency_key is not None:
@@ -189,7 +187,7 @@ def book_once(
                 valid = validate_request(
                     request,
                     dynamic=dynamic,
-                    today=today,
+                    clock=clock,
                     horizon_days=horizon_days,
                     hours=clinic_hours,
                 )
