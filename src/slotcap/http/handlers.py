@@ -26,15 +26,10 @@ from slotcap.domain.rules import Reason
 from slotcap.domain.schema_state import Rule
 from slotcap.errors import (
     DuplicateBooking,
-    IdempotencyInProgress,
-    IdempotencyKeyReused,
     InvalidRequest,
     InvalidService,
     ReservationFull,
-    SchemaStateError,
     SlotcapError,
-    StoreBusy,
-    StoreUnavailable,
 )
 from slotcap.http import replies
 from slotcap.http.replies import Reply
@@ -109,23 +104,13 @@ def guarded(work: Callable[[], Outcome], rule_path: str = NO_RULE) -> Outcome:
     whose log line holds the exception's type only (its text may hold patient data)."""
     try:
         return work()
-    except InvalidRequest as exc:
-        return replies.invalid(exc), rule_path
-    except InvalidService as exc:
-        return replies.invalid_service(exc), rule_path
-    except IdempotencyKeyReused as exc:
-        return replies.key_reused(exc), rule_path
-    except IdempotencyInProgress as exc:
-        return replies.in_progress(exc), rule_path
-    except StoreBusy as exc:
-        return replies.busy(exc), rule_path
-    except StoreUnavailable as exc:
-        return replies.unavailable(exc), rule_path
-    except SchemaStateError as exc:
-        return replies.schema_state(exc), rule_path
     except Exception as exc:
-        _LOG.error("internal error: %s (%s)", type(exc).__name__, getattr(exc, "code", "-"))
-        return replies.internal_error(), rule_path
+        reply = replies.for_error(exc)
+        if reply is None:
+            _LOG.error("internal error: %s (%s)", type(exc).__name__,
+                       getattr(exc, "code", "-"))
+            reply = replies.internal_error()
+        return reply, rule_path
 
 
 #: The header of an idempotent retry (IETF httpapi draft), and the one of its replay.
