@@ -16,6 +16,7 @@ import attrs
 from benchmarks._clusters import Pair, primary_with_standby
 from benchmarks._harness import say
 from slotcap import open_store
+from slotcap.domain.clock import DayClock
 from slotcap.errors import ReservationFull
 from slotcap.ports import Store
 from slotcap.usecases.availability import check_availability
@@ -72,7 +73,7 @@ class Recorder:
                         f"{n % 10000:04d}", birth_date="1990-01-01", gender="FEMALE",
                         treatment_type="FIRST_VISIT", service="SKIN_CARE",
                         preferred_date=day.isoformat(), period=("MORNING", "AFTERNOON")[n % 4 // 2],
-                    ), dynamic=True, today=FIRST_DAY, horizon_days=3650).id
+                    ), dynamic=True, clock=DayClock(FIRST_DAY), horizon_days=3650).id
                 else:
                     check_availability(self.store, day, "SKIN_CARE", period="MORNING",
                                        dynamic=True)

@@ -23,6 +23,7 @@ import attrs
 
 from benchmarks import _data
 from slotcap import BookingRequest, ReservationFull, book, check_availability, open_store
+from slotcap.domain.clock import DayClock
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
@@ -152,7 +153,7 @@ class AppTraffic:
             error = None
             try:
                 if kind == "book":
-                    book(store, request, dynamic=dynamic, today=TODAY)
+                    book(store, request, dynamic=dynamic, clock=DayClock(TODAY))
                 else:
                     check_availability(store, day, service, period="MORNING",
                                        dynamic=dynamic)

@@ -47,6 +47,7 @@ from benchmarks._harness import (
 )
 from slotcap import open_store
 from slotcap.domain.calendar import date_range, day_of_week
+from slotcap.domain.clock import DayClock
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
 from slotcap.domain.rules import Reason
@@ -150,7 +151,7 @@ def _client(
             began = clock()
             try:
                 book(store, _request(day, period, next(services), n), dynamic=True,
-                     today=start_day, horizon_days=RUN_SPAN_DAYS)
+                     clock=DayClock(start_day), horizon_days=RUN_SPAN_DAYS)
             except ReservationFull as exc:
                 out.refused_ns.append(clock() - began)
                 decision = exc.decision

@@ -43,8 +43,8 @@ def _serve(http: str, loop: str, port_file: str) -> None:
     import uvicorn
 
     import slotcap
-    from slotcap.adapters.http import create_app
     from slotcap.adapters.memory import MemoryStore
+    from slotcap.http import create_app
 
     app = slotcap.bootstrap(env={}, store=MemoryStore(), clock=slotcap.FixedClock(
         dt.datetime(2026, 1, 2, 9, tzinfo=dt.UTC)))

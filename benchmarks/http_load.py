@@ -21,7 +21,7 @@ them on: the per-client rate limiter on every ``/api`` request (limits set so hi
 it never refuses: its cost, not its refusals), an operator token, and a fresh
 ``Idempotency-Key`` on every booking (the key's lookup and insert in the booking's
 transaction); and **in-process** — the same number of threads
-calling the adapter's own handlers (``slotcap.adapters.http.handlers``, the functions
+calling the adapter's own handlers (``slotcap.http.handlers``, the functions
 the routes run: request mapping, the use case, the reply) on one shared store, as the
 server does. The ratio in-process/HTTP of requests/s and HTTP/in-process of p50 and
 p99 latency is the HTTP overhead: the ASGI server, Starlette, JSON and the loopback,
@@ -169,7 +169,7 @@ def _inprocess_factory(
     every booking carries a fresh Idempotency-Key (its lookup and insert)."""
     import uuid
 
-    from slotcap.adapters.http import handlers
+    from slotcap.http import handlers
 
     def work(operation: str, body: dict[str, object] | None,
              params: dict[str, str] | None) -> int:
@@ -243,7 +243,7 @@ def _guard_cost(calls: int = 20_000) -> list[dict[str, Any]]:
     import asyncio
     import statistics
 
-    from slotcap.adapters.http.guard import GuardMiddleware, GuardSettings
+    from slotcap.http.guard import GuardMiddleware, GuardSettings
 
     async def answer(scope: Any, receive: Any, send: Any) -> None:
         await send({"type": "http.response.start", "status": 200, "headers": []})

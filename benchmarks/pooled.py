@@ -46,6 +46,7 @@ from benchmarks._harness import (
 )
 from benchmarks._pooler import pgbouncer_binary, running_pgbouncer
 from slotcap import open_store
+from slotcap.domain.clock import DayClock
 from slotcap.errors import ReservationFull
 from slotcap.migration import migrate
 from slotcap.ports import Store
@@ -70,7 +71,7 @@ def _request(day: dt.date, period: str, n: int) -> BookingRequest:
 
 def _book_one(store: Store, day: dt.date, period: str, n: int) -> bool:
     try:
-        book(store, _request(day, period, n), dynamic=True, today=FIRST_DAY,
+        book(store, _request(day, period, n), dynamic=True, clock=DayClock(FIRST_DAY),
              horizon_days=HORIZON)
     except ReservationFull:
         return False

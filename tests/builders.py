@@ -5,15 +5,18 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
+from slotcap.domain.clock import DayClock
 from slotcap.usecases import BookingRequest
 
-__all__ = ["MONDAY", "TODAY", "patient_phone", "request"]
+__all__ = ["MONDAY", "ON_TODAY", "TODAY", "patient_phone", "request"]
 
 #: A Monday: the clinic is open 09-12 (180 min) and 14-18 (240 min).
 MONDAY = dt.date(2025, 12, 1)
-#: The day the tests pretend it is (``book(..., today=TODAY)``): the Friday before
+#: The day the tests pretend it is (``book(..., clock=ON_TODAY)``): the Friday before
 #: MONDAY, so that MONDAY (and the week after) is inside the booking window.
 TODAY = MONDAY - dt.timedelta(days=3)
+#: The system clock with "today" pinned to TODAY (timestamps stay real).
+ON_TODAY = DayClock(TODAY)
 #: Each request is another patient unless a test names one (the duplicate-booking rule
 #: refuses a second booking of one patient, service and date).
 _PATIENTS = itertools.count(1)

@@ -15,18 +15,23 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
-import time
 import zoneinfo
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import attrs
 
-from slotcap.domain.clock import SystemClock, ZonedClock
+from slotcap.domain.clock import SystemClock
 from slotcap.domain.rollout import Rollout
-from slotcap.errors import ConfigurationError, SlotcapError
-from slotcap.ports import DEFAULT_BUSY_BUDGET, Clock, ClosesOnExit, Store
+from slotcap.errors import ConfigurationError
+from slotcap.ports import (
+    DEFAULT_BUSY_BUDGET,
+    Clock,
+    ClosesOnExit,
+    MigrationStatusReader,
+    MigrationView,
+    Store,
+)
 from slotcap.sql.url import Engine, parse_url
 
 if TYPE_CHECKING:
@@ -40,6 +45,7 @@ __all__ = [
     "clinic_clock",
     "clock_for",
     "clock_from_env",
+    "migration_reader",
     "open_store",
     "store_on",
 ]
@@ -58,6 +64,10 @@ class App(ClosesOnExit):
     store: Store
     clock: Clock
     rollout: Rollout
+    #: Where the operator page reads the migration's status (default: the store's, as
+    #: :func:`migration_reader` picks it).
+    migration: MigrationStatusReader = attrs.field(
+        default=attrs.Factory(lambda app: migration_reader(app.store), takes_self=True))
 
     def close(self) -> None:
         self.store.close()
@@ -177,34 +187,6 @@ def bootstrap(
     return App(store=store, clock=clock, rollout=rollout)
 
 
-#: Seconds the clinic's stored time zone is reused before it is read again.
-ZONE_MAX_AGE = 60.0
-
-
-class _StoredZone:
-    """The clinic's stored time zone, read at most every :data:`ZONE_MAX_AGE` seconds.
-    A failed read keeps the last zone known (the machine's before any): "today" must
-    not fail a booking because the settings row could not be read this second."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-        self._lock = threading.Lock()
-        self._zone: dt.tzinfo | None = None
-        self._read_at = -ZONE_MAX_AGE
-
-    def __call__(self) -> dt.tzinfo | None:
-        with self._lock:
-            if time.monotonic() - self._read_at < ZONE_MAX_AGE:
-                return self._zone
-            self._read_at = time.monotonic()
-            try:
-                name = self._store.clinic_time_zone()
-                self._zone = None if name is None else zoneinfo.ZoneInfo(name)
-            except (SlotcapError, zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
-                pass  # documented: keep the last zone known
-            return self._zone
-
-
 def clock_for(
     store: Store | None, env: Mapping[str, str] | None = None, *, zone: str | None = None
 ) -> Clock:
@@ -228,5 +210,29 @@ def clock_for(
 
 def clinic_clock(store: Store) -> Clock:
     """The system clock, its "today" in the time zone stored in ``store``'s
-    ``clinic_settings`` (the machine's zone where none is stored)."""
-    return ZonedClock(_StoredZone(store))
+    ``clinic_settings`` (the machine's zone where none is stored; re-read at most every
+    minute): the use cases' own default (:mod:`slotcap.usecases.clock`), imported when
+    first asked so that ``import slotcap.bootstrap`` stays light."""
+    from slotcap.usecases.clock import clinic_clock as stored_zone_clock
+
+    return stored_zone_clock(store)
+
+
+class _NoJournal:
+    """A store without a migration journal (the memory store): nothing to show."""
+
+    def migration_status(self) -> MigrationView | None:
+        return None
+
+
+def migration_reader(store: Store) -> MigrationStatusReader:
+    """The operator page's :class:`~slotcap.ports.MigrationStatusReader` for ``store``:
+    the migration journal read on the store's own connections for a SQL store, none
+    for the others. The migration toolkit is imported only when a SQL store asks."""
+    from slotcap.adapters.sql.monitoring import Monitoring
+
+    if not isinstance(store, Monitoring):
+        return _NoJournal()
+    from slotcap.migration.operator import SqlMigrationStatus
+
+    return SqlMigrationStatus(store.sql_connection)

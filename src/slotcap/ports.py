@@ -47,6 +47,8 @@ __all__ = [
     "DailyFacts",
     "IdempotencyRecord",
     "LimitRepository",
+    "MigrationStatusReader",
+    "MigrationView",
     "PeriodFacts",
     "ReservationRepository",
     "SchemaState",
@@ -54,8 +56,6 @@ __all__ = [
     "Store",
     "TimeSlotRepository",
 ]
-
-
 
 
 @attrs.frozen(kw_only=True)
@@ -382,3 +382,22 @@ class CreatedCounts:
     #: Of ``gaps``, the rows whose only empty new column is ``period`` (a dual-writing
     #: legacy path that could not read ``preferredTime``: they go to manual review).
     gaps_period_only: int
+
+
+@attrs.frozen(kw_only=True)
+class MigrationView:
+    """``migrate status`` as the operator page shows it: the phase, settled | interrupted
+    | inconsistent, the one-line summary, the journal's latest rows (newest first)."""
+
+    phase: str
+    state: str
+    summary: str
+    history: tuple[dict[str, object], ...]
+
+
+class MigrationStatusReader(Protocol):
+    """Where the HTTP server reads the migration (wired in ``bootstrap``)."""
+
+    def migration_status(self) -> MigrationView | None:
+        """None: the store keeps no journal (memory). ``SlotcapError``: unreadable."""
+        ...

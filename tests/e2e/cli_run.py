@@ -30,9 +30,14 @@ from pathlib import Path
 
 import pytest
 
+from slotcap.cli._process import quiet_driver_logs
 from slotcap.cli.main import main
 
 __all__ = ["Completed", "run", "slotcap", "slotcap_process"]
+
+# What the console script does once for its process (``main()`` no longer does it on
+# every call): psycopg's own warnings stay off stderr, as in a real run.
+quiet_driver_logs()
 
 #: Never inherited from the developer's shell.
 _UNSET = ("SLOTCAP_DATABASE_URL", "SLOTCAP_KILL_AT", "SLOTCAP_DEBUG")

@@ -17,10 +17,11 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -29,6 +30,7 @@ __all__ = [
     "PLAN_BODY",
     "Server",
     "booking_body",
+    "concurrently",
     "monday_ahead",
     "parse_prometheus",
     "running_server",
@@ -181,3 +183,27 @@ def parse_prometheus(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], 
         pairs = frozenset(_LABEL.findall(labels or ""))
         samples[(name, pairs)] = float(value)
     return samples
+
+
+T = TypeVar("T")
+
+
+def concurrently(calls: Sequence[Callable[[], T]]) -> list[T]:
+    """Every call in its own thread, all released at once (a barrier); their results,
+    in the order they finished."""
+    barrier = threading.Barrier(len(calls))
+    out: list[T] = []
+    lock = threading.Lock()
+
+    def one(call: Callable[[], T]) -> None:
+        barrier.wait()
+        result = call()
+        with lock:
+            out.append(result)
+
+    threads = [threading.Thread(target=one, args=(c,)) for c in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out

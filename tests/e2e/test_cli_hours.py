@@ -14,6 +14,7 @@ from tests.builders import request
 from tests.e2e.cli_run import run, slotcap_process
 
 from slotcap import book, bootstrap
+from slotcap.domain.clock import DayClock
 from slotcap.domain.model import ReservationStatus
 
 
@@ -102,7 +103,7 @@ def test_shrinking_below_the_bookings_warns_and_cancels_nothing(
     with bootstrap(phase1_url, env={}) as app:
         ids = [book(app.store, request(preferred_date=tuesday.isoformat(), period="AFTERNOON",
                                        preferred_time=None, service="SKIN_CARE"),
-                    dynamic=True, today=today).id for _ in range(2)]  # 140 min
+                    dynamic=True, clock=DayClock(today)).id for _ in range(2)]  # 140 min
     db = ("--database", phase1_url)
     code, out, err = run(capsys, "hours", "set", "tue", "AFTERNOON", *db, "--start", "14:00",
                          "--end", "15:00")

@@ -6,6 +6,7 @@ and the one-line start-up errors."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import sqlite3
 import threading
@@ -20,6 +21,7 @@ from tests.e2e.server_process import (
     PLAN_BODY,
     Server,
     booking_body,
+    concurrently,
     monday_ahead,
     running_server,
     serve_command,
@@ -215,23 +217,11 @@ def test_every_error_response(db: str, tmp_path: Path) -> None:
 
 
 def _race(server: Server, bodies: list[dict[str, object]]) -> Counter[int]:
-    barrier = threading.Barrier(len(bodies))
-    statuses: list[int] = []
-    lock = threading.Lock()
-
-    def one(body: dict[str, object]) -> None:
+    def post(body: dict[str, object]) -> int:
         with httpx.Client(timeout=60) as client:
-            barrier.wait()
-            status = client.post(server.url(RESERVATIONS_PATH), json=body).status_code
-        with lock:
-            statuses.append(status)
+            return client.post(server.url(RESERVATIONS_PATH), json=body).status_code
 
-    threads = [threading.Thread(target=one, args=(body,)) for body in bodies]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return Counter(statuses)
+    return Counter(concurrently([functools.partial(post, body) for body in bodies]))
 
 
 def test_a_concurrent_race_for_one_period_never_overbooks(db: str, tmp_path: Path) -> None:

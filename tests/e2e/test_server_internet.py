@@ -15,17 +15,22 @@ from __future__ import annotations
 
 import itertools
 import socket
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
 import httpx
 import pytest
 from tests.conftest import postgres_database
-from tests.e2e.server_process import Server, booking_body, monday_ahead, running_server
+from tests.e2e.server_process import (
+    Server,
+    booking_body,
+    concurrently,
+    monday_ahead,
+    running_server,
+)
 from tests.integration.store_helpers import build_sql_database
 
 import slotcap
@@ -101,25 +106,6 @@ def rows(url: str, **where: str) -> int:
         found = conn.scalar(f'SELECT COUNT(*) FROM "reservations" WHERE {clause}',
                             tuple(where.values()))
     return int(found or 0)
-
-
-def concurrently(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
-    barrier = threading.Barrier(len(calls))
-    out: list[httpx.Response] = []
-    lock = threading.Lock()
-
-    def one(call: Callable[[], httpx.Response]) -> None:
-        barrier.wait()
-        reply = call()
-        with lock:
-            out.append(reply)
-
-    threads = [threading.Thread(target=one, args=(c,)) for c in calls]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
 
 
 # -- 1. the operator token ------------------------------------------------------------

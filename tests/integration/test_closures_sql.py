@@ -51,15 +51,14 @@ def test_a_closed_date_refuses_checks_bookings_and_shows_in_the_calendar(
 ) -> None:
     with bootstrap(phase1_url, env={}, clock=CLOCK) as app:
         store = app.store
-        kept = book(store, request(phone="010-1234-5678"), dynamic=True, today=TODAY,
-                    clock=CLOCK)
+        kept = book(store, request(phone="010-1234-5678"), dynamic=True, clock=CLOCK)
         added = uc.add_closure(store, start_date=MONDAY, reason="설날")
         assert [r.id for r in added.affected] == [kept.id]
         assert added.affected[0].phone == "010-1234-5678"
         decision = check_availability(store, MONDAY, "WRINKLE_BOTOX", dynamic=True)
         assert decision.reason is Reason.CLOSED and decision.detail == "설날"
         with pytest.raises(ReservationFull, match="설날"):
-            book(store, request(), dynamic=True, today=TODAY, clock=CLOCK)
+            book(store, request(), dynamic=True, clock=CLOCK)
         entries = availability_calendar(store, MONDAY, MONDAY + dt.timedelta(days=1))
         closed = [e for e in entries if e.day == MONDAY]
         assert [e.closed_reason for e in closed] == ["설날", "설날"]
@@ -103,7 +102,7 @@ def test_another_store_sees_a_closure_in_a_booking_at_once(phase1_url: str) -> N
         assert check_availability(b.store, MONDAY, "WRINKLE_BOTOX", dynamic=True).allowed
         uc.add_closure(a.store, start_date=MONDAY, reason="staff training")
         with pytest.raises(ReservationFull, match="staff training"):
-            book(b.store, request(), dynamic=True, today=TODAY, clock=CLOCK)
+            book(b.store, request(), dynamic=True, clock=CLOCK)
 
 
 def test_rollback_to_legacy_drops_the_tables(phase1_url: str) -> None:

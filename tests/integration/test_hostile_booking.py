@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.builders import TODAY, request
+from tests.builders import ON_TODAY, request
 from tests.integration.store_helpers import build_sql_database, open_sql_store
 
 from slotcap import InvalidRequest, book
@@ -31,10 +31,10 @@ def test_hostile_fields_are_refused_before_the_store(sql_url: str, fields: dict[
     store = open_sql_store(sql_url)
     try:
         with pytest.raises(InvalidRequest) as caught:
-            book(store, request(**fields), dynamic=True, today=TODAY)
+            book(store, request(**fields), dynamic=True, clock=ON_TODAY)
         assert set(caught.value.fields) == set(fields)
         # The same body, cleaned, books: the store itself was fine all along.
-        assert book(store, request(), dynamic=True, today=TODAY).id
+        assert book(store, request(), dynamic=True, clock=ON_TODAY).id
     finally:
         store.close()
     with open_sql(sql_url) as conn:

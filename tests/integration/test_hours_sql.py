@@ -11,7 +11,7 @@ import threading
 from typing import Any
 
 import pytest
-from tests.builders import MONDAY, TODAY, request
+from tests.builders import MONDAY, ON_TODAY, TODAY, request
 from tests.integration.store_helpers import put, row
 
 from slotcap import FixedClock, InvalidRequest, SchemaStateError, book, bootstrap
@@ -54,11 +54,11 @@ def test_set_close_reopen_persist_as_an_upsert(phase1_url: str) -> None:
     with bootstrap(phase1_url, env={}, clock=EARLY) as app:
         assert list_hours(app.store) == sorted(
             DEFAULT_TIME_SLOTS, key=lambda s: (s.day_of_week, s.period != Period.MORNING))
-        set_hours(app.store, "tue", "afternoon", start="13:00", end="20:00", today=TODAY)
-        set_hours(app.store, "Saturday", "MORNING", closed=True, today=TODAY)
-        set_hours(app.store, "sun", "MORNING", start="10:00", end="12:30", today=TODAY)
+        set_hours(app.store, "tue", "afternoon", start="13:00", end="20:00", clock=ON_TODAY)
+        set_hours(app.store, "Saturday", "MORNING", closed=True, clock=ON_TODAY)
+        set_hours(app.store, "sun", "MORNING", start="10:00", end="12:30", clock=ON_TODAY)
         with pytest.raises(InvalidHoursDefinition) as overlap:
-            set_hours(app.store, "tue", "MORNING", start="09:00", end="13:30", today=TODAY)
+            set_hours(app.store, "tue", "MORNING", start="09:00", end="13:30", clock=ON_TODAY)
         assert overlap.value.fields.keys() == {"end"}
     rows = _rows(phase1_url)
     assert len(rows) == len(DEFAULT_TIME_SLOTS) + 1
@@ -80,7 +80,7 @@ def test_set_close_reopen_persist_as_an_upsert(phase1_url: str) -> None:
         saturday = calendar[(MONDAY + dt.timedelta(days=5), Period.MORNING)]
         assert (saturday.is_open, saturday.capacity) == (False, 0)
         assert calendar[(SUNDAY, Period.MORNING)].capacity == 150
-        set_hours(app.store, "sat", "morning", start="08:00", end="12:00", today=TODAY)
+        set_hours(app.store, "sat", "morning", start="08:00", end="12:00", clock=ON_TODAY)
     assert _rows(phase1_url)[(6, "MORNING")][:5] == (
         "slot_6_morning", "08:00", "12:00", 240, True)
 
@@ -100,10 +100,10 @@ def test_over_capacity_dates_from_the_sql_calendar_and_nothing_cancelled(
             row(later, code="SKIN_CARE", period=Period.AFTERNOON, minutes=500,
                 status=ReservationStatus.CANCELLED))
         change = set_hours(store, "tue", "AFTERNOON", start="14:00", end="15:30",
-                           today=TODAY)
+                           clock=ON_TODAY)
         assert [(o.day, o.held_minutes, o.capacity) for o in change.over_capacity] == [
             (TUESDAY, 140, 90), (later, 100, 90)]
-        closed = set_hours(store, "tue", "AFTERNOON", closed=True, dry_run=True, today=TODAY)
+        closed = set_hours(store, "tue", "AFTERNOON", closed=True, dry_run=True, clock=ON_TODAY)
         assert not closed.saved
         assert [(o.day, o.capacity) for o in closed.over_capacity] == [
             (TUESDAY, 0), (later, 0)]
@@ -127,10 +127,10 @@ def test_concurrent_changes_of_one_slot_last_write_wins(phase1_url: str, weekday
                 barrier.wait(timeout=30)
                 try:
                     if n % 3 == 2:
-                        set_hours(app.store, weekday, "MORNING", closed=True, today=TODAY)
+                        set_hours(app.store, weekday, "MORNING", closed=True, clock=ON_TODAY)
                     else:
                         set_hours(app.store, weekday, "MORNING", start="09:00",
-                                  end=ends[who], today=TODAY)
+                                  end=ends[who], clock=ON_TODAY)
                 except BaseException as exc:  # any failure fails the test
                     errors.append(exc)
                 if weekday == "sun" and n % 3 == 2:
@@ -167,7 +167,7 @@ def test_a_long_lived_store_books_with_the_new_hours(phase1_url: str) -> None:
         assert book(web.store, request(), dynamic=True, clock=EARLY).period is Period.MORNING
         with bootstrap(phase1_url, env={}, clock=LATER) as admin:
             set_hours(admin.store, "tue", "AFTERNOON", start="14:00", end="20:00",
-                      today=TODAY)
+                      clock=ON_TODAY)
         booked = book(web.store, evening, dynamic=True, clock=EARLY)
         assert booked.period is Period.AFTERNOON
         slots: list[ClinicTimeSlot] = web.store.list_time_slots()

@@ -10,7 +10,7 @@ import datetime as dt
 import threading
 
 import pytest
-from tests.builders import MONDAY, TODAY, request
+from tests.builders import MONDAY, ON_TODAY, TODAY, request
 from tests.integration.store_helpers import build_sql_database
 
 import slotcap
@@ -36,16 +36,16 @@ def test_keys_work_from_the_legacy_schema_through_the_phases_and_back(legacy_url
         # The server's purge at start-up finds no table and makes none.
         assert store.purge_idempotency_keys(dt.datetime(2100, 1, 1)) == 0
         assert IDEMPOTENCY_KEYS not in snapshot_tables(legacy_url)
-        book(store, request(period=None), dynamic=False, today=TODAY)  # no key: no table
+        book(store, request(period=None), dynamic=False, clock=ON_TODAY)  # no key: no table
         assert IDEMPOTENCY_KEYS not in snapshot_tables(legacy_url)
         wanted = request(period=None)
-        first = book_once(store, wanted, dynamic=False, today=TODAY, idempotency_key="k-1")
+        first = book_once(store, wanted, dynamic=False, clock=ON_TODAY, idempotency_key="k-1")
         assert first.reservation is not None and not first.replayed
     assert IDEMPOTENCY_KEYS in snapshot_tables(legacy_url)
     assert migrate(legacy_url, to="phase1").ok
     assert status(legacy_url).kept_tables == (IDEMPOTENCY_KEYS,)
     with slotcap.open_store(legacy_url) as store:
-        again = book_once(store, wanted, dynamic=True, today=TODAY, idempotency_key="k-1")
+        again = book_once(store, wanted, dynamic=True, clock=ON_TODAY, idempotency_key="k-1")
         assert again.replayed and again.reservation is not None
         assert again.reservation.id == first.reservation.id
         # The first answer's rule, whatever this call's: the legacy path answered it.
@@ -63,11 +63,11 @@ def test_keys_work_from_the_legacy_schema_through_the_phases_and_back(legacy_url
     assert rollback(legacy_url, to="legacy").ok
     assert IDEMPOTENCY_KEYS in snapshot_tables(legacy_url)
     with slotcap.open_store(legacy_url) as store:
-        replay = book_once(store, wanted, dynamic=False, today=TODAY, idempotency_key="k-1")
+        replay = book_once(store, wanted, dynamic=False, clock=ON_TODAY, idempotency_key="k-1")
         assert replay.replayed and replay.reservation is not None
         assert replay.reservation.id == first.reservation.id
         with pytest.raises(DuplicateBooking):
-            book(store, wanted, dynamic=False, today=TODAY)
+            book(store, wanted, dynamic=False, clock=ON_TODAY)
     assert _count(legacy_url) == 2
 
 
@@ -80,14 +80,14 @@ def test_expired_keys_are_replaced_and_purged(sql_url: str) -> None:
     build_sql_database(sql_url, SchemaState.EXPANDED)
     start = dt.datetime(2025, 11, 28, 9, 0, tzinfo=dt.UTC)
     with slotcap.open_store(sql_url) as store:
-        book(store, request(), dynamic=True, today=TODAY, clock=FixedClock(start),
+        book(store, request(), dynamic=True, clock=FixedClock(start, day=TODAY),
              idempotency_key="old")
-        later = FixedClock(start + dt.timedelta(hours=25))
+        later = FixedClock(start + dt.timedelta(hours=25), day=TODAY)
         # Past its 24 hours the key is free again: another request books under it.
-        fresh = book_once(store, request(period="AFTERNOON"), dynamic=True, today=TODAY,
-                          clock=later, idempotency_key="old")
+        fresh = book_once(store, request(period="AFTERNOON"), dynamic=True, clock=later,
+                          idempotency_key="old")
         assert not fresh.replayed and fresh.reservation is not None
-        book(store, request(), dynamic=True, today=TODAY, clock=later, idempotency_key="new")
+        book(store, request(), dynamic=True, clock=later, idempotency_key="new")
         cutoff = (start + dt.timedelta(hours=2)).replace(tzinfo=None)
         assert store.purge_idempotency_keys(cutoff) == 0  # "old" was renewed at +25 h
         gone = store.purge_idempotency_keys((later.now() + dt.timedelta(seconds=1))
@@ -109,7 +109,7 @@ def test_one_key_raced_with_different_requests_books_once(sql_url: str) -> None:
             barrier.wait()
             try:
                 result: object = book_once(store, request(preferred_date=day.isoformat()),
-                                           dynamic=True, today=TODAY, idempotency_key="race")
+                                           dynamic=True, clock=ON_TODAY, idempotency_key="race")
             except (IdempotencyKeyReused, IdempotencyInProgress) as exc:
                 result = exc
         with lock:

@@ -30,7 +30,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from tests.builders import TODAY
+from tests.builders import ON_TODAY
 from tests.integration.migration_helpers import seed_legacy
 from tests.integration.schema_helpers import LEGACY_INSERT
 from tests.integration.store_helpers import (
@@ -89,7 +89,7 @@ class LedgerAgrees(RuleBasedStateMachine):
                                    "preferred_time": time, "period": period.value}
         rid = self._new_id()
         try:
-            book(self.store, request(**body), dynamic=dynamic, today=TODAY,
+            book(self.store, request(**body), dynamic=dynamic, clock=ON_TODAY,
                  new_id=lambda: rid)
         except SlotcapError:
             return

@@ -23,6 +23,7 @@ import pytest
 from tests.integration.migration_helpers import LEGACY_INSERT
 
 from slotcap import BookingRequest, ReservationFull, book, open_store
+from slotcap.domain.clock import DayClock
 from slotcap.migration import MigrationReport, Phase, migrate, rollback, status
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
@@ -180,7 +181,7 @@ class BookingWriter(threading.Thread):
                 started = time.perf_counter()
                 try:
                     self.booked.append(book(store, request, dynamic=True,
-                                             today=FIRST_DAY).id)
+                                             clock=DayClock(FIRST_DAY)).id)
                 except ReservationFull:
                     self.full += 1
                 except Exception as exc:

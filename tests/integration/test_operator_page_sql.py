@@ -10,9 +10,9 @@ import re
 from tests.builders import MONDAY, TODAY, request
 
 from slotcap import FixedClock, book, bootstrap
-from slotcap.adapters.http.metrics import ServerMetrics
-from slotcap.adapters.http.page import render_operator_page
 from slotcap.domain.rollout import Rollout
+from slotcap.http.metrics import ServerMetrics
+from slotcap.http.page import render_operator_page
 from slotcap.migration import migrate, rollback
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
@@ -23,7 +23,7 @@ CLOCK = FixedClock(dt.datetime(2025, 11, 28, 9, tzinfo=dt.UTC), day=TODAY)
 def render(url: str) -> str:
     with bootstrap(url, env={}, clock=CLOCK) as app:
         return render_operator_page(app.store, rollout=Rollout(percentage=5), clock=CLOCK,
-                                    metrics=ServerMetrics())
+                                    metrics=ServerMetrics(), migration=app.migration)
 
 
 def test_phase_history_and_heat_map(sql_url: str) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import attrs
 import pytest
-from tests.builders import TODAY
+from tests.builders import ON_TODAY
 from tests.integration.store_helpers import (
     MONDAY,
     SATURDAY,
@@ -267,7 +267,7 @@ def test_soft_deleted_service(store: Store) -> None:
     decision = check_availability(store, MONDAY, "BODY_CARE", period=M, dynamic=True)
     assert decision.reason is Reason.SERVICE_INACTIVE
     with pytest.raises(InvalidService):
-        book(store, request(service="BODY_CARE"), dynamic=True, today=TODAY)
+        book(store, request(service="BODY_CARE"), dynamic=True, clock=ON_TODAY)
 
 
 def test_duration_edit_moves_rows_without_duration_only(store: Store) -> None:
@@ -306,11 +306,11 @@ def test_an_id_used_twice_is_the_domain_s_error_on_every_store(store: Store) -> 
 
 def test_dynamic_booking_fills_the_afternoon_exactly(store: Store) -> None:
     new_id = ids()
-    made = [book(store, request(period="AFTERNOON", preferred_time=None), dynamic=True, today=TODAY,
-                 new_id=new_id) for _ in range(6)]
+    made = [book(store, request(period="AFTERNOON", preferred_time=None), dynamic=True,
+                 clock=ON_TODAY, new_id=new_id) for _ in range(6)]
     with pytest.raises(ReservationFull) as full:
         book(store, request(period="AFTERNOON", preferred_time=None),
-            dynamic=True, today=TODAY, new_id=new_id)
+            dynamic=True, clock=ON_TODAY, new_id=new_id)
     assert full.value.decision.reason is Reason.FULL
     assert type(full.value) is ReservationFull  # not ReservationClosed
     assert booked(store)[A] == 240
@@ -323,12 +323,12 @@ def test_legacy_booking_stops_at_the_daily_limit(store: Store) -> None:
     store.save_limit(ServiceLimit(service_code="SKIN_CARE", daily_limit=2))
     new_id = ids()
     first = book(store, request(service="SKIN_CARE", period=None, preferred_time="15:00"),
-                 dynamic=False, today=TODAY, new_id=new_id)
+                 dynamic=False, clock=ON_TODAY, new_id=new_id)
     book(store, request(service="SKIN_CARE", period=None, preferred_time="10:00"),
-         dynamic=False, today=TODAY, new_id=new_id)
+         dynamic=False, clock=ON_TODAY, new_id=new_id)
     with pytest.raises(ReservationFull):
         book(store, request(service="SKIN_CARE", period=None),
-            dynamic=False, today=TODAY, new_id=new_id)
+            dynamic=False, clock=ON_TODAY, new_id=new_id)
     assert store.get_reservation(first.id) == first
     assert first.period is A and first.estimated_duration == 70
     assert booked(store) == {M: 70, A: 70}
@@ -339,7 +339,7 @@ def test_legacy_bookings_use_up_dynamic_minutes(store: Store) -> None:
     new_id = ids()
     for _ in range(4):
         book(store, request(service="SKIN_CARE", period=None, preferred_time="10:00"),
-             dynamic=False, today=TODAY, new_id=new_id)
+             dynamic=False, clock=ON_TODAY, new_id=new_id)
     # 4 x 70 = 280 > 180: the morning is already over-full from the legacy path's view.
     decision = check_availability(store, MONDAY, "OTHER_CONSULTATION", period=M, dynamic=True)
     assert (decision.allowed, decision.held) == (False, 280)
@@ -356,7 +356,7 @@ def test_legacy_state_refuses_the_minutes_rule(make_store: StoreFactory) -> None
         with pytest.raises(SchemaStateError) as refused:
             call()
         assert refused.value.code == "schema_state"
-    stored = book(store, request(period=None), dynamic=False, today=TODAY)
+    stored = book(store, request(period=None), dynamic=False, clock=ON_TODAY)
     assert store.get_reservation(stored.id) == attrs.evolve(
         stored, service_id=None, service_name=None, estimated_duration=None, period=None
     )
@@ -375,7 +375,7 @@ def test_contracted_state_refuses_the_count_rule(make_store: StoreFactory) -> No
         with pytest.raises(SchemaStateError) as refused:
             call()
         assert refused.value.code == "schema_state"
-    stored = book(store, request(preferred_time=None), dynamic=True, today=TODAY)
+    stored = book(store, request(preferred_time=None), dynamic=True, clock=ON_TODAY)
     # Only the new columns exist: whatever legacy values the booking carried are dropped.
     assert store.get_reservation(stored.id) == attrs.evolve(
         stored, service=None, preferred_time=None

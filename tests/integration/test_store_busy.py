@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 import pytest
-from tests.builders import TODAY
+from tests.builders import ON_TODAY
 from tests.integration.store_helpers import (
     build_sql_database,
     open_sql_store,
@@ -123,9 +123,9 @@ def _writes(store: SqlStore, rid: str) -> dict[str, tuple[str, Callable[[], obje
                                                              daily_limit=1))),
         "save_time_slot": ("clinic_time_slots", lambda: store.save_time_slot(slot)),
         "save_service": ("services", lambda: store.save_service(service)),
-        "book_dynamic": ("reservations", lambda: book(store, body, dynamic=True, today=TODAY)),
+        "book_dynamic": ("reservations", lambda: book(store, body, dynamic=True, clock=ON_TODAY)),
         "book_legacy": ("reservations",
-                        lambda: book(store, request(period=None), dynamic=False, today=TODAY)),
+                        lambda: book(store, request(period=None), dynamic=False, clock=ON_TODAY)),
     }
 
 
@@ -172,7 +172,7 @@ def test_a_booking_rides_through_a_lock_shorter_than_its_budget(
     with write_lock(url, "reservations") as release:
         timer = _hold_then_release(release, 0.5)
         started = time.monotonic()
-        booked = book(store, body, dynamic=dynamic, today=TODAY, new_id=lambda: "rode_through")
+        booked = book(store, body, dynamic=dynamic, clock=ON_TODAY, new_id=lambda: "rode_through")
         waited = time.monotonic() - started
         timer.join()
     assert booked.id == "rode_through"
@@ -188,7 +188,7 @@ def test_a_lock_longer_than_the_budget_is_busy_after_about_the_budget(url: str) 
         timer = _hold_then_release(release, 4.0)
         started = time.monotonic()
         with pytest.raises(StoreBusy):
-            book(store, body, dynamic=True, today=TODAY, new_id=lambda: "gave_up")
+            book(store, body, dynamic=True, clock=ON_TODAY, new_id=lambda: "gave_up")
         waited = time.monotonic() - started
         release()
         timer.cancel()

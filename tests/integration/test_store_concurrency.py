@@ -17,7 +17,7 @@ from pathlib import Path
 
 import attrs
 import pytest
-from tests.builders import TODAY
+from tests.builders import ON_TODAY
 from tests.integration.store_helpers import MONDAY, build_sql_database, open_sql_store, request
 
 from slotcap.domain.model import Period, Reservation, ServiceLimit
@@ -82,12 +82,14 @@ def race(url: str, jobs: list[tuple[str, Job]]) -> list[Outcome]:
 
 def dynamic(i: int, service: str = "WRINKLE_BOTOX") -> tuple[str, Job]:
     body = request(service=service, period="AFTERNOON", preferred_time=None)
-    return "dynamic", lambda s: book(s, body, dynamic=True, today=TODAY, new_id=lambda: f"d{i:02}")
+    return "dynamic", lambda s: book(s, body, dynamic=True, clock=ON_TODAY,
+                                     new_id=lambda: f"d{i:02}")
 
 
 def legacy(i: int) -> tuple[str, Job]:
     body = request(period=None, preferred_time="15:00")  # the afternoon, read with hours
-    return "legacy", lambda s: book(s, body, dynamic=False, today=TODAY, new_id=lambda: f"l{i:02}")
+    return "legacy", lambda s: book(s, body, dynamic=False, clock=ON_TODAY,
+                                    new_id=lambda: f"l{i:02}")
 
 
 def set_limit(url: str, limit: int) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
-from tests.builders import TODAY
+from tests.builders import ON_TODAY
 from tests.conftest import require_psycopg
 from tests.integration.schema_helpers import contract, legacy_insert
 from tests.integration.store_helpers import (
@@ -104,7 +104,7 @@ def test_a_live_store_follows_phase_4_and_its_rollback(expanded_url: str, store:
     contract(expanded_url)  # the operator runs phase 4; the store is not told
 
     # The first booking meets the dropped column, re-reads the schema and carries on.
-    first = book(store, request(service="SKIN_CARE"), dynamic=True, today=TODAY)
+    first = book(store, request(service="SKIN_CARE"), dynamic=True, clock=ON_TODAY)
     assert state_of(store) is SchemaState.CONTRACTED
     assert store.get_reservation(first.id) is not None
     with pytest.raises(SchemaStateError):
@@ -131,7 +131,7 @@ def test_a_live_store_follows_phase_1_rollback(expanded_url: str, store: Store) 
     with pytest.raises(SchemaStateError):
         store.period_facts(MONDAY, M, "SKIN_CARE")
     assert store.schema_state is SchemaState.LEGACY
-    stored = book(store, request(period=None), dynamic=False, today=TODAY)
+    stored = book(store, request(period=None), dynamic=False, clock=ON_TODAY)
     assert store.get_reservation(stored.id) is not None
 
 

@@ -28,7 +28,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from tests.builders import TODAY
+from tests.builders import ON_TODAY
 from tests.integration.store_helpers import (
     MONDAY,
     SATURDAY,
@@ -123,7 +123,7 @@ class StoresAgree(RuleBasedStateMachine):
         rid = next(self.ids)
         wanted = request(**body)  # one patient for both stores
         ref, sql = self.both(
-            lambda s: _outcome(lambda: book(s, wanted, dynamic=dynamic, today=TODAY,
+            lambda s: _outcome(lambda: book(s, wanted, dynamic=dynamic, clock=ON_TODAY,
                                             new_id=lambda: rid))
         )
         assert ref == sql
@@ -285,10 +285,10 @@ def _hours_outcome(
     """What ``set_hours`` did, comparable across stores."""
     try:
         if times is None:
-            change = set_hours(store, weekday, period, closed=True, today=TODAY)
+            change = set_hours(store, weekday, period, closed=True, clock=ON_TODAY)
         else:
             change = set_hours(store, weekday, period, start=times[0], end=times[1],
-                               today=TODAY)
+                               clock=ON_TODAY)
     except SlotcapError as exc:
         return type(exc).__name__, exc.code, getattr(exc, "fields", None)
     return "set", change

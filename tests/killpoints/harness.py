@@ -344,8 +344,10 @@ def run_cli_here(url: str, command: str, *args: str) -> subprocess.CompletedProc
     """``slotcap <command> --database url *args`` in this process (``main``): what the
     real process would exit with and write. No kill hook: it is read from this process's
     environment, which never has one (scripts/killtest, pytest)."""
+    from slotcap.cli._process import quiet_driver_logs
     from slotcap.cli.main import main
 
+    quiet_driver_logs()  # as the console script does once (idempotent)
     for name in ("SLOTCAP_KILL_AT", "SLOTCAP_CHECKPOINT_LOG"):
         if os.environ.get(name):
             raise RuntimeError(f"{name} is set in this process: unset it (an in-process run "

@@ -34,11 +34,9 @@ def _allowed() -> dict[str, set[str]]:
 
 def _part(module: str) -> str:
     """``slotcap.adapters.sql.store`` → ``adapters``; ``slotcap`` → ``slotcap``;
-    the HTTP adapter, a driving adapter over the use cases, is its own part:
-    ``slotcap.adapters.http.app`` → ``adapters.http``."""
+    the two entry points sit side by side: ``slotcap.http.app`` → ``http``,
+    ``slotcap.cli.main`` → ``cli``."""
     parts = module.split(".")
-    if parts[1:3] == ["adapters", "http"]:
-        return "adapters.http"
     return parts[1] if len(parts) > 1 else "slotcap"
 
 
@@ -110,7 +108,7 @@ def _third_party(path: Path, *, top_level_only: bool = False) -> set[str]:
 def test_only_the_http_adapter_imports_the_server_extra() -> None:
     users = {_module_name(p) for p in SRC.rglob("*.py") if _third_party(p)}
     assert users, "the HTTP adapter imports starlette: the check must see it"
-    assert {m for m in users if not m.startswith("slotcap.adapters.http")} \
+    assert {m for m in users if not m.startswith("slotcap.http")} \
         <= {"slotcap.cli._serve"}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from tests.builders import TODAY, patient_phone
+from tests.builders import ON_TODAY, patient_phone
 
 from slotcap import (
     BookingRequest,
@@ -30,7 +30,7 @@ def _book(store: MemoryStore, period: str, service: str = "SKIN_CARE") -> None:
             treatment_type="FOLLOW_UP", service=service, preferred_date=MONDAY.isoformat(),
             period=period,
         ),
-        dynamic=True, today=TODAY,
+        dynamic=True, clock=ON_TODAY,
     )
 
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 import pytest
-from tests.builders import TODAY, request
+from tests.builders import ON_TODAY, request
 
 from slotcap.adapters.memory import MemoryStore, _MemoryBooking
 from slotcap.domain.model import Period
@@ -65,7 +65,7 @@ DYNAMIC = request(service="WRINKLE_BOTOX", period="AFTERNOON", preferred_time=No
 
 def test_a_busy_store_is_retried_within_its_budget() -> None:
     store = BusyFor(3, busy_budget=2.0)
-    assert book(store, DYNAMIC, dynamic=True, today=TODAY).period is Period.AFTERNOON
+    assert book(store, DYNAMIC, dynamic=True, clock=ON_TODAY).period is Period.AFTERNOON
     assert store.attempts == 4
 
 
@@ -73,21 +73,21 @@ def test_busy_past_the_budget_comes_out_after_about_the_budget() -> None:
     store = BusyFor(10**9, busy_budget=0.3)
     started = time.monotonic()
     with pytest.raises(StoreBusy):
-        book(store, DYNAMIC, dynamic=True, today=TODAY)
+        book(store, DYNAMIC, dynamic=True, clock=ON_TODAY)
     assert 0.3 <= time.monotonic() - started < 1.0
     assert store.attempts > 2  # jittered retries, not one long wait
 
 
 def test_a_stale_legacy_state_is_re_read_before_refusing_the_minutes_rule() -> None:
     store = MovesOnRefresh(SchemaState.LEGACY, SchemaState.EXPANDED)
-    assert book(store, DYNAMIC, dynamic=True, today=TODAY).period is Period.AFTERNOON
+    assert book(store, DYNAMIC, dynamic=True, clock=ON_TODAY).period is Period.AFTERNOON
     assert store.refreshes == 1
 
 
 def test_a_refusal_the_schema_means_comes_out() -> None:
     store = MovesOnRefresh(SchemaState.LEGACY, SchemaState.LEGACY)
     with pytest.raises(SchemaStateError):
-        book(store, DYNAMIC, dynamic=True, today=TODAY)
+        book(store, DYNAMIC, dynamic=True, clock=ON_TODAY)
     store = MovesOnRefresh(SchemaState.CONTRACTED, SchemaState.CONTRACTED)
     with pytest.raises(SchemaStateError):
-        book(store, request(period=None), dynamic=False, today=TODAY)
+        book(store, request(period=None), dynamic=False, clock=ON_TODAY)

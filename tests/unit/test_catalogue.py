@@ -9,7 +9,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.builders import TODAY, request
+from tests.builders import ON_TODAY, TODAY, request
 from tests.strategies.budget import examples
 
 from slotcap import (
@@ -280,5 +280,5 @@ def test_codes_are_taken_in_any_case_everywhere() -> None:
     assert decision.allowed
     assert check_availability(store, monday, "skin_care", dynamic=False).allowed
     booked = book(store, request(service="skin_care", period="morning"), dynamic=True,
-                  today=TODAY)
+                  clock=ON_TODAY)
     assert booked.service == "SKIN_CARE"

@@ -11,7 +11,7 @@ import pytest
 from dateutil import rrule as du
 from hypothesis import given
 from hypothesis import strategies as st
-from tests.builders import MONDAY, TODAY, request
+from tests.builders import MONDAY, ON_TODAY, TODAY, request
 from tests.strategies.closures import closures, days, rrules
 
 from slotcap import book
@@ -131,7 +131,7 @@ def test_untrusted_rrule_text_is_refused_or_normal(text: str) -> None:
 
 def _booked_store() -> MemoryStore:
     store = MemoryStore()
-    book(store, request(), dynamic=True, today=TODAY, new_id=lambda: "r1")
+    book(store, request(), dynamic=True, clock=ON_TODAY, new_id=lambda: "r1")
     return store
 
 
@@ -142,7 +142,7 @@ def test_closing_a_date_refuses_with_closed_and_the_reason() -> None:
     decision = check_availability(store, MONDAY, "WRINKLE_BOTOX", dynamic=True)
     assert decision.reason is Reason.CLOSED and decision.detail == "설날"
     with pytest.raises(ReservationFull, match="설날") as info:
-        book(store, request(), dynamic=True, today=TODAY, new_id=lambda: "r2")
+        book(store, request(), dynamic=True, clock=ON_TODAY, new_id=lambda: "r2")
     assert info.value.decision.reason is Reason.CLOSED
     entries = store.calendar(MONDAY, MONDAY)
     assert {e.closed_reason for e in entries} == {"설날"}

@@ -10,11 +10,12 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.builders import MONDAY, TODAY, request
+from tests.builders import MONDAY, ON_TODAY, TODAY, request
 from tests.strategies.budget import examples
 
 from slotcap import InvalidRequest, SchemaState, SchemaStateError, book
 from slotcap.adapters.memory import MemoryStore
+from slotcap.domain.clock import DayClock
 from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import ClinicTimeSlot, Period, ReservationStatus
 from slotcap.errors import InvalidHoursDefinition
@@ -79,7 +80,7 @@ def test_the_numbering_matches_the_calendar_and_the_seed() -> None:
 def test_tuesday_afternoon_changes_only_tuesday_afternoon() -> None:
     store = MemoryStore()
     before = store.calendar(MONDAY, SUNDAY)
-    change = set_hours(store, "tue", "afternoon", start="13:00", end="20:00", today=TODAY)
+    change = set_hours(store, "tue", "afternoon", start="13:00", end="20:00", clock=ON_TODAY)
     assert change.saved and change.capacity == 420
     assert change.slot is not None and change.slot.id == "slot_2_afternoon"  # the row's id
     assert change.previous is not None and change.previous.total_minutes == 240
@@ -99,17 +100,17 @@ def test_capacity_is_the_minutes_from_start_to_end(
     # The other period of the day closed: overlap is not this test's subject.
     name = next(n for n, number in WEEKDAYS.items() if number == day)
     other = Period.AFTERNOON if period is Period.MORNING else Period.MORNING
-    set_hours(store, name, other, closed=True, today=TODAY)
+    set_hours(store, name, other, closed=True, clock=ON_TODAY)
     before = list_hours(store)
     date = MONDAY + dt.timedelta(days=(day - 1) % 7)
     if end <= start:
         with pytest.raises(InvalidHoursDefinition) as caught:
-            set_hours(store, name, period, start=start, end=end, today=TODAY)
+            set_hours(store, name, period, start=start, end=end, clock=ON_TODAY)
         assert set(caught.value.fields) == {"end"}
         assert list_hours(store) == before
         return
     change = set_hours(store, name, period, start=f"{start:%H:%M}", end=f"{end:%H:%M}",
-                       today=TODAY)
+                       clock=ON_TODAY)
     assert change.capacity == _minutes(end) - _minutes(start)
     assert _capacity(store, date, period) == change.capacity
     assert _capacity(store, date, other) == 0
@@ -126,9 +127,9 @@ def test_accepted_changes_never_leave_overlapping_periods(
     for name, period, times in steps:
         try:
             if times is None:
-                set_hours(store, name, period, closed=True, today=TODAY)
+                set_hours(store, name, period, closed=True, clock=ON_TODAY)
             else:
-                set_hours(store, name, period, start=times[0], end=times[1], today=TODAY)
+                set_hours(store, name, period, start=times[0], end=times[1], clock=ON_TODAY)
         except InvalidHoursDefinition as exc:
             refused.append(set(exc.fields))
     assert all(fields <= {"start", "end"} for fields in refused)
@@ -145,7 +146,7 @@ def test_every_bad_field_is_named_at_once_and_nothing_is_written() -> None:
     store = MemoryStore()
     before = list_hours(store)
     with pytest.raises(InvalidHoursDefinition) as caught:
-        set_hours(store, "funday", "evening", start="25:00", end="9", today=TODAY)
+        set_hours(store, "funday", "evening", start="25:00", end="9", clock=ON_TODAY)
     assert caught.value.fields.keys() == {"weekday", "period", "start", "end"}
     assert caught.value.code == "invalid_hours"
     assert isinstance(caught.value, InvalidRequest)
@@ -186,7 +187,7 @@ def test_any_text_is_accepted_or_refused_by_field(
     refused: InvalidHoursDefinition | None = None
     try:
         set_hours(store, weekday, period, start=None if closed else start,
-                  end=None if closed else end, closed=closed, today=TODAY)
+                  end=None if closed else end, closed=closed, clock=ON_TODAY)
     except InvalidHoursDefinition as exc:
         refused = exc
     if refused is not None:
@@ -205,9 +206,9 @@ def test_morning_must_end_before_the_afternoon_starts() -> None:
     with pytest.raises(InvalidHoursDefinition):
         set_hours(store, "tue", "MORNING", start="15:00", end="16:00")  # after the afternoon
     # Touching is fine; a closed period overlaps nothing; another weekday is unaffected.
-    set_hours(store, "tue", "MORNING", start="09:00", end="14:00", today=TODAY)
-    set_hours(store, "wed", "AFTERNOON", closed=True, today=TODAY)
-    set_hours(store, "wed", "MORNING", start="08:00", end="19:00", today=TODAY)
+    set_hours(store, "tue", "MORNING", start="09:00", end="14:00", clock=ON_TODAY)
+    set_hours(store, "wed", "AFTERNOON", closed=True, clock=ON_TODAY)
+    set_hours(store, "wed", "MORNING", start="08:00", end="19:00", clock=ON_TODAY)
     assert _capacity(store, TUESDAY, Period.MORNING) == 300
     assert _capacity(store, TUESDAY + dt.timedelta(days=1), Period.MORNING) == 660
 
@@ -217,24 +218,24 @@ def test_morning_must_end_before_the_afternoon_starts() -> None:
 
 def test_closing_keeps_the_row_and_reopening_sets_new_times() -> None:
     store = MemoryStore()
-    change = set_hours(store, "Tuesday", "afternoon", closed=True, today=TODAY)
+    change = set_hours(store, "Tuesday", "afternoon", closed=True, clock=ON_TODAY)
     assert change.saved and change.capacity == 0
     rows = [s for s in list_hours(store) if (s.day_of_week, s.period) == (2, Period.AFTERNOON)]
     assert len(rows) == 1 and not rows[0].is_active
     assert (rows[0].start_time, rows[0].end_time) == (dt.time(14), dt.time(18))
     entry = next(e for e in store.calendar(TUESDAY, TUESDAY) if e.period is Period.AFTERNOON)
     assert (entry.is_open, entry.capacity) == (False, 0)
-    again = set_hours(store, "tue", "afternoon", closed=True, today=TODAY)
+    again = set_hours(store, "tue", "afternoon", closed=True, clock=ON_TODAY)
     assert not again.saved and again.slot == again.previous  # idempotent
-    set_hours(store, "tue", "afternoon", start="15:00", end="17:00", today=TODAY)
+    set_hours(store, "tue", "afternoon", start="15:00", end="17:00", clock=ON_TODAY)
     assert _capacity(store, TUESDAY, Period.AFTERNOON) == 120
 
 
 def test_sunday_has_no_row_until_it_opens() -> None:
     store = MemoryStore()
-    closing = set_hours(store, "sun", "MORNING", closed=True, today=TODAY)
+    closing = set_hours(store, "sun", "MORNING", closed=True, clock=ON_TODAY)
     assert (closing.slot, closing.previous, closing.saved) == (None, None, False)
-    opened = set_hours(store, "sun", "MORNING", start="10:00", end="13:00", today=TODAY)
+    opened = set_hours(store, "sun", "MORNING", start="10:00", end="13:00", clock=ON_TODAY)
     assert opened.slot is not None and opened.slot.id == "slot_0_morning"
     assert opened.slot.day_of_week == 0
     assert _capacity(store, SUNDAY, Period.MORNING) == 180
@@ -249,7 +250,7 @@ def _book_tuesday_afternoon(store: MemoryStore, count: int) -> list[str]:
     for _ in range(count):
         r = book(store, request(preferred_date=TUESDAY.isoformat(), period="AFTERNOON",
                                 preferred_time=None, service="SKIN_CARE"),
-                 dynamic=True, today=TODAY)
+                 dynamic=True, clock=ON_TODAY)
         made.append(r.id)
     return made
 
@@ -261,27 +262,27 @@ def test_shrinking_lists_the_dates_booked_over_the_new_capacity_and_cancels_noth
                if e.period is Period.AFTERNOON]
     assert held > 120
     dry = set_hours(store, "tue", "AFTERNOON", start="14:00", end="16:00", dry_run=True,
-                    today=TODAY)
+                    clock=ON_TODAY)
     assert not dry.saved and _capacity(store, TUESDAY, Period.AFTERNOON) == 240
     assert [(o.day, o.held_minutes, o.capacity) for o in dry.over_capacity] == [
         (TUESDAY, held, 120)]
-    change = set_hours(store, "tue", "AFTERNOON", start="14:00", end="16:00", today=TODAY)
+    change = set_hours(store, "tue", "AFTERNOON", start="14:00", end="16:00", clock=ON_TODAY)
     assert change.over_capacity == dry.over_capacity and change.saved
     assert (change.window_start, change.window_end) == (
         TODAY, TODAY + dt.timedelta(days=7 * EFFECT_WEEKS - 1))
     for rid in ids:
         kept = store.get_reservation(rid)
         assert kept is not None and kept.status is ReservationStatus.PENDING
-    closed = set_hours(store, "tue", "AFTERNOON", closed=True, today=TODAY)
+    closed = set_hours(store, "tue", "AFTERNOON", closed=True, clock=ON_TODAY)
     assert [(o.day, o.capacity) for o in closed.over_capacity] == [(TUESDAY, 0)]
     # Another weekday or period, a cancelled booking, or a date outside the window: none.
     assert set_hours(store, "tue", "MORNING", start="09:00", end="10:00",
-                     today=TODAY).over_capacity == ()
+                     clock=ON_TODAY).over_capacity == ()
     assert set_hours(store, "tue", "AFTERNOON", closed=True,
-                     today=TUESDAY + dt.timedelta(days=1)).over_capacity == ()
+                     clock=DayClock(TUESDAY + dt.timedelta(days=1))).over_capacity == ()
     for rid in ids:
         store.set_status(rid, ReservationStatus.CANCELLED)
-    assert set_hours(store, "tue", "AFTERNOON", closed=True, today=TODAY).over_capacity == ()
+    assert set_hours(store, "tue", "AFTERNOON", closed=True, clock=ON_TODAY).over_capacity == ()
 
 
 # -- phase 1 and the booking parser -------------------------------------------------------------
@@ -305,9 +306,9 @@ def test_the_next_booking_reads_bare_hours_with_the_new_hours() -> None:
     store = MemoryStore()
     evening = request(preferred_date=TUESDAY.isoformat(), preferred_time="7:00", period=None)
     with pytest.raises(InvalidRequest):
-        book(store, evening, dynamic=True, today=TODAY)
-    set_hours(store, "tue", "AFTERNOON", start="14:00", end="20:00", today=TODAY)
-    assert book(store, evening, dynamic=True, today=TODAY).period is Period.AFTERNOON
+        book(store, evening, dynamic=True, clock=ON_TODAY)
+    set_hours(store, "tue", "AFTERNOON", start="14:00", end="20:00", clock=ON_TODAY)
+    assert book(store, evening, dynamic=True, clock=ON_TODAY).period is Period.AFTERNOON
 
 
 def test_the_memory_store_upserts_by_weekday_and_period_like_the_sql_stores() -> None:

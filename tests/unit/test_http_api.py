@@ -18,12 +18,12 @@ from tests.strategies.budget import examples
 from tests.strategies.hostile import VALID_BODY, booking_bodies, hostile_text, json_values
 
 import slotcap
-from slotcap.adapters.http import create_app
-from slotcap.adapters.http.app import decode_json
-from slotcap.adapters.http.handlers import rule_for, subject_key
-from slotcap.adapters.http.openapi import openapi_document
-from slotcap.adapters.http.replies import Reply, invalid
 from slotcap.adapters.memory import MemoryStore
+from slotcap.http import create_app
+from slotcap.http.app import decode_json
+from slotcap.http.handlers import rule_for, subject_key
+from slotcap.http.openapi import openapi_document
+from slotcap.http.replies import Reply, invalid
 from slotcap.ports import SchemaState
 
 with warnings.catch_warnings():
@@ -188,8 +188,8 @@ def test_a_contracted_database_books_by_minutes_whatever_the_rollout() -> None:
 
 
 def test_the_command_line_defaults_are_the_adapters() -> None:
-    from slotcap.adapters.http import DEFAULT_MAX_BODY_BYTES
     from slotcap.cli.main import build_parser
+    from slotcap.http import DEFAULT_MAX_BODY_BYTES
 
     args = build_parser().parse_args(["serve"])
     assert args.max_body_bytes == DEFAULT_MAX_BODY_BYTES

@@ -17,15 +17,15 @@ from tests.builders import request
 from tests.strategies.hostile import VALID_BODY
 
 import slotcap
-from slotcap.adapters.http import create_app
-from slotcap.adapters.http.guard import GuardSettings
-from slotcap.adapters.http.handlers import idempotency_key
-from slotcap.adapters.http.limits import ClientAddress, RateLimiter, parse_rate
-from slotcap.adapters.http.serving import redact_target
 from slotcap.adapters.memory import MemoryStore
 from slotcap.cli._serve import _is_loopback, operator_token
 from slotcap.domain.patients import is_same_patient, patient_identity
 from slotcap.errors import ConfigurationError, InvalidRequest
+from slotcap.http import create_app
+from slotcap.http.guard import GuardSettings
+from slotcap.http.handlers import idempotency_key
+from slotcap.http.limits import ClientAddress, RateLimiter, parse_rate
+from slotcap.http.serving import redact_target
 from slotcap.usecases import BookingRequest
 from slotcap.usecases.idempotency import request_fingerprint
 
@@ -189,7 +189,7 @@ def test_a_sibling_or_another_phone_is_another_patient() -> None:
 
 def _client(guard: GuardSettings) -> TestClient:
     app = slotcap.bootstrap(env={}, clock=slotcap.FixedClock(NOW), store=MemoryStore())
-    from slotcap.adapters.http.mounts import operator_routes
+    from slotcap.http.mounts import operator_routes
 
     metrics, routes = operator_routes(app)
     return TestClient(create_app(app, metrics=metrics, routes=routes, guard=guard))

@@ -12,11 +12,11 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from slotcap.adapters.http.metrics import CONTENT_TYPE, ServerMetrics
 from slotcap.adapters.memory import MemoryStore
 from slotcap.domain.model import Period, Reservation
 from slotcap.domain.rollout import Rollout
 from slotcap.errors import DatabaseError
+from slotcap.http.metrics import CONTENT_TYPE, ServerMetrics
 from slotcap.ports import CreatedCounts, SchemaState
 
 NOW = dt.datetime(2026, 3, 2, 10, 25, tzinfo=dt.UTC)

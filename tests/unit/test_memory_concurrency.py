@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from tests.builders import TODAY, patient_phone
+from tests.builders import ON_TODAY, patient_phone
 
 from slotcap import BookingRequest, ReservationFull, ServiceLimit, book, open_store
 from slotcap.adapters.memory import MemoryStore
@@ -31,7 +31,7 @@ def _race(store: MemoryStore, *, dynamic: bool) -> int:
                     preferred_date=MONDAY.isoformat(), preferred_time="3:00 PM",
                     period="AFTERNOON",
                 ),
-                dynamic=dynamic, today=TODAY,
+                dynamic=dynamic, clock=ON_TODAY,
             )
         except ReservationFull:
             return

@@ -12,10 +12,10 @@ import pytest
 from tests.strategies.hostile import VALID_BODY
 
 import slotcap
-from slotcap.adapters.http import create_app
 from slotcap.adapters.memory import MemoryStore
 from slotcap.domain.rules import Reason
 from slotcap.errors import InvalidService
+from slotcap.http import create_app
 from slotcap.ports import SchemaState
 from slotcap.usecases import catalogue
 

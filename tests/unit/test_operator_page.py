@@ -13,12 +13,14 @@ import pytest
 from tests.builders import request
 
 from slotcap import FixedClock, book
-from slotcap.adapters.http.metrics import ServerMetrics
-from slotcap.adapters.http.page import HEAT_WEEKS, heat_level, render_operator_page
 from slotcap.adapters.memory import MemoryStore
+from slotcap.bootstrap import App, migration_reader
 from slotcap.domain.model import Period
 from slotcap.domain.rollout import Rollout
-from slotcap.ports import CalendarEntry, SchemaState
+from slotcap.errors import StoreUnavailable
+from slotcap.http.metrics import ServerMetrics
+from slotcap.http.page import HEAT_WEEKS, heat_level, render_operator_page
+from slotcap.ports import CalendarEntry, MigrationView, SchemaState
 from slotcap.usecases.catalogue import add_service
 
 #: A Wednesday; the heat map starts on Monday 2025-11-24.
@@ -55,7 +57,8 @@ class Cells(HTMLParser):
 def page(store: MemoryStore, rollout: Rollout | None = None,
          metrics: ServerMetrics | None = None) -> tuple[str, Cells]:
     text = render_operator_page(store, rollout=rollout or Rollout(), clock=CLOCK,
-                                metrics=metrics or ServerMetrics())
+                                metrics=metrics or ServerMetrics(),
+                                migration=migration_reader(store))
     parsed = Cells()
     parsed.feed(text)
     return text, parsed
@@ -148,3 +151,20 @@ def test_a_closed_date_shows_its_reason_escaped() -> None:
     morning = re.search(rf'data-day="{MONDAY.isoformat()}" data-period="MORNING"', text)
     assert morning is not None and 'class="p closed" data-day="2025-12-01" data-period="MORNING"' \
         not in text
+
+
+class _UnreadableJournal:
+    """A ``MigrationStatusReader`` whose database cannot be read."""
+
+    def migration_status(self) -> MigrationView | None:
+        raise StoreUnavailable("the database is unreachable")
+
+
+def test_the_migration_is_read_through_the_port_bootstrap_wires() -> None:
+    store = MemoryStore(clock=CLOCK)
+    assert migration_reader(store).migration_status() is None  # no journal in memory
+    assert App(store=store, clock=CLOCK, rollout=Rollout()).migration.migration_status() is None
+    text = render_operator_page(store, rollout=Rollout(), clock=CLOCK, metrics=ServerMetrics(),
+                                migration=_UnreadableJournal())
+    assert "migration status unavailable: the database is unreachable" in text
+    assert 'id="share">0%<' in text  # the rest of the page still renders

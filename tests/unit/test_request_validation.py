@@ -19,11 +19,14 @@ from tests.strategies.hostile import VALID_BODY, booking_bodies, hostile_text, j
 
 from slotcap import BookingRequest, InvalidRequest, InvalidService, ReservationFull, book
 from slotcap.adapters.memory import MemoryStore
+from slotcap.domain.clock import DayClock, SystemClock
 from slotcap.errors import ConfigurationError
 from slotcap.usecases import ValidBooking, validate_request
 
 #: VALID_BODY books Monday 2026-01-05; the tests pretend it is the Friday before.
 TODAY = dt.date(2026, 1, 2)
+#: The system clock with "today" pinned to TODAY.
+CLOCK = DayClock(TODAY)
 FUZZ = settings(max_examples=examples(3), deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
@@ -31,7 +34,7 @@ FUZZ = settings(max_examples=examples(3), deadline=None,
 def outcome(body: Any, *, dynamic: bool = True) -> ValidBooking | InvalidRequest:
     """Validate like the web app does; anything but these two outcomes fails the test."""
     try:
-        return validate_request(BookingRequest.from_mapping(body), dynamic=dynamic, today=TODAY)
+        return validate_request(BookingRequest.from_mapping(body), dynamic=dynamic, clock=CLOCK)
     except InvalidRequest as refused:
         return refused
 
@@ -39,7 +42,7 @@ def outcome(body: Any, *, dynamic: bool = True) -> ValidBooking | InvalidRequest
 def refused(body: Any, *, dynamic: bool = True, today: dt.date = TODAY,
             horizon_days: int = 365) -> dict[str, str]:
     with pytest.raises(InvalidRequest) as caught:
-        validate_request(body, dynamic=dynamic, today=today, horizon_days=horizon_days)
+        validate_request(body, dynamic=dynamic, clock=DayClock(today), horizon_days=horizon_days)
     return caught.value.fields
 
 
@@ -48,7 +51,7 @@ def with_(**fields: Any) -> dict[str, Any]:
 
 
 def test_the_valid_body_is_valid() -> None:
-    valid = validate_request(BookingRequest.from_mapping(VALID_BODY), dynamic=True, today=TODAY)
+    valid = validate_request(BookingRequest.from_mapping(VALID_BODY), dynamic=True, clock=CLOCK)
     assert valid.preferred_date == dt.date(2026, 1, 5)
     assert valid.notes == VALID_BODY["notes"]  # newlines are fine in notes
 
@@ -89,7 +92,7 @@ def test_text_refuses_nul_surrogates_and_control_characters(
 
 def test_notes_keep_newlines_and_tabs() -> None:
     notes = "첫 줄\r\n둘째 줄\n\t들여쓰기"
-    assert validate_request(with_(notes=notes), dynamic=True, today=TODAY).notes == notes
+    assert validate_request(with_(notes=notes), dynamic=True, clock=CLOCK).notes == notes
 
 
 @pytest.mark.parametrize("field", sorted(VALID_BODY))
@@ -118,43 +121,44 @@ def test_preferred_dates_outside_the_window_are_refused_with_the_window(day: str
 @pytest.mark.parametrize("day", ["2026-01-02", "2027-01-02"])
 def test_the_window_includes_today_and_its_last_day(day: str) -> None:
     valid = validate_request(with_(preferred_date=day, period="AFTERNOON"), dynamic=True,
-                             today=TODAY)
+                             clock=CLOCK)
     assert valid.preferred_date.isoformat() == day
 
 
 def test_the_horizon_is_configurable() -> None:
     body = with_(preferred_date="2026-01-12")
     assert set(refused(body, horizon_days=7)) == {"preferred_date"}
-    assert validate_request(body, dynamic=True, today=TODAY, horizon_days=10)
+    assert validate_request(body, dynamic=True, clock=CLOCK, horizon_days=10)
     with pytest.raises(ConfigurationError):
-        validate_request(body, dynamic=True, today=TODAY, horizon_days=-1)
+        validate_request(body, dynamic=True, clock=CLOCK, horizon_days=-1)
 
 
 def test_odd_but_legal_configuration_does_not_crash() -> None:
     body = with_(preferred_date="2026-01-05")
-    assert validate_request(body, dynamic=True, today=dt.datetime(2026, 1, 2, 23, 59),
+    assert validate_request(body, dynamic=True, clock=CLOCK,
                             horizon_days=10**8).preferred_date == dt.date(2026, 1, 5)
 
 
-def test_today_defaults_to_the_local_date() -> None:
-    today = dt.date.today()
+def test_today_is_the_clocks() -> None:
+    clock = SystemClock()
+    today = clock.today()
     body = with_(preferred_date=today.isoformat(), period="MORNING")
-    assert validate_request(body, dynamic=True).preferred_date == today
+    assert validate_request(body, dynamic=True, clock=clock).preferred_date == today
     yesterday = (today - dt.timedelta(days=1)).isoformat()
     with pytest.raises(InvalidRequest):
-        validate_request(with_(preferred_date=yesterday), dynamic=True)
+        validate_request(with_(preferred_date=yesterday), dynamic=True, clock=clock)
 
 
 def test_birth_date_not_after_today() -> None:
     assert set(refused(with_(birth_date="2026-01-03"))) == {"birth_date"}
-    assert validate_request(with_(birth_date="2026-01-02"), dynamic=True, today=TODAY)
+    assert validate_request(with_(birth_date="2026-01-02"), dynamic=True, clock=CLOCK)
     assert set(refused(with_(birth_date="1899-12-31"))) == {"birth_date"}
 
 
 def test_messages_do_not_repeat_patient_data() -> None:
     body = with_(phone="02-99", email="kim.haneul@nowhere", birth_date="2030-05-05")
     with pytest.raises(InvalidRequest) as caught:
-        validate_request(body, dynamic=True, today=TODAY)
+        validate_request(body, dynamic=True, clock=CLOCK)
     for secret in ("02-99", "kim.haneul", "2030-05-05"):
         assert secret not in str(caught.value)
 
@@ -207,7 +211,7 @@ def test_nothing_reaches_the_store_unless_the_request_is_valid(
 ) -> None:
     store = MemoryStore()
     try:
-        stored = book(store, BookingRequest.from_mapping(body), dynamic=dynamic, today=TODAY)
+        stored = book(store, BookingRequest.from_mapping(body), dynamic=dynamic, clock=CLOCK)
     except InvalidRequest:
         assert store.all_reservations() == []
     except (InvalidService, ReservationFull):

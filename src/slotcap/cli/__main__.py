@@ -1,7 +1,5 @@
 """``python -m slotcap.cli``: the same as the ``slotcap`` console script."""
 
-import sys
+from slotcap.cli.main import console
 
-from slotcap.cli.main import main
-
-sys.exit(main())
+console()

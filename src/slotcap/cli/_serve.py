@@ -65,7 +65,7 @@ _LOOPBACK_NAMES = ("localhost",)
 
 
 def rate(text: str) -> int:
-    from slotcap.adapters.http.limits import parse_rate
+    from slotcap.http.limits import parse_rate
 
     try:
         return parse_rate(text)
@@ -160,8 +160,8 @@ def _listen(host: str, port: int) -> socket.socket:
 
 
 def _guard(args: argparse.Namespace, token: str | None) -> Any:
-    from slotcap.adapters.http.guard import GuardSettings
-    from slotcap.adapters.http.limits import ClientAddress
+    from slotcap.http.guard import GuardSettings
+    from slotcap.http.limits import ClientAddress
 
     allowed = tuple(i.strip() for i in (args.forwarded_allow_ips or "").split(",") if i.strip())
     try:
@@ -217,7 +217,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
               f", {args.workers} worker(s)); / and /metrics {operator}; "
               "SIGTERM or Ctrl-C stops it gracefully", flush=True)
     if args.workers > 1:
-        from slotcap.adapters.http.serving import run_workers
+        from slotcap.http.serving import run_workers
 
         app.close()  # each worker opens its own connections, after the fork
         try:
@@ -233,9 +233,9 @@ def _serve_socket(app: App, sock: socket.socket, args: argparse.Namespace, guard
 
     import uvicorn
 
-    from slotcap.adapters.http import create_app
-    from slotcap.adapters.http.mounts import operator_routes
-    from slotcap.adapters.http.serving import AccessLogRedaction, protocol_with_header_timeout
+    from slotcap.http import create_app
+    from slotcap.http.mounts import operator_routes
+    from slotcap.http.serving import AccessLogRedaction, protocol_with_header_timeout
 
     metrics, routes = operator_routes(app)
     asgi = create_app(app, metrics=metrics, routes=routes, max_body_bytes=args.max_body_bytes,

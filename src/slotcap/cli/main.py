@@ -12,7 +12,6 @@ message on stderr with the error's machine-readable code, never a traceback
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 import traceback
@@ -24,10 +23,13 @@ from typing import NoReturn
 # imported by build_parser() when a command is parsed. `slotcap --help` stays well
 # under half a second (issue #23); tests/unit/test_lazy_imports.py holds it to that.
 from slotcap.cli._help import VersionAction, add_examples, explain, overview
+from slotcap.cli._process import DEBUG_ENV, console_process
 from slotcap.cli._streams import guarded_streams
 from slotcap.redaction import redact_db_text, scrub, url_secrets
 
-__all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main", "top_parser"]
+__all__ = [
+    "COMMANDS", "EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "console", "main", "top_parser",
+]
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
@@ -36,8 +38,6 @@ EXIT_INTERNAL = 3
 DATABASE_ENV = "SLOTCAP_DATABASE_URL"
 #: ``slotcap.cli._args.DIRECT_DATABASE_ENV``, likewise.
 DIRECT_DATABASE_ENV = "SLOTCAP_DIRECT_DATABASE_URL"
-#: ``slotcap.sql.driver_errors.DEBUG_ENV``, likewise.
-DEBUG_ENV = "SLOTCAP_DEBUG"
 #: Every command and its one line, in the order of the help: what ``slotcap``,
 #: ``slotcap --help`` and ``--version`` show without importing any command module.
 #: tests/unit/test_lazy_imports.py checks that the full parser says exactly the same.
@@ -299,32 +299,25 @@ def _report(exc: Exception, secrets: list[str]) -> int:
     return EXIT_INTERNAL
 
 
-def _quiet_driver_logs() -> None:
-    # psycopg logs warnings such as "error ignored terminating <Pipeline …>" after a
-    # failed statement; with no handler configured, logging's last resort would print
-    # them raw on stderr beside slotcap's one-line error. Shown only under SLOTCAP_DEBUG.
-    if not os.environ.get(DEBUG_ENV):
-        logging.getLogger("psycopg").addHandler(logging.NullHandler())
-        logging.getLogger("psycopg").propagate = False
-
-
-def _reconfigure_streams() -> None:
-    # A C/POSIX locale gives ASCII streams; Korean output must degrade, not crash.
-    for stream in (sys.stdout, sys.stderr):
-        reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None:
-            reconfigure(errors="backslashreplace")
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit code (also on argparse errors)."""
+    """Run the command line; return the exit code (also on argparse errors).
+
+    Leaves the process as it found it: ``sys.stdout``/``sys.stderr`` are guarded for
+    the run and restored, logging is untouched. :func:`console` (the console script)
+    makes the process-wide settings, once."""
     args_list = list(sys.argv[1:] if argv is None else argv)
-    _reconfigure_streams()
-    _quiet_driver_logs()
     # A reader that closes the pipe (``| head``) must not stop the command half-way:
     # output that cannot be written is dropped and the exit code stays the command's.
     with guarded_streams():
         return _run(args_list)
+
+
+def console() -> NoReturn:
+    """The ``slotcap`` console script and ``python -m slotcap.cli``: the process's
+    streams and the driver's logs set once (:mod:`slotcap.cli._process`), then
+    :func:`main`; exits with its code."""
+    console_process()
+    sys.exit(main())
 
 
 def _run(args_list: list[str]) -> int:
@@ -356,4 +349,4 @@ def _run(args_list: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-__all__ = ["FixedClock", "SystemClock", "ZonedClock", "db_timestamp", "local_date"]
+__all__ = ["DayClock", "FixedClock", "SystemClock", "ZonedClock", "db_timestamp", "local_date"]
 
 
 def db_timestamp(now: dt.datetime) -> dt.datetime:
@@ -69,6 +69,25 @@ class FixedClock:
 
     def local_now(self) -> dt.datetime:
         return self.at.astimezone(self.tz)
+
+
+@attrs.frozen
+class DayClock:
+    """The system clock with "today" pinned to ``day``: for booking as of a given date
+    (a replay, a benchmark, a test) while timestamps stay real. ``tz``: the zone of
+    :meth:`local_now` (None: the machine's)."""
+
+    day: dt.date
+    tz: dt.tzinfo | None = None
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def today(self) -> dt.date:
+        return self.day
+
+    def local_now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC).astimezone(self.tz)
 
 
 def local_date(now: dt.datetime, tz: dt.tzinfo | None) -> dt.date:

@@ -19,6 +19,7 @@ __all__ = [
     "LEGACY_ONLY_COLUMNS",
     "NEW_COLUMNS",
     "NEW_TABLES",
+    "RECHECK_SECONDS",
     "Rule",
     "SchemaState",
     "require",
@@ -43,6 +44,20 @@ class SchemaState(enum.StrEnum):
     @property
     def has_new_columns(self) -> bool:
         return self is not SchemaState.LEGACY
+
+    def serves(self, rule: Rule) -> bool:
+        """The one policy of which booking rule runs in which state: the count rule
+        needs the legacy columns (gone after phase 4), the minutes rule the new ones
+        (from phase 1). The booking, the HTTP handlers, readiness and the clinic's
+        administration (phase 1's tables) all ask this; :func:`require` raises on it."""
+        return self.has_new_columns if rule is Rule.MINUTES else self.has_legacy_columns
+
+    def rule_for(self, wanted: Rule) -> Rule:
+        """``wanted`` when this state serves it, else the one rule it serves (before
+        phase 1 only the count rule exists, after phase 4 only the minutes rule)."""
+        if self.serves(wanted):
+            return wanted
+        return Rule.COUNT if wanted is Rule.MINUTES else Rule.MINUTES
 
     def keep_columns(self, reservation: Reservation) -> Reservation:
         """The reservation with only the columns a database in this state has."""
@@ -85,6 +100,12 @@ def schema_state(columns: Collection[str], tables: Collection[str]) -> SchemaSta
     )
 
 
+#: Seconds a store's cached schema state is trusted before a legacy store's booking
+#: (to notice phase 1 and start dual-writing) or a change to the clinic's
+#: administration (phase 1's tables) re-reads the catalogue.
+RECHECK_SECONDS = 1.0
+
+
 class Rule(enum.Enum):
     """The two booking rules a database may serve."""
 
@@ -95,15 +116,16 @@ class Rule(enum.Enum):
 
 
 def require(state: SchemaState, rule: Rule) -> None:
-    """The one policy of which rule may run in which state: raise ``SchemaStateError``
-    if a database in ``state`` cannot serve ``rule``. Every store (the memory one
+    """:meth:`SchemaState.serves`, enforced: raise ``SchemaStateError`` (saying what
+    to do) if a database in ``state`` cannot serve ``rule``. Every store (the memory one
     included) and the booking use case ask this, so they refuse alike."""
-    if rule is Rule.MINUTES and not state.has_new_columns:
+    if state.serves(rule):
+        return
+    if rule is Rule.MINUTES:
         raise SchemaStateError(
             "the minutes rule needs the new columns: apply phase 1 first "
             f"(schema state is {state.value})"
         )
-    if rule is Rule.COUNT and not state.has_legacy_columns:
-        raise SchemaStateError(
-            f"the daily count rule was removed in phase 4 (schema state is {state.value})"
-        )
+    raise SchemaStateError(
+        f"the daily count rule was removed in phase 4 (schema state is {state.value})"
+    )

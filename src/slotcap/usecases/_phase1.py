@@ -7,20 +7,18 @@ refuses alike.
 
 from __future__ import annotations
 
+from slotcap.domain.schema_state import RECHECK_SECONDS, Rule
 from slotcap.errors import SchemaStateError
 from slotcap.ports import Store
 
-__all__ = ["RECHECK_SECONDS", "require_phase1"]
-
-#: Seconds a store's cached schema state may be trusted before an administrative change.
-RECHECK_SECONDS = 1.0
+__all__ = ["require_phase1"]
 
 
 def require_phase1(store: Store, holds: str) -> None:
     """Raise ``SchemaStateError`` before phase 1; ``holds`` says which of phase 1's
     tables the caller needs ("the weekly hours are phase 1's clinic_time_slots table")."""
     state = store.refresh_schema_state(max_age=RECHECK_SECONDS)
-    if not state.has_new_columns:
+    if not state.serves(Rule.MINUTES):  # phase 1's tables came with the minutes rule
         raise SchemaStateError(
             f"{holds}: apply phase 1 first "
             f"(slotcap migrate --to phase1; schema state is {state.value})"

@@ -33,7 +33,7 @@ import attrs
 
 from slotcap.backoff import backoff
 from slotcap.domain.calendar import day_of_week
-from slotcap.domain.clock import SystemClock, db_timestamp
+from slotcap.domain.clock import db_timestamp
 from slotcap.domain.model import (
     LEGACY_SERVICE_CODES,
     ClinicTimeSlot,
@@ -50,7 +50,7 @@ from slotcap.domain.rules import (
     estimated_duration,
     period_started,
 )
-from slotcap.domain.schema_state import Rule, require
+from slotcap.domain.schema_state import RECHECK_SECONDS, Rule, require
 from slotcap.errors import (
     InvalidRequest,
     InvalidService,
@@ -59,6 +59,7 @@ from slotcap.errors import (
     StoreBusy,
 )
 from slotcap.ports import BookingTransaction, Clock, IdempotencyRecord, SchemaState, Store
+from slotcap.usecases.clock import clinic_clock
 from slotcap.usecases.duplicates import duplicate_of
 from slotcap.usecases.idempotency import (
     DEFAULT_IDEMPOTENCY_TTL,
@@ -80,14 +81,9 @@ from slotcap.usecases.request import (
 
 __all__ = ["book", "book_once"]
 
-#: A legacy store re-reads the catalogue at most this often (seconds) to notice phase 1
-#: and start dual-writing; the legacy-only rows it books meanwhile are the backfill's.
-_RECHECK_SECONDS = 1.0
 #: Schema changes one booking follows before it gives up (a phase-4 rollback makes a
 #: few in a row).
 _SCHEMA_CHANGES = 4
-
-_SYSTEM_CLOCK = SystemClock()
 
 
 @attrs.frozen
@@ -105,7 +101,6 @@ def book(
     *,
     dynamic: bool,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-    today: dt.date | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     clock: Clock | None = None,
     cutoff: bool = False,
@@ -126,9 +121,12 @@ def book(
     nothing; with another request, ``IdempotencyKeyReused``. Kept ``idempotency_ttl``.
     :func:`book_once` also says whether the answer was a replay.
 
-    ``today`` (default: ``clock.today()``) and ``horizon_days`` set the window a
-    ``preferred_date`` must fall in (see :func:`validate_request`). ``clock`` (default:
-    the system clock) also stamps ``created_at``. Nothing reaches the store unless the
+    ``clock`` is the one source of "today" — the window a ``preferred_date`` must fall
+    in, from ``clock.today()`` to ``horizon_days`` ahead (see :func:`validate_request`)
+    — and stamps ``created_at``. Default: the clinic's clock, "today" in the time zone
+    stored in the store's ``clinic_settings`` (the machine's before phase 1), as
+    ``bootstrap`` wires ``App.clock``; pass ``App.clock`` to share its cached zone.
+    Nothing reaches the store unless the
     request is valid; ``preferred_time`` is parsed once, with the store's own clinic
     hours on both paths.
 
@@ -137,9 +135,9 @@ def book(
     naming ``period``.
     """
     return book_once(
-        store, request, dynamic=dynamic, new_id=new_id, today=today,
-        horizon_days=horizon_days, clock=clock, cutoff=cutoff,
-        idempotency_key=idempotency_key, idempotency_ttl=idempotency_ttl,
+        store, request, dynamic=dynamic, new_id=new_id, horizon_days=horizon_days,
+        clock=clock, cutoff=cutoff, idempotency_key=idempotency_key,
+        idempotency_ttl=idempotency_ttl,
     ).result()
 
 
@@ -149,7 +147,6 @@ def book_once(
     *,
     dynamic: bool,
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-    today: dt.date | None = None,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     clock: Clock | None = None,
     cutoff: bool = False,
@@ -159,9 +156,7 @@ def book_once(
     """:func:`book`, with its answer as a value: the reservation or the refusal (full,
     duplicate) in a :class:`BookingOutcome`, ``replayed`` when it is an
     ``idempotency_key``'s saved first answer. Other errors are raised as by ``book``."""
-    clock = clock if clock is not None else _SYSTEM_CLOCK
-    if today is None:
-        today = clock.today()
+    clock = clock if clock is not None else clinic_clock(store)
     new = _New(id=new_id(), at=db_timestamp(clock.now()))
     once = None
     if idempotency_key is not None:
@@ -178,9 +173,9 @@ def book_once(
         # bookings after it read bare hours with the clinic's own hours too.
         nonlocal state
         if state is SchemaState.LEGACY:
-            state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+            state = store.refresh_schema_state(max_age=RECHECK_SECONDS)
         # A legacy database has no clinic_time_slots yet: the plan's default hours then.
-        return store.list_time_slots() if state.has_new_columns else None
+        return store.list_time_slots() if state.serves(Rule.MINUTES) else None
 
     while True:
         try:
@@ -192,7 +187,7 @@ def book_once(
                 valid = validate_request(
                     request,
                     dynamic=dynamic,
-                    today=today,
+                    clock=clock,
                     horizon_days=horizon_days,
                     hours=clinic_hours,
                 )
@@ -200,8 +195,9 @@ def book_once(
                     # Nothing tells a legacy store that phase 1 expanded the schema, and
                     # from then on its bookings must dual-write (a legacy-only row
                     # pauses phase 2): re-read the catalogue, at most every
-                    # _RECHECK_SECONDS (free if clinic_hours just did).
-                    state = store.refresh_schema_state(max_age=_RECHECK_SECONDS)
+                    # RECHECK_SECONDS (free if clinic_hours just did); the legacy-only
+                    # rows it books meanwhile are the backfill's.
+                    state = store.refresh_schema_state(max_age=RECHECK_SECONDS)
             if once is not None:
                 store.prepare_idempotency()  # once per store; again if it went missing
             if dynamic:

@@ -40,11 +40,11 @@ import re
 import attrs
 
 from slotcap.domain.calendar import day_of_week as _dow
-from slotcap.domain.clock import SystemClock
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.errors import InvalidHoursDefinition
 from slotcap.ports import Clock, Store
 from slotcap.usecases._phase1 import require_phase1
+from slotcap.usecases.clock import clinic_clock
 
 __all__ = [
     "EFFECT_WEEKS",
@@ -70,7 +70,6 @@ _FULL = {
 }
 _NAMES = {number: name for name, number in _FULL.items()}
 _CLOCK = re.compile(r"([0-9]{1,2}):([0-9]{2})")
-_SYSTEM_CLOCK = SystemClock()
 
 
 @attrs.frozen(kw_only=True)
@@ -189,14 +188,13 @@ def set_hours(
     end: str | dt.time | None = None,
     closed: bool = False,
     dry_run: bool = False,
-    today: dt.date | None = None,
     clock: Clock | None = None,
 ) -> HoursChange:
     """Open ``weekday``'s ``period`` from ``start`` to ``end``, or close it
     (``closed=True``, no times); with ``dry_run`` nothing is written.
 
-    ``today`` (default: ``clock.today()``, the clinic's date) starts the
-    :data:`EFFECT_WEEKS`-week window of :attr:`HoursChange.over_capacity`. Raises
+    ``clock.today()`` (default clock: the clinic's, :mod:`slotcap.usecases.clock`)
+    starts the :data:`EFFECT_WEEKS`-week window of :attr:`HoursChange.over_capacity`. Raises
     ``InvalidHoursDefinition`` (every bad field; an overlap with the weekday's other
     period is named on ``end`` for MORNING, on ``start`` for AFTERNOON) or
     ``SchemaStateError``. Reservations are never changed.
@@ -257,7 +255,7 @@ def set_hours(
         store.save_time_slot(slot)
         saved = True
 
-    first = today if today is not None else (clock or _SYSTEM_CLOCK).today()
+    first = (clock if clock is not None else clinic_clock(store)).today()
     last = first + dt.timedelta(days=EFFECT_WEEKS * 7 - 1)
     capacity = slot.total_minutes if slot is not None and slot.is_active else 0
     over = tuple(

@@ -7,8 +7,8 @@ any input whatsoever; no other exception escapes.
 
 Text must be text that every store can hold: NUL, lone surrogates (``"\\ud800"`` is valid
 JSON but not encodable as UTF-8) and control characters are refused (``notes`` may hold
-newlines and tabs). Dates must fall in a window around "today" — an injectable date,
-by default the system clock's (``slotcap.domain.clock``). Messages never repeat a
+newlines and tabs). Dates must fall in a window around "today" — the caller's clock's
+(``slotcap.ports.Clock``: the clinic's, as ``book`` passes it). Messages never repeat a
 patient's name, phone, email or birth date.
 
 ``preferred_time`` is parsed here, once per request, with the clinic's own hours when
@@ -26,10 +26,10 @@ from typing import TypeVar
 
 import attrs
 
-from slotcap.domain.clock import SystemClock
 from slotcap.domain.model import ClinicTimeSlot, Gender, Period, TreatmentType
 from slotcap.domain.timeparse import parse_preferred_time
 from slotcap.errors import ConfigurationError, InvalidRequest
+from slotcap.ports import Clock
 
 __all__ = [
     "DEFAULT_HORIZON_DAYS",
@@ -57,8 +57,6 @@ _EARLIEST_BIRTH = dt.date(1900, 1, 1)
 DEFAULT_HORIZON_DAYS = 365
 #: How much of a refused non-patient value a message shows.
 _SHOWN = 40
-#: Where "today" comes from when the caller gives no date.
-_SYSTEM_CLOCK = SystemClock()
 
 #: The clinic's opening hours, asked for only once the rest of a request is valid (so
 #: nothing reaches the store for a bad request); None means the plan's default hours.
@@ -238,14 +236,14 @@ def validate_request(
     request: object,
     *,
     dynamic: bool,
-    today: dt.date | None = None,
+    clock: Clock,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
     hours: HoursSource | None = None,
 ) -> ValidBooking:
     """Check every field; raise one ``InvalidRequest`` listing all problems.
 
     ``request`` is a :class:`BookingRequest` or a decoded JSON body (anything else is
-    refused as ``body``). ``today`` (default: the local date) anchors the windows:
+    refused as ``body``). ``clock.today()`` (the clinic's date) anchors the windows:
     ``preferred_date`` from today to ``horizon_days`` ahead, ``birth_date`` from
     1900-01-01 to today.
 
@@ -261,10 +259,7 @@ def validate_request(
         raise ConfigurationError(f"horizon_days must be a whole number >= 0, got {horizon_days!r}")
     if not isinstance(request, BookingRequest):
         request = BookingRequest.from_mapping(request)
-    if today is None:
-        today = _SYSTEM_CLOCK.today()
-    elif isinstance(today, dt.datetime):
-        today = today.date()  # a datetime does not compare with a date
+    today = clock.today()
     try:
         last_day = today + dt.timedelta(days=horizon_days)
     except OverflowError:

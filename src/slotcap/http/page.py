@@ -13,15 +13,12 @@ import datetime as dt
 import html
 from collections.abc import Mapping, Sequence
 
-from slotcap.adapters.http.metrics import OUTCOMES, RULE_PATHS, ServerMetrics
-from slotcap.adapters.sql.monitoring import Monitoring
 from slotcap.domain.model import Period, Service
 from slotcap.domain.rollout import Rollout
 from slotcap.domain.rules import estimated_duration
 from slotcap.errors import SlotcapError
-from slotcap.migration import MigrationStatus, status_conn
-from slotcap.ports import CalendarEntry, Clock, Store
-from slotcap.sql.driver_errors import database_errors
+from slotcap.http.metrics import OUTCOMES, RULE_PATHS, ServerMetrics
+from slotcap.ports import CalendarEntry, Clock, MigrationStatusReader, Store
 from slotcap.usecases.availability import availability_calendar
 from slotcap.usecases.monitor import MonitorReport
 
@@ -98,16 +95,18 @@ padding:2px 0;font-variant-numeric:tabular-nums}
 
 
 def render_operator_page(
-    store: Store, *, rollout: Rollout, clock: Clock, metrics: ServerMetrics
+    store: Store, *, rollout: Rollout, clock: Clock, metrics: ServerMetrics,
+    migration: MigrationStatusReader,
 ) -> str:
-    """The whole page as one HTML string."""
+    """The whole page as one HTML string; ``migration`` is where it reads the
+    migration's status (``App.migration``, wired in ``bootstrap``)."""
     now = clock.now()
     today = clock.today()
     report = metrics.monitor(store, rollout, now)
     recent = metrics.last_hour()
     parts = [
         _status(report),
-        _migration(store, report),
+        _migration(migration, report),
         _rollout(rollout, report, recent),
         _capacity(store, today),
         _outcomes(recent),
@@ -144,18 +143,10 @@ def _status(report: MonitorReport | None) -> str:
     )
 
 
-def _migration_status(store: Store) -> MigrationStatus | None:
-    """``slotcap migrate status`` of a SQL store's database (None for other stores)."""
-    if not isinstance(store, Monitoring):
-        return None
-    with database_errors(), store.sql_connection() as conn:
-        return status_conn(conn)
-
-
-def _migration(store: Store, report: MonitorReport | None) -> str:
+def _migration(migration: MigrationStatusReader, report: MonitorReport | None) -> str:
     head = '<section id="migration"><h2>Migration</h2>'
     try:
-        status = _migration_status(store)
+        status = migration.migration_status()
     except SlotcapError as exc:
         return head + _unavailable("migration status", exc) + "</section>"
     state = report.schema_state.value if report is not None else "unknown"
@@ -175,9 +166,9 @@ def _migration(store: Store, report: MonitorReport | None) -> str:
     )
     return (
         head
-        + f'<p>phase <b id="phase">{e(status.phase.value)}</b> · schema state '
+        + f'<p>phase <b id="phase">{e(status.phase)}</b> · schema state '
         f'<b id="schema-state">{e(state)}</b></p>'
-        + f'<p class="status {css}">{e(status.summary())}</p>'
+        + f'<p class="status {css}">{e(status.summary)}</p>'
         + history + "</section>"
     )
 

@@ -1,6 +1,6 @@
 """The API's work, framework-free: each function takes the wired :class:`App` and the
 request's plain values, does the (blocking) store work and returns a
-:class:`~slotcap.adapters.http.replies.Reply`. ``app.py`` runs them in worker threads.
+:class:`~slotcap.http.replies.Reply`. ``app.py`` runs them in worker threads.
 
 The rule (dynamic minutes or legacy count) is the rollout's, sticky per patient: the
 subject key is the ``X-Slotcap-Subject`` header when the web app sends one (its session
@@ -20,23 +20,19 @@ from collections.abc import Callable, Mapping
 
 import attrs
 
-from slotcap.adapters.http import replies
-from slotcap.adapters.http.replies import Reply
 from slotcap.bootstrap import App
 from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
 from slotcap.domain.rules import Reason
+from slotcap.domain.schema_state import Rule
 from slotcap.errors import (
     DuplicateBooking,
-    IdempotencyInProgress,
-    IdempotencyKeyReused,
     InvalidRequest,
     InvalidService,
     ReservationFull,
-    SchemaStateError,
     SlotcapError,
-    StoreBusy,
-    StoreUnavailable,
 )
+from slotcap.http import replies
+from slotcap.http.replies import Reply
 from slotcap.usecases import (
     DEFAULT_IDEMPOTENCY_TTL,
     BookingRequest,
@@ -95,12 +91,8 @@ def rule_for(app: App, key: str | None) -> bool:
         wanted = rollout.enabled or rollout.percentage >= 100
     else:
         wanted = rollout.uses_dynamic(key)
-    state = app.store.schema_state
-    if not state.has_new_columns:
-        return False
-    if not state.has_legacy_columns:
-        return True
-    return wanted
+    rule = app.store.schema_state.rule_for(Rule.MINUTES if wanted else Rule.COUNT)
+    return rule is Rule.MINUTES
 
 
 def _path(dynamic: bool) -> str:
@@ -112,23 +104,13 @@ def guarded(work: Callable[[], Outcome], rule_path: str = NO_RULE) -> Outcome:
     whose log line holds the exception's type only (its text may hold patient data)."""
     try:
         return work()
-    except InvalidRequest as exc:
-        return replies.invalid(exc), rule_path
-    except InvalidService as exc:
-        return replies.invalid_service(exc), rule_path
-    except IdempotencyKeyReused as exc:
-        return replies.key_reused(exc), rule_path
-    except IdempotencyInProgress as exc:
-        return replies.in_progress(exc), rule_path
-    except StoreBusy as exc:
-        return replies.busy(exc), rule_path
-    except StoreUnavailable as exc:
-        return replies.unavailable(exc), rule_path
-    except SchemaStateError as exc:
-        return replies.schema_state(exc), rule_path
     except Exception as exc:
-        _LOG.error("internal error: %s (%s)", type(exc).__name__, getattr(exc, "code", "-"))
-        return replies.internal_error(), rule_path
+        reply = replies.for_error(exc)
+        if reply is None:
+            _LOG.error("internal error: %s (%s)", type(exc).__name__,
+                       getattr(exc, "code", "-"))
+            reply = replies.internal_error()
+        return reply, rule_path
 
 
 #: The header of an idempotent retry (IETF httpapi draft), and the one of its replay.
@@ -302,8 +284,8 @@ def readiness(app: App) -> Reply:
         return Reply(503, {"status": "unavailable", "error": "database unreachable",
                            "code": getattr(exc, "code", "database_error")},
                      headers={"Retry-After": str(replies.RETRY_AFTER_BUSY)})
-    rules = [rule for rule, served in ((LEGACY, state.has_legacy_columns),
-                                       (DYNAMIC, state.has_new_columns)) if served]
+    rules = [path for rule, path in ((Rule.COUNT, LEGACY), (Rule.MINUTES, DYNAMIC))
+             if state.serves(rule)]
     return Reply(200, {"status": "ready", "schema_state": state.value, "rules": rules,
                        "rollout": {"enabled": app.rollout.enabled,
                                    "percentage": app.rollout.percentage}})

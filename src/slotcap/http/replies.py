@@ -10,7 +10,7 @@ validation messages never hold those values.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
@@ -40,6 +40,7 @@ __all__ = [
     "busy",
     "calendar_entry",
     "duplicate",
+    "for_error",
     "full",
     "in_progress",
     "internal_error",
@@ -229,6 +230,28 @@ def internal_error() -> Reply:
     # a patient's data; the server's log has the exception's type.
     return Reply(500, {"error": "Internal server error", "code": "internal"},
                  outcome="error")
+
+
+#: The slotcap errors the API answers as such, first match wins (a subclass before its
+#: base); any other exception is an internal error.
+_ERROR_REPLIES: tuple[tuple[type[Exception], Callable[[Any], Reply]], ...] = (
+    (InvalidRequest, invalid),
+    (InvalidService, invalid_service),
+    (IdempotencyKeyReused, key_reused),
+    (IdempotencyInProgress, in_progress),
+    (StoreBusy, busy),
+    (StoreUnavailable, unavailable),
+    (SchemaStateError, schema_state),
+)
+
+
+def for_error(error: Exception) -> Reply | None:
+    """The reply to ``error`` when the API answers it as such (400, 409, 422, 503),
+    None when it is an internal error (500)."""
+    for kind, reply in _ERROR_REPLIES:
+        if isinstance(error, kind):
+            return reply(error)
+    return None
 
 
 def calendar_entry(entry: CalendarEntry) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The operator's routes mounted beside the API: ``GET /metrics`` (Prometheus) and the
 operator page at ``/``, with the metrics every API request is counted in
-(:class:`~slotcap.adapters.http.metrics.ServerMetrics`, one per server).
+(:class:`~slotcap.http.metrics.ServerMetrics`, one per server).
 
 Both read the database in Starlette's worker threads (the store's calls block); the
 metrics' database figures are shared with the page and re-read at most every
@@ -14,10 +14,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from slotcap.adapters.http.app import Observer
-from slotcap.adapters.http.metrics import ServerMetrics
-from slotcap.adapters.http.page import render_operator_page
 from slotcap.bootstrap import App
+from slotcap.http.app import Observer
+from slotcap.http.metrics import ServerMetrics
+from slotcap.http.page import render_operator_page
 
 __all__ = ["operator_routes"]
 
@@ -35,7 +35,8 @@ def operator_routes(app: App) -> tuple[Observer | None, list[Route]]:
     async def page(_request: Request) -> Response:
         text = await run_in_threadpool(
             lambda: render_operator_page(
-                app.store, rollout=app.rollout, clock=app.clock, metrics=metrics
+                app.store, rollout=app.rollout, clock=app.clock, metrics=metrics,
+                migration=app.migration,
             )
         )
         # The page runs no script and embeds nothing: say so to the browser.

@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from slotcap.adapters.http.limits import ClientAddress, RateLimiter
+from slotcap.http.limits import ClientAddress, RateLimiter
 
 __all__ = [
     "API_CORS",

@@ -37,12 +37,12 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from slotcap.adapters.http import handlers, replies
-from slotcap.adapters.http.guard import API_CORS, GuardMiddleware, GuardSettings
-from slotcap.adapters.http.handlers import IDEMPOTENCY_HEADER, NO_RULE, REPLAYED_HEADER, Outcome
-from slotcap.adapters.http.openapi import openapi_document
-from slotcap.adapters.http.replies import Reply
 from slotcap.bootstrap import App
+from slotcap.http import handlers, replies
+from slotcap.http.guard import API_CORS, GuardMiddleware, GuardSettings
+from slotcap.http.handlers import IDEMPOTENCY_HEADER, NO_RULE, REPLAYED_HEADER, Outcome
+from slotcap.http.openapi import openapi_document
+from slotcap.http.replies import Reply
 from slotcap.usecases import DEFAULT_IDEMPOTENCY_TTL
 
 __all__ = [
@@ -253,14 +253,22 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_server: Starlette) -> AsyncIterator[None]:
+        # The server's start-up: the worker-thread cap is set on the serving event
+        # loop's limiter for the server's life and put back when it stops (building
+        # the app changes nothing).
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        before = limiter.total_tokens
         if threads is not None:
-            anyio.to_thread.current_default_thread_limiter().total_tokens = threads
-        async with anyio.create_task_group() as tasks:
-            tasks.start_soon(purge_forever)
-            yield
-            tasks.cancel_scope.cancel()
-        if close_on_shutdown:
-            await run_in_threadpool(app.close)
+            limiter.total_tokens = threads
+        try:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(purge_forever)
+                yield
+                tasks.cancel_scope.cancel()
+            if close_on_shutdown:
+                await run_in_threadpool(app.close)
+        finally:
+            limiter.total_tokens = before
 
     async def missing(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)  # noqa: S101 (registered for 404 and 405)
