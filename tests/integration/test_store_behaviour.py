@@ -232,7 +232,7 @@ def test_inactive_slot_is_closed_but_still_reports_bookings(store: Store) -> Non
     assert decision.reason is Reason.CLOSED
     with pytest.raises(ReservationClosed) as closed:  # a ReservationFull, told apart
         book(store, request(period="AFTERNOON", preferred_time=None), dynamic=True,
-             today=TODAY)
+             clock=ON_TODAY)
     assert closed.value.code == "reservation_full" and closed.value.decision == decision
     assert store.list_time_slots()[1] == attrs.evolve(slot, is_active=False)
 
