@@ -35,6 +35,7 @@ from slotcap.domain.model import (
     ServiceLimit,
 )
 from slotcap.domain.schema_state import SchemaState
+from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
 
 __all__ = [
     "DEFAULT_BUSY_BUDGET",
@@ -54,8 +55,6 @@ __all__ = [
     "Store",
     "TimeSlotRepository",
 ]
-
-
 
 
 @attrs.frozen(kw_only=True)
@@ -242,6 +241,14 @@ class BookingTransaction(Protocol):
         insert), so the caller can tell and explain a refusal."""
         ...
 
+    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
+        """The count rule's facts as the scope's transaction sees them now."""
+
+    def record_shadow(self, day: dt.date, service_code: str, control: str, outcome: str,
+                      mismatch: Mismatch | None) -> None:
+        """Count one shadowed booking (and store its ``mismatch``) in the scope's
+        transaction where the store keeps them (the shadow tables); may raise."""
+
 
 @runtime_checkable
 class Store(
@@ -302,6 +309,18 @@ class Store(
         ...
 
     def close(self) -> None: ...
+
+    @property
+    def shadow(self) -> ShadowCounters: ...  # the switch and this process's counters
+
+    def shadow_totals(self, start: dt.date, end: dt.date) -> ShadowTotals:
+        """Shadowed bookings and stored mismatches of booked dates ``start``..``end``."""
+
+    def purge_shadow(self, before: dt.datetime) -> int:
+        """Delete shadow rows last written before ``before`` (naive UTC); how many."""
+
+    def held_load(self, start: dt.date, end: dt.date) -> list[HeldLoad]:
+        """Held load per (date, period, service), one aggregate query (``whatif``)."""
 
     def prepare_idempotency(self) -> None:
         """Make sure the ``Idempotency-Key`` records can be kept (the SQL stores create
