@@ -35,6 +35,7 @@ __all__ = [
     "ShadowReport",
     "observe",
     "observe_check",
+    "purge_expired",
     "shadow_report",
 ]
 
@@ -189,6 +190,16 @@ class ShadowReport:
             "groups": [{"date": d, "period": p, "service": s, "kind": k, "count": n}
                        for d, p, s, k, n in self.groups()],
         }
+
+
+def purge_expired(store: Store, now: dt.datetime) -> int:
+    """Delete shadow records older than :data:`RETENTION` (``now`` aware); never raises
+    (the server's purge round calls it beside the idempotency keys')."""
+    try:
+        return store.purge_shadow(now.astimezone(dt.UTC).replace(tzinfo=None) - RETENTION)
+    except Exception as exc:
+        _LOG.warning("shadow purge failed (%s)", type(exc).__name__)
+        return 0
 
 
 def shadow_report(store: Store, start: dt.date, end: dt.date) -> ShadowReport:
