@@ -36,6 +36,7 @@ __all__ = [
     "observe",
     "observe_check",
     "purge_expired",
+    "shadow_glance",
     "shadow_report",
 ]
 
@@ -207,3 +208,21 @@ def shadow_report(store: Store, start: dt.date, end: dt.date) -> ShadowReport:
     totals = store.shadow_totals(start, end)
     return ShadowReport(start=start, end=end, by_kind=dict(totals.decisions),
                         mismatches=totals.mismatches)
+
+
+def shadow_glance(store: Store, now: dt.datetime, today: dt.date,
+                  hours: int = 24) -> dict[str, object] | None:
+    """``slotcap monitor``'s shadow line: mismatches decided in the last ``hours`` and
+    the next date (today on, 5 weeks) whose held minutes are over its capacity under the
+    minutes rule; None where the shadow tables or the minutes rule are not there."""
+    from slotcap.usecases.whatif import whatif
+
+    if store.schema_state is not SchemaState.EXPANDED:
+        return None
+    since = now.astimezone(dt.UTC).replace(tzinfo=None) - dt.timedelta(hours=hours)
+    totals = store.shadow_totals(today - RETENTION, today + dt.timedelta(days=400))
+    recent = sum(1 for m in totals.mismatches
+                 if m.decided_at is not None and m.decided_at >= since)
+    over = whatif(store, "dynamic", today, today + dt.timedelta(days=35), names=False).over
+    return {"hours": hours, "mismatches": recent,
+            "next_over_date": over[0].day.isoformat() if over else None}

@@ -84,8 +84,10 @@ class WhatIf:
 
 def whatif(
     store: Store, rule: str, start: dt.date, end: dt.date, *, show_patients: bool = False,
+    names: bool = True,
 ) -> WhatIf:
-    """Replay ``start``..``end`` under ``rule`` (``dynamic`` or ``legacy``)."""
+    """Replay ``start``..``end`` under ``rule`` (``dynamic`` or ``legacy``); ``names``
+    False: the aggregate only (no reservation ids, no row read)."""
     if rule not in RULES:
         raise InvalidRequest({"rule": f"must be one of {', '.join(RULES)}"})
     if end < start:
@@ -93,7 +95,7 @@ def whatif(
     require(store.schema_state, Rule.MINUTES if rule == "dynamic" else Rule.COUNT)
     loads = store.held_load(start, end)
     over = _minutes(store, loads) if rule == "dynamic" else _counts(store, loads)
-    named = tuple(_named(store, o, rule, show_patients) for o in over)
+    named = tuple(_named(store, o, rule, show_patients) for o in over) if names else tuple(over)
     return WhatIf(rule=rule, start=start, end=end, held_rows=sum(x.rows for x in loads),
                   unit="minutes" if rule == "dynamic" else "bookings", over=named)
 

@@ -14,6 +14,7 @@ import html
 from collections.abc import Mapping, Sequence
 
 from slotcap.adapters.http.metrics import OUTCOMES, RULE_PATHS, ServerMetrics
+from slotcap.adapters.http.shadow_panel import shadow_panel
 from slotcap.adapters.sql.monitoring import Monitoring
 from slotcap.domain.model import Period, Service
 from slotcap.domain.rollout import Rollout
@@ -110,6 +111,7 @@ def render_operator_page(
         _migration(store, report),
         _rollout(rollout, report, recent),
         _capacity(store, today),
+        shadow_panel(store, today, HEAT_WEEKS),
         _outcomes(recent),
         _services(store),
     ]
