@@ -5,6 +5,7 @@ bookings replayed under it are never over."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -35,6 +36,12 @@ def _short_mornings(**options: Any) -> MemoryStore:
              if s.day_of_week == day_of_week(MONDAY) and s.period is Period.MORNING else s
              for s in DEFAULT_TIME_SLOTS]
     return MemoryStore(time_slots=slots, **options)
+
+
+def _set_limit(store: MemoryStore, code: str, limit: int) -> None:
+    current = store.get_limit(code)
+    assert current is not None
+    store.save_limit(attrs.evolve(current, daily_limit=limit))
 
 
 def _five_legacy(store: MemoryStore) -> None:
@@ -81,16 +88,16 @@ def test_the_issue_example_two_mismatches() -> None:
 
 def test_dynamic_control_shadowed_by_the_count_rule() -> None:
     store = _short_mornings()
-    store.save_limit(attrs.evolve(store.get_limit("WRINKLE_BOTOX"), daily_limit=1))  # type: ignore[arg-type]
+    _set_limit(store, "WRINKLE_BOTOX", 1)
     for _ in range(2):
         book(store, request(), dynamic=True, today=TODAY)
     report = shadow_report(store, MONDAY, MONDAY)
     assert report.by_kind == {("dynamic", "agree"): 1, ("dynamic", "control_only"): 1}
     (m,) = report.mismatches
     assert (m.held_count, m.daily_limit, m.held_minutes, m.capacity_minutes) == (1, 1, 40, 120)
+    book(store, request(), dynamic=True, today=TODAY)  # the third fits: 120 minutes
     with pytest.raises(ReservationFull):
-        for _ in range(2):
-            book(store, request(), dynamic=True, today=TODAY)
+        book(store, request(), dynamic=True, today=TODAY)
     kinds = shadow_report(store, MONDAY, MONDAY).by_kind
     assert kinds[("dynamic", "agree")] == 2  # full under both rules: they agree
 
@@ -146,7 +153,7 @@ def test_whatif_legacy_and_patients() -> None:
     store = _short_mornings()
     for _ in range(3):
         book(store, request(), dynamic=True, today=TODAY)
-    store.save_limit(attrs.evolve(store.get_limit("WRINKLE_BOTOX"), daily_limit=2))  # type: ignore[arg-type]
+    _set_limit(store, "WRINKLE_BOTOX", 2)
     (over,) = whatif(store, "legacy", MONDAY, MONDAY, show_patients=True).over
     assert (over.service, over.held, over.capacity, over.over_by) == ("WRINKLE_BOTOX", 3, 2, 1)
     assert [p[0] for p in over.patients] == list(over.reservation_ids)
@@ -171,14 +178,12 @@ def test_replaying_a_rules_own_bookings_is_never_over(
 ) -> None:
     store = _short_mornings()
     for code in ("WRINKLE_BOTOX", "BODY_CARE", "OTHER_CONSULTATION"):
-        store.save_limit(attrs.evolve(store.get_limit(code), daily_limit=limit))  # type: ignore[arg-type]
+        _set_limit(store, code, limit)
     for body in bodies:
         if not dynamic:
             body = {**body, "period": None}
-        try:
+        with contextlib.suppress(ReservationFull):
             book(store, request(**body), dynamic=dynamic, today=TODAY)
-        except ReservationFull:
-            pass
     rule = "dynamic" if dynamic else "legacy"
     result = whatif(store, rule, MONDAY, MONDAY + dt.timedelta(days=6))
     assert result.over == ()
