@@ -45,7 +45,7 @@ _LOG = logging.getLogger("slotcap.shadow")
 RETENTION = dt.timedelta(days=30)
 #: One availability check in this many is shadowed (a check is one indexed read; a
 #: shadow read on every one would double its cost).
-CHECK_SAMPLE = 10
+CHECK_SAMPLE = 20
 _checks = itertools.count()
 
 
