@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from slotcap.domain.model import Reservation, Service
+from slotcap.domain.model import Period, Reservation, Service
 from slotcap.domain.schema_state import SchemaState
 from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
 from slotcap.ports import DailyFacts
@@ -63,7 +63,7 @@ class MemoryShadow:
             return len(old) + gone
 
     def held_load(self, start: dt.date, end: dt.date) -> list[HeldLoad]:
-        groups: dict[tuple[dt.date, object, str | None, str | None], list[int]] = {}
+        groups: dict[tuple[dt.date, Period | None, str | None, str | None], list[int]] = {}
         with self._lock:
             for day, ids in self._held.items():
                 if not start <= day <= end:
@@ -80,7 +80,7 @@ class MemoryShadow:
                         entry[2] += 1
                     else:
                         entry[1] += r.estimated_duration
-        return [HeldLoad(day=day, period=period, service=code, service_id=sid,  # type: ignore[arg-type]
+        return [HeldLoad(day=day, period=period, service=code, service_id=sid,
                          rows=n, minutes=m, unsized=u)
                 for (day, period, code, sid), (n, m, u) in sorted(
                     groups.items(), key=lambda kv: (kv[0][0], str(kv[0][1]), str(kv[0][2])))]
