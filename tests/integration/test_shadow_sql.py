@@ -17,7 +17,8 @@ from slotcap.domain.calendar import day_of_week
 from slotcap.domain.defaults import DEFAULT_DAILY_LIMITS
 from slotcap.domain.model import Period
 from slotcap.errors import ReservationFull
-from slotcap.migration import rollback, status
+from slotcap.migration import migrate, rollback, status
+from slotcap.sql import open_sql
 from slotcap.sql.names import SHADOW_TABLES
 from slotcap.usecases import book
 from slotcap.usecases.shadow import shadow_report
@@ -93,3 +94,43 @@ def test_concurrent_bookings_are_shadowed_in_lock_order(phase1_url: str) -> None
         assert report.by_kind == {("legacy", "agree"): 3 + 4, ("legacy", "control_only"): 7}
         assert sorted(m.held_count or 0 for m in report.mismatches) == list(range(3, 10))
         assert store.shadow.failures == 0
+
+
+def test_phase2_with_the_ledger_dynamic_control(phase1_url: str) -> None:
+    report = migrate(phase1_url, to="phase2")
+    assert report.ok, report.message
+    with _clinic(phase1_url) as store:
+        limit = store.get_limit("WRINKLE_BOTOX")
+        assert limit is not None
+        store.save_limit(attrs.evolve(limit, daily_limit=1))
+        for _ in range(2):
+            book(store, request(), dynamic=True, today=TODAY)
+        totals = shadow_report(store, MONDAY, MONDAY)
+        assert totals.by_kind == {("dynamic", "agree"): 1, ("dynamic", "control_only"): 1}
+        (m,) = totals.mismatches
+        # The count read before the scope's own insert, from the ledger's row.
+        assert (m.held_count, m.daily_limit, m.held_minutes, m.capacity_minutes) == (
+            1, 1, 40, 120)
+
+
+def test_a_phase1_database_without_the_tables_gets_them(phase1_url: str) -> None:
+    with open_sql(phase1_url) as conn:
+        for table in SHADOW_TABLES:
+            conn.execute(f'DROP TABLE "{table}"')
+    assert status(phase1_url).shadow_tables == ()
+    with _clinic(phase1_url) as store:  # shadowing nothing, failing nothing
+        book(store, request(period=None), dynamic=False, today=TODAY)
+        assert store.shadow.failures == 0
+    report = migrate(phase1_url, to="phase1")
+    assert report.ok, report.message
+    assert tuple(status(phase1_url).shadow_tables) == SHADOW_TABLES
+
+
+def test_memory_and_sql_purge_alike() -> None:
+    from slotcap.adapters.memory import MemoryStore
+
+    store = MemoryStore()
+    book(store, request(), dynamic=True, today=TODAY)
+    assert store.purge_shadow(dt.datetime(2000, 1, 1)) == 0
+    assert store.purge_shadow(dt.datetime(2100, 1, 1)) == 1
+    assert shadow_report(store, MONDAY, MONDAY).decisions == 0
