@@ -134,3 +134,10 @@ def test_memory_and_sql_purge_alike() -> None:
     assert store.purge_shadow(dt.datetime(2000, 1, 1)) == 0
     assert store.purge_shadow(dt.datetime(2100, 1, 1)) == 1
     assert shadow_report(store, MONDAY, MONDAY).decisions == 0
+
+
+def test_record_after_the_commit(phase1_url: str) -> None:
+    with _clinic(phase1_url) as store:
+        store.record_shadow_now(MONDAY, "WRINKLE_BOTOX", "legacy", "agree", None)
+        store.record_shadow_now(MONDAY, "WRINKLE_BOTOX", "legacy", "agree", None)
+        assert shadow_report(store, MONDAY, MONDAY).by_kind == {("legacy", "agree"): 2}

@@ -16,6 +16,7 @@ The tables are phase 1's (:mod:`slotcap.sql.shadow_ddl`); where the catalogue ha
 from __future__ import annotations
 
 import datetime as dt
+import time
 from typing import TYPE_CHECKING, Any, cast
 
 from slotcap.adapters.sql.store import Params, Session, StoreCore
@@ -96,6 +97,16 @@ class ShadowSql(StoreCore):
                 "capacityMinutes": mismatch.capacity_minutes,
                 "requestedMinutes": mismatch.requested_minutes,
             })
+
+    def record_shadow_now(self, day: dt.date, service: str, control: str, outcome: str,
+                          mismatch: Mismatch | None) -> None:
+        """The same record in its own short write, after a booking whose transaction
+        has already committed (a booking path that commits in its deciding round trip);
+        not under the booking's lock, so the counter row may wait for another booking
+        of the same (date, service) for the length of its transaction (bounded by
+        ``busy_budget``, then ``StoreBusy``)."""
+        with self._write_session(time.monotonic() + self.busy_budget) as session:
+            self._record_shadow(session, day, service, control, outcome, mismatch)
 
     def shadow_totals(self, start: dt.date, end: dt.date) -> ShadowTotals:
         d = self._dialect
