@@ -46,10 +46,12 @@ def shadow_panel(store: Store, today: dt.date, weeks: int) -> str:
         for d in range(7):
             day = start + dt.timedelta(days=7 * w + d)
             n = per_day.get(day, 0)
-            css = "day" + (" past" if day < today else "") + (" h0" if n else "")
-            cells.append(f'<td class="{css}" data-date="{day.isoformat()}" '
-                         f'data-mismatches="{n}"><span class="d">{day.day}</span> '
-                         f"{n if n else ''}</td>")
+            css = "day" + (" today" if day == today else "") + (" past" if day < today else "")
+            mark = "h0" if n else "closed"  # red with mismatches, grey without
+            cells.append(f'<td data-date="{day.isoformat()}" data-mismatches="{n}">'
+                         f'<div class="{css}"><div class="date">{day.day}</div>'
+                         f'<span class="p {mark}" title="{day.isoformat()}: {n} mismatches">'
+                         f"{n if n else '·'}</span></div></td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (head + f'<p id="shadow-total">{report.decisions} bookings shadowed, '
             f"{len(report.mismatches)} mismatches</p>"
