@@ -100,8 +100,7 @@ class CalendarEntry:
         return max(self.capacity - self.booked, 0)
 
 
-#: Seconds a store keeps retrying an operation that met a lock wait, a deadlock or a
-#: serialization failure before it raises ``StoreBusy`` (``busy_budget``).
+#: Seconds of retrying lock waits, deadlocks, serialization failures before ``StoreBusy``.
 DEFAULT_BUSY_BUDGET = 2.0
 
 class ClosesOnExit:
@@ -229,6 +228,9 @@ class BookingTransaction(Protocol):
         ...
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts: ...
+
+    def usable(self) -> bool:
+        """False once a failed statement has aborted the transaction (PostgreSQL)."""
 
     def insert(self, reservation: Reservation) -> None:
         """Insert the reservation, writing every column the schema state has."""

@@ -141,3 +141,17 @@ def test_record_after_the_commit(phase1_url: str) -> None:
         store.record_shadow_now(MONDAY, "WRINKLE_BOTOX", "legacy", "agree", None)
         store.record_shadow_now(MONDAY, "WRINKLE_BOTOX", "legacy", "agree", None)
         assert shadow_report(store, MONDAY, MONDAY).by_kind == {("legacy", "agree"): 2}
+
+
+def test_a_shadow_table_gone_behind_the_stores_back_loses_no_booking(phase1_url: str) -> None:
+    """PostgreSQL aborts the booking's transaction at the failed shadow statement: the
+    shadow trips off and the booking is retried without it (never committed as a silent
+    rollback); SQLite undoes the statement alone."""
+    with _clinic(phase1_url) as store:
+        book(store, request(period=None), dynamic=False, today=TODAY)  # catalogue read
+        with open_sql(phase1_url) as conn:
+            conn.execute(f'DROP TABLE "{SHADOW_TABLES[0]}"')
+        made = [book(store, request(period=None), dynamic=False, today=TODAY),
+                book(store, request(), dynamic=True, today=TODAY)]
+        assert all(store.get_reservation(r.id) is not None for r in made)
+        assert store.shadow.failures >= 1

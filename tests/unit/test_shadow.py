@@ -22,7 +22,7 @@ from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
 from slotcap.domain.rules import Decision, Reason
 from slotcap.domain.shadow import Agreement, ShadowCounters, agreement
-from slotcap.errors import ReservationFull, SlotcapError
+from slotcap.errors import ReservationFull, SlotcapError, StoreBusy
 from slotcap.ports import SchemaState
 from slotcap.usecases import book
 from slotcap.usecases.availability import check_availability
@@ -124,21 +124,40 @@ def test_legacy_time_without_a_period_is_not_shadowable() -> None:
     assert (report.decisions, report.not_shadowable, report.mismatches) == (0, 1, ())
 
 
+@attrs.define
 class _Broken:
-    """A booking scope whose shadow reads fail."""
+    """A booking scope whose shadow reads fail (``aborted``: and take its transaction
+    down with them, as a failed statement does on PostgreSQL)."""
+
+    aborted: bool = False
 
     def daily_facts(self, *_: object) -> Any:
         raise RuntimeError("boom")
 
+    def usable(self) -> bool:
+        return not self.aborted
+
+
+_VALID = attrs.make_class("V", ["preferred_date", "service_code", "period"])(
+    MONDAY, "WRINKLE_BOTOX", Period.MORNING)
+_ALLOWED = Decision(allowed=True, reason=Reason.AVAILABLE)
+
 
 def test_a_failing_shadow_never_raises(caplog: pytest.LogCaptureFixture) -> None:
     store = _short_mornings()
-    valid = attrs.make_class("V", ["preferred_date", "service_code", "period"])(
-        MONDAY, "WRINKLE_BOTOX", Period.MORNING)
-    observe(store, _Broken(), valid, dynamic=True,  # type: ignore[arg-type]
-            decision=Decision(allowed=True, reason=Reason.AVAILABLE))
-    assert store.shadow.failures == 1
+    observe(store, _Broken(), _VALID, dynamic=True, decision=_ALLOWED)  # type: ignore[arg-type]
+    assert store.shadow.failures == 1 and store.shadow.active
     assert "RuntimeError" in caplog.text and "boom" not in caplog.text
+
+
+def test_a_shadow_that_aborted_the_transaction_trips_and_retries() -> None:
+    store = _short_mornings()
+    with pytest.raises(StoreBusy):  # book() runs the attempt again, without the shadow
+        observe(store, _Broken(aborted=True), _VALID, dynamic=True,  # type: ignore[arg-type]
+                decision=_ALLOWED)
+    assert store.shadow.failures == 1 and not store.shadow.active
+    book(store, request(), dynamic=True, today=TODAY)
+    assert store.shadow.snapshot() == {}  # tripped: not asked
 
 
 def test_availability_checks_are_sampled_into_counters() -> None:

@@ -95,6 +95,9 @@ class MemoryShadowTx:
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         return self._store.daily_facts(day, service_code)
 
+    def usable(self) -> bool:
+        return True  # nothing here can abort the scope
+
     def record_shadow(self, day: dt.date, service_code: str, control: str, outcome: str,
                       mismatch: Mismatch | None) -> None:
         store = self._store

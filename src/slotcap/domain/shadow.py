@@ -11,6 +11,7 @@ import collections
 import datetime as dt
 import enum
 import threading
+import time
 
 import attrs
 
@@ -134,8 +135,12 @@ class ShadowCounters:
     ``check``; ``agreement`` one of :data:`AGREEMENTS` or :data:`NOT_SHADOWABLE`.
     ``failures`` counts shadow evaluations or records that failed (never raised)."""
 
+    #: Seconds the shadow stays off after a failure that aborted a booking's transaction.
+    TRIP_SECONDS = 60.0
+
     def __init__(self, *, enabled: bool = True) -> None:
         self.enabled = enabled
+        self._tripped_until = -1.0
         self._lock = threading.Lock()
         self._counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self._failures = 0
@@ -147,6 +152,15 @@ class ShadowCounters:
     def failed(self) -> None:
         with self._lock:
             self._failures += 1
+
+    def trip(self) -> None:
+        """Off for :attr:`TRIP_SECONDS` (a circuit breaker)."""
+        self._tripped_until = time.monotonic() + self.TRIP_SECONDS
+
+    @property
+    def active(self) -> bool:
+        """Switched on and not tripped."""
+        return self.enabled and time.monotonic() >= self._tripped_until
 
     @property
     def failures(self) -> int:

@@ -26,6 +26,7 @@ from slotcap.domain.rules import (
     estimated_duration,
 )
 from slotcap.domain.shadow import NOT_SHADOWABLE, Agreement, Mismatch, agreement
+from slotcap.errors import StoreBusy
 from slotcap.ports import BookingTransaction, SchemaState, Store
 from slotcap.usecases.request import ValidBooking
 
@@ -51,7 +52,7 @@ _checks = itertools.count()
 
 def _active(store: Store) -> bool:
     # Both rules can run only while the schema has both sets of columns.
-    return store.shadow.enabled and store.schema_state is SchemaState.EXPANDED
+    return store.shadow.active and store.schema_state is SchemaState.EXPANDED
 
 
 def observe(
@@ -88,10 +89,20 @@ def observe(
         if outcome is not Agreement.AGREE:
             mismatch = _mismatch(day, period, code, control, decision, shadow)
         tx.record_shadow(day, code, control, outcome.value, mismatch)
-    except Exception as exc:
+    except Exception as exc:  # the shadow never raises into the booking (but see below)
         store.shadow.failed()
-        _LOG.warning("shadow decision failed (%s); the booking is unaffected",
-                     type(exc).__name__)
+        if tx.usable():
+            _LOG.warning("shadow decision failed (%s); the booking is unaffected",
+                         type(exc).__name__)
+            return
+        # The failed statement aborted the booking's transaction (PostgreSQL): committing
+        # it would silently lose the booking. Trip the shadow off and have book() run the
+        # attempt again from the start, without it.
+        store.shadow.trip()
+        _LOG.warning("shadow decision failed (%s) and aborted the booking's transaction: "
+                     "shadow off for %gs, the booking is retried without it",
+                     type(exc).__name__, store.shadow.TRIP_SECONDS)
+        raise StoreBusy("a shadow statement failed; retrying the booking without it") from None
 
 
 def _minutes_shadow(

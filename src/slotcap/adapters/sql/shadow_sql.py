@@ -19,10 +19,12 @@ import datetime as dt
 import time
 from typing import TYPE_CHECKING, Any, cast
 
+from slotcap.adapters.sql.pg_session import in_error
 from slotcap.adapters.sql.store import Params, Session, StoreCore
 from slotcap.domain.model import Period
 from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
 from slotcap.ports import DailyFacts
+from slotcap.sql.dialect import Dialect
 from slotcap.sql.names import (
     HOLDING_LIST,
     RESERVATIONS,
@@ -180,6 +182,14 @@ class ShadowTx:
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         return self._store._daily_facts(self._session, day, service_code)
+
+    def usable(self) -> bool:
+        """PostgreSQL aborts a transaction at its first failed statement (and COMMIT then
+        rolls it back); SQLite undoes the failed statement alone."""
+        if self._store._dialect.dialect is not Dialect.POSTGRES:
+            return True
+        conn = getattr(self._session, "_conn", None)  # pg_session.BookingSession's
+        return conn is None or not in_error(conn)
 
     def record_shadow(self, day: dt.date, service_code: str, control: str, outcome: str,
                       mismatch: Mismatch | None) -> None:
