@@ -211,9 +211,7 @@ class BookingTransaction(Protocol):
 
     def held_patients(self, day: dt.date, service_code: str) -> list[tuple[str, str]]:
         """(patient name, phone) of every PENDING/CONFIRMED booking of ``service_code``
-        on ``day``, read under the scope's (date, service) lock: the duplicate rule's
-        facts."""
-        ...
+        on ``day``, under the scope's (date, service) lock: the duplicate rule's facts."""
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
         """The record saved under ``key``, as committed before the scope's locks were
