@@ -144,6 +144,7 @@ class ShadowCounters:
         self._lock = threading.Lock()
         self._counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self._failures = 0
+        self._checks = 0
 
     def count(self, what: str, control: str, outcome: str) -> None:
         with self._lock:
@@ -152,6 +153,13 @@ class ShadowCounters:
     def failed(self) -> None:
         with self._lock:
             self._failures += 1
+
+    def sampled(self, every: int) -> bool:
+        """Whether this call is the one in ``every`` to shadow (the first, then every
+        ``every``-th)."""
+        with self._lock:
+            self._checks += 1
+            return self._checks % every == 1 % every
 
     def trip(self) -> None:
         """Off for :attr:`TRIP_SECONDS` (a circuit breaker)."""

@@ -12,7 +12,6 @@ process's counters, one check in :data:`CHECK_SAMPLE`.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 
 import attrs
@@ -47,7 +46,6 @@ RETENTION = dt.timedelta(days=30)
 #: One availability check in this many is shadowed (a check is one indexed read; a
 #: shadow read on every one would double its cost).
 CHECK_SAMPLE = 20
-_checks = itertools.count()
 
 
 def _active(store: Store) -> bool:
@@ -139,7 +137,7 @@ def observe_check(
     """Shadow an availability check in this process's counters only (one in
     :data:`CHECK_SAMPLE`); never raises."""
     try:
-        if not _active(store) or next(_checks) % CHECK_SAMPLE:
+        if not _active(store) or not store.shadow.sampled(CHECK_SAMPLE):
             return
         control = "dynamic" if dynamic else "legacy"
         if decision.reason in (Reason.UNKNOWN_SERVICE, Reason.NOT_YET_BOOKABLE):
