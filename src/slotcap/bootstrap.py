@@ -47,6 +47,7 @@ __all__ = [
     "clock_from_env",
     "migration_reader",
     "open_store",
+    "shadow_from_env",
     "store_on",
 ]
 
@@ -54,6 +55,8 @@ __all__ = [
 DATABASE_ENV = "SLOTCAP_DATABASE_URL"
 #: The clinic's IANA time zone (e.g. ``Asia/Seoul``) for "today"; default: the machine's.
 TIMEZONE_ENV = "SLOTCAP_CLINIC_TZ"
+#: ``off`` turns the shadow decisions off (docs/rollout.md).
+SHADOW_ENV = "SLOTCAP_SHADOW"
 
 
 @attrs.frozen(kw_only=True)
@@ -80,6 +83,7 @@ def open_store(
     application_name: str | None = None,
     clock: Clock | None = None,
     pooled: bool | None = None,
+    shadow: bool = True,
 ) -> Store:
     """``memory://``, ``sqlite:///path/to.db`` or ``postgresql://user@host/db``.
 
@@ -94,7 +98,19 @@ def open_store(
     ``pooled``: the PostgreSQL URL goes through a transaction pooler such as PgBouncer
     (default: as the URL says, ``?pgbouncer=true``): the store then keeps no session
     state between transactions (docs/stores.md, "Running behind a pooler").
+    ``shadow``: whether bookings and checks also ask the other rule (phases 1-3;
+    docs/rollout.md, "Shadow decisions"); never changes an answer.
     """
+    store = _open_store(url, busy_budget=busy_budget, application_name=application_name,
+                        clock=clock, pooled=pooled)
+    store.shadow.enabled = shadow
+    return store
+
+
+def _open_store(
+    url: str, *, busy_budget: float, application_name: str | None, clock: Clock | None,
+    pooled: bool | None,
+) -> Store:
     parsed = parse_url(url)
     if parsed.engine is Engine.MEMORY:
         from slotcap.adapters.memory import MemoryStore
@@ -130,6 +146,16 @@ def store_on(
     return SqliteStore.from_connection(conn.raw, busy_budget=busy_budget, clock=clock)
 
 
+def shadow_from_env(env: Mapping[str, str]) -> bool:
+    """``SLOTCAP_SHADOW``: ``on`` (default) or ``off`` (also true/false, 1/0, yes/no)."""
+    raw = env.get(SHADOW_ENV, "").strip().lower()
+    if raw in ("", "on", "true", "1", "yes"):
+        return True
+    if raw in ("off", "false", "0", "no"):
+        return False
+    raise ConfigurationError(f"{SHADOW_ENV} must be on or off, got {raw!r}")
+
+
 def clock_from_env(env: Mapping[str, str]) -> Clock:
     """The system clock, in the clinic's time zone when ``SLOTCAP_CLINIC_TZ`` names one."""
     name = env.get(TIMEZONE_ENV, "").strip()
@@ -158,7 +184,8 @@ def bootstrap(
 
     ``env`` (default ``os.environ``) supplies the rollout (``USE_DYNAMIC_SERVICES``,
     ``DYNAMIC_SERVICES_ROLLOUT_PERCENTAGE``), the clinic's time zone
-    (``SLOTCAP_CLINIC_TZ``) and, when ``url`` is None, the database URL
+    (``SLOTCAP_CLINIC_TZ``), the shadow switch of the store it opens
+    (``SLOTCAP_SHADOW``) and, when ``url`` is None, the database URL
     (``SLOTCAP_DATABASE_URL``). ``clock`` and ``store`` replace the configured ones
     (tests pass fakes). Everything is read and checked before the store is opened, so a
     bad variable never leaves a connection behind.
@@ -166,6 +193,7 @@ def bootstrap(
     if env is None:
         env = os.environ
     rollout = Rollout.from_env(env)
+    shadow = shadow_from_env(env)
     # The clinic's "today": SLOTCAP_CLINIC_TZ when set (the operator's override), else
     # the time zone stored in clinic_settings (phase 1 on), else the machine's zone.
     from_store = clock is None and not env.get(TIMEZONE_ENV, "").strip()
@@ -180,7 +208,7 @@ def bootstrap(
                 )
         store = open_store(
             url, busy_budget=busy_budget, application_name=application_name, clock=clock,
-            pooled=pooled,
+            pooled=pooled, shadow=shadow,
         )
     if from_store:
         clock = clinic_clock(store)

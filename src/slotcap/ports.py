@@ -35,6 +35,7 @@ from slotcap.domain.model import (
     ServiceLimit,
 )
 from slotcap.domain.schema_state import SchemaState
+from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
 
 __all__ = [
     "DEFAULT_BUSY_BUDGET",
@@ -101,8 +102,7 @@ class CalendarEntry:
         return max(self.capacity - self.booked, 0)
 
 
-#: Seconds a store keeps retrying an operation that met a lock wait, a deadlock or a
-#: serialization failure before it raises ``StoreBusy`` (``busy_budget``).
+#: Seconds of retrying lock waits, deadlocks, serialization failures before ``StoreBusy``.
 DEFAULT_BUSY_BUDGET = 2.0
 
 class ClosesOnExit:
@@ -214,9 +214,7 @@ class BookingTransaction(Protocol):
 
     def held_patients(self, day: dt.date, service_code: str) -> list[tuple[str, str]]:
         """(patient name, phone) of every PENDING/CONFIRMED booking of ``service_code``
-        on ``day``, read under the scope's (date, service) lock: the duplicate rule's
-        facts."""
-        ...
+        on ``day``, under the scope's (date, service) lock: the duplicate rule's facts."""
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
         """The record saved under ``key``, as committed before the scope's locks were
@@ -232,6 +230,9 @@ class BookingTransaction(Protocol):
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts: ...
 
+    def usable(self) -> bool:
+        """False once a failed statement has aborted the transaction (PostgreSQL)."""
+
     def insert(self, reservation: Reservation) -> None:
         """Insert the reservation, writing every column the schema state has. Raises
         ``ReservationExists`` when a reservation with its id exists already."""
@@ -243,6 +244,14 @@ class BookingTransaction(Protocol):
         its date and ``service`` code, and return those facts (as read before the
         insert), so the caller can tell and explain a refusal."""
         ...
+
+    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
+        """The count rule's facts as the scope's transaction sees them now."""
+
+    def record_shadow(self, day: dt.date, service_code: str, control: str, outcome: str,
+                      mismatch: Mismatch | None) -> None:
+        """Count one shadowed booking (and store its ``mismatch``) in the scope's
+        transaction where the store keeps them (the shadow tables); may raise."""
 
 
 @runtime_checkable
@@ -304,6 +313,18 @@ class Store(
         ...
 
     def close(self) -> None: ...
+
+    @property
+    def shadow(self) -> ShadowCounters: ...  # the switch and this process's counters
+
+    def shadow_totals(self, start: dt.date, end: dt.date) -> ShadowTotals:
+        """Shadowed bookings and stored mismatches of booked dates ``start``..``end``."""
+
+    def purge_shadow(self, before: dt.datetime) -> int:
+        """Delete shadow rows last written before ``before`` (naive UTC); how many."""
+
+    def held_load(self, start: dt.date, end: dt.date) -> list[HeldLoad]:
+        """Held load per (date, period, service), one aggregate query (``whatif``)."""
 
     def prepare_idempotency(self) -> None:
         """Make sure the ``Idempotency-Key`` records can be kept (the SQL stores create

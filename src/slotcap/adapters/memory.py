@@ -21,6 +21,7 @@ import attrs
 
 from slotcap.adapters._closures import closures_for, with_closures
 from slotcap.adapters._memory_once import MemoryKeyPurge, MemoryKeysAndPatients
+from slotcap.adapters._memory_shadow import MemoryShadow, MemoryShadowTx
 from slotcap.domain.calendar import date_range, day_of_week
 from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.closures import Closure
@@ -52,7 +53,7 @@ from slotcap.ports import (
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(MemoryKeyPurge, ClosesOnExit):
+class MemoryStore(MemoryKeyPurge, MemoryShadow, ClosesOnExit):
     """Everything in dictionaries. ``schema_state`` mimics a database in that phase:
     a LEGACY store refuses the minutes rule and keeps only old fields, a CONTRACTED
     one refuses the count rule and keeps only new fields."""
@@ -67,7 +68,7 @@ class MemoryStore(MemoryKeyPurge, ClosesOnExit):
         busy_budget: float = DEFAULT_BUSY_BUDGET,
         clock: Clock | None = None,
         closures: Iterable[Closure] = (),
-        time_zone: str | None = None,
+        time_zone: str | None = None, shadow: bool = True,
     ) -> None:
         self._state = schema_state
         self._clock: Clock = clock if clock is not None else SystemClock()
@@ -89,6 +90,7 @@ class MemoryStore(MemoryKeyPurge, ClosesOnExit):
         self._closures: dict[str, Closure] = {c.id: c for c in closures}
         self._time_zone = time_zone
         self._idempotency: dict[str, IdempotencyRecord] = {}
+        self._shadow_init(shadow)
 
     # -- state ------------------------------------------------------------------------
 
@@ -179,13 +181,8 @@ class MemoryStore(MemoryKeyPurge, ClosesOnExit):
         with self._lock:
             return self._reservations.get(reservation_id)
 
-    def set_status(
-        self,
-        reservation_id: str,
-        status: ReservationStatus,
-        *,
-        changed_by: str | None = None,
-    ) -> Reservation:
+    def set_status(self, reservation_id: str, status: ReservationStatus, *,
+                   changed_by: str | None = None) -> Reservation:
         with self._lock:
             current = self._reservations.get(reservation_id)
             if current is None:
@@ -374,11 +371,12 @@ class MemoryStore(MemoryKeyPurge, ClosesOnExit):
             self._time_zone = name
 
 
-class _MemoryBooking(MemoryKeysAndPatients):
+class _MemoryBooking(MemoryKeysAndPatients, MemoryShadowTx):
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._inserted: list[str] = []
         self._saved_keys: list[tuple[str, IdempotencyRecord | None]] = []
+        self._shadow_done = []
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         return self._store.period_facts(day, period, service_code)
@@ -398,3 +396,4 @@ class _MemoryBooking(MemoryKeysAndPatients):
             self._store._remove(reservation_id)
         self._inserted.clear()
         self.undo_keys(self._store._idempotency)
+        self.undo_shadow()

@@ -67,6 +67,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
                       "--to 2027-02-28 --json"),
     "closures remove": ("slotcap closures remove clo_0123456789abcdef",),
     "timezone": ("slotcap timezone show", "slotcap timezone set Asia/Seoul"),
+    "shadow": ("slotcap shadow report", "slotcap shadow report --from 2027-02-01 "
+               "--to 2027-02-28 --json"),
+    "shadow report": ("slotcap shadow report --json",),
+    "whatif": ("slotcap whatif --rule dynamic --from 2027-02-01 --to 2027-02-28",
+               "slotcap whatif --rule legacy --from 2027-02-01 --to 2027-02-28 --json"),
     "timezone show": ("slotcap timezone show",),
     "timezone set": ("slotcap timezone set Asia/Seoul",),
 }

@@ -15,8 +15,9 @@ from typing import Any
 
 from slotcap.bootstrap import bootstrap
 from slotcap.cli._args import resolve_database
-from slotcap.cli._render import paint, print_table, show
+from slotcap.cli._render import emit_json, paint, print_table
 from slotcap.usecases.monitor import MAX_HOURS, MonitorReport, rollout_monitor
+from slotcap.usecases.shadow import shadow_glance
 
 __all__ = ["cmd_monitor", "print_report", "register"]
 
@@ -73,7 +74,15 @@ def cmd_monitor(args: argparse.Namespace) -> int:
         report = rollout_monitor(
             app.store, rollout=app.rollout, now=app.clock.now(), hours=args.hours
         )
-    show(args, report, print_report)
+        glance = shadow_glance(app.store, app.clock.now(), app.clock.today(), args.hours)
+    if args.json:
+        emit_json({**report.to_dict(), "shadow": glance})
+    else:
+        print_report(report)
+        if glance is not None:
+            print(f"shadow: in the last {glance['hours']} h, {glance['mismatches']} bookings "
+                  "the other rule would have decided differently; next date over its "
+                  f"minutes: {glance['next_over_date'] or 'none in the coming 5 weeks'}")
     return EXIT_HEALTHY if report.healthy else EXIT_LOOK
 
 

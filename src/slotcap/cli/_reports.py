@@ -226,6 +226,9 @@ def print_status(status: Any) -> None:
     if kept:
         print(f"kept in every phase: {', '.join(kept)} (slotcap serve's Idempotency-Key "
               "records)")
+    shadow = getattr(status, "shadow_tables", ())
+    if shadow:
+        print(f"shadow decisions: {', '.join(shadow)} (slotcap shadow report)")
     last = status.last_validation
     if last is not None:
         outcome = "passed" if last.get("passed") else "FAILED"

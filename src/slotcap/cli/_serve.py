@@ -237,6 +237,8 @@ def _serve_socket(app: App, sock: socket.socket, args: argparse.Namespace, guard
     from slotcap.http.mounts import operator_routes
     from slotcap.http.serving import AccessLogRedaction, protocol_with_header_timeout
 
+    if args.no_shadow:
+        app.store.shadow.enabled = False  # docs/rollout.md, "Shadow decisions"
     metrics, routes = operator_routes(app)
     asgi = create_app(app, metrics=metrics, routes=routes, max_body_bytes=args.max_body_bytes,
                       threads=args.threads, guard=guard, body_timeout=args.body_timeout,
@@ -328,6 +330,9 @@ def register(sub: Any, subcommand: Subcommand) -> None:
     serve.add_argument("--body-timeout", type=positive_float, default=30.0,
                        dest="body_timeout", metavar="SECONDS",
                        help="a body not received in time gets 408 (default: 30)")
+    serve.add_argument("--no-shadow", action="store_true", dest="no_shadow",
+                       help="do not ask the other rule beside each booking and check "
+                       "(default: shadow decisions on in phases 1-3; SLOTCAP_SHADOW=off)")
     serve.add_argument("--idempotency-ttl", type=positive_float, default=24.0,
                        dest="idempotency_ttl", metavar="HOURS",
                        help="how long an Idempotency-Key's first answer is kept "

@@ -58,6 +58,10 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("hours", "the clinic's weekly opening hours (needs phase 1)"),
     ("closures", "closures and capacity overrides by date (needs phase 1)"),
     ("timezone", "the clinic's time zone (needs phase 1)"),
+    ("shadow", "shadow decisions: what the other rule would have decided (phases 1-3; "
+               "docs/rollout.md)"),
+    ("whatif", "replay a date range's held reservations under one rule with today's "
+               "settings: where would they not fit? (exit 0 either way)"),
 )
 _PHASES = ("legacy", "phase1", "phase2", "phase4")
 
@@ -134,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     from slotcap.cli._prisma import register as register_prisma
     from slotcap.cli._serve import register as register_serve
     from slotcap.cli._services import register as register_services
+    from slotcap.cli._shadow import register as register_shadow
     from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY
     from slotcap.migration.throttle import DEFAULT_PAUSE
 
@@ -228,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_prisma(sub)
     register_hours(sub, _subcommand)
     register_closures(sub, _subcommand)
+    register_shadow(sub, _subcommand)
     # The commands that migrate or read the migration's record take PostgreSQL's own
     # address when --database goes through a pooler (Prisma's directUrl).
     from slotcap.cli._args import add_direct_url

@@ -44,6 +44,7 @@ from slotcap.http.handlers import IDEMPOTENCY_HEADER, NO_RULE, REPLAYED_HEADER, 
 from slotcap.http.openapi import openapi_document
 from slotcap.http.replies import Reply
 from slotcap.usecases import DEFAULT_IDEMPOTENCY_TTL
+from slotcap.usecases.shadow import purge_expired
 
 __all__ = [
     "AVAILABILITY",
@@ -245,6 +246,7 @@ def create_app(
         else:
             if gone:
                 _LOG.info("idempotency purge: %d expired keys removed", gone)
+        purge_expired(app.store, app.clock.now())  # shadow records: 30 days; never raises
 
     async def purge_forever() -> None:
         while True:

@@ -26,6 +26,7 @@ from prometheus_client import (
 
 from slotcap.domain.rollout import Rollout
 from slotcap.errors import SlotcapError
+from slotcap.http.shadow_panel import ShadowCollector
 from slotcap.ports import SchemaState, Store
 from slotcap.usecases.monitor import MonitorReport, rollout_monitor
 
@@ -109,6 +110,7 @@ class ServerMetrics:
             "slotcap_monitor_healthy",
             "1 when `slotcap monitor` finds nothing to look at.", registry=r,
         )
+        self._shadow = ShadowCollector(r)  # slotcap_shadow_*: the store's counters
         self._up = Gauge(
             "slotcap_monitor_up", "1 when the database could be read at the last scrape.",
             registry=r,
@@ -171,6 +173,7 @@ class ServerMetrics:
         self._percentage.set(rollout.percentage)
         self._enabled.set(1 if rollout.enabled else 0)
         report = self.monitor(store, rollout, now)
+        self._shadow.store = store
         with self._lock:
             self._up.set(0 if report is None else 1)
             if report is not None:

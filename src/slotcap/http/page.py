@@ -18,6 +18,7 @@ from slotcap.domain.rollout import Rollout
 from slotcap.domain.rules import estimated_duration
 from slotcap.errors import SlotcapError
 from slotcap.http.metrics import OUTCOMES, RULE_PATHS, ServerMetrics
+from slotcap.http.shadow_panel import shadow_panel
 from slotcap.ports import CalendarEntry, Clock, MigrationStatusReader, Store
 from slotcap.usecases.availability import availability_calendar
 from slotcap.usecases.monitor import MonitorReport
@@ -109,6 +110,7 @@ def render_operator_page(
         _migration(migration, report),
         _rollout(rollout, report, recent),
         _capacity(store, today),
+        shadow_panel(store, today, HEAT_WEEKS),
         _outcomes(recent),
         _services(store),
     ]

@@ -11,9 +11,8 @@ transition from its start). The whole run holds the database's migration lock
 The plan's phase 3 (feature-flagged dual-write rollout) changes no schema: ``phase3``
 is accepted as a name for phase 2's schema, and ``validate`` carries its monitor.
 
-Phase 2 also builds the read indexes (the plan's two reservation indexes, which it has
-in phase 1, and a partial index of the held rows) once the backfill is done;
-``create_read_indexes(conn)`` builds them on their own (tests use it at phase 1).
+Phase 2 also builds the read indexes (the plan's two, and a partial index of the held
+rows) once the backfill is done; ``create_read_indexes(conn)`` builds them alone.
 """
 
 from __future__ import annotations
@@ -29,7 +28,13 @@ from slotcap.migration import state
 from slotcap.migration.backfill_report import BackfillProgress
 from slotcap.migration.catalog import snapshot
 from slotcap.migration.ddl.lock_policy import locked
-from slotcap.migration.ddl.names import CLOSURES, KEPT_TABLES, RESERVATIONS_TABLE, SETTINGS, q
+from slotcap.migration.ddl.names import (
+    CLINIC_TABLES,
+    KEPT_TABLES,
+    RESERVATIONS_TABLE,
+    SHADOW_TABLES,
+    q,
+)
 from slotcap.migration.ddl.phase1 import create_clinic_tables
 from slotcap.migration.ddl.phase2 import create_read_indexes
 from slotcap.migration.engine.runlock import migration_lock
@@ -375,6 +380,7 @@ def status_conn(conn: SqlConnection) -> MigrationStatus:
         last_validated_at=None if last is None else last.applied_at,
         history=hist,
         kept_tables=tuple(t for t in KEPT_TABLES if t in cat.tables),
+        shadow_tables=tuple(t for t in SHADOW_TABLES if t in cat.tables),
     )
 
 
@@ -386,10 +392,9 @@ def status(url: str) -> MigrationStatus:
 
 
 def _add_clinic_tables(conn: SqlConnection, say: Progress) -> None:
-    """A database that reached phase 1 before ``clinic_closures``/``clinic_settings``
-    existed gets them from ``migrate --to`` its own phase (or any later one it is
-    already at): new tables, one transaction, under the lock policy on PostgreSQL."""
-    missing = [t for t in (CLOSURES, SETTINGS) if t not in conn.tables()]
+    """A phase-1 database made before a clinic table existed gets it from ``migrate
+    --to`` its own phase or a later one: one transaction, under the lock policy."""
+    missing = [t for t in CLINIC_TABLES if t not in conn.tables()]
     if not missing:
         return
     if conn.dialect is Dialect.POSTGRES:

@@ -75,6 +75,8 @@ class MigrationStatus:
     #: slotcap's own tables that no phase touches and every phase serves (the server's
     #: ``Idempotency-Key`` records, ``slotcap_idempotency_keys``) found in the database.
     kept_tables: tuple[str, ...] = ()
+    #: Phase 1's shadow decision tables found (``slotcap shadow report`` reads them).
+    shadow_tables: tuple[str, ...] = ()
 
     # The location's fields, read through (the JSON and the CLI name them at the top).
 
@@ -135,4 +137,5 @@ class MigrationStatus:
             "last_validated_at": self.last_validated_at,
             "history": self.history,
             "kept_tables": list(self.kept_tables),
+            "shadow_tables": list(self.shadow_tables),
         }

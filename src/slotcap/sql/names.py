@@ -28,6 +28,9 @@ __all__ = [
     "NEW_TABLES",
     "RESERVATIONS_TABLE",
     "SERVICE_COLUMNS",
+    "SHADOW_DECISIONS",
+    "SHADOW_MISMATCHES",
+    "SHADOW_TABLES",
     "SLOT_COLUMNS",
     "STORE_TABLES",
     "column_list",
@@ -50,6 +53,12 @@ LEDGER_SERVICES = "slotcap_ledger_services"
 LEDGER_FILL = "slotcap_ledger_fill"
 LEDGER_TABLES: tuple[str, ...] = (LEDGER_PERIODS, LEDGER_SERVICES, LEDGER_FILL)
 
+#: Shadow decisions (phase 1 to 4; docs/rollout.md): bookings shadowed per (booked
+#: date, service, control rule, agreement), and each mismatch with both rules' figures.
+SHADOW_DECISIONS = "slotcap_shadow_decisions"
+SHADOW_MISMATCHES = "slotcap_shadow_mismatches"
+SHADOW_TABLES: tuple[str, ...] = (SHADOW_DECISIONS, SHADOW_MISMATCHES)
+
 #: The tables the stores read.
 STORE_TABLES: tuple[str, ...] = (
     RESERVATIONS_TABLE,
@@ -61,6 +70,7 @@ STORE_TABLES: tuple[str, ...] = (
     "clinic_settings",
     # The ledger: read where present (and filled), else the rows are summed.
     *LEDGER_TABLES,
+    *SHADOW_TABLES,
 )
 
 CLOSURE_COLUMNS: tuple[str, ...] = (

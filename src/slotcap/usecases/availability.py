@@ -9,6 +9,7 @@ from slotcap.domain.rules import Decision, Reason, check_daily_limit, check_peri
 from slotcap.errors import InvalidRequest
 from slotcap.ports import CalendarEntry, Store
 from slotcap.usecases.catalogue import bookable_now, normal_code
+from slotcap.usecases.shadow import observe_check
 
 __all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
 
@@ -36,13 +37,28 @@ def check_availability(
     advice: only :func:`slotcap.book` decides under lock.
     """
     service = str(normal_code(service.strip() if isinstance(service, str) else service))
+    try:
+        asked = Period(str(period).strip().upper()) if period is not None else None
+    except ValueError:
+        if dynamic:
+            raise
+        asked = None  # the count rule ignores the period, as the old app does
+    decision = _decide(store, day, service, asked, dynamic=dynamic)
+    # The other rule beside it, in this process's counters only (never raises).
+    observe_check(store, day, service, asked, dynamic=dynamic, decision=decision)
+    return decision
+
+
+def _decide(
+    store: Store, day: dt.date, service: str, period: Period | None, *, dynamic: bool,
+) -> Decision:
     if not dynamic:
         if service not in LEGACY_SERVICE_CODES:
             return Decision(allowed=False, reason=Reason.UNKNOWN_SERVICE)
         daily = store.daily_facts(day, service)
         return check_daily_limit(limit=daily.limit, held_count=daily.held_count)
 
-    periods = [Period(str(period).strip().upper())] if period is not None else list(Period)
+    periods = [period] if period is not None else list(Period)
     decisions = []
     for each in periods:
         facts = store.period_facts(day, each, service)

@@ -78,11 +78,11 @@ from slotcap.usecases.request import (
     ValidBooking,
     validate_request,
 )
+from slotcap.usecases.shadow import observe
 
 __all__ = ["book", "book_once"]
 
-#: Schema changes one booking follows before it gives up (a phase-4 rollback makes a
-#: few in a row).
+#: Schema changes one booking follows before it gives up (phase-4 rollback: a few).
 _SCHEMA_CHANGES = 4
 
 
@@ -299,6 +299,7 @@ def _book_dynamic(
             service=service, slot=facts.slot, held_minutes=facts.held_minutes,
             closures=facts.closures,
         )
+        observe(store, tx, valid, dynamic=True, decision=decision)
         if not decision.allowed:
             refusal = _refuse(decision, f"{day.isoformat()} {period.value}")
             return remember(tx, once, new.at, _refused(refusal, True), replace)
@@ -308,9 +309,8 @@ def _book_dynamic(
         if time_text is None or valid.time_period is not period:
             assert facts.slot is not None  # noqa: S101 (an allowed decision has a slot)
             time_text = facts.slot.start_time.strftime("%H:%M")
-        # Always carry the legacy values: the store writes only the columns the schema
-        # has, and if a phase-4 rollback brings the old columns back mid-booking, the
-        # store's retry needs them.
+        # Always carry the legacy values: the store writes only the schema's columns, and
+        # a phase-4 rollback that brings the old ones back mid-booking needs them.
         reservation = _reservation(valid, new, service, period, time_text, code)
         booked = BookingOutcome(dynamic=True, reservation=_insert(store, tx, reservation))
         return remember(tx, once, new.at, booked, replace)
@@ -342,12 +342,12 @@ def _book_legacy(
         duplicate = duplicate_of(tx, valid)
         if duplicate is not None:
             return remember(tx, once, new.at, _refused(duplicate, False), replace)
-        # The check and the insert in one step (one round trip on PostgreSQL): the
-        # store inserts only if the count rule allows it, and returns the facts it
-        # decided on so a refusal can say why.
+        # The check and the insert in one step (one round trip on PostgreSQL); the
+        # store returns the facts it decided on, so a refusal can say why.
         reservation = _reservation(valid, new, service, period, valid.preferred_time, code)
         facts = tx.insert_within_daily_limit(reservation)
         decision = check_daily_limit(limit=facts.limit, held_count=facts.held_count)
+        observe(store, tx, valid, dynamic=False, decision=decision)
         if not decision.allowed:
             refusal = _refuse(decision, f"{day.isoformat()} {code}")
             return remember(tx, once, new.at, _refused(refusal, False), replace)

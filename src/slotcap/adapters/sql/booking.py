@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 
 from slotcap.adapters.sql.idempotency import KeysAndPatients
 from slotcap.adapters.sql.rows import limit_of, reservation_params
+from slotcap.adapters.sql.shadow_sql import ShadowTx
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Params, Session
 from slotcap.domain.model import Period, Reservation
@@ -81,7 +82,7 @@ class Booking(KeysAndPatients):
             yield SqlBooking(self, session)
 
 
-class SqlBooking:
+class SqlBooking(ShadowTx):
     """The ``BookingTransaction`` of both SQL stores: reads and the insert go through the
     locked session, so they see every row committed before the locks were granted."""
 

@@ -21,6 +21,7 @@ __all__ = [
     "ARCHIVE_SCHEMA",
     "CK_DURATION",
     "CK_PERIOD",
+    "CLINIC_TABLES",
     "CLOSURES",
     "FINAL_INDEXES",
     "FK_SERVICE",
@@ -48,6 +49,7 @@ __all__ = [
     "SERVICES",
     "SERVICE_TYPE",
     "SETTINGS",
+    "SHADOW_TABLES",
     "SLOTS",
     "STATE",
     "q",
@@ -74,6 +76,11 @@ ARCHIVE_SCHEMA: Final = "slotcap_archive_schema"
 #: phase, legacy included; no transition creates, changes or drops it (a rollback to
 #: legacy keeps it, so a retry across a rollback still finds its first answer).
 IDEMPOTENCY_KEYS: Final = sql_names.IDEMPOTENCY_KEYS
+#: Phase 1's shadow decisions (docs/rollout.md): created with the clinic tables, dropped
+#: by the rollback to legacy; phase 4 keeps them (its report still reads them).
+SHADOW_TABLES: Final = sql_names.SHADOW_TABLES
+#: Phase 1's tables a database that reached it earlier gets from ``migrate``.
+CLINIC_TABLES: Final = (CLOSURES, SETTINGS, *SHADOW_TABLES)
 #: Tables every phase keeps as they are (``migrate status`` lists those present).
 KEPT_TABLES: Final = (IDEMPOTENCY_KEYS,)
 #: The ledger (phase 2): its tables come from slotcap.sql.names (the stores read them).

@@ -34,6 +34,7 @@ from slotcap.migration.ddl.names import (
 from slotcap.migration.ddl.utc import UTC_NOW
 from slotcap.migration.state import create_state_table
 from slotcap.sql import Dialect, SqlConnection
+from slotcap.sql.shadow_ddl import SHADOW_DDL
 
 __all__ = [
     "DEFAULT_TIME_ZONE",
@@ -282,12 +283,14 @@ def create_new_tables(conn: SqlConnection) -> None:
 
 
 def create_clinic_tables(conn: SqlConnection) -> None:
-    """``clinic_closures`` and ``clinic_settings`` (seeded), idempotent. Part of
+    """``clinic_closures``, ``clinic_settings`` (seeded) and the shadow tables, idempotent. Part of
     :func:`create_new_tables`; also run alone by ``migrate`` on a database that reached
     phase 1 before these tables existed (see ``phases._add_clinic_tables``)."""
     conn.execute(_CLOSURES[conn.dialect])
     conn.execute(_CLOSURES_INDEX)
     conn.execute(_SETTINGS[conn.dialect])
+    for stmt in SHADOW_DDL[conn.dialect]:
+        conn.execute(stmt)
     conn.execute(_SEED_SETTINGS.format(now=UTC_NOW[conn.dialect]),
                  ("timeZone", DEFAULT_TIME_ZONE))
 

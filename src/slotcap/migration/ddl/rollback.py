@@ -34,6 +34,7 @@ from slotcap.migration.ddl.names import (
     SERVICE_TYPE,
     SERVICES,
     SETTINGS,
+    SHADOW_TABLES,
     SLOTS,
     STATE,
     q,
@@ -82,7 +83,7 @@ _SLOTCAP_TABLES = (JOURNAL, STATE, ARCHIVE_SCHEMA, ARCHIVE_LIMITS, ARCHIVE_LEGAC
 
 def drop_phase1_tables(conn: SqlConnection) -> None:
     # The closures table uses the "Period" type: dropped before it.
-    for table in (*_SLOTCAP_TABLES, CLOSURES, SETTINGS, SLOTS, SERVICES):
+    for table in (*_SLOTCAP_TABLES, *SHADOW_TABLES, CLOSURES, SETTINGS, SLOTS, SERVICES):
         conn.execute(f"DROP TABLE IF EXISTS {q(table)}")
     if conn.dialect is Dialect.POSTGRES:
         conn.execute(f"DROP TYPE IF EXISTS {q(PERIOD_TYPE)}")

@@ -37,6 +37,7 @@ from slotcap.migration.ddl.names import (
     SERVICE_TYPE,
     SERVICES,
     SETTINGS,
+    SHADOW_TABLES,
     SLOTS,
     STATE,
 )
@@ -303,6 +304,7 @@ OWN_TABLES: Final[tuple[tuple[str, tuple[str, ...]], ...]] = (
     (ARCHIVE_LEGACY, ("phase4",)),
     (ARCHIVE_LIMITS, ("phase4",)),
     (ARCHIVE_SCHEMA, ("phase4",)),
+    *((t, PHASES) for t in SHADOW_TABLES),
 )
 
 

@@ -1,0 +1,199 @@
+"""The SQL stores' shadow decisions (docs/rollout.md): the booking scope's
+``daily_facts`` (the count rule's facts under the scope's (date, service) lock, by the
+same statement the legacy path decides with: the ledger's row where the ledger is
+trusted, else the count over rows) and ``record_shadow`` (one upsert of the decision
+counter of (booked date, service, control, agreement) — a row only the holder of that
+(date, service) lock writes, so it adds no contention — and, for a mismatch, one
+insert), then the report's reads, the purge and ``slotcap whatif``'s one aggregate.
+
+The tables are phase 1's (:mod:`slotcap.sql.shadow_ddl`); where the catalogue has none
+(legacy, or after a rollback) nothing is recorded and the reads are empty.
+"""
+
+# Statements are composed from constant identifiers only (S608).
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import TYPE_CHECKING, Any, cast
+
+from slotcap.adapters.sql.pg_session import in_error
+from slotcap.adapters.sql.store import Params, Session, StoreCore
+from slotcap.domain.model import Period
+from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
+from slotcap.ports import DailyFacts
+from slotcap.sql.dialect import Dialect
+from slotcap.sql.names import (
+    HOLDING_LIST,
+    RESERVATIONS_TABLE,
+    SHADOW_DECISIONS,
+    SHADOW_MISMATCHES,
+    column_list,
+    named_placeholders,
+)
+
+if TYPE_CHECKING:
+    from slotcap.adapters.sql.booking import Booking
+
+__all__ = ["ShadowSql", "ShadowTx"]
+
+_D, _M = f'"{SHADOW_DECISIONS}"', f'"{SHADOW_MISMATCHES}"'
+_COUNT = (f'INSERT INTO {_D} ("date", "service", "control", "agreement", "count", '
+          '"updatedAt") VALUES (%(day)s, %(service)s, %(control)s, %(agreement)s, 1, %(at)s) '
+          'ON CONFLICT ("date", "service", "control", "agreement") DO UPDATE SET '
+          f'"count" = {_D}."count" + 1, "updatedAt" = excluded."updatedAt"')
+_MISMATCH_COLUMNS = ("decidedAt", "date", "period", "service", "control", "controlAllowed",
+                     "shadowAllowed", "controlReason", "shadowReason", "heldCount",
+                     "dailyLimit", "heldMinutes", "capacityMinutes", "requestedMinutes")
+_INSERT_MISMATCH = (f"INSERT INTO {_M} ({column_list(_MISMATCH_COLUMNS)}) "
+                    f"VALUES ({named_placeholders(_MISMATCH_COLUMNS)})")
+_TOTALS = (f'SELECT "control", "agreement", SUM("count") FROM {_D} '
+           'WHERE "date" BETWEEN %(first)s AND %(last)s GROUP BY "control", "agreement"')
+#: At most this many mismatches are read for one report (the counts stay exact).
+MAX_MISMATCHES = 10_000
+_MISMATCHES = (f"SELECT {column_list(_MISMATCH_COLUMNS)} "
+               f'FROM {_M} WHERE "date" BETWEEN %(first)s AND %(last)s '
+               f'ORDER BY "date", "period", "service", "decidedAt" LIMIT {MAX_MISMATCHES}')
+
+
+class ShadowSql(StoreCore):
+    """Mixed into ``SqlStore``."""
+
+    if TYPE_CHECKING:
+        from slotcap.adapters.sql.store import Op, Row
+
+        def _write_with(self, op: Op) -> tuple[Any, list[Row]]: ...
+
+    @property
+    def shadow(self) -> ShadowCounters:
+        counters: ShadowCounters | None = self.__dict__.get("_shadow_counters")
+        if counters is None:
+            counters = self.__dict__.setdefault("_shadow_counters", ShadowCounters())
+        return counters
+
+    def _shadow_tables(self) -> bool:
+        schema = self._current().schema
+        return schema.has_table(SHADOW_DECISIONS) and schema.has_table(SHADOW_MISMATCHES)
+
+    def _record_shadow(self, session: Session, day: dt.date, service: str, control: str,
+                       outcome: str, mismatch: Mismatch | None) -> None:
+        if not self._shadow_tables():
+            return
+        d = self._dialect
+        at = d.timestamp_in(self._now())
+        session.execute(d.native(_COUNT), {"day": d.date_in(day), "service": service,
+                                           "control": control, "agreement": outcome, "at": at})
+        if mismatch is not None:
+            session.execute(d.native(_INSERT_MISMATCH), {
+                "decidedAt": at, "date": d.date_in(mismatch.day),
+                "period": None if mismatch.period is None else mismatch.period.value,
+                "service": mismatch.service, "control": mismatch.control,
+                "controlAllowed": d.bool_in(mismatch.control_allowed),
+                "shadowAllowed": d.bool_in(mismatch.shadow_allowed),
+                "controlReason": mismatch.control_reason,
+                "shadowReason": mismatch.shadow_reason,
+                "heldCount": mismatch.held_count, "dailyLimit": mismatch.daily_limit,
+                "heldMinutes": mismatch.held_minutes,
+                "capacityMinutes": mismatch.capacity_minutes,
+                "requestedMinutes": mismatch.requested_minutes,
+            })
+
+    def record_shadow_now(self, day: dt.date, service: str, control: str, outcome: str,
+                          mismatch: Mismatch | None) -> None:
+        """The same record in its own short write, after a booking whose transaction
+        has already committed (a booking path that commits in its deciding round trip);
+        not under the booking's lock, so the counter row may wait for another booking
+        of the same (date, service) for the length of its transaction (bounded by
+        ``busy_budget``, then ``StoreBusy``)."""
+        with self._write_session(time.monotonic() + self.busy_budget) as session:
+            self._record_shadow(session, day, service, control, outcome, mismatch)
+
+    def shadow_totals(self, start: dt.date, end: dt.date) -> ShadowTotals:
+        d = self._dialect
+        if not self._shadow_tables():
+            return ShadowTotals(decisions={}, mismatches=())
+        params = {"first": d.date_in(start), "last": d.date_in(end)}
+        with self._session() as session:
+            totals = session.execute(d.native(_TOTALS), params)
+            rows = session.execute(d.native(_MISMATCHES), params)
+        return ShadowTotals(
+            decisions={(str(c), str(a)): int(n) for c, a, n in totals},
+            mismatches=tuple(self._mismatch_of(row) for row in rows),
+        )
+
+    def _mismatch_of(self, row: Any) -> Mismatch:
+        d = self._dialect
+        (at, day, period, service, control, c_ok, s_ok, c_why, s_why,
+         count, limit, held, capacity, requested) = row
+        return Mismatch(
+            day=d.date_out(day), period=None if period is None else Period(period),
+            service=str(service), control=str(control), control_allowed=bool(c_ok),
+            shadow_allowed=bool(s_ok), control_reason=str(c_why), shadow_reason=str(s_why),
+            held_count=count, daily_limit=limit, held_minutes=held,
+            capacity_minutes=capacity, requested_minutes=requested,
+            decided_at=d.timestamp_out(at),
+        )
+
+    def purge_shadow(self, before: dt.datetime) -> int:
+        if not self._shadow_tables():
+            return 0
+        d = self._dialect
+        params = {"before": d.timestamp_in(before)}
+        gone = 0
+        for table, column in ((_D, "updatedAt"), (_M, "decidedAt")):
+            sql = f'DELETE FROM {table} WHERE "{column}" < %(before)s RETURNING 1'
+
+            def purge(st: Any, sql: str = sql) -> tuple[str, Params]:
+                return d.native(sql), params
+
+            gone += len(self._write_with(purge)[1])
+        return gone
+
+    def held_load(self, start: dt.date, end: dt.date) -> list[HeldLoad]:
+        d = self._dialect
+        state = self._current().schema.state
+        period = d.text('r."period"') if state.has_new_columns else "NULL"
+        service = d.text('r."service"') if state.has_legacy_columns else "NULL"
+        sid = 'r."serviceId"' if state.has_new_columns else "NULL"
+        minutes = 'r."estimatedDuration"' if state.has_new_columns else "NULL"
+        sql = (f"SELECT r.\"preferredDate\", {period}, {service}, {sid}, COUNT(*), "
+               f"COALESCE(SUM({minutes}), 0), "
+               f"SUM(CASE WHEN {minutes} IS NULL THEN 1 ELSE 0 END) "
+               f'FROM "{RESERVATIONS_TABLE}" r WHERE r."preferredDate" BETWEEN %(first)s AND '
+               f'%(last)s AND r."status" IN {HOLDING_LIST} GROUP BY 1, 2, 3, 4 '
+               "ORDER BY 1, 2, 3, 4")
+        params = {"first": d.date_in(start), "last": d.date_in(end)}
+        with self._session() as session:
+            rows = session.execute(d.native(sql), params)
+        return [HeldLoad(day=d.date_out(day), period=None if p is None else Period(p),
+                         service=None if s is None else str(s),
+                         service_id=None if i is None else str(i),
+                         rows=int(n), minutes=int(m), unsized=int(u))
+                for day, p, s, i, n, m, u in rows]
+
+
+class ShadowTx:
+    """Mixed into ``SqlBooking``: the scope's shadow reads and record."""
+
+    _store: Booking
+    _session: Session
+
+    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
+        return self._store._daily_facts(self._session, day, service_code)
+
+    def usable(self) -> bool:
+        """PostgreSQL aborts a transaction at its first failed statement (and COMMIT then
+        rolls it back); SQLite undoes the failed statement alone."""
+        if self._store._dialect.dialect is not Dialect.POSTGRES:
+            return True
+        conn = getattr(self._session, "_conn", None)  # pg_session.BookingSession's
+        return conn is None or not in_error(conn)
+
+    def record_shadow(self, day: dt.date, service_code: str, control: str, outcome: str,
+                      mismatch: Mismatch | None) -> None:
+        # The store is a SqlStore, of which ShadowSql is a part.
+        store = cast("ShadowSql", self._store)
+        store._record_shadow(self._session, day, service_code, control, outcome, mismatch)
+
