@@ -17,7 +17,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 # Only what `slotcap`, `slotcap --help` and `--version` need is imported here: every
 # command module (and through them the stores, the migration toolkit, the use cases) is
@@ -26,6 +26,9 @@ from typing import NoReturn
 from slotcap.cli._help import VersionAction, add_examples, explain, overview
 from slotcap.cli._streams import guarded_streams
 from slotcap.redaction import redact_db_text, scrub, url_secrets
+
+if TYPE_CHECKING:
+    from slotcap.migration.engine.steps import Checkpoint
 
 __all__ = ["COMMANDS", "EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "main", "top_parser"]
 
@@ -318,18 +321,21 @@ def _reconfigure_streams() -> None:
             reconfigure(errors="backslashreplace")
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit code (also on argparse errors)."""
+def main(argv: list[str] | None = None, *, checkpoint: Checkpoint | None = None) -> int:
+    """Run the command line; return the exit code (also on argparse errors).
+
+    ``checkpoint``: told of every checkpoint label ``migrate`` passes (the kill-point
+    tests' launcher, tests/killpoint_launcher.py, installs one; nothing else does)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     _reconfigure_streams()
     _quiet_driver_logs()
     # A reader that closes the pipe (``| head``) must not stop the command half-way:
     # output that cannot be written is dropped and the exit code stays the command's.
     with guarded_streams():
-        return _run(args_list)
+        return _run(args_list, checkpoint)
 
 
-def _run(args_list: list[str]) -> int:
+def _run(args_list: list[str], checkpoint: Checkpoint | None = None) -> int:
     secrets = _secrets(args_list)
     # The top level alone when nothing more is asked: no command module is imported.
     quick = not args_list or args_list in (["-h"], ["--help"], ["--version"])
@@ -348,6 +354,7 @@ def _run(args_list: list[str]) -> int:
     if getattr(args, "handler", None) is None:  # a bare `slotcap`
         print(overview(parser))
         return 0
+    args.checkpoint = checkpoint
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
