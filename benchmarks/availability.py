@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _data
+from benchmarks._explain import StoreStatements
 from benchmarks._harness import (
     Stats,
     Target,
@@ -203,8 +204,10 @@ def _postgres(data: _data.GeneratedData, server: str) -> Setup:
         def floor(key: Key) -> object:
             return conn.execute("SELECT 1").fetchall()
 
+        statements = StoreStatements(store)
+
         def sql_only(key: Key) -> object:
-            sql, params = store.period_facts_statement(key.day, key.period, key.service)
+            sql, params = statements.period_facts(key.day, key.period, key.service)
             return conn.execute(sql, params).fetchall()
 
         kept = conn.cursor()
@@ -229,7 +232,7 @@ def _postgres(data: _data.GeneratedData, server: str) -> Setup:
 def _pg_plan(conn: Any, store: PostgresStore) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the dynamic check's query on a full upcoming date."""
     day = _data.TODAY + dt.timedelta(days=6)  # a Tuesday
-    sql, params = store.period_facts_statement(day, Period.AFTERNOON, "SKIN_CARE")
+    sql, params = StoreStatements(store).period_facts(day, Period.AFTERNOON, "SKIN_CARE")
     rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params).fetchall()
     return "\n".join(str(r[0]) for r in rows)
 
@@ -238,7 +241,7 @@ def _sqlite_plan(conn: sqlite3.Connection, store: SqliteStore) -> str:
     """EXPLAIN QUERY PLAN of the dynamic check's statement."""
     day = _data.TODAY + dt.timedelta(days=6)
     try:
-        sql, params = store.period_facts_statement(day, Period.AFTERNOON, "SKIN_CARE")
+        sql, params = StoreStatements(store).period_facts(day, Period.AFTERNOON, "SKIN_CARE")
         rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
     except Exception as exc:  # diagnostics must not fail the benchmark
         return f"unavailable: {type(exc).__name__}: {exc}"

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmarks import _data
+from benchmarks._explain import StoreStatements
 from benchmarks._harness import (
     add_common_arguments,
     finish,
@@ -54,8 +55,10 @@ def _candidates(conn: Any, store: PostgresStore) -> dict[str, Callable[[Key], ob
     def params(k: Key) -> dict[str, Any]:
         return {"day": k.day, "period": k.period.value}
 
+    statements = StoreStatements(store)
+
     def statement(k: Key) -> tuple[str, dict[str, Any]]:
-        return store.period_facts_statement(k.day, k.period, k.service)
+        return statements.period_facts(k.day, k.period, k.service)
 
     def run(k: Key) -> object:
         p = params(k)
