@@ -23,7 +23,6 @@ periods) that a calendar screen would otherwise make.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import gc
@@ -37,11 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _data
+from benchmarks._cli import benchmark_parser
 from benchmarks._explain import StoreStatements
 from benchmarks._harness import (
     Stats,
     Target,
-    add_common_arguments,
     finish,
     interleave,
     parse_sizes,
@@ -533,11 +532,7 @@ def chart(payload: dict[str, Any], path: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.availability", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_arguments(parser)
+    parser = benchmark_parser("availability", __doc__)
     parser.add_argument("--sizes", type=parse_sizes, default=None,
                         help="table sizes (default 10000,100000; --quick 2000)")
     parser.add_argument("--stores", default=",".join(STORES),

@@ -19,7 +19,6 @@ on ``reservations`` for 8 s while phase 1 starts, and again while phase 4 starts
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import threading
@@ -29,9 +28,9 @@ from typing import Any
 
 import psycopg
 
+from benchmarks._cli import benchmark_parser
 from benchmarks._harness import (
     Target,
-    add_common_arguments,
     finish,
     parse_sizes,
     pg_available,
@@ -275,10 +274,7 @@ def targets(payload: dict[str, Any]) -> list[Target]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.live_migration", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_arguments(parser)
+    parser = benchmark_parser("live_migration", __doc__)
     parser.add_argument("--sizes", type=parse_sizes, default=None,
                         help="table sizes (default 300000; --quick 30000)")
     parser.add_argument("--hold", type=float, default=8.0,
