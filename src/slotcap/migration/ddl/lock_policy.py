@@ -6,7 +6,9 @@ for as long as it waits. So every statement that takes a strong lock runs with a
 ``lock_timeout`` and, when it times out, the whole (small) transaction is rolled back
 and retried after a backoff — the app sees at most ``lock_timeout`` of delay per try.
 
-The statements that run under it are in :mod:`slotcap.migration.ddl.postgres`.
+The statements that run under it are in :mod:`slotcap.migration.ddl.postgres`. The
+policy and the observer of hold times are passed in (a run's ``StepContext`` carries
+them); without one, :data:`DEFAULT_POLICY` and no observer.
 """
 
 from __future__ import annotations
