@@ -288,21 +288,30 @@ def _after_load(url: str, data: GeneratedData, steps: dict[str, float]) -> None:
         steps["phase1"] = time.perf_counter() - t
 
 
-def load_postgres(url: str, data: GeneratedData) -> dict[str, float]:
-    """Legacy DDL, phase 1 (before the load when the rows are backfilled, after it when
-    they are legacy rows — as production would see it), COPY, phase 2's read indexes
-    for backfilled rows, VACUUM ANALYZE.
-    Returns seconds per step."""
+def _legacy_schema(url: str, data: GeneratedData, created: Any, active: Any
+                   ) -> dict[str, float]:
+    """The legacy DDL with its limits rows (``created``/``active`` in the engine's own
+    representation), then phase 1 when the rows to load are backfilled ones; seconds
+    per step."""
     steps: dict[str, float] = {}
     with open_sql(url) as conn:
         t = time.perf_counter()
         create_legacy_schema(conn)
-        _insert_limits(conn, dt.datetime(2025, 1, 1), True)
+        _insert_limits(conn, created, active)
         steps["legacy_ddl"] = time.perf_counter() - t
     if data.backfilled:
         t = time.perf_counter()
         migrate(url, to="phase1")
         steps["phase1"] = time.perf_counter() - t
+    return steps
+
+
+def load_postgres(url: str, data: GeneratedData) -> dict[str, float]:
+    """Legacy DDL, phase 1 (before the load when the rows are backfilled, after it when
+    they are legacy rows — as production would see it), COPY, phase 2's read indexes
+    for backfilled rows, VACUUM ANALYZE.
+    Returns seconds per step."""
+    steps = _legacy_schema(url, data, dt.datetime(2025, 1, 1), True)
     with open_sql(url) as conn:
         t = time.perf_counter()
         with conn.raw.cursor() as cur, cur.copy(
@@ -348,16 +357,7 @@ def load_sqlite(path: str, data: GeneratedData) -> dict[str, float]:
     """Legacy DDL, phase 1 (before or after the load, as for PostgreSQL), one
     ``executemany`` in one transaction, ANALYZE. Returns seconds per step."""
     url = f"sqlite:///{path}"
-    steps: dict[str, float] = {}
-    with open_sql(url) as conn:
-        t = time.perf_counter()
-        create_legacy_schema(conn)
-        _insert_limits(conn, "2025-01-01T00:00:00.000Z", 1)
-        steps["legacy_ddl"] = time.perf_counter() - t
-    if data.backfilled:
-        t = time.perf_counter()
-        migrate(url, to="phase1")
-        steps["phase1"] = time.perf_counter() - t
+    steps = _legacy_schema(url, data, "2025-01-01T00:00:00.000Z", 1)
     with open_sql(url) as conn:
         t = time.perf_counter()
         marks = ", ".join("?" for _ in data.columns)

@@ -20,6 +20,7 @@ import platform
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -40,6 +41,7 @@ __all__ = [
     "pg_version",
     "render_table",
     "repo_root",
+    "run_threads",
     "say",
     "summarize",
     "targets_table",
@@ -354,6 +356,24 @@ def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def run_threads(threads: Sequence[threading.Thread], ready: threading.Barrier, *,
+                seconds: float | None = None, stop: threading.Event | None = None) -> float:
+    """Start the client ``threads``, pass ``ready`` (a barrier the clients and this
+    thread pass once every client is set), and join them — after ``seconds``, when
+    given, and setting ``stop`` then; the wall time from ready to joined."""
+    for thread in threads:
+        thread.start()
+    ready.wait()
+    began = time.perf_counter()
+    if seconds is not None:
+        time.sleep(seconds)
+    if stop is not None:
+        stop.set()
+    for thread in threads:
+        thread.join()
+    return time.perf_counter() - began
+
+
 def finish(
     payload: dict[str, Any],
     *,
@@ -361,9 +381,11 @@ def finish(
     tables_of: Callable[[dict[str, Any]], str],
     pg_url: str | None,
     json_path: str | None,
+    summary: Callable[[dict[str, Any]], Sequence[str]] | None = None,
 ) -> None:
     """Every benchmark's ending: record the machine and the targets in the payload,
-    print the machine line, the tables and the targets, and write JSON when asked."""
+    print the machine line, the tables and the targets, write JSON when asked, then
+    the ``summary`` lines, if any (one-line verdicts for a reader of the log)."""
     payload["machine"] = machine_info(pg_url)
     found = targets_of(payload)
     payload["targets"] = [t.to_dict() for t in found]
@@ -374,3 +396,5 @@ def finish(
     print(targets_table(found))
     if json_path:
         write_json(json_path, payload)
+    for line in summary(payload) if summary is not None else ():
+        print(line)

@@ -23,7 +23,6 @@ periods) that a calendar screen would otherwise make.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import datetime as dt
 import gc
@@ -37,10 +36,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _data
+from benchmarks._cli import benchmark_parser
+from benchmarks._explain import StoreStatements
 from benchmarks._harness import (
     Stats,
     Target,
-    add_common_arguments,
     finish,
     interleave,
     parse_sizes,
@@ -203,8 +203,10 @@ def _postgres(data: _data.GeneratedData, server: str) -> Setup:
         def floor(key: Key) -> object:
             return conn.execute("SELECT 1").fetchall()
 
+        statements = StoreStatements(store)
+
         def sql_only(key: Key) -> object:
-            sql, params = store.period_facts_statement(key.day, key.period, key.service)
+            sql, params = statements.period_facts(key.day, key.period, key.service)
             return conn.execute(sql, params).fetchall()
 
         kept = conn.cursor()
@@ -229,7 +231,7 @@ def _postgres(data: _data.GeneratedData, server: str) -> Setup:
 def _pg_plan(conn: Any, store: PostgresStore) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of the dynamic check's query on a full upcoming date."""
     day = _data.TODAY + dt.timedelta(days=6)  # a Tuesday
-    sql, params = store.period_facts_statement(day, Period.AFTERNOON, "SKIN_CARE")
+    sql, params = StoreStatements(store).period_facts(day, Period.AFTERNOON, "SKIN_CARE")
     rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, params).fetchall()
     return "\n".join(str(r[0]) for r in rows)
 
@@ -238,7 +240,7 @@ def _sqlite_plan(conn: sqlite3.Connection, store: SqliteStore) -> str:
     """EXPLAIN QUERY PLAN of the dynamic check's statement."""
     day = _data.TODAY + dt.timedelta(days=6)
     try:
-        sql, params = store.period_facts_statement(day, Period.AFTERNOON, "SKIN_CARE")
+        sql, params = StoreStatements(store).period_facts(day, Period.AFTERNOON, "SKIN_CARE")
         rows = conn.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
     except Exception as exc:  # diagnostics must not fail the benchmark
         return f"unavailable: {type(exc).__name__}: {exc}"
@@ -530,11 +532,7 @@ def chart(payload: dict[str, Any], path: str) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.availability", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_arguments(parser)
+    parser = benchmark_parser("availability", __doc__)
     parser.add_argument("--sizes", type=parse_sizes, default=None,
                         help="table sizes (default 10000,100000; --quick 2000)")
     parser.add_argument("--stores", default=",".join(STORES),

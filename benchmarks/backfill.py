@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks._cli import benchmark_parser
 from benchmarks._harness import (
     Target,
-    add_common_arguments,
     finish,
     parse_sizes,
     pg_available,
@@ -235,11 +235,7 @@ def tables(payload: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.backfill", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_arguments(parser)
+    parser = benchmark_parser("backfill", __doc__)
     parser.add_argument("--sizes", type=parse_sizes, default=None,
                         help="legacy table sizes (default 100000; --quick 2000)")
     parser.add_argument("--engines", default=",".join(ENGINES),

@@ -23,7 +23,6 @@ the number of (date, period)s whose PENDING/CONFIRMED minutes exceed the slot's 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import datetime as dt
 import itertools
@@ -34,13 +33,13 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from benchmarks import _data
+from benchmarks._cli import add_background_argument, benchmark_parser, postgres_missing
 from benchmarks._harness import (
     Stats,
     Target,
-    add_common_arguments,
     finish,
-    pg_available,
     render_table,
+    run_threads,
     say,
     summarize,
     temp_pg_database,
@@ -207,15 +206,7 @@ def _run_one(
         )
         for i in range(clients)
     ]
-    for t in threads:
-        t.start()
-    ready.wait()
-    began = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - began
+    wall = run_threads(threads, ready, seconds=seconds, stop=stop)
     booked = [ns for r in results for ns in r.booked_ns]
     attempts = booked + [ns for r in results for ns in r.refused_ns]
     errors: dict[str, int] = {}
@@ -309,21 +300,14 @@ def tables(payload: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.booking", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_arguments(parser)
+    parser = benchmark_parser("booking", __doc__)
     parser.add_argument("--clients", default="1,8,32", help="client counts (default %(default)s)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="seconds per configuration (default 5; --quick 1)")
-    parser.add_argument("--background", type=int, default=None,
-                        help="generated reservations already in the table "
-                        "(default 100000; --quick 2000)")
+    add_background_argument(parser)
     args = parser.parse_args(argv)
-    if not pg_available(args.pg_url):
-        say("[booking] PostgreSQL not reachable at --pg-url: nothing to do")
-        return 0 if args.quick else 1
+    if (missing := postgres_missing(args, "booking")) is not None:
+        return missing
     clients = [int(c) for c in args.clients.split(",") if c.strip()]
     payload = run(
         clients=clients,

@@ -11,17 +11,16 @@ private store methods and a rename simply breaks it.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmarks import _data
+from benchmarks._cli import benchmark_parser, postgres_missing
+from benchmarks._explain import StoreStatements
 from benchmarks._harness import (
-    add_common_arguments,
     finish,
     interleave,
-    pg_available,
     render_table,
     say,
     temp_pg_database,
@@ -54,8 +53,10 @@ def _candidates(conn: Any, store: PostgresStore) -> dict[str, Callable[[Key], ob
     def params(k: Key) -> dict[str, Any]:
         return {"day": k.day, "period": k.period.value}
 
+    statements = StoreStatements(store)
+
     def statement(k: Key) -> tuple[str, dict[str, Any]]:
-        return store.period_facts_statement(k.day, k.period, k.service)
+        return statements.period_facts(k.day, k.period, k.service)
 
     def run(k: Key) -> object:
         p = params(k)
@@ -113,19 +114,14 @@ def tables(payload: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.check_layers", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_arguments(parser)
+    parser = benchmark_parser("check_layers", __doc__)
     parser.add_argument("--size", type=int, default=None,
                         help="reservations (default 1000000; --quick 2000)")
     parser.add_argument("--checks", type=int, default=None,
                         help="timed keys (default 4000; --quick 100)")
     args = parser.parse_args(argv)
-    if not pg_available(args.pg_url):
-        say("[check_layers] PostgreSQL not reachable at --pg-url: nothing to do")
-        return 0 if args.quick else 1
+    if (missing := postgres_missing(args, "check_layers")) is not None:
+        return missing
     payload = run(
         size=args.size or (2000 if args.quick else 1_000_000),
         checks=args.checks or (100 if args.quick else 4000),

@@ -15,7 +15,6 @@ httptools/h11 of requests/s is the median of the rounds' ratios.
 
 from __future__ import annotations
 
-import argparse
 import signal
 import statistics
 import subprocess
@@ -26,7 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import Target, add_common_arguments, finish, render_table, say
+from benchmarks._cli import benchmark_parser
+from benchmarks._harness import Target, finish, render_table, run_threads, say
 
 IMPLEMENTATIONS = {"h11+asyncio": ("h11", "asyncio"), "httptools+uvloop": ("httptools", "uvloop")}
 PATHS = {"healthz": "/healthz",
@@ -88,15 +88,10 @@ def _round(base: str, path: str, clients: int, each: int) -> float:
                     failures.append(1)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    began = time.perf_counter()
-    for t in threads:
-        t.join()
+    seconds = run_threads(threads, ready)
     if failures:
         raise RuntimeError(f"{len(failures)} answers were not 200")
-    return clients * each / (time.perf_counter() - began)
+    return clients * each / seconds
 
 
 def run(*, clients: int, requests: int, workdir: Path) -> dict[str, Any]:
@@ -136,14 +131,19 @@ def tables(payload: dict[str, Any]) -> str:
                             "ratio"], rows))
 
 
+def summary(payload: dict[str, Any]) -> list[str]:
+    """One line per run: how many times the requests/s the fast implementation did."""
+    return [f"uvicorn[standard], {r['path']} at {r['clients']} clients: httptools+uvloop "
+            f"did {r['ratio']}x the requests/s of h11+asyncio (median of {ROUNDS} rounds)"
+            for r in payload["runs"]]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     if args_in[:1] == ["--serve"]:
         _serve(*args_in[1:4])
         return 0
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.http_impl", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_arguments(parser)
+    parser = benchmark_parser("http_impl", __doc__)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--requests", type=int, default=None,
                         help="requests per path and implementation (default 10000; "
@@ -162,10 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       requests=args.requests or (1000 if args.quick else 10_000),
                       workdir=Path(scratch))
     finish(payload, targets_of=targets, tables_of=tables, pg_url=args.pg_url,
-           json_path=args.json)
-    for r in payload["runs"]:
-        print(f"uvicorn[standard], {r['path']} at {r['clients']} clients: httptools+uvloop "
-              f"did {r['ratio']}x the requests/s of h11+asyncio (median of {ROUNDS} rounds)")
+           json_path=args.json, summary=summary)
     return 0
 
 

@@ -35,7 +35,6 @@ overbooked periods (must be 0) and the count of 5xx answers (must be 0).
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures
 import dataclasses
 import datetime as dt
@@ -51,12 +50,12 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import _data
+from benchmarks._cli import add_background_argument, benchmark_parser, postgres_missing
 from benchmarks._harness import (
     Target,
-    add_common_arguments,
     finish,
-    pg_available,
     render_table,
+    run_threads,
     say,
     summarize,
     temp_pg_database,
@@ -198,13 +197,7 @@ def _run(factory: Callable[[], tuple[Call, Callable[[], None]]], operation: str,
     threads = [threading.Thread(target=_client, daemon=True, args=(
         factory, operation, i, clients, each, targets, ready, results[i]))
         for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
+    wall = run_threads(threads, ready)
     samples = [ns for r in results for ns in r.ns]
     statuses: dict[str, int] = {}
     for r in results:
@@ -499,18 +492,30 @@ def tables(payload: dict[str, Any]) -> str:
     )
 
 
+def summary(payload: dict[str, Any]) -> list[str]:
+    """The HTTP overhead, the checks' cost and the guard's CPU, a line each."""
+    return [
+        *(f"HTTP overhead, {ratio['operation']} at {ratio['clients']} clients: "
+          f"in-process is {ratio['throughput_ratio']}x the HTTP requests/s; "
+          f"HTTP p50 is {ratio['p50_ratio']}x, p99 {ratio['p99_ratio']}x in-process"
+          for ratio in payload["ratios"]),
+        *(f"Checks' cost, {cost['operation']} at {cost['clients']} clients "
+          f"({cost['compared']}): without them {cost['throughput_ratio']}x the "
+          f"requests/s (median of {ROUNDS} rounds); p50 {cost['p50_ratio']}x "
+          f"({cost['p50_delta_us']:+} µs)"
+          for cost in payload["checks_cost"]),
+        *(f"Guard's CPU, {guard['check']}: {guard['us_per_request']:+} µs per request "
+          f"(bare app {guard['bare_app_us']} µs)"
+          for guard in payload["guard_cost"]),
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.http_load", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_arguments(parser)
+    parser = benchmark_parser("http_load", __doc__)
     parser.add_argument("--clients", default="8,64", help="client counts (default %(default)s)")
     parser.add_argument("--requests", type=int, default=None,
                         help="requests per run and operation (default 2000; --quick 200)")
-    parser.add_argument("--background", type=int, default=None,
-                        help="generated reservations already in the table "
-                        "(default 100000; --quick 2000)")
+    add_background_argument(parser)
     parser.add_argument("--workdir", type=Path, default=None,
                         help="where the server's output goes (default: a temporary folder)")
     args = parser.parse_args(argv)
@@ -520,9 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError:
         say("[http_load] needs the server and dev extras (pip install -e '.[server,dev]')")
         return 0 if args.quick else 1
-    if not pg_available(args.pg_url):
-        say("[http_load] PostgreSQL not reachable at --pg-url: nothing to do")
-        return 0 if args.quick else 1
+    if (missing := postgres_missing(args, "http_load")) is not None:
+        return missing
     count = args.requests or (200 if args.quick else 2000)
     import tempfile
 
@@ -536,19 +540,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             workdir=args.workdir or Path(scratch),
         )
         finish(payload, targets_of=targets, tables_of=tables, pg_url=args.pg_url,
-               json_path=args.json)
-    for ratio in payload["ratios"]:
-        print(f"HTTP overhead, {ratio['operation']} at {ratio['clients']} clients: "
-              f"in-process is {ratio['throughput_ratio']}x the HTTP requests/s; "
-              f"HTTP p50 is {ratio['p50_ratio']}x, p99 {ratio['p99_ratio']}x in-process")
-    for cost in payload["checks_cost"]:
-        print(f"Checks' cost, {cost['operation']} at {cost['clients']} clients "
-              f"({cost['compared']}): without them {cost['throughput_ratio']}x the "
-              f"requests/s (median of {ROUNDS} rounds); p50 {cost['p50_ratio']}x "
-              f"({cost['p50_delta_us']:+} µs)")
-    for guard in payload["guard_cost"]:
-        print(f"Guard's CPU, {guard['check']}: {guard['us_per_request']:+} µs per request "
-              f"(bare app {guard['bare_app_us']} µs)")
+               json_path=args.json, summary=summary)
     return 0
 
 

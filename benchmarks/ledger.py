@@ -27,7 +27,6 @@ the ledger's trigger enabled and disabled, alternating in rounds on one database
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import random
 import statistics
@@ -37,9 +36,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchmarks import _data
+from benchmarks._cli import benchmark_parser
 from benchmarks._harness import (
     Target,
-    add_common_arguments,
     finish,
     interleave,
     parse_sizes,
@@ -217,9 +216,7 @@ def tables(payload: dict[str, Any]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.ledger", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_arguments(parser)
+    parser = benchmark_parser("ledger", __doc__)
     parser.add_argument("--sizes", type=parse_sizes, default=None,
                         help="table sizes (default 30000,300000; --quick 2000)")
     parser.add_argument("--checks", type=int, default=None,

@@ -10,7 +10,7 @@ around phase 4) and reading through ``slotcap.check_availability``, while the ma
 thread runs the real library steps: phase 1, backfill, phase 2, phase 4 and the
 rollbacks phase4→phase2→phase1→legacy. Per step: app operations, app-visible errors
 by type (``ReservationFull`` is an answer, not an error; nothing else is filtered), p99
-and max app latency, the longest strong-lock hold (``_ddl_pg.lock_holds()``) and the
+and max app latency, the longest strong-lock hold (a ``HoldLog`` passed to the step) and the
 step's time. Then the availability check's p50 against ``SELECT 1`` right after phase 2.
 
 Second scenario (on the same database, back at legacy): a session idle in transaction
@@ -19,7 +19,6 @@ on ``reservations`` for 8 s while phase 1 starts, and again while phase 4 starts
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import threading
@@ -29,9 +28,9 @@ from typing import Any
 
 import psycopg
 
+from benchmarks._cli import benchmark_parser
 from benchmarks._harness import (
     Target,
-    add_common_arguments,
     finish,
     parse_sizes,
     pg_available,
@@ -44,7 +43,7 @@ from slotcap import check_availability, open_store
 from slotcap.errors import SlotcapError
 from slotcap.migration import MigrationReport, migrate, rollback
 from slotcap.migration.backfill import run_backfill
-from slotcap.migration.ddl import lock_policy as _ddl_pg
+from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY, HoldLog, HoldObserver
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.throttle import DEFAULT_PAUSE
 from slotcap.sql import open_sql
@@ -58,31 +57,35 @@ DUAL_WRITE_WAIT = 1.5
 LEGACY, BOTH, DYNAMIC = (False,), (False, True), (True,)
 
 
-def _backfill(url: str) -> None:
+def _backfill(url: str, _on_hold: HoldObserver | None = None) -> None:
     # As `slotcap backfill` runs it: the default pause, automatic back-off.
     with open_sql(url) as conn, migration_lock(conn):
         run_backfill(conn, pause=DEFAULT_PAUSE)
 
 
+#: A step's action: the URL and who hears its strong locks' hold times.
+Action = Callable[[str, HoldObserver], object]
 #: (step, the rules the rollout allows on both sides of it, the action, rules after it)
-STEPS: list[tuple[str, tuple[bool, ...], Callable[[str], object], tuple[bool, ...]]] = [
-    ("phase1", LEGACY, lambda u: migrate(u, to="phase1"), LEGACY),
+STEPS: list[tuple[str, tuple[bool, ...], Action, tuple[bool, ...]]] = [
+    ("phase1", LEGACY, lambda u, h: migrate(u, to="phase1", on_hold=h), LEGACY),
     ("backfill", LEGACY, _backfill, LEGACY),
-    ("phase2", LEGACY, lambda u: migrate(u, to="phase2"), BOTH),
-    ("phase4", DYNAMIC, lambda u: migrate(u, to="phase4", confirm=True), DYNAMIC),
-    ("rollback phase4→phase2", DYNAMIC, lambda u: rollback(u, to="phase2"), BOTH),
-    ("rollback phase2→phase1", LEGACY, lambda u: rollback(u, to="phase1"), LEGACY),
-    ("rollback phase1→legacy", LEGACY, lambda u: rollback(u, to="legacy"), LEGACY),
+    ("phase2", LEGACY, lambda u, h: migrate(u, to="phase2", on_hold=h), BOTH),
+    ("phase4", DYNAMIC, lambda u, h: migrate(u, to="phase4", confirm=True, on_hold=h), DYNAMIC),
+    ("rollback phase4→phase2", DYNAMIC, lambda u, h: rollback(u, to="phase2", on_hold=h), BOTH),
+    ("rollback phase2→phase1", LEGACY, lambda u, h: rollback(u, to="phase1", on_hold=h),
+     LEGACY),
+    ("rollback phase1→legacy", LEGACY, lambda u, h: rollback(u, to="legacy", on_hold=h),
+     LEGACY),
 ]
 
 
-def _step(app: AppTraffic, url: str, name: str, action: Callable[[str], object],
+def _step(app: AppTraffic, url: str, name: str, action: Action,
           settle: float) -> dict[str, Any]:
-    _ddl_pg.reset_lock_holds()
+    log = HoldLog()
     started = time.perf_counter()
     outcome = "completed"
     try:
-        report = action(url)
+        report = action(url, log)
         if isinstance(report, MigrationReport):
             outcome = f"at {report.reached.value}" + ("" if report.ok else " (paused)")
     except SlotcapError as exc:
@@ -90,7 +93,7 @@ def _step(app: AppTraffic, url: str, name: str, action: Callable[[str], object],
     ended = time.perf_counter()
     time.sleep(settle)
     window = stats(app.snapshot(), started, ended)
-    holds = _ddl_pg.lock_holds()
+    holds = log.holds()
     longest = max(holds, key=lambda h: h[1]) if holds else ("", 0.0)
     return {
         "step": name, "outcome": outcome, "operations": window.operations,
@@ -177,7 +180,7 @@ def run_idle_scenario(url: str, *, hold: float = 8.0, threads: int = THREADS,
         reader = _hold_reader(url, hold)
         time.sleep(0.1)
         rows.append(_step(app, url, "phase1 (idle reader)",
-                          lambda u: migrate(u, to="phase1"), settle))
+                          lambda u, h: migrate(u, to="phase1", on_hold=h), settle))
         reader.join()
         time.sleep(DUAL_WRITE_WAIT)
         _backfill(url)
@@ -186,7 +189,8 @@ def run_idle_scenario(url: str, *, hold: float = 8.0, threads: int = THREADS,
         reader = _hold_reader(url, hold)
         time.sleep(0.1)
         rows.append(_step(app, url, "phase4 (idle reader)",
-                          lambda u: migrate(u, to="phase4", confirm=True), settle))
+                          lambda u, h: migrate(u, to="phase4", confirm=True, on_hold=h),
+                          settle))
         reader.join()
     for row in rows:
         row["reader_seconds"] = hold
@@ -205,9 +209,9 @@ def run(sizes: Sequence[int], *, pg_server: str, hold: float, seed: int) -> dict
             idle = run_idle_scenario(url, hold=hold)
         results.append({"size": size, **path, "idle": idle})
     return {"benchmark": "live_migration", "threads": THREADS,
-            "lock_policy": {"start": _ddl_pg.DEFAULT_POLICY.start,
-                            "cap": _ddl_pg.DEFAULT_POLICY.cap,
-                            "budget": _ddl_pg.DEFAULT_POLICY.budget},
+            "lock_policy": {"start": DEFAULT_POLICY.start,
+                            "cap": DEFAULT_POLICY.cap,
+                            "budget": DEFAULT_POLICY.budget},
             "results": results}
 
 
@@ -270,10 +274,7 @@ def targets(payload: dict[str, Any]) -> list[Target]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.live_migration", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_arguments(parser)
+    parser = benchmark_parser("live_migration", __doc__)
     parser.add_argument("--sizes", type=parse_sizes, default=None,
                         help="table sizes (default 300000; --quick 30000)")
     parser.add_argument("--hold", type=float, default=8.0,

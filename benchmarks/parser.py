@@ -37,7 +37,6 @@ reported too.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import gc
 import importlib
@@ -51,10 +50,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from benchmarks._cli import benchmark_parser
 from benchmarks._harness import (
     Stats,
     Target,
-    add_common_arguments,
     finish,
     render_table,
     repo_root,
@@ -440,11 +439,7 @@ def _times(value: float, reference: float) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks.parser", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    add_common_arguments(parser)
+    parser = benchmark_parser("parser", __doc__)
     parser.add_argument("--sample", type=Path, default=DEFAULT_SAMPLE,
                         help="TSV of text<TAB>label (default: %(default)s)")
     parser.add_argument("--variants", type=int, default=None,

@@ -24,23 +24,22 @@ the time from the promotion to the first booking; acknowledged bookings missing 
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
 import sys
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from benchmarks._cli import benchmark_parser
 from benchmarks._harness import (
     Target,
-    add_common_arguments,
     finish,
     interleave,
     pg_available,
     render_table,
+    run_threads,
     say,
     temp_pg_database,
 )
@@ -112,15 +111,7 @@ def _throughput(store: Store, first_day: dt.date, clients: int, seconds: float
             counts.update(mine)
 
     threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-    for thread in threads:
-        thread.start()
-    ready.wait()
-    began = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - began
+    elapsed = run_threads(threads, ready, seconds=seconds, stop=stop)
     errors = {k: v for k, v in counts.items() if k != "booked"}
     return {"booked": counts["booked"], "seconds": round(elapsed, 3),
             "per_second": round(counts["booked"] / elapsed, 1), "errors": errors}
@@ -229,9 +220,7 @@ def _targets(payload: dict[str, Any]) -> list[Target]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.pooled", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_common_arguments(parser)
+    parser = benchmark_parser("pooled", __doc__)
     parser.add_argument("--pool-size", type=int, default=4, dest="pool_size",
                         help="PgBouncer's server connections (default: %(default)s)")
     parser.add_argument("--faults", action="store_true",

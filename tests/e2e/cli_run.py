@@ -9,12 +9,12 @@ is the point.
   ``stdout``, ``stderr``).
 * ``slotcap_process(*argv, env=, cwd=, kill_at=)``: the real thing (``python -m
   slotcap.cli`` = the console script), for the few tests about the process itself:
-  its exit status, a SIGKILL (``SLOTCAP_KILL_AT``), every byte it writes. Such a test is
-  marked ``subprocess`` (tests/conftest.py fails it otherwise).
+  its exit status, a SIGKILL at a checkpoint (``kill_at``: run through
+  ``tests.killpoint_launcher``, which installs the checkpoint hook), every byte it
+  writes. Such a test is marked ``subprocess`` (tests/conftest.py fails it otherwise).
 
-Both ways start from this process's environment without ``SLOTCAP_DATABASE_URL``,
-``SLOTCAP_KILL_AT`` and ``SLOTCAP_DEBUG`` (a developer's shell must not leak in), plus
-``env``.
+Both ways start from this process's environment without ``SLOTCAP_DATABASE_URL`` and
+``SLOTCAP_DEBUG`` (a developer's shell must not leak in), plus ``env``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
+from tests.killpoint_launcher import launcher_argv, launcher_env
 
 from slotcap.cli._process import quiet_driver_logs
 from slotcap.cli.main import main
@@ -40,7 +41,7 @@ __all__ = ["Completed", "run", "slotcap", "slotcap_process"]
 quiet_driver_logs()
 
 #: Never inherited from the developer's shell.
-_UNSET = ("SLOTCAP_DATABASE_URL", "SLOTCAP_KILL_AT", "SLOTCAP_DEBUG")
+_UNSET = ("SLOTCAP_DATABASE_URL", "SLOTCAP_DEBUG")
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -98,12 +99,13 @@ def slotcap_process(*args: str, env: Mapping[str, str] | None = None,
                     kill_at: str | None = None,
                     timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """``slotcap *args`` as a real process (``python -m slotcap.cli``); ``kill_at``: the
-    checkpoint at which it SIGKILLs itself (``SLOTCAP_KILL_AT``)."""
+    checkpoint at which it SIGKILLs itself (through ``tests.killpoint_launcher``)."""
     full = environment(env, unset)
+    argv = [sys.executable, "-m", "slotcap.cli", *args]
     if kill_at is not None:
-        full["SLOTCAP_KILL_AT"] = kill_at
+        full, argv = launcher_env(full), launcher_argv(*args, kill_at=kill_at)
     return subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", *args],
+        argv,
         capture_output=True, text=True, encoding="utf-8", env=full, cwd=cwd,
         timeout=timeout, check=False,
     )

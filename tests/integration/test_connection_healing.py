@@ -5,11 +5,15 @@ connection that cannot be made is ``StoreUnavailable`` — never a raw driver er
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import threading
+import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,8 +24,10 @@ from tests.integration.store_helpers import build_sql_database
 import slotcap
 from slotcap.adapters.postgres import PostgresStore
 from slotcap.adapters.sql.connections import ThreadLocalConnections
+from slotcap.adapters.sql.pg_pool import PoolConnections
 from slotcap.errors import StoreUnavailable
 from slotcap.ports import SchemaState
+from slotcap.sql import open_sql
 
 pytestmark = pytest.mark.postgres
 
@@ -123,3 +129,85 @@ def test_a_connection_that_cannot_be_made_is_store_unavailable(expanded: str) ->
         assert decision.allowed  # and back, without a restart
     finally:
         store.close()
+
+
+def test_a_replaced_connection_is_closed_at_once_and_let_go(expanded: str) -> None:
+    """The fault as a restart makes it: this thread's backend terminated from another
+    connection. The next call replaces the connection; the dead one is closed then (not
+    when the store closes) and nothing keeps it: no cursor cache, no list of the opened."""
+    store = slotcap.open_store(expanded)
+    assert isinstance(store, PostgresStore)
+    source = store._source
+    assert isinstance(source, ThreadLocalConnections)
+    day = monday_ahead(14)
+
+    def check() -> None:
+        slotcap.check_availability(store, day, "SKIN_CARE", period="MORNING", dynamic=True)
+
+    try:
+        check()
+        (old,) = source.opened()
+        gone = weakref.ref(old.raw)
+        assert terminate_sessions(expanded) >= 1
+        check()  # heals: a new connection, the same answer
+        (new,) = source.opened()
+        assert new is not old and not new.raw.closed
+        assert old.raw.closed and source.replaced == 1
+        del old
+        gc.collect()
+        assert gone() is None, gc.get_referrers(gone())
+    finally:
+        store.close()
+    assert new.raw.closed
+
+
+def test_the_reused_cursor_belongs_to_its_connection(expanded: str) -> None:
+    """``run`` reuses one cursor per connection, closed with it; a closed connection is
+    held by nothing of slotcap's (the cache dies with its connection)."""
+
+    def use_and_close() -> weakref.ref[Any]:
+        conn = open_sql(expanded)
+        made: list[Any] = []
+        cursor = conn.raw.cursor
+
+        def counting(*args: Any, **kwargs: Any) -> Any:
+            made.append(cur := cursor(*args, **kwargs))
+            return cur
+
+        conn.raw.cursor = counting
+        assert [conn.run("SELECT %s", (n,)) for n in range(3)] == [[(0,)], [(1,)], [(2,)]]
+        assert len(made) == 1
+        del conn.raw.cursor  # the instance's own again: no cycle through this frame
+        conn.close()
+        assert made[0].closed
+        return weakref.ref(conn.raw)
+
+    raw = use_and_close()
+    gc.collect()
+    assert raw() is None
+
+
+def test_a_pool_connection_carries_its_wrapper_from_borrow_to_borrow(expanded: str) -> None:
+    """A pool lends the same connection again: the store finds its wrapper (and cursor)
+    on it; once the pool has let the connection go, nothing of slotcap's holds it."""
+
+    def borrow_twice() -> weakref.ref[Any]:
+        raw = psycopg.connect(expanded, autocommit=True)
+
+        class OnePool:
+            @contextlib.contextmanager
+            def connection(self) -> Iterator[Any]:
+                yield raw
+
+        source = PoolConnections(OnePool(), lambda: False)
+        with source.borrow() as first:
+            assert first.run("SELECT 1") == [(1,)]
+        with source.borrow() as second:
+            assert second.run("SELECT 2") == [(2,)]
+        assert first is second
+        raw.close()
+        return weakref.ref(raw)
+
+    raw = borrow_twice()
+    gc.collect()
+    assert raw() is None

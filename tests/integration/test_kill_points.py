@@ -1,5 +1,6 @@
 """SIGKILL the real ``slotcap migrate`` at named step boundaries of every transition
-(``SLOTCAP_KILL_AT``), then: ``migrate status`` says "interrupted during <transition>
+(through ``tests.killpoint_launcher --kill-at``, which installs the checkpoint hook
+the shipped CLI lacks), then: ``migrate status`` says "interrupted during <transition>
 at sub-step <step>"; the same command finishes it and the inverse command undoes it,
 each ending with the schema and the domain data of an uninterrupted run. The killed
 command is a real process; status, the rerun and the inverse run the same CLI

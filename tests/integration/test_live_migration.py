@@ -16,7 +16,7 @@ from benchmarks._harness import temp_pg_database
 from benchmarks._live import legacy_database
 from benchmarks.live_migration import STEPS, run_idle_scenario, run_path
 
-from slotcap.migration.ddl import lock_policy as _ddl_pg
+from slotcap.migration.ddl.lock_policy import HoldLog
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -53,9 +53,9 @@ def _holds_per_step(url: str) -> dict[str, float]:
     """The longest strong-lock hold of each step of the path and back, no app."""
     found = {}
     for name, _during, action, _after in STEPS:
-        _ddl_pg.reset_lock_holds()
-        action(url)
-        found[name] = max((s for _w, s in _ddl_pg.lock_holds()), default=0.0)
+        log = HoldLog()
+        action(url, log)
+        found[name] = log.longest()
     return found
 
 

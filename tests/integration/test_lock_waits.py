@@ -23,7 +23,7 @@ from tests.e2e.cli_run import slotcap_process as slotcap
 from slotcap.errors import MigrationLockTimeout
 from slotcap.migration import migrate, status
 from slotcap.migration.ddl import lock_policy as pg
-from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
+from slotcap.migration.ddl.lock_policy import HoldLog, LockPolicy
 from slotcap.sql import open_sql
 
 pytestmark = [pytest.mark.postgres]
@@ -55,13 +55,13 @@ def idle_reader(url: str, seconds: float) -> Iterator[int]:
 
 
 def test_idle_reader_app_waits_at_most_one_try_and_step_completes(legacy_pg: str) -> None:
-    pg.reset_lock_holds()
+    holds = HoldLog()
     with AppTraffic(legacy_pg, threads=3) as app:
         time.sleep(0.5)
         with idle_reader(legacy_pg, 3.0):
             time.sleep(0.2)
             started = time.perf_counter()
-            report = migrate(legacy_pg, to="phase1")
+            report = migrate(legacy_pg, to="phase1", on_hold=holds)
             ended = time.perf_counter()
         time.sleep(0.3)
         ops = app.snapshot()
@@ -72,8 +72,8 @@ def test_idle_reader_app_waits_at_most_one_try_and_step_completes(legacy_pg: str
     assert window.operations > 50
     assert window.errors == {}, window.errors
     assert window.max_ms <= (CAP + SLACK) * 1000, window
-    holds = pg.lock_holds()
-    assert holds and all(seconds < CAP + 1 for _what, seconds in holds), holds
+    held = holds.holds()
+    assert held and all(seconds < CAP + 1 for _what, seconds in held), held
 
 
 def test_retry_budget_spent_stops_cleanly_naming_the_blocker(legacy_pg: str) -> None:
@@ -81,8 +81,8 @@ def test_retry_budget_spent_stops_cleanly_naming_the_blocker(legacy_pg: str) -> 
     with AppTraffic(legacy_pg, threads=2) as app, idle_reader(legacy_pg, 3.0) as pid:
         time.sleep(0.2)
         started = time.perf_counter()
-        with using_policy(policy), pytest.raises(MigrationLockTimeout) as caught:
-            migrate(legacy_pg, to="phase1")
+        with pytest.raises(MigrationLockTimeout) as caught:
+            migrate(legacy_pg, to="phase1", lock_policy=policy)
         ended = time.perf_counter()
         ops = app.snapshot()
     message = str(caught.value)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from benchmarks._explain import StoreStatements
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.builders import TODAY, request
@@ -120,7 +121,7 @@ def test_after_phase4_the_range_reads_the_created_at_index(sql_url: str) -> None
     with bootstrap(sql_url, env={}, clock=FixedClock(NOW, day=TODAY)) as app:
         store = app.store
         assert isinstance(store, Monitoring)
-        sql, params = store.created_per_hour_statement(at(10), at(13))
+        sql, params = StoreStatements(store).created_per_hour(at(10), at(13))
         with store.sql_connection() as conn:
             if conn.is_postgres:
                 # A few rows are cheaper to scan: ask whether the index CAN serve it.

@@ -17,6 +17,7 @@ import re
 from typing import Any
 
 import pytest
+from benchmarks._explain import StoreStatements
 from tests.integration.store_helpers import build_sql_database
 
 from slotcap.adapters.postgres import PostgresStore
@@ -108,11 +109,12 @@ def test_period_facts_probes_the_period_index_at_200k_rows(pg_url: str) -> None:
         with psycopg.connect(pg_url, autocommit=True) as conn:
             conn.execute(GENERATE)
             conn.execute('ANALYZE "reservations"')
-            fast, params = store.period_facts_statement(day, Period.MORNING, "SKIN_CARE")
-            locked, full_params = store.period_facts_booking_statement(
+            statements = StoreStatements(store)
+            fast, params = statements.period_facts(day, Period.MORNING, "SKIN_CARE")
+            locked, full_params = statements.period_facts_booking(
                 day, Period.MORNING, "SKIN_CARE"
             )
-            full, fallback_params = store.period_facts_fallback_statement(
+            full, fallback_params = statements.period_facts_fallback(
                 day, Period.MORNING, "SKIN_CARE"
             )
             assert fallback_params == full_params

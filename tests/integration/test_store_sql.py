@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
+from benchmarks._explain import StoreStatements
 from tests.builders import ON_TODAY
 from tests.conftest import require_psycopg
 from tests.integration.schema_helpers import contract, legacy_insert
@@ -353,10 +354,11 @@ def test_sqlite_period_facts_uses_the_period_index(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'plan.db'}"
     build_sql_database(url)
     store = SqliteStore.open(tmp_path / "plan.db")
+    built = StoreStatements(store)
     statements = [
-        store.period_facts_statement(MONDAY, M, "SKIN_CARE"),
-        store.period_facts_booking_statement(MONDAY, M, "SKIN_CARE"),
-        store.period_facts_fallback_statement(MONDAY, M, "SKIN_CARE"),
+        built.period_facts(MONDAY, M, "SKIN_CARE"),
+        built.period_facts_booking(MONDAY, M, "SKIN_CARE"),
+        built.period_facts_fallback(MONDAY, M, "SKIN_CARE"),
     ]
     conn = sqlite3.connect(tmp_path / "plan.db")
     plan, locked_plan, full_plan = (

@@ -7,13 +7,14 @@ fingerprints (catalogue snapshot + every row of the domain tables) are the truth
 A *scenario* is one command from one phase (``--to phase4 --confirm`` from phase2, …)
 and its inverse. For each scenario the harness
 
-1. runs the command uninterrupted on a copy with ``SLOTCAP_CHECKPOINT_LOG`` set, which
-   lists every checkpoint label the runner passes (before/after each step, after each
-   committed batch) and measures how long the command takes;
-2. for every chosen kill point — a label (``SLOTCAP_KILL_AT=label`` or ``label#N``: the
-   runner SIGKILLs itself there) or a time (the harness SIGKILLs the process after a
-   delay spread over the command's duration) — runs the command on a fresh copy of the
-   start database, kills it, and on PostgreSQL also terminates its server backends;
+1. runs the command uninterrupted on a copy through ``tests.killpoint_launcher --log``,
+   which lists every checkpoint label the runner passes (before/after each step, after
+   each committed batch) and measures how long the command takes;
+2. for every chosen kill point — a label (``--kill-at label`` or ``label#N``: the
+   launcher's checkpoint hook SIGKILLs the process there) or a time (the harness
+   SIGKILLs the process after a delay spread over the command's duration) — runs the
+   command on a fresh copy of the start database, kills it, and on PostgreSQL also
+   terminates its server backends;
 3. asks ``slotcap migrate status --json``: it must answer, must not call the database
    inconsistent, and when it says "settled at P" the catalogue must be P's exactly;
 4. copies the killed database twice and runs the same command on one copy and the
@@ -50,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+from tests.killpoint_launcher import launcher_argv, launcher_env
 
 from slotcap.migration.catalog import Catalog, snapshot
 from slotcap.schema.legacy import create_legacy_schema
@@ -275,20 +277,17 @@ class PostgresDatabases(Databases):
 # -- the real CLI ------------------------------------------------------------------------------
 
 
-def _cli_env(url: str, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("SLOTCAP_KILL_AT", "SLOTCAP_CHECKPOINT_LOG")}
-    env["SLOTCAP_DATABASE_URL"] = url
-    env.update(extra or {})
-    return env
+def _cli_env(url: str) -> dict[str, str]:
+    return launcher_env({**os.environ, "SLOTCAP_DATABASE_URL": url})
 
 
-def run_cli(url: str, *args: str, env: dict[str, str] | None = None,
+def run_cli(url: str, *args: str, kill_at: str | None = None, log: str | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    """``slotcap *args`` on ``url`` as a real process."""
+    """``slotcap *args`` on ``url`` as a real process, through the test launcher that
+    installs the checkpoint hook (``kill_at``: SIGKILL there; ``log``: list labels)."""
     return subprocess.run(
-        [sys.executable, "-m", "slotcap.cli", *args],
-        env=_cli_env(url, env), capture_output=True, text=True, timeout=timeout, check=False,
+        launcher_argv(*args, kill_at=kill_at, log=log),
+        env=_cli_env(url), capture_output=True, text=True, timeout=timeout, check=False,
     )
 
 
@@ -341,17 +340,12 @@ def _captured() -> Iterator[tuple[io.StringIO, io.StringIO]]:
 
 
 def run_cli_here(url: str, command: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """``slotcap <command> --database url *args`` in this process (``main``): what the
-    real process would exit with and write. No kill hook: it is read from this process's
-    environment, which never has one (scripts/killtest, pytest)."""
+    """``slotcap <command> --database url *args`` in this process (``main``, no
+    checkpoint hook): what the real process would exit with and write."""
     from slotcap.cli._process import quiet_driver_logs
     from slotcap.cli.main import main
 
     quiet_driver_logs()  # as the console script does once (idempotent)
-    for name in ("SLOTCAP_KILL_AT", "SLOTCAP_CHECKPOINT_LOG"):
-        if os.environ.get(name):
-            raise RuntimeError(f"{name} is set in this process: unset it (an in-process run "
-                               "would act on it)")
     argv = [command, "--database", url, *args]
     with _captured() as (out, err):
         code = main(argv)
@@ -466,7 +460,7 @@ def choose_points(labels: Sequence[str], seconds: float, *, most: int | None,
 def _run_killed(url: str, scenario: Scenario, point: KillPoint) -> bool:
     """Run the scenario's command and kill it at ``point``; whether it died by SIGKILL."""
     if point.label is not None:
-        done = run_cli(url, "migrate", *scenario.args, env={"SLOTCAP_KILL_AT": point.label})
+        done = run_cli(url, "migrate", *scenario.args, kill_at=point.label)
         return done.returncode == -signal.SIGKILL
     assert point.delay is not None
     proc = subprocess.Popen(
@@ -529,7 +523,7 @@ def reference_run(dbs: Databases, refs: dict[str, str], truth: dict[str, Fingerp
         path = log.name
     try:
         started = time.monotonic()
-        done = run_cli(url, "migrate", *scenario.args, env={"SLOTCAP_CHECKPOINT_LOG": path})
+        done = run_cli(url, "migrate", *scenario.args, log=path)
         seconds = time.monotonic() - started
         _must(done, f"{scenario.name} uninterrupted")
         labels = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
@@ -541,7 +535,7 @@ def reference_run(dbs: Databases, refs: dict[str, str], truth: dict[str, Fingerp
                            f"{scenario.target} reference: {diff[:3]}")
     if not labels:
         raise RuntimeError(f"{scenario.name}: the runner reported no checkpoint "
-                           "(SLOTCAP_CHECKPOINT_LOG)")
+                           "(tests.killpoint_launcher --log)")
     return labels, seconds
 
 

@@ -10,10 +10,9 @@ from hypothesis import strategies as st
 
 from slotcap.migration.ddl.lock_policy import (
     DEFAULT_POLICY,
+    HoldLog,
     LockPolicy,
     _query_line,
-    current_policy,
-    using_policy,
 )
 
 policies = st.builds(
@@ -55,12 +54,13 @@ def test_weak_statements_wait_longer_per_try(policy: LockPolicy) -> None:
         assert wait <= max(policy.weak_timeout, policy.cap)
 
 
-def test_policy_is_set_for_a_context_only() -> None:
-    mine = LockPolicy(start=0.05, cap=0.1, budget=1.0)
-    assert current_policy() is DEFAULT_POLICY
-    with using_policy(mine):
-        assert current_policy() is mine
-    assert current_policy() is DEFAULT_POLICY
+def test_a_hold_log_keeps_the_latest_holds_and_their_longest() -> None:
+    log = HoldLog(keep=3)
+    assert log.holds() == [] and log.longest() == 0.0
+    for n in range(5):
+        log(f"step {n}", n / 10)
+    assert log.holds() == [("step 2", 0.2), ("step 3", 0.3), ("step 4", 0.4)]
+    assert log.longest() == 0.4
 
 
 @pytest.mark.parametrize(("start", "cap", "budget"), [(0.0, 0.5, 1.0), (0.6, 0.5, 1.0),

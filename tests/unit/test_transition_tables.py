@@ -40,8 +40,9 @@ def _noop(*_args: object) -> None:
 
 def test_table_problems_finds_a_broken_table() -> None:
     forward = Transition(Phase.LEGACY, Phase.PHASE1, (
-        Step("a", _noop, True), Step("a", _noop, False)))
-    skipping = Transition(Phase.PHASE1, Phase.PHASE4, (Step("c", _noop, True, check=True),))
+        Step("a", _noop, atomic=True), Step("a", _noop, atomic=False)))
+    skipping = Transition(Phase.PHASE1, Phase.PHASE4,
+                          (Step("c", _noop, atomic=True, check=True),))
     problems = table_problems({
         (Phase.LEGACY, Phase.PHASE1): forward,
         (Phase.PHASE2, Phase.PHASE4): skipping,

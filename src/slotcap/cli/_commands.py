@@ -27,7 +27,7 @@ from slotcap.cli._reports import (
 from slotcap.migration import migrate, rollback, status, validate
 from slotcap.migration.analyze import analyze
 from slotcap.migration.backfill import run_backfill
-from slotcap.migration.ddl.lock_policy import LockPolicy, using_policy
+from slotcap.migration.ddl.lock_policy import LockPolicy
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.phases import require_clinic_database
 from slotcap.migration.review import ReviewRejected, export_review, import_review
@@ -139,14 +139,16 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     policy = LockPolicy(start=args.lock_timeout, cap=args.lock_timeout_max,
                         budget=args.lock_retry_budget)
     printer = None if args.quiet else StepPrinter()
+    # The checkpoint hook is None unless a test's launcher passed one to main().
+    hook = getattr(args, "checkpoint", None)
     try:
-        with using_policy(policy):
-            if args.rollback_to:
-                report = rollback(url, to=args.rollback_to, progress=printer,
-                                  batch_size=args.batch_size)
-            else:
-                report = migrate(url, to=args.to, confirm=args.confirm, progress=printer,
-                                 batch_size=args.batch_size, backfill_progress=printer)
+        if args.rollback_to:
+            report = rollback(url, to=args.rollback_to, progress=printer,
+                              batch_size=args.batch_size, lock_policy=policy, checkpoint=hook)
+        else:
+            report = migrate(url, to=args.to, confirm=args.confirm, progress=printer,
+                             batch_size=args.batch_size, backfill_progress=printer,
+                             lock_policy=policy, checkpoint=hook)
     finally:
         if printer is not None:
             printer.finish()

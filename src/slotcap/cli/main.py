@@ -16,7 +16,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 # Only what `slotcap`, `slotcap --help` and `--version` need is imported here: every
 # command module (and through them the stores, the migration toolkit, the use cases) is
@@ -26,6 +26,9 @@ from slotcap.cli._help import VersionAction, add_examples, explain, overview
 from slotcap.cli._process import DEBUG_ENV, console_process
 from slotcap.cli._streams import guarded_streams
 from slotcap.redaction import redact_db_text, scrub, url_secrets
+
+if TYPE_CHECKING:
+    from slotcap.migration.engine.steps import Checkpoint
 
 __all__ = [
     "COMMANDS", "EXIT_INTERNAL", "EXIT_USAGE", "build_parser", "console", "main", "top_parser",
@@ -305,17 +308,18 @@ def _report(exc: Exception, secrets: list[str]) -> int:
     return EXIT_INTERNAL
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, checkpoint: Checkpoint | None = None) -> int:
     """Run the command line; return the exit code (also on argparse errors).
 
     Leaves the process as it found it: ``sys.stdout``/``sys.stderr`` are guarded for
     the run and restored, logging is untouched. :func:`console` (the console script)
-    makes the process-wide settings, once."""
+    makes the process-wide settings, once. ``checkpoint``: told of every checkpoint
+    label ``migrate`` passes (only the kill-point tests' launcher installs one)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     # A reader that closes the pipe (``| head``) must not stop the command half-way:
     # output that cannot be written is dropped and the exit code stays the command's.
     with guarded_streams():
-        return _run(args_list)
+        return _run(args_list, checkpoint)
 
 
 def console() -> NoReturn:
@@ -326,7 +330,7 @@ def console() -> NoReturn:
     sys.exit(main())
 
 
-def _run(args_list: list[str]) -> int:
+def _run(args_list: list[str], checkpoint: Checkpoint | None = None) -> int:
     secrets = _secrets(args_list)
     # The top level alone when nothing more is asked: no command module is imported.
     quick = not args_list or args_list in (["-h"], ["--help"], ["--version"])
@@ -345,6 +349,7 @@ def _run(args_list: list[str]) -> int:
     if getattr(args, "handler", None) is None:  # a bare `slotcap`
         print(overview(parser))
         return 0
+    args.checkpoint = checkpoint
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:

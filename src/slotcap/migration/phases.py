@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import attrs
 
@@ -27,19 +27,13 @@ from slotcap.errors import MigrationError, SchemaStateError
 from slotcap.migration import state
 from slotcap.migration.backfill_report import BackfillProgress
 from slotcap.migration.catalog import snapshot
-from slotcap.migration.ddl.lock_policy import locked
-from slotcap.migration.ddl.names import (
-    CLINIC_TABLES,
-    KEPT_TABLES,
-    RESERVATIONS_TABLE,
-    SHADOW_TABLES,
-    q,
-)
+from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY, HoldObserver, LockPolicy
+from slotcap.migration.ddl.names import CLINIC_TABLES, KEPT_TABLES, SHADOW_TABLES, q
 from slotcap.migration.ddl.phase1 import create_clinic_tables
 from slotcap.migration.ddl.phase2 import create_read_indexes
 from slotcap.migration.engine.runlock import migration_lock
 from slotcap.migration.engine.runner import OnStep, run_transition
-from slotcap.migration.engine.steps import StepContext, StepPaused, Transition
+from slotcap.migration.engine.steps import Checkpoint, StepContext, StepPaused, Transition
 from slotcap.migration.location import INTERRUPTED, locate
 from slotcap.migration.report import MigrationReport, MigrationStatus, StepResult
 from slotcap.migration.state import Phase, detect_phase
@@ -55,9 +49,12 @@ from slotcap.migration.validation import validate
 from slotcap.ports import SchemaState
 from slotcap.sql import Dialect, SqlConnection, open_sql
 from slotcap.sql.driver_errors import database_errors
+from slotcap.sql.names import RESERVATIONS_TABLE
 
 __all__ = [
     "NOT_THE_CLINIC_DATABASE",
+    "MigrateOptions",
+    "RollbackOptions",
     "create_read_indexes",
     "migrate",
     "migrate_conn",
@@ -71,6 +68,21 @@ __all__ = [
 Progress = Callable[[str], None]
 #: Receives the backfill's per-batch events.
 OnBackfillBatch = Callable[[BackfillProgress], None]
+
+
+class RollbackOptions(TypedDict, total=False):
+    """The keywords of :func:`rollback_conn` besides ``to``: what :func:`rollback` passes on."""
+    progress: Progress | None
+    batch_size: int
+    lock_policy: LockPolicy
+    on_hold: HoldObserver | None
+    checkpoint: Checkpoint | None
+
+
+class MigrateOptions(RollbackOptions, total=False):
+    """The keywords of :func:`migrate_conn` besides ``to``: what :func:`migrate` passes on."""
+    confirm: bool
+    backfill_progress: OnBackfillBatch | None
 
 
 def _quiet(_message: str) -> None:
@@ -167,21 +179,18 @@ def _phase4_gate(conn: SqlConnection, report: MigrationReport) -> None:
     )
 
 
-def _catch_up_phase2(
-    conn: SqlConnection, report: MigrationReport, say: Progress, batch_size: int,
-    backfill_progress: OnBackfillBatch | None,
-) -> None:
+def _catch_up_phase2(conn: SqlConnection, report: MigrationReport, base: StepContext) -> None:
     """``migrate --to phase2`` on a phase-2 database: the catch-up backfill for rows a
     legacy writer added, then the checks. Recorded as a validation: "apply" would move
     the start of the dual-write monitor's window."""
-    ctx = StepContext(transition="phase2 catch-up", progress=say, batch_size=batch_size,
-                      backfill_progress=backfill_progress, step="backfill")
+    ctx = attrs.evolve(base, transition="phase2 catch-up", step="backfill", details={})
+    say = ctx.progress
     started = time.monotonic()
     backfill_step(conn, ctx)
     report.steps.append(StepResult("backfill", time.monotonic() - started, ctx.detail))
     report.backfill = ctx.backfill
-    create_read_indexes(conn, say)
-    ensure_ledger(conn, say)
+    create_read_indexes(conn, say, policy=ctx.lock_policy)
+    ensure_ledger(conn, say, policy=ctx.lock_policy, on_hold=ctx.on_hold)
     result = validate(conn, phase=Phase.PHASE2)
     report.validation = result
     report.needs_review = result.needs_review
@@ -193,15 +202,10 @@ def _catch_up_phase2(
 
 
 def _run_legs(
-    conn: SqlConnection,
-    report: MigrationReport,
-    legs: list[_Leg],
-    say: Progress,
-    *,
-    batch_size: int,
-    backfill_progress: OnBackfillBatch | None = None,
+    conn: SqlConnection, report: MigrationReport, legs: list[_Leg], base: StepContext, *,
     settled: bool = True,
 ) -> None:
+    say = base.progress
     for index, leg in enumerate(legs):
         t = transition(conn.dialect, leg.start, leg.end)
         # The full gate for a phase 4 that starts from a settled phase 2; one resumed
@@ -209,8 +213,7 @@ def _run_legs(
         if (leg.start, leg.end) == (Phase.PHASE2, Phase.PHASE4) and leg.done is None \
                 and (index > 0 or settled):
             _phase4_gate(conn, report)
-        ctx = StepContext(transition=t.name, progress=say, batch_size=batch_size,
-                          backfill_progress=backfill_progress)
+        ctx = attrs.evolve(base, transition=t.name, details={})
         say(f"{t.name}: " + (f"resuming after {', '.join(leg.done)}" if leg.done
                             else "starting"))
         try:
@@ -234,16 +237,10 @@ def _run_legs(
 
 
 def _move(
-    conn: SqlConnection,
-    target: Phase,
-    *,
-    forward: bool,
-    confirm: bool,
-    say: Progress,
-    batch_size: int,
-    backfill_progress: OnBackfillBatch | None,
+    conn: SqlConnection, target: Phase, *, forward: bool, confirm: bool, base: StepContext
 ) -> MigrationReport:
-    """``migrate`` (``forward``) and ``rollback``: one run under the migration lock."""
+    """``migrate`` (``forward``) and ``rollback``: one run under the migration lock;
+    ``base`` is what every step's context starts from (progress, policy, hooks)."""
     _require_reservations(conn.tables())
     with migration_lock(conn):
         start, legs, settled = _plan(conn, target)
@@ -266,19 +263,18 @@ def _move(
                 "(from Python: confirm=True)"
             )
         if not legs and forward and target.rank >= Phase.PHASE1.rank:
-            _add_clinic_tables(conn, say)
+            _add_clinic_tables(conn, base)
         if not legs:
             if not forward:
                 report.message = f"already at {target.value}"
             elif target is Phase.PHASE2:
                 # Re-running phase 2 is the catch-up backfill (rows the legacy app wrote).
-                _catch_up_phase2(conn, report, say, batch_size, backfill_progress)
+                _catch_up_phase2(conn, report, base)
             else:
                 report.validation = validate(conn, phase=target)
                 report.message = f"already at {target.value}"
             return report
-        _run_legs(conn, report, legs, say, batch_size=batch_size,
-                  backfill_progress=backfill_progress, settled=settled)
+        _run_legs(conn, report, legs, base, settled=settled)
         return report
 
 
@@ -290,6 +286,9 @@ def migrate_conn(
     progress: Progress | None = None,
     batch_size: int = 1000,
     backfill_progress: OnBackfillBatch | None = None,
+    lock_policy: LockPolicy = DEFAULT_POLICY,
+    on_hold: HoldObserver | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> MigrationReport:
     """Apply every phase from the database's current one up to ``to``, in order, on an
     open connection (autocommit; transactions are opened here).
@@ -300,10 +299,13 @@ def migrate_conn(
 
     ``progress`` receives text lines (backfill batches summarised); pass
     ``backfill_progress`` to receive the backfill's ``BackfillProgress`` per batch instead.
+    ``lock_policy`` (PostgreSQL): how lock-taking statements wait and retry; ``on_hold``
+    hears each strong lock's hold time; ``checkpoint`` every step boundary and batch.
     """
-    return _move(conn, Phase.parse(to), forward=True, confirm=confirm,
-                 say=progress or _quiet, batch_size=batch_size,
-                 backfill_progress=backfill_progress)
+    base = StepContext(transition="", progress=progress or _quiet, batch_size=batch_size,
+                       backfill_progress=backfill_progress, lock_policy=lock_policy,
+                       on_hold=on_hold, checkpoint=checkpoint)
+    return _move(conn, Phase.parse(to), forward=True, confirm=confirm, base=base)
 
 
 def rollback_conn(
@@ -312,34 +314,27 @@ def rollback_conn(
     to: Phase | str,
     progress: Progress | None = None,
     batch_size: int = 1000,
+    lock_policy: LockPolicy = DEFAULT_POLICY,
+    on_hold: HoldObserver | None = None,
+    checkpoint: Checkpoint | None = None,
 ) -> MigrationReport:
     """Restore the schema (and data) of an earlier phase exactly, on an open
-    connection; see docs/migration.md."""
-    return _move(conn, Phase.parse(to), forward=False, confirm=False,
-                 say=progress or _quiet, batch_size=batch_size, backfill_progress=None)
+    connection; see docs/migration.md (the keywords are :func:`migrate_conn`'s)."""
+    base = StepContext(transition="", progress=progress or _quiet, batch_size=batch_size,
+                       lock_policy=lock_policy, on_hold=on_hold, checkpoint=checkpoint)
+    return _move(conn, Phase.parse(to), forward=False, confirm=False, base=base)
 
 
-def migrate(
-    url: str,
-    *,
-    to: Phase | str,
-    confirm: bool = False,
-    progress: Progress | None = None,
-    batch_size: int = 1000,
-    backfill_progress: OnBackfillBatch | None = None,
-) -> MigrationReport:
-    """:func:`migrate_conn` on a connection opened for ``url``."""
+def migrate(url: str, *, to: Phase | str, **options: Unpack[MigrateOptions]) -> MigrationReport:
+    """:func:`migrate_conn` on a connection opened for ``url`` (the same keywords)."""
     with database_errors(), open_sql(url) as conn:
-        return migrate_conn(conn, to=to, confirm=confirm, progress=progress,
-                            batch_size=batch_size, backfill_progress=backfill_progress)
+        return migrate_conn(conn, to=to, **options)
 
 
-def rollback(
-    url: str, *, to: Phase | str, progress: Progress | None = None, batch_size: int = 1000
-) -> MigrationReport:
-    """:func:`rollback_conn` on a connection opened for ``url``."""
+def rollback(url: str, *, to: Phase | str, **options: Unpack[RollbackOptions]) -> MigrationReport:
+    """:func:`rollback_conn` on a connection opened for ``url`` (the same keywords)."""
     with database_errors(), open_sql(url) as conn:
-        return rollback_conn(conn, to=to, progress=progress, batch_size=batch_size)
+        return rollback_conn(conn, to=to, **options)
 
 
 # -- status --------------------------------------------------------------------------------
@@ -391,15 +386,15 @@ def status(url: str) -> MigrationStatus:
         return status_conn(conn)
 
 
-def _add_clinic_tables(conn: SqlConnection, say: Progress) -> None:
+def _add_clinic_tables(conn: SqlConnection, ctx: StepContext) -> None:
     """A phase-1 database made before a clinic table existed gets it from ``migrate
     --to`` its own phase or a later one: one transaction, under the lock policy."""
     missing = [t for t in CLINIC_TABLES if t not in conn.tables()]
     if not missing:
         return
     if conn.dialect is Dialect.POSTGRES:
-        locked(conn, create_clinic_tables, what=f"create {', '.join(missing)}", weak=True)
+        ctx.locked(conn, create_clinic_tables, what=f"create {', '.join(missing)}", weak=True)
     else:
         with conn.transaction():
             create_clinic_tables(conn)
-    say(f"created {', '.join(missing)} (phase 1's clinic tables, added in this version)")
+    ctx.progress(f"created {', '.join(missing)} (phase 1's clinic tables, added in this version)")

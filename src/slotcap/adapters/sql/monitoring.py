@@ -77,14 +77,6 @@ class Monitoring(StoreCore):
             "until": d.timestamp_in(db_timestamp(until)),
         }
 
-    def created_per_hour_statement(
-        self, since: dt.datetime, until: dt.datetime
-    ) -> tuple[str, dict[str, object]]:
-        """The SQL (the driver's style) and parameters :meth:`created_per_hour` runs,
-        for EXPLAIN."""
-        d = self._dialect
-        return d.native(created_per_hour_sql(d, self._current().schema)), self._range(since, until)
-
     def created_per_hour(self, since: dt.datetime, until: dt.datetime) -> CreatedCounts:
         d = self._dialect
         params = self._range(since, until)

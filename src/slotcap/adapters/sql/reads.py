@@ -43,34 +43,6 @@ class Reads(StoreCore):
             "code": service_code, "dow": day_of_week(day),
         }
 
-    def period_facts_statement(
-        self, day: dt.date, period: Period, service_code: str
-    ) -> tuple[str, dict[str, Any]]:
-        """The SQL and parameters :meth:`period_facts` runs (for EXPLAIN): the held
-        minutes alone, which answer whenever every held row it counts has its
-        ``estimatedDuration`` and ``period`` (the service and slot rows come from the
-        store's catalogue snapshot). ``service_code`` is not a parameter of it."""
-        return self._current().period_held, {
-            "day": self._dialect.date_in(day), "period": Period(period).value,
-        }
-
-    def period_facts_booking_statement(
-        self, day: dt.date, period: Period, service_code: str
-    ) -> tuple[str, dict[str, Any]]:
-        """The SQL and parameters a booking's ``period_facts`` runs first, under its
-        locks: the same held minutes plus the service and slot rows, read fresh."""
-        return self._current().period_facts, self._period_facts_params(day, period, service_code)
-
-    def period_facts_fallback_statement(
-        self, day: dt.date, period: Period, service_code: str
-    ) -> tuple[str, dict[str, Any]]:
-        """The SQL and parameters of the full rule, which :meth:`period_facts` runs
-        second only when the first statement counted rows without a duration or a
-        period (rows the backfill has not reached, or awaiting review)."""
-        return self._current().period_facts_full, self._period_facts_params(
-            day, period, service_code
-        )
-
     def _period_facts(
         self, session: Session, day: dt.date, period: Period, code: str
     ) -> PeriodFacts:

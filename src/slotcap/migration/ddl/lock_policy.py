@@ -6,13 +6,13 @@ for as long as it waits. So every statement that takes a strong lock runs with a
 ``lock_timeout`` and, when it times out, the whole (small) transaction is rolled back
 and retried after a backoff — the app sees at most ``lock_timeout`` of delay per try.
 
-The statements that run under it are in :mod:`slotcap.migration.ddl.postgres`.
+The statements that run under it are in :mod:`slotcap.migration.ddl.postgres`. The
+policy and the observer of hold times are passed in (a run's ``StepContext`` carries
+them); without one, :data:`DEFAULT_POLICY` and no observer.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import enum
 import math
 import random
@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 import attrs
 
@@ -45,16 +45,14 @@ __all__ = [
     "APPLICATION_NAME",
     "DEFAULT_POLICY",
     "Again",
+    "HoldLog",
+    "HoldObserver",
     "LockPolicy",
     "blocking_sessions",
     "configure_session",
-    "current_policy",
     "execute_with_lock_timeout",
     "lock_failures",
-    "lock_holds",
     "locked",
-    "reset_lock_holds",
-    "using_policy",
     "with_lock_retries",
 ]
 
@@ -130,47 +128,36 @@ class LockPolicy:
 
 
 _RNG = random.Random()  # noqa: S311 - jitter, not crypto
+#: The policy of a run that was given none (the CLI builds one from its options).
 DEFAULT_POLICY = LockPolicy()
-_POLICY: contextvars.ContextVar[LockPolicy] = contextvars.ContextVar(
-    "slotcap_lock_policy", default=DEFAULT_POLICY)
+
+#: Told of every successful strong-lock transaction of :func:`locked`: (what, seconds
+#: from the start of the successful try to its commit).
+HoldObserver: TypeAlias = Callable[[str, float], None]
 
 
-def current_policy() -> LockPolicy:
-    """The policy of the current context (the CLI sets it from its options)."""
-    return _POLICY.get()
+class HoldLog:
+    """A :data:`HoldObserver` that keeps the latest ``keep`` holds (thread-safe): what
+    the lock-wait tests and the live-migration benchmark pass to a run."""
 
+    def __init__(self, keep: int = 1000) -> None:
+        self._keep = keep
+        self._holds: list[tuple[str, float]] = []
+        self._lock = threading.Lock()
 
-@contextlib.contextmanager
-def using_policy(policy: LockPolicy) -> Iterator[LockPolicy]:
-    """Make ``policy`` the one every lock-taking statement of this context uses."""
-    token = _POLICY.set(policy)
-    try:
-        yield policy
-    finally:
-        _POLICY.reset(token)
+    def __call__(self, what: str, seconds: float) -> None:
+        with self._lock:
+            self._holds.append((what, seconds))
+            del self._holds[:-self._keep]
 
+    def holds(self) -> list[tuple[str, float]]:
+        """(what, seconds) of every hold heard, oldest first."""
+        with self._lock:
+            return list(self._holds)
 
-# -- hold-time instrumentation -------------------------------------------------------------
-_HOLDS: list[tuple[str, float]] = []
-_HOLDS_LOCK = threading.Lock()
-
-
-def _record_hold(what: str, seconds: float) -> None:
-    with _HOLDS_LOCK:
-        _HOLDS.append((what, seconds))
-        del _HOLDS[:-1000]  # bounded: a long-lived process keeps the latest only
-
-
-def lock_holds() -> list[tuple[str, float]]:
-    """(what, seconds) of every successful strong-lock transaction since the last reset:
-    from the start of the successful try to its commit."""
-    with _HOLDS_LOCK:
-        return list(_HOLDS)
-
-
-def reset_lock_holds() -> None:
-    with _HOLDS_LOCK:
-        _HOLDS.clear()
+    def longest(self) -> float:
+        """The longest hold heard (0.0 when none)."""
+        return max((s for _what, s in self.holds()), default=0.0)
 
 
 # -- sessions ------------------------------------------------------------------------------
@@ -265,14 +252,13 @@ def with_lock_retries(
     attempt: Callable[[float], T | Again],
     *,
     what: str,
-    policy: LockPolicy | None = None,
+    policy: LockPolicy = DEFAULT_POLICY,
     weak: bool = False,
 ) -> T:
     """The one retry loop of the lock policy: call ``attempt(wait)`` (``wait``: this
     try's ``lock_timeout`` in seconds) on the policy's schedule until it returns a
     value; a lock failure it raises is retried and its blockers remembered; when the
     budget runs out, :class:`~slotcap.errors.MigrationLockTimeout` naming them."""
-    policy = policy or current_policy()
     blockers: list[str] = []
     tries = 0
     for pause, wait in policy.schedule(weak=weak):
@@ -304,15 +290,15 @@ def locked(
     work: Callable[[SqlConnection], T],
     *,
     what: str,
-    policy: LockPolicy | None = None,
+    policy: LockPolicy = DEFAULT_POLICY,
+    on_hold: HoldObserver | None = None,
     weak: bool = False,
 ) -> T:
     """Run ``work`` in one transaction under a short ``lock_timeout``, retrying lock
     failures on the policy's schedule (``weak``: the statement takes only locks that
     queue no app query, so it may wait longer and has no statement timeout).
 
-    Each successful strong try's hold time is recorded (:func:`lock_holds`)."""
-    policy = policy or current_policy()
+    Each successful strong try's hold time goes to ``on_hold``, when given."""
 
     def attempt(wait: float) -> T:
         began = time.monotonic()
@@ -324,8 +310,8 @@ def locked(
                 (_ms(wait), "0" if weak else _ms(policy.statement_timeout)),
             )
             result = work(conn)
-        if not weak:
-            _record_hold(what, time.monotonic() - began)
+        if not weak and on_hold is not None:
+            on_hold(what, time.monotonic() - began)
         return result
 
     return with_lock_retries(conn, attempt, what=what, policy=policy, weak=weak)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from slotcap.migration.ddl import postgres as pg
+from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY, LockPolicy
 from slotcap.migration.ddl.names import (
     HELD_STATUSES,
     IDX_HELD,
@@ -67,7 +68,10 @@ def read_index_sql(dialect: Dialect) -> dict[str, str]:
     }
 
 
-def create_read_indexes(conn: SqlConnection, progress: Progress | None = None) -> list[str]:
+def create_read_indexes(
+    conn: SqlConnection, progress: Progress | None = None, *,
+    policy: LockPolicy = DEFAULT_POLICY,
+) -> list[str]:
     """Build phase 2's read indexes where missing; returns their names. Idempotent.
 
     PostgreSQL: ``CREATE INDEX CONCURRENTLY`` with slotcap's safe recipe (short
@@ -79,7 +83,7 @@ def create_read_indexes(conn: SqlConnection, progress: Progress | None = None) -
     say = progress or _quiet
     if conn.dialect is Dialect.POSTGRES:
         for name, definition in read_index_sql(Dialect.POSTGRES).items():
-            pg.create_index_concurrently(conn, name, RESERVATIONS_TABLE, definition)
+            pg.create_index_concurrently(conn, name, RESERVATIONS_TABLE, definition, policy=policy)
             say(f"phase2: index {name} built concurrently")
     else:
         with conn.transaction():
@@ -91,13 +95,13 @@ def create_read_indexes(conn: SqlConnection, progress: Progress | None = None) -
     return list(READ_INDEXES)
 
 
-def drop_read_indexes(conn: SqlConnection) -> None:
+def drop_read_indexes(conn: SqlConnection, *, policy: LockPolicy = DEFAULT_POLICY) -> None:
     """Drop phase 2's read indexes (either held-index shape) if present. SQLite: in the
     caller's transaction; PostgreSQL: ``DROP INDEX CONCURRENTLY`` (autocommit)."""
     names = (*READ_INDEXES, IDX_HELD_CONTRACTED)
     if conn.dialect is Dialect.POSTGRES:
         for name in names:
-            pg.drop_index_concurrently(conn, name)
+            pg.drop_index_concurrently(conn, name, policy=policy)
     else:
         for name in names:
             conn.execute(f"DROP INDEX IF EXISTS {q(name)}")

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 
 from slotcap.errors import MigrationError
 from slotcap.migration.ddl.lock_policy import (
+    DEFAULT_POLICY,
     Again,
+    HoldObserver,
     LockPolicy,
-    current_policy,
     execute_with_lock_timeout,
     locked,
     with_lock_retries,
@@ -82,7 +83,7 @@ def constraint_state(conn: SqlConnection, table: str, name: str) -> bool | None:
 
 
 def validate_constraint(
-    conn: SqlConnection, table: str, name: str, *, policy: LockPolicy | None = None
+    conn: SqlConnection, table: str, name: str, *, policy: LockPolicy = DEFAULT_POLICY
 ) -> None:
     """``VALIDATE CONSTRAINT`` unless already valid: a scan under SHARE UPDATE EXCLUSIVE,
     which lets inserts and updates continue."""
@@ -106,7 +107,7 @@ def index_state(conn: SqlConnection, name: str) -> bool | None:
 
 
 def drop_index_concurrently(
-    conn: SqlConnection, name: str, *, policy: LockPolicy | None = None
+    conn: SqlConnection, name: str, *, policy: LockPolicy = DEFAULT_POLICY
 ) -> None:
     sql = f"DROP INDEX CONCURRENTLY IF EXISTS {q(name)}"
     with_lock_retries(
@@ -121,12 +122,11 @@ def create_index_concurrently(
     table: str,
     definition: str,
     *,
-    policy: LockPolicy | None = None,
+    policy: LockPolicy = DEFAULT_POLICY,
 ) -> None:
     """Build ``name`` without blocking writes; ``definition`` is the column list part
     (built from constants). An INVALID leftover of an interrupted run is dropped first:
     ``IF NOT EXISTS`` alone would keep it forever."""
-    policy = policy or current_policy()
     sql = f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {q(name)} ON {q(table)} {definition}"
 
     def attempt(wait: float) -> Again | None:
@@ -144,10 +144,14 @@ def create_index_concurrently(
 # -- helper checks (the NOT NULL recipe's steps live in transitions.postgres) ------
 
 
-def drop_constraints(conn: SqlConnection, table: str, names: Iterable[str], *, what: str) -> None:
+def drop_constraints(
+    conn: SqlConnection, table: str, names: Iterable[str], *, what: str,
+    policy: LockPolicy = DEFAULT_POLICY, on_hold: HoldObserver | None = None,
+) -> None:
     """Take helper checks away again (a NULL was found: nothing stays half-applied)."""
     clauses = ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in names)
-    locked(conn, lambda c: c.execute(f"ALTER TABLE {q(table)} {clauses}"), what=what)
+    locked(conn, lambda c: c.execute(f"ALTER TABLE {q(table)} {clauses}"), what=what,
+           policy=policy, on_hold=on_hold)
 
 
 # -- NOT NULL without a scan under the lock (phase 4 and its rollback) --------------
@@ -187,17 +191,21 @@ def set_not_null(conn: SqlConnection, checks: dict[str, str]) -> None:
                      + ", ".join(f"DROP CONSTRAINT IF EXISTS {q(n)}" for n in present))
 
 
-def validate_not_null_checks(conn: SqlConnection, checks: dict[str, str], *, what: str) -> None:
+def validate_not_null_checks(
+    conn: SqlConnection, checks: dict[str, str], *, what: str,
+    policy: LockPolicy = DEFAULT_POLICY, on_hold: HoldObserver | None = None,
+) -> None:
     try:
         for name in checks.values():
-            validate_constraint(conn, RESERVATIONS_TABLE, name)
+            validate_constraint(conn, RESERVATIONS_TABLE, name, policy=policy)
     except MigrationError:
         raise
     except Exception as exc:
         # Re-raised as a MigrationError: the driver's error (a CheckViolation, or
         # whatever the server says) means a NULL is there; take the helper checks
         # away again and say why.
-        drop_constraints(conn, RESERVATIONS_TABLE, checks.values(), what=f"drop {what} checks")
+        drop_constraints(conn, RESERVATIONS_TABLE, checks.values(), what=f"drop {what} checks",
+                         policy=policy, on_hold=on_hold)
         raise MigrationError(
             f"{what}: a column still has NULLs ({type(exc).__name__}); is every writer "
             "dual-writing? Run the catch-up backfill and retry"

@@ -7,8 +7,9 @@ that was rolled back, nor misses work that was committed; a step that manages it
 transactions is idempotent and recorded right after it returns. Rerunning the same
 command continues at the first step not recorded done.
 
-Before and after every step the runner calls :func:`~slotcap.migration.engine.checkpoint.checkpoint`
-with ``"<from>-><to>:<step>:before"`` / ``":after"`` (the kill-point tests' hook).
+Before and after every step the runner passes the checkpoint
+``"<from>-><to>:<step>:before"`` / ``":after"`` (:meth:`StepContext.reached`: the
+kill-point tests' hook, when one is installed on the context).
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slotcap.migration import state
-from slotcap.migration.ddl import lock_policy as pg
 from slotcap.migration.ddl.names import STATE
-from slotcap.migration.engine.checkpoint import checkpoint
 from slotcap.migration.engine.steps import Step, StepContext, Transition
 from slotcap.migration.state import Phase
 from slotcap.sql import Dialect, SqlConnection
@@ -60,7 +59,7 @@ def _run_step(conn: SqlConnection, t: Transition, step: Step, ctx: StepContext) 
         _record_step(c, t, step)
 
     if conn.dialect is Dialect.POSTGRES:
-        pg.locked(conn, work, what=step.what or f"{t.name} {step.name}")
+        ctx.locked(conn, work, what=step.what or f"{t.name} {step.name}")
     else:
         with conn.transaction():
             work(conn)
@@ -89,11 +88,11 @@ def run_transition(
             continue
         label = f"{t.name}:{step.name}"
         ctx.step = step.name
-        checkpoint(f"{label}:before")
+        ctx.reached(f"{label}:before")
         started = time.monotonic()
         _run_step(conn, t, step, ctx)
         seconds = time.monotonic() - started
-        checkpoint(f"{label}:after")
+        ctx.reached(f"{label}:after")
         if on_step is not None:
             on_step(step.name, seconds, ctx.details.get(step.name, {}))
     if t.end is Phase.LEGACY:

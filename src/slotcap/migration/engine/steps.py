@@ -10,23 +10,30 @@ A step is either *atomic* — one transaction the runner opens (on PostgreSQL th
 ``ddl.lock_policy.locked``, with a short ``lock_timeout`` and retries), in which the runner
 also records the step as done — or manages its own transactions (``CREATE INDEX
 CONCURRENTLY``, keyset batches), each of them idempotent, and is recorded after.
+
+Everything a run decides besides the data travels on the :class:`StepContext` its
+steps are given: the lock policy, who hears each strong lock's hold time, and the
+checkpoint hook (absent unless a test installs one: the kill-point tests pass one that
+SIGKILLs the process at a named checkpoint).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeAlias, TypeVar
 
 import attrs
 
 from slotcap.errors import StepPaused
 from slotcap.migration.backfill_report import BackfillProgress, BackfillReport
-from slotcap.migration.engine.checkpoint import checkpoint
+from slotcap.migration.ddl import lock_policy
+from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY, HoldObserver, LockPolicy
 from slotcap.migration.state import Phase
 from slotcap.migration.validation.report import ValidationReport
 from slotcap.sql import SqlConnection
 
 __all__ = [
+    "Checkpoint",
     "Step",
     "StepContext",
     "StepPaused",  # defined in slotcap.errors; still importable from here
@@ -35,7 +42,11 @@ __all__ = [
     "transition_name",
 ]
 
+T = TypeVar("T")
 Progress = Callable[[str], None]
+#: Called with every checkpoint label a run passes: ``"<from>-><to>:<step>:before"`` /
+#: ``":after"`` around each step, ``":batch"`` after each committed batch.
+Checkpoint: TypeAlias = Callable[[str], None]
 
 
 def transition_name(start: Phase, end: Phase) -> str:
@@ -44,7 +55,8 @@ def transition_name(start: Phase, end: Phase) -> str:
 
 @attrs.define
 class StepContext:
-    """What a step may use: progress output, batch size, and a place for its detail."""
+    """What a step may use: progress output, batch size, the lock policy, the hold
+    observer and the checkpoint hook, and a place for its detail."""
 
     transition: str
     progress: Progress
@@ -58,14 +70,34 @@ class StepContext:
     validation: ValidationReport | None = None
     #: The report of the last backfill pass, if the transition ran one.
     backfill: BackfillReport | None = None
+    #: PostgreSQL: how every lock-taking statement of the run waits and retries.
+    lock_policy: LockPolicy = DEFAULT_POLICY
+    #: Told of every successful strong-lock transaction's hold time.
+    on_hold: HoldObserver | None = None
+    #: Told of every checkpoint label passed (None: nobody listens).
+    checkpoint: Checkpoint | None = None
 
     @property
     def detail(self) -> dict[str, Any]:
         return self.details.setdefault(self.step, {})
 
+    def reached(self, label: str) -> None:
+        """Pass the checkpoint ``label`` (the hook's, when one is installed)."""
+        if self.checkpoint is not None:
+            self.checkpoint(label)
+
     def batch(self) -> None:
         """Call after each committed batch of a batch loop (a kill point for the tests)."""
-        checkpoint(f"{self.transition}:{self.step}:batch")
+        self.reached(f"{self.transition}:{self.step}:batch")
+
+    def locked(
+        self, conn: SqlConnection, work: Callable[[SqlConnection], T], *, what: str,
+        weak: bool = False,
+    ) -> T:
+        """:func:`~slotcap.migration.ddl.lock_policy.locked` under this run's policy,
+        its hold time told to this run's observer."""
+        return lock_policy.locked(conn, work, what=what, policy=self.lock_policy,
+                                  on_hold=self.on_hold, weak=weak)
 
 
 StepFn = Callable[[SqlConnection, StepContext], None]
@@ -73,18 +105,21 @@ StepFn = Callable[[SqlConnection, StepContext], None]
 
 @attrs.frozen
 class Step:
+    """One named step: ``Step("add-columns", fn, atomic=True, what="add …")``; every
+    field after ``run`` is given by keyword."""
+
     name: str
     run: StepFn
     #: True: one transaction opened by the runner (the done-row is written in it).
-    atomic: bool
+    atomic: bool = attrs.field(kw_only=True)
     #: What the step waits for, in a lock-timeout message.
-    what: str = ""
+    what: str = attrs.field(default="", kw_only=True)
     #: Run again on resume even if recorded done: the backfill, so that rows a legacy
     #: writer added meanwhile are filled before the validation that follows it.
-    always: bool = False
+    always: bool = attrs.field(default=False, kw_only=True)
     #: The transition's check (pgroll's "validate"): runs the checklist of the phase
     #: reached, read-only; at most one per transition, and its last step.
-    check: bool = False
+    check: bool = attrs.field(default=False, kw_only=True)
 
 
 @attrs.frozen

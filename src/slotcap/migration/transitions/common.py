@@ -11,7 +11,7 @@ from slotcap.migration import state
 from slotcap.migration.backfill import run_backfill
 from slotcap.migration.backfill_report import BackfillProgress, BackfillReport
 from slotcap.migration.ddl import ledger
-from slotcap.migration.ddl.lock_policy import locked
+from slotcap.migration.ddl.lock_policy import DEFAULT_POLICY, HoldObserver, LockPolicy, locked
 from slotcap.migration.ddl.names import LEDGER_PERIODS, RESERVATIONS_TABLE, q
 from slotcap.migration.ddl.rollback import clear_batch
 from slotcap.migration.engine.steps import StepContext, StepPaused
@@ -157,7 +157,7 @@ def fill_ledger_step(conn: SqlConnection, ctx: StepContext) -> None:
     short transaction that moves the frontier; resumable: a killed run resumes at the
     frontier). Writers during the fill are counted exactly once (ddl/ledger.py)."""
     batches = 0
-    while _fill_one(conn, ctx.batch_size):
+    while _fill_one(conn, ctx.batch_size, ctx.lock_policy, ctx.on_hold):
         batches += 1
         ctx.batch()
     ctx.detail["batches"] = batches
@@ -167,28 +167,34 @@ def fill_ledger_step(conn: SqlConnection, ctx: StepContext) -> None:
         ctx.progress(f"ledger: counted in {batches} batches")
 
 
-def _fill_one(conn: SqlConnection, batch_size: int) -> bool:
+def _fill_one(conn: SqlConnection, batch_size: int, policy: LockPolicy,
+              on_hold: HoldObserver | None) -> bool:
     def work(c: SqlConnection) -> bool:
         return ledger.fill_batch(c, batch_size)
 
     if conn.dialect is Dialect.POSTGRES:
         # The frontier row FOR UPDATE waits for writers in flight (their triggers hold
         # it FOR SHARE) and would queue new ones: a short lock_timeout and retries.
-        return locked(conn, work, what="lock the ledger's fill frontier")
+        return locked(conn, work, what="lock the ledger's fill frontier", policy=policy,
+                      on_hold=on_hold)
     with conn.transaction():
         return work(conn)
 
 
-def ensure_ledger(conn: SqlConnection, progress: Callable[[str], None]) -> None:
+def ensure_ledger(
+    conn: SqlConnection, progress: Callable[[str], None], *,
+    policy: LockPolicy = DEFAULT_POLICY, on_hold: HoldObserver | None = None,
+) -> None:
     """A phase-2 database made before the ledger existed gets it from ``migrate --to
     phase2`` (the catch-up): created, then filled (a no-op when complete)."""
     if not ledger.fill_done(conn):
         if conn.dialect is Dialect.POSTGRES:
-            locked(conn, ledger.create_ledger, what="create the ledger's trigger")
+            locked(conn, ledger.create_ledger, what="create the ledger's trigger",
+                   policy=policy, on_hold=on_hold)
         else:
             with conn.transaction():
                 ledger.create_ledger(conn)
-        while _fill_one(conn, 1000):
+        while _fill_one(conn, 1000, policy, on_hold):
             pass
         if conn.dialect is Dialect.POSTGRES:
             conn.execute(f"ANALYZE {q(LEDGER_PERIODS)}")

@@ -77,18 +77,18 @@ def _p1_constraints(conn: SqlConnection, ctx: StepContext) -> None:
 def _p1_validate(conn: SqlConnection, ctx: StepContext) -> None:
     # VALIDATE scans under SHARE UPDATE EXCLUSIVE: writers keep going.
     for name in (FK_SERVICE, CK_DURATION):
-        pg.validate_constraint(conn, RESERVATIONS_TABLE, name)
+        pg.validate_constraint(conn, RESERVATIONS_TABLE, name, policy=ctx.lock_policy)
 
 
 # -- phase1 -> phase2 / phase2 -> phase1 ---------------------------------------------------
 
 
 def _read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
-    ctx.detail["indexes"] = create_read_indexes(conn, ctx.progress)
+    ctx.detail["indexes"] = create_read_indexes(conn, ctx.progress, policy=ctx.lock_policy)
 
 
 def _drop_read_indexes(conn: SqlConnection, ctx: StepContext) -> None:
-    drop_read_indexes(conn)
+    drop_read_indexes(conn, policy=ctx.lock_policy)
 
 
 # -- phase1 -> legacy ----------------------------------------------------------------------
@@ -115,31 +115,33 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
     L, P1, P2, P4 = Phase.LEGACY, Phase.PHASE1, Phase.PHASE2, Phase.PHASE4
     return {
         (L, P1): Transition(L, P1, (
-            Step("create-tables", _p1_tables, True,
-                 "create services / clinic_time_slots / clinic_closures / clinic_settings"),
-            Step("add-columns", _p1_columns, True, "add reservation columns"),
-            Step("add-constraints", _p1_constraints, True, "add reservation constraints"),
-            Step("validate-constraints", _p1_validate, False),
-            Step("check", check_step(P1), False, check=True),
+            Step("create-tables", _p1_tables, atomic=True,
+                 what="create services / clinic_time_slots / clinic_closures / clinic_settings"),
+            Step("add-columns", _p1_columns, atomic=True, what="add reservation columns"),
+            Step("add-constraints", _p1_constraints, atomic=True,
+                 what="add reservation constraints"),
+            Step("validate-constraints", _p1_validate, atomic=False),
+            Step("check", check_step(P1), atomic=False, check=True),
         )),
         (P1, P2): Transition(P1, P2, (
-            Step("backfill", backfill_step, False, always=True),
-            Step("read-indexes", _read_indexes, False),
-            Step("ledger", create_ledger_step, True, "create the ledger's trigger"),
-            Step("fill-ledger", fill_ledger_step, False),
-            Step("validate", validate_phase2_step, False, check=True),
+            Step("backfill", backfill_step, atomic=False, always=True),
+            Step("read-indexes", _read_indexes, atomic=False),
+            Step("ledger", create_ledger_step, atomic=True, what="create the ledger's trigger"),
+            Step("fill-ledger", fill_ledger_step, atomic=False),
+            Step("validate", validate_phase2_step, atomic=False, check=True),
         )),
         (P2, P4): Transition(P2, P4, CONTRACT_STEPS),
         (P4, P2): Transition(P4, P2, RESTORE_STEPS),
         (P2, P1): Transition(P2, P1, (
-            Step("drop-ledger", drop_ledger_step, True, "drop the ledger's trigger"),
-            Step("drop-read-indexes", _drop_read_indexes, False),
-            Step("clear-journal", clear_journal_step, False),
+            Step("drop-ledger", drop_ledger_step, atomic=True, what="drop the ledger's trigger"),
+            Step("drop-read-indexes", _drop_read_indexes, atomic=False),
+            Step("clear-journal", clear_journal_step, atomic=False),
         )),
         (P1, L): Transition(P1, L, (
-            Step("drop-read-indexes", _drop_read_indexes, False),
-            Step("drop-columns", _drop_new_columns, True, "drop the new reservation columns"),
-            Step("drop-tables", _drop_phase1_tables, True, "drop phase 1 tables"),
+            Step("drop-read-indexes", _drop_read_indexes, atomic=False),
+            Step("drop-columns", _drop_new_columns, atomic=True,
+                 what="drop the new reservation columns"),
+            Step("drop-tables", _drop_phase1_tables, atomic=True, what="drop phase 1 tables"),
         )),
     }
 

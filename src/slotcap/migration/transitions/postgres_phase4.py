@@ -193,7 +193,8 @@ def _p4_checks(conn: SqlConnection, ctx: StepContext) -> None:
 
 
 def _p4_validate_checks(conn: SqlConnection, ctx: StepContext) -> None:
-    pg.validate_not_null_checks(conn, _new_checks(), what="phase 4")
+    pg.validate_not_null_checks(conn, _new_checks(), what="phase 4", policy=ctx.lock_policy,
+                                on_hold=ctx.on_hold)
 
 
 def _p4_set_not_null(conn: SqlConnection, ctx: StepContext) -> None:
@@ -201,14 +202,15 @@ def _p4_set_not_null(conn: SqlConnection, ctx: StepContext) -> None:
 
 
 def _drop_legacy_index(conn: SqlConnection, ctx: StepContext) -> None:
-    pg.drop_index_concurrently(conn, IDX_LEGACY_SERVICE)
+    pg.drop_index_concurrently(conn, IDX_LEGACY_SERVICE, policy=ctx.lock_policy)
 
 
 def _contracted_held_index(conn: SqlConnection, ctx: StepContext) -> None:
     # DROP COLUMN would drop the phase-2 held index (it covers "service") silently.
     pg.create_index_concurrently(conn, IDX_HELD_CONTRACTED, RESERVATIONS_TABLE,
-                                 held_index_sql(Dialect.POSTGRES, contracted=True))
-    pg.drop_index_concurrently(conn, IDX_HELD)
+                                 held_index_sql(Dialect.POSTGRES, contracted=True),
+                                 policy=ctx.lock_policy)
+    pg.drop_index_concurrently(conn, IDX_HELD, policy=ctx.lock_policy)
 
 
 def _contract(conn: SqlConnection, ctx: StepContext) -> None:
@@ -231,7 +233,8 @@ def _contract(conn: SqlConnection, ctx: StepContext) -> None:
 
 def _final_indexes(conn: SqlConnection, ctx: StepContext) -> None:
     for name, columns in FINAL_INDEXES:
-        pg.create_index_concurrently(conn, name, RESERVATIONS_TABLE, f"({q(*columns)})")
+        pg.create_index_concurrently(conn, name, RESERVATIONS_TABLE, f"({q(*columns)})",
+                                     policy=ctx.lock_policy)
 
 
 def _vacuum(conn: SqlConnection, ctx: StepContext) -> None:
@@ -307,12 +310,14 @@ def _legacy_validate(conn: SqlConnection, ctx: StepContext) -> None:
     ) or 0)
     if missing:
         pg.drop_constraints(conn, RESERVATIONS_TABLE, _legacy_checks().values(),
-                            what="drop legacy NOT NULL helper checks")
+                            what="drop legacy NOT NULL helper checks",
+                            policy=ctx.lock_policy, on_hold=ctx.on_hold)
         raise MigrationError(
             f"rollback phase 4: {missing} reservation(s) have a service outside the legacy "
             "ServiceType enum and cannot be written back; the legacy columns stay nullable "
             "and the rollback can be run again once those rows are dealt with")
-    pg.validate_not_null_checks(conn, _legacy_checks(), what="rollback phase 4")
+    pg.validate_not_null_checks(conn, _legacy_checks(), what="rollback phase 4",
+                                policy=ctx.lock_policy, on_hold=ctx.on_hold)
 
 
 def _legacy_set_not_null(conn: SqlConnection, ctx: StepContext) -> None:
@@ -329,18 +334,19 @@ def _drop_new_not_null(conn: SqlConnection, ctx: StepContext) -> None:
 
 def _drop_final_indexes(conn: SqlConnection, ctx: StepContext) -> None:
     for name, _cols in FINAL_INDEXES:
-        pg.drop_index_concurrently(conn, name)
+        pg.drop_index_concurrently(conn, name, policy=ctx.lock_policy)
 
 
 def _legacy_index(conn: SqlConnection, ctx: StepContext) -> None:
     pg.create_index_concurrently(conn, IDX_LEGACY_SERVICE, RESERVATIONS_TABLE,
-                                 '("preferredDate", "service", "status")')
+                                 '("preferredDate", "service", "status")',
+                                 policy=ctx.lock_policy)
 
 
 def _phase2_held_index(conn: SqlConnection, ctx: StepContext) -> None:
     pg.create_index_concurrently(conn, IDX_HELD, RESERVATIONS_TABLE,
-                                 held_index_sql(Dialect.POSTGRES))
-    pg.drop_index_concurrently(conn, IDX_HELD_CONTRACTED)
+                                 held_index_sql(Dialect.POSTGRES), policy=ctx.lock_policy)
+    pg.drop_index_concurrently(conn, IDX_HELD_CONTRACTED, policy=ctx.lock_policy)
 
 
 def _drop_archive(conn: SqlConnection, ctx: StepContext) -> None:
@@ -349,40 +355,41 @@ def _drop_archive(conn: SqlConnection, ctx: StepContext) -> None:
 
 #: Phase 2 -> phase 4: archive, NOT NULL by validated checks, then the contract.
 CONTRACT_STEPS: tuple[Step, ...] = (
-        Step("refill-legacy", _refill_legacy, False),
-        Step("archive-tables", _archive_tables, True, "create archive tables"),
-        Step("archive-trigger", _archive_trigger, True, "install the archive trigger"),
-        Step("archive-batches", _archive_batches, False),
-        Step("verify-archive", _verify_archive, False),
-        Step("not-null-checks", _p4_checks, True, "add NOT NULL helper checks"),
-        Step("validate-not-null", _p4_validate_checks, False),
-        Step("set-not-null", _p4_set_not_null, True, "set NOT NULL on the new columns"),
-        Step("drop-legacy-index", _drop_legacy_index, False),
-        Step("held-index", _contracted_held_index, False),
-        Step("contract", _contract, True, "drop legacy columns, limits table and enum"),
-        Step("final-indexes", _final_indexes, False),
-        Step("vacuum", _vacuum, False),
-        Step("check", check_step(Phase.PHASE4), False, check=True),
+        Step("refill-legacy", _refill_legacy, atomic=False),
+        Step("archive-tables", _archive_tables, atomic=True, what="create archive tables"),
+        Step("archive-trigger", _archive_trigger, atomic=True, what="install the archive trigger"),
+        Step("archive-batches", _archive_batches, atomic=False),
+        Step("verify-archive", _verify_archive, atomic=False),
+        Step("not-null-checks", _p4_checks, atomic=True, what="add NOT NULL helper checks"),
+        Step("validate-not-null", _p4_validate_checks, atomic=False),
+        Step("set-not-null", _p4_set_not_null, atomic=True, what="set NOT NULL on the new columns"),
+        Step("drop-legacy-index", _drop_legacy_index, atomic=False),
+        Step("held-index", _contracted_held_index, atomic=False),
+        Step("contract", _contract, atomic=True, what="drop legacy columns, limits table and enum"),
+        Step("final-indexes", _final_indexes, atomic=False),
+        Step("vacuum", _vacuum, atomic=False),
+        Step("check", check_step(Phase.PHASE4), atomic=False, check=True),
 )
 
 #: Phase 4 -> phase 2: the legacy columns back from the archive, NOT NULL again.
 RESTORE_STEPS: tuple[Step, ...] = (
-        Step("drop-archive-trigger", _drop_archive_trigger, True, "drop the archive trigger"),
-        Step("recreate-legacy", _recreate_legacy, True,
-             "recreate ServiceType, limits table and legacy columns"),
-        Step("refill-batches", _refill, False),
-        Step("legacy-not-null-checks", _legacy_not_null_checks, True,
-             "add legacy NOT NULL helper checks"),
-        Step("refill-remaining", _legacy_validate, False),
-        Step("legacy-set-not-null", _legacy_set_not_null, True,
-             "set NOT NULL on the legacy columns"),
-        Step("drop-new-not-null", _drop_new_not_null, True,
-             "drop NOT NULL from the new columns"),
-        Step("drop-final-indexes", _drop_final_indexes, False),
-        Step("legacy-index", _legacy_index, False),
-        Step("held-index", _phase2_held_index, False),
-        Step("drop-archive", _drop_archive, True, "drop archive tables"),
-        Step("vacuum", _vacuum, False),
-        Step("ledger", create_ledger_step, True, "create the ledger's trigger"),
-        Step("fill-ledger", fill_ledger_step, False),
+        Step("drop-archive-trigger", _drop_archive_trigger, atomic=True,
+             what="drop the archive trigger"),
+        Step("recreate-legacy", _recreate_legacy, atomic=True,
+             what="recreate ServiceType, limits table and legacy columns"),
+        Step("refill-batches", _refill, atomic=False),
+        Step("legacy-not-null-checks", _legacy_not_null_checks, atomic=True,
+             what="add legacy NOT NULL helper checks"),
+        Step("refill-remaining", _legacy_validate, atomic=False),
+        Step("legacy-set-not-null", _legacy_set_not_null, atomic=True,
+             what="set NOT NULL on the legacy columns"),
+        Step("drop-new-not-null", _drop_new_not_null, atomic=True,
+             what="drop NOT NULL from the new columns"),
+        Step("drop-final-indexes", _drop_final_indexes, atomic=False),
+        Step("legacy-index", _legacy_index, atomic=False),
+        Step("held-index", _phase2_held_index, atomic=False),
+        Step("drop-archive", _drop_archive, atomic=True, what="drop archive tables"),
+        Step("vacuum", _vacuum, atomic=False),
+        Step("ledger", create_ledger_step, atomic=True, what="create the ledger's trigger"),
+        Step("fill-ledger", fill_ledger_step, atomic=False),
 )

@@ -84,33 +84,33 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
     L, P1, P2, P4 = Phase.LEGACY, Phase.PHASE1, Phase.PHASE2, Phase.PHASE4
     return {
         (L, P1): Transition(L, P1, (
-            Step("expand", _expand, True),
-            Step("check", check_step(P1), False, check=True),
+            Step("expand", _expand, atomic=True),
+            Step("check", check_step(P1), atomic=False, check=True),
         )),
         (P1, P2): Transition(P1, P2, (
-            Step("backfill", backfill_step, False, always=True),
-            Step("read-indexes", _read_indexes, True),
-            Step("ledger", create_ledger_step, True),
-            Step("fill-ledger", fill_ledger_step, False),
-            Step("validate", validate_phase2_step, False, check=True),
+            Step("backfill", backfill_step, atomic=False, always=True),
+            Step("read-indexes", _read_indexes, atomic=True),
+            Step("ledger", create_ledger_step, atomic=True),
+            Step("fill-ledger", fill_ledger_step, atomic=False),
+            Step("validate", validate_phase2_step, atomic=False, check=True),
         )),
         (P2, P4): Transition(P2, P4, (
-            Step("contract", _contract, True),
-            Step("analyze", _analyze, False),
-            Step("check", check_step(P4), False, check=True),
+            Step("contract", _contract, atomic=True),
+            Step("analyze", _analyze, atomic=False),
+            Step("check", check_step(P4), atomic=False, check=True),
         )),
         (P4, P2): Transition(P4, P2, (
-            Step("rebuild", _rebuild, True),
-            Step("analyze", _analyze, False),
-            Step("ledger", create_ledger_step, True),
-            Step("fill-ledger", fill_ledger_step, False),
+            Step("rebuild", _rebuild, atomic=True),
+            Step("analyze", _analyze, atomic=False),
+            Step("ledger", create_ledger_step, atomic=True),
+            Step("fill-ledger", fill_ledger_step, atomic=False),
         )),
         (P2, P1): Transition(P2, P1, (
-            Step("drop-ledger", drop_ledger_step, True),
-            Step("drop-read-indexes", _drop_read_indexes, True),
-            Step("clear-journal", clear_journal_step, False),
+            Step("drop-ledger", drop_ledger_step, atomic=True),
+            Step("drop-read-indexes", _drop_read_indexes, atomic=True),
+            Step("clear-journal", clear_journal_step, atomic=False),
         )),
         (P1, L): Transition(P1, L, (
-            Step("drop-phase1", _drop_phase1, True),
+            Step("drop-phase1", _drop_phase1, atomic=True),
         )),
     }
