@@ -18,7 +18,7 @@ Two shapes of read on purpose:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
@@ -47,6 +47,8 @@ __all__ = [
     "DailyFacts",
     "IdempotencyRecord",
     "LimitRepository",
+    "OneTrip",
+    "OneTripBooking",
     "PeriodFacts",
     "ReservationRepository",
     "SchemaState",
@@ -54,8 +56,6 @@ __all__ = [
     "Store",
     "TimeSlotRepository",
 ]
-
-
 
 
 @attrs.frozen(kw_only=True)
@@ -241,6 +241,23 @@ class BookingTransaction(Protocol):
         its date and ``service`` code, and return those facts (as read before the
         insert), so the caller can tell and explain a refusal."""
         ...
+
+
+@attrs.frozen(kw_only=True)
+class OneTrip:
+    """One deciding statement's outcome (docs/stores.md): the figures it read under the
+    locks before its insert (None: unknown); ``final``: a refusal on them stands."""
+
+    inserted: bool; final: bool; reservation: Reservation  # noqa: E702
+    period: PeriodFacts | None; daily: DailyFacts | None  # noqa: E702
+
+
+class OneTripBooking(Protocol):
+    """A scope deciding and inserting in one statement (None: the careful path)."""
+    def book_period(self, period: Period,
+                    make: Callable[[Service, ClinicTimeSlot], Reservation]) -> OneTrip | None: ...
+
+    def book_daily(self, reservation: Reservation) -> OneTrip | None: ...
 
 
 @runtime_checkable

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from slotcap.adapters.sql.booking import Booking
+from slotcap.adapters.sql.calendar import Calendar
 from slotcap.adapters.sql.monitoring import Monitoring
 from slotcap.adapters.sql.writes import Writes
 
 __all__ = ["SqlStore"]
 
 
-class SqlStore(Booking, Writes, Monitoring):
+class SqlStore(Booking, Calendar, Writes, Monitoring):
     """The store logic both SQL engines share (reads, the booking scope, writes, the
     schema-state following of :class:`~slotcap.adapters.sql.store.StoreCore`);
     subclasses supply the dialect, connections and locks. A context manager: leaving

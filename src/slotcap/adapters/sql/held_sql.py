@@ -24,7 +24,9 @@ from slotcap.sql.dialect import SqlDialect
 from slotcap.sql.names import HOLDING_LIST, LEDGER_FILL, LEDGER_PERIODS
 
 __all__ = [
+    "LEDGER_FILLED",
     "LEDGER_HELD",
+    "LEDGER_ROW",
     "ledger_calendar_entries",
     "ledger_calendar_sql",
     "period_held_sql",
@@ -44,15 +46,35 @@ LEDGER_HELD = f"""
 """
 
 
-def ledger_calendar_sql(d: SqlDialect) -> str:
+#: The check's statement once the fill is complete (the store's catalogue snapshot says
+#: so, ``LEDGER_FILLED``): the (day, period) row alone, one primary-key probe; no row
+#: means nothing is held there.
+LEDGER_ROW = f"""
+SELECT l."heldMinutes", l."unsized" FROM "{LEDGER_PERIODS}" l
+WHERE l."preferredDate" = %(day)s AND l."period" = %(period)s
+"""
+
+#: Whether the fill is complete (``through`` at the end of time: PostgreSQL's
+#: ``infinity``, SQLite's ``9999-12-31``; ``%(day)s`` is the last date there is). Read
+#: with the catalogue snapshot, never by a booking.
+LEDGER_FILLED = f"""
+SELECT COUNT(*) FROM "{LEDGER_FILL}" f WHERE f."id" = 1 AND f."through" >= %(day)s
+"""
+
+
+def ledger_calendar_sql(d: SqlDialect, *, filled: bool = False) -> str:
     # The ledger's rows of the range (one primary-key range scan; absent rows hold
     # nothing), and one row with "unsized" 1 when the fill has not reached the range's
     # last date. The slots come from the store's catalogue snapshot, as for a check.
-    return f"""
+    # ``filled``: the fill is complete (the catalogue snapshot says so): the range alone.
+    rows = f"""
 SELECT l."preferredDate", {d.text('l."period"')}, l."heldMinutes", l."unsized"
 FROM "{LEDGER_PERIODS}" l
 WHERE l."preferredDate" BETWEEN %(first_day)s AND %(last_day)s
-UNION ALL
+"""
+    if filled:
+        return rows
+    return rows + f"""UNION ALL
 SELECT NULL, NULL, 0, 1 FROM "{LEDGER_FILL}" f
 WHERE f."id" = 1 AND NOT (f."through" >= %(last_day)s)
 """
