@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -116,6 +117,7 @@ def advisory_lock_keys(day: dt.date, service_code: str, periods: Sequence[Period
     return [_key(name) for name in names]
 
 
+@functools.lru_cache(maxsize=4096)  # a booking's names repeat; blake2b per call adds up
 def _key(name: str) -> int:
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)

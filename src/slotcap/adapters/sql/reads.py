@@ -224,7 +224,8 @@ class Reads(StoreCore):
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         with self._session() as session:
             facts = self._checked_facts(session, day, period, service_code)
-            return self._closed_facts(facts, self._closures_now(session), day, period)
+            closures = self._closures_now(session)  # none, mostly: nothing to apply
+            return self._closed_facts(facts, closures, day, period) if closures else facts
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         with self._session() as session:
