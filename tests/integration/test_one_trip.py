@@ -23,6 +23,7 @@ import attrs
 import pytest
 from tests.builders import TODAY
 from tests.integration import test_store_concurrency as races
+from tests.integration.test_connection_healing import terminate_sessions
 from tests.integration.schema_helpers import legacy_insert
 from tests.integration.store_helpers import MONDAY, build_sql_database, open_sql_store, request
 
@@ -196,3 +197,17 @@ def _row(service: Service, slot: ClinicTimeSlot) -> Reservation:
         preferred_time=slot.start_time.strftime("%H:%M"), service_id=service.id,
         service_name=service.name, estimated_duration=estimated_duration(service),
         period=AFTERNOON, created_at=now, updated_at=now, status_changed_at=now)
+
+
+def test_a_connection_dead_before_the_pipeline_is_replaced(url: str, store: SqlStore,
+                                                           seen: Trips) -> None:
+    """The server ended the thread's idle connection (a restart, a failover): nothing
+    of the pipeline ran there, which the store proves (the old session is gone and the
+    row is not there) before running it once more on a new connection."""
+    first = _book(store)
+    assert not isinstance(first, str)
+    assert terminate_sessions(url) >= 1
+    again = _book(store)
+    assert not isinstance(again, str)
+    assert store.period_facts(MONDAY, AFTERNOON, "WRINKLE_BOTOX").held_minutes == 80
+    assert seen.careful == 0

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.pg_session import (
     BookingSession,
+    Heal,
     StatementSession,
     lock_statement,
     timeout_ms,
@@ -75,6 +76,21 @@ class LazyBookingSession:
     def mark_written(self) -> None:
         self._begun().mark_written()
 
+    def _nothing_ran(self, heal: Heal, pid: int, params: Params) -> bool:
+        """After the connection was lost during the pipeline: replace it, and tell
+        whether the pipeline certainly wrote nothing — its server session has ended (so
+        nothing of it can still commit) and the row it would have inserted is absent.
+        A server out of reach: False (the outcome stays unknown)."""
+        try:
+            self._sc = heal(self._sc)
+            rows = self._sc.run(
+                'SELECT (SELECT COUNT(*) FROM "reservations" WHERE "id" = %(id)s), '
+                "(SELECT COUNT(*) FROM pg_stat_activity WHERE pid = %(pid)s)",
+                {"id": params["id"], "pid": pid}, prepare=False)
+        except Exception:  # any failure: the outcome stays unknown
+            return False
+        return bool(rows) and rows[0][0] == 0 and rows[0][1] == 0
+
     def finish(self) -> None:
         """COMMIT the careful transaction, if one began (a one-trip pipeline has
         committed already)."""
@@ -110,8 +126,10 @@ class LazyBookingSession:
 
         store, attempt, started = self._store, 0, time.monotonic()
         lock = lock_statement(len(self._keys))
+        heal = store._heal
         while True:
             conn: psycopg.Connection[Any] = self._sc.raw
+            pid = conn.pgconn.backend_pid
             timeout = f"{timeout_ms(store._lock_timeout, self._deadline)}ms"
             cur = conn.cursor(row_factory=tuple_row)
             try:
@@ -123,7 +141,10 @@ class LazyBookingSession:
                 return cur.fetchall()
             except Exception as exc:
                 if is_connection_lost(exc):
-                    raise BookingOutcomeUnknown(_LOST) from None
+                    if heal is None or not self._nothing_ran(heal, pid, params):
+                        raise BookingOutcomeUnknown(_LOST) from None
+                    heal = None  # replaced once per booking, as the careful path does
+                    continue
                 if tx_status(conn) in ("INTRANS", "INERROR"):
                     conn.rollback()
                 if store._pooler_met(exc):
