@@ -16,9 +16,10 @@ fixed time:
   period's advisory lock: the serialised case.
 
 Reported: successful bookings/s, attempts/s (a FULL refusal is an attempt), p50/p99
-latency of successful bookings and of all attempts, errors — and afterwards, with SQL,
-the number of (date, period)s whose PENDING/CONFIRMED minutes exceed the slot's total
-(must be 0).
+latency of successful bookings and of all attempts, errors, the number of (date,
+period)s whose PENDING/CONFIRMED minutes exceed the slot's total (SQL, must be 0), and
+single-row INSERT commits/s with as many clients right after (``--ledger``: phase 2's
+ledger filled first, so bookings are decided by one statement).
 """
 
 from __future__ import annotations
@@ -60,8 +61,7 @@ from slotcap.usecases.request import BookingRequest
 MODES = ("different periods", "same period")
 #: Bookings go to dates after the generated year, so they start from empty periods.
 FIRST_BOOKING_DAY = dt.date(2030, 1, 1)
-#: Each run books from its own start day onwards, inside a span of this many days
-#: (runs start 3653 days apart); the booking window is set to it.
+#: Each run books from its own start day on, within this many days (the booking window).
 RUN_SPAN_DAYS = 3652
 #: Services booked, cycled per client (all in the legacy enum, so dual-writable).
 SERVICES = ("WRINKLE_BOTOX", "SKIN_CARE", "OTHER_CONSULTATION", "REMOVAL_PROCEDURE")
@@ -114,8 +114,7 @@ class _ClientResult:
 
 
 def _request(day: dt.date, period: Period, service: str, n: int, client: int = 0
-             ) -> BookingRequest:
-    # Another patient each time (the duplicate rule then never needs the careful path).
+             ) -> BookingRequest:  # another patient each time (no careful duplicate path)
     return BookingRequest(
         patient_name=f"부하 시험 {n}", phone=f"010-{1000 + client}-{n % 10000:04d}",
         birth_date="1990-01-01",
@@ -281,7 +280,7 @@ def _insert_floor(url: str, clients: int, seconds: float, start_day: dt.date) ->
     for t in threads:
         t.join()
     rate = round(sum(done) / (time.perf_counter() - began), 1)
-    with open_sql(url) as conn:  # they fit no capacity: out of the next audit
+    with open_sql(url) as conn:  # out of the next audit: they fit no capacity
         conn.execute('DELETE FROM "reservations" WHERE "id" LIKE %s', ("floor-%",))
     return rate
 
@@ -307,8 +306,7 @@ def run(
                 say(f"[booking] {mode}, {n} client(s), {seconds:g}s …")
                 result = _run_one(url, mode, n, seconds, start_day)
                 result.update(_overbooked(url))
-                # The floor right after, same clients, own dates (past this run's).
-                floor_day = start_day + dt.timedelta(days=3000)
+                floor_day = start_day + dt.timedelta(days=3000)  # the floor, right after
                 result["insert_commits_per_s"] = _insert_floor(url, n, seconds, floor_day)
                 result["ratio"] = round(result["bookings_per_s"]
                                         / max(result["insert_commits_per_s"], 1e-9), 3)
@@ -378,8 +376,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--background", type=int, default=None,
                         help="generated reservations already in the table "
                         "(default 100000; --quick 2000)")
-    parser.add_argument("--ledger", action="store_true",
-                        help="create and fill phase 2's ledger first (one-statement bookings)")
+    parser.add_argument("--ledger", action="store_true", help="fill phase 2's ledger first")
     args = parser.parse_args(argv)
     if not pg_available(args.pg_url):
         say("[booking] PostgreSQL not reachable at --pg-url: nothing to do")

@@ -23,9 +23,9 @@ import attrs
 import pytest
 from tests.builders import TODAY
 from tests.integration import test_store_concurrency as races
-from tests.integration.test_connection_healing import terminate_sessions
 from tests.integration.schema_helpers import legacy_insert
 from tests.integration.store_helpers import MONDAY, build_sql_database, open_sql_store, request
+from tests.integration.test_connection_healing import terminate_sessions
 
 from slotcap.adapters.sql import SqlStore, pg_booking
 from slotcap.domain.closures import Closure
