@@ -14,8 +14,10 @@ fill (the ledger's rows never vacuumed; the fill ANALYZEs it) and after ``VACUUM
   snapshot, as before);
 * ``rows sum, SQL alone`` — for comparison, the statement the check ran before the
   ledger (one probe of the date's held rows), on a kept cursor;
-* ``ledger row, SQL alone`` — the check's own statement (the frontier and the ledger
-  row, two primary-key probes) on a kept cursor: what the database does for a check;
+* ``ledger row, SQL alone`` — the check's own statement once the fill is complete (the
+  ledger row by its primary key) on a kept cursor: what the database does for a check;
+* ``row + frontier, SQL alone`` — the statement before the fill is complete (the
+  frontier and the ledger row, two primary-key probes), on a kept cursor;
 * ``floor`` — ``SELECT 1`` on a kept cursor of another connection;
 * ``calendar 35 days`` — ``availability_calendar`` over 35 days (its own round-robin
   with the floor).
@@ -48,7 +50,7 @@ from benchmarks._harness import (
     temp_pg_database,
 )
 from slotcap import open_store
-from slotcap.adapters.sql.held_sql import LEDGER_HELD, period_held_sql
+from slotcap.adapters.sql.held_sql import LEDGER_HELD, LEDGER_ROW, period_held_sql
 from slotcap.migration.phases import migrate
 from slotcap.migration.transitions.common import ensure_ledger
 from slotcap.schema.legacy import create_legacy_schema
@@ -59,6 +61,7 @@ from slotcap.usecases.availability import availability_calendar, check_availabil
 Key = _data.CheckKey
 CHECK, ROWS, FLOOR, CALENDAR = "check", "rows sum, SQL alone", "floor", "calendar 35 days"
 LEDGER_SQL = "ledger row, SQL alone"
+FRONTIER_SQL = "row + frontier, SQL alone"
 CHECK_GOAL, CALENDAR_GOAL, WRITE_GOAL = 1.2, 1.5, 0.15
 TRIGGER = "slotcap_ledger_sync"
 _INSERT = (
@@ -81,6 +84,7 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
     rows_cur = rows_conn.cursor()
     rows_sql = period_held_sql()
     ledger_cur = rows_conn.cursor()
+    frontier_cur = rows_conn.cursor()
 
     def floor(_k: Key) -> object:
         kept.execute("SELECT 1")
@@ -94,15 +98,19 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
         return rows_cur.fetchall()
 
     def ledger_row(k: Key) -> object:
-        ledger_cur.execute(LEDGER_HELD, {"day": k.day, "period": k.period.value})
+        ledger_cur.execute(LEDGER_ROW, {"day": k.day, "period": k.period.value})
         return ledger_cur.fetchall()
+
+    def with_frontier(k: Key) -> object:
+        frontier_cur.execute(LEDGER_HELD, {"day": k.day, "period": k.period.value})
+        return frontier_cur.fetchall()
 
     def calendar(k: Key) -> object:
         return availability_calendar(store, k.day, k.day + dt.timedelta(days=34))
 
     try:
-        point = interleave([(CHECK, check), (LEDGER_SQL, ledger_row), (ROWS, rows),
-                            (FLOOR, floor)],
+        point = interleave([(CHECK, check), (LEDGER_SQL, ledger_row),
+                            (FRONTIER_SQL, with_frontier), (ROWS, rows), (FLOOR, floor)],
                            keys[:checks + warmup], warmup=warmup)
         span = max(checks // 10, 20)
         cal = interleave([(CALENDAR, calendar), (FLOOR, floor)],
@@ -201,7 +209,10 @@ def tables(payload: dict[str, Any]) -> str:
     for size in payload["sizes"]:
         for state in ("after_fill", "vacuumed"):
             run = size[state]
-            for name in (CHECK, LEDGER_SQL, ROWS, FLOOR, CALENDAR, "calendar floor"):
+            for name in (CHECK, LEDGER_SQL, FRONTIER_SQL, ROWS, FLOOR, CALENDAR,
+                         "calendar floor"):
+                if name not in run:
+                    continue
                 floor = "calendar floor" if name.startswith("calendar") else FLOOR
                 rows.append((f"{size['size']:,}", state, name, run[name]["p50_us"],
                              run[name]["p99_us"], f"{_ratio(run, name, floor):.2f}×"))

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import logging
 import time
@@ -55,10 +56,10 @@ from slotcap.adapters.sql.connections import (
     SharedConnection,
     ThreadLocalConnections,
 )
+from slotcap.adapters.sql.pg_booking import LazyBookingSession
 from slotcap.adapters.sql.pg_pool import ConnectionPoolLike, PoolConnections
 from slotcap.adapters.sql.pg_session import (
     SAVEPOINT,
-    BookingSession,
     Heal,
     StatementScope,
     WriteSession,
@@ -71,7 +72,6 @@ from slotcap.adapters.sql.store import DEFAULT_BUSY_BUDGET, Session
 from slotcap.backoff import backoff
 from slotcap.domain.model import Period
 from slotcap.errors import (
-    BookingOutcomeUnknown,
     ConfigurationError,
     DatabaseError,
     SlotcapError,
@@ -117,6 +117,7 @@ def advisory_lock_keys(day: dt.date, service_code: str, periods: Sequence[Period
     return [_key(name) for name in names]
 
 
+@functools.lru_cache(maxsize=4096)  # a booking's names repeat; blake2b per call adds up
 def _key(name: str) -> int:
     digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
@@ -258,9 +259,15 @@ class PostgresStore(SqlStore):
         with self._source.borrow() as sc:
             yield WriteSession(sc, self._lock_timeout, deadline, self._heal)
 
+    def _deferred_session(
+        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
+    ) -> contextlib.AbstractContextManager[Session]:
+        return self._locked_session(day, service_code, periods, deadline, deferred=True)
+
     @contextlib.contextmanager
     def _locked_session(
-        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
+        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float,
+        deferred: bool = False,
     ) -> Iterator[Session]:
         keys = advisory_lock_keys(day, service_code, periods)
         with self._source.borrow() as lent:
@@ -272,26 +279,19 @@ class PostgresStore(SqlStore):
                     "booking() needs a connection outside any transaction: its locks and "
                     "its insert must commit together, on their own"
                 )
-            sc = self._begin_locked(lent, keys, f"{day.isoformat()} {service_code}", deadline)
-            conn: psycopg.Connection[Any] = sc.raw
-            session = BookingSession(sc)
+            # BEGIN and the locks go with the booking's first statement (one pipeline
+            # with a deciding statement and its COMMIT: adapters/sql/pg_booking.py).
+            session = LazyBookingSession(self, lent, keys, f"{day.isoformat()} {service_code}",
+                                         deadline)
+            if not deferred:
+                session.begin()
             try:
                 yield session
             except BaseException:
-                session.finish_after_error()
+                if session.inner is not None:
+                    session.inner.finish_after_error()
                 raise
-            try:
-                conn.commit()
-            except Exception as exc:
-                if is_connection_lost(exc):
-                    raise BookingOutcomeUnknown(
-                        "booking: the connection to the database was lost after COMMIT "
-                        "was sent; the booking may or may not have been saved (retry with "
-                        "the same Idempotency-Key, or look it up, before booking again)"
-                    ) from None
-                if tx_status(conn) in ("INTRANS", "INERROR"):
-                    conn.rollback()
-                raise self._translate(exc, "booking") or exc from None
+            session.finish()
 
     def _begin_locked(
         self, sc: SqlConnection, keys: list[int], what: str, deadline: float

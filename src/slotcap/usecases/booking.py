@@ -72,6 +72,7 @@ from slotcap.usecases.idempotency import (
     replayed_outcome,
     request_fingerprint,
 )
+from slotcap.usecases.one_trip import deciding, scope, time_text
 from slotcap.usecases.request import (
     DEFAULT_HORIZON_DAYS,
     BookingRequest,
@@ -286,13 +287,17 @@ def _book_dynamic(
     period = valid.period
     assert period is not None  # noqa: S101 (validate_request guarantees it on this path)
     day, code = valid.preferred_date, valid.service_code
-    with store.booking(day, code, [period], deadline=deadline) as tx:
+    with scope(store, once is not None, day, code, [period], deadline) as tx:
         first, replace = first_answer(tx, once)
         if first is not None:
             return first
-        facts = tx.period_facts(day, period, code)
+        # One statement decides where it can (usecases/one_trip.py): same rule below.
+        done = deciding(tx, period, lambda service, slot: _reservation(
+            valid, new, service, period, time_text(valid, period, slot), code))
+        facts = tx.period_facts(day, period, code) if done is None else done.period
+        assert facts is not None  # noqa: S101 (deciding returns the period's figures)
         service = _require_bookable(facts.service, code, state)
-        duplicate = duplicate_of(tx, valid)
+        duplicate = duplicate_of(tx, valid) if done is None else None
         if duplicate is not None:
             return remember(tx, once, new.at, _refused(duplicate, True), replace)
         decision = check_period_capacity(
@@ -303,16 +308,13 @@ def _book_dynamic(
         if not decision.allowed:
             refusal = _refuse(decision, f"{day.isoformat()} {period.value}")
             return remember(tx, once, new.at, _refused(refusal, True), replace)
-        # The old preferredTime keeps the patient's own words when they agree with the
-        # period; otherwise the period's opening time (the plan's 09:00 / 14:00).
-        time_text = valid.preferred_time
-        if time_text is None or valid.time_period is not period:
-            assert facts.slot is not None  # noqa: S101 (an allowed decision has a slot)
-            time_text = facts.slot.start_time.strftime("%H:%M")
-        # Always carry the legacy values: the store writes only the schema's columns, and
-        # a phase-4 rollback that brings the old ones back mid-booking needs them.
-        reservation = _reservation(valid, new, service, period, time_text, code)
-        booked = BookingOutcome(dynamic=True, reservation=_insert(store, tx, reservation))
+        # Legacy values always carried: a phase-4 rollback mid-booking may need them.
+        if done is not None:
+            stored = _as_stored(store, done.reservation)
+        else:
+            stored = _insert(store, tx, _reservation(
+                valid, new, service, period, time_text(valid, period, facts.slot), code))
+        booked = BookingOutcome(dynamic=True, reservation=stored)
         return remember(tx, once, new.at, booked, replace)
 
 
@@ -333,19 +335,19 @@ def _book_legacy(
         period = valid.time_period
     # An unknown period may be either one: lock (and later hold) both.
     periods = [period] if period is not None else list(Period)
-    with store.booking(
-        day, code, periods if state.has_new_columns else [], deadline=deadline
-    ) as tx:
+    with scope(store, once is not None, day, code,
+               periods if state.has_new_columns else [], deadline) as tx:
         first, replace = first_answer(tx, once)
         if first is not None:
             return first
-        duplicate = duplicate_of(tx, valid)
+        reservation = _reservation(valid, new, service, period, valid.preferred_time, code)
+        done = deciding(tx, period, reservation=reservation)
+        duplicate = duplicate_of(tx, valid) if done is None else None
         if duplicate is not None:
             return remember(tx, once, new.at, _refused(duplicate, False), replace)
-        # The check and the insert in one step (one round trip on PostgreSQL); the
-        # store returns the facts it decided on, so a refusal can say why.
-        reservation = _reservation(valid, new, service, period, valid.preferred_time, code)
-        facts = tx.insert_within_daily_limit(reservation)
+        # Check and insert in one statement; the store returns the facts it decided on.
+        facts = tx.insert_within_daily_limit(reservation) if done is None else done.daily
+        assert facts is not None  # noqa: S101 (deciding returns the daily figures)
         decision = check_daily_limit(limit=facts.limit, held_count=facts.held_count)
         observe(store, tx, valid, dynamic=False, decision=decision)
         if not decision.allowed:

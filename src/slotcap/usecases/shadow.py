@@ -108,8 +108,11 @@ def _minutes_shadow(
 ) -> Decision:
     facts = tx.period_facts(day, period, code)
     held = facts.held_minutes
-    if inserted and facts.service is not None:
-        # The legacy path has dual-written its row (with this period): as before it.
+    # A deciding statement's figures (``last_figures``, the one-statement path) were read
+    # before its insert; a fresh read comes after the legacy path's dual-written row.
+    figures = getattr(tx, "last_figures", None)
+    before_insert = figures is not None and figures.period is not None
+    if inserted and not before_insert and facts.service is not None:
         held = max(held - estimated_duration(facts.service), 0)
     return check_period_capacity(service=facts.service, slot=facts.slot, held_minutes=held,
                                  closures=facts.closures)

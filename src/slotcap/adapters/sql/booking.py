@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Sequence
 
 from slotcap.adapters.sql.idempotency import KeysAndPatients
+from slotcap.adapters.sql.one_trip_tx import OneTripMixin
 from slotcap.adapters.sql.rows import limit_of, reservation_params
 from slotcap.adapters.sql.shadow_sql import ShadowTx
 from slotcap.adapters.sql.statements import Statements
@@ -65,6 +66,20 @@ class Booking(KeysAndPatients):
         return facts
 
     @contextlib.contextmanager
+    def deferred_booking(
+        self, day: dt.date, service_code: str, periods: Sequence[Period], *,
+        deadline: float | None = None,
+    ) -> Iterator[SqlBooking]:
+        """:meth:`booking` whose BEGIN and locks may go with its first statement: on
+        PostgreSQL, a deciding statement (``tx.book_period`` / ``tx.book_daily``) is
+        then sent with them and its COMMIT as one pipeline. The scope holds no lock
+        until it runs a statement."""
+        if deadline is None:
+            deadline = time.monotonic() + self.busy_budget
+        with self._deferred_session(day, service_code, periods, deadline) as session:
+            yield SqlBooking(self, session, day, service_code)
+
+    @contextlib.contextmanager
     def booking(
         self,
         day: dt.date,
@@ -79,20 +94,36 @@ class Booking(KeysAndPatients):
         if deadline is None:
             deadline = time.monotonic() + self.busy_budget
         with self._locked_session(day, service_code, periods, deadline) as session:
-            yield SqlBooking(self, session)
+            yield SqlBooking(self, session, day, service_code)
 
 
-class SqlBooking(ShadowTx):
+class SqlBooking(OneTripMixin, ShadowTx):
     """The ``BookingTransaction`` of both SQL stores: reads and the insert go through the
     locked session, so they see every row committed before the locks were granted."""
 
-    def __init__(self, store: Booking, session: Session) -> None:
+    def __init__(self, store: Booking, session: Session, day: dt.date, code: str) -> None:
         self._store = store
         self._session = session
+        self._day = day
+        self._code = code
+        self.last_figures = None
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
-        # Closures included (read fresh under the locks where any may apply).
+        """Closures included (read fresh under the locks where any may apply). After a
+        deciding statement of this scope, for its (date, period, service): the figures
+        it returned (``last_figures``), without another round trip."""
+        known = self._known(day, service_code)
+        if known is not None and known.period is not None and self._period is period:
+            return known.period
         return self._store._period_facts(self._session, day, period, service_code)
+
+    def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
+        """The count rule's facts under the scope's locks; after a deciding statement
+        of this scope, for its (date, service), the figures it returned."""
+        known = self._known(day, service_code)
+        if known is not None and known.daily is not None:
+            return known.daily
+        return self._store._daily_facts(self._session, day, service_code)
 
     def insert(self, reservation: Reservation) -> None:
         self._store._insert(self._session, reservation)

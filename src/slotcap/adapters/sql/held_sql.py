@@ -24,7 +24,9 @@ from slotcap.sql.dialect import DialectRules
 from slotcap.sql.names import HOLDING_LIST, LEDGER_FILL, LEDGER_PERIODS
 
 __all__ = [
+    "LEDGER_FILLED",
     "LEDGER_HELD",
+    "LEDGER_ROW",
     "ledger_calendar_entries",
     "ledger_calendar_sql",
     "period_held_sql",
@@ -44,18 +46,42 @@ LEDGER_HELD = f"""
 """
 
 
-def ledger_calendar_sql(d: DialectRules) -> str:
+#: The check's statement once the fill is complete (the store's catalogue snapshot says
+#: so, ``LEDGER_FILLED``): the (day, period) row alone, one primary-key probe; no row
+#: means nothing is held there.
+LEDGER_ROW = f"""
+SELECT l."heldMinutes", l."unsized" FROM "{LEDGER_PERIODS}" l
+WHERE l."preferredDate" = %(day)s AND l."period" = %(period)s
+"""
+
+#: Whether the fill is complete (``through`` at the end of time: PostgreSQL's
+#: ``infinity``, SQLite's ``9999-12-31``; ``%(day)s`` is the last date there is). Read
+#: with the catalogue snapshot, never by a booking.
+LEDGER_FILLED = f"""
+SELECT COUNT(*) FROM "{LEDGER_FILL}" f WHERE f."id" = 1 AND f."through" >= %(day)s
+"""
+
+
+def ledger_calendar_sql(d: DialectRules, *, filled: bool = False) -> str:
     # The ledger's rows of the range (one primary-key range scan; absent rows hold
     # nothing), and one row with "unsized" 1 when the fill has not reached the range's
     # last date. The slots come from the store's catalogue snapshot, as for a check.
-    return f"""
+    # ``filled``: the fill is complete (the catalogue snapshot says so): the range alone.
+    rows = f"""
 SELECT l."preferredDate", {d.text('l."period"')}, l."heldMinutes", l."unsized"
 FROM "{LEDGER_PERIODS}" l
 WHERE l."preferredDate" BETWEEN %(first_day)s AND %(last_day)s
-UNION ALL
+"""
+    if filled:
+        return rows
+    return rows + f"""UNION ALL
 SELECT NULL, NULL, 0, 1 FROM "{LEDGER_FILL}" f
 WHERE f."id" = 1 AND NOT (f."through" >= %(last_day)s)
 """
+
+
+_PERIODS = tuple((p, p.value) for p in Period)
+_DAY = dt.timedelta(days=1)
 
 
 def ledger_calendar_entries(
@@ -63,24 +89,29 @@ def ledger_calendar_entries(
     slots: Mapping[tuple[int, Period], ClinicTimeSlot], date_out: Callable[[Any], dt.date],
 ) -> list[CalendarEntry]:
     """Every date x period of the range from ``ledger_calendar_sql``'s rows (none of
-    them unsized) and the slots of the store's catalogue snapshot."""
+    them unsized) and the slots of the store's catalogue snapshot. Plain loops: this
+    builds 70 entries for a 35-day screen, more than its round trip costs."""
     held = {(date_out(r[0]), r[1]): int(r[2]) for r in rows}
-    # (is_open, capacity) per weekday and period, worked out once per call.
-    shape = {}
+    # (period, its value, is_open, capacity) per weekday, worked out once per call.
+    shapes = []
     for dow in range(7):
-        for period in Period:
+        shape = []
+        for period, value in _PERIODS:
             slot = slots.get((dow, period))
             is_open = slot is not None and slot.is_active
-            shape[dow, period] = (is_open, slot.total_minutes if slot and is_open else 0)
+            shape.append((period, value, is_open,
+                          slot.total_minutes if slot is not None and is_open else 0))
+        shapes.append(shape)
     out = []
-    first = day_of_week(start)
-    for offset in range((end - start).days + 1):
-        day = start + dt.timedelta(days=offset)
-        dow = (first + offset) % 7
-        for period in Period:
-            is_open, capacity = shape[dow, period]
+    get = held.get
+    dow = day_of_week(start)
+    day = start
+    while day <= end:
+        for period, value, is_open, capacity in shapes[dow]:
             out.append(CalendarEntry(day=day, period=period, is_open=is_open,
-                                     capacity=capacity, booked=held.get((day, period.value), 0)))
+                                     capacity=capacity, booked=get((day, value), 0)))
+        day += _DAY
+        dow = (dow + 1) % 7
     return out
 
 

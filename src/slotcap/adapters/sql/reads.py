@@ -11,8 +11,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from slotcap.adapters._closures import closures_for, with_closures
-from slotcap.adapters.sql.held_sql import ledger_calendar_entries
+from slotcap.adapters._closures import closures_for
 from slotcap.adapters.sql.rows import closure_of, limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, StoreCore
@@ -20,7 +19,7 @@ from slotcap.domain.calendar import day_of_week
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.errors import SchemaStateError
-from slotcap.ports import CalendarEntry, DailyFacts, PeriodFacts
+from slotcap.ports import DailyFacts, PeriodFacts
 from slotcap.sql.names import SERVICE_COLUMNS, SLOT_COLUMNS
 
 R = TypeVar("R")
@@ -102,23 +101,29 @@ class Reads(StoreCore):
         """The facts of a check (advice, outside a booking): one round trip for the held
         minutes alone — reading the service and slot rows in the same statement cost
         as much as the rest of the check again (F1 in docs/benchmarks.md) — and the
-        catalogue from a snapshot at most :attr:`CATALOGUE_MAX_AGE` old."""
+        catalogue from a snapshot at most :attr:`CATALOGUE_MAX_AGE` old. Once the
+        snapshot says the ledger's fill is complete, the held minutes are the ledger's
+        (date, period) row alone: one primary-key probe."""
         if period.__class__ is not Period:  # Period(p) is an Enum lookup per call
             period = Period(period)
+        catalogue = self._catalogue_now(session)
         params = {"day": self._dialect.date_in(day), "period": period.value}
+        filled = catalogue.ledger_filled
 
         def held(st: Statements) -> tuple[str, Params]:
-            self._require_minutes_rule(st)
-            return st.period_held, params
+            if st is not catalogue.statements:  # a schema change met mid-check
+                self._require_minutes_rule(st)
+                return st.period_held, params
+            return (st.ledger_row if filled and st.ledger_row else st.period_held), params
 
-        (row,) = self._run(session, held)
-        if row[1]:
+        rows = self._run(session, held)
+        minutes, unknown = rows[0] if rows else (0, 0)
+        if unknown:
             return self._full_facts(session, self._period_facts_params(day, period, code))
-        catalogue = self._catalogue_now(session)
         return PeriodFacts(
             service=catalogue.services.get(code),
             slot=catalogue.slots.get((day_of_week(day), period)),
-            held_minutes=int(row[0]),
+            held_minutes=int(minutes),
         )
 
     def _catalogue_now(self, session: Session) -> CatalogueSnapshot:
@@ -139,13 +144,18 @@ class Reads(StoreCore):
             self._require_minutes_rule(st)
             return st.list_slots, {}
 
+        def filled(st: Statements) -> tuple[str, Params]:
+            return st.ledger_filled or "SELECT 0", {"day": self._dialect.date_in(dt.date.max)}
+
         service_rows = self._run(session, services)
         st, slot_rows = self._run_with(session, slots)
+        filled_rows = self._run(session, filled) if st.ledger_filled is not None else [(0,)]
         d = self._dialect
         by_code = {s.code: s for s in (service_of(d, r) for r in service_rows) if s}
         by_hours = {(t.day_of_week, t.period): t for t in map(slot_of, slot_rows) if t}
         catalogue = CatalogueSnapshot(
-            statements=st, read_at=read_at, services=by_code, slots=by_hours
+            statements=st, read_at=read_at, services=by_code, slots=by_hours,
+            ledger_filled=bool(filled_rows[0][0]) and self._statements is st,
         )
         self._catalogue = catalogue
         return catalogue
@@ -186,52 +196,12 @@ class Reads(StoreCore):
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         with self._session() as session:
             facts = self._checked_facts(session, day, period, service_code)
-            return self._closed_facts(facts, self._closures_now(session), day, period)
+            closures = self._closures_now(session)  # none, mostly: nothing to apply
+            return self._closed_facts(facts, closures, day, period) if closures else facts
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         with self._session() as session:
             return self._daily_facts(session, day, service_code)
-
-    # calendar --------------------------------------------------------------------------
-
-    def calendar(self, start: dt.date, end: dt.date) -> list[CalendarEntry]:
-        d = self._dialect
-        params = {"first_day": d.date_in(start), "last_day": d.date_in(end)}
-
-        def op(st: Statements) -> tuple[str, Params]:
-            self._require_minutes_rule(st)
-            return st.calendar, params
-
-        if end < start:
-            self._check(self._require_minutes_rule)
-            return []
-        with self._session() as session:
-            st, rows = self._run_with(session, op)
-            entries: list[CalendarEntry] | None = None
-            if st.uses_ledger:
-                # The ledger's rows of the range; any that counts a row without a
-                # duration, or dates its fill has not reached: sum the rows instead.
-                if not any(row[3] for row in rows):
-                    entries = ledger_calendar_entries(
-                        start, end, rows, self._catalogue_now(session).slots,
-                        self._dialect.date_out)
-                else:
-                    rows = self._run(session, lambda st: (st.calendar_full, params))
-            if entries is None:
-                entries = [self._calendar_entry(row) for row in rows]
-            closures = self._closures_now(session)
-        return with_closures(entries, closures)
-
-    def _calendar_entry(self, row: Row) -> CalendarEntry:
-        slot = slot_of(row[2:-1])
-        is_open = slot is not None and slot.is_active
-        return CalendarEntry(
-            day=self._dialect.date_out(row[0]),
-            period=Period(row[1]),
-            is_open=is_open,
-            capacity=slot.total_minutes if slot is not None and is_open else 0,
-            booked=int(row[-1]),
-        )
 
     # catalogue, hours, limits, one reservation -----------------------------------------
 

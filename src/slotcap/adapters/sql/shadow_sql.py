@@ -188,6 +188,9 @@ class ShadowTx:
         rolls it back); SQLite undoes the failed statement alone."""
         if self._store._dialect.dialect is not Dialect.POSTGRES:
             return True
+        asked = getattr(self._session, "in_error", None)  # pg_booking.LazyBookingSession
+        if asked is not None:
+            return not asked()
         conn = getattr(self._session, "_conn", None)  # pg_session.BookingSession's
         return conn is None or not in_error(conn)
 

@@ -18,7 +18,9 @@ from collections.abc import Sequence
 import attrs
 
 from slotcap.adapters.sql.held_sql import (
+    LEDGER_FILLED,
     LEDGER_HELD,
+    LEDGER_ROW,
     ledger_calendar_sql,
     period_held_sql,
     rows_held,
@@ -128,6 +130,12 @@ class Statements:
     #: the two under its write lock, or the count rule cannot run).
     insert_within_limit: str | None
     calendar: str
+    #: With the ledger (else None): the check's one primary-key row, the calendar's
+    #: range alone and the fill's completeness — used once the catalogue snapshot says
+    #: the fill is complete (``Reads._catalogue_now``).
+    ledger_row: str | None
+    calendar_filled: str | None
+    ledger_filled: str | None
     reservation_columns: tuple[str, ...]
     select_reservation: str
     insert_reservation: str
@@ -323,6 +331,9 @@ def build_statements(d: DialectRules, schema: SchemaInfo) -> Statements:
             else None
         ),
         calendar=q(ledger_calendar_sql(d) if ledger else _calendar_sql(d, schema)),
+        ledger_row=q(LEDGER_ROW) if ledger else None,
+        calendar_filled=q(ledger_calendar_sql(d, filled=True)) if ledger else None,
+        ledger_filled=q(LEDGER_FILLED) if ledger else None,
         reservation_columns=res_cols,
         select_reservation=q(
             f'SELECT {qualified("r", res_cols)} FROM "reservations" r WHERE r."id" = %(id)s'

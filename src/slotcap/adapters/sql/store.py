@@ -60,6 +60,11 @@ class CatalogueSnapshot:
     read_at: float
     services: Mapping[str, Service]
     slots: Mapping[tuple[int, Period], ClinicTimeSlot]
+    #: Phase 2's ledger is there and its fill complete (``through`` at the end of
+    #: time): a check reads the (date, period) row alone, no frontier. Only a
+    #: migration step changes it (a rollback drops the ledger: the store's next
+    #: statement fails and re-reads the schema, which drops this snapshot).
+    ledger_filled: bool = False
 
 
 class Session(Protocol):
@@ -153,6 +158,13 @@ class StoreCore(ClosesOnExit, abc.ABC):
     ) -> contextlib.AbstractContextManager[Session]:
         """A session inside one transaction that holds the booking locks, had (with
         retries) before ``deadline`` or ``StoreBusy``."""
+
+    def _deferred_session(
+        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
+    ) -> contextlib.AbstractContextManager[Session]:
+        """:meth:`_locked_session` whose locks may come with its first statement (the
+        one-trip booking, PostgreSQL); elsewhere the same."""
+        return self._locked_session(day, service_code, periods, deadline)
 
     @abc.abstractmethod
     def _is_schema_change(self, exc: Exception) -> bool:

@@ -1,0 +1,147 @@
+"""The booking scope's one-statement decisions (``BookingTransaction.book_period`` /
+``book_daily``, :class:`slotcap.ports.OneTripBooking`) and the figures they leave for
+the other rule (``last_figures``; docs/stores.md, "Which path a booking takes").
+
+``last_figures``: the :class:`~slotcap.ports.OneTrip` of this scope's last deciding
+statement, or None. ``tx.period_facts`` / ``tx.daily_facts`` asked afterwards for the
+same date, service (and period) answer from it without another round trip — the
+figures as they were under the locks, before this scope's insert. The statement may
+have committed already (one pipeline): a caller that wants to write something
+afterwards (the shadow decisions' mismatch record) does it in its own short write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from slotcap.adapters.sql.one_trip import DAILY_AT, SERVICE_AT, SLOT_AT, deciding_sql, phone_tail
+from slotcap.adapters.sql.rows import limit_of, reservation_params
+from slotcap.adapters.sql.statements import Statements
+from slotcap.adapters.sql.store import Row, Session
+from slotcap.domain.calendar import day_of_week
+from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service
+from slotcap.domain.patients import patient_identity
+from slotcap.domain.rules import estimated_duration
+from slotcap.ports import DailyFacts, OneTrip, PeriodFacts
+
+if TYPE_CHECKING:
+    from slotcap.adapters.sql.booking import Booking
+
+__all__ = ["OneTripMixin"]
+
+#: The deciding statements per statements object (one schema shape) and rule.
+_SQL: dict[tuple[int, bool], tuple[Statements, str | None]] = {}
+
+
+def _sql_for(store: Booking, st: Statements, legacy: bool) -> str | None:
+    key = (id(st), legacy)
+    found = _SQL.get(key)
+    if found is None or found[0] is not st:
+        if len(_SQL) > 64:
+            _SQL.clear()
+        found = _SQL[key] = (st, deciding_sql(store._dialect, st, legacy=legacy))
+    return found[1]
+
+
+def _inserted(rows: list[Row]) -> bool:
+    return bool(rows and rows[0][-1])
+
+
+class OneTripMixin:
+    """Mixed into :class:`~slotcap.adapters.sql.booking.SqlBooking`."""
+
+    _store: Booking
+    _session: Session
+    _day: dt.date
+    _code: str
+    _period: Period | None = None
+    last_figures: OneTrip | None
+
+    def _known(self, day: dt.date, code: str) -> OneTrip | None:
+        known = self.last_figures
+        if known is None or day != self._day or code != self._code:
+            return None
+        return known
+
+    def book_period(
+        self, period: Period, make: Callable[[Service, ClinicTimeSlot], Reservation]
+    ) -> OneTrip | None:
+        """The minutes rule's booking in one statement, the row built by ``make`` from
+        the store's catalogue snapshot (the statement inserts only if the service and
+        slot rows are still those). None: not here (no ledger, not PostgreSQL, the
+        snapshot's service or slot cannot book): take the careful path."""
+        store, session = self._store, self._session
+        outside = getattr(session, "outside", None)
+        plain = outside() if outside is not None else None
+        if plain is None:
+            return None
+        st = store._current()
+        sql = _sql_for(store, st, False)
+        if sql is None:
+            return None
+        catalogue = store._catalogue_now(plain)
+        day, code = self._day, self._code
+        service = catalogue.services.get(code)
+        slot = catalogue.slots.get((day_of_week(day), period))
+        if (catalogue.statements is not st or service is None or not service.is_bookable
+                or slot is None or not slot.is_active
+                or (st.state.has_legacy_columns and not service.is_legacy)):
+            return None
+        reservation = make(service, slot)
+        extra = {
+            "s_id": service.id, "s_name": service.name, "s_dur": service.duration_minutes,
+            "s_buf": service.buffer_minutes, "t_id": slot.id,
+            "t_start": slot.start_time.strftime("%H:%M"),
+            "t_end": slot.end_time.strftime("%H:%M"),
+            "needed": estimated_duration(service), "capacity": slot.total_minutes,
+        }
+        return self._decide(st, sql, reservation, period, extra, legacy=False)
+
+    def book_daily(self, reservation: Reservation) -> OneTrip | None:
+        """The count rule's booking in one statement (None: take the careful path)."""
+        if getattr(self._session, "outside", None) is None:
+            return None
+        st = self._store._current()
+        sql = _sql_for(self._store, st, True)
+        if sql is None or not st.schema.accepts_legacy_code(self._code):
+            return None
+        return self._decide(st, sql, reservation, reservation.period, {}, legacy=True)
+
+    def _decide(self, st: Statements, sql: str, reservation: Reservation,
+                period: Period | None, extra: dict[str, Any], *, legacy: bool
+                ) -> OneTrip | None:
+        store, day, code = self._store, self._day, self._code
+        d = store._dialect
+        value = None if period is None else period.value
+        params = {
+            **reservation_params(d, st.reservation_columns, reservation, store._now()),
+            "day": d.date_in(day), "period": value, "slot_period": value, "code": code,
+            "limit_code": code, "dow": day_of_week(day),
+            "tail": phone_tail(patient_identity(reservation.patient_name,
+                                                reservation.phone)[1]),
+            **extra,
+        }
+        one_trip = getattr(self._session, "one_trip", None)
+        if one_trip is None:
+            return None
+        rows = one_trip(sql, params, _inserted)
+        if rows is None:
+            return None  # the schema moved: the careful path follows it
+        (row,) = rows
+        minutes, unknown, filled, closures, suspects = (int(v) for v in row[:SERVICE_AT])
+        facts = None
+        if period is not None and unknown == 0 and closures == 0:
+            facts = PeriodFacts(service=store._service_record(row[SERVICE_AT:SLOT_AT]),
+                                slot=store._slot_record(row[SLOT_AT:DAILY_AT]),
+                                held_minutes=minutes)
+        daily = None
+        if st.state.has_legacy_columns and filled:
+            daily = DailyFacts(limit=limit_of(row[DAILY_AT + 1:DAILY_AT + 5]),
+                               held_count=int(row[DAILY_AT]))
+        final = suspects == 0 and (daily is not None if legacy else facts is not None)
+        self._period = period
+        self.last_figures = OneTrip(inserted=_inserted(rows), final=final,
+                                    reservation=reservation, period=facts, daily=daily)
+        return self.last_figures
