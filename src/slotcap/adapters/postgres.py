@@ -247,6 +247,7 @@ class PostgresStore(SqlStore):
         return cls(conn, lock_timeout=lock_timeout, busy_budget=busy_budget, clock=clock)
 
     def close(self) -> None:
+        self._close_shadow()  # the waiting shadow counts, while the connections are open
         self._source.close()
 
     # -- engine hooks --------------------------------------------------------------------

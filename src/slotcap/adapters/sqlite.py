@@ -142,6 +142,7 @@ class SqliteStore(SqlStore):
         return store
 
     def close(self) -> None:
+        self._close_shadow()  # the waiting shadow counts, while the connections are open
         self._source.close()
 
     # -- engine hooks --------------------------------------------------------------------

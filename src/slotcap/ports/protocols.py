@@ -152,8 +152,9 @@ class BookingTransaction(Protocol):
 
     def record_shadow(self, day: dt.date, service_code: str, control: str, outcome: str,
                       mismatch: Mismatch | None) -> None:
-        """Count one shadowed booking (and store its ``mismatch``) in the scope's
-        transaction where the store keeps them (the shadow tables); may raise."""
+        """Count one shadowed booking (and store its ``mismatch``) where the store
+        keeps them (the shadow tables): a mismatch with the booking, any other count
+        once the booking commits, in batches (``Store.flush_shadow``); may raise."""
 
 
 class OneTripBooking(Protocol):
@@ -229,6 +230,11 @@ class Store(
 
     def shadow_totals(self, start: dt.date, end: dt.date) -> ShadowTotals:
         """Shadowed bookings and stored mismatches of booked dates ``start``..``end``."""
+
+    def flush_shadow(self) -> int:
+        """Write this process's waiting shadow decision counts now (the SQL stores
+        batch the agreements; ``close()`` and ``shadow_totals`` flush too); how many.
+        Never raises."""
 
     def purge_shadow(self, before: dt.datetime) -> int:
         """Delete shadow rows last written before ``before`` (naive UTC); how many."""

@@ -77,7 +77,9 @@ class Booking(KeysAndPatients):
         if deadline is None:
             deadline = time.monotonic() + self.busy_budget
         with self._deferred_session(day, service_code, periods, deadline) as session:
-            yield SqlBooking(self, session, day, service_code)
+            tx = SqlBooking(self, session, day, service_code)
+            yield tx
+        tx.settle_shadow()  # committed: its shadow counts join the buffer
 
     @contextlib.contextmanager
     def booking(
@@ -94,7 +96,9 @@ class Booking(KeysAndPatients):
         if deadline is None:
             deadline = time.monotonic() + self.busy_budget
         with self._locked_session(day, service_code, periods, deadline) as session:
-            yield SqlBooking(self, session, day, service_code)
+            tx = SqlBooking(self, session, day, service_code)
+            yield tx
+        tx.settle_shadow()  # committed: its shadow counts join the buffer
 
 
 class SqlBooking(OneTripMixin, ShadowTx):

@@ -1,10 +1,13 @@
 """The SQL stores' shadow decisions (docs/rollout.md): the booking scope's
 ``daily_facts`` (the count rule's facts under the scope's (date, service) lock, by the
 same statement the legacy path decides with: the ledger's row where the ledger is
-trusted, else the count over rows) and ``record_shadow`` (one upsert of the decision
-counter of (booked date, service, control, agreement) — a row only the holder of that
-(date, service) lock writes, so it adds no contention — and, for a mismatch, one
-insert), then the report's reads, the purge and ``slotcap whatif``'s one aggregate.
+trusted, else the count over rows) and ``record_shadow``: a decision the rules agree on
+(or a not-shadowable one) is counted in the process and written in batches, after the
+booking's commit (:mod:`.shadow_buffer`); a mismatch is written with the booking — one
+upsert of its decision counter of (booked date, service, control, agreement) and one
+insert — in the booking's transaction, or in its own short write after a booking
+decided by one statement (already committed). Then the report's reads (after this
+process's waiting counts are written), the purge and ``slotcap whatif``'s aggregate.
 
 The tables are phase 1's (:mod:`slotcap.sql.shadow_ddl`); where the catalogue has none
 (legacy, or after a rollback) nothing is recorded and the reads are empty.
@@ -17,9 +20,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from slotcap.adapters.sql.pg_session import in_error
+from slotcap.adapters.sql.shadow_buffer import Key, ShadowBuffer
 from slotcap.adapters.sql.store import Params, Session, StoreCore
 from slotcap.domain.model import Period
 from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
@@ -40,10 +45,21 @@ if TYPE_CHECKING:
 __all__ = ["ShadowSql", "ShadowTx"]
 
 _D, _M = f'"{SHADOW_DECISIONS}"', f'"{SHADOW_MISMATCHES}"'
-_COUNT = (f'INSERT INTO {_D} ("date", "service", "control", "agreement", "count", '
-          '"updatedAt") VALUES (%(day)s, %(service)s, %(control)s, %(agreement)s, 1, %(at)s) '
-          'ON CONFLICT ("date", "service", "control", "agreement") DO UPDATE SET '
-          f'"count" = {_D}."count" + 1, "updatedAt" = excluded."updatedAt"')
+_COLUMNS = '("date", "service", "control", "agreement", "count", "updatedAt")'
+_ADD = ('ON CONFLICT ("date", "service", "control", "agreement") DO UPDATE SET '
+        f'"count" = {_D}."count" + excluded."count", "updatedAt" = excluded."updatedAt"')
+_COUNT = (f"INSERT INTO {_D} {_COLUMNS} VALUES (%(day)s, %(service)s, %(control)s, "
+          f"%(agreement)s, 1, %(at)s) {_ADD}")
+#: Counter rows per statement of a flush.
+_BATCH = 200
+
+
+def _counts_sql(rows: int) -> str:
+    values = ", ".join(f"(%(d{i})s, %(s{i})s, %(c{i})s, %(a{i})s, %(n{i})s, %(at)s)"
+                       for i in range(rows))
+    return f"INSERT INTO {_D} {_COLUMNS} VALUES {values} {_ADD}"
+
+
 _MISMATCH_COLUMNS = ("decidedAt", "date", "period", "service", "control", "controlAllowed",
                      "shadowAllowed", "controlReason", "shadowReason", "heldCount",
                      "dailyLimit", "heldMinutes", "capacityMinutes", "requestedMinutes")
@@ -110,7 +126,49 @@ class ShadowSql(StoreCore):
         with self._write_session(time.monotonic() + self.busy_budget) as session:
             self._record_shadow(session, day, service, control, outcome, mismatch)
 
+    @property
+    def shadow_buffer(self) -> ShadowBuffer:
+        """This process's waiting decision counts (:mod:`.shadow_buffer`)."""
+        found: ShadowBuffer | None = self.__dict__.get("_shadow_buffer")
+        if found is None:
+            made = ShadowBuffer(self._write_shadow_counts, on_failure=self.shadow.failed)
+            found = self.__dict__.setdefault("_shadow_buffer", made)
+        return found
+
+    def flush_shadow(self) -> int:
+        """Write this process's waiting decision counts now; how many (never raises)."""
+        found: ShadowBuffer | None = self.__dict__.get("_shadow_buffer")
+        return 0 if found is None else found.flush()
+
+    def _close_shadow(self) -> None:
+        """``close()``: stop the flusher and write what waits (before the connections go)."""
+        found: ShadowBuffer | None = self.__dict__.get("_shadow_buffer")
+        if found is not None:
+            found.close()
+
+    def _write_shadow_counts(self, counts: Mapping[Key, int]) -> None:
+        """One flush: an upsert adding each key's count, in key order (two processes'
+        flushes then lock the counter rows in the same order), up to ``_BATCH`` rows a
+        statement, in one short write."""
+        if not self._shadow_tables():
+            return
+        d = self._dialect
+        keys = sorted(counts)
+        params: dict[str, Any] = {"at": d.timestamp_in(self._now())}
+        with self._write_session(time.monotonic() + self.busy_budget) as session:
+            for first in range(0, len(keys), _BATCH):
+                chunk = keys[first:first + _BATCH]
+                batch = dict(params)
+                for i, (day, service, control, outcome) in enumerate(chunk):
+                    batch.update({f"d{i}": d.date_in(day), f"s{i}": service,
+                                  f"c{i}": control, f"a{i}": outcome,
+                                  f"n{i}": counts[(day, service, control, outcome)]})
+                session.execute(d.native(_counts_sql(len(chunk))), batch)
+
     def shadow_totals(self, start: dt.date, end: dt.date) -> ShadowTotals:
+        """After this process's waiting counts are written (others' flush on their
+        timer: :data:`.shadow_buffer.FLUSH_SECONDS`)."""
+        self.flush_shadow()
         d = self._dialect
         if not self._shadow_tables():
             return ShadowTotals(decisions={}, mismatches=())
@@ -196,7 +254,29 @@ class ShadowTx:
 
     def record_shadow(self, day: dt.date, service_code: str, control: str, outcome: str,
                       mismatch: Mismatch | None) -> None:
+        """A mismatch now, with its count: in the booking's transaction, or in its own
+        short write when the booking has committed already (one statement decided it:
+        a statement through the session would open a second locked transaction). Any
+        other decision: counted once the booking commits (:meth:`settle_shadow`)."""
         # The store is a SqlStore, of which ShadowSql is a part.
         store = cast("ShadowSql", self._store)
-        store._record_shadow(self._session, day, service_code, control, outcome, mismatch)
+        if not store._shadow_tables():
+            return
+        if mismatch is None:
+            pending: list[Key] | None = self.__dict__.get("_shadow_pending")
+            if pending is None:
+                pending = self.__dict__["_shadow_pending"] = []
+            pending.append((day, service_code, control, outcome))
+            return
+        outside = getattr(self._session, "outside", None)  # pg_booking.LazyBookingSession
+        if outside is not None and outside() is not None:
+            store.record_shadow_now(day, service_code, control, outcome, mismatch)
+        else:
+            store._record_shadow(self._session, day, service_code, control, outcome,
+                                 mismatch)
 
+    def settle_shadow(self) -> None:
+        """The booking committed: its counted decisions join the store's buffer."""
+        pending: list[Key] | None = self.__dict__.pop("_shadow_pending", None)
+        if pending:
+            cast("ShadowSql", self._store).shadow_buffer.add(pending)
