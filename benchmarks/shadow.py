@@ -18,6 +18,13 @@ rotating):
 * **check, dynamic** / **check, legacy**: ``check_availability`` of a date and service
   of the generated year's bookable months (one check in ``CHECK_SAMPLE`` is shadowed).
 
+On PostgreSQL the same is measured again after ``migrate(url, to="phase2")`` (engine
+``postgresql + ledger``): phase 2's ledger is filled, so a booking is decided by one
+statement (BEGIN, locks, ``INSERT … SELECT``, COMMIT in one pipeline) and its shadow
+takes the other rule's figures from that statement; the run counts how many bookings
+went that way. After each engine, the shadowed store is closed (its waiting counts
+written) and the report's ``decisions`` compared with the bookings it made.
+
 Reported: p50 and mean per call for each, and the overhead of shadowing (mean on / mean
 off − 1; target ≤ 10 %). Then ``whatif --rule dynamic`` and ``--rule legacy`` over the
 whole year (one aggregate query; best of 3), with the load average of the machine.
@@ -35,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from benchmarks import _data
@@ -52,10 +60,12 @@ from slotcap.bootstrap import open_store
 from slotcap.domain.clock import DayClock
 from slotcap.domain.model import Period
 from slotcap.errors import SlotcapError
+from slotcap.migration import migrate
 from slotcap.ports import Store
 from slotcap.usecases.availability import check_availability
 from slotcap.usecases.booking import book
 from slotcap.usecases.request import BookingRequest
+from slotcap.usecases.shadow import shadow_report
 from slotcap.usecases.whatif import whatif
 
 #: Bookings go to weekdays from here on, one (date, service) each.
@@ -83,8 +93,9 @@ def _request(day: dt.date, dynamic: bool) -> BookingRequest:
     })
 
 
-def _measure(stores: dict[str, Store], repeats: int, seed: int) -> dict[str, Any]:
-    days = _weekdays(FIRST_DAY)
+def _measure(stores: dict[str, Store], repeats: int, seed: int,
+             first_day: dt.date = FIRST_DAY) -> dict[str, Any]:
+    days = _weekdays(first_day)
     today = FIRST_DAY - dt.timedelta(days=1)
     horizon = 365 * 60
     out: dict[str, Any] = {}
@@ -139,6 +150,73 @@ def _database(engine: str, args: argparse.Namespace, data: _data.GeneratedData) 
             yield url
 
 
+@contextlib.contextmanager
+def _one_statement_count() -> Iterator[list[int]]:
+    """[one-statement bookings, careful transactions begun] while inside (PostgreSQL)."""
+    from slotcap.adapters.sql import pg_booking
+
+    seen = [0, 0]
+    cls = pg_booking.LazyBookingSession
+    one_trip, begun = cls.one_trip, cls._begun
+
+    def counted_trip(self: Any, *rest: Any) -> Any:
+        seen[0] += 1
+        return one_trip(self, *rest)
+
+    def counted_begin(self: Any) -> Any:
+        seen[1] += self.inner is None
+        return begun(self)
+
+    setattr(cls, "one_trip", counted_trip)  # noqa: B010 (instrumentation, put back below)
+    setattr(cls, "_begun", counted_begin)  # noqa: B010
+    try:
+        yield seen
+    finally:
+        setattr(cls, "one_trip", one_trip)  # noqa: B010
+        setattr(cls, "_begun", begun)  # noqa: B010
+
+
+def _last_day(first_day: dt.date, repeats: int) -> dt.date:
+    # 4 × repeats weekdays: two candidates, two paths.
+    return first_day + dt.timedelta(days=8 * repeats + 14)
+
+
+def _engine_run(url: str, name: str, repeats: int, seed: int,
+                first_day: dt.date) -> dict[str, Any]:
+    on, off = open_store(url, shadow=True), open_store(url, shadow=False)
+    trips: list[int] = []
+    try:
+        load_before = os.getloadavg()[0]
+        say(f"{name}: measuring ({repeats} rounds)")
+        counting: AbstractContextManager[list[int]] = (
+            _one_statement_count() if "ledger" in name else contextlib.nullcontext([]))
+        with counting as counted:
+            stats = _measure({"on": on, "off": off}, repeats, seed, first_day)
+            trips = list(counted)
+        seconds = _whatif_seconds(off)
+    except SlotcapError as exc:
+        sys.exit(f"{name}: {exc}")
+    finally:
+        off.close()
+        on.close()  # writes the waiting shadow counts
+    failures = on.shadow.failures
+    with contextlib.closing(open_store(url)) as reader:
+        recorded = shadow_report(reader, first_day, _last_day(first_day, repeats)).decisions
+    figures: dict[str, Any] = {
+        "load_average": [load_before, os.getloadavg()[0]],
+        "shadow_failures": failures,
+        "bookings_shadowed": 2 * repeats,
+        "decisions_recorded": recorded,
+        "calls": {what: {n: s.__dict__ for n, s in by.items()} for what, by in stats.items()},
+        "whatif_seconds": seconds,
+    }
+    if trips:
+        # Both candidates' bookings (2 × 2 × repeats) against the careful transactions.
+        figures["one_statement"] = {"trips": trips[0], "careful": trips[1],
+                                    "bookings": 4 * repeats}
+    return figures
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     rows = 3_000 if args.quick else args.rows
     repeats = 40 if args.quick else args.repeats
@@ -149,25 +227,16 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     for engine in engines:
         say(f"{engine}: loading")
         with _database(engine, args, data) as url:
-            on, off = open_store(url, shadow=True), open_store(url, shadow=False)
-            try:
-                load_before = os.getloadavg()[0]
-                say(f"{engine}: measuring ({repeats} rounds)")
-                stats = _measure({"on": on, "off": off}, repeats, args.seed)
-                seconds = _whatif_seconds(off)
-                failures = on.shadow.failures
-            except SlotcapError as exc:
-                sys.exit(f"{engine}: {exc}")
-            finally:
-                on.close()
-                off.close()
-        payload["engines"][engine] = {
-            "load_average": [load_before, os.getloadavg()[0]],
-            "shadow_failures": failures,
-            "calls": {what: {name: s.__dict__ for name, s in by.items()}
-                      for what, by in stats.items()},
-            "whatif_seconds": seconds,
-        }
+            payload["engines"][engine] = _engine_run(url, engine, repeats, args.seed,
+                                                     FIRST_DAY)
+            if engine == "postgresql":
+                say(f"{engine}: phase 2 (the ledger)")
+                report = migrate(url, to="phase2")
+                if not report.ok:
+                    sys.exit(f"{engine}: phase 2: {report.message}")
+                name = "postgresql + ledger"
+                payload["engines"][name] = _engine_run(
+                    url, name, repeats, args.seed, _last_day(FIRST_DAY, repeats))
     return payload
 
 
@@ -180,7 +249,13 @@ def tables(payload: dict[str, Any]) -> str:
     for engine, figures in payload["engines"].items():
         load = figures["load_average"]
         out.append(f"{engine} ({payload['rows']:,} rows; load average {load[0]:.2f} → "
-                   f"{load[1]:.2f}; shadow failures {figures['shadow_failures']})")
+                   f"{load[1]:.2f}; shadow failures {figures['shadow_failures']}; "
+                   f"decisions recorded {figures.get('decisions_recorded')} of "
+                   f"{figures.get('bookings_shadowed')} shadowed bookings)")
+        trips = figures.get("one_statement")
+        if trips:
+            out.append(f"one-statement bookings {trips['trips']} of {trips['bookings']}, "
+                       f"careful transactions begun {trips['careful']}")
         out.append(render_table(
             ["call", "p50 on (µs)", "p50 off (µs)", "mean on (µs)", "mean off (µs)",
              "overhead"],
@@ -200,6 +275,11 @@ def targets(payload: dict[str, Any]) -> list[Target]:
             cost = _overhead(by)
             found.append(Target(f"{engine}: shadow cost, {what}", f"{cost:+.1%}",
                                 f"≤ {MAX_OVERHEAD:.0%}", cost <= MAX_OVERHEAD))
+        if "decisions_recorded" in figures:
+            found.append(Target(f"{engine}: shadow decisions recorded",
+                                str(figures["decisions_recorded"]),
+                                f"= {figures['bookings_shadowed']} bookings",
+                                figures["decisions_recorded"] == figures["bookings_shadowed"]))
         slowest = max(figures["whatif_seconds"].values())
         found.append(Target(f"{engine}: whatif, a year of {payload['rows']:,} rows",
                             f"{slowest:.3f} s", "< 1 s", slowest < 1.0))
