@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import enum
+import itertools
 import threading
 import time
 
@@ -144,7 +145,7 @@ class ShadowCounters:
         self._lock = threading.Lock()
         self._counts: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self._failures = 0
-        self._checks = 0
+        self._checks = itertools.count()  # next() is atomic: no lock on every check
 
     def count(self, what: str, control: str, outcome: str) -> None:
         with self._lock:
@@ -157,9 +158,7 @@ class ShadowCounters:
     def sampled(self, every: int) -> bool:
         """Whether this call is the one in ``every`` to shadow (the first, then every
         ``every``-th)."""
-        with self._lock:
-            self._checks += 1
-            return self._checks % every == 1 % every
+        return next(self._checks) % every == 0
 
     def trip(self) -> None:
         """Off for :attr:`TRIP_SECONDS` (a circuit breaker)."""
