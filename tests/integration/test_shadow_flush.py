@@ -141,3 +141,18 @@ def test_one_statement_bookings_open_no_second_transaction(
     assert report.by_kind == {("dynamic", "agree"): bookings - 3,
                               ("dynamic", "control_only"): 3}
     assert sorted(m.held_count or 0 for m in report.mismatches) == [3, 4, 5]
+
+
+def test_a_buffer_that_fails_never_fails_the_committed_booking(
+    phase1_url: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from slotcap.adapters.sql.shadow_buffer import ShadowBuffer
+
+    def broken(self: ShadowBuffer, keys: object) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(ShadowBuffer, "add", broken)
+    with _clinic(phase1_url) as store:
+        made = book(store, request(), dynamic=True, clock=ON_TODAY)
+        assert store.get_reservation(made.id) is not None
+        assert store.shadow.failures == 1

@@ -125,6 +125,12 @@ class ShadowBuffer:
 def _run(ref: weakref.ReferenceType[ShadowBuffer]) -> None:
     while True:
         buffer = ref()
-        if buffer is None or not buffer._tick():
+        if buffer is None:
             return
+        try:
+            if not buffer._tick():
+                return
+        except Exception as exc:  # flush() does not raise; the thread must not die
+            buffer._on_failure()
+            _LOG.warning("shadow flusher: %s", type(exc).__name__)
         del buffer  # hold no reference while waiting

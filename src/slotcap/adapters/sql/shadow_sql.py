@@ -19,6 +19,7 @@ The tables are phase 1's (:mod:`slotcap.sql.shadow_ddl`); where the catalogue ha
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from slotcap.adapters.sql.booking import Booking
 
 __all__ = ["ShadowSql", "ShadowTx"]
+
+_LOG = logging.getLogger("slotcap.shadow")
 
 _D, _M = f'"{SHADOW_DECISIONS}"', f'"{SHADOW_MISMATCHES}"'
 _COLUMNS = '("date", "service", "control", "agreement", "count", "updatedAt")'
@@ -276,7 +279,15 @@ class ShadowTx:
                                  mismatch)
 
     def settle_shadow(self) -> None:
-        """The booking committed: its counted decisions join the store's buffer."""
+        """The booking committed: its counted decisions join the store's buffer. Never
+        raises (the booking is saved whatever happens here)."""
         pending: list[Key] | None = self.__dict__.pop("_shadow_pending", None)
-        if pending:
-            cast("ShadowSql", self._store).shadow_buffer.add(pending)
+        if not pending:
+            return
+        store = cast("ShadowSql", self._store)
+        try:
+            store.shadow_buffer.add(pending)
+        except Exception as exc:
+            store.shadow.failed()
+            _LOG.warning("shadow counts not kept (%s); the booking is unaffected",
+                         type(exc).__name__)
