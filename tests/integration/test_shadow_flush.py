@@ -156,3 +156,16 @@ def test_a_buffer_that_fails_never_fails_the_committed_booking(
         made = book(store, request(), dynamic=True, clock=ON_TODAY)
         assert store.get_reservation(made.id) is not None
         assert store.shadow.failures == 1
+
+
+def test_a_flush_of_many_keys_goes_in_several_statements(phase1_url: str) -> None:
+    with _clinic(phase1_url) as store:
+        store.shadow_buffer.interval = 3600
+        days = [MONDAY + dt.timedelta(days=n) for n in range(200)]
+        store.shadow_buffer.add([(day, code, "legacy", "agree")
+                                 for day in days for code in ("SKIN_CARE", "BODY_CARE")])
+        store.shadow_buffer.add([(days[0], "SKIN_CARE", "legacy", "agree")])
+        assert store.flush_shadow() == 401
+        report = shadow_report(store, days[0], days[-1])
+        assert report.by_kind == {("legacy", "agree"): 401}
+        assert store.shadow.failures == 0

@@ -8,6 +8,11 @@ Never on a booking's critical path, never raising into one: a failed write is co
 (``store.shadow.failures``), logged without patient data, and its counts kept for the
 next flush.
 
+The buffered keys are agreements and not-shadowable ones, whose rows no booking's
+transaction writes (a mismatch's count row has its own agreement): a flush waits for
+no booking, only for another process's flush of the same rows, and every flush upserts
+in key order, so two cannot deadlock.
+
 What a crash can lose: the counts not yet flushed (at most :data:`FLUSH_SECONDS` of
 agreements, per process). Mismatches — the operator's evidence — and their own counts
 are never buffered: they are written with the booking (docs/rollout.md).
