@@ -248,9 +248,8 @@ def _refused(refusal: Refusal, dynamic: bool) -> BookingOutcome:
     return BookingOutcome(dynamic=dynamic, refusal=refusal)
 
 
-def _book_dynamic(
-    store: Store, valid: ValidBooking, tries: Attempts, new: _New, once: Once | None,
-) -> BookingOutcome | IdempotencyRecord:
+def _book_dynamic(store: Store, valid: ValidBooking, tries: Attempts, new: _New,
+                  once: Once | None) -> BookingOutcome | IdempotencyRecord:
     state, deadline = tries.state, tries.budget.deadline
     require(state, Rule.MINUTES)
     period = valid.period
@@ -287,9 +286,9 @@ def _book_dynamic(
         return remember(tx, once, new.at, booked, replace)
 
 
-def _book_legacy(
-    store: Store, valid: ValidBooking, tries: Attempts, new: _New, once: Once | None,
-) -> BookingOutcome | IdempotencyRecord:
+def _book_legacy(store: Store, valid: ValidBooking, tries: Attempts, new: _New,
+                 once: Once | None) -> BookingOutcome | IdempotencyRecord:
+    """The count rule; the same attempt's inputs as :func:`_book_dynamic`'s."""
     state, deadline = tries.state, tries.budget.deadline
     require(state, Rule.COUNT)
     code = valid.service_code
