@@ -58,7 +58,12 @@ def hypothesis_profile(fast: bool = False) -> str:
     return "ci" if IN_CI else "dev"
 
 
-settings.load_profile(hypothesis_profile())
+# Once: test modules import this file again as ``tests.conftest`` (pytest loaded it as
+# ``conftest``), which must not put back the ``dev``/``ci`` profile after ``--fast``
+# chose ``fast`` (it did: every module collected after the first such import ran its
+# property tests with ten times the fast budget).
+if settings.get_current_profile_name() not in ("dev", "ci", "fast"):
+    settings.load_profile(hypothesis_profile())
 
 
 def _postgres_problem() -> str | None:

@@ -334,9 +334,8 @@ class PostgresStore(SqlStore):
                     continue
                 if tx_status(conn) in ("INTRANS", "INERROR"):
                     conn.rollback()
-                if self._pooler_met(exc):
-                    continue  # the same attempt, unprepared
-                if not is_postgres_busy(exc):
+                # A pooler met: again unprepared, like a busy attempt within the deadline.
+                if not self._pooler_met(exc) and not is_postgres_busy(exc):
                     raise
             attempt += 1
             if not backoff(deadline, attempt):

@@ -7,8 +7,8 @@ the database's write lock before its first read, which serialises every check-an
 across threads *and* processes — SQLite has one writer at a time anyway, so finer locks
 per (date, period) would buy nothing. Every write (a booking's ``BEGIN IMMEDIATE`` and the
 writes outside bookings) waits for another writer at most ``busy_budget`` seconds
-(``PRAGMA busy_timeout``, SQLite's own retry loop); then :class:`StoreBusy`, never a raw
-``database is locked``.
+(``PRAGMA busy_timeout``, SQLite's own retry loop; a booking's ``BEGIN IMMEDIATE`` at most
+what is left of its budget); then :class:`StoreBusy`, never a raw ``database is locked``.
 
 Dates are ISO ``YYYY-MM-DD`` text, timestamps ISO-8601 text in UTC
 (``2025-12-01T09:30:00.000Z``, as the reference DDL's defaults write them), booleans 0/1.
@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -42,6 +43,22 @@ __all__ = ["SqliteStore"]
 
 def _message(exc: Exception) -> str:
     return str(exc).lower()
+
+
+@contextlib.contextmanager
+def _waiting_until(sc: SqlConnection, deadline: float) -> Iterator[None]:
+    """SQLite's own retry loop for a lock (``busy_timeout``), cut for one statement to
+    end by ``deadline`` (``time.monotonic()``): a booking's retries share one budget."""
+    ((cap,),) = sc.run("PRAGMA busy_timeout")
+    left = max(1, int((deadline - time.monotonic()) * 1000))
+    if left >= int(cap):
+        yield
+        return
+    sc.run(f"PRAGMA busy_timeout = {left}")
+    try:
+        yield
+    finally:
+        sc.run(f"PRAGMA busy_timeout = {int(cap)}")
 
 
 class _SqliteSession:
@@ -177,7 +194,8 @@ class SqliteStore(SqlStore):
         with self._source.borrow() as sc:
             conn: sqlite3.Connection = sc.raw
             try:
-                conn.execute(self._dialect.begin_write)
+                with _waiting_until(sc, deadline):
+                    conn.execute(self._dialect.begin_write)
             except sqlite3.Error as exc:
                 raise from_sqlite(exc, what) from None
             try:

@@ -14,7 +14,9 @@ by a lock wait, a deadlock or a serialization failure (``StoreBusy``) is tried a
 jittered, until the store's ``busy_budget`` is spent; an attempt refused for the
 schema state (``SchemaStateError``) is tried again on the state the store sees now
 when that state changed (a phase applied or rolled back mid-booking), after asking the
-store to re-read its catalogue (rate-limited) when it had not noticed yet.
+store to re-read its catalogue (rate-limited) when it had not noticed yet. One loop,
+one budget (:mod:`slotcap.usecases.attempts`): the store's lock waits and pauses share
+its deadline; the worst case is stated in docs/stores.md ("Busy databases").
 
 Under the same locks, before the capacity rule: a patient already holding this service
 that date is refused (``DuplicateBooking``, :mod:`slotcap.usecases.duplicates`); a
@@ -25,18 +27,17 @@ request whose ``idempotency_key`` has a saved first answer gets it again
 from __future__ import annotations
 
 import datetime as dt
-import time
 import uuid
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 import attrs
 
-from slotcap.backoff import backoff
+from slotcap.backoff import Budget
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.clock import db_timestamp
 from slotcap.domain.model import (
     LEGACY_SERVICE_CODES,
-    ClinicTimeSlot,
     Period,
     Reservation,
     ReservationStatus,
@@ -50,7 +51,7 @@ from slotcap.domain.rules import (
     estimated_duration,
     period_started,
 )
-from slotcap.domain.schema_state import RECHECK_SECONDS, Rule, require
+from slotcap.domain.schema_state import Rule, require
 from slotcap.errors import (
     InvalidRequest,
     InvalidService,
@@ -59,6 +60,7 @@ from slotcap.errors import (
     StoreBusy,
 )
 from slotcap.ports import BookingTransaction, Clock, IdempotencyRecord, SchemaState, Store
+from slotcap.usecases.attempts import Attempts
 from slotcap.usecases.clock import clinic_clock
 from slotcap.usecases.duplicates import duplicate_of
 from slotcap.usecases.idempotency import (
@@ -83,8 +85,16 @@ from slotcap.usecases.shadow import observe
 
 __all__ = ["book", "book_once"]
 
-#: Schema changes one booking follows before it gives up (phase-4 rollback: a few).
-_SCHEMA_CHANGES = 4
+class _Options(TypedDict, total=False):
+    """:func:`book`'s and :func:`book_once`'s keywords beyond ``dynamic`` (the defaults
+    are :func:`book_once`'s)."""
+
+    new_id: Callable[[], str]
+    horizon_days: int
+    clock: Clock | None
+    cutoff: bool
+    idempotency_key: str | None
+    idempotency_ttl: dt.timedelta
 
 
 @attrs.frozen
@@ -97,16 +107,7 @@ class _New:
 
 
 def book(
-    store: Store,
-    request: BookingRequest,
-    *,
-    dynamic: bool,
-    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-    horizon_days: int = DEFAULT_HORIZON_DAYS,
-    clock: Clock | None = None,
-    cutoff: bool = False,
-    idempotency_key: str | None = None,
-    idempotency_ttl: dt.timedelta = DEFAULT_IDEMPOTENCY_TTL,
+    store: Store, request: BookingRequest, *, dynamic: bool, **options: Unpack[_Options],
 ) -> Reservation:
     """Create a reservation atomically and return it as stored.
 
@@ -114,7 +115,11 @@ def book(
     inactive, soft-deleted, or — before phase 4 — not in the legacy enum),
     ``ReservationFull`` (no room; ``.decision`` says why), ``DuplicateBooking`` (this
     patient already holds this service on this date), ``SchemaStateError`` (the
-    database's phase cannot serve this rule) or ``StoreBusy`` (locks not had in time).
+    database's phase cannot serve this rule) or ``StoreBusy`` (locks not had within the
+    store's ``busy_budget``; the worst case: docs/stores.md, "Busy databases").
+
+    Keywords (all optional): ``new_id`` (the new reservation's id; default a UUID),
+    ``horizon_days``, ``clock``, ``cutoff``, ``idempotency_key``, ``idempotency_ttl``.
 
     ``idempotency_key`` (1–255 printable ASCII characters): the first call's answer is
     saved with the booking, in its transaction; a later call with the same key and the
@@ -135,11 +140,7 @@ def book(
     started on the clinic's wall clock (``clock.local_now()``) with ``InvalidRequest``
     naming ``period``.
     """
-    return book_once(
-        store, request, dynamic=dynamic, new_id=new_id, horizon_days=horizon_days,
-        clock=clock, cutoff=cutoff, idempotency_key=idempotency_key,
-        idempotency_ttl=idempotency_ttl,
-    ).result()
+    return book_once(store, request, dynamic=dynamic, **options).result()
 
 
 def book_once(
@@ -163,21 +164,9 @@ def book_once(
     if idempotency_key is not None:
         once = Once(check_key(idempotency_key), request_fingerprint(request),
                     new.at - idempotency_ttl)
-    deadline = time.monotonic() + store.busy_budget
-    attempt = changes = 0
-    state = store.schema_state  # the store's cached view: no I/O yet
+    # The store's cached state: no I/O yet.
+    tries = Attempts(store, Budget.of(store.busy_budget), store.schema_state)
     valid: ValidBooking | None = None
-
-    def clinic_hours() -> list[ClinicTimeSlot] | None:
-        # Called by validate_request only for an otherwise valid request. A legacy
-        # store first looks whether phase 1 has come (see below), so the first
-        # bookings after it read bare hours with the clinic's own hours too.
-        nonlocal state
-        if state is SchemaState.LEGACY:
-            state = store.refresh_schema_state(max_age=RECHECK_SECONDS)
-        # A legacy database has no clinic_time_slots yet: the plan's default hours then.
-        return store.list_time_slots() if state.serves(Rule.MINUTES) else None
-
     while True:
         try:
             if valid is None:
@@ -185,49 +174,29 @@ def book_once(
                 # valid request) may meet a busy database or a phase just rolled back,
                 # and is then retried like any other attempt. The parse follows the
                 # read, so it still runs once.
-                valid = validate_request(
-                    request,
-                    dynamic=dynamic,
-                    clock=clock,
-                    horizon_days=horizon_days,
-                    hours=clinic_hours,
-                )
-                if state is SchemaState.LEGACY:
-                    # Nothing tells a legacy store that phase 1 expanded the schema, and
-                    # from then on its bookings must dual-write (a legacy-only row
-                    # pauses phase 2): re-read the catalogue, at most every
-                    # RECHECK_SECONDS (free if clinic_hours just did); the legacy-only
-                    # rows it books meanwhile are the backfill's.
-                    state = store.refresh_schema_state(max_age=RECHECK_SECONDS)
+                valid = validate_request(request, dynamic=dynamic, clock=clock,
+                                         horizon_days=horizon_days,
+                                         hours=tries.clinic_hours)
+                tries.legacy_recheck()  # free if clinic_hours just did
             if once is not None:
                 store.prepare_idempotency()  # once per store; again if it went missing
             if dynamic:
                 if cutoff:
                     _refuse_started(store, valid, clock)
-                done = _book_dynamic(store, valid, state, new, deadline, once)
+                done = _book_dynamic(store, valid, tries, new, once)
             else:
-                done = _book_legacy(store, valid, state, new, deadline, once)
+                done = _book_legacy(store, valid, tries, new, once)
             if isinstance(done, IdempotencyRecord):
                 found = store.get_reservation(done.reservation_id) \
                     if done.reservation_id is not None else None
                 return replayed_outcome(done, found)
             return done
         except StoreBusy:
-            attempt += 1
-            if not backoff(deadline, attempt):
+            if not tries.again_after_busy():
                 raise
-            state = store.schema_state
         except SchemaStateError:
-            # Refused for the state this attempt started from: follow the schema if it
-            # moved (the store re-read it on a failing statement, or re-reads it now:
-            # never refuse on a cached state, however recently it was read).
-            now = store.schema_state
-            if now is state:
-                now = store.refresh_schema_state()
-            changes += 1
-            if now is state or changes > _SCHEMA_CHANGES:
+            if not tries.again_after_refusal():
                 raise
-            state = now
 
 
 def _refuse_started(store: Store, valid: ValidBooking, clock: Clock) -> None:
@@ -279,10 +248,9 @@ def _refused(refusal: Refusal, dynamic: bool) -> BookingOutcome:
     return BookingOutcome(dynamic=dynamic, refusal=refusal)
 
 
-def _book_dynamic(
-    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float,
-    once: Once | None,
-) -> BookingOutcome | IdempotencyRecord:
+def _book_dynamic(store: Store, valid: ValidBooking, tries: Attempts, new: _New,
+                  once: Once | None) -> BookingOutcome | IdempotencyRecord:
+    state, deadline = tries.state, tries.budget.deadline
     require(state, Rule.MINUTES)
     period = valid.period
     assert period is not None  # noqa: S101 (validate_request guarantees it on this path)
@@ -318,10 +286,10 @@ def _book_dynamic(
         return remember(tx, once, new.at, booked, replace)
 
 
-def _book_legacy(
-    store: Store, valid: ValidBooking, state: SchemaState, new: _New, deadline: float,
-    once: Once | None,
-) -> BookingOutcome | IdempotencyRecord:
+def _book_legacy(store: Store, valid: ValidBooking, tries: Attempts, new: _New,
+                 once: Once | None) -> BookingOutcome | IdempotencyRecord:
+    """The count rule; the same attempt's inputs as :func:`_book_dynamic`'s."""
+    state, deadline = tries.state, tries.budget.deadline
     require(state, Rule.COUNT)
     code = valid.service_code
     if code not in LEGACY_SERVICE_CODES:

@@ -158,12 +158,12 @@ class LazyBookingSession:
                     continue
                 if tx_status(conn) in ("INTRANS", "INERROR"):
                     conn.rollback()
-                if store._pooler_met(exc):
-                    continue
-                if store._is_schema_change(exc):
+                # A pooler met: again unprepared, like a busy attempt within the deadline.
+                pooler = store._pooler_met(exc)
+                if not pooler and store._is_schema_change(exc):
                     store._reload(StatementSession(self._sc))
                     return None
-                if not is_postgres_busy(exc):
+                if not pooler and not is_postgres_busy(exc):
                     mapped = store._translate(exc, "booking")
                     raise (mapped or exc) from None
             finally:
