@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.pg_session import in_error
-from slotcap.adapters.sql.store import Params, Session, StoreCore
+from slotcap.adapters.sql.store import Params, Session
 from slotcap.domain.model import Period
 from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
 from slotcap.ports import DailyFacts
@@ -35,7 +36,7 @@ from slotcap.sql.names import (
 )
 
 if TYPE_CHECKING:
-    from slotcap.adapters.sql.booking import Booking
+    from slotcap.adapters.sql.booking import SqlBookings
 
 __all__ = ["ShadowSql", "ShadowTx"]
 
@@ -58,13 +59,13 @@ _MISMATCHES = (f"SELECT {column_list(_MISMATCH_COLUMNS)} "
                f'ORDER BY "date", "period", "service", "decidedAt" LIMIT {MAX_MISMATCHES}')
 
 
-class ShadowSql(StoreCore):
-    """Mixed into ``SqlStore``."""
+class ShadowSql(SqlPart):
+    """A part of ``SqlStore``: the shadow decisions' records and reads."""
 
-    if TYPE_CHECKING:
-        from slotcap.adapters.sql.store import Op, Row
-
-        def _write_with(self, op: Op) -> tuple[Any, list[Row]]: ...
+    def record_shadow(self, session: Session, day: dt.date, service: str, control: str,
+                      outcome: str, mismatch: Mismatch | None) -> None:
+        """The record, in the booking's ``session`` (for :class:`ShadowTx`)."""
+        self._record_shadow(session, day, service, control, outcome, mismatch)
 
     @property
     def shadow(self) -> ShadowCounters:
@@ -177,16 +178,16 @@ class ShadowSql(StoreCore):
 class ShadowTx:
     """Mixed into ``SqlBooking``: the scope's shadow reads and record."""
 
-    _store: Booking
+    _bookings: SqlBookings
     _session: Session
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
-        return self._store._daily_facts(self._session, day, service_code)
+        return self._bookings.daily_facts(self._session, day, service_code)
 
     def usable(self) -> bool:
         """PostgreSQL aborts a transaction at its first failed statement (and COMMIT then
         rolls it back); SQLite undoes the failed statement alone."""
-        if self._store._dialect.dialect is not Dialect.POSTGRES:
+        if self._bookings.dialect.dialect is not Dialect.POSTGRES:
             return True
         asked = getattr(self._session, "in_error", None)  # pg_booking.LazyBookingSession
         if asked is not None:
@@ -196,7 +197,5 @@ class ShadowTx:
 
     def record_shadow(self, day: dt.date, service_code: str, control: str, outcome: str,
                       mismatch: Mismatch | None) -> None:
-        # The store is a SqlStore, of which ShadowSql is a part.
-        store = cast("ShadowSql", self._store)
-        store._record_shadow(self._session, day, service_code, control, outcome, mismatch)
-
+        self._bookings.record_shadow(self._session, day, service_code, control, outcome,
+                                     mismatch)
