@@ -1,8 +1,7 @@
 """``SqlPart``: what a part of a SQL store (reads, writes, the booking scopes, the
 calendar, the monitor, the shadow records, the keys) sees of the shared
-:class:`~.store.SqlCore` — one-line views under the names the parts' statements use,
-so a part's methods read as they did when the parts were one class (bound
-once, when the part is made)."""
+:class:`~.store.SqlCore` — the core's methods bound once, under the names the parts'
+statements use, so a part's methods read as they did when the parts were one class."""
 
 from __future__ import annotations
 
@@ -47,10 +46,6 @@ class SqlPart:
     @property
     def busy_budget(self) -> float:
         return self._core.busy_budget
-
-    @property
-    def _statements(self) -> Statements | None:
-        return self._core.statements
 
     # refusals ---------------------------------------------------------------------------
 

@@ -150,7 +150,7 @@ class SqlReads(SqlPart):
         catalogue = self._catalogue
         if (
             catalogue is not None
-            and catalogue.statements is self._statements
+            and catalogue.statements is self._core.statements
             and time.monotonic() - catalogue.read_at < self.CATALOGUE_MAX_AGE
         ):
             return catalogue
@@ -175,7 +175,7 @@ class SqlReads(SqlPart):
         by_hours = {(t.day_of_week, t.period): t for t in map(slot_of, slot_rows) if t}
         catalogue = CatalogueSnapshot(
             statements=st, read_at=read_at, services=by_code, slots=by_hours,
-            ledger_filled=bool(filled_rows[0][0]) and self._statements is st,
+            ledger_filled=bool(filled_rows[0][0]) and self._core.statements is st,
         )
         self._catalogue = catalogue
         return catalogue
@@ -293,7 +293,7 @@ class SqlReads(SqlPart):
         snap = self._closures
         if (
             snap is not None
-            and snap[0] is self._statements
+            and snap[0] is self._core.statements
             and time.monotonic() - snap[1] < self.CLOSURES_MAX_AGE
         ):
             return snap[2]

@@ -168,17 +168,14 @@ class SqlCore:
         #: Seconds an operation keeps retrying lock waits, deadlocks and serialization
         #: failures before ``StoreBusy``.
         self.busy_budget = float(busy_budget)
-        self._statements: Statements | None = None
+        #: The statements of the shape last read (None before the first read); swapped
+        #: whole by :meth:`reload` only (the parts compare snapshots against it).
+        self.statements: Statements | None = None
         self._read_at = -math.inf  # time.monotonic() of the last catalogue read
 
     def now(self) -> dt.datetime:
         """Now, as the tables store it (naive UTC, milliseconds)."""
         return db_timestamp(self.clock.now())
-
-    @property
-    def statements(self) -> Statements | None:
-        """The statements of the shape last read (None before the first read)."""
-        return self._statements
 
     # the engine's sessions -------------------------------------------------------------
 
@@ -216,17 +213,17 @@ class SqlCore:
     def refresh_schema_state(self, *, max_age: float = 0.0) -> SchemaState:
         """Re-read the catalogue (after an operator applied or rolled back a phase),
         unless it was read less than ``max_age`` seconds ago."""
-        if self._statements is not None and time.monotonic() - self._read_at < max_age:
-            return self._statements.state
+        if self.statements is not None and time.monotonic() - self._read_at < max_age:
+            return self.statements.state
         with self.session() as session:
             self.reload(session)
         return self.schema_state
 
     def current(self) -> Statements:
-        if self._statements is None:
+        if self.statements is None:
             self.refresh_schema_state()
-        assert self._statements is not None  # noqa: S101 (set by refresh)
-        return self._statements
+        assert self.statements is not None  # noqa: S101 (set by refresh)
+        return self.statements
 
     def introspect(self, session: Session) -> SchemaInfo:
         executor = _SessionExecutor(session, self.dialect)
@@ -237,8 +234,8 @@ class SqlCore:
         the schema is unusable: no reservations table, neither old nor new columns)."""
         schema = self.introspect(session)
         self._read_at = time.monotonic()
-        if self._statements is None or self._statements.schema != schema:
-            self._statements = build_statements(self.dialect, schema)
+        if self.statements is None or self.statements.schema != schema:
+            self.statements = build_statements(self.dialect, schema)
 
     def recheck(self, session: Session) -> bool:
         """Before refusing a rule for the cached schema state: re-read the catalogue;
@@ -252,9 +249,9 @@ class SqlCore:
         the catalogue a moment before the rollback finished would refuse for up to the
         limit), and a refusal is the rare path — it costs one catalogue read.
         """
-        before = self._statements
+        before = self.statements
         self.reload(session)
-        return self._statements is not before
+        return self.statements is not before
 
     def check(self, check: Callable[[Statements], None]) -> None:
         """Run a refusal ``check`` on the current statements, re-reading the catalogue
@@ -301,11 +298,11 @@ class SqlCore:
                     and self.is_schema_change(exc)
                     and session.recover()
                 ):
-                    before = self._statements
+                    before = self.statements
                     self.reload(session)
                     # The first retry also clears a stale prepared plan; later ones
                     # only follow a schema that really moved again.
-                    moved = attempt == 0 or self._statements is not before
+                    moved = attempt == 0 or self.statements is not before
                 if not moved:
                     mapped = self.translate(exc, _operation(op))
                     if mapped is None:
