@@ -29,7 +29,7 @@ Statement = tuple[str, dict[str, Any]]
 
 class StoreStatements:
     """The statements ``store`` runs for its schema as it stands now (the catalogue
-    is read once, here, as the store's own reload reads it: ``StoreCore._introspect``);
+    is read once, here, as the store's own reload reads it: ``SqlCore.introspect``);
     each method returns ``(sql, params)``, as cheap as the store's own."""
 
     def __init__(self, store: Monitoring) -> None:

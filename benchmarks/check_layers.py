@@ -38,7 +38,7 @@ LAYERS = (
     ("SELECT 1 on a kept cursor", "kept"),
     ("the check's statement on a new cursor (= SQL alone)", "sql"),
     ("the statement through SqlConnection.run (kept cursor)", "rows"),
-    ("+ StoreCore._run (schema-change retry, rule check)", "run"),
+    ("+ SqlCore.run (schema-change retry, rule check)", "run"),
     ("+ the session (_session(): borrow, StatementScope)", "session"),
     ("+ _checked_facts (params, snapshot lookup, PeriodFacts)", "facts_body"),
     ("store.period_facts (all of the above)", "period_facts"),
@@ -60,12 +60,12 @@ def _candidates(conn: Any, store: PostgresStore) -> dict[str, Callable[[Key], ob
 
     def run(k: Key) -> object:
         p = params(k)
-        return store._run(StatementSession(sc), lambda st: (st.period_held, p))
+        return store._core.run(StatementSession(sc), lambda st: (st.period_held, p))
 
     def session(k: Key) -> object:
         p = params(k)
         with store._session() as s:
-            return store._run(s, lambda st: (st.period_held, p))
+            return store._core.run(s, lambda st: (st.period_held, p))
 
     return {
         "floor": lambda k: conn.execute("SELECT 1").fetchall(),
@@ -74,7 +74,7 @@ def _candidates(conn: Any, store: PostgresStore) -> dict[str, Callable[[Key], ob
         "rows": lambda k: sc.run(*statement(k)),
         "run": run,
         "session": session,
-        "facts_body": lambda k: store._checked_facts(
+        "facts_body": lambda k: store._reads.checked_facts(
             StatementSession(sc), k.day, k.period, k.service
         ),
         "period_facts": lambda k: store.period_facts(k.day, k.period, k.service),

@@ -176,7 +176,7 @@ class LedgerAgrees(RuleBasedStateMachine):
         # the calendar summed over the rows (the full rule), one statement each.
         d = self.store._dialect
         full = {(d.date_out(r[0]), Period(r[1])): int(r[-1]) for r in self.conn.execute(
-            self.store._current().calendar_full,
+            self.store._core.current().calendar_full,
             {"first_day": d.date_in(MONDAY), "last_day": d.date_in(SATURDAY)})}
         booked = {(e.day, e.period): e.booked for e in self.store.calendar(MONDAY, SATURDAY)}
         assert booked == full

@@ -12,24 +12,80 @@ import contextlib
 import datetime as dt
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from slotcap.adapters.sql.idempotency import KeysAndPatients
 from slotcap.adapters.sql.one_trip_tx import OneTripMixin
+from slotcap.adapters.sql.part import SqlPart
+from slotcap.adapters.sql.reads import SqlReads
 from slotcap.adapters.sql.rows import limit_of, reservation_params
-from slotcap.adapters.sql.shadow_sql import ShadowTx
+from slotcap.adapters.sql.shadow_sql import ShadowSql, ShadowTx
 from slotcap.adapters.sql.statements import Statements
-from slotcap.adapters.sql.store import Params, Session
-from slotcap.domain.model import Period, Reservation
+from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Session, SqlCore
+from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service
 from slotcap.domain.rules import check_daily_limit
+from slotcap.domain.shadow import Mismatch
 from slotcap.ports import DailyFacts, IdempotencyRecord, PeriodFacts
 
-__all__ = ["Booking", "SqlBooking"]
+__all__ = ["SqlBooking", "SqlBookings"]
 
 
-class Booking(KeysAndPatients):
-    """``Store.booking``: a scope whose reads and insert share one locked session."""
+class SqlBookings(SqlPart):
+    """``Store.booking``: scopes whose reads and insert share one locked session; and
+    what their :class:`SqlBooking` asks of the store, each in that session."""
 
-    def _insert(self, session: Session, reservation: Reservation) -> None:
+    def __init__(self, core: SqlCore, reads: SqlReads, keys: KeysAndPatients,
+                 shadow: ShadowSql) -> None:
+        super().__init__(core)
+        self.dialect = core.dialect
+        self._reads = reads
+        self._keys = keys
+        self._shadow = shadow
+
+    # what a booking transaction asks, in its session ------------------------------------
+
+    def current(self) -> Statements:
+        return self._current()
+
+    def now(self) -> dt.datetime:
+        return self._now()
+
+    def catalogue_now(self, session: Session) -> CatalogueSnapshot:
+        return self._reads.catalogue_now(session)
+
+    def service_record(self, values: Sequence[Any]) -> Service | None:
+        return self._reads.service_record(values)
+
+    def slot_record(self, values: Sequence[Any]) -> ClinicTimeSlot | None:
+        return self._reads.slot_record(values)
+
+    def period_facts(
+        self, session: Session, day: dt.date, period: Period, code: str
+    ) -> PeriodFacts:
+        return self._reads.period_facts_in(session, day, period, code)
+
+    def daily_facts(self, session: Session, day: dt.date, code: str) -> DailyFacts:
+        return self._reads.daily_facts_in(session, day, code)
+
+    def held_patients(self, session: Session, day: dt.date, code: str) -> list[tuple[str, str]]:
+        return self._keys.held_patients(session, day, code)
+
+    def find_key(self, session: Session, key: str) -> IdempotencyRecord | None:
+        return self._keys.find_key(session, key)
+
+    def save_key(self, session: Session, record: IdempotencyRecord, replace: bool) -> None:
+        self._keys.save_key(session, record, replace)
+
+    @property
+    def shadow_part(self) -> ShadowSql:
+        """The store's shadow part (the scope's shadow record and buffer)."""
+        return self._shadow
+
+    def record_shadow(self, session: Session, day: dt.date, service: str, control: str,
+                      outcome: str, mismatch: Mismatch | None) -> None:
+        self._shadow.record_shadow(session, day, service, control, outcome, mismatch)
+
+    def insert(self, session: Session, reservation: Reservation) -> None:
         def op(st: Statements) -> tuple[str, Params]:
             return st.insert_reservation, reservation_params(
                 self._dialect, st.reservation_columns, reservation, self._now()
@@ -38,12 +94,12 @@ class Booking(KeysAndPatients):
         self._run(session, op)
         session.mark_written()
 
-    def _insert_within_limit(self, session: Session, reservation: Reservation) -> DailyFacts:
+    def insert_within_limit(self, session: Session, reservation: Reservation) -> DailyFacts:
         code = reservation.service or ""
         day = reservation.preferred_date
         if not self._current().schema.accepts_legacy_code(code):
-            return self._daily_facts(session, day, code)  # refused: nothing inserted
-        facts_params = self._daily_params(day, code)
+            return self.daily_facts(session, day, code)  # refused: nothing inserted
+        facts_params = self._reads.daily_params(day, code)
 
         def insert_within_limit(st: Statements) -> tuple[str, Params]:
             self._require_count_rule(st)
@@ -62,7 +118,7 @@ class Booking(KeysAndPatients):
                 session.mark_written()
         elif check_daily_limit(limit=facts.limit, held_count=facts.held_count).allowed:
             # SQLite: the second statement, still under the write lock.
-            self._insert(session, reservation)
+            self.insert(session, reservation)
         return facts
 
     @contextlib.contextmanager
@@ -76,7 +132,7 @@ class Booking(KeysAndPatients):
         until it runs a statement."""
         if deadline is None:
             deadline = time.monotonic() + self.busy_budget
-        with self._deferred_session(day, service_code, periods, deadline) as session:
+        with self._core.deferred_session(day, service_code, periods, deadline) as session:
             tx = SqlBooking(self, session, day, service_code)
             yield tx
         tx.settle_shadow()  # committed: its shadow counts join the buffer
@@ -95,7 +151,7 @@ class Booking(KeysAndPatients):
         :attr:`busy_budget`), then ``StoreBusy``."""
         if deadline is None:
             deadline = time.monotonic() + self.busy_budget
-        with self._locked_session(day, service_code, periods, deadline) as session:
+        with self._core.locked_session(day, service_code, periods, deadline) as session:
             tx = SqlBooking(self, session, day, service_code)
             yield tx
         tx.settle_shadow()  # committed: its shadow counts join the buffer
@@ -105,8 +161,9 @@ class SqlBooking(OneTripMixin, ShadowTx):
     """The ``BookingTransaction`` of both SQL stores: reads and the insert go through the
     locked session, so they see every row committed before the locks were granted."""
 
-    def __init__(self, store: Booking, session: Session, day: dt.date, code: str) -> None:
-        self._store = store
+    def __init__(self, bookings: SqlBookings, session: Session, day: dt.date,
+                 code: str) -> None:
+        self._bookings = bookings
         self._session = session
         self._day = day
         self._code = code
@@ -119,7 +176,7 @@ class SqlBooking(OneTripMixin, ShadowTx):
         known = self._known(day, service_code)
         if known is not None and known.period is not None and self._period is period:
             return known.period
-        return self._store._period_facts(self._session, day, period, service_code)
+        return self._bookings.period_facts(self._session, day, period, service_code)
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         """The count rule's facts under the scope's locks; after a deciding statement
@@ -127,10 +184,10 @@ class SqlBooking(OneTripMixin, ShadowTx):
         known = self._known(day, service_code)
         if known is not None and known.daily is not None:
             return known.daily
-        return self._store._daily_facts(self._session, day, service_code)
+        return self._bookings.daily_facts(self._session, day, service_code)
 
     def insert(self, reservation: Reservation) -> None:
-        self._store._insert(self._session, reservation)
+        self._bookings.insert(self._session, reservation)
 
     def insert_within_daily_limit(self, reservation: Reservation) -> DailyFacts:
         """The legacy count rule's check and insert: inserts ``reservation`` if
@@ -138,13 +195,13 @@ class SqlBooking(OneTripMixin, ShadowTx):
         date and ``service`` code, and returns those facts (read before the insert) so
         the caller can explain a refusal. One round trip on PostgreSQL (a CTE after
         the locks); two statements under the write lock on SQLite."""
-        return self._store._insert_within_limit(self._session, reservation)
+        return self._bookings.insert_within_limit(self._session, reservation)
 
     def held_patients(self, day: dt.date, service_code: str) -> list[tuple[str, str]]:
-        return self._store._held_patients(self._session, day, service_code)
+        return self._bookings.held_patients(self._session, day, service_code)
 
     def find_idempotency(self, key: str) -> IdempotencyRecord | None:
-        return self._store._find_key(self._session, key)
+        return self._bookings.find_key(self._session, key)
 
     def save_idempotency(self, record: IdempotencyRecord, *, replace: bool = False) -> None:
-        self._store._save_key(self._session, record, replace)
+        self._bookings.save_key(self._session, record, replace)

@@ -7,18 +7,23 @@ import datetime as dt
 
 from slotcap.adapters._closures import with_closures
 from slotcap.adapters.sql.held_sql import ledger_calendar_entries
-from slotcap.adapters.sql.reads import Reads
+from slotcap.adapters.sql.part import SqlPart
+from slotcap.adapters.sql.reads import SqlReads
 from slotcap.adapters.sql.rows import slot_of
 from slotcap.adapters.sql.statements import Statements
-from slotcap.adapters.sql.store import Params, Row
+from slotcap.adapters.sql.store import Params, Row, SqlCore
 from slotcap.domain.model import Period
 from slotcap.ports import CalendarEntry
 
-__all__ = ["Calendar"]
+__all__ = ["SqlCalendar"]
 
 
-class Calendar(Reads):
-    """``Store.calendar``."""
+class SqlCalendar(SqlPart):
+    """``Store.calendar`` (the slots and closures from the reads' snapshots)."""
+
+    def __init__(self, core: SqlCore, reads: SqlReads) -> None:
+        super().__init__(core)
+        self._reads = reads
 
     def calendar(self, start: dt.date, end: dt.date) -> list[CalendarEntry]:
         d = self._dialect
@@ -27,7 +32,7 @@ class Calendar(Reads):
             self._check(self._require_minutes_rule)
             return []
         with self._session() as session:
-            catalogue = self._catalogue_now(session) if self._current().uses_ledger else None
+            catalogue = self._reads.catalogue_now(session) if self._current().uses_ledger else None
 
             def op(st: Statements) -> tuple[str, Params]:
                 self._require_minutes_rule(st)
@@ -43,14 +48,14 @@ class Calendar(Reads):
                 # duration, or dates its fill has not reached: sum the rows instead.
                 if not any(row[3] for row in rows):
                     if catalogue is None or catalogue.statements is not st:
-                        catalogue = self._catalogue_now(session)
+                        catalogue = self._reads.catalogue_now(session)
                     entries = ledger_calendar_entries(
                         start, end, rows, catalogue.slots, d.date_out)
                 else:
                     rows = self._run(session, lambda st: (st.calendar_full, params))
             if entries is None:
                 entries = [self._calendar_entry(row) for row in rows]
-            closures = self._closures_now(session)
+            closures = self._reads.closures_now(session)
         return with_closures(entries, closures)
 
     def _calendar_entry(self, row: Row) -> CalendarEntry:

@@ -132,7 +132,7 @@ def period_held_sql() -> str:
     # The check's statement (outside a booking): the common case's held minutes and a
     # count of the rows that sum cannot answer (the period's held rows without a
     # duration, the date's held rows without a period), without the service and slot
-    # rows — the store serves those from its catalogue snapshot (``Reads._catalogue_now``).
+    # rows — the store serves those from its catalogue snapshot (``SqlReads.catalogue_now``).
     # One probe of the date's held rows, both periods and none (at most a few dozen):
     # with phase 2's partial held-rows index an index-only scan of just those; one plan
     # node instead of two probes and an InitPlan.

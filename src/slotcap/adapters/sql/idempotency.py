@@ -20,10 +20,9 @@ import datetime as dt
 import time
 from typing import Any
 
-from slotcap.adapters.sql.reads import Reads
+from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Params, Session
-from slotcap.adapters.sql.writes import Writes
 from slotcap.backoff import backoff
 from slotcap.errors import (
     DatabaseError,
@@ -66,8 +65,9 @@ _HOLDERS = f'SELECT r."patientName", r."phone" FROM "{RESERVATIONS_TABLE}" r ' \
     f'WHERE r."preferredDate" = %(day)s AND r."status" IN {HOLDING_LIST} AND '
 
 
-class KeysAndPatients(Reads, Writes):
-    """Mixed into the SQL stores (through :class:`~.booking.Booking`)."""
+class KeysAndPatients(SqlPart):
+    """A part of the SQL stores: the keys table, and the booking scope's duplicate
+    facts and key records (through :class:`~.booking.SqlBookings`)."""
 
     #: Whether this store has seen (or made) the keys table; reset when a statement
     #: finds it gone.
@@ -128,7 +128,7 @@ class KeysAndPatients(Reads, Writes):
 
     # -- inside a booking ------------------------------------------------------------
 
-    def _held_patients(self, session: Session, day: dt.date, code: str) -> list[tuple[str, str]]:
+    def held_patients(self, session: Session, day: dt.date, code: str) -> list[tuple[str, str]]:
         params = {"day": self._dialect.date_in(day), "code": code}
 
         def holders(st: Statements) -> tuple[str, Params]:
@@ -156,7 +156,7 @@ class KeysAndPatients(Reads, Writes):
                 raise
             raise mapped from None
 
-    def _find_key(self, session: Session, key: str) -> IdempotencyRecord | None:
+    def find_key(self, session: Session, key: str) -> IdempotencyRecord | None:
         rows = self._key_statement(session, _FIND, {"key": key})
         if not rows:
             return None
@@ -167,7 +167,7 @@ class KeysAndPatients(Reads, Writes):
                                  reservation_id=reservation_id, answer=str(answer),
                                  created_at=at)
 
-    def _save_key(self, session: Session, record: IdempotencyRecord, replace: bool) -> None:
+    def save_key(self, session: Session, record: IdempotencyRecord, replace: bool) -> None:
         params = {"key": record.key, "fingerprint": record.fingerprint,
                   "reservation_id": record.reservation_id, "answer": record.answer,
                   "at": self._dialect.timestamp_in(record.created_at)}

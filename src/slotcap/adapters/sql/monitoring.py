@@ -13,17 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+from typing import Protocol, runtime_checkable
 
-from slotcap.adapters.sql.connections import ConnectionSource
+from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.statements import SchemaInfo, Statements
-from slotcap.adapters.sql.store import Params, StoreCore
+from slotcap.adapters.sql.store import Params
 from slotcap.domain.clock import db_timestamp
 from slotcap.ports import CreatedCounts, CreatedHour
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.dialect import Dialect, DialectRules
 from slotcap.sql.names import NEW_COLUMNS, RESERVATIONS_TABLE
 
-__all__ = ["Monitoring", "created_per_hour_sql"]
+__all__ = ["Monitoring", "SqlMonitoring", "created_per_hour_sql"]
 
 #: The new columns that name the service (``period`` is the fourth).
 _SERVICE_PART = tuple(c for c in NEW_COLUMNS if c != "period")
@@ -60,15 +61,17 @@ ORDER BY {hour}
 """
 
 
-class Monitoring(StoreCore):
-    #: Set by the engines (``SqliteStore``, ``PostgresStore``).
-    _source: ConnectionSource[SqlConnection]
+@runtime_checkable
+class Monitoring(Protocol):
+    """A store that lends its connections for the operator's reads (a SQL store)."""
 
-    def sql_connection(self) -> contextlib.AbstractContextManager[SqlConnection]:
-        """One of the store's connections, borrowed for a read the store has no method
-        for — the operator page's ``migrate status`` (:func:`slotcap.migration.status_conn`).
-        Hold it briefly and leave no transaction open."""
-        return self._source.borrow()
+    def sql_connection(self) -> contextlib.AbstractContextManager[SqlConnection]: ...
+
+    def created_per_hour(self, since: dt.datetime, until: dt.datetime) -> CreatedCounts: ...
+
+
+class SqlMonitoring(SqlPart):
+    """``Store.created_per_hour``."""
 
     def _range(self, since: dt.datetime, until: dt.datetime) -> dict[str, object]:
         d = self._dialect

@@ -27,7 +27,7 @@ from slotcap.domain.rules import estimated_duration
 from slotcap.ports import DailyFacts, OneTrip, PeriodFacts
 
 if TYPE_CHECKING:
-    from slotcap.adapters.sql.booking import Booking
+    from slotcap.adapters.sql.booking import SqlBookings
 
 __all__ = ["OneTripMixin"]
 
@@ -35,13 +35,13 @@ __all__ = ["OneTripMixin"]
 _SQL: dict[tuple[int, bool], tuple[Statements, str | None]] = {}
 
 
-def _sql_for(store: Booking, st: Statements, legacy: bool) -> str | None:
+def _sql_for(store: SqlBookings, st: Statements, legacy: bool) -> str | None:
     key = (id(st), legacy)
     found = _SQL.get(key)
     if found is None or found[0] is not st:
         if len(_SQL) > 64:
             _SQL.clear()
-        found = _SQL[key] = (st, deciding_sql(store._dialect, st, legacy=legacy))
+        found = _SQL[key] = (st, deciding_sql(store.dialect, st, legacy=legacy))
     return found[1]
 
 
@@ -52,7 +52,7 @@ def _inserted(rows: list[Row]) -> bool:
 class OneTripMixin:
     """Mixed into :class:`~slotcap.adapters.sql.booking.SqlBooking`."""
 
-    _store: Booking
+    _bookings: SqlBookings
     _session: Session
     _day: dt.date
     _code: str
@@ -72,16 +72,16 @@ class OneTripMixin:
         the store's catalogue snapshot (the statement inserts only if the service and
         slot rows are still those). None: not here (no ledger, not PostgreSQL, the
         snapshot's service or slot cannot book): take the careful path."""
-        store, session = self._store, self._session
+        store, session = self._bookings, self._session
         outside = getattr(session, "outside", None)
         plain = outside() if outside is not None else None
         if plain is None:
             return None
-        st = store._current()
+        st = store.current()
         sql = _sql_for(store, st, False)
         if sql is None:
             return None
-        catalogue = store._catalogue_now(plain)
+        catalogue = store.catalogue_now(plain)
         day, code = self._day, self._code
         service = catalogue.services.get(code)
         slot = catalogue.slots.get((day_of_week(day), period))
@@ -103,8 +103,8 @@ class OneTripMixin:
         """The count rule's booking in one statement (None: take the careful path)."""
         if getattr(self._session, "outside", None) is None:
             return None
-        st = self._store._current()
-        sql = _sql_for(self._store, st, True)
+        st = self._bookings.current()
+        sql = _sql_for(self._bookings, st, True)
         if sql is None or not st.schema.accepts_legacy_code(self._code):
             return None
         return self._decide(st, sql, reservation, reservation.period, {}, legacy=True)
@@ -112,11 +112,11 @@ class OneTripMixin:
     def _decide(self, st: Statements, sql: str, reservation: Reservation,
                 period: Period | None, extra: dict[str, Any], *, legacy: bool
                 ) -> OneTrip | None:
-        store, day, code = self._store, self._day, self._code
-        d = store._dialect
+        store, day, code = self._bookings, self._day, self._code
+        d = store.dialect
         value = None if period is None else period.value
         params = {
-            **reservation_params(d, st.reservation_columns, reservation, store._now()),
+            **reservation_params(d, st.reservation_columns, reservation, store.now()),
             "day": d.date_in(day), "period": value, "slot_period": value, "code": code,
             "limit_code": code, "dow": day_of_week(day),
             "tail": phone_tail(patient_identity(reservation.patient_name,
@@ -133,8 +133,8 @@ class OneTripMixin:
         minutes, unknown, filled, closures, suspects = (int(v) for v in row[:SERVICE_AT])
         facts = None
         if period is not None and unknown == 0 and closures == 0:
-            facts = PeriodFacts(service=store._service_record(row[SERVICE_AT:SLOT_AT]),
-                                slot=store._slot_record(row[SLOT_AT:DAILY_AT]),
+            facts = PeriodFacts(service=store.service_record(row[SERVICE_AT:SLOT_AT]),
+                                slot=store.slot_record(row[SLOT_AT:DAILY_AT]),
                                 held_minutes=minutes)
         daily = None
         if st.state.has_legacy_columns and filled:

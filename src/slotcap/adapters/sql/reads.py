@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 import attrs
 
 from slotcap.adapters._closures import closures_for
+from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.rows import closure_of, limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
-from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, StoreCore
+from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, SqlCore
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
@@ -24,12 +25,31 @@ from slotcap.sql.names import SERVICE_COLUMNS, SLOT_COLUMNS
 
 R = TypeVar("R")
 
-__all__ = ["Reads"]
+__all__ = ["SqlReads"]
 
 
-class Reads(StoreCore):
+class SqlReads(SqlPart):
     """Reads outside a booking (each statement commits on its own) and the facts a
-    booking reads through its locked session."""
+    booking reads through its locked session; owns the checks' snapshots (catalogue,
+    closures) and the memoised service and slot records."""
+
+    def __init__(self, core: SqlCore) -> None:
+        super().__init__(core)
+        self._services_seen: dict[tuple[Any, ...], Service | None] = {}
+        self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
+        #: The checks' catalogue snapshot (:meth:`catalogue_now`); None: read again.
+        self._catalogue: CatalogueSnapshot | None = None
+        #: The checks' closures snapshot (:meth:`closures_now`): the statements it
+        #: was read with, when (``time.monotonic()``), the closures; None: read again.
+        self._closures: tuple[Statements, float, tuple[Closure, ...]] | None = None
+
+    def forget_catalogue(self) -> None:
+        """This store wrote a service or the hours: its next check reads them again."""
+        self._catalogue = None
+
+    def forget_closures(self) -> None:
+        """This store wrote a closure: its next check reads the closures again."""
+        self._closures = None
 
     # facts -----------------------------------------------------------------------------
 
@@ -42,7 +62,7 @@ class Reads(StoreCore):
             "code": service_code, "dow": day_of_week(day),
         }
 
-    def _period_facts(
+    def period_facts_in(
         self, session: Session, day: dt.date, period: Period, code: str
     ) -> PeriodFacts:
         """The facts a booking decides on: the service and slot rows read in the same
@@ -84,8 +104,8 @@ class Reads(StoreCore):
     def _facts_of(self, row: Row, first: int) -> PeriodFacts:
         n = first + len(SERVICE_COLUMNS)
         return PeriodFacts(
-            service=self._service_record(row[first:n]),
-            slot=self._slot_record(row[n:n + len(SLOT_COLUMNS)]),
+            service=self.service_record(row[first:n]),
+            slot=self.slot_record(row[n:n + len(SLOT_COLUMNS)]),
             held_minutes=int(row[0]),
         )
 
@@ -95,7 +115,7 @@ class Reads(StoreCore):
     #: uses it: ``book()`` reads both rows under its locks, in its facts statement.
     CATALOGUE_MAX_AGE = 1.0
 
-    def _checked_facts(
+    def checked_facts(
         self, session: Session, day: dt.date, period: Period, code: str
     ) -> PeriodFacts:
         """The facts of a check (advice, outside a booking): one round trip for the held
@@ -106,7 +126,7 @@ class Reads(StoreCore):
         (date, period) row alone: one primary-key probe."""
         if period.__class__ is not Period:  # Period(p) is an Enum lookup per call
             period = Period(period)
-        catalogue = self._catalogue_now(session)
+        catalogue = self.catalogue_now(session)
         params = {"day": self._dialect.date_in(day), "period": period.value}
         filled = catalogue.ledger_filled
 
@@ -126,11 +146,11 @@ class Reads(StoreCore):
             held_minutes=int(minutes),
         )
 
-    def _catalogue_now(self, session: Session) -> CatalogueSnapshot:
+    def catalogue_now(self, session: Session) -> CatalogueSnapshot:
         catalogue = self._catalogue
         if (
             catalogue is not None
-            and catalogue.statements is self._statements
+            and catalogue.statements is self._core.statements
             and time.monotonic() - catalogue.read_at < self.CATALOGUE_MAX_AGE
         ):
             return catalogue
@@ -155,7 +175,7 @@ class Reads(StoreCore):
         by_hours = {(t.day_of_week, t.period): t for t in map(slot_of, slot_rows) if t}
         catalogue = CatalogueSnapshot(
             statements=st, read_at=read_at, services=by_code, slots=by_hours,
-            ledger_filled=bool(filled_rows[0][0]) and self._statements is st,
+            ledger_filled=bool(filled_rows[0][0]) and self._core.statements is st,
         )
         self._catalogue = catalogue
         return catalogue
@@ -167,20 +187,20 @@ class Reads(StoreCore):
 
     _RECORDS_MAX = 512
 
-    def _service_record(self, values: Sequence[Any]) -> Service | None:
+    def service_record(self, values: Sequence[Any]) -> Service | None:
         return _memoised(self._services_seen, self._RECORDS_MAX,
                          functools.partial(service_of, self._dialect), values)
 
-    def _slot_record(self, values: Sequence[Any]) -> ClinicTimeSlot | None:
+    def slot_record(self, values: Sequence[Any]) -> ClinicTimeSlot | None:
         return _memoised(self._slots_seen, self._RECORDS_MAX, slot_of, values)
 
-    def _daily_params(self, day: dt.date, code: str) -> dict[str, Any]:
+    def daily_params(self, day: dt.date, code: str) -> dict[str, Any]:
         """The parameters of the daily-facts statement (alone or in the one-step
         legacy insert)."""
         return {"day": self._dialect.date_in(day), "code": code, "limit_code": code}
 
-    def _daily_facts(self, session: Session, day: dt.date, code: str) -> DailyFacts:
-        params = self._daily_params(day, code)
+    def daily_facts_in(self, session: Session, day: dt.date, code: str) -> DailyFacts:
+        params = self.daily_params(day, code)
 
         def op(st: Statements) -> tuple[str, Params]:
             self._require_count_rule(st)
@@ -195,13 +215,13 @@ class Reads(StoreCore):
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         with self._session() as session:
-            facts = self._checked_facts(session, day, period, service_code)
-            closures = self._closures_now(session)  # none, mostly: nothing to apply
+            facts = self.checked_facts(session, day, period, service_code)
+            closures = self.closures_now(session)  # none, mostly: nothing to apply
             return self._closed_facts(facts, closures, day, period) if closures else facts
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
         with self._session() as session:
-            return self._daily_facts(session, day, service_code)
+            return self.daily_facts_in(session, day, service_code)
 
     # catalogue, hours, limits, one reservation -----------------------------------------
 
@@ -245,7 +265,6 @@ class Reads(StoreCore):
         st, rows = self._query_with(lambda st: (st.select_reservation, {"id": reservation_id}))
         return reservation_of(self._dialect, st.reservation_columns, rows[0]) if rows else None
 
-
     # closures and settings ------------------------------------------------------------
 
     #: Longest a check or a calendar outside a booking serves the closures from the
@@ -270,11 +289,11 @@ class Reads(StoreCore):
             return self._current(), ()
         return st, tuple(closure_of(self._dialect, r) for r in rows)
 
-    def _closures_now(self, session: Session) -> tuple[Closure, ...]:
+    def closures_now(self, session: Session) -> tuple[Closure, ...]:
         snap = self._closures
         if (
             snap is not None
-            and snap[0] is self._statements
+            and snap[0] is self._core.statements
             and time.monotonic() - snap[1] < self.CLOSURES_MAX_AGE
         ):
             return snap[2]

@@ -22,11 +22,12 @@ import datetime as dt
 import logging
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
+from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.pg_session import in_error
 from slotcap.adapters.sql.shadow_buffer import Key, ShadowBuffer
-from slotcap.adapters.sql.store import Params, Session, StoreCore
+from slotcap.adapters.sql.store import Params, Session
 from slotcap.domain.model import Period
 from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
 from slotcap.ports import DailyFacts
@@ -41,7 +42,7 @@ from slotcap.sql.names import (
 )
 
 if TYPE_CHECKING:
-    from slotcap.adapters.sql.booking import Booking
+    from slotcap.adapters.sql.booking import SqlBookings
 
 __all__ = ["ShadowSql", "ShadowTx"]
 
@@ -78,13 +79,13 @@ _MISMATCHES = (f"SELECT {column_list(_MISMATCH_COLUMNS)} "
                f'ORDER BY "date", "period", "service", "decidedAt" LIMIT {MAX_MISMATCHES}')
 
 
-class ShadowSql(StoreCore):
-    """Mixed into ``SqlStore``."""
+class ShadowSql(SqlPart):
+    """A part of ``SqlStore``: the shadow decisions' records and reads."""
 
-    if TYPE_CHECKING:
-        from slotcap.adapters.sql.store import Op, Row
-
-        def _write_with(self, op: Op) -> tuple[Any, list[Row]]: ...
+    def record_shadow(self, session: Session, day: dt.date, service: str, control: str,
+                      outcome: str, mismatch: Mismatch | None) -> None:
+        """The record, in the booking's ``session`` (for :class:`ShadowTx`)."""
+        self._record_shadow(session, day, service, control, outcome, mismatch)
 
     @property
     def shadow(self) -> ShadowCounters:
@@ -239,16 +240,16 @@ class ShadowSql(StoreCore):
 class ShadowTx:
     """Mixed into ``SqlBooking``: the scope's shadow reads and record."""
 
-    _store: Booking
+    _bookings: SqlBookings
     _session: Session
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:
-        return self._store._daily_facts(self._session, day, service_code)
+        return self._bookings.daily_facts(self._session, day, service_code)
 
     def usable(self) -> bool:
         """PostgreSQL aborts a transaction at its first failed statement (and COMMIT then
         rolls it back); SQLite undoes the failed statement alone."""
-        if self._store._dialect.dialect is not Dialect.POSTGRES:
+        if self._bookings.dialect.dialect is not Dialect.POSTGRES:
             return True
         asked = getattr(self._session, "in_error", None)  # pg_booking.LazyBookingSession
         if asked is not None:
@@ -262,8 +263,7 @@ class ShadowTx:
         short write when the booking has committed already (one statement decided it:
         a statement through the session would open a second locked transaction). Any
         other decision: counted once the booking commits (:meth:`settle_shadow`)."""
-        # The store is a SqlStore, of which ShadowSql is a part.
-        store = cast("ShadowSql", self._store)
+        store = self._bookings.shadow_part
         if not store._shadow_tables():
             return
         if mismatch is None:
@@ -276,8 +276,8 @@ class ShadowTx:
         if outside is not None and outside() is not None:
             store.record_shadow_now(day, service_code, control, outcome, mismatch)
         else:
-            store._record_shadow(self._session, day, service_code, control, outcome,
-                                 mismatch)
+            store.record_shadow(self._session, day, service_code, control, outcome,
+                                mismatch)
 
     def settle_shadow(self) -> None:
         """The booking committed: its counted decisions join the store's buffer. Never
@@ -285,7 +285,7 @@ class ShadowTx:
         pending: list[Key] | None = self.__dict__.pop("_shadow_pending", None)
         if not pending:
             return
-        store = cast("ShadowSql", self._store)
+        store = self._bookings.shadow_part
         try:
             store.shadow_buffer.add(pending)
         except Exception as exc:

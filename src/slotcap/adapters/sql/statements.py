@@ -132,7 +132,7 @@ class Statements:
     calendar: str
     #: With the ledger (else None): the check's one primary-key row, the calendar's
     #: range alone and the fill's completeness — used once the catalogue snapshot says
-    #: the fill is complete (``Reads._catalogue_now``).
+    #: the fill is complete (``SqlReads.catalogue_now``).
     ledger_row: str | None
     calendar_filled: str | None
     ledger_filled: str | None

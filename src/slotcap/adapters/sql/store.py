@@ -1,14 +1,13 @@
 """The SQL stores' core: lifecycle, the engine hooks, and following the schema state.
 
 Statements are built once per schema shape (:mod:`.statements`) and swapped atomically
-when :meth:`StoreCore.refresh_schema_state` finds another shape, so a long-lived store
+when :meth:`SqlCore.refresh_schema_state` finds another shape, so a long-lived store
 follows the operator's migration phases without a restart. The catalogue is read by
 :mod:`slotcap.sql.catalog`, the same introspection the migration toolkit uses.
 """
 
 from __future__ import annotations
 
-import abc
 import contextlib
 import datetime as dt
 import math
@@ -19,18 +18,24 @@ from typing import Any, Protocol
 import attrs
 
 from slotcap.adapters.sql.statements import SchemaInfo, Statements, build_statements
+from slotcap.backoff import backoff
 from slotcap.domain.clock import SystemClock, db_timestamp
-from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Service
-from slotcap.domain.schema_state import Rule, require
-from slotcap.errors import ConfigurationError, DatabaseError, SchemaStateError, SlotcapError
-from slotcap.ports import DEFAULT_BUSY_BUDGET, Clock, ClosesOnExit, SchemaState
+from slotcap.errors import (
+    ConfigurationError,
+    DatabaseError,
+    SchemaStateError,
+    SlotcapError,
+    StoreBusy,
+)
+from slotcap.ports import DEFAULT_BUSY_BUDGET, Clock, SchemaState
 from slotcap.sql.catalog import STORE_PARTS, read_catalog
 from slotcap.sql.connection import Row
 from slotcap.sql.dialect import Dialect, DialectRules
 
 __all__ = [
-    "DEFAULT_BUSY_BUDGET", "CatalogueSnapshot", "Op", "Params", "Row", "Session", "StoreCore",
+    "DEFAULT_BUSY_BUDGET", "CatalogueSnapshot", "Engine", "Op", "Params", "Row", "Session",
+    "SqlCore",
 ]
 
 Params = Mapping[str, Any]
@@ -44,7 +49,7 @@ _SCHEMA_RETRIES = 3
 
 
 def _operation(op: Callable[..., object]) -> str:
-    """``set_status`` for a closure defined in ``SqlStore.set_status``: the name the
+    """``set_status`` for a closure defined in ``SqlWrites.set_status``: the name the
     error message gives the operation."""
     name = getattr(op, "__qualname__", "") or "store operation"
     return name.split(".<locals>")[0].rsplit(".", 1)[-1].lstrip("_") or "store operation"
@@ -98,11 +103,56 @@ class _SessionExecutor:
         return self._session.execute(self._d.native(sql), params)
 
 
-class StoreCore(ClosesOnExit, abc.ABC):
-    """What both SQL engines share below the Store methods; engines supply sessions."""
+class Engine(Protocol):
+    """What an engine (``SqliteStore``, ``PostgresStore``) gives the core: its sessions
+    and how to read its driver's errors. The engine store passes itself."""
+
+    def _session(self) -> contextlib.AbstractContextManager[Session]:
+        """A session whose statements each commit on their own."""
+        ...
+
+    def _write_session(self, deadline: float) -> contextlib.AbstractContextManager[Session]:
+        """A session whose statements each commit on their own, each waiting for locks
+        at most until ``deadline`` (``time.monotonic()``); a lock wait that runs out
+        raises ``StoreBusy``."""
+        ...
+
+    def _locked_session(
+        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
+    ) -> contextlib.AbstractContextManager[Session]:
+        """A session inside one transaction that holds the booking locks, had (with
+        retries) before ``deadline`` or ``StoreBusy``."""
+        ...
+
+    def _deferred_session(
+        self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
+    ) -> contextlib.AbstractContextManager[Session]:
+        """:meth:`_locked_session` whose locks may come with its first statement (the
+        one-trip booking, PostgreSQL); elsewhere the same."""
+        ...
+
+    def _is_schema_change(self, exc: Exception) -> bool:
+        """Whether ``exc`` may mean the schema moved under us (undefined column, a NOT
+        NULL or CHECK violation on a column a phase re-added, a stale plan)."""
+        ...
+
+    def _translate(self, exc: Exception, what: str) -> SlotcapError | None:
+        """The slotcap exception for a driver exception raised by operation ``what``
+        (``StoreBusy`` or ``DatabaseError``, see :mod:`slotcap.sql.errors`); None if
+        ``exc`` is not the driver's."""
+        ...
+
+    def _is_duplicate(self, exc: DatabaseError) -> bool: ...
+
+
+class SqlCore:
+    """What every part of a SQL store shares: the engine's sessions, the dialect, the
+    clock, the busy budget and the statements of the schema shape last read (with the
+    schema-change retry every statement runs through)."""
 
     def __init__(
         self,
+        engine: Engine,
         dialect: DialectRules,
         *,
         busy_budget: float = DEFAULT_BUSY_BUDGET,
@@ -110,110 +160,84 @@ class StoreCore(ClosesOnExit, abc.ABC):
     ) -> None:
         if not busy_budget > 0 or not math.isfinite(busy_budget):
             raise ConfigurationError("busy_budget must be a positive number of seconds")
-        self._dialect = dialect
+        self.engine = engine
+        self.dialect = dialect
         #: Where the store's timestamps come from (``createdAt``, ``updatedAt``, status
         #: changes): injected by the composition root, the system clock otherwise.
-        self._clock: Clock = clock if clock is not None else SystemClock()
+        self.clock: Clock = clock if clock is not None else SystemClock()
         #: Seconds an operation keeps retrying lock waits, deadlocks and serialization
         #: failures before ``StoreBusy``.
         self.busy_budget = float(busy_budget)
-        self._statements: Statements | None = None
+        #: The statements of the shape last read (None before the first read); swapped
+        #: whole by :meth:`reload` only (the parts compare snapshots against it).
+        self.statements: Statements | None = None
         self._read_at = -math.inf  # time.monotonic() of the last catalogue read
-        self._services_seen: dict[tuple[Any, ...], Service | None] = {}
-        self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
-        #: The checks' catalogue snapshot (``Reads._catalogue_now``); None: read again.
-        self._catalogue: CatalogueSnapshot | None = None
-        #: The checks' closures snapshot (``Reads._closures_now``): the statements it
-        #: was read with, when (``time.monotonic()``), the closures; None: read again.
-        self._closures: tuple[Statements, float, tuple[Closure, ...]] | None = None
 
-    def _now(self) -> dt.datetime:
+    def now(self) -> dt.datetime:
         """Now, as the tables store it (naive UTC, milliseconds)."""
-        return db_timestamp(self._clock.now())
+        return db_timestamp(self.clock.now())
 
-    # lifecycle -------------------------------------------------------------------------
+    # the engine's sessions -------------------------------------------------------------
 
-    # ``with PostgresStore.open(url) as store:`` closes the store's connections
-    # (ports.ClosesOnExit).
+    def session(self) -> contextlib.AbstractContextManager[Session]:
+        return self.engine._session()
 
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Close the connections the store opened (never the application's own)."""
+    def write_session(self, deadline: float) -> contextlib.AbstractContextManager[Session]:
+        return self.engine._write_session(deadline)
 
-    # engine hooks ----------------------------------------------------------------------
-
-    @abc.abstractmethod
-    def _session(self) -> contextlib.AbstractContextManager[Session]:
-        """A session whose statements each commit on their own."""
-
-    @abc.abstractmethod
-    def _write_session(self, deadline: float) -> contextlib.AbstractContextManager[Session]:
-        """A session whose statements each commit on their own, each waiting for locks
-        at most until ``deadline`` (``time.monotonic()``); a lock wait that runs out
-        raises ``StoreBusy``."""
-
-    @abc.abstractmethod
-    def _locked_session(
+    def locked_session(
         self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
     ) -> contextlib.AbstractContextManager[Session]:
-        """A session inside one transaction that holds the booking locks, had (with
-        retries) before ``deadline`` or ``StoreBusy``."""
+        return self.engine._locked_session(day, service_code, periods, deadline)
 
-    def _deferred_session(
+    def deferred_session(
         self, day: dt.date, service_code: str, periods: Sequence[Period], deadline: float
     ) -> contextlib.AbstractContextManager[Session]:
-        """:meth:`_locked_session` whose locks may come with its first statement (the
-        one-trip booking, PostgreSQL); elsewhere the same."""
-        return self._locked_session(day, service_code, periods, deadline)
+        return self.engine._deferred_session(day, service_code, periods, deadline)
 
-    @abc.abstractmethod
-    def _is_schema_change(self, exc: Exception) -> bool:
-        """Whether ``exc`` may mean the schema moved under us (undefined column, a NOT
-        NULL or CHECK violation on a column a phase re-added, a stale plan)."""
+    def is_schema_change(self, exc: Exception) -> bool:
+        return self.engine._is_schema_change(exc)
 
-    @abc.abstractmethod
-    def _translate(self, exc: Exception, what: str) -> SlotcapError | None:
-        """The slotcap exception for a driver exception raised by operation ``what``
-        (``StoreBusy`` or ``DatabaseError``, see :mod:`slotcap.sql.errors`); None if
-        ``exc`` is not the driver's."""
+    def translate(self, exc: Exception, what: str) -> SlotcapError | None:
+        return self.engine._translate(exc, what)
 
-    @abc.abstractmethod
-    def _is_duplicate(self, exc: DatabaseError) -> bool: ...
+    def is_duplicate(self, exc: DatabaseError) -> bool:
+        return self.engine._is_duplicate(exc)
 
     # schema state --------------------------------------------------------------------
 
     @property
     def schema_state(self) -> SchemaState:
-        return self._current().state
+        return self.current().state
 
     def refresh_schema_state(self, *, max_age: float = 0.0) -> SchemaState:
         """Re-read the catalogue (after an operator applied or rolled back a phase),
         unless it was read less than ``max_age`` seconds ago."""
-        if self._statements is not None and time.monotonic() - self._read_at < max_age:
-            return self._statements.state
-        with self._session() as session:
-            self._reload(session)
+        if self.statements is not None and time.monotonic() - self._read_at < max_age:
+            return self.statements.state
+        with self.session() as session:
+            self.reload(session)
         return self.schema_state
 
-    def _current(self) -> Statements:
-        if self._statements is None:
+    def current(self) -> Statements:
+        if self.statements is None:
             self.refresh_schema_state()
-        assert self._statements is not None  # noqa: S101 (set by refresh)
-        return self._statements
+        assert self.statements is not None  # noqa: S101 (set by refresh)
+        return self.statements
 
-    def _introspect(self, session: Session) -> SchemaInfo:
-        executor = _SessionExecutor(session, self._dialect)
+    def introspect(self, session: Session) -> SchemaInfo:
+        executor = _SessionExecutor(session, self.dialect)
         return SchemaInfo.from_catalog(read_catalog(executor, parts=STORE_PARTS))
 
-    def _reload(self, session: Session) -> None:
+    def reload(self, session: Session) -> None:
         """Introspect; build new statements if the shape changed (SchemaStateError if
         the schema is unusable: no reservations table, neither old nor new columns)."""
-        schema = self._introspect(session)
+        schema = self.introspect(session)
         self._read_at = time.monotonic()
-        if self._statements is None or self._statements.schema != schema:
-            self._statements = build_statements(self._dialect, schema)
+        if self.statements is None or self.statements.schema != schema:
+            self.statements = build_statements(self.dialect, schema)
 
-    def _recheck(self, session: Session) -> bool:
+    def recheck(self, session: Session) -> bool:
         """Before refusing a rule for the cached schema state: re-read the catalogue;
         True if the shape changed.
 
@@ -225,25 +249,25 @@ class StoreCore(ClosesOnExit, abc.ABC):
         the catalogue a moment before the rollback finished would refuse for up to the
         limit), and a refusal is the rare path — it costs one catalogue read.
         """
-        before = self._statements
-        self._reload(session)
-        return self._statements is not before
+        before = self.statements
+        self.reload(session)
+        return self.statements is not before
 
-    def _check(self, check: Callable[[Statements], None]) -> None:
+    def check(self, check: Callable[[Statements], None]) -> None:
         """Run a refusal ``check`` on the current statements, re-reading the catalogue
         once before letting its ``SchemaStateError`` out."""
         try:
-            check(self._current())
+            check(self.current())
         except SchemaStateError:
-            with self._session() as session:
-                if not self._recheck(session):
+            with self.session() as session:
+                if not self.recheck(session):
                     raise
-            check(self._current())
+            check(self.current())
 
-    def _run(self, session: Session, op: Op) -> list[Row]:
-        return self._run_with(session, op)[1]
+    def run(self, session: Session, op: Op) -> list[Row]:
+        return self.run_with(session, op)[1]
 
-    def _run_with(self, session: Session, op: Op) -> tuple[Statements, list[Row]]:
+    def run_with(self, session: Session, op: Op) -> tuple[Statements, list[Row]]:
         """Run ``op``'s statement; if it fails the way a schema change makes statements
         fail, re-read the schema and run it once more, unprepared (``op`` re-checks the
         new state, so a refusal still refuses; a genuine error simply fails twice).
@@ -252,14 +276,14 @@ class StoreCore(ClosesOnExit, abc.ABC):
         DESIGN: no phase may break the live application, so a long-lived store must
         follow the phases instead of failing until restarted.
         """
-        st = self._current()
+        st = self.current()
         try:
             sql, params = op(st)
         except SchemaStateError:
             # About to refuse for the cached state: is that state still true?
-            if not self._recheck(session):
+            if not self.recheck(session):
                 raise
-            st = self._current()
+            st = self.current()
             sql, params = op(st)
         fresh = False
         for attempt in range(_SCHEMA_RETRIES + 1):
@@ -271,49 +295,49 @@ class StoreCore(ClosesOnExit, abc.ABC):
                 moved = False
                 if (
                     attempt < _SCHEMA_RETRIES
-                    and self._is_schema_change(exc)
+                    and self.is_schema_change(exc)
                     and session.recover()
                 ):
-                    before = self._statements
-                    self._reload(session)
+                    before = self.statements
+                    self.reload(session)
                     # The first retry also clears a stale prepared plan; later ones
                     # only follow a schema that really moved again.
-                    moved = attempt == 0 or self._statements is not before
+                    moved = attempt == 0 or self.statements is not before
                 if not moved:
-                    mapped = self._translate(exc, _operation(op))
+                    mapped = self.translate(exc, _operation(op))
                     if mapped is None:
                         raise
                     # Not chained: the driver's message can carry the row's values.
                     raise mapped from None
-            st = self._current()
+            st = self.current()
             sql, params = op(st)
             fresh = True
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _query_with(self, op: Op) -> tuple[Statements, list[Row]]:
-        with self._session() as session:
-            return self._run_with(session, op)
+    def query_with(self, op: Op) -> tuple[Statements, list[Row]]:
+        with self.session() as session:
+            return self.run_with(session, op)
 
-    # refusals --------------------------------------------------------------------------
+    def write_with(self, op: Op) -> tuple[Statements, list[Row]]:
+        """Run a write outside a booking: each attempt waits for locks a bounded time,
+        and a lock wait, deadlock or serialization failure is retried (jittered) until
+        :attr:`busy_budget` is spent, then ``StoreBusy``."""
+        deadline = time.monotonic() + self.busy_budget
+        attempt = 0
+        while True:
+            try:
+                with self.write_session(deadline) as session:
+                    return self.run_with(session, op)
+            except StoreBusy:
+                attempt += 1
+                if not backoff(deadline, attempt):
+                    raise
 
-    @staticmethod
-    def _require_minutes_rule(st: Statements) -> None:
-        require(st.state, Rule.MINUTES)
-
-    @staticmethod
-    def _require_count_rule(st: Statements) -> None:
-        require(st.state, Rule.COUNT)
-
-    @staticmethod
-    def _require_new_tables(st: Statements) -> None:
-        if not st.schema.has_table("services"):
-            raise SchemaStateError(
-                "services and clinic_time_slots do not exist yet: apply phase 1 first"
-            )
-
-    @staticmethod
-    def _require_closures(st: Statements) -> None:
-        if st.list_closures is None or st.upsert_setting is None:
-            raise SchemaStateError(
-                "clinic_closures and clinic_settings do not exist yet: apply phase 1 first"
-            )
+    def write_unique(self, op: Op, duplicate: SlotcapError) -> None:
+        """``op``'s write, with ``duplicate`` raised for a unique key's refusal."""
+        try:
+            self.write_with(op)
+        except DatabaseError as exc:
+            if self.is_duplicate(exc):
+                raise duplicate from None
+            raise

@@ -4,12 +4,11 @@ lock waits are bounded and retried within ``busy_budget``."""
 
 from __future__ import annotations
 
-import time
-
+from slotcap.adapters.sql.part import SqlPart
+from slotcap.adapters.sql.reads import SqlReads
 from slotcap.adapters.sql.rows import closure_params, reservation_of
 from slotcap.adapters.sql.statements import Statements
-from slotcap.adapters.sql.store import Op, Params, Row, StoreCore
-from slotcap.backoff import backoff
+from slotcap.adapters.sql.store import Params, SqlCore
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import (
     ClinicTimeSlot,
@@ -23,37 +22,18 @@ from slotcap.errors import (
     DatabaseError,
     ReservationNotFound,
     ServiceExists,
-    SlotcapError,
-    StoreBusy,
 )
 
-__all__ = ["Writes"]
+__all__ = ["SqlWrites"]
 
 
-class Writes(StoreCore):
-    def _write_with(self, op: Op) -> tuple[Statements, list[Row]]:
-        """Run a write outside a booking: each attempt waits for locks a bounded time,
-        and a lock wait, deadlock or serialization failure is retried (jittered) until
-        :attr:`busy_budget` is spent, then ``StoreBusy``."""
-        deadline = time.monotonic() + self.busy_budget
-        attempt = 0
-        while True:
-            try:
-                with self._write_session(deadline) as session:
-                    return self._run_with(session, op)
-            except StoreBusy:
-                attempt += 1
-                if not backoff(deadline, attempt):
-                    raise
+class SqlWrites(SqlPart):
+    """Each write its own short transaction (:meth:`SqlCore.write_with`); a write of
+    the catalogue, the hours or the closures drops the reads' snapshot of them."""
 
-    def _write_unique(self, op: Op, duplicate: SlotcapError) -> None:
-        """``op``'s write, with ``duplicate`` raised for a unique key's refusal."""
-        try:
-            self._write_with(op)
-        except DatabaseError as exc:
-            if self._is_duplicate(exc):
-                raise duplicate from None
-            raise
+    def __init__(self, core: SqlCore, reads: SqlReads) -> None:
+        super().__init__(core)
+        self._reads = reads
 
     def save_service(self, service: Service) -> None:
         d = self._dialect
@@ -77,7 +57,7 @@ class Writes(StoreCore):
             # The port's contract, as the in-memory store: a code belongs to one service.
             self._write_unique(op, ServiceExists.for_code(service.code))
         finally:
-            self._catalogue = None  # this store's next check reads the services again
+            self._reads.forget_catalogue()  # this store's next check reads the services again
 
     def save_time_slot(self, slot: ClinicTimeSlot) -> None:
         d = self._dialect
@@ -105,7 +85,7 @@ class Writes(StoreCore):
                 # the retry updates it (last write wins), as any later save would.
                 self._write_with(op)
         finally:
-            self._catalogue = None  # this store's next check reads the hours again
+            self._reads.forget_catalogue()  # this store's next check reads the hours again
 
     def save_limit(self, limit: ServiceLimit) -> None:
         d = self._dialect
@@ -153,7 +133,7 @@ class Writes(StoreCore):
         try:
             self._write_unique(op, ClosureExists(f"duplicate closure id {closure.id!r}"))
         finally:
-            self._closures = None  # this store's next check reads the closures again
+            self._reads.forget_closures()  # this store's next check reads the closures again
 
     def remove_closure(self, closure_id: str) -> bool:
         def op(st: Statements) -> tuple[str, Params]:
@@ -163,7 +143,7 @@ class Writes(StoreCore):
         try:
             return bool(self._write_with(op)[1])
         finally:
-            self._closures = None
+            self._reads.forget_closures()
 
     def set_clinic_time_zone(self, name: str) -> None:
         params = {"key": "timeZone", "value": name,
