@@ -18,6 +18,7 @@ from slotcap.adapters.sql.pg_session import (
     BookingSession,
     Heal,
     StatementSession,
+    in_error,
     lock_statement,
     timeout_ms,
     tx_status,
@@ -97,7 +98,7 @@ class LazyBookingSession:
         if self.inner is None:
             return
         conn: psycopg.Connection[Any] = self._sc.raw
-        if tx_status(conn) == "INERROR":
+        if in_error(conn):
             # A statement failed and someone swallowed the error: PostgreSQL would answer
             # COMMIT with a silent ROLLBACK, and the booking would be reported yet lost.
             conn.rollback()
@@ -115,7 +116,7 @@ class LazyBookingSession:
     def in_error(self) -> bool:
         """Whether the booking's transaction has begun and a statement failed in it
         (PostgreSQL then refuses every statement until ROLLBACK)."""
-        return self.inner is not None and tx_status(self._sc.raw) == "INERROR"
+        return self.inner is not None and in_error(self._sc.raw)
 
     def outside(self) -> Session | None:
         """A session on the same connection outside any transaction (the catalogue

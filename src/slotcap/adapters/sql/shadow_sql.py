@@ -25,7 +25,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.part import SqlPart
-from slotcap.adapters.sql.pg_session import in_error
 from slotcap.adapters.sql.shadow_buffer import Key, ShadowBuffer
 from slotcap.adapters.sql.store import Params, Session
 from slotcap.domain.model import Period
@@ -251,11 +250,9 @@ class ShadowTx:
         rolls it back); SQLite undoes the failed statement alone."""
         if self._bookings.dialect.dialect is not Dialect.POSTGRES:
             return True
-        asked = getattr(self._session, "in_error", None)  # pg_booking.LazyBookingSession
-        if asked is not None:
-            return not asked()
-        conn = getattr(self._session, "_conn", None)  # pg_session.BookingSession's
-        return conn is None or not in_error(conn)
+        # A PostgreSQL booking scope's session is always pg_booking.LazyBookingSession.
+        asked = getattr(self._session, "in_error", None)
+        return asked is None or not asked()
 
     def record_shadow(self, day: dt.date, service_code: str, control: str, outcome: str,
                       mismatch: Mismatch | None) -> None:
