@@ -281,8 +281,16 @@ def test_404_and_405_under_api_are_json_with_cors(live: Live) -> None:
 
 
 def test_huge_headers_are_431(live: Live) -> None:
-    reply = httpx.get(live.b.url("/healthz"), headers={"X-Filler": "a" * 100_000}, timeout=30)
-    assert reply.status_code in (400, 431)  # 431 from slotcap; 400 if h11 stops reading first
+    try:
+        reply = httpx.get(live.b.url("/healthz"), headers={"X-Filler": "a" * 100_000},
+                          timeout=30)
+    except (httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError):
+        # The server refused and closed while the client was still sending its 100 kB head:
+        # the kernel then answers the rest with a reset, which may discard the 4xx already
+        # sent (a race seen under load in CI). Refused either way; never served.
+        pass
+    else:
+        assert reply.status_code in (400, 431)  # 431 from slotcap; 400 if h11 stops first
     small_enough = httpx.get(live.b.url("/healthz"), headers={"X-Filler": "a" * 17_000},
                              timeout=30)
     assert small_enough.status_code == 431 and small_enough.json()["code"] == \
