@@ -134,7 +134,7 @@ class LazyBookingSession:
             if inserted(rows):
                 self.inner.mark_written()
             return rows
-        from psycopg.rows import tuple_row  # loaded: the connection is psycopg's
+        from slotcap.adapters.sql.wire_booking import forget_prepared, run_pipeline
 
         store, attempt, started = self._store, 0, time.monotonic()
         lock = lock_statement(len(self._keys))
@@ -143,14 +143,16 @@ class LazyBookingSession:
             conn: psycopg.Connection[Any] = self._sc.raw
             pid = conn.pgconn.backend_pid
             timeout = f"{timeout_ms(store._lock_timeout, self._deadline)}ms"
-            cur = conn.cursor(row_factory=tuple_row)
             try:
-                with conn.pipeline():
-                    conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                    conn.execute(lock, [timeout, *self._keys])
-                    cur.execute(sql, params)
-                    conn.execute("COMMIT")
-                return cur.fetchall()
+                # The lock before the deciding statement, each its own statement (its
+                # own snapshot); the server skips everything after a failure up to the
+                # pipeline's end, COMMIT included.
+                return run_pipeline(conn, [
+                    ("BEGIN ISOLATION LEVEL READ COMMITTED", None),
+                    (lock, [timeout, *self._keys]),
+                    (sql, params),
+                    ("COMMIT", None),
+                ], prepare=conn.prepare_threshold is not None)[2] or []
             except Exception as exc:
                 if is_connection_lost(exc):
                     if heal is None or not self._nothing_ran(heal, pid, params):
@@ -161,14 +163,15 @@ class LazyBookingSession:
                     conn.rollback()
                 # A pooler met: again unprepared, like a busy attempt within the deadline.
                 pooler = store._pooler_met(exc)
-                if not pooler and store._is_schema_change(exc):
+                schema = not pooler and store._is_schema_change(exc)
+                if pooler or schema:
+                    forget_prepared(conn)  # prepared again (or not at all) next time
+                if schema:
                     store._reload(StatementSession(self._sc))
                     return None
                 if not pooler and not is_postgres_busy(exc):
                     mapped = store._translate(exc, "booking")
                     raise (mapped or exc) from None
-            finally:
-                cur.close()
             attempt += 1
             if not backoff(self._deadline, attempt):
                 raise StoreBusy(
