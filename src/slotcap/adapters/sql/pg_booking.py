@@ -11,7 +11,7 @@ careful transaction (BEGIN, locks, savepoint: :meth:`PostgresStore._begin_locked
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.pg_session import (
@@ -122,6 +122,37 @@ class LazyBookingSession:
         """A session on the same connection outside any transaction (the catalogue
         snapshot's reads), or None once the booking's transaction has begun."""
         return StatementSession(self._sc) if self.inner is None else None
+
+    def write_alone(self, steps: Sequence[tuple[str, Params]]) -> None:
+        """``steps`` in their own short transaction, sent as one pipeline — BEGIN, this
+        attempt's lock_timeout, the steps, COMMIT — on the scope's connection, outside
+        the booking's (used after a one-trip booking has committed: its shadow
+        mismatch record). A lock wait that runs out: ``StoreBusy``, nothing written; a
+        connection lost: ``StoreUnavailable`` (the write's outcome unknown)."""
+        from slotcap.adapters.sql.wire_booking import run_pipeline
+
+        if self.inner is not None:
+            raise RuntimeError("write_alone: the booking's transaction is open")
+        conn: psycopg.Connection[Any] = self._sc.raw
+        store = self._store
+        # Its own budget, as a write session's: the booking's may be nearly spent.
+        timeout = f"{timeout_ms(store._lock_timeout, time.monotonic() + store.busy_budget)}ms"
+        try:
+            run_pipeline(conn, [
+                ("BEGIN ISOLATION LEVEL READ COMMITTED", None),
+                ("SELECT set_config('lock_timeout', %s, true)", [timeout]),
+                *steps,
+                ("COMMIT", None),
+            ], prepare=conn.prepare_threshold is not None)
+        except Exception as exc:
+            if not conn.closed and tx_status(conn) in ("INTRANS", "INERROR"):
+                conn.rollback()
+            if store._is_schema_change(exc):  # a pooler met included
+                from slotcap.adapters.sql.wire_booking import forget_prepared
+
+                forget_prepared(conn)
+            mapped = store._translate(exc, "write")
+            raise (mapped or exc) from None
 
     def one_trip(self, sql: str, params: Params, inserted: Callable[[list[Row]], bool]
                  ) -> list[Row] | None:
