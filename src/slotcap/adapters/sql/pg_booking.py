@@ -143,7 +143,7 @@ class LazyBookingSession:
                 ("SELECT set_config('lock_timeout', %s, true)", [timeout]),
                 *steps,
                 ("COMMIT", None),
-            ], prepare=conn.prepare_threshold is not None)
+            ], prepare=conn.prepare_threshold is not None, rows_of=-1)
         except Exception as exc:
             if not conn.closed and tx_status(conn) in ("INTRANS", "INERROR"):
                 conn.rollback()
@@ -183,7 +183,7 @@ class LazyBookingSession:
                     (lock, [timeout, *self._keys]),
                     (sql, params),
                     ("COMMIT", None),
-                ], prepare=conn.prepare_threshold is not None)[2] or []
+                ], prepare=conn.prepare_threshold is not None, rows_of=2)[2] or []
             except Exception as exc:
                 if is_connection_lost(exc):
                     if heal is None or not self._nothing_ran(heal, pid, params):

@@ -48,7 +48,14 @@ Step = tuple[str, Mapping[str, Any] | Sequence[Any] | None]
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s|%%")
 _NAMES = itertools.count(1)
-_OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK, pq.ExecStatus.EMPTY_QUERY)
+# Plain ints: an enum member read through its class costs a descriptor call in 3.11.
+_TUPLES_OK = int(pq.ExecStatus.TUPLES_OK)
+_OK = frozenset({int(pq.ExecStatus.COMMAND_OK), _TUPLES_OK, int(pq.ExecStatus.EMPTY_QUERY)})
+_FATAL = int(pq.ExecStatus.FATAL_ERROR)
+_SYNC = int(pq.ExecStatus.PIPELINE_SYNC)
+_CONN_OK = int(pq.ConnStatus.OK)
+_PIPELINE_OFF = int(pq.PipelineStatus.OFF)
+_AUTO = PyFormat.AUTO
 
 
 class _Query:
@@ -146,22 +153,24 @@ def _read(pgconn: pq.abc.PGconn) -> list[pq.abc.PGresult]:
         result = pgconn.get_result()
         if result is None:  # one statement's results end
             empty += 1
-            if empty > 1 and pgconn.status != pq.ConnStatus.OK:
+            if empty > 1 and pgconn.status != _CONN_OK:
                 raise psycopg.OperationalError("the connection to the server was lost")
             continue
         empty = 0
-        if result.status == pq.ExecStatus.PIPELINE_SYNC:
+        status = result.status
+        if status == _SYNC:
             return results
-        if result.status == pq.ExecStatus.FATAL_ERROR and pgconn.status != pq.ConnStatus.OK:
+        if status == _FATAL and pgconn.status != _CONN_OK:
             raise psycopg.OperationalError("the connection to the server was lost")
         results.append(result)
 
 
-def run_pipeline(conn: psycopg.Connection[Any], steps: Sequence[Step], *,
-                 prepare: bool) -> list[list[tuple[Any, ...]] | None]:
+def run_pipeline(conn: psycopg.Connection[Any], steps: Sequence[Step], *, prepare: bool,
+                 rows_of: int | None = None) -> list[list[tuple[Any, ...]] | None]:
     """Run ``steps`` as one pipeline on ``conn`` (idle, not in psycopg's own pipeline):
-    the rows of each step that returns rows, else None. The first failed step raises
-    its psycopg exception after the pipeline has been read to the end."""
+    the rows of each step that returns rows (only step ``rows_of``'s, if given), else
+    None. The first failed step raises its psycopg exception after the pipeline has
+    been read to the end."""
     wire = _WIRES.get(conn)
     if wire is None:
         wire = _WIRES[conn] = _Wire(conn)
@@ -174,12 +183,12 @@ def run_pipeline(conn: psycopg.Connection[Any], steps: Sequence[Step], *,
         query = _query(sql)
         values = query.values(params)
         if values:
-            dumped = tx.dump_sequence(values, [PyFormat.AUTO] * len(values))
+            dumped = tx.dump_sequence(values, [_AUTO] * len(values))
             sends.append((query.sql, dumped, tuple(tx.types or ()), tuple(tx.formats or ())))
         else:
             sends.append((query.sql, None, (), ()))
     with conn.lock:
-        if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+        if pgconn.pipeline_status != _PIPELINE_OFF:
             raise psycopg.ProgrammingError("run_pipeline: the connection is in a pipeline")
         kinds: list[tuple[bytes, tuple[int, ...]] | int] = []  # a prepare, or a step
         pgconn.enter_pipeline_mode()
@@ -209,13 +218,15 @@ def run_pipeline(conn: psycopg.Connection[Any], steps: Sequence[Step], *,
     out: list[list[tuple[Any, ...]] | None] = [None] * len(steps)
     failure: pq.abc.PGresult | None = None
     for kind, result in zip(kinds, results, strict=False):
-        if result.status not in _OK:
+        status = result.status
+        if status not in _OK:
             if isinstance(kind, tuple):
                 wire.prepared.pop(kind, None)
-            if failure is None and result.status == pq.ExecStatus.FATAL_ERROR:
+            if failure is None and status == _FATAL:
                 failure = result
             continue
-        if isinstance(kind, int) and result.status == pq.ExecStatus.TUPLES_OK:
+        if (status == _TUPLES_OK and isinstance(kind, int)
+                and (rows_of is None or kind == rows_of)):
             tx.set_pgresult(result)
             out[kind] = tx.load_rows(0, result.ntuples, tuple)
     if failure is not None:
