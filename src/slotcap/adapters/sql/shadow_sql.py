@@ -94,8 +94,13 @@ class ShadowSql(SqlPart):
         return counters
 
     def _shadow_tables(self) -> bool:
-        schema = self._current().schema
-        return schema.has_table(SHADOW_DECISIONS) and schema.has_table(SHADOW_MISMATCHES)
+        st = self._current()  # asked twice per booking: answered once per schema read
+        known: tuple[object, bool] | None = self.__dict__.get("_shadow_known")
+        if known is None or known[0] is not st:
+            schema = st.schema
+            known = self.__dict__["_shadow_known"] = (st, schema.has_table(
+                SHADOW_DECISIONS) and schema.has_table(SHADOW_MISMATCHES))
+        return known[1]
 
     def _record_shadow(self, session: Session, day: dt.date, service: str, control: str,
                        outcome: str, mismatch: Mismatch | None) -> None:
