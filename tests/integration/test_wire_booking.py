@@ -193,3 +193,22 @@ def test_a_mismatch_after_a_one_trip_booking_is_recorded(url: str, store: SqlSto
             for m in report.mismatches] == [("dynamic", True, False, 1, 1)]
     assert report.by_kind == {("dynamic", "agree"): 1, ("dynamic", "control_only"): 1}
     assert store.shadow.failures == 0
+
+
+def test_a_refused_row_is_a_one_line_error_without_patient_data(url: str, store: SqlStore
+                                                                ) -> None:
+    from slotcap.errors import SlotcapError
+
+    body = request(period="AFTERNOON", preferred_time=None, patient_name="비밀환자",
+                   phone="010-9999-8888")
+    book(store, body, dynamic=True, clock=ON_TODAY, new_id=lambda: "same-id")
+    other = request(period="AFTERNOON", preferred_time=None, patient_name="비밀환자둘",
+                    phone="010-9999-7777")
+    with pytest.raises(SlotcapError) as caught:
+        book(store, other, dynamic=True, clock=ON_TODAY, new_id=lambda: "same-id")
+    text = f"{caught.value} {caught.value!r}"
+    assert "비밀" not in text and "9999" not in text
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert _rows(url) == 1
+    _book(store, 5)  # the connection is usable again: the aborted transaction ended
+    assert _rows(url) == 2
