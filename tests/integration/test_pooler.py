@@ -11,6 +11,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -280,3 +281,77 @@ def test_migrate_refuses_the_pooled_url_and_leaves_nothing_on_the_pool(
         finally:
             for conn in warm:
                 conn.close()
+
+
+@pytest.fixture(scope="module")
+def ledgered() -> Iterator[str]:
+    """A phase-2 database (the ledger): bookings decided by one statement, sent as one
+    pipeline (``slotcap.adapters.sql.wire_booking``)."""
+    from slotcap.migration import migrate
+
+    with postgres_database("pool2") as url:
+        build_sql_database(url, SchemaState.EXPANDED)
+        migrate(url, to="phase2")
+        yield url
+
+
+@pytest.fixture
+def trips(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    from slotcap.adapters.sql import pg_booking
+
+    seen: Counter[str] = Counter()
+    real = pg_booking.LazyBookingSession.one_trip
+
+    def one_trip(self: pg_booking.LazyBookingSession, *args: object) -> object:
+        seen["trips"] += 1
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pg_booking.LazyBookingSession, "one_trip", one_trip)
+    return seen
+
+
+def test_one_trip_bookings_through_the_pooler_prepare_nothing(
+    pooler: Pooler, ledgered: str, trips: Counter[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled store's pipelines are unnamed statements only: 16 threads on one morning
+    over 2 shared server connections book exactly what fits, week after week."""
+    from slotcap.adapters.sql import wire_booking
+
+    asked: Counter[bool] = Counter()
+    real = wire_booking.run_pipeline
+
+    def run_pipeline(*args: Any, prepare: bool, **kwargs: Any) -> Any:
+        asked[prepare] += 1
+        return real(*args, prepare=prepare, **kwargs)
+
+    monkeypatch.setattr(wire_booking, "run_pipeline", run_pipeline)
+    store = slotcap.open_store(pooled_url(pooler, ledgered))
+    try:
+        for week in (30, 31):
+            outcomes = race(store, monday_ahead(week), 16)
+            assert outcomes == Counter({"ok": 4, "full": 12})
+        assert trips["trips"] >= 32
+        assert asked[False] >= 32 and asked[True] == 0
+    finally:
+        store.close()
+
+
+def test_a_pooler_the_url_does_not_mention_is_noticed_by_the_pipeline(
+    pooler: Pooler, ledgered: str, trips: Counter[str]
+) -> None:
+    """Without ?pgbouncer=true the pipeline prepares its statements on the server
+    connection it meets; on another one they are missing: the booking is sent again,
+    unnamed, and the store prepares no more."""
+    store = slotcap.open_store(pooled_url(pooler, ledgered, flag=False))
+    day = monday_ahead(41)
+    try:
+        assert not store.pooled  # type: ignore[attr-defined]
+        slotcap.book(store, request(day, "AFTERNOON", "010-6100-0000"), dynamic=True)
+        with psycopg.connect(pooler.admin_url, autocommit=True) as admin:
+            admin.execute(f"RECONNECT {ledgered.rpartition('/')[2]}")
+        for n in range(1, 5):
+            slotcap.book(store, request(day, "AFTERNOON", f"010-6100-{n:04d}"), dynamic=True)
+        assert store.pooled  # type: ignore[attr-defined]
+        assert trips["trips"] == 5
+    finally:
+        store.close()

@@ -111,7 +111,23 @@ class ReservationRepository(Protocol):
         ...
 
 
-class BookingTransaction(Protocol):
+class OneTripBooking(Protocol):
+    """A booking scope's one-statement decisions, where its store has them (PostgreSQL
+    with phase 2's ledger, in a ``Store.deferred_booking`` scope: BEGIN, the locks, the
+    deciding ``INSERT … SELECT … WHERE <fits>`` and COMMIT in one round trip). None:
+    not here — the in-memory store, SQLite, no ledger, a figure the statement cannot
+    decide alone — and the careful path decides, in the same scope."""
+
+    def book_period(self, period: Period,
+                    make: Callable[[Service, ClinicTimeSlot], Reservation]) -> OneTrip | None:
+        """The minutes rule's booking, the row built by ``make`` from the store's
+        catalogue snapshot."""
+
+    def book_daily(self, reservation: Reservation) -> OneTrip | None:
+        """The count rule's booking of ``reservation``."""
+
+
+class BookingTransaction(OneTripBooking, Protocol):
     """Reads and the insert inside one atomic, locked booking scope."""
 
     def held_patients(self, day: dt.date, service_code: str) -> list[tuple[str, str]]:
@@ -155,14 +171,6 @@ class BookingTransaction(Protocol):
         """Count one shadowed booking (and store its ``mismatch``) where the store
         keeps them (the shadow tables): a mismatch with the booking, any other count
         once the booking commits, in batches (``Store.flush_shadow``); may raise."""
-
-
-class OneTripBooking(Protocol):
-    """A scope deciding and inserting in one statement (None: the careful path)."""
-    def book_period(self, period: Period,
-                    make: Callable[[Service, ClinicTimeSlot], Reservation]) -> OneTrip | None: ...
-
-    def book_daily(self, reservation: Reservation) -> OneTrip | None: ...
 
 
 @runtime_checkable
@@ -221,6 +229,20 @@ class Store(
         (``day``, ``service_code``). Commits on normal exit, rolls back on exception.
         Raises ``StoreBusy`` if the locks cannot be had by ``deadline``
         (``time.monotonic()``; default: now plus ``busy_budget``)."""
+        ...
+
+    def deferred_booking(
+        self,
+        day: dt.date,
+        service_code: str,
+        periods: Sequence[Period],
+        *,
+        deadline: float | None = None,
+    ) -> AbstractContextManager[BookingTransaction]:
+        """:meth:`booking` whose locks may go with a deciding statement (its scope's
+        ``book_period`` / ``book_daily``), so that a booking one statement decides
+        crosses the network once; the scope holds no lock until it runs a statement.
+        A store without one-statement decisions answers with :meth:`booking`."""
         ...
 
     def close(self) -> None: ...

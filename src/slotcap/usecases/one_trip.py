@@ -19,11 +19,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from typing import cast
 
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service
 from slotcap.domain.rules import check_daily_limit, check_period_capacity
-from slotcap.ports import BookingTransaction, OneTrip, OneTripBooking, Store
+from slotcap.ports import BookingTransaction, OneTrip, Store
 from slotcap.usecases.request import ValidBooking
 
 __all__ = ["deciding", "scope", "time_text"]
@@ -33,14 +32,8 @@ def scope(store: Store, careful: bool, day: dt.date, code: str, periods: Sequenc
           deadline: float) -> AbstractContextManager[BookingTransaction]:
     """The booking scope: one whose locks may go with a deciding statement, unless
     ``careful`` (an Idempotency-Key) or the store has none."""
-    deferred = None if careful else getattr(store, "deferred_booking", None)
-    opener = deferred if deferred is not None else store.booking
-    return cast(AbstractContextManager[BookingTransaction],
-                opener(day, code, periods, deadline=deadline))
-
-
-def _one_trip(tx: BookingTransaction) -> OneTripBooking | None:
-    return cast(OneTripBooking, tx) if hasattr(tx, "book_period") else None
+    opener = store.booking if careful else store.deferred_booking
+    return opener(day, code, periods, deadline=deadline)
 
 
 def deciding(tx: BookingTransaction, period: Period | None,
@@ -49,16 +42,13 @@ def deciding(tx: BookingTransaction, period: Period | None,
     """The deciding statement's outcome when it settles the booking — inserted, or
     figures on which the domain rule refuses — else None (the careful path decides).
     The minutes rule with ``period`` and ``make``, the count rule with ``reservation``."""
-    trip = _one_trip(tx)
-    if trip is None:
-        return None
     if reservation is not None:
-        done = trip.book_daily(reservation)
+        done = tx.book_daily(reservation)
         if done is None or done.daily is None:
             return None
         fits = check_daily_limit(limit=done.daily.limit, held_count=done.daily.held_count)
     elif period is not None and make is not None:
-        done = trip.book_period(period, make)
+        done = tx.book_period(period, make)
         if done is None or done.period is None:
             return None
         f = done.period

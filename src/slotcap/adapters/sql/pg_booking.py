@@ -11,7 +11,7 @@ careful transaction (BEGIN, locks, savepoint: :meth:`PostgresStore._begin_locked
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.pg_session import (
@@ -123,6 +123,37 @@ class LazyBookingSession:
         snapshot's reads), or None once the booking's transaction has begun."""
         return StatementSession(self._sc) if self.inner is None else None
 
+    def write_alone(self, steps: Sequence[tuple[str, Params]]) -> None:
+        """``steps`` in their own short transaction, sent as one pipeline — BEGIN, this
+        attempt's lock_timeout, the steps, COMMIT — on the scope's connection, outside
+        the booking's (used after a one-trip booking has committed: its shadow
+        mismatch record). A lock wait that runs out: ``StoreBusy``, nothing written; a
+        connection lost: ``StoreUnavailable`` (the write's outcome unknown)."""
+        from slotcap.adapters.sql.wire_booking import run_pipeline
+
+        if self.inner is not None:
+            raise RuntimeError("write_alone: the booking's transaction is open")
+        conn: psycopg.Connection[Any] = self._sc.raw
+        store = self._store
+        # Its own budget, as a write session's: the booking's may be nearly spent.
+        timeout = f"{timeout_ms(store._lock_timeout, time.monotonic() + store.busy_budget)}ms"
+        try:
+            run_pipeline(conn, [
+                ("BEGIN ISOLATION LEVEL READ COMMITTED", None),
+                ("SELECT set_config('lock_timeout', %s, true)", [timeout]),
+                *steps,
+                ("COMMIT", None),
+            ], prepare=conn.prepare_threshold is not None, rows_of=-1)
+        except Exception as exc:
+            if not conn.closed and tx_status(conn) in ("INTRANS", "INERROR"):
+                conn.rollback()
+            if store._is_schema_change(exc):  # a pooler met included
+                from slotcap.adapters.sql.wire_booking import forget_prepared
+
+                forget_prepared(conn)
+            mapped = store._translate(exc, "write")
+            raise (mapped or exc) from None
+
     def one_trip(self, sql: str, params: Params, inserted: Callable[[list[Row]], bool]
                  ) -> list[Row] | None:
         """Run the deciding statement: inside the transaction if it has begun (the
@@ -134,7 +165,7 @@ class LazyBookingSession:
             if inserted(rows):
                 self.inner.mark_written()
             return rows
-        from psycopg.rows import tuple_row  # loaded: the connection is psycopg's
+        from slotcap.adapters.sql.wire_booking import forget_prepared, run_pipeline
 
         store, attempt, started = self._store, 0, time.monotonic()
         lock = lock_statement(len(self._keys))
@@ -143,14 +174,16 @@ class LazyBookingSession:
             conn: psycopg.Connection[Any] = self._sc.raw
             pid = conn.pgconn.backend_pid
             timeout = f"{timeout_ms(store._lock_timeout, self._deadline)}ms"
-            cur = conn.cursor(row_factory=tuple_row)
             try:
-                with conn.pipeline():
-                    conn.execute("BEGIN ISOLATION LEVEL READ COMMITTED")
-                    conn.execute(lock, [timeout, *self._keys])
-                    cur.execute(sql, params)
-                    conn.execute("COMMIT")
-                return cur.fetchall()
+                # The lock before the deciding statement, each its own statement (its
+                # own snapshot); the server skips everything after a failure up to the
+                # pipeline's end, COMMIT included.
+                return run_pipeline(conn, [
+                    ("BEGIN ISOLATION LEVEL READ COMMITTED", None),
+                    (lock, [timeout, *self._keys]),
+                    (sql, params),
+                    ("COMMIT", None),
+                ], prepare=conn.prepare_threshold is not None, rows_of=2)[2] or []
             except Exception as exc:
                 if is_connection_lost(exc):
                     if heal is None or not self._nothing_ran(heal, pid, params):
@@ -161,14 +194,15 @@ class LazyBookingSession:
                     conn.rollback()
                 # A pooler met: again unprepared, like a busy attempt within the deadline.
                 pooler = store._pooler_met(exc)
-                if not pooler and store._is_schema_change(exc):
+                schema = not pooler and store._is_schema_change(exc)
+                if pooler or schema:
+                    forget_prepared(conn)  # prepared again (or not at all) next time
+                if schema:
                     store._reload(StatementSession(self._sc))
                     return None
                 if not pooler and not is_postgres_busy(exc):
                     mapped = store._translate(exc, "booking")
                     raise (mapped or exc) from None
-            finally:
-                cur.close()
             attempt += 1
             if not backoff(self._deadline, attempt):
                 raise StoreBusy(

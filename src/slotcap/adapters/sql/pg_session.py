@@ -9,6 +9,7 @@ result column on every access).
 from __future__ import annotations
 
 import contextlib
+import functools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -286,6 +287,7 @@ class WriteSession:
         """Each statement commits by itself: nothing to track."""
 
 
+@functools.lru_cache(maxsize=8)  # one text per count: its hash, and the wire's cache
 def lock_statement(count: int) -> str:
     # One round trip: the transaction-local lock_timeout first, then each lock in the
     # given order (PostgreSQL evaluates a target list left to right).

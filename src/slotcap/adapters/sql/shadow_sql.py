@@ -21,7 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.part import SqlPart
@@ -94,19 +94,30 @@ class ShadowSql(SqlPart):
         return counters
 
     def _shadow_tables(self) -> bool:
-        schema = self._current().schema
-        return schema.has_table(SHADOW_DECISIONS) and schema.has_table(SHADOW_MISMATCHES)
+        st = self._current()  # asked twice per booking: answered once per schema read
+        known: tuple[object, bool] | None = self.__dict__.get("_shadow_known")
+        if known is None or known[0] is not st:
+            schema = st.schema
+            known = self.__dict__["_shadow_known"] = (st, schema.has_table(
+                SHADOW_DECISIONS) and schema.has_table(SHADOW_MISMATCHES))
+        return known[1]
 
     def _record_shadow(self, session: Session, day: dt.date, service: str, control: str,
                        outcome: str, mismatch: Mismatch | None) -> None:
         if not self._shadow_tables():
             return
+        for sql, params in self._shadow_steps(day, service, control, outcome, mismatch):
+            session.execute(sql, params)
+
+    def _shadow_steps(self, day: dt.date, service: str, control: str, outcome: str,
+                      mismatch: Mismatch | None) -> list[tuple[str, Params]]:
         d = self._dialect
         at = d.timestamp_in(self._now())
-        session.execute(d.native(_COUNT), {"day": d.date_in(day), "service": service,
-                                           "control": control, "agreement": outcome, "at": at})
+        steps: list[tuple[str, Params]] = [(d.native(_COUNT), {
+            "day": d.date_in(day), "service": service, "control": control,
+            "agreement": outcome, "at": at})]
         if mismatch is not None:
-            session.execute(d.native(_INSERT_MISMATCH), {
+            steps.append((d.native(_INSERT_MISMATCH), {
                 "decidedAt": at, "date": d.date_in(mismatch.day),
                 "period": None if mismatch.period is None else mismatch.period.value,
                 "service": mismatch.service, "control": mismatch.control,
@@ -118,15 +129,24 @@ class ShadowSql(SqlPart):
                 "heldMinutes": mismatch.held_minutes,
                 "capacityMinutes": mismatch.capacity_minutes,
                 "requestedMinutes": mismatch.requested_minutes,
-            })
+            }))
+        return steps
 
     def record_shadow_now(self, day: dt.date, service: str, control: str, outcome: str,
-                          mismatch: Mismatch | None) -> None:
+                          mismatch: Mismatch | None,
+                          write: Callable[[list[tuple[str, Params]]], None] | None = None
+                          ) -> None:
         """The same record in its own short write, after a booking whose transaction
         has already committed (a booking path that commits in its deciding round trip);
         not under the booking's lock, so the counter row may wait for another booking
         of the same (date, service) for the length of its transaction (bounded by
-        ``busy_budget``, then ``StoreBusy``)."""
+        ``busy_budget``, then ``StoreBusy``). ``write``: the booking session's own
+        one-pipeline transaction (``LazyBookingSession.write_alone``), else a write
+        session."""
+        if write is not None:
+            if self._shadow_tables():
+                write(self._shadow_steps(day, service, control, outcome, mismatch))
+            return
         with self._write_session(time.monotonic() + self.busy_budget) as session:
             self._record_shadow(session, day, service, control, outcome, mismatch)
 
@@ -271,7 +291,8 @@ class ShadowTx:
             return
         outside = getattr(self._session, "outside", None)  # pg_booking.LazyBookingSession
         if outside is not None and outside() is not None:
-            store.record_shadow_now(day, service_code, control, outcome, mismatch)
+            store.record_shadow_now(day, service_code, control, outcome, mismatch,
+                                    getattr(self._session, "write_alone", None))
         else:
             store.record_shadow(self._session, day, service_code, control, outcome,
                                 mismatch)

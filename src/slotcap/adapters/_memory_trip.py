@@ -1,0 +1,41 @@
+"""The in-memory store has no one-statement booking (``Store.deferred_booking``,
+``BookingTransaction.book_period`` / ``book_daily``): its deferred scope is its booking
+scope, and its scope decides every booking on the careful path."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service
+from slotcap.ports import OneTrip
+
+__all__ = ["NoDeferredBooking", "NoOneTrip"]
+
+
+class _Books(Protocol):
+    def booking(self, day: dt.date, service_code: str, periods: Sequence[Period], *,
+                deadline: float | None = None) -> AbstractContextManager[Any]: ...
+
+
+class NoDeferredBooking:
+    """Mixed into ``MemoryStore``: ``deferred_booking`` is ``booking`` (a subclass's
+    own ``booking`` included)."""
+
+    def deferred_booking(self: _Books, day: dt.date, service_code: str,
+                         periods: Sequence[Period], *, deadline: float | None = None
+                         ) -> AbstractContextManager[Any]:
+        return self.booking(day, service_code, periods, deadline=deadline)
+
+
+class NoOneTrip:
+    """Mixed into the memory store's booking scope: no deciding statement here."""
+
+    def book_period(self, period: Period,
+                    make: Callable[[Service, ClinicTimeSlot], Reservation]) -> OneTrip | None:
+        return None
+
+    def book_daily(self, reservation: Reservation) -> OneTrip | None:
+        return None
