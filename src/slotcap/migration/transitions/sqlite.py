@@ -96,6 +96,7 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
         )),
         (P2, P4): Transition(P2, P4, (
             Step("contract", _contract, atomic=True),
+            Step("fill-ledger", fill_ledger_step, atomic=False),
             Step("analyze", _analyze, atomic=False),
             Step("check", check_step(P4), atomic=False, check=True),
         )),
