@@ -147,3 +147,22 @@ def test_phase4_keeps_the_minutes_and_its_rollback_recounts_both_parts(sql_url: 
     assert status(sql_url).location.state == "settled"
     with open_sql(sql_url) as conn:
         assert LEDGER_FILL in conn.tables() and ledger.ledger_recount_problems(conn) == {}
+
+
+def test_the_trigger_reads_no_search_path(pg_url: str) -> None:
+    # Its function names every table by its schema (no SET search_path on it): a writer
+    # whose search_path lacks the schema is still counted.
+    build_sql_database(pg_url, SchemaState.CONTRACTED)
+    with open_sql(pg_url) as conn:
+        schema = conn.scalar("SELECT current_schema()")
+        conn.execute("SET search_path = pg_catalog")
+        conn.execute(
+            f'INSERT INTO "{schema}"."reservations" ("id", "patientName", "phone", '
+            '"birthDate", "gender", "treatmentType", "preferredDate", "updatedAt", '
+            '"serviceId", "serviceName", "estimatedDuration", "period", "status") VALUES '
+            "('sp1', 'Y', '010', '1990-01-01', 'MALE', 'FOLLOW_UP', '2026-03-02', "
+            "CURRENT_TIMESTAMP, 'srv_skin_care', 'Skin', 70, 'MORNING', 'CONFIRMED')")
+        conn.execute(f'SET search_path = "{schema}"')
+        assert conn.scalar(f'SELECT "heldMinutes" FROM "{LEDGER_PERIODS}" WHERE '
+                           "\"preferredDate\" = '2026-03-02' AND \"period\" = 'MORNING'") == 70
+        assert ledger.ledger_recount_problems(conn) == {}

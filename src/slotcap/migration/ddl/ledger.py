@@ -127,7 +127,8 @@ def create_ledger(conn: SqlConnection) -> None:
                  'ON CONFLICT ("id") DO NOTHING', {"start": START[d]})
     if d is Dialect.POSTGRES:
         conn.execute(f"LOCK TABLE {_R} IN SHARE ROW EXCLUSIVE MODE")
-        conn.execute(pg_sync_sql(filling=_frontier(conn) != DONE[d], contracted=not legacy))
+        conn.execute(pg_sync_sql(filling=_frontier(conn) != DONE[d], contracted=not legacy,
+                                 schema=_schema(conn)))
         conn.execute(f"DROP TRIGGER IF EXISTS {q(LEDGER_TRIGGERS[0])} ON {_R}")
         conn.execute(
             f"CREATE TRIGGER {q(LEDGER_TRIGGERS[0])} AFTER INSERT OR UPDATE OR DELETE "
@@ -139,6 +140,11 @@ def create_ledger(conn: SqlConnection) -> None:
         conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
     for sql in sqlite_triggers_sql(contracted=not legacy):
         conn.execute(sql)
+
+
+def _schema(conn: SqlConnection) -> str:
+    """PostgreSQL: the schema the ledger and reservations are in (the migration's)."""
+    return str(conn.scalar("SELECT current_schema()"))
 
 
 def contract_ledger(conn: SqlConnection) -> None:
@@ -260,7 +266,8 @@ def fill_batch(conn: SqlConnection, batch: int) -> bool:
             params)
     conn.execute(f'UPDATE {_F} SET "through" = {_bound(d, "hi")}', params)
     if hi == DONE[d] and d is Dialect.POSTGRES:  # the frontier is never read again
-        conn.execute(pg_sync_sql(filling=False, contracted=contracted(conn)))
+        conn.execute(pg_sync_sql(filling=False, contracted=contracted(conn),
+                                 schema=_schema(conn)))
     return True
 
 

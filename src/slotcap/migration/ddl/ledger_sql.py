@@ -43,7 +43,7 @@ def _counted(contracted: bool) -> tuple[str, ...]:
 # -- PostgreSQL --------------------------------------------------------------------------
 
 
-def _pg_apply(row: str, sign: int, contracted: bool) -> str:
+def _pg_apply(row: str, sign: int, contracted: bool, schema: str) -> str:
     """One row's share: an upsert of its (date, period) row — both periods' rows when it
     has no period yet, in one statement — and, while the legacy column exists, one of
     its (date, service) row."""
@@ -54,37 +54,43 @@ def _pg_apply(row: str, sign: int, contracted: bool) -> str:
               '"unsized" = l."unsized" + excluded."unsized"')
     text = f"""
     IF {row}."period" IS NOT NULL THEN
-      INSERT INTO {_P} AS l ("preferredDate", "period", "heldMinutes", "unsized")
+      INSERT INTO {schema}.{_P} AS l ("preferredDate", "period", "heldMinutes", "unsized")
       VALUES ({row}."preferredDate", {row}."period", {minutes}, {unsized}) {upsert};
     ELSE  -- no period yet: held in both periods of the date
-      INSERT INTO {_P} AS l ("preferredDate", "period", "heldMinutes", "unsized")
+      INSERT INTO {schema}.{_P} AS l ("preferredDate", "period", "heldMinutes", "unsized")
       SELECT {row}."preferredDate", x, {minutes}, {unsized}
-      FROM unnest(enum_range(NULL::{q(PERIOD_TYPE)})) AS x {upsert};
+      FROM unnest(enum_range(NULL::{schema}.{q(PERIOD_TYPE)})) AS x {upsert};
     END IF;"""
     if not contracted:
         text += f"""
     IF {row}."service" IS NOT NULL THEN
-      INSERT INTO {_S} AS l ("preferredDate", "service", "held")
+      INSERT INTO {schema}.{_S} AS l ("preferredDate", "service", "held")
       VALUES ({row}."preferredDate", {row}."service"::text, {sign})
       ON CONFLICT ("preferredDate", "service") DO UPDATE SET "held" = l."held" + {sign};
     END IF;"""
     return text
 
 
-def pg_sync_sql(*, filling: bool, contracted: bool) -> str:
+def pg_sync_sql(*, filling: bool, contracted: bool, schema: str) -> str:
     """The trigger's function. While the fill runs it reads the frontier (``FOR SHARE``:
     see :mod:`slotcap.migration.ddl.ledger`); the fill's last batch replaces it with the
     version for a complete ledger, which reads nothing but the row (one query less per
-    write). ``contracted``: after phase 4, without the legacy ``"service"`` column."""
-    frontier = f"""SELECT f."through" INTO v_through FROM {_F} f;
+    write). ``contracted``: after phase 4, without the legacy ``"service"`` column.
+
+    Every name it uses is qualified with ``schema`` (reservations' schema) instead of a
+    ``SET search_path`` clause on the function: the same answer whatever the writer's
+    search_path, without a configuration save and restore on every call (≈ 5–10 µs a
+    row, a quarter of the trigger's cost at phase 2; docs/benchmarks.md section 9)."""
+    schema = q(schema)
+    frontier = f"""SELECT f."through" INTO v_through FROM {schema}.{_F} f;
   IF v_through IS DISTINCT FROM 'infinity'::date THEN
     -- The fill is running: serialise with its batch (it takes this row FOR UPDATE).
-    SELECT f."through" INTO v_through FROM {_F} f FOR SHARE;
+    SELECT f."through" INTO v_through FROM {schema}.{_F} f FOR SHARE;
   END IF;""" if filling else "v_through := 'infinity'::date;  -- the ledger is complete"
     same = "\n     AND ".join(f'NEW.{q(c)} IS NOT DISTINCT FROM OLD.{q(c)}'
                              for c in _counted(contracted)[1:])
     return f"""CREATE OR REPLACE FUNCTION {_SYNC}() RETURNS trigger
-LANGUAGE plpgsql SET search_path FROM CURRENT AS $body$
+LANGUAGE plpgsql AS $body$
 DECLARE
   old_held BOOLEAN := false;
   new_held BOOLEAN := false;
@@ -108,14 +114,14 @@ BEGIN
   -- directions lock the ledger rows in the same order (no deadlock between them).
   IF new_held AND NEW."preferredDate" <= v_through AND (NOT old_held
      OR (NEW."preferredDate", NEW."period") < (OLD."preferredDate", OLD."period")) THEN
-{_pg_apply("NEW", 1, contracted)}
+{_pg_apply("NEW", 1, contracted, schema)}
     new_held := false;
   END IF;
   IF old_held AND OLD."preferredDate" <= v_through THEN
-{_pg_apply("OLD", -1, contracted)}
+{_pg_apply("OLD", -1, contracted, schema)}
   END IF;
   IF new_held AND NEW."preferredDate" <= v_through THEN
-{_pg_apply("NEW", 1, contracted)}
+{_pg_apply("NEW", 1, contracted, schema)}
   END IF;
   RETURN NULL;
 END
