@@ -22,10 +22,11 @@ fill (the ledger's rows never vacuumed; the fill ANALYZEs it) and after ``VACUUM
 * ``calendar 35 days`` — ``availability_calendar`` over 35 days (its own round-robin
   with the floor).
 
-Writes: single-row INSERT commits/s (autocommit, one client) with the ledger's trigger
-enabled and disabled, alternating in rounds on one database, with ``synchronous_commit``
-on (a real commit) and off (the CPU cost alone); the slowdown is the median of the
-rounds' own ratios (and their range). First at phase 2 (a dual-written row; the trigger
+Writes: single-row INSERT commits/s (autocommit, one client per database) on two
+databases of one server, the ledger's trigger enabled on one and disabled on the other,
+alternating insert by insert, with ``synchronous_commit`` on (a real commit) and off
+(the CPU cost alone); the slowdown is the median of the rounds' own ratios (and their
+range). First at phase 2 (a dual-written row; the trigger
 keeps minutes and per-service counts), then the same database contracted to phase 4
 (the trigger keeps the minutes alone). Also the trigger's own server time per row
 (EXPLAIN ANALYZE of a 3,000-row INSERT … SELECT, rolled back): CPU alone, least noisy.
@@ -157,14 +158,6 @@ _INSERT_P4 = _INSERT.replace('"preferredTime","service",', "").replace(",'10:00'
 _BULK = 3000
 
 
-def _insert_rate(conn: Any, sql: str, n: int, start: int, rng: random.Random) -> float:
-    began = time.perf_counter()
-    for i in range(start, start + n):
-        day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(365))
-        conn.execute(sql, (f"b{i}", day))
-    return n / (time.perf_counter() - began)
-
-
 def _trigger_us(conn: Any, sql: str, tag: str) -> float:
     values = sql.split("VALUES (%s,", 1)[1].replace("%s", "DATE '2026-01-01' + (g * 37 % 365)")
     bulk = (sql.split("VALUES", 1)[0] + f"SELECT 't{tag}_' || g, {values[:-1]} "
@@ -178,21 +171,27 @@ def _trigger_us(conn: Any, sql: str, tag: str) -> float:
     return 0.0 if found is None else float(found.group(1)) * 1000 / int(found.group(2))
 
 
-def _write_rounds(conn: Any, sql: str, rounds: int, per_round: int, rng: random.Random,
-                  first: int) -> dict[str, Any]:
-    """Commits/s with the trigger on and off, alternating (which goes first alternates
-    too); the slowdown is the median of the rounds' own ratios — a round's two halves
-    run back to back, so load that drifts over the run cancels out of each ratio."""
-    rates: dict[str, list[float]] = {"with trigger": [], "without trigger": []}
-    order = ["with trigger", "without trigger"]
+def _write_rounds(conns: dict[str, Any], sql: str, rounds: int, per_round: int,
+                  rng: random.Random, first: int) -> dict[str, Any]:
+    """Single-row INSERT commits on two databases of the same server, one with the
+    trigger and one without, *alternating insert by insert* (which goes first alternates
+    per round): load that comes and goes on a shared machine falls on both alike. Per
+    round, commits/s of each from the round's total time; the slowdown is the median of
+    the rounds' own ratios, with their range."""
+    rates: dict[str, list[float]] = {mode: [] for mode in conns}
     n = first
     for r in range(rounds):
-        for mode in order if r % 2 == 0 else order[::-1]:
-            state = "ENABLE" if mode == "with trigger" else "DISABLE"
-            conn.execute(f'ALTER TABLE "reservations" {state} TRIGGER "{TRIGGER}"')
-            rates[mode].append(_insert_rate(conn, sql, per_round, n, rng))
-            n += per_round
-    conn.execute(f'ALTER TABLE "reservations" ENABLE TRIGGER "{TRIGGER}"')
+        spent = dict.fromkeys(conns, 0.0)
+        order = list(conns) if r % 2 == 0 else list(conns)[::-1]
+        for _ in range(per_round):
+            day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randrange(365))
+            n += 1
+            for mode in order:
+                began = time.perf_counter()
+                conns[mode].execute(sql, (f"b{n}", day))
+                spent[mode] += time.perf_counter() - began
+        for mode in conns:
+            rates[mode].append(per_round / spent[mode])
     slower = sorted(1 - w / wo for w, wo in zip(rates["with trigger"],
                                                  rates["without trigger"], strict=True))
     return {**{mode: round(statistics.median(v), 1) for mode, v in rates.items()},
@@ -200,38 +199,53 @@ def _write_rounds(conn: Any, sql: str, rounds: int, per_round: int, rng: random.
             "slower_range": [round(slower[0], 4), round(slower[-1], 4)], "rounds": rounds}
 
 
+def _clean(url: str) -> None:
+    """Every row is the benchmark's: delete them and zero the ledger (the trigger was
+    off on one side), so that phase 4's gate finds ledger == recount."""
+    with open_sql(url) as c:
+        c.execute(f'ALTER TABLE "reservations" DISABLE TRIGGER "{TRIGGER}"')
+        c.execute('DELETE FROM "reservations"')
+        c.execute(f'ALTER TABLE "reservations" ENABLE TRIGGER "{TRIGGER}"')
+        for table in ("slotcap_ledger_periods", "slotcap_ledger_services"):
+            c.execute(f'DELETE FROM "{table}"')
+
+
 def _writes(server: str, rounds: int, per_round: int, seed: int) -> dict[str, Any]:
     """Phase 2's trigger (minutes and per-service counts), then phase 4's (minutes only)
-    on the same database once contracted; per phase, ``synchronous_commit`` on and off."""
+    once both databases are contracted; per phase, ``synchronous_commit`` on and off."""
     rng = random.Random(seed)
     out: dict[str, Any] = {}
-    with temp_pg_database(server, "ledgerw") as url:
-        with open_sql(url) as c:
-            create_legacy_schema(c)
-        migrate(url, to="phase2")
+    with temp_pg_database(server, "ledgerw") as on_url, \
+            temp_pg_database(server, "ledgerwo") as off_url:
+        urls = {"with trigger": on_url, "without trigger": off_url}
+        for url in urls.values():
+            with open_sql(url) as c:
+                create_legacy_schema(c)
+            migrate(url, to="phase2")
         n = 0
         for phase, sql in (("phase2", _INSERT), ("phase4", _INSERT_P4)):
             if phase == "phase4":
-                with open_sql(url) as c:  # every row is the benchmark's: start clean
-                    c.execute(f'ALTER TABLE "reservations" DISABLE TRIGGER "{TRIGGER}"')
-                    c.execute('DELETE FROM "reservations"')
-                    c.execute(f'ALTER TABLE "reservations" ENABLE TRIGGER "{TRIGGER}"')
-                    for table in ("slotcap_ledger_periods", "slotcap_ledger_services"):
-                        c.execute(f'DELETE FROM "{table}"')
-                migrate(url, to="phase4", confirm=True)
-            conn = connect_postgres(url)
-            conn.autocommit = True
+                for url in urls.values():
+                    _clean(url)
+                    migrate(url, to="phase4", confirm=True)
+            conns = {mode: connect_postgres(url) for mode, url in urls.items()}
             try:
+                for conn in conns.values():
+                    conn.autocommit = True
+                conns["without trigger"].execute(
+                    f'ALTER TABLE "reservations" DISABLE TRIGGER "{TRIGGER}"')
                 for sync in ("on", "off"):
-                    conn.execute(f"SET synchronous_commit = {sync}")
+                    for conn in conns.values():
+                        conn.execute(f"SET synchronous_commit = {sync}")
                     say(f"[ledger] writes, {phase}, synchronous_commit={sync}")
                     out[f"{phase}, synchronous_commit={sync}"] = _write_rounds(
-                        conn, sql, rounds, per_round, rng, n)
-                    n += 2 * rounds * per_round
+                        conns, sql, rounds, per_round, rng, n)
+                    n += rounds * per_round
                 out[f"{phase}, trigger µs/row"] = round(statistics.median(
-                    _trigger_us(conn, sql, f"{phase}{r}") for r in range(5)), 1)
+                    _trigger_us(conns["with trigger"], sql, f"{phase}{r}") for r in range(5)), 1)
             finally:
-                conn.close()
+                for conn in conns.values():
+                    conn.close()
     return out
 
 
