@@ -166,3 +166,19 @@ def test_the_trigger_reads_no_search_path(pg_url: str) -> None:
         assert conn.scalar(f'SELECT "heldMinutes" FROM "{LEDGER_PERIODS}" WHERE '
                            "\"preferredDate\" = '2026-03-02' AND \"period\" = 'MORNING'") == 70
         assert ledger.ledger_recount_problems(conn) == {}
+
+
+def test_the_catch_up_installs_todays_trigger_function(pg_url: str) -> None:
+    # A complete ledger made by an earlier version (its function had SET search_path):
+    # ``migrate --to`` its phase replaces the function, nothing else.
+    build_sql_database(pg_url)
+    proconfig = ("SELECT p.proconfig FROM pg_proc p JOIN pg_namespace n ON n.oid = "
+                 "p.pronamespace WHERE p.proname = 'slotcap_ledger_sync' "
+                 "AND n.nspname = current_schema()")
+    with open_sql(pg_url) as conn:
+        conn.execute('ALTER FUNCTION "slotcap_ledger_sync"() SET search_path FROM CURRENT')
+        assert conn.scalar(proconfig) is not None
+    assert migrate(pg_url, to="phase2").ok
+    with open_sql(pg_url) as conn:
+        assert conn.scalar(proconfig) is None
+        assert ledger.fill_done(conn) and ledger.ledger_recount_problems(conn) == {}

@@ -58,6 +58,7 @@ __all__ = [
     "fill_done",
     "ledger_recount_problems",
     "lock_ledger",
+    "refresh_function",
     "tables_for",
 ]
 
@@ -140,6 +141,16 @@ def create_ledger(conn: SqlConnection) -> None:
         conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
     for sql in sqlite_triggers_sql(contracted=not legacy):
         conn.execute(sql)
+
+
+def refresh_function(conn: SqlConnection) -> None:
+    """PostgreSQL, a complete ledger: today's trigger function in place of an earlier
+    version's (``CREATE OR REPLACE``: no lock on reservations; the next row uses it).
+    The earlier helper stays until the ledger is next rebuilt: a write in flight may
+    still be running the old function, which calls it."""
+    if conn.dialect is Dialect.POSTGRES and fill_done(conn):
+        conn.execute(pg_sync_sql(filling=False, contracted=contracted(conn),
+                                 schema=_schema(conn)))
 
 
 def _schema(conn: SqlConnection) -> str:
