@@ -39,7 +39,6 @@ from slotcap.migration.ddl.names import (
     LEDGER_PERIODS,
     LEDGER_SERVICES,
     LEDGER_TABLES,
-    LEDGER_TABLES_CONTRACTED,
     LEDGER_TRIGGERS,
     PERIOD_TYPE,
     RESERVATIONS_TABLE,
@@ -59,7 +58,6 @@ __all__ = [
     "ledger_recount_problems",
     "lock_ledger",
     "refresh_function",
-    "tables_for",
 ]
 
 #: The frontier before any date is counted, and once every date is (per dialect).
@@ -102,11 +100,6 @@ def contracted(conn: SqlConnection) -> bool:
     """``reservations`` has no legacy ``"service"`` column (phase 4): the ledger is then
     the (date, period) table alone, and its triggers read no legacy column."""
     return "service" not in conn.columns(RESERVATIONS_TABLE)
-
-
-def tables_for(conn: SqlConnection) -> tuple[str, ...]:
-    """The ledger's tables for the table's shape (phase 2 / phase 4)."""
-    return LEDGER_TABLES_CONTRACTED if contracted(conn) else LEDGER_TABLES
 
 
 def create_ledger(conn: SqlConnection) -> None:
