@@ -182,3 +182,45 @@ def test_the_catch_up_installs_todays_trigger_function(pg_url: str) -> None:
     with open_sql(pg_url) as conn:
         assert conn.scalar(proconfig) is None
         assert ledger.fill_done(conn) and ledger.ledger_recount_problems(conn) == {}
+
+
+def test_a_ledger_without_its_triggers_is_counted_again(sql_url: str) -> None:
+    # The contract keeps the minutes only while the triggers kept them. SQLite's rollback
+    # rebuilds the table (its triggers go with the old one): the rebuild step installs
+    # the full ledger's right away, so that a write before the rollback's fill — or an
+    # inverse run to phase 4 — is counted.
+    from tests.integration.schema_helpers import LEGACY_INSERT
+
+    from slotcap.migration.ddl.phase4 import contract_sqlite
+    from slotcap.migration.engine.steps import StepContext
+    from slotcap.migration.state import Phase
+    from slotcap.migration.transitions import transition
+    from slotcap.migration.transitions.common import fill_ledger_step
+
+    build_sql_database(sql_url)
+    with open_sql(sql_url) as conn:
+        assert ledger._has_triggers(conn)
+        if conn.dialect is Dialect.POSTGRES:
+            conn.execute('DROP TRIGGER "slotcap_ledger_sync" ON "reservations"')
+            assert not ledger._has_triggers(conn)
+            return
+        ctx = StepContext(transition="test", progress=lambda _line: None, batch_size=50)
+        # A ledger whose triggers were dropped, then a write nobody counted.
+        for name in ("slotcap_ledger_sync", "slotcap_ledger_update", "slotcap_ledger_delete"):
+            conn.execute(f'DROP TRIGGER "{name}"')
+        conn.execute(LEGACY_INSERT, ("uncounted", "2026-03-02", "10:00", "SKIN_CARE"))
+        conn.execute('UPDATE "reservations" SET "serviceId" = %s, "serviceName" = %s, '
+                     '"estimatedDuration" = 70, "period" = %s WHERE "id" = %s',
+                     ("srv_skin_care", "Skin", "MORNING", "uncounted"))
+        with conn.transaction():
+            contract_sqlite(conn)
+        fill_ledger_step(conn, ctx)
+        assert ledger._has_triggers(conn) and ledger.ledger_recount_problems(conn) == {}
+        # The rollback's rebuild step, then a write before its fill.
+        rebuild = transition(Dialect.SQLITE, Phase.PHASE4, Phase.PHASE2).steps[0]
+        with conn.transaction():
+            rebuild.run(conn, ctx)
+        assert ledger._has_triggers(conn) and not ledger.contracted(conn)
+        conn.execute(LEGACY_INSERT, ("after_rebuild", "2026-03-02", "15:00", "SKIN_CARE"))
+        fill_ledger_step(conn, ctx)
+        assert ledger.fill_done(conn) and ledger.ledger_recount_problems(conn) == {}

@@ -157,12 +157,32 @@ def contract_ledger(conn: SqlConnection) -> None:
     rule goes with the legacy columns). The (date, period) rows stay: the triggers kept
     them exact up to this transaction, which holds reservations against every writer;
     :func:`create_ledger` installs the contracted triggers once the columns are gone.
-    On PostgreSQL the caller has locked the ledger's tables first (:func:`lock_ledger`)."""
+    On PostgreSQL the caller has locked the ledger's tables first (:func:`lock_ledger`).
+
+    A ledger found without its triggers (a rollback stopped after SQLite's table rebuild,
+    whose triggers went with the old table) was not kept meanwhile: it is dropped, and
+    created afresh for phase 4's fill to count."""
+    if LEDGER_PERIODS in conn.tables() and not _has_triggers(conn):
+        drop_ledger(conn)
     if RESERVATIONS_TABLE in conn.tables():
         for name in LEDGER_TRIGGERS[:1] if conn.dialect is Dialect.POSTGRES else LEDGER_TRIGGERS:
             on = f" ON {_R}" if conn.dialect is Dialect.POSTGRES else ""
             conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}{on}")
     conn.execute(f"DROP TABLE IF EXISTS {_S}")
+
+
+def _has_triggers(conn: SqlConnection) -> bool:
+    if conn.dialect is Dialect.POSTGRES:
+        found = conn.scalar(
+            "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
+            "current_schema() AND c.relname = %s AND t.tgname = %s",
+            (RESERVATIONS_TABLE, LEDGER_TRIGGERS[0]))
+        return bool(found)
+    found = conn.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                        "AND tbl_name = %s AND name = %s",
+                        (RESERVATIONS_TABLE, LEDGER_TRIGGERS[0]))
+    return bool(found)
 
 
 def lock_ledger(conn: SqlConnection) -> None:
