@@ -34,6 +34,7 @@ from slotcap.migration.ddl.names import (
     IDX_SERVICE,
     JOURNAL,
     LEDGER_TABLES,
+    LEDGER_TABLES_CONTRACTED,
     LEDGER_TRIGGERS,
     LEGACY_ONLY_COLUMNS,
     LIMITS,
@@ -138,13 +139,16 @@ def expected_problems(cat: Catalog, phase: Phase) -> list[str]:
     helper = sorted(n for (_t, n) in cat.constraints
                     if n.startswith("slotcap_") and n.endswith("_not_null"))
     need(not helper, f"helper constraints {helper}")
-    # The ledger (phase 2, ddl/ledger.py): its tables and triggers, and no others.
+    # The ledger (phases 2 and 4, ddl/ledger.py): its tables and triggers, and no others;
+    # phase 4's without the per-service counts.
     ledger_triggers = set(LEDGER_TRIGGERS[:1] if pg_side else LEDGER_TRIGGERS)
     ledger_tables = [t for t in LEDGER_TABLES if t in cat.tables]
-    if phase is Phase.PHASE2:
-        need(ledger_tables == list(LEDGER_TABLES) and ledger_triggers <= set(cat.triggers),
+    if phase in (Phase.PHASE2, Phase.PHASE4):
+        want = LEDGER_TABLES if phase is Phase.PHASE2 else LEDGER_TABLES_CONTRACTED
+        need(ledger_tables == list(want) and ledger_triggers <= set(cat.triggers),
              f"ledger missing (have tables {ledger_tables}, triggers "
-             f"{sorted(ledger_triggers & set(cat.triggers))}): run slotcap migrate --to phase2")
+             f"{sorted(ledger_triggers & set(cat.triggers))}): run "
+             f"{command_to(Phase.LEGACY, phase)}")
         other = sorted(set(cat.triggers) - ledger_triggers)
         need(not other, f"triggers {other}")
     else:
@@ -205,11 +209,11 @@ def expected_problems(cat: Catalog, phase: Phase) -> list[str]:
     return out
 
 
-def ledger_problems(conn: SqlConnection) -> list[str]:
-    """The ledger of a phase-2 database against a recount of the reservations, row for
-    row (one statement per ledger table: one snapshot of both sides)."""
+def ledger_problems(conn: SqlConnection, phase: Phase = Phase.PHASE2) -> list[str]:
+    """The ledger of a phase-2 (or phase-4) database against a recount of the
+    reservations, row for row (one statement per ledger table: one snapshot of both)."""
     if not fill_done(conn):
-        return ["ledger not completely filled: run slotcap migrate --to phase2"]
+        return [f"ledger not completely filled: run {command_to(Phase.LEGACY, phase)}"]
     return [f"ledger {table}: {n} row(s) differ from a recount of reservations"
             for table, n in ledger_recount_problems(conn).items()]
 
@@ -235,8 +239,8 @@ def locate(conn: SqlConnection, *, catalog: Catalog | None = None) -> Location:
     phase = Phase.LEGACY if row is None else row.phase
     cat = catalog if catalog is not None else snapshot(conn)
     problems = expected_problems(cat, phase)
-    if phase is Phase.PHASE2 and not problems:
-        problems.extend(ledger_problems(conn))
+    if phase in (Phase.PHASE2, Phase.PHASE4) and not problems:
+        problems.extend(ledger_problems(conn, phase))
     if row is None and STATE in cat.tables:
         problems.append(f"{STATE} exists but records no settled phase")
     if problems:

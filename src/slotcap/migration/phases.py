@@ -85,8 +85,7 @@ class MigrateOptions(RollbackOptions, total=False):
     backfill_progress: OnBackfillBatch | None
 
 
-def _quiet(_message: str) -> None:
-    return None
+def _quiet(_message: str) -> None: ...
 
 
 def _on_step(report: MigrationReport, progress: Progress, t: Transition) -> OnStep:
@@ -117,10 +116,9 @@ class _Leg:
 
 
 def _plan(conn: SqlConnection, target: Phase) -> tuple[Phase, list[_Leg], bool]:
-    """(the phase to report as the start, the transitions to run, whether the
-    database was settled). From an interrupted transition the start is the phase the
-    first transition to run starts from: its own start when it is resumed, its target
-    when it is reversed."""
+    """(the phase to report as the start, the transitions to run, whether it was
+    settled). Interrupted, the start is where the first transition to run starts: the
+    interrupted one's start when it is resumed, its target when it is reversed."""
     pending = state.open_transition(conn)
     if pending is None:
         start = detect_phase(conn)
@@ -134,8 +132,7 @@ def _plan(conn: SqlConnection, target: Phase) -> tuple[Phase, list[_Leg], bool]:
 
 
 def _interrupted_hint(conn: SqlConnection) -> str:
-    where = locate(conn)
-    return f" ({where.summary()})" if where.state == INTERRUPTED else ""
+    return f" ({where.summary()})" if (where := locate(conn)).state == INTERRUPTED else ""
 
 
 # -- forward -------------------------------------------------------------------------------
@@ -271,6 +268,9 @@ def _move(
                 # Re-running phase 2 is the catch-up backfill (rows the legacy app wrote).
                 _catch_up_phase2(conn, report, base)
             else:
+                if target is Phase.PHASE4:  # a phase-4 database made before it kept a ledger
+                    ensure_ledger(conn, base.progress, policy=base.lock_policy,
+                                  on_hold=base.on_hold)
                 report.validation = validate(conn, phase=target)
                 report.message = f"already at {target.value}"
             return report

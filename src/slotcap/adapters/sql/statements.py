@@ -33,6 +33,7 @@ from slotcap.sql.names import (
     CLOSURE_COLUMNS,
     COMMON_RESERVATION_COLUMNS,
     HOLDING_LIST,
+    LEDGER_SERVICES,
     LEDGER_TABLES,
     LEGACY_ONLY_COLUMNS,
     LIMIT_COLUMNS,
@@ -74,9 +75,10 @@ class SchemaInfo:
 
     @functools.cached_property
     def has_ledger(self) -> bool:
-        """Phase 2's ledger of held load is there (its tables; its triggers come in the
-        same transaction): availability reads it instead of summing rows."""
-        return all(self.has_table(t) for t in LEDGER_TABLES)
+        """The ledger of held load is there (its tables — phase 4's has no per-service one;
+        its triggers come in the same transaction): availability reads it, not the rows."""
+        return all(self.has_table(t) for t in LEDGER_TABLES
+                   if t != LEDGER_SERVICES or self.has(RESERVATIONS_TABLE, "service"))
 
     @functools.cached_property
     def state(self) -> SchemaState:

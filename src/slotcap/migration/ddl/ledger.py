@@ -12,7 +12,9 @@ Two counters, kept by the database in the same transaction as every write to
   ledger counts it instead of guessing; a reader with ``unsized`` > 0 runs the full
   rule over the rows.
 * ``slotcap_ledger_services`` — per (``preferredDate``, ``service``): ``held``, the held
-  rows with that legacy service code (the count rule).
+  rows with that legacy service code (the count rule). Phases 2 and 3 only: phase 4
+  drops it with the legacy column (:func:`contract_ledger`) and keeps the rest, its
+  triggers swapped for ones that read no legacy column (:mod:`.ledger_sql`).
 
 ``slotcap_ledger_fill`` (one row) is the fill's frontier: the triggers keep only dates
 ``<= "through"``; the batched fill counts the dates above it and moves it on, in one
@@ -29,6 +31,7 @@ function for a complete ledger, which reads no frontier.
 
 from __future__ import annotations
 
+from slotcap.migration.ddl.ledger_sql import pg_sync_sql, sqlite_triggers_sql
 from slotcap.migration.ddl.names import (
     HELD_STATUSES,
     LEDGER_FILL,
@@ -46,12 +49,15 @@ from slotcap.sql import Dialect, SqlConnection
 __all__ = [
     "DONE",
     "START",
+    "contract_ledger",
+    "contracted",
     "create_ledger",
     "drop_ledger",
     "fill_batch",
     "fill_done",
     "ledger_recount_problems",
     "lock_ledger",
+    "refresh_function",
 ]
 
 #: The frontier before any date is counted, and once every date is (per dialect).
@@ -59,11 +65,14 @@ START = {Dialect.POSTGRES: "-infinity", Dialect.SQLITE: "0000-00-00"}
 DONE = {Dialect.POSTGRES: "infinity", Dialect.SQLITE: "9999-12-31"}
 
 _R, _P, _S, _F = q(RESERVATIONS_TABLE), q(LEDGER_PERIODS), q(LEDGER_SERVICES), q(LEDGER_FILL)
-_SYNC, _APPLY = (q(f) for f in LEDGER_FUNCTIONS)
+_SYNC = q(LEDGER_FUNCTIONS[0])
 _HELD = HELD_STATUSES  # "status" IN ('PENDING','CONFIRMED')
+#: Earlier versions' helper (one row's share), now written inline in the trigger.
+_DROP_APPLY = (f"DROP FUNCTION IF EXISTS {q(LEDGER_FUNCTIONS[1])}(DATE, {q(PERIOD_TYPE)}, "
+               "INTEGER, TEXT, INTEGER)")
 
 
-def _tables_sql(d: Dialect) -> list[str]:
+def _tables_sql(d: Dialect, *, contracted: bool) -> list[str]:
     pg = d is Dialect.POSTGRES
     date = "DATE" if pg else "TEXT"
     period = q(PERIOD_TYPE) if pg else "TEXT"
@@ -72,156 +81,108 @@ def _tables_sql(d: Dialect) -> list[str]:
     # more pages than a primary-key probe costs is read by that probe: on two dense
     # pages the planner's generic plan was a filter over every row (≈ 3× the probe).
     sparse = " WITH (fillfactor = 10)" if pg else ""
+    services = [] if contracted else [
+        f'CREATE TABLE IF NOT EXISTS {_S} ("preferredDate" {date} NOT NULL, '
+        '"service" TEXT NOT NULL, "held" INTEGER NOT NULL DEFAULT 0, '
+        'PRIMARY KEY ("preferredDate", "service"))' + sparse]
     return [
         f'CREATE TABLE IF NOT EXISTS {_P} ("preferredDate" {date} NOT NULL, '
         f'"period" {period} NOT NULL, "heldMinutes" BIGINT NOT NULL DEFAULT 0, '
         '"unsized" INTEGER NOT NULL DEFAULT 0, PRIMARY KEY ("preferredDate", "period"))'
         + sparse,
-        f'CREATE TABLE IF NOT EXISTS {_S} ("preferredDate" {date} NOT NULL, '
-        '"service" TEXT NOT NULL, "held" INTEGER NOT NULL DEFAULT 0, '
-        'PRIMARY KEY ("preferredDate", "service"))' + sparse,
+        *services,
         f'CREATE TABLE IF NOT EXISTS {_F} ("id" INTEGER PRIMARY KEY CHECK ("id" = 1), '
         f'"through" {date} NOT NULL)',
     ]
 
 
-# -- PostgreSQL: one row trigger, one helper that applies a row's share -----------------
-
-_PG_APPLY = f"""CREATE OR REPLACE FUNCTION {_APPLY}(
-  d DATE, p {q(PERIOD_TYPE)}, minutes INTEGER, code TEXT, sign INTEGER
-) RETURNS void LANGUAGE plpgsql SET search_path FROM CURRENT AS $body$
-BEGIN
-  IF p IS NOT NULL THEN
-    INSERT INTO {_P} AS l ("preferredDate", "period", "heldMinutes", "unsized")
-    VALUES (d, p, sign * COALESCE(minutes, 0), CASE WHEN minutes IS NULL THEN sign ELSE 0 END)
-    ON CONFLICT ("preferredDate", "period") DO UPDATE
-      SET "heldMinutes" = l."heldMinutes" + excluded."heldMinutes",
-          "unsized" = l."unsized" + excluded."unsized";
-  ELSE  -- no period yet: held in both periods of the date
-    INSERT INTO {_P} AS l ("preferredDate", "period", "heldMinutes", "unsized")
-    SELECT d, x, sign * COALESCE(minutes, 0), CASE WHEN minutes IS NULL THEN sign ELSE 0 END
-    FROM unnest(enum_range(NULL::{q(PERIOD_TYPE)})) AS x
-    ON CONFLICT ("preferredDate", "period") DO UPDATE
-      SET "heldMinutes" = l."heldMinutes" + excluded."heldMinutes",
-          "unsized" = l."unsized" + excluded."unsized";
-  END IF;
-  IF code IS NOT NULL THEN
-    INSERT INTO {_S} AS l ("preferredDate", "service", "held") VALUES (d, code, sign)
-    ON CONFLICT ("preferredDate", "service") DO UPDATE SET "held" = l."held" + excluded."held";
-  END IF;
-END
-$body$"""
-
-def _pg_sync(filling: bool) -> str:
-    """The trigger's function. While the fill runs it reads the frontier (``FOR SHARE``:
-    see the module docstring); the fill's last batch replaces it with the version for a
-    complete ledger, which reads nothing but the row (one query less per write)."""
-    frontier = f"""SELECT f."through" INTO v_through FROM {_F} f;
-  IF v_through IS DISTINCT FROM 'infinity'::date THEN
-    -- The fill is running: serialise with its batch (it takes this row FOR UPDATE).
-    SELECT f."through" INTO v_through FROM {_F} f FOR SHARE;
-  END IF;""" if filling else "v_through := 'infinity'::date;  -- the ledger is complete"
-    return f"""CREATE OR REPLACE FUNCTION {_SYNC}() RETURNS trigger
-LANGUAGE plpgsql SET search_path FROM CURRENT AS $body$
-DECLARE
-  old_held BOOLEAN := false;
-  new_held BOOLEAN := false;
-  v_through DATE;
-BEGIN
-  IF TG_OP <> 'INSERT' THEN
-    old_held := OLD."status" IN ('PENDING', 'CONFIRMED');
-  END IF;
-  IF TG_OP <> 'DELETE' THEN
-    new_held := NEW."status" IN ('PENDING', 'CONFIRMED');
-  END IF;
-  IF NOT (old_held OR new_held) THEN
-    RETURN NULL;
-  END IF;
-  IF TG_OP = 'UPDATE' AND old_held = new_held
-     AND NEW."preferredDate" IS NOT DISTINCT FROM OLD."preferredDate"
-     AND NEW."period" IS NOT DISTINCT FROM OLD."period"
-     AND NEW."estimatedDuration" IS NOT DISTINCT FROM OLD."estimatedDuration"
-     AND NEW."service" IS NOT DISTINCT FROM OLD."service" THEN
-    RETURN NULL;
-  END IF;
-  {frontier}
-  -- Both sides in (date, period) order, so that two updates moving rows in opposite
-  -- directions lock the ledger rows in the same order (no deadlock between them).
-  IF new_held AND NEW."preferredDate" <= v_through AND (NOT old_held
-     OR (NEW."preferredDate", NEW."period") < (OLD."preferredDate", OLD."period")) THEN
-    PERFORM {_APPLY}(NEW."preferredDate", NEW."period", NEW."estimatedDuration",
-                     NEW."service"::text, 1);
-    new_held := false;
-  END IF;
-  IF old_held AND OLD."preferredDate" <= v_through THEN
-    PERFORM {_APPLY}(OLD."preferredDate", OLD."period", OLD."estimatedDuration",
-                     OLD."service"::text, -1);
-  END IF;
-  IF new_held AND NEW."preferredDate" <= v_through THEN
-    PERFORM {_APPLY}(NEW."preferredDate", NEW."period", NEW."estimatedDuration",
-                     NEW."service"::text, 1);
-  END IF;
-  RETURN NULL;
-END
-$body$"""
-
-
-# -- SQLite: three triggers (no procedural code); the frontier read in each -------------
-
-_SQLITE_COVERED = f'(SELECT "through" FROM {_F})'
-
-
-def _sqlite_apply(row: str, sign: int) -> str:
-    when = f"{row}.{_HELD} AND {row}.\"preferredDate\" <= {_SQLITE_COVERED}"
-    return f"""
-  INSERT INTO {_P} ("preferredDate", "period", "heldMinutes", "unsized")
-  SELECT {row}."preferredDate", x."period", {sign} * COALESCE({row}."estimatedDuration", 0),
-         CASE WHEN {row}."estimatedDuration" IS NULL THEN {sign} ELSE 0 END
-  FROM (SELECT 'MORNING' AS "period" UNION ALL SELECT 'AFTERNOON') x
-  WHERE ({row}."period" IS NULL OR {row}."period" = x."period") AND {when}
-  ON CONFLICT ("preferredDate", "period") DO UPDATE
-    SET "heldMinutes" = "heldMinutes" + excluded."heldMinutes",
-        "unsized" = "unsized" + excluded."unsized";
-  INSERT INTO {_S} ("preferredDate", "service", "held")
-  SELECT {row}."preferredDate", {row}."service", {sign}
-  WHERE {row}."service" IS NOT NULL AND {when}
-  ON CONFLICT ("preferredDate", "service") DO UPDATE SET "held" = "held" + excluded."held";"""
-
-
-def _sqlite_triggers() -> list[str]:
-    ins, upd, dele = (q(t) for t in LEDGER_TRIGGERS)
-    return [
-        f"CREATE TRIGGER IF NOT EXISTS {ins} AFTER INSERT ON {_R} "
-        f"BEGIN{_sqlite_apply('NEW', 1)}\nEND",
-        f'CREATE TRIGGER IF NOT EXISTS {upd} AFTER UPDATE OF "status", "preferredDate", '
-        f'"period", "estimatedDuration", "service" ON {_R} '
-        f"BEGIN{_sqlite_apply('OLD', -1)}{_sqlite_apply('NEW', 1)}\nEND",
-        f"CREATE TRIGGER IF NOT EXISTS {dele} AFTER DELETE ON {_R} "
-        f"BEGIN{_sqlite_apply('OLD', -1)}\nEND",
-    ]
+def contracted(conn: SqlConnection) -> bool:
+    """``reservations`` has no legacy ``"service"`` column (phase 4): the ledger is then
+    the (date, period) table alone, and its triggers read no legacy column."""
+    return "service" not in conn.columns(RESERVATIONS_TABLE)
 
 
 def create_ledger(conn: SqlConnection) -> None:
-    """Tables, frontier row (at :data:`START`) and triggers, idempotently; inside the
-    caller's transaction (on PostgreSQL one that may take SHARE ROW EXCLUSIVE on
-    reservations for ``CREATE TRIGGER``: catalogue only, no scan)."""
+    """Tables, frontier row (at :data:`START`) and triggers for the shape of
+    ``reservations`` (:func:`contracted`), idempotently; inside the caller's transaction
+    (on PostgreSQL one that may take SHARE ROW EXCLUSIVE on reservations for ``CREATE
+    TRIGGER``: catalogue only, no scan).
+
+    A contracted ledger found with the legacy column back (phase 4's rollback) has no
+    per-service counts: it is dropped and created afresh at :data:`START`, for the fill
+    to count both parts again (the fill is resumable; the recount checks it)."""
     d = conn.dialect
-    for sql in _tables_sql(d):
+    legacy = not contracted(conn)
+    if legacy and LEDGER_PERIODS in conn.tables() and LEDGER_SERVICES not in conn.tables():
+        drop_ledger(conn)
+    for sql in _tables_sql(d, contracted=not legacy):
         conn.execute(sql)
     conn.execute(f'INSERT INTO {_F} ("id", "through") VALUES (1, {_bound(d, "start")}) '
                  'ON CONFLICT ("id") DO NOTHING', {"start": START[d]})
     if d is Dialect.POSTGRES:
         conn.execute(f"LOCK TABLE {_R} IN SHARE ROW EXCLUSIVE MODE")
-        conn.execute(_PG_APPLY)
-        conn.execute(_pg_sync(filling=_frontier(conn) != DONE[d]))
+        conn.execute(pg_sync_sql(filling=_frontier(conn) != DONE[d], contracted=not legacy,
+                                 schema=_schema(conn)))
         conn.execute(f"DROP TRIGGER IF EXISTS {q(LEDGER_TRIGGERS[0])} ON {_R}")
         conn.execute(
             f"CREATE TRIGGER {q(LEDGER_TRIGGERS[0])} AFTER INSERT OR UPDATE OR DELETE "
             f"ON {_R} FOR EACH ROW EXECUTE FUNCTION {_SYNC}()"
         )
+        conn.execute(_DROP_APPLY)  # the helper of earlier versions, inlined since
         return
-    for sql in _sqlite_triggers():
+    for name in LEDGER_TRIGGERS:  # the other shape's, if any (SQLite has no REPLACE)
+        conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
+    for sql in sqlite_triggers_sql(contracted=not legacy):
         conn.execute(sql)
+
+
+def refresh_function(conn: SqlConnection) -> None:
+    """PostgreSQL, a complete ledger: today's trigger function in place of an earlier
+    version's (``CREATE OR REPLACE``: no lock on reservations; the next row uses it).
+    The earlier helper stays until the ledger is next rebuilt: a write in flight may
+    still be running the old function, which calls it."""
+    if conn.dialect is Dialect.POSTGRES and fill_done(conn):
+        conn.execute(pg_sync_sql(filling=False, contracted=contracted(conn),
+                                 schema=_schema(conn)))
+
+
+def _schema(conn: SqlConnection) -> str:
+    """PostgreSQL: the schema the ledger and reservations are in (the migration's)."""
+    return str(conn.scalar("SELECT current_schema()"))
+
+
+def contract_ledger(conn: SqlConnection) -> None:
+    """Phase 4, inside its contract transaction and *before* the legacy columns go:
+    drop the triggers (they read ``"service"``) and the per-service counts (the count
+    rule goes with the legacy columns). The (date, period) rows stay: the triggers kept
+    them exact up to this transaction, which holds reservations against every writer;
+    :func:`create_ledger` installs the contracted triggers once the columns are gone.
+    On PostgreSQL the caller has locked the ledger's tables first (:func:`lock_ledger`).
+
+    A ledger found without its triggers (a rollback stopped after SQLite's table rebuild,
+    whose triggers went with the old table) was not kept meanwhile: it is dropped, and
+    created afresh for phase 4's fill to count."""
+    if LEDGER_PERIODS in conn.tables() and not _has_triggers(conn):
+        drop_ledger(conn)
+    if RESERVATIONS_TABLE in conn.tables():
+        for name in LEDGER_TRIGGERS[:1] if conn.dialect is Dialect.POSTGRES else LEDGER_TRIGGERS:
+            on = f" ON {_R}" if conn.dialect is Dialect.POSTGRES else ""
+            conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}{on}")
+    conn.execute(f"DROP TABLE IF EXISTS {_S}")
+
+
+def _has_triggers(conn: SqlConnection) -> bool:
+    if conn.dialect is Dialect.POSTGRES:
+        found = conn.scalar(
+            "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = "
+            "current_schema() AND c.relname = %s AND t.tgname = %s",
+            (RESERVATIONS_TABLE, LEDGER_TRIGGERS[0]))
+        return bool(found)
+    found = conn.scalar("SELECT count(*) FROM sqlite_master WHERE type = 'trigger' "
+                        "AND tbl_name = %s AND name = %s",
+                        (RESERVATIONS_TABLE, LEDGER_TRIGGERS[0]))
+    return bool(found)
 
 
 def lock_ledger(conn: SqlConnection) -> None:
@@ -242,8 +203,7 @@ def drop_ledger(conn: SqlConnection) -> None:
         if RESERVATIONS_TABLE in conn.tables():
             conn.execute(f"DROP TRIGGER IF EXISTS {q(LEDGER_TRIGGERS[0])} ON {_R}")
         conn.execute(f"DROP FUNCTION IF EXISTS {_SYNC}()")
-        conn.execute(f"DROP FUNCTION IF EXISTS {_APPLY}(DATE, {q(PERIOD_TYPE)}, INTEGER, "
-                     "TEXT, INTEGER)")
+        conn.execute(_DROP_APPLY)
     else:
         for name in LEDGER_TRIGGERS:
             conn.execute(f"DROP TRIGGER IF EXISTS {q(name)}")
@@ -322,15 +282,16 @@ def fill_batch(conn: SqlConnection, batch: int) -> bool:
         f"SELECT * FROM ({_periods_recount(d, _batch(d))}) c WHERE true "
         'ON CONFLICT ("preferredDate", "period") DO UPDATE SET '
         '"heldMinutes" = excluded."heldMinutes", "unsized" = excluded."unsized"', params)
-    if "service" in conn.columns(RESERVATIONS_TABLE):
+    if not contracted(conn):
         conn.execute(
             f'INSERT INTO {_S} ("preferredDate", "service", "held") '
             f"SELECT * FROM ({_services_recount(_batch(d), _service_expr(d))}) c WHERE true "
             'ON CONFLICT ("preferredDate", "service") DO UPDATE SET "held" = excluded."held"',
             params)
     conn.execute(f'UPDATE {_F} SET "through" = {_bound(d, "hi")}', params)
-    if hi == DONE[d] and d is Dialect.POSTGRES:
-        conn.execute(_pg_sync(filling=False))  # the frontier is never read again
+    if hi == DONE[d] and d is Dialect.POSTGRES:  # the frontier is never read again
+        conn.execute(pg_sync_sql(filling=False, contracted=contracted(conn),
+                                 schema=_schema(conn)))
     return True
 
 
@@ -366,7 +327,7 @@ def ledger_recount_problems(conn: SqlConnection) -> dict[str, int]:
         ("heldMinutes", "unsized"))) or 0)
     if periods:
         out[LEDGER_PERIODS] = periods
-    if "service" in conn.columns(RESERVATIONS_TABLE):
+    if not contracted(conn):
         services = int(conn.scalar(_mismatch_sql(
             _services_recount(covered, _service_expr(d)), _S,
             ("preferredDate", "service"), ("held",))) or 0)

@@ -39,6 +39,7 @@ __all__ = [
     "LEDGER_PERIODS",
     "LEDGER_SERVICES",
     "LEDGER_TABLES",
+    "LEDGER_TABLES_CONTRACTED",
     "LEDGER_TRIGGERS",
     "LEGACY_ONLY_COLUMNS",
     "LIMITS",
@@ -86,7 +87,12 @@ KEPT_TABLES: Final = (IDEMPOTENCY_KEYS,)
 #: The ledger (phase 2): its tables come from slotcap.sql.names (the stores read them).
 #: PostgreSQL keeps it with one row trigger and two functions (the trigger's, and the
 #: helper applying one row's share); SQLite with three triggers (insert/update/delete).
+#: (The helper applied one row's share until the trigger's function wrote it inline;
+#: its name stays, for the DROP of a database made then.)
 LEDGER_FUNCTIONS: Final = ("slotcap_ledger_sync", "slotcap_ledger_apply")
+#: After phase 4 the ledger is its (date, period) minutes and the fill's frontier: the
+#: per-service counts go with the legacy "service" column (docs/capacity.md).
+LEDGER_TABLES_CONTRACTED: Final = (LEDGER_PERIODS, LEDGER_FILL)
 LEDGER_TRIGGERS: Final = ("slotcap_ledger_sync", "slotcap_ledger_update", "slotcap_ledger_delete")
 
 #: PostgreSQL enum types (Prisma's names).

@@ -20,7 +20,7 @@ from typing import Any
 
 from slotcap.errors import MigrationError
 from slotcap.migration.ddl import archive as archive
-from slotcap.migration.ddl.ledger import drop_ledger
+from slotcap.migration.ddl.ledger import contract_ledger, create_ledger
 from slotcap.migration.ddl.names import (
     CK_DURATION,
     CK_PERIOD,
@@ -118,8 +118,11 @@ def _null_counts(conn: SqlConnection) -> dict[str, int]:
 
 def contract_sqlite(conn: SqlConnection) -> dict[str, Any]:
     """The whole SQLite contract, inside the caller's (IMMEDIATE) transaction."""
-    drop_ledger(conn)  # counts by the legacy "service" column; phase 4 has no ledger
+    # The ledger's per-service counts go with the legacy column, and its triggers with
+    # the old table; its minutes stay, exact (this transaction holds every writer off).
+    contract_ledger(conn)
     if not _require_columns(conn):
+        create_ledger(conn)
         return {"note": "already contracted"}
     nulls = {c: n for c, n in _null_counts(conn).items() if n}
     if nulls:
@@ -169,6 +172,7 @@ def contract_sqlite(conn: SqlConnection) -> dict[str, Any]:
                           (RESERVATIONS_TABLE,))
     if broken[0][0]:
         raise MigrationError(f"phase 4: {broken[0][0]} reservation(s) reference no service")
+    create_ledger(conn)  # the contracted triggers (and tables, if there were none)
     return {"archived_reservations": copied, "archived_limits": limits}
 
 

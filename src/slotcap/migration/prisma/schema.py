@@ -30,6 +30,7 @@ from slotcap.migration.ddl.names import (
     IDX_SERVICE,
     JOURNAL,
     LEDGER_TABLES,
+    LEDGER_TABLES_CONTRACTED,
     LEDGER_TRIGGERS,
     LIMITS,
     PERIOD_TYPE,
@@ -279,7 +280,7 @@ _WHY_PARTIAL = "a partial index (WHERE) and INCLUDE columns cannot be written in
 _WHY_CHECK = "Prisma has no CHECK constraints (it neither creates nor drops them)"
 _WHY_LEDGER = ("the ledger of held load, kept by slotcap's trigger on reservations; "
                "the application never writes it")
-_WHY_TRIGGER = "Prisma has no triggers; this one keeps slotcap's ledger (phase 2 and 3)"
+_WHY_TRIGGER = "Prisma has no triggers; this one keeps slotcap's ledger (phases 2 to 4)"
 
 _CHECKS = (
     (SERVICES, "services_durationMinutes_check"),
@@ -315,8 +316,9 @@ def not_expressed(phase: str) -> tuple[NotExpressed, ...]:
     held = IDX_HELD_CONTRACTED if phase == "phase4" else IDX_HELD
     items = [NotExpressed("table", t, t, _WHY_TABLE) for t, phases in OWN_TABLES
              if phase in phases]
-    if phase == "phase2":  # phase 4 drops the ledger with the legacy "service" column
-        items += [NotExpressed("table", t, t, _WHY_LEDGER) for t in LEDGER_TABLES]
+    if phase in ("phase2", "phase4"):  # phase 4's without the per-service counts
+        ledger = LEDGER_TABLES if phase == "phase2" else LEDGER_TABLES_CONTRACTED
+        items += [NotExpressed("table", t, t, _WHY_LEDGER) for t in ledger]
         items.append(NotExpressed("trigger", RESERVATIONS_TABLE, LEDGER_TRIGGERS[0], _WHY_TRIGGER))
     items += [
         NotExpressed("index", RESERVATIONS_TABLE, IDX_PERIOD, _WHY_INCLUDE),

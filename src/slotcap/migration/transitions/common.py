@@ -185,9 +185,12 @@ def ensure_ledger(
     conn: SqlConnection, progress: Callable[[str], None], *,
     policy: LockPolicy = DEFAULT_POLICY, on_hold: HoldObserver | None = None,
 ) -> None:
-    """A phase-2 database made before the ledger existed gets it from ``migrate --to
-    phase2`` (the catch-up): created, then filled (a no-op when complete)."""
-    if not ledger.fill_done(conn):
+    """A phase-2 (or phase-4) database made before the ledger existed gets it from
+    ``migrate --to`` its phase (the catch-up): created, then filled; a complete one gets
+    today's trigger function (a faster one than earlier versions wrote)."""
+    if ledger.fill_done(conn):
+        ledger.refresh_function(conn)
+    else:
         if conn.dialect is Dialect.POSTGRES:
             locked(conn, ledger.create_ledger, what="create the ledger's trigger",
                    policy=policy, on_hold=on_hold)

@@ -220,15 +220,16 @@ def _contract(conn: SqlConnection, ctx: StepContext) -> None:
     pg.lock_table(conn, "ACCESS EXCLUSIVE")
     if LIMITS in conn.tables():
         archive.archive_limits(conn)
-    # The ledger counts by the legacy "service" column: it goes with it (phase 4 has
-    # none; its rollback creates and fills it again).
-    ledger.drop_ledger(conn)
+    # The ledger's per-service counts go with the legacy column; its minutes stay, kept
+    # from the end of this transaction by a trigger that reads no legacy column.
+    ledger.contract_ledger(conn)
     conn.execute(f"DROP TRIGGER IF EXISTS {_T} ON {_R}")
     conn.execute(f"DROP FUNCTION IF EXISTS {_T}()")
     conn.execute(f"ALTER TABLE {_R} "
                  + ", ".join(f"DROP COLUMN IF EXISTS {q(col)}" for col in LEGACY_ONLY_COLUMNS))
     conn.execute(f"DROP TABLE IF EXISTS {q(LIMITS)}")
     conn.execute(f"DROP TYPE IF EXISTS {q(SERVICE_TYPE)}")
+    ledger.create_ledger(conn)  # the contracted trigger (and tables, if none yet)
 
 
 def _final_indexes(conn: SqlConnection, ctx: StepContext) -> None:
@@ -365,7 +366,9 @@ CONTRACT_STEPS: tuple[Step, ...] = (
         Step("set-not-null", _p4_set_not_null, atomic=True, what="set NOT NULL on the new columns"),
         Step("drop-legacy-index", _drop_legacy_index, atomic=False),
         Step("held-index", _contracted_held_index, atomic=False),
-        Step("contract", _contract, atomic=True, what="drop legacy columns, limits table and enum"),
+        Step("contract", _contract, atomic=True,
+             what="drop legacy columns, limits table and enum; swap the ledger's trigger"),
+        Step("fill-ledger", fill_ledger_step, atomic=False),
         Step("final-indexes", _final_indexes, atomic=False),
         Step("vacuum", _vacuum, atomic=False),
         Step("check", check_step(Phase.PHASE4), atomic=False, check=True),

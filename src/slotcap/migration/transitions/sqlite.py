@@ -9,7 +9,7 @@ import sqlite3
 
 from slotcap.errors import MigrationError
 from slotcap.migration.ddl import archive as archive
-from slotcap.migration.ddl.ledger import drop_ledger
+from slotcap.migration.ddl.ledger import create_ledger, drop_ledger
 from slotcap.migration.ddl.names import LEGACY_ONLY_COLUMNS, NEW_COLUMNS, RESERVATIONS_TABLE, q
 from slotcap.migration.ddl.phase1 import create_new_tables, new_reservation_columns_sql
 from slotcap.migration.ddl.phase2 import drop_read_indexes, read_index_sql
@@ -64,6 +64,10 @@ def _rebuild(conn: SqlConnection, ctx: StepContext) -> None:
         archive.drop_archive_tables(conn)
         return
     ctx.detail["refilled_rows"] = rebuild_legacy_sqlite(conn)
+    # The ledger's triggers went with the contracted table: the full ledger, empty, and
+    # its triggers now, in this transaction (fill-ledger counts it), so that no write
+    # goes uncounted until then.
+    create_ledger(conn)
 
 
 def _drop_phase1(conn: SqlConnection, ctx: StepContext) -> None:
@@ -96,6 +100,7 @@ def transitions() -> dict[tuple[Phase, Phase], Transition]:
         )),
         (P2, P4): Transition(P2, P4, (
             Step("contract", _contract, atomic=True),
+            Step("fill-ledger", fill_ledger_step, atomic=False),
             Step("analyze", _analyze, atomic=False),
             Step("check", check_step(P4), atomic=False, check=True),
         )),
