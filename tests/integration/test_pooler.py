@@ -162,19 +162,23 @@ def test_a_booking_race_through_the_pooler_never_overbooks(
 def test_a_pooler_the_url_does_not_mention_is_noticed(pooler: Pooler, expanded: str) -> None:
     """Without ?pgbouncer=true the store prepares its frequent statements; when the
     pooler moves it to a server connection that never saw them (RECONNECT closes the
-    old ones), the statement is run again unprepared and the store prepares no more."""
+    old ones), the statement is run again unprepared and the store prepares no more.
+    The check's own statement (the lean one, adapters/sql/wire.py) is prepared again
+    where it went missing, and the checks keep answering throughout."""
     store = slotcap.open_store(pooled_url(pooler, expanded, flag=False))
     day = monday_ahead(40)
     try:
         assert not store.pooled  # type: ignore[attr-defined]
-        for _ in range(8):  # prepared from the 6th execution on
+        for _ in range(8):  # psycopg prepares the calendar's statement from the 6th on
             slotcap.check_availability(store, day, "SKIN_CARE", period="MORNING", dynamic=True)
+            slotcap.availability_calendar(store, day, day)
         with psycopg.connect(pooler.admin_url, autocommit=True) as admin:
             admin.execute(f"RECONNECT {expanded.rpartition('/')[2]}")
         for _ in range(8):
             decision = slotcap.check_availability(store, day, "SKIN_CARE", period="MORNING",
                                                   dynamic=True)
             assert decision.allowed
+            assert len(slotcap.availability_calendar(store, day, day)) == 2
         assert store.pooled  # type: ignore[attr-defined]
     finally:
         store.close()

@@ -16,11 +16,13 @@ from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.rows import closure_of, limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, SqlCore
+from slotcap.adapters.sql.wire import PoolerMet, ledger_row
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.errors import SchemaStateError
 from slotcap.ports import DailyFacts, PeriodFacts
+from slotcap.sql.dialect import Dialect
 from slotcap.sql.names import SERVICE_COLUMNS, SLOT_COLUMNS
 
 R = TypeVar("R")
@@ -42,6 +44,8 @@ class SqlReads(SqlPart):
         #: The checks' closures snapshot (:meth:`closures_now`): the statements it
         #: was read with, when (``time.monotonic()``), the closures; None: read again.
         self._closures: tuple[Statements, float, tuple[Closure, ...]] | None = None
+        #: PostgreSQL: a check may read the ledger row through :mod:`.wire`.
+        self._lean = core.dialect.dialect is Dialect.POSTGRES
 
     def forget_catalogue(self) -> None:
         """This store wrote a service or the hours: its next check reads them again."""
@@ -146,6 +150,42 @@ class SqlReads(SqlPart):
             held_minutes=int(minutes),
         )
 
+    def _lean_facts(
+        self, session: Session, day: dt.date, period: Period, code: str
+    ) -> PeriodFacts | None:
+        """:meth:`checked_facts` and the closures, on PostgreSQL once the ledger's fill
+        is complete and both snapshots are fresh: the ledger row through
+        :func:`.wire.ledger_row` (one libpq call). None: not this path (no fresh
+        snapshot, a transaction open, any error, an unsized row) — the caller runs the
+        regular one, which answers, maps the error or heals the connection."""
+        catalogue, closures = self._catalogue, self._closures
+        if (catalogue is None or not catalogue.ledger_filled or closures is None
+                or catalogue.statements is not self._core.statements
+                or closures[0] is not catalogue.statements):
+            return None
+        now = time.monotonic()
+        if (now - catalogue.read_at >= self.CATALOGUE_MAX_AGE
+                or now - closures[1] >= self.CLOSURES_MAX_AGE):
+            return None
+        sc = getattr(session, "alone", None)
+        if sc is None or day.__class__ is not dt.date:
+            return None
+        if period.__class__ is not Period:
+            period = Period(period)
+        try:
+            held = ledger_row(sc, day, period)
+        except PoolerMet as met:
+            self._is_schema_change(met)  # the engine's pooler hook: prepare no more
+            return None
+        if held is None or held[1]:
+            return None
+        facts = PeriodFacts(
+            service=catalogue.services.get(code),
+            slot=catalogue.slots.get((day.isoweekday() % 7, period)),  # day_of_week
+            held_minutes=held[0],
+        )
+        return self._closed_facts(facts, closures[2], day, period) if closures[2] else facts
+
     def catalogue_now(self, session: Session) -> CatalogueSnapshot:
         catalogue = self._catalogue
         if (
@@ -215,6 +255,10 @@ class SqlReads(SqlPart):
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         with self._session() as session:
+            if self._lean:
+                facts_or_none = self._lean_facts(session, day, period, service_code)
+                if facts_or_none is not None:
+                    return facts_or_none
             facts = self.checked_facts(session, day, period, service_code)
             closures = self.closures_now(session)  # none, mostly: nothing to apply
             return self._closed_facts(facts, closures, day, period) if closures else facts

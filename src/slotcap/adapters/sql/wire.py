@@ -1,0 +1,170 @@
+"""A lean executor for the check's one statement on PostgreSQL: the ledger's (date,
+period) row read through libpq directly (``pgconn.exec_prepared`` with text parameters
+already encoded), not through a psycopg cursor.
+
+Why: once the ledger's fill is complete a check is one primary-key probe, and on a
+loopback connection psycopg's cursor machinery (parameter adaptation, the prepared
+statements' bookkeeping, the result's loaders) cost about as much again as the server
+takes (docs/benchmarks.md, "The lean check"). Here a check is one libpq call, the
+parameters a date's ISO text and a period's name, the two integers read from the text
+result.
+
+What it does not do, on purpose — any of these returns None and the store runs the
+check on its regular path (the same statement through psycopg), which maps the error,
+heals a lost connection, follows a schema change and re-reads the catalogue:
+
+* run inside a transaction (a connection not idle, or not in autocommit, or in
+  pipeline mode): the lean call would not be the statement the caller's transaction
+  expects;
+* handle any error but one: its named statement missing on the server connection
+  (dropped by psycopg's ``DEALLOCATE ALL`` after a rollback, or a pooler's server
+  connection replaced), which it prepares and runs again once; missing again, or
+  found already there when preparing, it is a transaction pooler moving the client
+  between server connections: :class:`PoolerMet`, and the store goes pooled. A busy
+  error (a lock wait that ran out, a deadlock, a serialization failure) is raised
+  here as ``StoreBusy``, as the regular path would, instead of being waited for twice.
+
+Behind a transaction pooler (the connection prepares nothing: ``prepare_threshold``
+None — ``pooled=True``, ``?pgbouncer=true``, or a pooler met) the statement is sent
+unnamed (``exec_params``), which a pooler passes through whole.
+
+The row is read on every check: nothing here caches an answer.
+"""
+
+# The statement is composed from constant identifiers only; values are bound (S608).
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from slotcap.domain.model import Period
+from slotcap.sql.connection import PG_TUPLES_OK, SqlConnection
+from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
+from slotcap.sql.names import LEDGER_PERIODS
+
+__all__ = ["LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "ledger_row"]
+
+#: The ledger row of (day, period): ``held_sql.LEDGER_ROW`` in libpq's ``$n`` style.
+LEDGER_ROW_WIRE = (
+    f'SELECT l."heldMinutes", l."unsized" FROM "{LEDGER_PERIODS}" l '
+    'WHERE l."preferredDate" = $1 AND l."period" = $2'
+).encode()
+#: Its server-side name on each connection (psycopg's own are ``_pg3_<n>``).
+LEDGER_ROW_NAME = b"slotcap_ledger_row_v1"
+
+#: libpq's PGRES_FATAL_ERROR, PQTRANS_IDLE and psycopg's PipelineStatus.OFF, spelled
+#: as values so that importing slotcap does not import psycopg
+#: (tests/unit/test_lazy_imports.py checks them against psycopg's own).
+PG_FATAL_ERROR = 7
+_IDLE = 0
+_PIPELINE_OFF = 0
+#: invalid_sql_statement_name, duplicate_prepared_statement: the named statement is not
+#: on this server connection, or is there already.
+_NOT_PREPARED, _DUPLICATE = "26000", "42P05"
+#: libpq's PGRES_COMMAND_OK.
+PG_COMMAND_OK = 1
+#: The attribute of a :class:`SqlConnection` naming the libpq connection the statement
+#: was prepared on (a replaced connection is a new object: prepared again).
+_PREPARED = "_slotcap_wire_prepared"
+_PERIOD_BYTES = {p: p.value.encode() for p in Period}
+_DAY_BYTES: dict[dt.date, bytes] = {}
+
+
+def _day_bytes(day: dt.date) -> bytes:
+    """The date's ISO text, encoded (remembered: a screen asks the same dates)."""
+    try:
+        return _DAY_BYTES[day]
+    except KeyError:
+        pass
+    if len(_DAY_BYTES) >= 4096:
+        _DAY_BYTES.clear()
+    text = _DAY_BYTES[day] = day.isoformat().encode()
+    return text
+
+
+def ledger_row(sc: SqlConnection, day: dt.date, period: Period) -> tuple[int, int] | None:
+    """(held minutes, unsized) of the ledger's (day, period) row — (0, 0) when there is
+    none — or None when this path does not answer (see the module's docstring).
+    ``day`` must be a ``datetime.date`` (not a datetime), ``period`` a Period."""
+    conn = sc.raw
+    pgconn = conn.pgconn
+    if (pgconn.transaction_status != _IDLE or not conn.autocommit
+            or pgconn.pipeline_status != _PIPELINE_OFF):
+        return None
+    params = [_DAY_BYTES.get(day) or _day_bytes(day), _PERIOD_BYTES[period]]
+    prepared = getattr(sc, _PREPARED, None) is pgconn
+    try:
+        if conn.prepare_threshold is None:  # a pooler: nothing named on the server
+            res = pgconn.exec_params(LEDGER_ROW_WIRE, params)
+        elif prepared:
+            res = pgconn.exec_prepared(LEDGER_ROW_NAME, params)
+            if res.status != PG_TUPLES_OK and _sqlstate(res) == _NOT_PREPARED:
+                # Gone since: psycopg's DEALLOCATE ALL after a rollback, or a pooler
+                # that moved this connection to another server connection.
+                res = _prepare_and_run(sc, pgconn, params)
+        else:
+            res = _prepare_and_run(sc, pgconn, params)
+    except PoolerMet:
+        raise
+    except Exception:  # libpq refused the call: the regular path says why
+        return None
+    if res.status != PG_TUPLES_OK:
+        if _sqlstate(res) in PG_BUSY_SQLSTATES:
+            raise from_postgres(_error_of(res, conn), "checked_facts") from None
+        return None
+    if not res.ntuples:
+        return 0, 0
+    minutes, unsized = res.get_value(0, 0), res.get_value(0, 1)
+    if minutes is None or unsized is None:  # NOT NULL columns: never, but not a guess
+        return None
+    return int(minutes), int(unsized)
+
+
+def _prepare_and_run(sc: SqlConnection, pgconn: Any, params: list[bytes]) -> Any:
+    """Prepare the statement on this connection, then run it. Refused as a duplicate
+    (this server connection has it though this client never prepared it there) or
+    missing right after it was prepared: a transaction pooler moves this connection
+    between server connections — :class:`PoolerMet`."""
+    setattr(sc, _PREPARED, None)
+    ready = pgconn.prepare(LEDGER_ROW_NAME, LEDGER_ROW_WIRE)
+    if ready.status != PG_COMMAND_OK:
+        if _sqlstate(ready) == _DUPLICATE:
+            raise PoolerMet(_DUPLICATE)
+        return ready
+    setattr(sc, _PREPARED, pgconn)
+    res = pgconn.exec_prepared(LEDGER_ROW_NAME, params)
+    if res.status != PG_TUPLES_OK and _sqlstate(res) == _NOT_PREPARED:
+        setattr(sc, _PREPARED, None)
+        raise PoolerMet(_NOT_PREPARED)
+    return res
+
+
+class PoolerMet(Exception):  # a signal to the store, not an error it raises
+    """The lean check's named statement moved between server connections within one
+    call: a transaction pooler is in between. The store switches to pooled mode (its
+    ``_is_schema_change`` hook, as for its own statements) and runs the check on its
+    regular path."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"prepared statement lost between server connections ({sqlstate})")
+        self.sqlstate = sqlstate
+
+
+def _sqlstate(res: Any) -> str | None:
+    code = res.error_field(_SQLSTATE_FIELD)
+    return code.decode("ascii") if code else None
+
+
+#: libpq's PG_DIAG_SQLSTATE ('C').
+_SQLSTATE_FIELD = ord("C")
+
+
+def _error_of(res: Any, conn: Any) -> Exception:
+    """psycopg's own exception for an error result (its class by SQLSTATE, its
+    diagnostics), for the project's one error mapping."""
+    from psycopg import errors  # loaded: ``conn`` is a psycopg connection
+
+    error: Exception = errors.error_from_result(res, encoding=conn.info.encoding)
+    return error
