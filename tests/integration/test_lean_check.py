@@ -25,6 +25,7 @@ from slotcap.adapters.sql.wire import LEDGER_ROW_NAME
 from slotcap.domain.model import Period
 from slotcap.ports import SchemaState
 from slotcap.sql import open_sql
+from slotcap.usecases import closures as uc
 
 pytestmark = pytest.mark.postgres
 
@@ -43,7 +44,7 @@ def _prepared_on(store: PostgresStore) -> bool:
     source = store._source
     assert isinstance(source, ThreadLocalConnections)
     (sc,) = source.opened()
-    return getattr(sc, "_slotcap_wire_prepared", None) is sc.raw.pgconn
+    return getattr(sc, "_slotcap_wire_slotcap_ledger_row_v1", None) is sc.raw.pgconn
 
 
 def _book(store: slotcap.Store, day: dt.date, period: str, service: str) -> None:
@@ -196,3 +197,56 @@ def test_before_the_fill_is_complete_the_frontier_path_answers(expanded: str) ->
         regular.close()
         with open_sql(expanded) as conn:
             conn.execute("UPDATE \"slotcap_ledger_fill\" SET \"through\" = 'infinity'")
+
+
+def _calendar_prepared_on(store: PostgresStore) -> bool:
+    (sc,) = store._source.opened()
+    return getattr(sc, "_slotcap_wire_slotcap_ledger_range_v1", None) is sc.raw.pgconn
+
+
+def test_the_lean_calendar_agrees_with_the_regular_path(expanded: str) -> None:
+    start = monday_ahead(30)
+    lean = slotcap.open_store(expanded)
+    regular = slotcap.open_store(expanded)
+    assert isinstance(lean, PostgresStore) and isinstance(regular, PostgresStore)
+    regular._reads._lean = False
+    try:
+        for offset, period, service in ((0, "MORNING", "SKIN_CARE"),
+                                        (1, "AFTERNOON", "WRINKLE_BOTOX"),
+                                        (9, "MORNING", "WRINKLE_BOTOX"),
+                                        (34, "AFTERNOON", "SKIN_CARE")):
+            _book(lean, start + dt.timedelta(days=offset), period, service)
+        uc.add_closure(lean, start_date=start + dt.timedelta(days=2), reason="설날")
+        uc.add_closure(lean, start_date=start + dt.timedelta(days=3), period="MORNING",
+                       reason="half", capacity_minutes=60)
+        for days in (1, 7, 35, 60):
+            end = start + dt.timedelta(days=days - 1)
+            slotcap.availability_calendar(lean, start, end)  # the snapshots, if stale
+            mine = slotcap.availability_calendar(lean, start, end)
+            assert mine == slotcap.availability_calendar(regular, start, end)
+            assert len(mine) == 2 * days
+        assert _calendar_prepared_on(lean), "the lean path did not run"
+        booked = {(e.day, e.period): e.booked
+                  for e in slotcap.availability_calendar(lean, start, start)}
+        assert booked[(start, Period.MORNING)] == 70
+        closed = slotcap.availability_calendar(lean, start + dt.timedelta(days=2),
+                                               start + dt.timedelta(days=2))
+        assert {e.closed_reason for e in closed} == {"설날"}
+    finally:
+        lean.close()
+        regular.close()
+
+
+def test_the_lean_calendar_reads_the_committed_rows(expanded: str) -> None:
+    day = monday_ahead(31)
+    store = slotcap.open_store(expanded)
+    other = slotcap.open_store(expanded)
+    try:
+        for _ in range(2):
+            before = slotcap.availability_calendar(store, day, day)
+        _book(other, day, "AFTERNOON", "SKIN_CARE")
+        after = slotcap.availability_calendar(store, day, day)
+        assert [e.booked for e in after] == [before[0].booked, before[1].booked + 70]
+    finally:
+        store.close()
+        other.close()

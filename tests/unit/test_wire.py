@@ -56,7 +56,8 @@ class PGconn:
         self.calls.append((call, arg))
         return self.answers.pop(0)
 
-    def exec_prepared(self, name: bytes, params: list[bytes]) -> Result:
+    def exec_prepared(self, name: bytes, params: list[bytes], result_format: int = 0
+                      ) -> Result:
         assert name == LEDGER_ROW_NAME
         return self._next("exec_prepared", params)
 
@@ -64,7 +65,8 @@ class PGconn:
         assert b"$1" in sql and b"$2" in sql
         return self._next("prepare", name)
 
-    def exec_params(self, sql: bytes, params: list[bytes]) -> Result:
+    def exec_params(self, sql: bytes, params: list[bytes], result_format: int = 0
+                    ) -> Result:
         return self._next("exec_params", params)
 
 
@@ -153,3 +155,13 @@ def test_the_libpq_constants_are_psycopgs() -> None:
     assert wire._IDLE == pq.TransactionStatus.IDLE
     assert wire._PIPELINE_OFF == pq.PipelineStatus.OFF
     assert wire._SQLSTATE_FIELD == pq.DiagnosticField.SQLSTATE
+
+
+def test_int4_arrays_in_binary() -> None:
+    import struct
+
+    values = [3, 0, 69, 1440]
+    array = struct.pack(">5i", 1, 0, 23, len(values), 1) + b"".join(
+        struct.pack(">ii", 4, v) for v in values)
+    assert wire._int4s(array) == tuple(values)
+    assert wire._int4s(None) == ()

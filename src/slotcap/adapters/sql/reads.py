@@ -158,15 +158,10 @@ class SqlReads(SqlPart):
         :func:`.wire.ledger_row` (one libpq call). None: not this path (no fresh
         snapshot, a transaction open, any error, an unsized row) — the caller runs the
         regular one, which answers, maps the error or heals the connection."""
-        catalogue, closures = self._catalogue, self._closures
-        if (catalogue is None or not catalogue.ledger_filled or closures is None
-                or catalogue.statements is not self._core.statements
-                or closures[0] is not catalogue.statements):
+        fresh = self.lean_snapshots()
+        if fresh is None:
             return None
-        now = time.monotonic()
-        if (now - catalogue.read_at >= self.CATALOGUE_MAX_AGE
-                or now - closures[1] >= self.CLOSURES_MAX_AGE):
-            return None
+        catalogue, closures = fresh
         sc = getattr(session, "alone", None)
         if sc is None or day.__class__ is not dt.date:
             return None
@@ -184,7 +179,22 @@ class SqlReads(SqlPart):
             slot=catalogue.slots.get((day.isoweekday() % 7, period)),  # day_of_week
             held_minutes=held[0],
         )
-        return self._closed_facts(facts, closures[2], day, period) if closures[2] else facts
+        return self._closed_facts(facts, closures, day, period) if closures else facts
+
+    def lean_snapshots(self) -> tuple[CatalogueSnapshot, tuple[Closure, ...]] | None:
+        """The catalogue and closures snapshots, where a lean read (:mod:`.wire`) may
+        serve a check or a calendar with them: PostgreSQL, the ledger's fill complete,
+        both fresh and of the current schema shape. None otherwise."""
+        catalogue, closures = self._catalogue, self._closures
+        if (not self._lean or catalogue is None or not catalogue.ledger_filled
+                or closures is None or catalogue.statements is not self._core.statements
+                or closures[0] is not catalogue.statements):
+            return None
+        now = time.monotonic()
+        if (now - catalogue.read_at >= self.CATALOGUE_MAX_AGE
+                or now - closures[1] >= self.CLOSURES_MAX_AGE):
+            return None
+        return catalogue, closures[2]
 
     def catalogue_now(self, session: Session) -> CatalogueSnapshot:
         catalogue = self._catalogue

@@ -37,6 +37,7 @@ The row is read on every check: nothing here caches an answer.
 from __future__ import annotations
 
 import datetime as dt
+import struct
 from typing import Any
 
 from slotcap.domain.model import Period
@@ -44,7 +45,7 @@ from slotcap.sql.connection import PG_TUPLES_OK, SqlConnection
 from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
 from slotcap.sql.names import LEDGER_PERIODS
 
-__all__ = ["LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "ledger_row"]
+__all__ = ["LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "ledger_range", "ledger_row"]
 
 #: The ledger row of (day, period): ``held_sql.LEDGER_ROW`` in libpq's ``$n`` style.
 LEDGER_ROW_WIRE = (
@@ -65,9 +66,6 @@ _PIPELINE_OFF = 0
 _NOT_PREPARED, _DUPLICATE = "26000", "42P05"
 #: libpq's PGRES_COMMAND_OK.
 PG_COMMAND_OK = 1
-#: The attribute of a :class:`SqlConnection` naming the libpq connection the statement
-#: was prepared on (a replaced connection is a new object: prepared again).
-_PREPARED = "_slotcap_wire_prepared"
 _PERIOD_BYTES = {p: p.value.encode() for p in Period}
 _DAY_BYTES: dict[dt.date, bytes] = {}
 
@@ -84,35 +82,33 @@ def _day_bytes(day: dt.date) -> bytes:
     return text
 
 
+def _statement(name: str, sql: str) -> tuple[bytes, bytes, str]:
+    """(server-side name, text, the :class:`SqlConnection` attribute naming the libpq
+    connection it was prepared on — a replaced connection is a new object)."""
+    return name.encode(), sql.encode(), f"_slotcap_wire_{name}"
+
+
+_ROW = _statement(LEDGER_ROW_NAME.decode(), LEDGER_ROW_WIRE.decode())
+#: The calendar's range as one row: each ledger row's place in the range (its day's
+#: offset times the periods, plus its period's index in ``$3``), its held minutes, and
+#: the largest ``unsized`` (absent rows hold nothing). Read in binary: two int4 arrays
+#: unpacked by ``struct`` in one call each; the slots come from the catalogue
+#: snapshot, as for a check.
+_RANGE = _statement("slotcap_ledger_range_v1", (
+    f'SELECT array_agg(((l."preferredDate" - $1::date) * {len(Period)} '
+    '+ array_position($3::text[], l."period"::text) - 1)::int4), '
+    'array_agg(l."heldMinutes"::int4), COALESCE(MAX(l."unsized"), 0)::int4 '
+    f'FROM "{LEDGER_PERIODS}" l WHERE l."preferredDate" BETWEEN $1::date AND $2::date'
+))
+_PERIOD_NAMES = ("{" + ",".join(p.value for p in Period) + "}").encode()
+
+
 def ledger_row(sc: SqlConnection, day: dt.date, period: Period) -> tuple[int, int] | None:
     """(held minutes, unsized) of the ledger's (day, period) row — (0, 0) when there is
     none — or None when this path does not answer (see the module's docstring).
     ``day`` must be a ``datetime.date`` (not a datetime), ``period`` a Period."""
-    conn = sc.raw
-    pgconn = conn.pgconn
-    if (pgconn.transaction_status != _IDLE or not conn.autocommit
-            or pgconn.pipeline_status != _PIPELINE_OFF):
-        return None
-    params = [_DAY_BYTES.get(day) or _day_bytes(day), _PERIOD_BYTES[period]]
-    prepared = getattr(sc, _PREPARED, None) is pgconn
-    try:
-        if conn.prepare_threshold is None:  # a pooler: nothing named on the server
-            res = pgconn.exec_params(LEDGER_ROW_WIRE, params)
-        elif prepared:
-            res = pgconn.exec_prepared(LEDGER_ROW_NAME, params)
-            if res.status != PG_TUPLES_OK and _sqlstate(res) == _NOT_PREPARED:
-                # Gone since: psycopg's DEALLOCATE ALL after a rollback, or a pooler
-                # that moved this connection to another server connection.
-                res = _prepare_and_run(sc, pgconn, params)
-        else:
-            res = _prepare_and_run(sc, pgconn, params)
-    except PoolerMet:
-        raise
-    except Exception:  # libpq refused the call: the regular path says why
-        return None
-    if res.status != PG_TUPLES_OK:
-        if _sqlstate(res) in PG_BUSY_SQLSTATES:
-            raise from_postgres(_error_of(res, conn), "checked_facts") from None
+    res = _run(sc, _ROW, [_DAY_BYTES.get(day) or _day_bytes(day), _PERIOD_BYTES[period]])
+    if res is None:
         return None
     if not res.ntuples:
         return 0, 0
@@ -122,21 +118,88 @@ def ledger_row(sc: SqlConnection, day: dt.date, period: Period) -> tuple[int, in
     return int(minutes), int(unsized)
 
 
-def _prepare_and_run(sc: SqlConnection, pgconn: Any, params: list[bytes]) -> Any:
+def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] | None:
+    """The held minutes of every (date, period) of [start, end], dates in order and each
+    date's periods in ``Period`` order — or None when this path does not answer (as
+    :func:`ledger_row`, and where a row of the range counts an unsized reservation)."""
+    res = _run(sc, _RANGE, [_day_bytes(start), _day_bytes(end), _PERIOD_NAMES], binary=True)
+    if res is None or res.ntuples != 1 or res.get_value(0, 2) != _ZERO4:
+        return None
+    booked = [0] * (((end - start).days + 1) * len(Period))
+    places, minutes = _int4s(res.get_value(0, 0)), _int4s(res.get_value(0, 1))
+    if len(places) != len(minutes):
+        return None
+    for place, held in zip(places, minutes, strict=True):
+        booked[place] = held
+    return booked
+
+
+_ZERO4 = bytes(4)
+
+
+def _int4s(array: bytes | None) -> tuple[int, ...]:
+    """A one-dimensional int4 array without NULLs in PostgreSQL's binary format: five
+    int4 of header (dimensions, has-nulls, element type, length, lower bound), then a
+    length and a value per element. NULL (no rows): empty."""
+    if array is None or len(array) < 20:
+        return ()
+    count = _INT4.unpack_from(array, 12)[0]
+    values: tuple[int, ...] = struct.unpack_from(f">{2 * count}i", array, 20)[1::2]
+    return values
+
+
+_INT4 = struct.Struct(">i")
+
+
+def _run(sc: SqlConnection, statement: tuple[bytes, bytes, str], params: list[bytes],
+         *, binary: bool = False) -> Any:
+    """The statement's result (TUPLES_OK), or None where the regular path should run."""
+    conn = sc.raw
+    pgconn = conn.pgconn
+    if (pgconn.transaction_status != _IDLE or not conn.autocommit
+            or pgconn.pipeline_status != _PIPELINE_OFF):
+        return None
+    name, sql, mark = statement
+    prepared = getattr(sc, mark, None) is pgconn
+    try:
+        if conn.prepare_threshold is None:  # a pooler: nothing named on the server
+            res = pgconn.exec_params(sql, params, result_format=binary)
+        elif prepared:
+            res = pgconn.exec_prepared(name, params, result_format=binary)
+            if res.status != PG_TUPLES_OK and _sqlstate(res) == _NOT_PREPARED:
+                # Gone since: psycopg's DEALLOCATE ALL after a rollback, or a pooler
+                # that moved this connection to another server connection.
+                res = _prepare_and_run(sc, pgconn, statement, params, binary)
+        else:
+            res = _prepare_and_run(sc, pgconn, statement, params, binary)
+    except PoolerMet:
+        raise
+    except Exception:  # libpq refused the call: the regular path says why
+        return None
+    if res.status != PG_TUPLES_OK:
+        if _sqlstate(res) in PG_BUSY_SQLSTATES:
+            raise from_postgres(_error_of(res, conn), "read") from None
+        return None
+    return res
+
+
+def _prepare_and_run(sc: SqlConnection, pgconn: Any, statement: tuple[bytes, bytes, str],
+                     params: list[bytes], binary: bool) -> Any:
     """Prepare the statement on this connection, then run it. Refused as a duplicate
     (this server connection has it though this client never prepared it there) or
     missing right after it was prepared: a transaction pooler moves this connection
     between server connections — :class:`PoolerMet`."""
-    setattr(sc, _PREPARED, None)
-    ready = pgconn.prepare(LEDGER_ROW_NAME, LEDGER_ROW_WIRE)
+    name, sql, mark = statement
+    setattr(sc, mark, None)
+    ready = pgconn.prepare(name, sql)
     if ready.status != PG_COMMAND_OK:
         if _sqlstate(ready) == _DUPLICATE:
             raise PoolerMet(_DUPLICATE)
         return ready
-    setattr(sc, _PREPARED, pgconn)
-    res = pgconn.exec_prepared(LEDGER_ROW_NAME, params)
+    setattr(sc, mark, pgconn)
+    res = pgconn.exec_prepared(name, params, result_format=binary)
     if res.status != PG_TUPLES_OK and _sqlstate(res) == _NOT_PREPARED:
-        setattr(sc, _PREPARED, None)
+        setattr(sc, mark, None)
         raise PoolerMet(_NOT_PREPARED)
     return res
 
