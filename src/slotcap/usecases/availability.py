@@ -16,6 +16,8 @@ __all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
 #: A calendar request longer than this is refused: it is a screen, not an export.
 MAX_CALENDAR_DAYS = 366
 _PERIODS = tuple(Period)
+#: Reasons no other period can change: the service's own.
+_FINAL = (Reason.UNKNOWN_SERVICE, Reason.SERVICE_INACTIVE)
 
 
 def check_availability(
@@ -71,18 +73,18 @@ def _decide(
     decisions = []
     for each in periods:
         facts = store.period_facts(day, each, service)
-        if (facts.service is not None and facts.service.is_bookable
-                and not bookable_now(facts.service, store.schema_state)):
+        known = facts.service
+        # A legacy code is always bookable_now when bookable: asked first, so the
+        # common case reads no schema state.
+        if (known is not None and known.is_bookable and not known.is_legacy
+                and not bookable_now(known, store.schema_state)):
             # What book() would refuse (service_not_in_legacy_enum) never "fits".
             return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
         decision = check_period_capacity(
-            service=facts.service, slot=facts.slot, held_minutes=facts.held_minutes,
+            service=known, slot=facts.slot, held_minutes=facts.held_minutes,
             closures=facts.closures,
         )
-        if decision.allowed or decision.reason in (
-            Reason.UNKNOWN_SERVICE,
-            Reason.SERVICE_INACTIVE,
-        ):
+        if decision.allowed or decision.reason in _FINAL:
             return decision
         decisions.append(decision)
     open_ones = [d for d in decisions if d.reason is not Reason.CLOSED]
