@@ -158,13 +158,10 @@ class SqlReads(SqlPart):
         :func:`.wire.ledger_row` (one libpq call). None: not this path (no fresh
         snapshot, a transaction open, any error, an unsized row) — the caller runs the
         regular one, which answers, maps the error or heals the connection."""
-        fresh = self.lean_snapshots()
-        if fresh is None:
+        fresh, sc = self.lean_snapshots(), getattr(session, "alone", None)
+        if fresh is None or sc is None or day.__class__ is not dt.date:
             return None
         catalogue, closures = fresh
-        sc = getattr(session, "alone", None)
-        if sc is None or day.__class__ is not dt.date:
-            return None
         if period.__class__ is not Period:
             period = Period(period)
         try:
@@ -265,10 +262,8 @@ class SqlReads(SqlPart):
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         with self._session() as session:
-            if self._lean:
-                facts_or_none = self._lean_facts(session, day, period, service_code)
-                if facts_or_none is not None:
-                    return facts_or_none
+            if self._lean and (lean := self._lean_facts(session, day, period, service_code)):
+                return lean
             facts = self.checked_facts(session, day, period, service_code)
             closures = self.closures_now(session)  # none, mostly: nothing to apply
             return self._closed_facts(facts, closures, day, period) if closures else facts
