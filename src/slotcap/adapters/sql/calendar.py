@@ -32,9 +32,10 @@ class SqlCalendar(SqlPart):
         if end < start:
             self._check(self._require_minutes_rule)
             return []
+        if self._reads.held is not None and (lean := self._lean(None, start, end)):
+            return lean
         with self._session() as session:
-            lean = self._lean(session, start, end)
-            if lean is not None:
+            if (lean := self._lean(session, start, end)) is not None:
                 return lean
             catalogue = self._reads.catalogue_now(session) if self._current().uses_ledger else None
 
@@ -62,14 +63,15 @@ class SqlCalendar(SqlPart):
             closures = self._reads.closures_now(session)
         return with_closures(entries, closures)
 
-    def _lean(self, session: Session, start: dt.date, end: dt.date
+    def _lean(self, session: Session | None, start: dt.date, end: dt.date
               ) -> list[CalendarEntry] | None:
         """The calendar from the ledger through :func:`.wire.ledger_range` (one libpq
-        call, one row of two integer arrays) and the reads' fresh snapshots; None where
-        that path does not answer (as a lean check: no fresh snapshot, a transaction
-        open, an error, an unsized row) — the caller runs the regular one."""
+        call, one row of two integer arrays) and the reads' fresh snapshots, on
+        ``SqlReads.lean_connection(session)``; None where that path does not answer (as
+        a lean check: no fresh snapshot, a transaction open, an error, an unsized row)
+        — the caller runs the regular one."""
         fresh = self._reads.lean_snapshots()
-        sc = getattr(session, "alone", None)
+        sc = self._reads.lean_connection(session) if fresh is not None else None
         if fresh is None or sc is None or start.__class__ is not dt.date \
                 or end.__class__ is not dt.date:
             return None

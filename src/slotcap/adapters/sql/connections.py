@@ -61,6 +61,13 @@ class ThreadLocalConnections(Generic[_C]):
         lent: _Lent[_C] = local.lent
         return lent
 
+    def held(self) -> _C | None:
+        """This thread's connection as it is (None before its first borrow), without
+        borrowing it: for a lean read that checks the connection's state itself and
+        leaves every other case to a borrowed session (``SqlReads``' lean check)."""
+        conn: _C | None = getattr(self._local, "conn", None)
+        return conn
+
     def opened(self) -> list[_C]:
         with self._lock:
             return list(self._opened)

@@ -38,14 +38,23 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
+from collections.abc import Sequence
 from typing import Any
 
+import attrs
+
+from slotcap.adapters._closures import closures_for
+from slotcap.adapters.sql.store import CatalogueSnapshot
+from slotcap.domain.closures import Closure
 from slotcap.domain.model import Period
+from slotcap.ports import PeriodFacts
 from slotcap.sql.connection import PG_TUPLES_OK, SqlConnection
 from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
 from slotcap.sql.names import LEDGER_PERIODS
 
-__all__ = ["LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "ledger_range", "ledger_row"]
+__all__ = [
+    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_facts", "ledger_range", "ledger_row",
+]
 
 #: The ledger row of (day, period): ``held_sql.LEDGER_ROW`` in libpq's ``$n`` style.
 LEDGER_ROW_WIRE = (
@@ -116,6 +125,31 @@ def ledger_row(sc: SqlConnection, day: dt.date, period: Period) -> tuple[int, in
     if minutes is None or unsized is None:  # NOT NULL columns: never, but not a guess
         return None
     return int(minutes), int(unsized)
+
+
+def lean_facts(
+    sc: SqlConnection, catalogue: CatalogueSnapshot, closures: Sequence[Closure],
+    day: dt.date, period: Period, code: str,
+) -> PeriodFacts | None:
+    """A check's facts, as ``SqlReads.checked_facts`` and the closures give them, from
+    the (day, period) ledger row read here and the store's fresh snapshots (the ledger's
+    fill complete). None where this path does not answer (:func:`ledger_row`'s None, or
+    a row counting an unsized reservation): the store's regular path then answers."""
+    if day.__class__ is not dt.date:
+        return None
+    if period.__class__ is not Period:
+        period = Period(period)
+    held = ledger_row(sc, day, period)
+    if held is None or held[1]:
+        return None
+    facts = PeriodFacts(
+        service=catalogue.services.get(code),
+        slot=catalogue.slots.get((day.isoweekday() % 7, period)),  # day_of_week
+        held_minutes=held[0],
+    )
+    if closures and (applied := closures_for(closures, day, period)):
+        return attrs.evolve(facts, closures=applied)
+    return facts
 
 
 def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] | None:
