@@ -165,3 +165,6 @@ def test_int4_arrays_in_binary() -> None:
         struct.pack(">ii", 4, v) for v in values)
     assert wire._int4s(array) == tuple(values)
     assert wire._int4s(None) == ()
+    with_null = struct.pack(">5i", 1, 1, 23, 2, 1) + struct.pack(">ii", 4, 7) + \
+        struct.pack(">i", -1)
+    assert wire._int4s(with_null) is None

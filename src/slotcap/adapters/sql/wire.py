@@ -161,8 +161,8 @@ def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] |
         return None
     booked = [0] * (((end - start).days + 1) * len(Period))
     places, minutes = _int4s(res.get_value(0, 0)), _int4s(res.get_value(0, 1))
-    if len(places) != len(minutes):
-        return None
+    if places is None or minutes is None or len(places) != len(minutes):
+        return None  # a NULL place: a period this code does not know
     for place, held in zip(places, minutes, strict=True):
         booked[place] = held
     return booked
@@ -171,18 +171,21 @@ def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] |
 _ZERO4 = bytes(4)
 
 
-def _int4s(array: bytes | None) -> tuple[int, ...]:
-    """A one-dimensional int4 array without NULLs in PostgreSQL's binary format: five
-    int4 of header (dimensions, has-nulls, element type, length, lower bound), then a
-    length and a value per element. NULL (no rows): empty."""
-    if array is None or len(array) < 20:
+def _int4s(array: bytes | None) -> tuple[int, ...] | None:
+    """A one-dimensional int4 array in PostgreSQL's binary format: five int4 of header
+    (dimensions, has-nulls, element type, length, lower bound), then a length and a
+    value per element. NULL (no rows): empty; an array holding a NULL: None."""
+    if array is None:
         return ()
-    count = _INT4.unpack_from(array, 12)[0]
+    dims, nulls, oid, count = _HEADER.unpack_from(array, 0)
+    if dims != 1 or nulls or oid != _INT4_OID:
+        return None
     values: tuple[int, ...] = struct.unpack_from(f">{2 * count}i", array, 20)[1::2]
     return values
 
 
-_INT4 = struct.Struct(">i")
+_HEADER = struct.Struct(">4i")
+_INT4_OID = 23
 
 
 def _run(sc: SqlConnection, statement: tuple[bytes, bytes, str], params: list[bytes],
