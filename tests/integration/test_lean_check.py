@@ -67,6 +67,9 @@ def test_the_lean_check_reads_the_committed_row_every_time(expanded: str) -> Non
         _check(store, day, "SKIN_CARE", "MORNING")  # reads the snapshots: regular path
         before = _check(store, day, "SKIN_CARE", "MORNING")
         assert _prepared_on(store), "the lean path did not run"
+        # On the thread's own connection, no session borrowed per check.
+        assert store._reads.held is not None
+        assert store._reads.held() is store._source.opened()[0]
         _book(other, day, "MORNING", "SKIN_CARE")  # another store's commit
         after = _check(store, day, "SKIN_CARE", "MORNING")
         assert before.remaining is not None and after.remaining is not None
