@@ -5,8 +5,11 @@
 One generated database (``benchmarks._data``), one connection, one store; each layer of
 the check is a candidate, all run round-robin on the same keys (``interleave``), from
 ``SELECT 1`` up to ``check_availability``. Each row adds one layer to the one above it,
-so the differences between rows are what each layer costs. Diagnostics only: it calls
-private store methods and a rename simply breaks it.
+so the differences between rows are what each layer costs. With phase 2's ledger filled,
+so ``store.period_facts`` and ``check_availability`` take the lean path (one libpq call,
+``slotcap.adapters.sql.wire``); the rows between them measure the regular path's layers
+(the lean path's fallback). Diagnostics only: it calls private store methods and a
+rename simply breaks it.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from benchmarks._harness import (
 )
 from slotcap.adapters.postgres import PostgresStore
 from slotcap.adapters.sql.pg_session import StatementSession
+from slotcap.adapters.sql.wire import ledger_row
+from slotcap.migration.transitions.common import ensure_ledger
+from slotcap.sql import open_sql
 from slotcap.sql.connection import SqlConnection
 from slotcap.sql.dialect import Dialect
 from slotcap.sql.url import connect_postgres
@@ -36,6 +42,7 @@ Key = _data.CheckKey
 LAYERS = (
     ("floor: conn.execute('SELECT 1') (new cursor)", "floor"),
     ("SELECT 1 on a kept cursor", "kept"),
+    ("the lean check's ledger row through libpq (wire.ledger_row)", "wire"),
     ("the check's statement on a new cursor (= SQL alone)", "sql"),
     ("the statement through SqlConnection.run (kept cursor)", "rows"),
     ("+ SqlCore.run (schema-change retry, rule check)", "run"),
@@ -70,6 +77,7 @@ def _candidates(conn: Any, store: PostgresStore) -> dict[str, Callable[[Key], ob
     return {
         "floor": lambda k: conn.execute("SELECT 1").fetchall(),
         "kept": lambda k: kept.execute("SELECT 1").fetchall(),
+        "wire": lambda k: ledger_row(sc, k.day, k.period),
         "sql": lambda k: conn.execute(*statement(k)).fetchall(),
         "rows": lambda k: sc.run(*statement(k)),
         "run": run,
@@ -88,6 +96,8 @@ def run(*, size: int, checks: int, seed: int, pg_server: str) -> dict[str, Any]:
     with temp_pg_database(pg_server, "layers") as url:
         say(f"[check_layers] generating and loading {size:,} reservations …")
         _data.load_postgres(url, _data.generate(size, seed, backfilled=True))
+        with open_sql(url) as sql:  # phase 2's ledger: the check is the lean one
+            ensure_ledger(sql, say)
         conn = connect_postgres(url, autocommit=True)
         store = PostgresStore.from_connection(conn)
         try:

@@ -18,9 +18,15 @@ fill (the ledger's rows never vacuumed; the fill ANALYZEs it) and after ``VACUUM
   ledger row by its primary key) on a kept cursor: what the database does for a check;
 * ``row + frontier, SQL alone`` — the statement before the fill is complete (the
   frontier and the ledger row, two primary-key probes), on a kept cursor;
+* ``ledger row, libpq alone`` — the same statement as the check runs it (the lean
+  path, ``slotcap.adapters.sql.wire.ledger_row``: prepared once, ``exec_prepared``
+  with encoded text parameters) on a third connection: the round trip a check cannot
+  go below; the check's distance from it is slotcap's Python;
 * ``floor`` — ``SELECT 1`` on a kept cursor of another connection;
-* ``calendar 35 days`` — ``availability_calendar`` over 35 days (its own round-robin
-  with the floor).
+* ``calendar 35 days`` — ``availability_calendar`` over 35 days, and ``calendar range,
+  libpq alone`` — its one statement as the lean calendar runs it
+  (``wire.ledger_range``, the range's held minutes as a list), in their own
+  round-robin with the floor: the difference is building the 70 entries.
 
 Writes: single-row INSERT commits/s (autocommit, one client per database) on two
 databases of one server, the ledger's trigger enabled on one and disabled on the other,
@@ -57,16 +63,20 @@ from benchmarks._harness import (
 )
 from slotcap import open_store
 from slotcap.adapters.sql.held_sql import LEDGER_HELD, LEDGER_ROW, period_held_sql
+from slotcap.adapters.sql.wire import ledger_range, ledger_row
 from slotcap.migration.phases import migrate
 from slotcap.migration.transitions.common import ensure_ledger
 from slotcap.schema.legacy import create_legacy_schema
 from slotcap.sql import open_sql
+from slotcap.sql.connection import SqlConnection
+from slotcap.sql.dialect import Dialect
 from slotcap.sql.url import connect_postgres
 from slotcap.usecases.availability import availability_calendar, check_availability
 
 Key = _data.CheckKey
 CHECK, ROWS, FLOOR, CALENDAR = "check", "rows sum, SQL alone", "floor", "calendar 35 days"
-LEDGER_SQL = "ledger row, SQL alone"
+LEDGER_SQL, LEDGER_WIRE = "ledger row, SQL alone", "ledger row, libpq alone"
+RANGE_WIRE = "calendar range, libpq alone"
 FRONTIER_SQL = "row + frontier, SQL alone"
 CHECK_GOAL, CALENDAR_GOAL, WRITE_GOAL = 1.2, 1.5, 0.15
 TRIGGER = "slotcap_ledger_sync"
@@ -91,6 +101,9 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
     rows_sql = period_held_sql()
     ledger_cur = rows_conn.cursor()
     frontier_cur = rows_conn.cursor()
+    wire_conn = connect_postgres(url)
+    wire_conn.autocommit = True
+    wire_sc = SqlConnection(wire_conn, Dialect.POSTGRES)
 
     def floor(_k: Key) -> object:
         kept.execute("SELECT 1")
@@ -103,7 +116,7 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
         rows_cur.execute(rows_sql, {"day": k.day, "period": k.period.value})
         return rows_cur.fetchall()
 
-    def ledger_row(k: Key) -> object:
+    def sql_row(k: Key) -> object:
         ledger_cur.execute(LEDGER_ROW, {"day": k.day, "period": k.period.value})
         return ledger_cur.fetchall()
 
@@ -111,22 +124,30 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
         frontier_cur.execute(LEDGER_HELD, {"day": k.day, "period": k.period.value})
         return frontier_cur.fetchall()
 
+    def lean_row(k: Key) -> object:
+        return ledger_row(wire_sc, k.day, k.period)
+
     def calendar(k: Key) -> object:
         return availability_calendar(store, k.day, k.day + dt.timedelta(days=34))
 
+    def lean_range(k: Key) -> object:
+        return ledger_range(wire_sc, k.day, k.day + dt.timedelta(days=34))
+
     try:
-        point = interleave([(CHECK, check), (LEDGER_SQL, ledger_row),
+        point = interleave([(CHECK, check), (LEDGER_SQL, sql_row), (LEDGER_WIRE, lean_row),
                             (FRONTIER_SQL, with_frontier), (ROWS, rows), (FLOOR, floor)],
                            keys[:checks + warmup], warmup=warmup)
         span = max(checks // 10, 20)
-        cal = interleave([(CALENDAR, calendar), (FLOOR, floor)],
+        cal = interleave([(CALENDAR, calendar), (RANGE_WIRE, lean_range), (FLOOR, floor)],
                          keys[:span + warmup], warmup=warmup)
     finally:
         store.close()
         floor_conn.close()
         rows_conn.close()
+        wire_conn.close()
     out = {name: s.to_dict() for name, s in point.items()}
     out[CALENDAR] = cal[CALENDAR].to_dict()
+    out[RANGE_WIRE] = cal[RANGE_WIRE].to_dict()
     out["calendar floor"] = cal[FLOOR].to_dict()
     return out
 
@@ -276,8 +297,8 @@ def tables(payload: dict[str, Any]) -> str:
     for size in payload["sizes"]:
         for state in ("after_fill", "vacuumed"):
             run = size[state]
-            for name in (CHECK, LEDGER_SQL, FRONTIER_SQL, ROWS, FLOOR, CALENDAR,
-                         "calendar floor"):
+            for name in (CHECK, LEDGER_SQL, LEDGER_WIRE, FRONTIER_SQL, ROWS, FLOOR, CALENDAR,
+                         RANGE_WIRE, "calendar floor"):
                 if name not in run:
                     continue
                 floor = "calendar floor" if name.startswith("calendar") else FLOOR

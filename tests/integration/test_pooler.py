@@ -163,22 +163,54 @@ def test_a_booking_race_through_the_pooler_never_overbooks(
 def test_a_pooler_the_url_does_not_mention_is_noticed(pooler: Pooler, expanded: str) -> None:
     """Without ?pgbouncer=true the store prepares its frequent statements; when the
     pooler moves it to a server connection that never saw them (RECONNECT closes the
-    old ones), the statement is run again unprepared and the store prepares no more."""
+    old ones), the statement is run again unprepared and the store prepares no more.
+    The dynamic check's and the calendar's own statements (the lean ones,
+    adapters/sql/wire.py) are prepared again where they went missing, and the checks
+    keep answering throughout."""
     store = slotcap.open_store(pooled_url(pooler, expanded, flag=False))
     day = monday_ahead(40)
     try:
         assert not store.pooled  # type: ignore[attr-defined]
-        for _ in range(8):  # prepared from the 6th execution on
+        for _ in range(8):  # psycopg prepares the count rule's statement from the 6th on
             slotcap.check_availability(store, day, "SKIN_CARE", period="MORNING", dynamic=True)
+            slotcap.check_availability(store, day, "SKIN_CARE", dynamic=False)
         with psycopg.connect(pooler.admin_url, autocommit=True) as admin:
             admin.execute(f"RECONNECT {expanded.rpartition('/')[2]}")
         for _ in range(8):
             decision = slotcap.check_availability(store, day, "SKIN_CARE", period="MORNING",
                                                   dynamic=True)
             assert decision.allowed
+            slotcap.check_availability(store, day, "SKIN_CARE", dynamic=False)
+            assert len(slotcap.availability_calendar(store, day, day)) == 2
         assert store.pooled  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+def test_the_lean_check_and_calendar_run_unnamed_behind_the_pooler(
+    pooler: Pooler, expanded: str
+) -> None:
+    """A pooled store's lean reads (adapters/sql/wire.py) prepare nothing: unnamed
+    statements, answering what a direct store answers."""
+    pooled = slotcap.open_store(pooled_url(pooler, expanded))
+    direct = slotcap.open_store(expanded)
+    day = monday_ahead(41)
+    try:
+        slotcap.book(pooled, request(day, "MORNING", "010-4100-0001"), dynamic=True)
+        for _ in range(8):
+            for period in ("MORNING", "AFTERNOON"):
+                assert slotcap.check_availability(pooled, day, "SKIN_CARE", period=period,
+                                                  dynamic=True) == \
+                    slotcap.check_availability(direct, day, "SKIN_CARE", period=period,
+                                               dynamic=True)
+            assert slotcap.availability_calendar(pooled, day, day + dt.timedelta(days=6)) \
+                == slotcap.availability_calendar(direct, day, day + dt.timedelta(days=6))
+        for sc in pooled._source.opened():  # type: ignore[attr-defined]
+            assert not [name for name in vars(sc) if name.startswith("_slotcap_wire_")
+                        and getattr(sc, name) is not None]
+    finally:
+        pooled.close()
+        direct.close()
 
 
 def test_serve_through_the_pooler_under_load(

@@ -15,6 +15,9 @@ __all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
 
 #: A calendar request longer than this is refused: it is a screen, not an export.
 MAX_CALENDAR_DAYS = 366
+_PERIODS = tuple(Period)
+#: Reasons no other period can change: the service's own.
+_FINAL = (Reason.UNKNOWN_SERVICE, Reason.SERVICE_INACTIVE)
 
 
 def check_availability(
@@ -36,13 +39,21 @@ def check_availability(
     One round trip per period checked on backfilled data (an indexed aggregate). The answer is
     advice: only :func:`slotcap.book` decides under lock.
     """
-    service = str(normal_code(service.strip() if isinstance(service, str) else service))
-    try:
-        asked = Period(str(period).strip().upper()) if period is not None else None
-    except ValueError:
-        if dynamic:
-            raise
-        asked = None  # the count rule ignores the period, as the old app does
+    # The common spellings first (a str, a Period): the same values as the general
+    # case, without its calls (this runs once per check, on the hot path).
+    if service.__class__ is str:
+        service = service.strip().upper()  # = normal_code(service.strip())
+    else:
+        service = str(normal_code(service.strip() if isinstance(service, str) else service))
+    if period is None or period.__class__ is Period:
+        asked = period
+    else:
+        try:
+            asked = Period(str(period).strip().upper())
+        except ValueError:
+            if dynamic:
+                raise
+            asked = None  # the count rule ignores the period, as the old app does
     decision = _decide(store, day, service, asked, dynamic=dynamic)
     # The other rule beside it, in this process's counters only (never raises).
     observe_check(store, day, service, asked, dynamic=dynamic, decision=decision)
@@ -58,22 +69,22 @@ def _decide(
         daily = store.daily_facts(day, service)
         return check_daily_limit(limit=daily.limit, held_count=daily.held_count)
 
-    periods = [period] if period is not None else list(Period)
+    periods = (period,) if period is not None else _PERIODS
     decisions = []
     for each in periods:
         facts = store.period_facts(day, each, service)
-        if (facts.service is not None and facts.service.is_bookable
-                and not bookable_now(facts.service, store.schema_state)):
+        known = facts.service
+        # A legacy code is always bookable_now when bookable: asked first, so the
+        # common case reads no schema state.
+        if (known is not None and known.is_bookable and not known.is_legacy
+                and not bookable_now(known, store.schema_state)):
             # What book() would refuse (service_not_in_legacy_enum) never "fits".
             return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
         decision = check_period_capacity(
-            service=facts.service, slot=facts.slot, held_minutes=facts.held_minutes,
+            service=known, slot=facts.slot, held_minutes=facts.held_minutes,
             closures=facts.closures,
         )
-        if decision.allowed or decision.reason in (
-            Reason.UNKNOWN_SERVICE,
-            Reason.SERVICE_INACTIVE,
-        ):
+        if decision.allowed or decision.reason in _FINAL:
             return decision
         decisions.append(decision)
     open_ones = [d for d in decisions if d.reason is not Reason.CLOSED]

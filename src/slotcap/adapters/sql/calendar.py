@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 from slotcap.adapters._closures import with_closures
-from slotcap.adapters.sql.held_sql import ledger_calendar_entries
+from slotcap.adapters.sql.held_sql import dense_calendar_entries, ledger_calendar_entries
 from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.reads import SqlReads
 from slotcap.adapters.sql.rows import slot_of
 from slotcap.adapters.sql.statements import Statements
-from slotcap.adapters.sql.store import Params, Row, SqlCore
+from slotcap.adapters.sql.store import Params, Row, Session, SqlCore
+from slotcap.adapters.sql.wire import PoolerMet, ledger_range
 from slotcap.domain.model import Period
 from slotcap.ports import CalendarEntry
 
@@ -31,7 +32,11 @@ class SqlCalendar(SqlPart):
         if end < start:
             self._check(self._require_minutes_rule)
             return []
+        if self._reads.held is not None and (lean := self._lean(None, start, end)):
+            return lean
         with self._session() as session:
+            if (lean := self._lean(session, start, end)) is not None:
+                return lean
             catalogue = self._reads.catalogue_now(session) if self._current().uses_ledger else None
 
             def op(st: Statements) -> tuple[str, Params]:
@@ -57,6 +62,28 @@ class SqlCalendar(SqlPart):
                 entries = [self._calendar_entry(row) for row in rows]
             closures = self._reads.closures_now(session)
         return with_closures(entries, closures)
+
+    def _lean(self, session: Session | None, start: dt.date, end: dt.date
+              ) -> list[CalendarEntry] | None:
+        """The calendar from the ledger through :func:`.wire.ledger_range` (one libpq
+        call, one row of two integer arrays) and the reads' fresh snapshots, on
+        ``SqlReads.lean_connection(session)``; None where that path does not answer (as
+        a lean check: no fresh snapshot, a transaction open, an error, an unsized row)
+        — the caller runs the regular one."""
+        fresh = self._reads.lean_snapshots()
+        sc = self._reads.lean_connection(session) if fresh is not None else None
+        if fresh is None or sc is None or start.__class__ is not dt.date \
+                or end.__class__ is not dt.date:
+            return None
+        catalogue, closures = fresh
+        try:
+            booked = ledger_range(sc, start, end)
+        except PoolerMet as met:
+            self._is_schema_change(met)  # the engine's pooler hook: prepare no more
+            return None
+        if booked is None:
+            return None
+        return with_closures(dense_calendar_entries(start, booked, catalogue.slots), closures)
 
     def _calendar_entry(self, row: Row) -> CalendarEntry:
         slot = slot_of(row[2:-1])

@@ -53,10 +53,20 @@ class ThreadLocalConnections(Generic[_C]):
     def borrow(self) -> contextlib.AbstractContextManager[_C]:
         # A plain object, not a generator-based context manager: this runs once per
         # store call, and the generator machinery was a measurable part of a check.
-        conn: _C | None = getattr(self._local, "conn", None)
+        # The thread's one lent context, made with its connection (no state per entry).
+        local = self._local
+        conn: _C | None = getattr(local, "conn", None)
         if conn is None or not self._usable(conn):
-            conn = self._open_instead(conn)
-        return contextlib.nullcontext(conn)
+            self._open_instead(conn)
+        lent: _Lent[_C] = local.lent
+        return lent
+
+    def held(self) -> _C | None:
+        """This thread's connection as it is (None before its first borrow), without
+        borrowing it: for a lean read that checks the connection's state itself and
+        leaves every other case to a borrowed session (``SqlReads``' lean check)."""
+        conn: _C | None = getattr(self._local, "conn", None)
+        return conn
 
     def opened(self) -> list[_C]:
         with self._lock:
@@ -78,6 +88,7 @@ class ThreadLocalConnections(Generic[_C]):
                 old.close()
         conn = self._connect()
         self._local.conn = conn
+        self._local.lent = _Lent(conn)
         with self._lock:
             self._opened.append(conn)
         return conn
@@ -88,6 +99,22 @@ class ThreadLocalConnections(Generic[_C]):
             self._local = threading.local()
         for conn in opened:
             conn.close()
+
+
+class _Lent(Generic[_C]):
+    """``contextlib.nullcontext(conn)``, made once per connection: nothing is made per
+    borrow, and entering it is one call."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: _C) -> None:
+        self._conn = conn
+
+    def __enter__(self) -> _C:
+        return self._conn
+
+    def __exit__(self, *exc: object) -> None:
+        return None
 
 
 class _Held(Generic[_C]):

@@ -17,6 +17,8 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.ports import CalendarEntry
@@ -27,6 +29,8 @@ __all__ = [
     "LEDGER_FILLED",
     "LEDGER_HELD",
     "LEDGER_ROW",
+    "calendar_entry",
+    "dense_calendar_entries",
     "ledger_calendar_entries",
     "ledger_calendar_sql",
     "period_held_sql",
@@ -84,15 +88,19 @@ _PERIODS = tuple((p, p.value) for p in Period)
 _DAY = dt.timedelta(days=1)
 
 
-def ledger_calendar_entries(
-    start: dt.date, end: dt.date, rows: Sequence[Sequence[Any]],
-    slots: Mapping[tuple[int, Period], ClinicTimeSlot], date_out: Callable[[Any], dt.date],
-) -> list[CalendarEntry]:
-    """Every date x period of the range from ``ledger_calendar_sql``'s rows (none of
-    them unsized) and the slots of the store's catalogue snapshot. Plain loops: this
-    builds 70 entries for a 35-day screen, more than its round trip costs."""
-    held = {(date_out(r[0]), r[1]): int(r[2]) for r in rows}
-    # (period, its value, is_open, capacity) per weekday, worked out once per call.
+_Shapes = list[list[tuple[Period, str, bool, int]]]
+#: The shapes of the slots mapping last seen (a catalogue snapshot's: never changed
+#: once built, a new snapshot is a new mapping), by identity.
+_shapes_seen: tuple[object, _Shapes] = (None, [])
+
+
+def _shapes(slots: Mapping[tuple[int, Period], ClinicTimeSlot]) -> _Shapes:
+    """(period, its value, is_open, capacity) per weekday, worked out once per
+    catalogue snapshot (``slots`` is its mapping, never changed once built)."""
+    global _shapes_seen  # one tuple, replaced whole
+    seen, shapes = _shapes_seen
+    if seen is slots:
+        return shapes
     shapes = []
     for dow in range(7):
         shape = []
@@ -102,14 +110,128 @@ def ledger_calendar_entries(
             shape.append((period, value, is_open,
                           slot.total_minutes if slot is not None and is_open else 0))
         shapes.append(shape)
+    _shapes_seen = (slots, shapes)
+    return shapes
+
+
+_FIELDS = ("day", "period", "is_open", "capacity", "booked", "closed_reason")
+_Setter = Callable[[CalendarEntry, Any], None]
+
+
+def _slot_setters() -> tuple[_Setter, _Setter, _Setter, _Setter, _Setter, _Setter] | None:
+    """The slot descriptors' setters of :class:`CalendarEntry`'s fields, where an
+    entry may be built by setting them directly: the same frozen object as
+    ``CalendarEntry(...)`` (equal, hashable, ``attrs.evolve`` works) at under half its
+    cost — a 35-day screen builds 70. Only while the fields are exactly these, with no
+    validator, converter or post-init (tests/unit/test_calendar_entries.py); None
+    otherwise, and the class's own ``__init__`` builds them."""
+    fields = attrs.fields(CalendarEntry)
+    plain = all(f.validator is None and f.converter is None for f in fields)
+    if (tuple(f.name for f in fields) != _FIELDS or not plain
+            or "__attrs_post_init__" in vars(CalendarEntry)):
+        return None
+    d, p, o, c, b, r = (vars(CalendarEntry)[n].__set__ for n in _FIELDS)
+    return d, p, o, c, b, r
+
+
+_SLOT_SETTERS = _slot_setters()
+
+
+def _entry_maker() -> Callable[[dt.date, Period, bool, int, int], CalendarEntry]:
+    """``CalendarEntry(day=…, period=…, is_open=…, capacity=…, booked=…)``, by its slots
+    where :func:`_slot_setters` allows."""
+    if _SLOT_SETTERS is None:
+        def made(day: dt.date, period: Period, is_open: bool, capacity: int,
+                 booked: int) -> CalendarEntry:
+            return CalendarEntry(day=day, period=period, is_open=is_open,
+                                 capacity=capacity, booked=booked)
+        return made
+    new = object.__new__
+    day_, period_, open_, capacity_, booked_, reason_ = _SLOT_SETTERS
+
+    def fast(day: dt.date, period: Period, is_open: bool, capacity: int,
+             booked: int) -> CalendarEntry:
+        entry: CalendarEntry = new(CalendarEntry)
+        day_(entry, day)
+        period_(entry, period)
+        open_(entry, is_open)
+        capacity_(entry, capacity)
+        booked_(entry, booked)
+        reason_(entry, None)
+        return entry
+    return fast
+
+
+calendar_entry = _entry_maker()
+
+
+def ledger_calendar_entries(
+    start: dt.date, end: dt.date, rows: Sequence[Sequence[Any]],
+    slots: Mapping[tuple[int, Period], ClinicTimeSlot], date_out: Callable[[Any], dt.date],
+) -> list[CalendarEntry]:
+    """Every date x period of the range from ``ledger_calendar_sql``'s rows (none of
+    them unsized) and the slots of the store's catalogue snapshot. Plain loops: this
+    builds 70 entries for a 35-day screen, more than its round trip costs."""
+    held = {(date_out(r[0]), r[1]): int(r[2]) for r in rows}
+    shapes = _shapes(slots)
     out = []
     get = held.get
+    make = calendar_entry
     dow = day_of_week(start)
     day = start
     while day <= end:
         for period, value, is_open, capacity in shapes[dow]:
-            out.append(CalendarEntry(day=day, period=period, is_open=is_open,
-                                     capacity=capacity, booked=get((day, value), 0)))
+            out.append(make(day, period, is_open, capacity, get((day, value), 0)))
+        day += _DAY
+        dow = (dow + 1) % 7
+    return out
+
+
+def dense_calendar_entries(
+    start: dt.date, booked: Sequence[int],
+    slots: Mapping[tuple[int, Period], ClinicTimeSlot],
+) -> list[CalendarEntry]:
+    """The same entries from the held minutes of every (date, period) from ``start``
+    on, in order (:func:`slotcap.adapters.sql.wire.ledger_range`): ``calendar_entry``
+    inlined (no call per entry) where the slots can be set directly."""
+    if _SLOT_SETTERS is None:
+        return _dense_entries_made(start, booked, slots)
+    new = object.__new__
+    cls = CalendarEntry
+    set_day, set_period, set_open, set_capacity, set_booked, set_reason = _SLOT_SETTERS
+    shapes = _shapes(slots)
+    out: list[CalendarEntry] = []
+    append = out.append
+    dow = day_of_week(start)
+    day = start
+    held = iter(booked)
+    for _ in range(len(booked) // len(_PERIODS)):
+        for period, _value, is_open, capacity in shapes[dow]:
+            entry = new(cls)
+            set_day(entry, day)
+            set_period(entry, period)
+            set_open(entry, is_open)
+            set_capacity(entry, capacity)
+            set_booked(entry, next(held))
+            set_reason(entry, None)
+            append(entry)
+        day += _DAY
+        dow = (dow + 1) % 7
+    return out
+
+
+def _dense_entries_made(
+    start: dt.date, booked: Sequence[int],
+    slots: Mapping[tuple[int, Period], ClinicTimeSlot],
+) -> list[CalendarEntry]:
+    shapes = _shapes(slots)
+    out = []
+    dow = day_of_week(start)
+    day = start
+    held = iter(booked)
+    for _ in range(len(booked) // len(_PERIODS)):
+        for period, _value, is_open, capacity in shapes[dow]:
+            out.append(calendar_entry(day, period, is_open, capacity, next(held)))
         day += _DAY
         dow = (dow + 1) % 7
     return out

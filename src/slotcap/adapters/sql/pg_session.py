@@ -109,6 +109,9 @@ class StatementSession:
         # same thread, or an application transaction): never end it here, nor heal.
         self._owns_transaction = is_idle(conn)
         self._heal = heal if self._owns_transaction else None
+        #: The connection where each statement stands alone (none of the caller's
+        #: transaction is open on it): what the lean check (:mod:`.wire`) may run on.
+        self.alone: SqlConnection | None = sc if self._owns_transaction else None
 
     def execute(self, sql: str, params: Params, *, fresh: bool = False) -> list[Row]:
         try:
@@ -121,6 +124,7 @@ class StatementSession:
             assert self._heal is not None  # noqa: S101 (narrowing: _healable checked it)
             self._sc, self._heal = self._heal(self._sc), None  # once per session
             self._conn = self._sc.raw
+            self.alone = self._sc
             rows = _run(self._sc, sql, params, fresh, "read")
         if self._owns_transaction and not is_idle(self._conn):
             self._conn.commit()

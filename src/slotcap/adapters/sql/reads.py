@@ -12,15 +12,19 @@ from typing import Any, TypeVar
 import attrs
 
 from slotcap.adapters._closures import closures_for
+from slotcap.adapters.sql.connections import ThreadLocalConnections
 from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.rows import closure_of, limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Row, Session, SqlCore
+from slotcap.adapters.sql.wire import PoolerMet, lean_facts
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.errors import SchemaStateError
 from slotcap.ports import DailyFacts, PeriodFacts
+from slotcap.sql.connection import SqlConnection
+from slotcap.sql.dialect import Dialect
 from slotcap.sql.names import SERVICE_COLUMNS, SLOT_COLUMNS
 
 R = TypeVar("R")
@@ -42,6 +46,9 @@ class SqlReads(SqlPart):
         #: The checks' closures snapshot (:meth:`closures_now`): the statements it
         #: was read with, when (``time.monotonic()``), the closures; None: read again.
         self._closures: tuple[Statements, float, tuple[Closure, ...]] | None = None
+        #: PostgreSQL: lean reads (:mod:`.wire`); ``held``: the thread's own connection.
+        self._lean = core.dialect.dialect is Dialect.POSTGRES
+        self.held: Callable[[], SqlConnection | None] | None = None
 
     def forget_catalogue(self) -> None:
         """This store wrote a service or the hours: its next check reads them again."""
@@ -146,6 +153,41 @@ class SqlReads(SqlPart):
             held_minutes=int(minutes),
         )
 
+    def _lean_facts(
+        self, sc: SqlConnection | None, day: dt.date, period: Period, code: str
+    ) -> PeriodFacts | None:
+        """:func:`.wire.lean_facts` on ``sc`` with fresh snapshots, else None."""
+        try:
+            fresh = self.lean_snapshots()
+            return None if fresh is None or sc is None else lean_facts(sc, *fresh, day,
+                                                                       period, code)
+        except PoolerMet as met:
+            self._is_schema_change(met)  # the engine's pooler hook: prepare no more
+            return None
+
+    def lean_snapshots(self) -> tuple[CatalogueSnapshot, tuple[Closure, ...]] | None:
+        """The catalogue and closures snapshots, where a lean read (:mod:`.wire`) may
+        serve a check or a calendar with them: PostgreSQL, the ledger's fill complete,
+        both fresh and of the current schema shape. None otherwise."""
+        catalogue, closures = self._catalogue, self._closures
+        if (not self._lean or catalogue is None or not catalogue.ledger_filled
+                or closures is None or catalogue.statements is not self._core.statements
+                or closures[0] is not catalogue.statements):
+            return None
+        now = time.monotonic()
+        if (now - catalogue.read_at >= self.CATALOGUE_MAX_AGE
+                or now - closures[1] >= self.CLOSURES_MAX_AGE):
+            return None
+        return catalogue, closures[2]
+
+    def lean_connection(self, session: Session | None) -> SqlConnection | None:
+        """Where a lean read runs: unborrowed, this thread's own connection where the
+        engine keeps one per thread (``session`` None; the read checks its state);
+        else the borrowed ``session``'s, where each statement stands alone."""
+        if self.held is not None:
+            return self.held() if session is None else None
+        return None if session is None else getattr(session, "alone", None)
+
     def catalogue_now(self, session: Session) -> CatalogueSnapshot:
         catalogue = self._catalogue
         if (
@@ -178,6 +220,9 @@ class SqlReads(SqlPart):
             ledger_filled=bool(filled_rows[0][0]) and self._core.statements is st,
         )
         self._catalogue = catalogue
+        source = getattr(self._core.engine, "_source", None)  # the engine's, once open
+        if self._lean and isinstance(source, ThreadLocalConnections):
+            self.held = source.held
         return catalogue
 
     # The service and slot records a booking (or the full-rule fallback) returns,
@@ -214,7 +259,13 @@ class SqlReads(SqlPart):
         return DailyFacts(limit=limit_of(row[1:]), held_count=int(row[0]))
 
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
+        if self.held is not None and (
+                lean := self._lean_facts(self.held(), day, period, service_code)):
+            return lean
         with self._session() as session:
+            if self._lean and (lean := self._lean_facts(
+                    self.lean_connection(session), day, period, service_code)):
+                return lean
             facts = self.checked_facts(session, day, period, service_code)
             closures = self.closures_now(session)  # none, mostly: nothing to apply
             return self._closed_facts(facts, closures, day, period) if closures else facts

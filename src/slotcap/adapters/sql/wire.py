@@ -1,0 +1,270 @@
+"""A lean executor for the check's one statement on PostgreSQL: the ledger's (date,
+period) row read through libpq directly (``pgconn.exec_prepared`` with text parameters
+already encoded), not through a psycopg cursor.
+
+Why: once the ledger's fill is complete a check is one primary-key probe, and on a
+loopback connection psycopg's cursor machinery (parameter adaptation, the prepared
+statements' bookkeeping, the result's loaders) cost about as much again as the server
+takes (docs/benchmarks.md, "The lean check"). Here a check is one libpq call, the
+parameters a date's ISO text and a period's name, the two integers read from the text
+result.
+
+What it does not do, on purpose — any of these returns None and the store runs the
+check on its regular path (the same statement through psycopg), which maps the error,
+heals a lost connection, follows a schema change and re-reads the catalogue:
+
+* run inside a transaction (a connection not idle, or not in autocommit, or in
+  pipeline mode): the lean call would not be the statement the caller's transaction
+  expects;
+* handle any error but one: its named statement missing on the server connection
+  (dropped by psycopg's ``DEALLOCATE ALL`` after a rollback, or a pooler's server
+  connection replaced), which it prepares and runs again once; missing again, or
+  found already there when preparing, it is a transaction pooler moving the client
+  between server connections: :class:`PoolerMet`, and the store goes pooled. A busy
+  error (a lock wait that ran out, a deadlock, a serialization failure) is raised
+  here as ``StoreBusy``, as the regular path would, instead of being waited for twice.
+
+Behind a transaction pooler (the connection prepares nothing: ``prepare_threshold``
+None — ``pooled=True``, ``?pgbouncer=true``, or a pooler met) the statement is sent
+unnamed (``exec_params``), which a pooler passes through whole.
+
+The row is read on every check: nothing here caches an answer.
+"""
+
+# The statement is composed from constant identifiers only; values are bound (S608).
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime as dt
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from slotcap.adapters._closures import closures_for
+from slotcap.adapters.sql.store import CatalogueSnapshot
+from slotcap.domain.closures import Closure
+from slotcap.domain.model import Period
+from slotcap.ports import PeriodFacts
+from slotcap.sql.connection import PG_TUPLES_OK, SqlConnection
+from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
+from slotcap.sql.names import LEDGER_PERIODS
+
+__all__ = [
+    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_facts", "ledger_range", "ledger_row",
+]
+
+#: The ledger row of (day, period): ``held_sql.LEDGER_ROW`` in libpq's ``$n`` style.
+LEDGER_ROW_WIRE = (
+    f'SELECT l."heldMinutes", l."unsized" FROM "{LEDGER_PERIODS}" l '
+    'WHERE l."preferredDate" = $1 AND l."period" = $2'
+).encode()
+#: Its server-side name on each connection (psycopg's own are ``_pg3_<n>``).
+LEDGER_ROW_NAME = b"slotcap_ledger_row_v1"
+
+#: libpq's PGRES_FATAL_ERROR, PQTRANS_IDLE and psycopg's PipelineStatus.OFF, spelled
+#: as values so that importing slotcap does not import psycopg
+#: (tests/unit/test_lazy_imports.py checks them against psycopg's own).
+PG_FATAL_ERROR = 7
+_IDLE = 0
+_PIPELINE_OFF = 0
+#: invalid_sql_statement_name, duplicate_prepared_statement: the named statement is not
+#: on this server connection, or is there already.
+_NOT_PREPARED, _DUPLICATE = "26000", "42P05"
+#: libpq's PGRES_COMMAND_OK.
+PG_COMMAND_OK = 1
+_PERIOD_BYTES = {p: p.value.encode() for p in Period}
+_DAY_BYTES: dict[dt.date, bytes] = {}
+
+
+def _day_bytes(day: dt.date) -> bytes:
+    """The date's ISO text, encoded (remembered: a screen asks the same dates)."""
+    try:
+        return _DAY_BYTES[day]
+    except KeyError:
+        pass
+    if len(_DAY_BYTES) >= 4096:
+        _DAY_BYTES.clear()
+    text = _DAY_BYTES[day] = day.isoformat().encode()
+    return text
+
+
+def _statement(name: str, sql: str) -> tuple[bytes, bytes, str]:
+    """(server-side name, text, the :class:`SqlConnection` attribute naming the libpq
+    connection it was prepared on — a replaced connection is a new object)."""
+    return name.encode(), sql.encode(), f"_slotcap_wire_{name}"
+
+
+_ROW = _statement(LEDGER_ROW_NAME.decode(), LEDGER_ROW_WIRE.decode())
+#: The calendar's range as one row: each ledger row's place in the range (its day's
+#: offset times the periods, plus its period's index in ``$3``), its held minutes, and
+#: the largest ``unsized`` (absent rows hold nothing). Read in binary: two int4 arrays
+#: unpacked by ``struct`` in one call each; the slots come from the catalogue
+#: snapshot, as for a check.
+_RANGE = _statement("slotcap_ledger_range_v1", (
+    f'SELECT array_agg(((l."preferredDate" - $1::date) * {len(Period)} '
+    '+ array_position($3::text[], l."period"::text) - 1)::int4), '
+    'array_agg(l."heldMinutes"::int4), COALESCE(MAX(l."unsized"), 0)::int4 '
+    f'FROM "{LEDGER_PERIODS}" l WHERE l."preferredDate" BETWEEN $1::date AND $2::date'
+))
+_PERIOD_NAMES = ("{" + ",".join(p.value for p in Period) + "}").encode()
+
+
+def ledger_row(sc: SqlConnection, day: dt.date, period: Period) -> tuple[int, int] | None:
+    """(held minutes, unsized) of the ledger's (day, period) row — (0, 0) when there is
+    none — or None when this path does not answer (see the module's docstring).
+    ``day`` must be a ``datetime.date`` (not a datetime), ``period`` a Period."""
+    res = _run(sc, _ROW, [_DAY_BYTES.get(day) or _day_bytes(day), _PERIOD_BYTES[period]])
+    if res is None:
+        return None
+    if not res.ntuples:
+        return 0, 0
+    minutes, unsized = res.get_value(0, 0), res.get_value(0, 1)
+    if minutes is None or unsized is None:  # NOT NULL columns: never, but not a guess
+        return None
+    return int(minutes), int(unsized)
+
+
+def lean_facts(
+    sc: SqlConnection, catalogue: CatalogueSnapshot, closures: Sequence[Closure],
+    day: dt.date, period: Period, code: str,
+) -> PeriodFacts | None:
+    """A check's facts, as ``SqlReads.checked_facts`` and the closures give them, from
+    the (day, period) ledger row read here and the store's fresh snapshots (the ledger's
+    fill complete). None where this path does not answer (:func:`ledger_row`'s None, or
+    a row counting an unsized reservation): the store's regular path then answers."""
+    if day.__class__ is not dt.date:
+        return None
+    if period.__class__ is not Period:
+        period = Period(period)
+    held = ledger_row(sc, day, period)
+    if held is None or held[1]:
+        return None
+    facts = PeriodFacts(
+        service=catalogue.services.get(code),
+        slot=catalogue.slots.get((day.isoweekday() % 7, period)),  # day_of_week
+        held_minutes=held[0],
+    )
+    if closures and (applied := closures_for(closures, day, period)):
+        return attrs.evolve(facts, closures=applied)
+    return facts
+
+
+def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] | None:
+    """The held minutes of every (date, period) of [start, end], dates in order and each
+    date's periods in ``Period`` order — or None when this path does not answer (as
+    :func:`ledger_row`, and where a row of the range counts an unsized reservation)."""
+    res = _run(sc, _RANGE, [_day_bytes(start), _day_bytes(end), _PERIOD_NAMES], binary=True)
+    if res is None or res.ntuples != 1 or res.get_value(0, 2) != _ZERO4:
+        return None
+    booked = [0] * (((end - start).days + 1) * len(Period))
+    places, minutes = _int4s(res.get_value(0, 0)), _int4s(res.get_value(0, 1))
+    if places is None or minutes is None or len(places) != len(minutes):
+        return None  # a NULL place: a period this code does not know
+    for place, held in zip(places, minutes, strict=True):
+        booked[place] = held
+    return booked
+
+
+_ZERO4 = bytes(4)
+
+
+def _int4s(array: bytes | None) -> tuple[int, ...] | None:
+    """A one-dimensional int4 array in PostgreSQL's binary format: five int4 of header
+    (dimensions, has-nulls, element type, length, lower bound), then a length and a
+    value per element. NULL (no rows): empty; an array holding a NULL: None."""
+    if array is None:
+        return ()
+    dims, nulls, oid, count = _HEADER.unpack_from(array, 0)
+    if dims != 1 or nulls or oid != _INT4_OID:
+        return None
+    values: tuple[int, ...] = struct.unpack_from(f">{2 * count}i", array, 20)[1::2]
+    return values
+
+
+_HEADER = struct.Struct(">4i")
+_INT4_OID = 23
+
+
+def _run(sc: SqlConnection, statement: tuple[bytes, bytes, str], params: list[bytes],
+         *, binary: bool = False) -> Any:
+    """The statement's result (TUPLES_OK), or None where the regular path should run."""
+    conn = sc.raw
+    pgconn = conn.pgconn
+    if (pgconn.transaction_status != _IDLE or not conn.autocommit
+            or pgconn.pipeline_status != _PIPELINE_OFF):
+        return None
+    name, sql, mark = statement
+    prepared = getattr(sc, mark, None) is pgconn
+    try:
+        if conn.prepare_threshold is None:  # a pooler: nothing named on the server
+            res = pgconn.exec_params(sql, params, result_format=binary)
+        elif prepared:
+            res = pgconn.exec_prepared(name, params, result_format=binary)
+            if res.status != PG_TUPLES_OK and _sqlstate(res) == _NOT_PREPARED:
+                # Gone since: psycopg's DEALLOCATE ALL after a rollback, or a pooler
+                # that moved this connection to another server connection.
+                res = _prepare_and_run(sc, pgconn, statement, params, binary)
+        else:
+            res = _prepare_and_run(sc, pgconn, statement, params, binary)
+    except PoolerMet:
+        raise
+    except Exception:  # libpq refused the call: the regular path says why
+        return None
+    if res.status != PG_TUPLES_OK:
+        if _sqlstate(res) in PG_BUSY_SQLSTATES:
+            raise from_postgres(_error_of(res, conn), "read") from None
+        return None
+    return res
+
+
+def _prepare_and_run(sc: SqlConnection, pgconn: Any, statement: tuple[bytes, bytes, str],
+                     params: list[bytes], binary: bool) -> Any:
+    """Prepare the statement on this connection, then run it. Refused as a duplicate
+    (this server connection has it though this client never prepared it there) or
+    missing right after it was prepared: a transaction pooler moves this connection
+    between server connections — :class:`PoolerMet`."""
+    name, sql, mark = statement
+    setattr(sc, mark, None)
+    ready = pgconn.prepare(name, sql)
+    if ready.status != PG_COMMAND_OK:
+        if _sqlstate(ready) == _DUPLICATE:
+            raise PoolerMet(_DUPLICATE)
+        return ready
+    setattr(sc, mark, pgconn)
+    res = pgconn.exec_prepared(name, params, result_format=binary)
+    if res.status != PG_TUPLES_OK and _sqlstate(res) == _NOT_PREPARED:
+        setattr(sc, mark, None)
+        raise PoolerMet(_NOT_PREPARED)
+    return res
+
+
+class PoolerMet(Exception):  # a signal to the store, not an error it raises
+    """The lean check's named statement moved between server connections within one
+    call: a transaction pooler is in between. The store switches to pooled mode (its
+    ``_is_schema_change`` hook, as for its own statements) and runs the check on its
+    regular path."""
+
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"prepared statement lost between server connections ({sqlstate})")
+        self.sqlstate = sqlstate
+
+
+def _sqlstate(res: Any) -> str | None:
+    code = res.error_field(_SQLSTATE_FIELD)
+    return code.decode("ascii") if code else None
+
+
+#: libpq's PG_DIAG_SQLSTATE ('C').
+_SQLSTATE_FIELD = ord("C")
+
+
+def _error_of(res: Any, conn: Any) -> Exception:
+    """psycopg's own exception for an error result (its class by SQLSTATE, its
+    diagnostics), for the project's one error mapping."""
+    from psycopg import errors  # loaded: ``conn`` is a psycopg connection
+
+    error: Exception = errors.error_from_result(res, encoding=conn.info.encoding)
+    return error

@@ -1,0 +1,255 @@
+"""The lean check (adapters/sql/wire.py): once the ledger's fill is complete, a
+PostgreSQL check reads the ledger row through libpq directly. It must answer exactly
+what the regular path answers, read the committed row every time, map a busy error,
+heal a killed backend, prepare its statement again where it went missing, and step
+aside inside a transaction and before the fill is complete."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.conftest import PG_URL, postgres_database
+from tests.e2e.server_process import booking_body, monday_ahead
+from tests.integration.store_helpers import build_sql_database
+
+import slotcap
+from slotcap.adapters.postgres import PostgresStore
+from slotcap.adapters.sql.connections import ThreadLocalConnections
+from slotcap.adapters.sql.wire import LEDGER_ROW_NAME
+from slotcap.domain.model import Period
+from slotcap.ports import SchemaState
+from slotcap.sql import open_sql
+from slotcap.usecases import closures as uc
+
+pytestmark = pytest.mark.postgres
+
+SERVICES = ("SKIN_CARE", "WRINKLE_BOTOX", "NO_SUCH_SERVICE")
+
+
+@pytest.fixture(scope="module")
+def expanded() -> Iterator[str]:
+    with postgres_database("lean") as url:
+        build_sql_database(url, SchemaState.EXPANDED)
+        yield url
+
+
+def _prepared_on(store: PostgresStore) -> bool:
+    """Whether this thread's connection has the lean statement prepared (it ran)."""
+    source = store._source
+    assert isinstance(source, ThreadLocalConnections)
+    (sc,) = source.opened()
+    return getattr(sc, "_slotcap_wire_slotcap_ledger_row_v1", None) is sc.raw.pgconn
+
+
+def _book(store: slotcap.Store, day: dt.date, period: str, service: str) -> None:
+    body = booking_body(day, period=period, service=service)
+    with contextlib.suppress(slotcap.ReservationFull):
+        slotcap.book(store, slotcap.BookingRequest.from_mapping(body), dynamic=True)
+
+
+def _check(store: slotcap.Store, day: dt.date, service: str, period: str | None
+           ) -> slotcap.Decision:
+    return slotcap.check_availability(store, day, service, period=period, dynamic=True)
+
+
+def test_the_lean_check_reads_the_committed_row_every_time(expanded: str) -> None:
+    store = slotcap.open_store(expanded)
+    other = slotcap.open_store(expanded)
+    assert isinstance(store, PostgresStore)
+    day = monday_ahead(20)
+    try:
+        _check(store, day, "SKIN_CARE", "MORNING")  # reads the snapshots: regular path
+        before = _check(store, day, "SKIN_CARE", "MORNING")
+        assert _prepared_on(store), "the lean path did not run"
+        # On the thread's own connection, no session borrowed per check.
+        assert store._reads.held is not None
+        assert store._reads.held() is store._source.opened()[0]
+        _book(other, day, "MORNING", "SKIN_CARE")  # another store's commit
+        after = _check(store, day, "SKIN_CARE", "MORNING")
+        assert before.remaining is not None and after.remaining is not None
+        assert after.held == (before.held or 0) + 70  # the booking's duration + buffer
+        assert after.remaining < before.remaining
+    finally:
+        store.close()
+        other.close()
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(week=st.integers(21, 24), weekday=st.integers(0, 6),
+       period=st.sampled_from(["MORNING", "AFTERNOON", None, "morning"]),
+       service=st.sampled_from(SERVICES), bookings=st.integers(0, 3))
+def test_the_lean_check_agrees_with_the_regular_path(
+    expanded: str, week: int, weekday: int, period: str | None, service: str, bookings: int
+) -> None:
+    day = monday_ahead(week) + dt.timedelta(days=weekday)
+    lean = slotcap.open_store(expanded)
+    regular = slotcap.open_store(expanded)
+    assert isinstance(regular, PostgresStore)
+    regular._reads._lean = False
+    try:
+        for _ in range(bookings):
+            _book(lean, day, "MORNING", "WRINKLE_BOTOX")
+        assert _check(lean, day, service, period) == _check(regular, day, service, period)
+        for p in Period:
+            assert lean.period_facts(day, p, service) == regular.period_facts(day, p, service)
+        assert isinstance(lean, PostgresStore) and _prepared_on(lean)
+    finally:
+        lean.close()
+        regular.close()
+
+
+def test_a_busy_ledger_is_store_busy(expanded: str) -> None:
+    store = slotcap.open_store(expanded)
+    assert isinstance(store, PostgresStore)
+    day = monday_ahead(25)
+    try:
+        for _ in range(2):  # the snapshots read, then the statement prepared
+            _check(store, day, "SKIN_CARE", "MORNING")
+        (sc,) = store._source.opened()
+        sc.raw.execute("SET lock_timeout = '50ms'")
+        with psycopg.connect(expanded) as locker:
+            locker.execute('LOCK TABLE "slotcap_ledger_periods" IN ACCESS EXCLUSIVE MODE')
+            with pytest.raises(slotcap.StoreBusy):
+                _check(store, day, "SKIN_CARE", "MORNING")
+        assert _check(store, day, "SKIN_CARE", "MORNING").allowed
+    finally:
+        store.close()
+
+
+def test_a_killed_backend_during_checks_is_healed(expanded: str) -> None:
+    store = slotcap.open_store(expanded)
+    assert isinstance(store, PostgresStore)
+    source = store._source
+    assert isinstance(source, ThreadLocalConnections)
+    day = monday_ahead(26)
+    try:
+        _check(store, day, "SKIN_CARE", "MORNING")
+        expected = _check(store, day, "SKIN_CARE", "MORNING")
+        assert _prepared_on(store)
+        (sc,) = source.opened()
+        pid = sc.raw.pgconn.backend_pid
+        with psycopg.connect(PG_URL, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert _check(store, day, "SKIN_CARE", "MORNING") == expected
+        assert source.replaced == 1
+        assert _check(store, day, "SKIN_CARE", "MORNING") == expected
+        assert _prepared_on(store)  # on the new connection too
+    finally:
+        store.close()
+
+
+def test_a_statement_gone_missing_is_prepared_again(expanded: str) -> None:
+    store = slotcap.open_store(expanded)
+    assert isinstance(store, PostgresStore)
+    day = monday_ahead(27)
+    try:
+        _check(store, day, "SKIN_CARE", "AFTERNOON")
+        expected = _check(store, day, "SKIN_CARE", "AFTERNOON")
+        assert _prepared_on(store)
+        (sc,) = store._source.opened()
+        sc.raw.execute("DEALLOCATE ALL")  # what psycopg sends after a rollback
+        assert _check(store, day, "SKIN_CARE", "AFTERNOON") == expected
+        names = sc.raw.execute("SELECT name FROM pg_prepared_statements").fetchall()
+        assert (LEDGER_ROW_NAME.decode(),) in names
+        assert not store.pooled
+    finally:
+        store.close()
+
+
+def test_inside_a_transaction_the_regular_path_answers(expanded: str) -> None:
+    conn = psycopg.connect(expanded)  # not autocommit: the application's transaction
+    store = PostgresStore.from_connection(conn)
+    day = monday_ahead(28)
+    try:
+        conn.execute("SELECT 1")  # a transaction is open now
+        _check(store, day, "SKIN_CARE", "MORNING")
+        decision = _check(store, day, "SKIN_CARE", "MORNING")
+        assert decision.allowed
+        names = conn.execute("SELECT name FROM pg_prepared_statements").fetchall()
+        assert (LEDGER_ROW_NAME.decode(),) not in names
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+    finally:
+        conn.rollback()
+        store.close()
+        conn.close()
+
+
+def test_before_the_fill_is_complete_the_frontier_path_answers(expanded: str) -> None:
+    day = monday_ahead(29)
+    with open_sql(expanded) as conn:
+        conn.execute('UPDATE "slotcap_ledger_fill" SET "through" = %s', (day,))
+    store = slotcap.open_store(expanded)
+    regular = slotcap.open_store(expanded)
+    assert isinstance(store, PostgresStore) and isinstance(regular, PostgresStore)
+    regular._reads._lean = False
+    try:
+        for d in (day - dt.timedelta(days=1), day + dt.timedelta(days=1)):
+            _book(store, d, "MORNING", "SKIN_CARE")
+            assert _check(store, d, "SKIN_CARE", "MORNING") == \
+                _check(regular, d, "SKIN_CARE", "MORNING")
+        assert not _prepared_on(store)  # the fill not complete: never the lean path
+    finally:
+        store.close()
+        regular.close()
+        with open_sql(expanded) as conn:
+            conn.execute("UPDATE \"slotcap_ledger_fill\" SET \"through\" = 'infinity'")
+
+
+def _calendar_prepared_on(store: PostgresStore) -> bool:
+    (sc,) = store._source.opened()
+    return getattr(sc, "_slotcap_wire_slotcap_ledger_range_v1", None) is sc.raw.pgconn
+
+
+def test_the_lean_calendar_agrees_with_the_regular_path(expanded: str) -> None:
+    start = monday_ahead(30)
+    lean = slotcap.open_store(expanded)
+    regular = slotcap.open_store(expanded)
+    assert isinstance(lean, PostgresStore) and isinstance(regular, PostgresStore)
+    regular._reads._lean = False
+    try:
+        for offset, period, service in ((0, "MORNING", "SKIN_CARE"),
+                                        (1, "AFTERNOON", "WRINKLE_BOTOX"),
+                                        (9, "MORNING", "WRINKLE_BOTOX"),
+                                        (34, "AFTERNOON", "SKIN_CARE")):
+            _book(lean, start + dt.timedelta(days=offset), period, service)
+        uc.add_closure(lean, start_date=start + dt.timedelta(days=2), reason="설날")
+        uc.add_closure(lean, start_date=start + dt.timedelta(days=3), period="MORNING",
+                       reason="half", capacity_minutes=60)
+        for days in (1, 7, 35, 60):
+            end = start + dt.timedelta(days=days - 1)
+            slotcap.availability_calendar(lean, start, end)  # the snapshots, if stale
+            mine = slotcap.availability_calendar(lean, start, end)
+            assert mine == slotcap.availability_calendar(regular, start, end)
+            assert len(mine) == 2 * days
+        assert _calendar_prepared_on(lean), "the lean path did not run"
+        booked = {(e.day, e.period): e.booked
+                  for e in slotcap.availability_calendar(lean, start, start)}
+        assert booked[(start, Period.MORNING)] == 70
+        closed = slotcap.availability_calendar(lean, start + dt.timedelta(days=2),
+                                               start + dt.timedelta(days=2))
+        assert {e.closed_reason for e in closed} == {"설날"}
+    finally:
+        lean.close()
+        regular.close()
+
+
+def test_the_lean_calendar_reads_the_committed_rows(expanded: str) -> None:
+    day = monday_ahead(31)
+    store = slotcap.open_store(expanded)
+    other = slotcap.open_store(expanded)
+    try:
+        for _ in range(2):
+            before = slotcap.availability_calendar(store, day, day)
+        _book(other, day, "AFTERNOON", "SKIN_CARE")
+        after = slotcap.availability_calendar(store, day, day)
+        assert [e.booked for e in after] == [before[0].booked, before[1].booked + 70]
+    finally:
+        store.close()
+        other.close()
