@@ -4,7 +4,8 @@ profiles, markers set from what a test uses, and ``--fast``.
 PostgreSQL is found through ``SLOTCAP_TEST_POSTGRES_URL`` (default: the project's
 server, ``postgresql://postgres@127.0.0.1:5432/test``). Each test that asks for one
 gets its own database, created and dropped here (``tests/pgdb.py``: names unique to
-this process, ``synchronous_commit = off``). ``legacy_url`` and ``phase1_url`` copy a
+this process, ``synchronous_commit = off``, dropped in batches: each ``DROP DATABASE``
+costs the server a checkpoint). ``legacy_url`` and ``phase1_url`` copy a
 template made once per session (``CREATE DATABASE … TEMPLATE``; on SQLite, a file
 copy) instead of loading the DDL and migrating for every test. Without a server the
 PostgreSQL tests skip with a loud reason — except in CI (``CI=true``), where that is a
@@ -23,7 +24,7 @@ from typing import Any, NoReturn
 
 import pytest
 from hypothesis import HealthCheck, settings
-from tests.pgdb import create_database, drop_database, scratch_database
+from tests.pgdb import create_database, drop_database, drop_pending, scratch_database
 
 from slotcap.migration import migrate
 from slotcap.schema.legacy import create_legacy_schema
@@ -145,6 +146,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("--fast"):
         settings.load_profile(hypothesis_profile(fast=True))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The scratch databases still queued for dropping (``tests/pgdb.py``) dropped."""
+    drop_pending()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

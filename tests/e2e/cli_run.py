@@ -29,7 +29,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import pytest
-from tests.killpoint_launcher import launcher_argv, launcher_env
+from tests import killpoint_launcher
+from tests.killpoint_launcher import launcher_env
 
 from slotcap.cli._process import quiet_driver_logs
 from slotcap.cli.main import main
@@ -103,7 +104,10 @@ def slotcap_process(*args: str, env: Mapping[str, str] | None = None,
     full = environment(env, unset)
     argv = [sys.executable, "-m", "slotcap.cli", *args]
     if kill_at is not None:
-        full, argv = launcher_env(full), launcher_argv(*args, kill_at=kill_at)
+        # Forked by the launcher's fork server: slotcap is imported once, not per kill.
+        return killpoint_launcher.run(*args, env=launcher_env(full),
+                                      cwd=None if cwd is None else str(cwd),
+                                      kill_at=kill_at, timeout=timeout)
     return subprocess.run(
         argv,
         capture_output=True, text=True, encoding="utf-8", env=full, cwd=cwd,

@@ -10,6 +10,11 @@ A database at phase 1 or later carries the operator's rows made at phase 1 (clos
 an override, a time zone): every later step and its rollback must keep them, phase 1's
 rollback drops their tables. A few labels per transition, on both engines; the lead's
 harness sweeps every label and timed kills on larger tables.
+
+Each label is killed once: its two cases (rerun, inverse) each get a copy of the killed
+database (the SQLite file with the write-ahead log the kill left; on PostgreSQL,
+``CREATE DATABASE … TEMPLATE`` once the killed run's backend is gone), and each copy
+is at a phase made once from the seeded database by slotcap's own migration.
 """
 
 from __future__ import annotations
@@ -65,9 +70,11 @@ COMMAND = {
 
 
 class Databases:
-    """Copies of one seeded legacy database of one engine, or of it at phase 1 with the
-    operator's rows, all dropped at the end (a copy, so that the rows' own timestamps
-    are equal in every one)."""
+    """Copies of one seeded legacy database of one engine, or of it at a later phase
+    with the operator's rows, all dropped at the end (a copy, so that the rows' own
+    timestamps are equal in every one). Each phase is reached once, by slotcap's own
+    migration, and copied from there (``CREATE DATABASE … TEMPLATE``; on SQLite, a file
+    copy); so is a killed database, which both directions of a case copy."""
 
     def __init__(self, dialect: str, root: Path) -> None:
         self.dialect = dialect
@@ -75,28 +82,38 @@ class Databases:
         # PostgreSQL copies come from the tests' scratch-database recipe; each is
         # dropped when the stack closes (drop_all).
         self._made = contextlib.ExitStack()
-        self.golden = self._new(None)
-        with open_sql(self.golden) as conn:
+        golden = self._new(None)
+        with open_sql(golden) as conn:
             create_legacy_schema(conn)
             seed_legacy(conn, ROWS)
-        self.phase1: str | None = None  # set by the engine fixture
+        #: The database every copy at a phase is made from (set by the engine fixture
+        #: for phase 1 and later: with the operator's rows).
+        self.at: dict[Phase, str] = {Phase.LEGACY: golden}
+        #: label -> the database a real run was SIGKILLed in (never touched since).
+        self.killed: dict[str, str] = {}
 
     def _new(self, template: str | None) -> str:
         if self.dialect == "sqlite":
             path = self.root / f"slotcap_kp_{uuid.uuid4().hex[:10]}.db"
             if template is not None:
-                shutil.copyfile(template.removeprefix("sqlite:///"), path)
+                # With the write-ahead log a killed writer may have left: the copy is
+                # the killed database itself, as its next opener finds it.
+                source = template.removeprefix("sqlite:///")
+                shutil.copyfile(source, path)
+                for sidecar in ("-wal", "-journal"):
+                    if Path(source + sidecar).exists():
+                        shutil.copyfile(source + sidecar, f"{path}{sidecar}")
             return f"sqlite:///{path}"
         return self._made.enter_context(
             scratch_database(PG_URL, "kp", template=template))
 
     def new(self, at: Phase = Phase.LEGACY) -> str:
-        """A copy of the seeded legacy database, or (any other ``at``) of it at phase 1
+        """A copy of the seeded legacy database, or (any other ``at``) of it at ``at``
         with the operator's rows."""
-        if at is Phase.LEGACY:
-            return self._new(self.golden)
-        assert self.phase1 is not None
-        return self._new(self.phase1)
+        return self._new(self.at[at])
+
+    def copy(self, url: str) -> str:
+        return self._new(url)
 
     def drop_all(self) -> None:
         if self.dialect == "sqlite":
@@ -122,11 +139,9 @@ def add_operator_rows(url: str) -> None:
 
 
 def seeded(dbs: Databases, at: Phase) -> str:
-    """A copy migrated to ``at``; at phase 1 or later, with the operator's rows."""
-    url = dbs.new(at)
-    if at not in (Phase.LEGACY, Phase.PHASE1):
-        assert migrate(url, to=at, confirm=True).ok
-    return url
+    """A copy at ``at`` (as slotcap's migration took it there); at phase 1 or later,
+    with the operator's rows."""
+    return dbs.new(at)
 
 
 def fingerprint(url: str) -> tuple[Any, dict[str, Any]]:
@@ -166,11 +181,12 @@ def engine(
         refs[Phase.PHASE1, False] = fingerprint(url)
         add_operator_rows(url)
         refs[Phase.PHASE1, True] = fingerprint(url)
-        dbs.phase1 = url  # the template of every phase >= 1 copy; refs go on in another
-        url = dbs.new(Phase.PHASE1)
-        for phase in (Phase.PHASE2, Phase.PHASE4):
+        dbs.at[Phase.PHASE1] = url  # the template of every phase 1 copy
+        for before, phase in ((Phase.PHASE1, Phase.PHASE2), (Phase.PHASE2, Phase.PHASE4)):
+            url = dbs.new(before)
             assert migrate(url, to=phase, confirm=True).ok
             refs[phase, True] = fingerprint(url)
+            dbs.at[phase] = url
         # The references really differ by those rows (else nothing below could fail).
         for phase in (Phase.PHASE1, Phase.PHASE2, Phase.PHASE4):
             data = refs[phase, True][1]
@@ -197,6 +213,20 @@ def killed_at(url: str, label: str, *args: str) -> subprocess.CompletedProcess[s
     """``slotcap migrate --database url *args`` as a real process that SIGKILLs itself
     at the checkpoint ``label``."""
     return slotcap_process("migrate", "--database", url, *args, kill_at=label)
+
+
+def killed_copy(dbs: Databases, start: Phase, end: Phase, label: str) -> str:
+    """A copy of a database in which the real ``slotcap migrate`` from ``start`` to
+    ``end`` was SIGKILLed at ``label``: the kill happens once per label (the first of
+    its two directions), each direction gets its own copy of the killed database."""
+    if label not in dbs.killed:
+        url = seeded(dbs, start)
+        killed = killed_at(url, label, *COMMAND[(start, end)], "--batch-size", BATCH,
+                           "--quiet")
+        assert killed.returncode == -signal.SIGKILL, killed.stderr
+        wait_for_backends_gone(url)
+        dbs.killed[label] = url
+    return dbs.copy(dbs.killed[label])
 
 
 def wait_for_backends_gone(url: str) -> None:
@@ -284,12 +314,8 @@ def test_killed_step_reports_and_recovers_both_ways(
     start: Phase, end: Phase, label: str, direction: str,
 ) -> None:
     dbs, refs = engine
-    url = seeded(dbs, start)
+    url = killed_copy(dbs, start, end, label)
     dialect = Dialect(dbs.dialect)
-
-    killed = killed_at(url, label, *COMMAND[(start, end)], "--batch-size", BATCH, "--quiet")
-    assert killed.returncode == -signal.SIGKILL, killed.stderr
-    wait_for_backends_gone(url)
 
     status = slotcap(url, "status", "--json")
     where = json.loads(status.stdout)

@@ -17,15 +17,16 @@ and its inverse. For each scenario the harness
    terminates its server backends;
 3. asks ``slotcap migrate status --json``: it must answer, must not call the database
    inconsistent, and when it says "settled at P" the catalogue must be P's exactly;
-4. copies the killed database twice and runs the same command on one copy and the
-   inverse on the other: both must exit 0 and end with exactly the fingerprint of the
-   target phase and of the start phase respectively.
+4. copies the killed database and runs the same command on the killed database and the
+   inverse on the copy: both must exit 0 and end with exactly the fingerprint of the
+   target phase and of the start phase respectively; then drops both.
 
 Nothing here knows how a phase is built: it drives the CLI as an operator would. The
 killed command and the timed reference run are real processes (a real SIGKILL; the
-runner's checkpoint log); the references, ``status`` and the rerun and inverse after a
-kill run the same CLI in this process (``slotcap.cli.main.main``), each thread's output
-captured on its own.
+runner's checkpoint log), forked by the launcher's fork server
+(``tests.killpoint_launcher.run``: slotcap imported once, not per run); the references,
+``status`` and the rerun and inverse after a kill run the same CLI in this process
+(``slotcap.cli.main.main``), each thread's output captured on its own.
 """
 
 from __future__ import annotations
@@ -51,7 +52,9 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from tests.killpoint_launcher import launcher_argv, launcher_env
+from tests import killpoint_launcher
+from tests.killpoint_launcher import launcher_env
+from tests.pgdb import drop_database, drop_databases
 
 from slotcap.migration.catalog import Catalog, snapshot
 from slotcap.schema.legacy import create_legacy_schema
@@ -66,6 +69,7 @@ __all__ = [
     "Sweep",
     "choose_points",
     "databases",
+    "distinct_points",
     "run_dialect",
 ]
 
@@ -178,6 +182,9 @@ class Databases:
     def after_kill(self, url: str) -> None:
         """What else dies with the client (PostgreSQL: its server backends)."""
 
+    def release(self, url: str) -> None:
+        """A database no longer needed: removed now or soon (before :meth:`cleanup`)."""
+
     def cleanup(self) -> None:
         raise NotImplementedError
 
@@ -203,6 +210,12 @@ class SqliteDatabases(Databases):
             dst.close()
         return new
 
+    def release(self, url: str) -> None:
+        path = url.removeprefix("sqlite:///")
+        for name in (path, path + "-wal", path + "-shm", path + "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(name)
+
     def cleanup(self) -> None:
         for path in self._dir.iterdir():
             path.unlink()
@@ -218,6 +231,7 @@ class PostgresDatabases(Databases):
         self._admin_url = admin_url
         self._admin = psycopg.connect(admin_url, autocommit=True)
         self._names: list[str] = []
+        self._lock = threading.Lock()
 
     def _url(self, name: str) -> str:
         base, _, _ = self._admin_url.rpartition("/")
@@ -235,7 +249,12 @@ class PostgresDatabases(Databases):
                 if "being accessed by other users" not in str(exc) or attempt == 19:
                     raise
                 time.sleep(0.1)
-        self._names.append(name)
+        with self._lock:
+            self._names.append(name)
+        # As every scratch database of the tests (tests/pgdb.py): commits stop waiting
+        # for the WAL flush. What a kill proves does not change: the client dies, the
+        # server does not, so nothing committed is lost either way.
+        self._admin.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
         return self._url(name)
 
     def new_url(self) -> str:
@@ -267,11 +286,18 @@ class PostgresDatabases(Databases):
         # "the client and its server backend both killed", as an operator's crash is.
         self._terminate(url.rpartition("/")[2])
 
+    def release(self, url: str) -> None:
+        # Queued and dropped in batches (tests/pgdb.py): each DROP DATABASE makes the
+        # server checkpoint; concurrent ones share checkpoints.
+        name = url.rpartition("/")[2]
+        with self._lock:
+            self._names.remove(name)
+        drop_database(self._admin_url, self._url(name))
+
     def cleanup(self) -> None:
-        for name in self._names:
-            with contextlib.suppress(Exception):
-                self._admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        # All at once, on many connections (tests/pgdb.py).
         self._admin.close()
+        drop_databases(self._admin_url, [self._url(name) for name in self._names])
 
 
 # -- the real CLI ------------------------------------------------------------------------------
@@ -284,11 +310,10 @@ def _cli_env(url: str) -> dict[str, str]:
 def run_cli(url: str, *args: str, kill_at: str | None = None, log: str | None = None,
             timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """``slotcap *args`` on ``url`` as a real process, through the test launcher that
-    installs the checkpoint hook (``kill_at``: SIGKILL there; ``log``: list labels)."""
-    return subprocess.run(
-        launcher_argv(*args, kill_at=kill_at, log=log),
-        env=_cli_env(url), capture_output=True, text=True, timeout=timeout, check=False,
-    )
+    installs the checkpoint hook (``kill_at``: SIGKILL there; ``log``: list labels),
+    forked by its fork server (slotcap imported once, not per run)."""
+    return killpoint_launcher.run(*args, env=_cli_env(url), kill_at=kill_at, log=log,
+                                  timeout=timeout)
 
 
 class _ThreadStream(io.TextIOBase):
@@ -441,12 +466,28 @@ def _numbered(labels: Sequence[str]) -> list[str]:
     return out
 
 
+def distinct_points(labels: Sequence[str]) -> list[str]:
+    """Every checkpoint once: each label, and of a label passed once per batch its
+    first and its last pass (``label#1``, ``label#N``)."""
+    numbered = _numbered(labels)
+    last: dict[str, str] = {}
+    for point in numbered:
+        last[point.partition("#")[0]] = point
+    out: list[str] = []
+    for point in numbered:
+        base, _, nth = point.partition("#")
+        if not nth or nth == "1" or last[base] == point:
+            out.append(point)
+    return out
+
+
 def choose_points(labels: Sequence[str], seconds: float, *, most: int | None,
-                  timed: int, seed: int) -> list[KillPoint]:
+                  timed: int, seed: int, distinct: bool = False) -> list[KillPoint]:
     """Every label (``most`` None) or ``most`` of them spread evenly, always with the
-    first and the last; plus ``timed`` kills at times spread over the run."""
-    points = _numbered(labels)
-    if most is not None and len(points) > most:
+    first and the last; or (``distinct``) every checkpoint once (:func:`distinct_points`);
+    plus ``timed`` kills at times spread over the run."""
+    points = distinct_points(labels) if distinct else _numbered(labels)
+    if not distinct and most is not None and len(points) > most:
         step = (len(points) - 1) / max(most - 1, 1)
         points = [points[round(i * step)] for i in range(most)]
     chosen = [KillPoint(label=p) for p in dict.fromkeys(points)]
@@ -463,16 +504,15 @@ def _run_killed(url: str, scenario: Scenario, point: KillPoint) -> bool:
         done = run_cli(url, "migrate", *scenario.args, kill_at=point.label)
         return done.returncode == -signal.SIGKILL
     assert point.delay is not None
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "slotcap.cli", "migrate", *scenario.args],
-        env=_cli_env(url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+    # ``python -m slotcap.cli migrate …``, forked ready to run: the delay is spent in
+    # the command, not in the interpreter's start-up.
+    proc = killpoint_launcher.start("migrate", *scenario.args, env=_cli_env(url),
+                                    hooked=False)
     try:
         proc.wait(timeout=point.delay)
     except subprocess.TimeoutExpired:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        return True
+        proc.kill()
+        return proc.wait(timeout=600) == -signal.SIGKILL
     return False
 
 
@@ -502,16 +542,19 @@ def check_point(dbs: Databases, refs: dict[str, str], truth: dict[str, Fingerpri
                 if diff:
                     problems.append(f"status says settled at {phase} but the schema is not "
                                     f"{phase}'s: {diff[:3]}")
-    for args, goal, what in ((scenario.args, scenario.target, "rerun"),
-                             (scenario.inverse, scenario.start, "inverse")):
-        copy = dbs.clone(url)
-        done = migrate(copy, args)
+    # The rerun on the killed database itself, the inverse on a copy of it made first.
+    copy = dbs.clone(url)
+    for args, goal, what, target in ((scenario.args, scenario.target, "rerun", url),
+                                     (scenario.inverse, scenario.start, "inverse", copy)):
+        done = migrate(target, args)
         if done.returncode != 0:
             problems.append(f"{what} exit {done.returncode}: {done.stderr.strip()[-300:]}")
             continue
-        diff = fingerprint(copy).differences(truth[goal])
+        diff = fingerprint(target).differences(truth[goal])
         if diff:
             problems.append(f"{what} ended unlike an uninterrupted {goal}: {diff[:3]}")
+    dbs.release(url)
+    dbs.release(copy)
     return Outcome(dbs.dialect, scenario.name, point.describe(), killed, said, tuple(problems))
 
 
@@ -530,6 +573,7 @@ def reference_run(dbs: Databases, refs: dict[str, str], truth: dict[str, Fingerp
     finally:
         os.unlink(path)
     diff = fingerprint(url).differences(truth[scenario.target])
+    dbs.release(url)
     if diff:
         raise RuntimeError(f"{scenario.name}: an uninterrupted run differs from the "
                            f"{scenario.target} reference: {diff[:3]}")
@@ -563,9 +607,17 @@ class Sweep:
         self.truth = {phase: fingerprint(url) for phase, url in self.refs.items()}
 
     def points(self, scenario: Scenario, *, most: int | None, timed: int,
-               seed: int = 1) -> list[KillPoint]:
+               seed: int = 1, distinct: bool = False) -> list[KillPoint]:
+        return self.points_and_labels(scenario, most=most, timed=timed, seed=seed,
+                                      distinct=distinct)[0]
+
+    def points_and_labels(self, scenario: Scenario, *, most: int | None, timed: int,
+                          seed: int = 1, distinct: bool = False,
+                          ) -> tuple[list[KillPoint], list[str]]:
+        """The chosen kill points and every checkpoint label an uninterrupted run passed."""
         labels, seconds = reference_run(self.dbs, self.refs, self.truth, scenario)
-        return choose_points(labels, seconds, most=most, timed=timed, seed=seed)
+        return choose_points(labels, seconds, most=most, timed=timed, seed=seed,
+                             distinct=distinct), labels
 
     def run(self, jobs: Sequence[tuple[Scenario, KillPoint]], *, workers: int = 2,
             report: Callable[[Outcome], None] | None = None) -> list[Outcome]:
