@@ -41,13 +41,12 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
 from slotcap.adapters._closures import closures_for
 from slotcap.adapters.sql.store import CatalogueSnapshot
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import Period
 from slotcap.ports import PeriodFacts
+from slotcap.ports.records import make_period_facts
 from slotcap.sql.connection import PG_TUPLES_OK, SqlConnection
 from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
 from slotcap.sql.names import LEDGER_PERIODS
@@ -139,17 +138,22 @@ def lean_facts(
         return None
     if period.__class__ is not Period:
         period = Period(period)
-    held = ledger_row(sc, day, period)
-    if held is None or held[1]:
+    res = _run(sc, _ROW, [_DAY_BYTES.get(day) or _day_bytes(day), _PERIOD_BYTES[period]])
+    if res is None:
         return None
-    facts = PeriodFacts(
-        service=catalogue.services.get(code),
-        slot=catalogue.slots.get((day.isoweekday() % 7, period)),  # day_of_week
-        held_minutes=held[0],
+    if res.ntuples:  # ledger_row's reading, inline (this is the check's hot path)
+        minutes, unsized = res.get_value(0, 0), res.get_value(0, 1)
+        if minutes is None or unsized != b"0":
+            return None  # a row counting an unsized reservation (or a NULL: never)
+        held = int(minutes)
+    else:
+        held = 0
+    return make_period_facts(
+        catalogue.services.get(code),
+        catalogue.slots.get((day.isoweekday() % 7, period)),  # day_of_week
+        held,
+        closures_for(closures, day, period) if closures else (),
     )
-    if closures and (applied := closures_for(closures, day, period)):
-        return attrs.evolve(facts, closures=applied)
-    return facts
 
 
 def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] | None:
