@@ -52,7 +52,8 @@ from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
 from slotcap.sql.names import LEDGER_PERIODS
 
 __all__ = [
-    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_facts", "ledger_range", "ledger_row",
+    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_facts", "ledger_range",
+    "ledger_range_arrays", "ledger_row", "range_minutes",
 ]
 
 #: The ledger row of (day, period): ``held_sql.LEDGER_ROW`` in libpq's ``$n`` style.
@@ -160,13 +161,29 @@ def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] |
     """The held minutes of every (date, period) of [start, end], dates in order and each
     date's periods in ``Period`` order — or None when this path does not answer (as
     :func:`ledger_row`, and where a row of the range counts an unsized reservation)."""
+    arrays = ledger_range_arrays(sc, start, end)
+    return None if arrays is None else range_minutes(start, end, *arrays)
+
+
+def ledger_range_arrays(sc: SqlConnection, start: dt.date, end: dt.date
+                        ) -> tuple[bytes | None, bytes | None] | None:
+    """The range's row as the server sent it: its two int4 arrays' binary bytes
+    (places, held minutes; None: no ledger row in the range) — or None when this path
+    does not answer (as :func:`ledger_range`). Read on every call."""
     res = _run(sc, _RANGE, [_day_bytes(start), _day_bytes(end), _PERIOD_NAMES], binary=True)
     if res is None or res.ntuples != 1 or res.get_value(0, 2) != _ZERO4:
         return None
+    return res.get_value(0, 0), res.get_value(0, 1)
+
+
+def range_minutes(start: dt.date, end: dt.date, places_array: bytes | None,
+                  minutes_array: bytes | None) -> list[int] | None:
+    """:func:`ledger_range`'s list from :func:`ledger_range_arrays`' bytes; None where
+    they do not decode (a NULL place: a period this code does not know)."""
     booked = [0] * (((end - start).days + 1) * len(Period))
-    places, minutes = _int4s(res.get_value(0, 0)), _int4s(res.get_value(0, 1))
+    places, minutes = _int4s(places_array), _int4s(minutes_array)
     if places is None or minutes is None or len(places) != len(minutes):
-        return None  # a NULL place: a period this code does not know
+        return None
     for place, held in zip(places, minutes, strict=True):
         booked[place] = held
     return booked
