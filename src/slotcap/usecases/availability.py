@@ -69,9 +69,16 @@ def _decide(
         daily = store.daily_facts(day, service)
         return check_daily_limit(limit=daily.limit, held_count=daily.held_count)
 
-    periods = (period,) if period is not None else _PERIODS
+    if period is not None:  # the common case: one period, its decision (as below)
+        facts = store.period_facts(day, period, service)
+        known = facts.service
+        if (known is not None and known.is_bookable and not known.is_legacy
+                and not bookable_now(known, store.schema_state)):
+            return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
+        return check_period_capacity(service=known, slot=facts.slot,
+                                     held_minutes=facts.held_minutes, closures=facts.closures)
     decisions = []
-    for each in periods:
+    for each in _PERIODS:
         facts = store.period_facts(day, each, service)
         known = facts.service
         # A legacy code is always bookable_now when bookable: asked first, so the
