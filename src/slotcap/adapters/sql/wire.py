@@ -139,6 +139,11 @@ def lean_facts(
         return None
     if period.__class__ is not Period:
         period = Period(period)
+    # What does not depend on the row, looked up before the round trip: the code after
+    # it runs on caches the wait left cold (docs/benchmarks.md, section 9).
+    service = catalogue.services.get(code)
+    slot = catalogue.slots.get((day.isoweekday() % 7, period))  # day_of_week
+    applied = closures_for(closures, day, period) if closures else ()
     res = _run(sc, _ROW, [_DAY_BYTES.get(day) or _day_bytes(day), _PERIOD_BYTES[period]])
     if res is None:
         return None
@@ -146,15 +151,8 @@ def lean_facts(
         minutes, unsized = res.get_value(0, 0), res.get_value(0, 1)
         if minutes is None or unsized != b"0":
             return None  # a row counting an unsized reservation (or a NULL: never)
-        held = int(minutes)
-    else:
-        held = 0
-    return make_period_facts(
-        catalogue.services.get(code),
-        catalogue.slots.get((day.isoweekday() % 7, period)),  # day_of_week
-        held,
-        closures_for(closures, day, period) if closures else (),
-    )
+        return make_period_facts(service, slot, int(minutes), applied)
+    return make_period_facts(service, slot, 0, applied)
 
 
 def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] | None:
