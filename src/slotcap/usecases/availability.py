@@ -9,7 +9,7 @@ from slotcap.domain.rules import Decision, Reason, check_daily_limit, check_peri
 from slotcap.errors import InvalidRequest
 from slotcap.ports import CalendarEntry, Store
 from slotcap.usecases.catalogue import bookable_now, normal_code
-from slotcap.usecases.shadow import observe_check
+from slotcap.usecases.shadow import CHECK_SAMPLE, observe_check
 
 __all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
 
@@ -54,9 +54,17 @@ def check_availability(
             if dynamic:
                 raise
             asked = None  # the count rule ignores the period, as the old app does
+    # The shadow's sample drawn before the round trip (one increment; the code after the
+    # reply runs on cold caches), the other rule beside it only on the sampled check, in
+    # this process's counters only (never raises).
+    try:
+        sampled = store.shadow.sampled(CHECK_SAMPLE)
+    except Exception:
+        sampled = None  # observe_check draws it (and counts its failure)
     decision = _decide(store, day, service, asked, dynamic=dynamic)
-    # The other rule beside it, in this process's counters only (never raises).
-    observe_check(store, day, service, asked, dynamic=dynamic, decision=decision)
+    if sampled is not False:
+        observe_check(store, day, service, asked, dynamic=dynamic, decision=decision,
+                      sampled=sampled)
     return decision
 
 
