@@ -23,10 +23,14 @@ fill (the ledger's rows never vacuumed; the fill ANALYZEs it) and after ``VACUUM
   with encoded text parameters) on a third connection: the round trip a check cannot
   go below; the check's distance from it is slotcap's Python;
 * ``floor`` — ``SELECT 1`` on a kept cursor of another connection;
-* ``calendar 35 days`` — ``availability_calendar`` over 35 days, and ``calendar range,
-  libpq alone`` — its one statement as the lean calendar runs it
-  (``wire.ledger_range``, the range's held minutes as a list), in their own
-  round-robin with the floor: the difference is building the 70 entries.
+* ``calendar 35 days, first sight`` — ``availability_calendar`` over 35 days, each
+  range decoded (the lean calendar's decode memo bypassed: what a range the store has
+  not seen lately costs); ``calendar 35 days, repeat`` — the same call on the same
+  store with its memo, over 8 ranges in turn (each asked again: a screen reloaded,
+  patients looking at the same weeks) — the database is still asked every time, the
+  70 entries built once per distinct reply; ``calendar range, libpq alone`` — its one
+  statement as the lean calendar runs it (``wire.ledger_range``, the range's held
+  minutes as a list). In their own round-robin with the floor.
 
 Writes: single-row INSERT commits/s (autocommit, one client per database) on two
 databases of one server, the ledger's trigger enabled on one and disabled on the other,
@@ -41,6 +45,7 @@ keeps minutes and per-service counts), then the same database contracted to phas
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import random
 import re
 import statistics
@@ -74,7 +79,8 @@ from slotcap.sql.url import connect_postgres
 from slotcap.usecases.availability import availability_calendar, check_availability
 
 Key = _data.CheckKey
-CHECK, ROWS, FLOOR, CALENDAR = "check", "rows sum, SQL alone", "floor", "calendar 35 days"
+CHECK, ROWS, FLOOR = "check", "rows sum, SQL alone", "floor"
+CALENDAR, CALENDAR_FIRST = "calendar 35 days, repeat", "calendar 35 days, first sight"
 LEDGER_SQL, LEDGER_WIRE = "ledger row, SQL alone", "ledger row, libpq alone"
 RANGE_WIRE = "calendar range, libpq alone"
 FRONTIER_SQL = "row + frontier, SQL alone"
@@ -127,8 +133,20 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
     def lean_row(k: Key) -> object:
         return ledger_row(wire_sc, k.day, k.period)
 
-    def calendar(k: Key) -> object:
-        return availability_calendar(store, k.day, k.day + dt.timedelta(days=34))
+    part = store._calendar  # type: ignore[attr-defined]  # diagnostics: the SQL store's
+    memo = part.memo
+    repeated = itertools.cycle([k.day for k in keys[:8]])
+
+    def calendar(_k: Key) -> object:  # memo on: 8 ranges in turn, each seen before
+        day = next(repeated)
+        return availability_calendar(store, day, day + dt.timedelta(days=34))
+
+    def first_sight(k: Key) -> object:  # memo bypassed: every reply decoded
+        part.memo = None
+        try:
+            return availability_calendar(store, k.day, k.day + dt.timedelta(days=34))
+        finally:
+            part.memo = memo
 
     def lean_range(k: Key) -> object:
         return ledger_range(wire_sc, k.day, k.day + dt.timedelta(days=34))
@@ -138,7 +156,8 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
                             (FRONTIER_SQL, with_frontier), (ROWS, rows), (FLOOR, floor)],
                            keys[:checks + warmup], warmup=warmup)
         span = max(checks // 10, 20)
-        cal = interleave([(CALENDAR, calendar), (RANGE_WIRE, lean_range), (FLOOR, floor)],
+        cal = interleave([(CALENDAR_FIRST, first_sight), (CALENDAR, calendar),
+                          (RANGE_WIRE, lean_range), (FLOOR, floor)],
                          keys[:span + warmup], warmup=warmup)
     finally:
         store.close()
@@ -147,6 +166,7 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
         wire_conn.close()
     out = {name: s.to_dict() for name, s in point.items()}
     out[CALENDAR] = cal[CALENDAR].to_dict()
+    out[CALENDAR_FIRST] = cal[CALENDAR_FIRST].to_dict()
     out[RANGE_WIRE] = cal[RANGE_WIRE].to_dict()
     out["calendar floor"] = cal[FLOOR].to_dict()
     return out
@@ -282,9 +302,11 @@ def targets(payload: dict[str, Any]) -> list[Target]:
             r = _ratio(run, CHECK)
             found.append(Target(f"check / SELECT 1, {size['size']:,} rows, {state}",
                                 f"{r:.2f}×", f"≤ {CHECK_GOAL}×", r <= CHECK_GOAL))
-            c = _ratio(run, CALENDAR, "calendar floor")
-            found.append(Target(f"35-day calendar / SELECT 1, {size['size']:,} rows, {state}",
-                                f"{c:.2f}×", f"≤ {CALENDAR_GOAL}×", c <= CALENDAR_GOAL))
+            for name, seen in ((CALENDAR_FIRST, "first sight"), (CALENDAR, "repeat")):
+                c = _ratio(run, name, "calendar floor")
+                found.append(Target(
+                    f"35-day calendar ({seen}) / SELECT 1, {size['size']:,} rows, {state}",
+                    f"{c:.2f}×", f"≤ {CALENDAR_GOAL}×", c <= CALENDAR_GOAL))
     for sync, rates in _write_runs(payload):
         slower = rates["slower_median"]
         found.append(Target(f"INSERT commits/s with the trigger, {sync}",
@@ -297,8 +319,8 @@ def tables(payload: dict[str, Any]) -> str:
     for size in payload["sizes"]:
         for state in ("after_fill", "vacuumed"):
             run = size[state]
-            for name in (CHECK, LEDGER_SQL, LEDGER_WIRE, FRONTIER_SQL, ROWS, FLOOR, CALENDAR,
-                         RANGE_WIRE, "calendar floor"):
+            for name in (CHECK, LEDGER_SQL, LEDGER_WIRE, FRONTIER_SQL, ROWS, FLOOR,
+                         CALENDAR_FIRST, CALENDAR, RANGE_WIRE, "calendar floor"):
                 if name not in run:
                     continue
                 floor = "calendar floor" if name.startswith("calendar") else FLOOR

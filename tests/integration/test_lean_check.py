@@ -253,3 +253,33 @@ def test_the_lean_calendar_reads_the_committed_rows(expanded: str) -> None:
     finally:
         store.close()
         other.close()
+
+
+def test_the_calendar_memo_decodes_once_yet_asks_every_time(expanded: str) -> None:
+    """Same bytes from the server: the kept entries; a booking or a closure in between:
+    a new decode with the new answer (the range is read on every call)."""
+    day = monday_ahead(32)
+    store = slotcap.open_store(expanded)
+    other = slotcap.open_store(expanded)
+    assert isinstance(store, PostgresStore)
+    memo = store._calendar.memo
+    assert memo is not None
+    try:
+        slotcap.availability_calendar(store, day, day + dt.timedelta(days=6))  # snapshots
+        first = slotcap.availability_calendar(store, day, day + dt.timedelta(days=6))
+        kept = len(memo)
+        again = slotcap.availability_calendar(store, day, day + dt.timedelta(days=6))
+        assert again == first and again is not first and again[0] is first[0]
+        assert len(memo) == kept
+        _book(other, day, "MORNING", "SKIN_CARE")
+        after = slotcap.availability_calendar(store, day, day + dt.timedelta(days=6))
+        assert after[0].booked == first[0].booked + 70 and after[1:] == first[1:]
+        uc.add_closure(other, start_date=day + dt.timedelta(days=1), reason="설날")
+        store._reads.forget_closures()  # as within CLOSURES_MAX_AGE of another process
+        shut = slotcap.availability_calendar(store, day, day + dt.timedelta(days=6))
+        assert shut[2].closed_reason == "설날" and shut[2].is_open is False
+        store._calendar.memo = None  # the bypass: every range decoded
+        assert slotcap.availability_calendar(store, day, day + dt.timedelta(days=6)) == shut
+    finally:
+        store.close()
+        other.close()

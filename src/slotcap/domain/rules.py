@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import attrs
 
@@ -36,6 +36,7 @@ __all__ = [
     "check_daily_limit",
     "check_period_capacity",
     "estimated_duration",
+    "make_decision",
     "minutes_for",
     "minutes_held",
     "period_started",
@@ -74,6 +75,49 @@ class Decision:
     requested: int | None = None
     #: Why, in words, where a rule has them: a closure's reason ("설날") with CLOSED.
     detail: str | None = None
+
+
+_DECISION_FIELDS = ("allowed", "reason", "remaining", "capacity", "held", "requested", "detail")
+
+
+def _decision_maker() -> Callable[..., Decision]:
+    """``Decision(allowed=…, …)`` by its slots' setters (``object.__new__`` and one
+    descriptor call per field): the same frozen, equal, hashable object at about half
+    the cost of attrs' keyword ``__init__`` — a check builds one on its hot path. Only
+    while the fields are exactly these, with no validator, converter or post-init
+    (tests/unit/test_rules.py); else the class's own ``__init__``."""
+    fields = attrs.fields(Decision)
+    if (tuple(f.name for f in fields) != _DECISION_FIELDS
+            or any(f.validator is not None or f.converter is not None for f in fields)
+            or "__attrs_post_init__" in vars(Decision)
+            or not all(hasattr(vars(Decision).get(n), "__set__") for n in _DECISION_FIELDS)):
+        def made(allowed: bool, reason: Reason, remaining: int | None = None,
+                 capacity: int | None = None, held: int | None = None,
+                 requested: int | None = None, detail: str | None = None) -> Decision:
+            return Decision(allowed=allowed, reason=reason, remaining=remaining,
+                            capacity=capacity, held=held, requested=requested, detail=detail)
+        return made
+    new = object.__new__
+    a, r, m, c, h, q, d = (vars(Decision)[n].__set__ for n in _DECISION_FIELDS)
+
+    def fast(allowed: bool, reason: Reason, remaining: int | None = None,
+             capacity: int | None = None, held: int | None = None,
+             requested: int | None = None, detail: str | None = None) -> Decision:
+        decision: Decision = new(Decision)
+        a(decision, allowed)
+        r(decision, reason)
+        m(decision, remaining)
+        c(decision, capacity)
+        h(decision, held)
+        q(decision, requested)
+        d(decision, detail)
+        return decision
+    return fast
+
+
+#: ``make_decision(allowed, reason, remaining, capacity, held, requested, detail)``:
+#: a :class:`Decision`, positionally, built cheaply (:func:`_decision_maker`).
+make_decision = _decision_maker()
 
 
 def estimated_duration(service: Service) -> int:
@@ -148,30 +192,23 @@ def check_period_capacity(
     if held_minutes < 0:
         raise ValueError(f"held_minutes must be >= 0, got {held_minutes}")
     if service is None:
-        return Decision(allowed=False, reason=Reason.UNKNOWN_SERVICE)
+        return make_decision(False, Reason.UNKNOWN_SERVICE)
     needed = estimated_duration(service)
     if not service.is_bookable:
-        return Decision(allowed=False, reason=Reason.SERVICE_INACTIVE, requested=needed)
+        return make_decision(False, Reason.SERVICE_INACTIVE, None, None, None, needed)
     opening = slot.total_minutes if slot is not None and slot.is_active else None
     # No closures (the common case): the weekly slot alone, without building anything.
     applied = effective(opening, closures) if closures else None
     if applied is not None and applied.closed_reason is None:
         capacity = applied.capacity
     elif opening is None or applied is not None:
-        return Decision(allowed=False, reason=Reason.CLOSED, requested=needed,
-                        detail=None if applied is None else applied.closed_reason)
+        return make_decision(False, Reason.CLOSED, None, None, None, needed,
+                             None if applied is None else applied.closed_reason)
     else:
         capacity = opening
-    remaining = max(capacity - held_minutes, 0)
     fits = held_minutes + needed <= capacity
-    return Decision(
-        allowed=fits,
-        reason=Reason.AVAILABLE if fits else Reason.FULL,
-        remaining=remaining,
-        capacity=capacity,
-        held=held_minutes,
-        requested=needed,
-    )
+    return make_decision(fits, Reason.AVAILABLE if fits else Reason.FULL,
+                         max(capacity - held_minutes, 0), capacity, held_minutes, needed)
 
 
 def check_daily_limit(*, limit: ServiceLimit | None, held_count: int) -> Decision:

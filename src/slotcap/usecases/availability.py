@@ -9,7 +9,7 @@ from slotcap.domain.rules import Decision, Reason, check_daily_limit, check_peri
 from slotcap.errors import InvalidRequest
 from slotcap.ports import CalendarEntry, Store
 from slotcap.usecases.catalogue import bookable_now, normal_code
-from slotcap.usecases.shadow import observe_check
+from slotcap.usecases.shadow import CHECK_SAMPLE, observe_check
 
 __all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
 
@@ -54,9 +54,17 @@ def check_availability(
             if dynamic:
                 raise
             asked = None  # the count rule ignores the period, as the old app does
+    # The shadow's sample drawn before the round trip (one increment; the code after the
+    # reply runs on cold caches), the other rule beside it only on the sampled check, in
+    # this process's counters only (never raises).
+    try:
+        sampled = store.shadow.sampled(CHECK_SAMPLE)
+    except Exception:
+        sampled = None  # observe_check draws it (and counts its failure)
     decision = _decide(store, day, service, asked, dynamic=dynamic)
-    # The other rule beside it, in this process's counters only (never raises).
-    observe_check(store, day, service, asked, dynamic=dynamic, decision=decision)
+    if sampled is not False:
+        observe_check(store, day, service, asked, dynamic=dynamic, decision=decision,
+                      sampled=sampled)
     return decision
 
 
@@ -69,9 +77,16 @@ def _decide(
         daily = store.daily_facts(day, service)
         return check_daily_limit(limit=daily.limit, held_count=daily.held_count)
 
-    periods = (period,) if period is not None else _PERIODS
+    if period is not None:  # the common case: one period, its decision (as below)
+        facts = store.period_facts(day, period, service)
+        known = facts.service
+        if (known is not None and known.is_bookable and not known.is_legacy
+                and not bookable_now(known, store.schema_state)):
+            return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
+        return check_period_capacity(service=known, slot=facts.slot,
+                                     held_minutes=facts.held_minutes, closures=facts.closures)
     decisions = []
-    for each in periods:
+    for each in _PERIODS:
         facts = store.period_facts(day, each, service)
         known = facts.service
         # A legacy code is always bookable_now when bookable: asked first, so the

@@ -137,12 +137,16 @@ def _mismatch(
 
 def observe_check(
     store: Store, day: dt.date, service: str, period: Period | None, *,
-    dynamic: bool, decision: Decision,
+    dynamic: bool, decision: Decision, sampled: bool | None = None,
 ) -> None:
     """Shadow an availability check in this process's counters only (one in
-    :data:`CHECK_SAMPLE`); never raises."""
+    :data:`CHECK_SAMPLE`); never raises. ``sampled``: the caller drew the sample
+    already (``store.shadow.sampled(CHECK_SAMPLE)``, before its round trip — the
+    check's code after the reply runs on cold caches); None: drawn here."""
     try:
-        if not store.shadow.sampled(CHECK_SAMPLE) or not _active(store):
+        if sampled is None:
+            sampled = store.shadow.sampled(CHECK_SAMPLE)
+        if not sampled or not _active(store):
             return  # the sample first: the cheapest test, and false 19 times in 20
         control = "dynamic" if dynamic else "legacy"
         if decision.reason in (Reason.UNKNOWN_SERVICE, Reason.NOT_YET_BOOKABLE):

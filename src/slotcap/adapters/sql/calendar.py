@@ -4,6 +4,10 @@ primary-key range scan, the slots from the catalogue snapshot) or summed over th
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from slotcap.adapters._closures import with_closures
 from slotcap.adapters.sql.held_sql import dense_calendar_entries, ledger_calendar_entries
@@ -12,11 +16,12 @@ from slotcap.adapters.sql.reads import SqlReads
 from slotcap.adapters.sql.rows import slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Params, Row, Session, SqlCore
-from slotcap.adapters.sql.wire import PoolerMet, ledger_range
-from slotcap.domain.model import Period
+from slotcap.adapters.sql.wire import PoolerMet, ledger_range_arrays, range_minutes
+from slotcap.domain.closures import Closure
+from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.ports import CalendarEntry
 
-__all__ = ["SqlCalendar"]
+__all__ = ["DecodeMemo", "SqlCalendar"]
 
 
 class SqlCalendar(SqlPart):
@@ -25,6 +30,8 @@ class SqlCalendar(SqlPart):
     def __init__(self, core: SqlCore, reads: SqlReads) -> None:
         super().__init__(core)
         self._reads = reads
+        #: The lean calendar's decode memo (None: every range decoded; benchmarks).
+        self.memo: DecodeMemo | None = DecodeMemo()
 
     def calendar(self, start: dt.date, end: dt.date) -> list[CalendarEntry]:
         d = self._dialect
@@ -77,13 +84,23 @@ class SqlCalendar(SqlPart):
             return None
         catalogue, closures = fresh
         try:
-            booked = ledger_range(sc, start, end)
+            arrays = ledger_range_arrays(sc, start, end)
         except PoolerMet as met:
             self._is_schema_change(met)  # the engine's pooler hook: prepare no more
             return None
+        if arrays is None:
+            return None
+        memo = self.memo
+        key = (start, end, *arrays)
+        if memo is not None and (seen := memo.get(key, catalogue.slots, closures)) is not None:
+            return seen
+        booked = range_minutes(start, end, *arrays)
         if booked is None:
             return None
-        return with_closures(dense_calendar_entries(start, booked, catalogue.slots), closures)
+        entries = with_closures(dense_calendar_entries(start, booked, catalogue.slots), closures)
+        if memo is not None:
+            memo.put(key, catalogue.slots, closures, entries)
+        return entries
 
     def _calendar_entry(self, row: Row) -> CalendarEntry:
         slot = slot_of(row[2:-1])
@@ -95,3 +112,56 @@ class SqlCalendar(SqlPart):
             capacity=slot.total_minutes if slot is not None and is_open else 0,
             booked=int(row[-1]),
         )
+
+
+_Slots = Mapping[tuple[int, Period], ClinicTimeSlot]
+
+
+class DecodeMemo:
+    """The lean calendar's last decodes: the entries built from a range's bytes, kept
+    for when the server sends the same bytes again — a memo of the decode, not of the
+    answer. The database is asked on every call (:func:`.wire.ledger_range_arrays`);
+    only where its reply (the range's two arrays, byte for byte), the range and the
+    slots and closures the entries were built with are all the same as a recent
+    call's does it return a new list of that call's entries (frozen: shared safely).
+    A booking in between changes the bytes, hence a miss. Bounded (least recently used
+    out first) and thread-safe (the store serves many threads)."""
+
+    SIZE = 64
+
+    def __init__(self, size: int = SIZE) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._seen: OrderedDict[tuple[Any, ...], tuple[
+            _Slots, Sequence[Closure], tuple[CalendarEntry, ...]]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._seen)
+
+    def get(self, key: tuple[Any, ...], slots: _Slots, closures: Sequence[Closure]
+            ) -> list[CalendarEntry] | None:
+        """A new list of the entries kept for ``key`` built with these ``slots`` and
+        ``closures`` (the same objects, or equal ones: a snapshot read again), or None."""
+        with self._lock:
+            seen = self._seen.get(key)
+            if seen is None:
+                return None
+            kept_slots, kept_closures, entries = seen
+            if kept_slots is not slots or kept_closures is not closures:
+                if kept_slots != slots or tuple(kept_closures) != tuple(closures):
+                    return None
+                self._seen[key] = (slots, closures, entries)  # the new snapshot's
+            self._seen.move_to_end(key)
+        return list(entries)
+
+    def put(self, key: tuple[Any, ...], slots: _Slots, closures: Sequence[Closure],
+            entries: list[CalendarEntry]) -> None:
+        with self._lock:
+            self._seen[key] = (slots, closures, tuple(entries))
+            self._seen.move_to_end(key)
+            while len(self._seen) > self._size:
+                self._seen.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._seen.clear()

@@ -41,19 +41,19 @@ import struct
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
 from slotcap.adapters._closures import closures_for
 from slotcap.adapters.sql.store import CatalogueSnapshot
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import Period
 from slotcap.ports import PeriodFacts
+from slotcap.ports.records import make_period_facts
 from slotcap.sql.connection import PG_TUPLES_OK, SqlConnection
 from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
 from slotcap.sql.names import LEDGER_PERIODS
 
 __all__ = [
-    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_facts", "ledger_range", "ledger_row",
+    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_facts", "ledger_range",
+    "ledger_range_arrays", "ledger_row", "range_minutes",
 ]
 
 #: The ledger row of (day, period): ``held_sql.LEDGER_ROW`` in libpq's ``$n`` style.
@@ -139,30 +139,49 @@ def lean_facts(
         return None
     if period.__class__ is not Period:
         period = Period(period)
-    held = ledger_row(sc, day, period)
-    if held is None or held[1]:
+    # What does not depend on the row, looked up before the round trip: the code after
+    # it runs on caches the wait left cold (docs/benchmarks.md, section 9).
+    service = catalogue.services.get(code)
+    slot = catalogue.slots.get((day.isoweekday() % 7, period))  # day_of_week
+    applied = closures_for(closures, day, period) if closures else ()
+    res = _run(sc, _ROW, [_DAY_BYTES.get(day) or _day_bytes(day), _PERIOD_BYTES[period]])
+    if res is None:
         return None
-    facts = PeriodFacts(
-        service=catalogue.services.get(code),
-        slot=catalogue.slots.get((day.isoweekday() % 7, period)),  # day_of_week
-        held_minutes=held[0],
-    )
-    if closures and (applied := closures_for(closures, day, period)):
-        return attrs.evolve(facts, closures=applied)
-    return facts
+    if res.ntuples:  # ledger_row's reading, inline (this is the check's hot path)
+        minutes, unsized = res.get_value(0, 0), res.get_value(0, 1)
+        if minutes is None or unsized != b"0":
+            return None  # a row counting an unsized reservation (or a NULL: never)
+        return make_period_facts(service, slot, int(minutes), applied)
+    return make_period_facts(service, slot, 0, applied)
 
 
 def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] | None:
     """The held minutes of every (date, period) of [start, end], dates in order and each
     date's periods in ``Period`` order — or None when this path does not answer (as
     :func:`ledger_row`, and where a row of the range counts an unsized reservation)."""
+    arrays = ledger_range_arrays(sc, start, end)
+    return None if arrays is None else range_minutes(start, end, *arrays)
+
+
+def ledger_range_arrays(sc: SqlConnection, start: dt.date, end: dt.date
+                        ) -> tuple[bytes | None, bytes | None] | None:
+    """The range's row as the server sent it: its two int4 arrays' binary bytes
+    (places, held minutes; None: no ledger row in the range) — or None when this path
+    does not answer (as :func:`ledger_range`). Read on every call."""
     res = _run(sc, _RANGE, [_day_bytes(start), _day_bytes(end), _PERIOD_NAMES], binary=True)
     if res is None or res.ntuples != 1 or res.get_value(0, 2) != _ZERO4:
         return None
+    return res.get_value(0, 0), res.get_value(0, 1)
+
+
+def range_minutes(start: dt.date, end: dt.date, places_array: bytes | None,
+                  minutes_array: bytes | None) -> list[int] | None:
+    """:func:`ledger_range`'s list from :func:`ledger_range_arrays`' bytes; None where
+    they do not decode (a NULL place: a period this code does not know)."""
     booked = [0] * (((end - start).days + 1) * len(Period))
-    places, minutes = _int4s(res.get_value(0, 0)), _int4s(res.get_value(0, 1))
+    places, minutes = _int4s(places_array), _int4s(minutes_array)
     if places is None or minutes is None or len(places) != len(minutes):
-        return None  # a NULL place: a period this code does not know
+        return None
     for place, held in zip(places, minutes, strict=True):
         booked[place] = held
     return booked
