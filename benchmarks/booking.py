@@ -20,6 +20,12 @@ latency of successful bookings and of all attempts, errors, the number of (date,
 period)s whose PENDING/CONFIRMED minutes exceed the slot's total (SQL, must be 0), and
 single-row INSERT commits/s with as many clients right after (``--ledger``: phase 2's
 ledger filled first, so bookings are decided by one statement).
+
+``--end-state`` (with ``--ledger``): after those runs, "different periods" again for each
+client count with the shadow off (phase 2, ``SLOTCAP_SHADOW=off``) and on again (the
+first run after the load may share the cores with its autovacuum), then — the database
+migrated to phase 4 (the migration's end: the ledger kept, no legacy columns, no count
+rule, no shadow) — once more; each with its own INSERT floor right after.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from benchmarks import _data
+from benchmarks._booking_floor import INSERT_PHASE4, insert_floor, overbooked
 from benchmarks._cli import add_background_argument, benchmark_parser, postgres_missing
 from benchmarks._harness import (
     Stats,
@@ -52,9 +59,9 @@ from slotcap.domain.defaults import DEFAULT_TIME_SLOTS
 from slotcap.domain.model import Period
 from slotcap.domain.rules import Reason
 from slotcap.errors import ReservationFull, SlotcapError
+from slotcap.migration import migrate
 from slotcap.migration.transitions.common import ensure_ledger
 from slotcap.sql import open_sql
-from slotcap.sql.url import connect_postgres
 from slotcap.usecases.booking import book
 from slotcap.usecases.request import BookingRequest
 
@@ -133,8 +140,10 @@ def _client(
     ready: threading.Barrier,
     stop: threading.Event,
     out: _ClientResult,
+    shadow: bool = True,
 ) -> None:
     store = open_store(url)
+    store.shadow.enabled = shadow  # as bootstrap does for SLOTCAP_SHADOW
     try:
         # Warm: open the connection and read the schema before the clock starts.
         store.period_facts(start_day, Period.MORNING, SERVICES[0])
@@ -172,31 +181,8 @@ def _client(
         store.close()
 
 
-def _overbooked(url: str) -> dict[str, int]:
-    """Periods whose held minutes exceed the slot (or that are closed), by SQL."""
-    with open_sql(url) as conn:
-        over = conn.scalar(
-            'SELECT COUNT(*) FROM ('
-            ' SELECT r."preferredDate", r."period", SUM(r."estimatedDuration") AS held'
-            ' FROM "reservations" r'
-            " WHERE r.\"status\" IN ('PENDING', 'CONFIRMED')"
-            ' GROUP BY r."preferredDate", r."period") h'
-            ' LEFT JOIN "clinic_time_slots" t'
-            '  ON t."dayOfWeek" = EXTRACT(DOW FROM h."preferredDate")::int'
-            '  AND t."period" = h."period" AND t."isActive"'
-            ' WHERE t."id" IS NULL OR h.held > t."totalMinutes"'
-        )
-        unknown = conn.scalar(
-            'SELECT COUNT(*) FROM "reservations" WHERE "status" IN (\'PENDING\', \'CONFIRMED\')'
-            ' AND ("period" IS NULL OR "estimatedDuration" IS NULL)'
-        )
-        total = conn.scalar('SELECT COUNT(*) FROM "reservations"')
-    return {"overbooked_periods": int(over or 0), "held_rows_without_minutes": int(unknown or 0),
-            "rows_after": int(total or 0)}
-
-
 def _run_one(
-    url: str, mode: str, clients: int, seconds: float, start_day: dt.date
+    url: str, mode: str, clients: int, seconds: float, start_day: dt.date, shadow: bool = True
 ) -> dict[str, Any]:
     results = [_ClientResult() for _ in range(clients)]
     shared = _SharedCursor(start_day)
@@ -205,7 +191,7 @@ def _run_one(
     threads = [
         threading.Thread(
             target=_client,
-            args=(url, mode, i, clients, start_day, shared, ready, stop, results[i]),
+            args=(url, mode, i, clients, start_day, shared, ready, stop, results[i], shadow),
             name=f"client-{i}", daemon=True,
         )
         for i in range(clients)
@@ -233,53 +219,25 @@ def _run_one(
     }
 
 
-_INSERT = (
-    'INSERT INTO "reservations" ("id","patientName","phone","birthDate","gender",'
-    '"treatmentType","preferredDate","preferredTime","service","updatedAt",'
-    '"serviceId","serviceName","estimatedDuration","period","status") '
-    "VALUES (%s,'Bench','010-0000-0000','1985-05-05','MALE','FOLLOW_UP',"
-    "%s,'10:00','SKIN_CARE',CURRENT_TIMESTAMP,'srv_skin_care','피부케어',70,'MORNING',"
-    "'PENDING')"
-)
-
-
-def _insert_floor(url: str, clients: int, seconds: float, start_day: dt.date) -> float:
-    """Single-row INSERT commits/s, each client its own connection and dates (the
-    ledger's trigger on when the table has it): the bookings' floor."""
-    done = [0] * clients
-    ready, stop = threading.Barrier(clients + 1), threading.Event()
-
-    def client(i: int) -> None:
-        conn = connect_postgres(url, autocommit=True)
-        try:
-            ready.wait()
-            n = 0
-            while not stop.is_set():
-                conn.execute(_INSERT, (f"floor-{start_day}-{i}-{n}",
-                                       start_day + dt.timedelta(days=i)))
-                n += 1
-            done[i] = n
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    began = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for t in threads:
-        t.join()
-    rate = round(sum(done) / (time.perf_counter() - began), 1)
-    with open_sql(url) as conn:  # out of the next audit: they fit no capacity
-        conn.execute('DELETE FROM "reservations" WHERE "id" LIKE %s', ("floor-%",))
-    return rate
+def _measure(url: str, mode: str, clients: int, seconds: float, start_day: dt.date,
+             state: str, *, shadow: bool = True, insert: str | None = None) -> dict[str, Any]:
+    say(f"[booking] {state}: {mode}, {clients} client(s), {seconds:g}s …")
+    result = _run_one(url, mode, clients, seconds, start_day, shadow)
+    result["state"] = state
+    result.update(overbooked(url))
+    floor_day = start_day + dt.timedelta(days=3000)  # the floor, right after
+    result["insert_commits_per_s"] = insert_floor(url, clients, seconds, floor_day, insert)
+    result["ratio"] = round(result["bookings_per_s"]
+                            / max(result["insert_commits_per_s"], 1e-9), 3)
+    say(f"[booking]   {result['bookings_per_s']:.0f} bookings/s, "
+        f"{result['attempts_per_s']:.0f} attempts/s, ratio {result['ratio']:.2f}×, "
+        f"overbooked periods: {result['overbooked_periods']}")
+    return result
 
 
 def run(
     *, clients: Sequence[int], seconds: float, background: int, seed: int, pg_server: str,
-    ledger: bool = False,
+    ledger: bool = False, end_state: bool = False,
 ) -> dict[str, Any]:
     runs: list[dict[str, Any]] = []
     with temp_pg_database(pg_server, "booking") as url:
@@ -292,24 +250,28 @@ def run(
                 ensure_ledger(conn, say)
         # Each configuration books its own, untouched decade.
         starts = itertools.count(0)
+        state = "phase 2" if ledger else "phase 1"
+
+        def start() -> dt.date:
+            return FIRST_BOOKING_DAY + dt.timedelta(days=3653 * next(starts))
+
         for mode in MODES:
             for n in clients:
-                start_day = FIRST_BOOKING_DAY + dt.timedelta(days=3653 * next(starts))
-                say(f"[booking] {mode}, {n} client(s), {seconds:g}s …")
-                result = _run_one(url, mode, n, seconds, start_day)
-                result.update(_overbooked(url))
-                floor_day = start_day + dt.timedelta(days=3000)  # the floor, right after
-                result["insert_commits_per_s"] = _insert_floor(url, n, seconds, floor_day)
-                result["ratio"] = round(result["bookings_per_s"]
-                                        / max(result["insert_commits_per_s"], 1e-9), 3)
-                say(f"[booking]   {result['bookings_per_s']:.0f} bookings/s, "
-                    f"{result['attempts_per_s']:.0f} attempts/s, "
-                    f"overbooked periods: {result['overbooked_periods']}")
-                runs.append(result)
+                runs.append(_measure(url, mode, n, seconds, start(), state))
+        if end_state:
+            for n in clients:  # the first run after the load may pay its vacuum: again
+                runs.append(_measure(url, MODES[0], n, seconds, start(),
+                                     f"{state}, shadow off", shadow=False))
+                runs.append(_measure(url, MODES[0], n, seconds, start(), f"{state}, again"))
+            say("[booking] migrating to phase 4 …")
+            migrate(url, to="phase4", confirm=True)
+            for n in clients:
+                runs.append(_measure(url, MODES[0], n, seconds, start(), "phase 4",
+                                     insert=INSERT_PHASE4))
     return {
         "benchmark": "booking",
         "params": {"clients": list(clients), "seconds": seconds, "background_rows": background,
-                   "seed": seed, "ledger": ledger},
+                   "seed": seed, "ledger": ledger, "end_state": end_state},
         "load_seconds": load,
         "runs": runs,
     }
@@ -319,6 +281,11 @@ def targets(payload: dict[str, Any]) -> list[Target]:
     found = []
     eight = next((r for r in payload["runs"]
                   if r["mode"] == "different periods" and r["clients"] == 8), None)
+    end = next((r for r in payload["runs"] if r.get("state") == "phase 4"
+                and r["clients"] == 8), None)
+    if end is not None:
+        found.append(Target("bookings/s ÷ INSERT commits/s, 8 clients, phase 4",
+                            f"{end['ratio']:.2f}×", "≥ 0.5×", end["ratio"] >= 0.5))
     if eight is not None:
         found.append(Target(
             "bookings/s with 8 clients on different periods",
@@ -343,13 +310,13 @@ def tables(payload: dict[str, Any]) -> str:
         b = r["booked_latency"] or {}
         a = r["attempt_latency"] or {}
         rows.append((
-            r["mode"], r["clients"], r["bookings_per_s"], r["attempts_per_s"],
+            r.get("state", "-"), r["mode"], r["clients"], r["bookings_per_s"], r["attempts_per_s"],
             b.get("p50_us", 0) / 1000, b.get("p99_us", 0) / 1000, a.get("p99_us", 0) / 1000,
             r["booked"], r["refused_full"], sum(r["errors"].values()), r["overbooked_periods"],
             r.get("insert_commits_per_s", "-"), f"{r.get('ratio', 0):.2f}×",
         ))
     return "Booking throughput (PostgreSQL)\n\n" + render_table(
-        ["mode", "clients", "bookings/s", "attempts/s", "booked p50 ms", "booked p99 ms",
+        ["state", "mode", "clients", "bookings/s", "attempts/s", "booked p50 ms", "booked p99 ms",
          "attempt p99 ms", "booked", "refused FULL", "errors", "overbooked",
          "INSERT commits/s", "bookings ÷ INSERTs"],
         rows,
@@ -363,6 +330,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seconds per configuration (default 5; --quick 1)")
     add_background_argument(parser)
     parser.add_argument("--ledger", action="store_true", help="fill phase 2's ledger first")
+    parser.add_argument("--end-state", action="store_true", dest="end_state",
+                        help="then different periods with the shadow off, and at phase 4")
     args = parser.parse_args(argv)
     if (missing := postgres_missing(args, "booking")) is not None:
         return missing
@@ -375,6 +344,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         seed=args.seed,
         pg_server=args.pg_url,
         ledger=args.ledger,
+        end_state=args.end_state,
     )
     finish(payload, targets_of=targets, tables_of=tables, pg_url=args.pg_url,
            json_path=args.json)
