@@ -29,6 +29,7 @@ import attrs
 
 from slotcap.domain.closures import Closure, effective
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
+from slotcap.domain.slot_init import slot_setters
 
 __all__ = [
     "Decision",
@@ -84,13 +85,10 @@ def _decision_maker() -> Callable[..., Decision]:
     """``Decision(allowed=…, …)`` by its slots' setters (``object.__new__`` and one
     descriptor call per field): the same frozen, equal, hashable object at about half
     the cost of attrs' keyword ``__init__`` — a check builds one on its hot path. Only
-    while the fields are exactly these, with no validator, converter or post-init
-    (tests/unit/test_rules.py); else the class's own ``__init__``."""
-    fields = attrs.fields(Decision)
-    if (tuple(f.name for f in fields) != _DECISION_FIELDS
-            or any(f.validator is not None or f.converter is not None for f in fields)
-            or "__attrs_post_init__" in vars(Decision)
-            or not all(hasattr(vars(Decision).get(n), "__set__") for n in _DECISION_FIELDS)):
+    while :func:`~slotcap.domain.slot_init.slot_setters` allows (tests/unit/test_rules.py);
+    else the class's own ``__init__``."""
+    setters = slot_setters(Decision, _DECISION_FIELDS)
+    if setters is None:
         def made(allowed: bool, reason: Reason, remaining: int | None = None,
                  capacity: int | None = None, held: int | None = None,
                  requested: int | None = None, detail: str | None = None) -> Decision:
@@ -98,7 +96,7 @@ def _decision_maker() -> Callable[..., Decision]:
                             capacity=capacity, held=held, requested=requested, detail=detail)
         return made
     new = object.__new__
-    a, r, m, c, h, q, d = (vars(Decision)[n].__set__ for n in _DECISION_FIELDS)
+    a, r, m, c, h, q, d = setters
 
     def fast(allowed: bool, reason: Reason, remaining: int | None = None,
              capacity: int | None = None, held: int | None = None,

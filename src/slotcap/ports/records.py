@@ -19,6 +19,7 @@ from slotcap.domain.model import (
     Service,
     ServiceLimit,
 )
+from slotcap.domain.slot_init import slot_setters
 
 __all__ = [
     "DEFAULT_BUSY_BUDGET",
@@ -51,22 +52,19 @@ def _period_facts_maker() -> Callable[[Service | None, ClinicTimeSlot | None, in
                                        tuple[Closure, ...]], PeriodFacts]:
     """``PeriodFacts(service=…, slot=…, held_minutes=…, closures=…)`` by its slots'
     setters: the same frozen, equal, hashable object at about half the cost (a lean
-    check builds one per call). Only while the fields are exactly these, with no
-    validator, converter or post-init (tests/unit/test_calendar_entries.py); else the
-    class's own ``__init__``."""
+    check builds one per call). Only while
+    :func:`~slotcap.domain.slot_init.slot_setters` allows
+    (tests/unit/test_calendar_entries.py); else the class's own ``__init__``."""
     names = ("service", "slot", "held_minutes", "closures")
-    fields = attrs.fields(PeriodFacts)
-    if (tuple(f.name for f in fields) != names
-            or any(f.validator is not None or f.converter is not None for f in fields)
-            or "__attrs_post_init__" in vars(PeriodFacts)
-            or not all(hasattr(vars(PeriodFacts).get(n), "__set__") for n in names)):
+    setters = slot_setters(PeriodFacts, names)
+    if setters is None:
         def made(service: Service | None, slot: ClinicTimeSlot | None, held_minutes: int,
                  closures: tuple[Closure, ...]) -> PeriodFacts:
             return PeriodFacts(service=service, slot=slot, held_minutes=held_minutes,
                                closures=closures)
         return made
     new = object.__new__
-    s, t, h, c = (vars(PeriodFacts)[n].__set__ for n in names)
+    s, t, h, c = setters
 
     def fast(service: Service | None, slot: ClinicTimeSlot | None, held_minutes: int,
              closures: tuple[Closure, ...]) -> PeriodFacts:

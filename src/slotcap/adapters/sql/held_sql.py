@@ -17,10 +17,9 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import attrs
-
 from slotcap.domain.calendar import day_of_week
 from slotcap.domain.model import ClinicTimeSlot, Period
+from slotcap.domain.slot_init import Setter, slot_setters
 from slotcap.ports import CalendarEntry
 from slotcap.sql.dialect import DialectRules
 from slotcap.sql.names import HOLDING_LIST, LEDGER_FILL, LEDGER_PERIODS
@@ -115,22 +114,20 @@ def _shapes(slots: Mapping[tuple[int, Period], ClinicTimeSlot]) -> _Shapes:
 
 
 _FIELDS = ("day", "period", "is_open", "capacity", "booked", "closed_reason")
-_Setter = Callable[[CalendarEntry, Any], None]
+_Setter = Setter
 
 
 def _slot_setters() -> tuple[_Setter, _Setter, _Setter, _Setter, _Setter, _Setter] | None:
     """The slot descriptors' setters of :class:`CalendarEntry`'s fields, where an
-    entry may be built by setting them directly: the same frozen object as
+    entry may be built by setting them directly
+    (:func:`~slotcap.domain.slot_init.slot_setters`): the same frozen object as
     ``CalendarEntry(...)`` (equal, hashable, ``attrs.evolve`` works) at under half its
-    cost — a 35-day screen builds 70. Only while the fields are exactly these, with no
-    validator, converter or post-init (tests/unit/test_calendar_entries.py); None
+    cost — a 35-day screen builds 70 (tests/unit/test_calendar_entries.py); None
     otherwise, and the class's own ``__init__`` builds them."""
-    fields = attrs.fields(CalendarEntry)
-    plain = all(f.validator is None and f.converter is None for f in fields)
-    if (tuple(f.name for f in fields) != _FIELDS or not plain
-            or "__attrs_post_init__" in vars(CalendarEntry)):
+    setters = slot_setters(CalendarEntry, _FIELDS)
+    if setters is None:
         return None
-    d, p, o, c, b, r = (vars(CalendarEntry)[n].__set__ for n in _FIELDS)
+    d, p, o, c, b, r = setters
     return d, p, o, c, b, r
 
 
