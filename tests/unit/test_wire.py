@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from slotcap.adapters.sql import wire
+from slotcap.adapters.sql.pg_session import PG_TRANS_IDLE
 from slotcap.adapters.sql.wire import LEDGER_ROW_NAME, PoolerMet, ledger_row
 from slotcap.domain.model import Period
 from slotcap.errors import StoreBusy
-from slotcap.sql.connection import PG_TUPLES_OK, SqlConnection
+from slotcap.sql.connection import PG_COMMAND_OK, PG_FATAL_ERROR, PG_TUPLES_OK, SqlConnection
 from slotcap.sql.dialect import Dialect
 
 DAY = dt.date(2026, 3, 1)
@@ -40,7 +41,7 @@ def ok(*rows: tuple[bytes | None, ...]) -> Result:
 
 
 def error(sqlstate: str) -> Result:
-    return Result(wire.PG_FATAL_ERROR, sqlstate=sqlstate)
+    return Result(PG_FATAL_ERROR, sqlstate=sqlstate)
 
 
 class PGconn:
@@ -150,9 +151,9 @@ def test_a_failing_call_is_left_to_the_regular_path() -> None:
 
 def test_the_libpq_constants_are_psycopgs() -> None:
     pq = pytest.importorskip("psycopg.pq")
-    assert wire.PG_FATAL_ERROR == pq.ExecStatus.FATAL_ERROR
-    assert wire.PG_COMMAND_OK == pq.ExecStatus.COMMAND_OK
-    assert wire._IDLE == pq.TransactionStatus.IDLE
+    assert PG_FATAL_ERROR == pq.ExecStatus.FATAL_ERROR
+    assert PG_COMMAND_OK == pq.ExecStatus.COMMAND_OK
+    assert PG_TRANS_IDLE == pq.TransactionStatus.IDLE
     assert wire._PIPELINE_OFF == pq.PipelineStatus.OFF
     assert wire._SQLSTATE_FIELD == pq.DiagnosticField.SQLSTATE
 

@@ -33,8 +33,14 @@ from slotcap.sql.url import Engine, connect_postgres, connect_sqlite, parse_url
 #: not have it, and it costs a fifth of a second); tests/unit/test_lazy_imports.py
 #: checks it against psycopg's own.
 PG_TUPLES_OK = 2
+#: libpq's PGRES_COMMAND_OK and PGRES_FATAL_ERROR, spelled likewise.
+PG_COMMAND_OK = 1
+PG_FATAL_ERROR = 7
 
-__all__ = ["PG_TUPLES_OK", "Params", "Row", "SqlConnection", "open_sql"]
+__all__ = [
+    "PG_COMMAND_OK", "PG_FATAL_ERROR", "PG_TUPLES_OK", "Params", "Row", "SqlConnection",
+    "open_sql",
+]
 
 #: Positional (``%s``) or named (``%(name)s``) parameters.
 Params = Sequence[Any] | Mapping[str, Any]

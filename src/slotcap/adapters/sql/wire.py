@@ -42,12 +42,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from slotcap.adapters._closures import closures_for
+from slotcap.adapters.sql.pg_session import PG_TRANS_IDLE
 from slotcap.adapters.sql.store import CatalogueSnapshot
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import Period
 from slotcap.ports import PeriodFacts
 from slotcap.ports.records import make_period_facts
-from slotcap.sql.connection import PG_TUPLES_OK, SqlConnection
+from slotcap.sql.connection import PG_COMMAND_OK, PG_TUPLES_OK, SqlConnection
 from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
 from slotcap.sql.names import LEDGER_PERIODS
 
@@ -64,17 +65,12 @@ LEDGER_ROW_WIRE = (
 #: Its server-side name on each connection (psycopg's own are ``_pg3_<n>``).
 LEDGER_ROW_NAME = b"slotcap_ledger_row_v1"
 
-#: libpq's PGRES_FATAL_ERROR, PQTRANS_IDLE and psycopg's PipelineStatus.OFF, spelled
-#: as values so that importing slotcap does not import psycopg
-#: (tests/unit/test_lazy_imports.py checks them against psycopg's own).
-PG_FATAL_ERROR = 7
-_IDLE = 0
+#: psycopg's PipelineStatus.OFF, spelled as its value so that importing slotcap does not
+#: import psycopg (tests/unit/test_wire.py checks it against psycopg's own).
 _PIPELINE_OFF = 0
 #: invalid_sql_statement_name, duplicate_prepared_statement: the named statement is not
 #: on this server connection, or is there already.
 _NOT_PREPARED, _DUPLICATE = "26000", "42P05"
-#: libpq's PGRES_COMMAND_OK.
-PG_COMMAND_OK = 1
 _PERIOD_BYTES = {p: p.value.encode() for p in Period}
 _DAY_BYTES: dict[dt.date, bytes] = {}
 
@@ -212,7 +208,7 @@ def _run(sc: SqlConnection, statement: tuple[bytes, bytes, str], params: list[by
     """The statement's result (TUPLES_OK), or None where the regular path should run."""
     conn = sc.raw
     pgconn = conn.pgconn
-    if (pgconn.transaction_status != _IDLE or not conn.autocommit
+    if (pgconn.transaction_status != PG_TRANS_IDLE or not conn.autocommit
             or pgconn.pipeline_status != _PIPELINE_OFF):
         return None
     name, sql, mark = statement
