@@ -17,7 +17,7 @@ __all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
 MAX_CALENDAR_DAYS = 366
 _PERIODS = tuple(Period)
 #: Reasons no other period can change: the service's own.
-_FINAL = (Reason.UNKNOWN_SERVICE, Reason.SERVICE_INACTIVE)
+_FINAL = (Reason.UNKNOWN_SERVICE, Reason.SERVICE_INACTIVE, Reason.NOT_YET_BOOKABLE)
 
 
 def check_availability(
@@ -39,12 +39,8 @@ def check_availability(
     One round trip per period checked on backfilled data (an indexed aggregate). The answer is
     advice: only :func:`slotcap.book` decides under lock.
     """
-    # The common spellings first (a str, a Period): the same values as the general
-    # case, without its calls (this runs once per check, on the hot path).
-    if service.__class__ is str:
-        service = service.strip().upper()  # = normal_code(service.strip())
-    else:
-        service = str(normal_code(service.strip() if isinstance(service, str) else service))
+    service = str(normal_code(service.strip() if isinstance(service, str) else service))
+    # A Period as it is; anything else by its text (this runs once per check).
     if period is None or period.__class__ is Period:
         asked = period
     else:
@@ -77,28 +73,11 @@ def _decide(
         daily = store.daily_facts(day, service)
         return check_daily_limit(limit=daily.limit, held_count=daily.held_count)
 
-    if period is not None:  # the common case: one period, its decision (as below)
-        facts = store.period_facts(day, period, service)
-        known = facts.service
-        if (known is not None and known.is_bookable and not known.is_legacy
-                and not bookable_now(known, store.schema_state)):
-            return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
-        return check_period_capacity(service=known, slot=facts.slot,
-                                     held_minutes=facts.held_minutes, closures=facts.closures)
+    if period is not None:  # the common case: one period, its decision
+        return _period_decision(store, day, period, service)
     decisions = []
     for each in _PERIODS:
-        facts = store.period_facts(day, each, service)
-        known = facts.service
-        # A legacy code is always bookable_now when bookable: asked first, so the
-        # common case reads no schema state.
-        if (known is not None and known.is_bookable and not known.is_legacy
-                and not bookable_now(known, store.schema_state)):
-            # What book() would refuse (service_not_in_legacy_enum) never "fits".
-            return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
-        decision = check_period_capacity(
-            service=known, slot=facts.slot, held_minutes=facts.held_minutes,
-            closures=facts.closures,
-        )
+        decision = _period_decision(store, day, each, service)
         if decision.allowed or decision.reason in _FINAL:
             return decision
         decisions.append(decision)
@@ -106,6 +85,19 @@ def _decide(
     if not open_ones:
         return decisions[0]
     return max(open_ones, key=lambda d: d.remaining or 0)
+
+
+def _period_decision(store: Store, day: dt.date, period: Period, service: str) -> Decision:
+    facts = store.period_facts(day, period, service)
+    known = facts.service
+    # A legacy code is always bookable_now when bookable: asked first, so the common
+    # case reads no schema state.
+    if (known is not None and known.is_bookable and not known.is_legacy
+            and not bookable_now(known, store.schema_state)):
+        # What book() would refuse (service_not_in_legacy_enum) never "fits".
+        return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
+    return check_period_capacity(service=known, slot=facts.slot,
+                                 held_minutes=facts.held_minutes, closures=facts.closures)
 
 
 def availability_calendar(store: Store, start: dt.date, end: dt.date) -> list[CalendarEntry]:
