@@ -162,9 +162,11 @@ class PostgresStore(SqlStore):
         self.pooled = pooled
         self._source: ConnectionSource[SqlConnection] = self._source_for(connections)
         #: Where a lost connection is replaced: only connections the store owns.
-        self._heal: Heal | None = (
-            self._source.replace if isinstance(self._source, ThreadLocalConnections) else None
-        )
+        self._heal: Heal | None = None
+        if isinstance(self._source, ThreadLocalConnections):
+            self._heal = self._source.replace
+            # Lean reads (.wire) run unborrowed on the thread's own connection.
+            self._reads.held = self._source.held
         self.refresh_schema_state()
 
     def _source_for(self, connections: Any) -> ConnectionSource[SqlConnection]:

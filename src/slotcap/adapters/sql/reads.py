@@ -12,7 +12,6 @@ from typing import Any, TypeVar
 import attrs
 
 from slotcap.adapters._closures import closures_for
-from slotcap.adapters.sql.connections import ThreadLocalConnections
 from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.rows import closure_of, limit_of, reservation_of, service_of, slot_of
 from slotcap.adapters.sql.statements import Statements
@@ -46,7 +45,8 @@ class SqlReads(SqlPart):
         #: The checks' closures snapshot (:meth:`closures_now`): the statements it
         #: was read with, when (``time.monotonic()``), the closures; None: read again.
         self._closures: tuple[Statements, float, tuple[Closure, ...]] | None = None
-        #: PostgreSQL: lean reads (:mod:`.wire`); ``held``: the thread's own connection.
+        #: PostgreSQL: lean reads (:mod:`.wire`); ``held``: the thread's own connection,
+        #: where the engine keeps one per thread (set by ``PostgresStore``).
         self._lean = core.dialect.dialect is Dialect.POSTGRES
         self.held: Callable[[], SqlConnection | None] | None = None
 
@@ -220,9 +220,6 @@ class SqlReads(SqlPart):
             ledger_filled=bool(filled_rows[0][0]) and self._core.statements is st,
         )
         self._catalogue = catalogue
-        source = getattr(self._core.engine, "_source", None)  # the engine's, once open
-        if self._lean and isinstance(source, ThreadLocalConnections):
-            self.held = source.held
         return catalogue
 
     # The service and slot records a booking (or the full-rule fallback) returns,
