@@ -97,10 +97,10 @@ DECLARE
   v_through DATE;
 BEGIN
   IF TG_OP <> 'INSERT' THEN
-    old_held := OLD."status" IN ('PENDING', 'CONFIRMED');
+    old_held := OLD.{_HELD};
   END IF;
   IF TG_OP <> 'DELETE' THEN
-    new_held := NEW."status" IN ('PENDING', 'CONFIRMED');
+    new_held := NEW.{_HELD};
   END IF;
   IF NOT (old_held OR new_held) THEN
     RETURN NULL;
