@@ -24,7 +24,8 @@ from slotcap.domain.calendar import day_of_week, hh_mm
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service
 from slotcap.domain.patients import phone_digits
 from slotcap.domain.rules import estimated_duration
-from slotcap.ports import DailyFacts, OneTrip, PeriodFacts
+from slotcap.ports import DailyFacts, OneTrip
+from slotcap.ports.records import make_period_facts
 
 if TYPE_CHECKING:
     from slotcap.adapters.sql.booking import SqlBookings
@@ -133,9 +134,8 @@ class OneTripMixin:
         minutes, unknown, filled, closures, suspects = map(int, row[:SERVICE_AT])
         facts = None
         if period is not None and unknown == 0 and closures == 0:
-            facts = PeriodFacts(service=store.service_record(row[SERVICE_AT:SLOT_AT]),
-                                slot=store.slot_record(row[SLOT_AT:DAILY_AT]),
-                                held_minutes=minutes)
+            facts = make_period_facts(store.service_record(row[SERVICE_AT:SLOT_AT]),
+                                      store.slot_record(row[SLOT_AT:DAILY_AT]), minutes, ())
         daily = None
         if st.state.has_legacy_columns and filled:
             daily = DailyFacts(limit=store.limit_record(row[DAILY_AT + 1:DAILY_AT + 5]),
