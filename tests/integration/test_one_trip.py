@@ -36,6 +36,7 @@ from slotcap.domain.model import (
     Reservation,
     ReservationStatus,
     Service,
+    ServiceLimit,
     TreatmentType,
 )
 from slotcap.domain.rules import estimated_duration
@@ -186,6 +187,26 @@ def test_the_other_rules_figures_come_with_the_statement(store: SqlStore) -> Non
     assert daily.held_count == 1
     assert tx.last_figures is done
 
+
+
+def test_the_limit_figures_follow_an_edited_limit(store: SqlStore) -> None:
+    # The statement's limit row is built once per distinct row values (memoised like
+    # the service and slot records): an edited limit is a new key, never a stale record.
+    def limit_seen(row_id: str) -> ServiceLimit | None:
+        with store.deferred_booking(MONDAY, "WRINKLE_BOTOX", [AFTERNOON]) as tx:
+            done = tx.book_period(AFTERNOON, lambda service, slot: attrs.evolve(
+                _row(service, slot), id=row_id))
+            assert done is not None and done.daily is not None
+            return done.daily.limit
+
+    before = store.get_limit("WRINKLE_BOTOX")
+    assert before is not None
+    assert limit_seen("limit-1") == before
+    edited = attrs.evolve(before, daily_limit=before.daily_limit + 7, is_active=False)
+    store.save_limit(edited)
+    assert limit_seen("limit-2") == edited
+    store.save_limit(before)
+    assert limit_seen("limit-3") == before
 
 def _row(service: Service, slot: ClinicTimeSlot) -> Reservation:
     now = dt.datetime(2025, 1, 1, 9, 0)

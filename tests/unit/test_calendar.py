@@ -8,7 +8,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slotcap.domain.calendar import date_range, day_of_week
+from slotcap.domain.calendar import date_range, day_of_week, hh_mm
 
 
 @given(st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)))
@@ -29,3 +29,9 @@ def test_date_range_is_inclusive_and_consecutive(start: dt.date, length: int) ->
     end = start + dt.timedelta(days=length)
     days = list(date_range(start, end))
     assert days[0] == start and days[-1] == end and len(days) == length + 1
+
+
+@given(st.times())
+def test_hh_mm_is_strftime_hours_and_minutes(clock: dt.time) -> None:
+    assert hh_mm(clock) == clock.strftime("%H:%M")
+    assert hh_mm(clock.replace(tzinfo=dt.UTC)) == clock.strftime("%H:%M")

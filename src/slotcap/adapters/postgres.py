@@ -111,10 +111,15 @@ _LOG = logging.getLogger("slotcap.store")
 def advisory_lock_keys(day: dt.date, service_code: str, periods: Sequence[Period]) -> list[int]:
     """The advisory lock keys of a booking, in the order they are taken: the date's
     periods in ``Period`` order (each once), then the (date, service code)."""
+    return list(_lock_keys(day, service_code, tuple(periods)))
+
+
+@functools.lru_cache(maxsize=4096)  # a pure function of its arguments; bookings repeat them
+def _lock_keys(day: dt.date, service_code: str, periods: tuple[Period, ...]) -> tuple[int, ...]:
     wanted = {Period(p) for p in periods}
     names = [f"slotcap:period:{day.isoformat()}:{p.value}" for p in Period if p in wanted]
     names.append(f"slotcap:service:{day.isoformat()}:{service_code}")
-    return [_key(name) for name in names]
+    return tuple(_key(name) for name in names)
 
 
 @functools.lru_cache(maxsize=4096)  # a booking's names repeat; blake2b per call adds up

@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import TypeAlias
 
-__all__ = ["DAY_NAMES", "DayOfWeek", "date_range", "day_of_week"]
+__all__ = ["DAY_NAMES", "DayOfWeek", "date_range", "day_of_week", "hh_mm"]
 
 #: 0 = Sunday … 6 = Saturday, as JavaScript's ``Date.getDay()``.
 DayOfWeek: TypeAlias = int
@@ -34,3 +34,9 @@ def date_range(start: dt.date, end: dt.date) -> Iterator[dt.date]:
     """Every date from ``start`` to ``end`` inclusive."""
     for offset in range((end - start).days + 1):
         yield start + dt.timedelta(days=offset)
+
+
+def hh_mm(clock: dt.time) -> str:
+    """``clock.strftime("%H:%M")`` without ``strftime``'s detour through a C ``struct tm``
+    (a booking formats its slot's times on every attempt)."""
+    return f"{clock.hour:02d}:{clock.minute:02d}"

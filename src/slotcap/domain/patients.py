@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["PatientIdentity", "is_same_patient", "patient_identity"]
+__all__ = ["PatientIdentity", "is_same_patient", "patient_identity", "phone_digits"]
 
 _NON_DIGITS = re.compile(r"\D", re.ASCII)
 _SPACES = re.compile(r"\s+")
@@ -26,10 +26,15 @@ def patient_identity(name: str, phone: str) -> PatientIdentity:
     folded = unicodedata.normalize("NFC", name).casefold()
     # casefold can leave a decomposed form (e.g. "ǰ" → "ǰ"): normalise once more.
     compared = _SPACES.sub(" ", unicodedata.normalize("NFC", folded)).strip()
+    return compared, phone_digits(phone)
+
+
+def phone_digits(phone: str) -> str:
+    """The comparable form of a phone alone: ``patient_identity(name, phone)[1]``."""
     digits = _NON_DIGITS.sub("", phone)
     if phone.lstrip().startswith("+82") and digits.startswith("82"):
         digits = "0" + digits[2:]  # +82 10-… is 010-… dialled from abroad
-    return compared, digits
+    return digits
 
 
 def is_same_patient(name_a: str, phone_a: str, name_b: str, phone_b: str) -> bool:

@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
+from slotcap.domain.calendar import hh_mm
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service
 from slotcap.domain.rules import check_daily_limit, check_period_capacity
 from slotcap.ports import BookingTransaction, OneTrip, Store
@@ -69,4 +70,4 @@ def time_text(valid: ValidBooking, period: Period, slot: ClinicTimeSlot | None) 
     otherwise the period's opening time (the plan's 09:00 / 14:00)."""
     if valid.preferred_time is not None and valid.time_period is period:
         return valid.preferred_time
-    return None if slot is None else slot.start_time.strftime("%H:%M")
+    return None if slot is None else hh_mm(slot.start_time)

@@ -22,7 +22,7 @@ from slotcap.adapters.sql.rows import limit_of, reservation_params
 from slotcap.adapters.sql.shadow_sql import ShadowSql, ShadowTx
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import CatalogueSnapshot, Params, Session, SqlCore
-from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service
+from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, ServiceLimit
 from slotcap.domain.rules import check_daily_limit
 from slotcap.domain.shadow import Mismatch
 from slotcap.ports import DailyFacts, IdempotencyRecord, PeriodFacts
@@ -58,6 +58,9 @@ class SqlBookings(SqlPart):
 
     def slot_record(self, values: Sequence[Any]) -> ClinicTimeSlot | None:
         return self._reads.slot_record(values)
+
+    def limit_record(self, values: Sequence[Any]) -> ServiceLimit | None:
+        return self._reads.limit_record(values)
 
     def period_facts(
         self, session: Session, day: dt.date, period: Period, code: str

@@ -17,14 +17,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.one_trip import DAILY_AT, SERVICE_AT, SLOT_AT, deciding_sql, phone_tail
-from slotcap.adapters.sql.rows import limit_of, reservation_params
+from slotcap.adapters.sql.rows import reservation_params
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Row, Session
-from slotcap.domain.calendar import day_of_week
+from slotcap.domain.calendar import day_of_week, hh_mm
 from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service
-from slotcap.domain.patients import patient_identity
+from slotcap.domain.patients import phone_digits
 from slotcap.domain.rules import estimated_duration
-from slotcap.ports import DailyFacts, OneTrip, PeriodFacts
+from slotcap.ports import DailyFacts, OneTrip
+from slotcap.ports.records import make_period_facts
 
 if TYPE_CHECKING:
     from slotcap.adapters.sql.booking import SqlBookings
@@ -93,8 +94,7 @@ class OneTripMixin:
         extra = {
             "s_id": service.id, "s_name": service.name, "s_dur": service.duration_minutes,
             "s_buf": service.buffer_minutes, "t_id": slot.id,
-            "t_start": slot.start_time.strftime("%H:%M"),
-            "t_end": slot.end_time.strftime("%H:%M"),
+            "t_start": hh_mm(slot.start_time), "t_end": hh_mm(slot.end_time),
             "needed": estimated_duration(service), "capacity": slot.total_minutes,
         }
         return self._decide(st, sql, reservation, period, extra, legacy=False)
@@ -115,14 +115,15 @@ class OneTripMixin:
         store, day, code = self._bookings, self._day, self._code
         d = store.dialect
         value = None if period is None else period.value
-        params = {
-            **reservation_params(d, st.reservation_columns, reservation, store.now()),
-            "day": d.date_in(day), "period": value, "slot_period": value, "code": code,
-            "limit_code": code, "dow": day_of_week(day),
-            "tail": phone_tail(patient_identity(reservation.patient_name,
-                                                reservation.phone)[1]),
-            **extra,
-        }
+        r = reservation
+        # "now" fills a missing timestamp only; a booking's row carries all three.
+        now = (r.created_at if r.created_at is not None and r.updated_at is not None
+               and r.status_changed_at is not None else store.now())
+        params = reservation_params(d, st.reservation_columns, r, now)  # a new dict
+        params.update(extra)
+        params.update(day=d.date_in(day), period=value, slot_period=value, code=code,
+                      limit_code=code, dow=day_of_week(day),
+                      tail=phone_tail(phone_digits(r.phone)))
         one_trip = getattr(self._session, "one_trip", None)
         if one_trip is None:
             return None
@@ -130,15 +131,14 @@ class OneTripMixin:
         if rows is None:
             return None  # the schema moved: the careful path follows it
         (row,) = rows
-        minutes, unknown, filled, closures, suspects = (int(v) for v in row[:SERVICE_AT])
+        minutes, unknown, filled, closures, suspects = map(int, row[:SERVICE_AT])
         facts = None
         if period is not None and unknown == 0 and closures == 0:
-            facts = PeriodFacts(service=store.service_record(row[SERVICE_AT:SLOT_AT]),
-                                slot=store.slot_record(row[SLOT_AT:DAILY_AT]),
-                                held_minutes=minutes)
+            facts = make_period_facts(store.service_record(row[SERVICE_AT:SLOT_AT]),
+                                      store.slot_record(row[SLOT_AT:DAILY_AT]), minutes, ())
         daily = None
         if st.state.has_legacy_columns and filled:
-            daily = DailyFacts(limit=limit_of(row[DAILY_AT + 1:DAILY_AT + 5]),
+            daily = DailyFacts(limit=store.limit_record(row[DAILY_AT + 1:DAILY_AT + 5]),
                                held_count=int(row[DAILY_AT]))
         final = suspects == 0 and (daily is not None if legacy else facts is not None)
         self._period = period

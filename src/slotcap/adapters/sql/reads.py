@@ -40,6 +40,7 @@ class SqlReads(SqlPart):
         super().__init__(core)
         self._services_seen: dict[tuple[Any, ...], Service | None] = {}
         self._slots_seen: dict[tuple[Any, ...], ClinicTimeSlot | None] = {}
+        self._limits_seen: dict[tuple[Any, ...], ServiceLimit | None] = {}
         #: The checks' catalogue snapshot (:meth:`catalogue_now`); None: read again.
         self._catalogue: CatalogueSnapshot | None = None
         #: The checks' closures snapshot (:meth:`closures_now`): the statements it
@@ -222,11 +223,10 @@ class SqlReads(SqlPart):
         self._catalogue = catalogue
         return catalogue
 
-    # The service and slot records a booking (or the full-rule fallback) returns,
+    # The service, slot and limit records a booking (or the full-rule fallback) returns,
     # memoised by the row values just read (not a cache of the tables: a changed row is
     # a new key, so nothing can be stale). Building them validates every field; the
     # rows repeat from booking to booking.
-
     _RECORDS_MAX = 512
 
     def service_record(self, values: Sequence[Any]) -> Service | None:
@@ -235,6 +235,9 @@ class SqlReads(SqlPart):
 
     def slot_record(self, values: Sequence[Any]) -> ClinicTimeSlot | None:
         return _memoised(self._slots_seen, self._RECORDS_MAX, slot_of, values)
+
+    def limit_record(self, values: Sequence[Any]) -> ServiceLimit | None:
+        return _memoised(self._limits_seen, self._RECORDS_MAX, limit_of, values)
 
     def daily_params(self, day: dt.date, code: str) -> dict[str, Any]:
         """The parameters of the daily-facts statement (alone or in the one-step
