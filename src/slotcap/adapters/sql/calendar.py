@@ -143,8 +143,8 @@ _Slots = Mapping[tuple[int, Period], ClinicTimeSlot]
 class DecodeMemo:
     """The lean calendar's last decodes: the entries built from a range's bytes, kept
     for when the server sends the same bytes again — a memo of the decode, not of the
-    answer. The database is asked on every call (:func:`.wire.ledger_range_arrays`);
-    only where its reply (the range's two arrays, byte for byte), the range and the
+    answer. The database is asked on every call (:func:`.wire.ledger_range_array`);
+    only where its reply (the range's int8 array, byte for byte), the range and the
     slots and closures the entries were built with are all the same as a recent
     call's does it return a new list of that call's entries (frozen: shared safely).
     A booking in between changes the bytes, hence a miss. Bounded (least recently used

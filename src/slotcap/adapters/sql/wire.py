@@ -269,8 +269,12 @@ def _reply(pgconn: Any) -> Any:
     """The one result of what was sent, every result read (the connection idle again);
     None where the connection failed (the regular path then heals it)."""
     try:
-        if pgconn.flush():
-            return None  # not all sent (a full socket buffer: never for these bytes)
+        if pgconn.flush():  # not all sent yet (a full socket buffer): send the rest
+            sending = select.poll()
+            sending.register(pgconn.socket, select.POLLIN | select.POLLOUT)
+            while pgconn.flush():
+                sending.poll()
+                pgconn.consume_input()  # the server may be sending too
         if pgconn.is_busy():
             wait = select.poll()
             wait.register(pgconn.socket, select.POLLIN)
