@@ -1,7 +1,7 @@
 """The lean calendar's decode (adapters/sql/wire.py ``range_places``/``range_minutes``,
 adapters/sql/held_sql.py ``calendar_skeleton``/``set_booked``): the range's one int8
 array read in PostgreSQL's binary format, and the entries built from the slots before
-the reply then filled in — the very entries the row-by-row and dense builds make."""
+the reply then completed — the very entries the row-by-row and dense builds make."""
 
 from __future__ import annotations
 
@@ -70,30 +70,30 @@ def _slots() -> dict[tuple[int, Period], ClinicTimeSlot]:
 
 @given(start=st.dates(dt.date(2020, 1, 1), dt.date(2030, 12, 31)), days=st.integers(1, 70),
        data=st.data())
-def test_the_skeleton_filled_in_is_the_dense_build(start: dt.date, days: int,
+def test_the_skeleton_completed_is_the_dense_build(start: dt.date, days: int,
                                                    data: st.DataObject) -> None:
     """Any start weekday, ranges across months and years, inactive and missing slots."""
     booked = data.draw(st.lists(st.integers(0, 500), min_size=2 * days, max_size=2 * days))
     slots = _slots()
     skeleton = held_sql.calendar_skeleton(start, days, slots)
     assert skeleton is not None and len(skeleton) == 2 * days
-    assert all(e.booked == 0 and e.closed_reason is None for e in skeleton)
-    places = [i for i, m in enumerate(booked) if m]
-    assert held_sql.set_booked(skeleton, places, [booked[i] for i in places])
+    assert held_sql.set_booked(skeleton, booked)
     dense = held_sql.dense_calendar_entries(start, booked, slots)
     assert skeleton == dense
     assert [hash(e) for e in skeleton] == [hash(e) for e in dense]
+    assert [repr(e) for e in skeleton] == [repr(e) for e in dense]
     assert skeleton[-1].day == start + dt.timedelta(days=days - 1)
 
 
-def test_a_place_outside_the_entries_sets_nothing() -> None:
+def test_other_counts_set_nothing() -> None:
     day = dt.date(2026, 12, 31)  # a Thursday, the year's last day
     skeleton = held_sql.calendar_skeleton(day, 2, _slots())
     assert skeleton is not None
-    assert not held_sql.set_booked(skeleton, [1, 4], [5, 6])
-    assert not held_sql.set_booked(skeleton, [-1], [5])
-    assert [e.booked for e in skeleton] == [0, 0, 0, 0]
-    assert held_sql.set_booked(skeleton, [], [])
+    assert not held_sql.set_booked(skeleton, [1, 2, 3])
+    assert not held_sql.set_booked(skeleton, [1, 2, 3, 4, 5])
+    assert not hasattr(skeleton[0], "booked")  # not an entry yet: never handed out so
+    assert held_sql.set_booked(skeleton, [0, 5, 6, 0])
+    assert [e.booked for e in skeleton] == [0, 5, 6, 0]
     assert [e.day for e in skeleton] == [day, day, dt.date(2027, 1, 1), dt.date(2027, 1, 1)]
 
 
@@ -103,5 +103,6 @@ def test_a_new_snapshot_gets_its_own_columns() -> None:
     moved = {k: attrs.evolve(v, end_time=dt.time(11)) for k, v in _slots().items()}
     second = held_sql.calendar_skeleton(monday, 1, moved)
     assert first is not None and second is not None
+    assert held_sql.set_booked(first, [0, 0]) and held_sql.set_booked(second, [0, 0])
     assert [e.capacity for e in first] == [180, 0]
     assert [e.capacity for e in second] == [120, 0]

@@ -21,7 +21,7 @@ from slotcap.adapters.sql.reads import SqlReads
 from slotcap.adapters.sql.rows import slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Params, Row, Session, SqlCore
-from slotcap.adapters.sql.wire import PoolerMet, ledger_range_array, range_minutes, range_places
+from slotcap.adapters.sql.wire import PoolerMet, ledger_range_array, range_minutes
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.ports import CalendarEntry
@@ -109,17 +109,13 @@ class SqlCalendar(SqlPart):
         key = (start, end, array)
         if memo is not None and (seen := memo.get(key, slots, closures)) is not None:
             return seen
-        read = range_places(array)
-        if read is None:
+        booked = range_minutes(start, end, array)
+        if booked is None:
             return None  # an unsized row (or a period this code does not know)
         entries = ahead[0] if ahead else calendar_skeleton(start, days, slots)
-        if entries is None:  # the entries cannot be set by their slots: built whole
-            booked = range_minutes(start, end, array)
-            if booked is None:
-                return None
+        if entries is None or not set_booked(entries, booked):
+            # the entries cannot be set by their slots: built whole
             entries = dense_calendar_entries(start, booked, slots)
-        elif not set_booked(entries, *read):
-            return None
         entries = with_closures(entries, closures)
         if memo is not None:
             memo.put(key, slots, closures, entries)

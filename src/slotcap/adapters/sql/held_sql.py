@@ -247,15 +247,16 @@ def _columns(slots: Mapping[tuple[int, Period], ClinicTimeSlot]) -> _Columns:
 def calendar_skeleton(
     start: dt.date, days: int, slots: Mapping[tuple[int, Period], ClinicTimeSlot],
 ) -> list[CalendarEntry] | None:
-    """The entries of ``days`` dates from ``start`` with nothing booked, built from the
-    slots alone, for :func:`set_booked` to fill in from a reply: what the lean calendar
-    builds while the server reads its range. Column by column, each slot's setter run
-    over every entry by ``map`` (no bytecode per entry: about a tenth fewer
-    instructions than a loop setting each entry's six). None where the entries cannot
-    be set by their slots (:func:`_slot_setters`)."""
+    """The entries of ``days`` dates from ``start`` but their ``booked``, built from the
+    slots alone, for :func:`set_booked` to complete from a reply: what the lean calendar
+    builds while the server reads its range. Not an entry until then (its ``booked``
+    unset): never handed out before :func:`set_booked`. Column by column, each slot's
+    setter run over every entry by ``map`` (no bytecode per entry: about a tenth fewer
+    instructions than a loop setting each entry's fields). None where the entries
+    cannot be set by their slots (:func:`_slot_setters`)."""
     if _SLOT_SETTERS is None:
         return None
-    set_day, set_period, set_open, set_capacity, set_booked_, set_reason = _SLOT_SETTERS
+    set_day, set_period, set_open, set_capacity, _booked, set_reason = _SLOT_SETTERS
     periods, opens, capacities = _columns(slots)[day_of_week(start)]
     count = days * len(_PERIODS)
     dates = list(accumulate(repeat(_DAY, days - 1), add, initial=start))
@@ -265,21 +266,18 @@ def calendar_skeleton(
     any(map(set_period, out, islice(cycle(periods), count)))
     any(map(set_open, out, islice(cycle(opens), count)))
     any(map(set_capacity, out, islice(cycle(capacities), count)))
-    any(map(set_booked_, out, repeat(0, count)))
     any(map(set_reason, out, repeat(None, count)))
     return out
 
 
-def set_booked(entries: list[CalendarEntry], places: Sequence[int],
-               minutes: Sequence[int]) -> bool:
-    """Each place's held minutes into :func:`calendar_skeleton`'s fresh entries (not yet
-    seen by anyone: built, then filled in, then handed out frozen); False, and nothing
-    set, where a place is outside them."""
-    if not places:
-        return True
-    if _SLOT_SETTERS is None or not 0 <= min(places) <= max(places) < len(entries):
+def set_booked(skeleton: list[CalendarEntry], booked: Sequence[int]) -> bool:
+    """Complete :func:`calendar_skeleton`'s entries (not yet seen by anyone) with the
+    held minutes of each, in order (:func:`slotcap.adapters.sql.wire.range_minutes`):
+    then they are the frozen entries ``CalendarEntry(...)`` builds. False, and nothing
+    set, where the counts differ."""
+    if _SLOT_SETTERS is None or len(booked) != len(skeleton):
         return False
-    any(map(_SLOT_SETTERS[4], map(entries.__getitem__, places), minutes))  # in C
+    any(map(_SLOT_SETTERS[4], skeleton, booked))  # in C, no bytecode per entry
     return True
 
 
