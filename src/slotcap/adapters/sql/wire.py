@@ -275,6 +275,7 @@ def _reply(pgconn: Any) -> Any:
             while pgconn.flush():
                 sending.poll()
                 pgconn.consume_input()  # the server may be sending too
+        pgconn.consume_input()  # the reply may be in already (the work took longer)
         if pgconn.is_busy():
             wait = select.poll()
             wait.register(pgconn.socket, select.POLLIN)
