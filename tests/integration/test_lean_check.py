@@ -204,7 +204,7 @@ def test_before_the_fill_is_complete_the_frontier_path_answers(expanded: str) ->
 
 def _calendar_prepared_on(store: PostgresStore) -> bool:
     (sc,) = store._source.opened()
-    return getattr(sc, "_slotcap_wire_slotcap_ledger_range_v1", None) is sc.raw.pgconn
+    return getattr(sc, "_slotcap_wire_slotcap_ledger_range_v2", None) is sc.raw.pgconn
 
 
 def test_the_lean_calendar_agrees_with_the_regular_path(expanded: str) -> None:
@@ -283,3 +283,78 @@ def test_the_calendar_memo_decodes_once_yet_asks_every_time(expanded: str) -> No
     finally:
         store.close()
         other.close()
+
+
+def _ledger(url: str, sql: str, *params: object) -> None:
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sql, params)
+
+
+def test_the_lean_calendar_across_a_year_an_empty_range_and_an_unsized_row(
+        expanded: str) -> None:
+    """Ledger rows written directly (as the triggers would): places across a year's end;
+    a range with no row; a row counting an unsized reservation, where the lean path
+    steps aside and the calendar is summed over the rows, as the regular path does."""
+    year = dt.date.today().year + 1
+    eve, new_year = dt.date(year, 12, 31), dt.date(year + 1, 1, 1)
+    lean = slotcap.open_store(expanded)
+    regular = slotcap.open_store(expanded)
+    assert isinstance(lean, PostgresStore) and isinstance(regular, PostgresStore)
+    regular._reads._lean = False
+    lean._calendar.memo = None
+    insert = ('INSERT INTO "slotcap_ledger_periods" ("preferredDate", "period", '
+              '"heldMinutes", "unsized") VALUES (%s, %s, %s, 0)')
+    try:
+        _ledger(expanded, insert, eve, "AFTERNOON", 95)
+        _ledger(expanded, insert, new_year, "MORNING", 40)
+        start, end = dt.date(year, 12, 20), dt.date(year + 1, 1, 20)
+        slotcap.availability_calendar(lean, start, end)  # the snapshots, if stale
+        mine = slotcap.availability_calendar(lean, start, end)
+        assert _calendar_prepared_on(lean), "the lean path did not run"
+        assert mine == slotcap.availability_calendar(regular, start, end)
+        booked = {(e.day, e.period): e.booked for e in mine if e.booked}
+        assert booked == {(eve, Period.AFTERNOON): 95, (new_year, Period.MORNING): 40}
+        empty = slotcap.availability_calendar(lean, new_year + dt.timedelta(days=40),
+                                              new_year + dt.timedelta(days=74))
+        assert len(empty) == 70 and not any(e.booked for e in empty)
+        assert empty == slotcap.availability_calendar(
+            regular, new_year + dt.timedelta(days=40), new_year + dt.timedelta(days=74))
+        _ledger(expanded, 'UPDATE "slotcap_ledger_periods" SET "unsized" = 1 '
+                'WHERE "preferredDate" = %s', eve)
+        # the row-by-row sum: no reservation there, so the directly written 95 is gone
+        summed = slotcap.availability_calendar(lean, start, end)
+        assert summed == slotcap.availability_calendar(regular, start, end)
+        assert {(e.day, e.period): e.booked for e in summed if e.booked} == {}
+    finally:
+        _ledger(expanded, 'DELETE FROM "slotcap_ledger_periods" WHERE "preferredDate" '
+                'IN (%s, %s)', eve, new_year)
+        lean.close()
+        regular.close()
+
+
+def test_work_meanwhile_that_fails_leaves_the_connection_idle(expanded: str) -> None:
+    from slotcap.adapters.sql.wire import ledger_range_array
+
+    store = slotcap.open_store(expanded)
+    assert isinstance(store, PostgresStore)
+    day = monday_ahead(33)
+    try:
+        for _ in range(2):  # the snapshots, then the statement prepared
+            slotcap.availability_calendar(store, day, day)
+        assert _calendar_prepared_on(store)
+        (sc,) = store._source.opened()
+        ran: list[int] = []
+
+        def fails() -> None:
+            ran.append(1)
+            raise RuntimeError("meanwhile")
+
+        with pytest.raises(RuntimeError, match="meanwhile"):
+            ledger_range_array(sc, day, day, fails)
+        assert ran == [1]
+        assert sc.raw.pgconn.transaction_status == 0  # idle: the reply was read
+        assert ledger_range_array(sc, day, day, lambda: ran.append(2)) is not None
+        assert ran == [1, 2]
+        assert slotcap.availability_calendar(store, day, day)
+    finally:
+        store.close()

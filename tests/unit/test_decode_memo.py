@@ -81,3 +81,18 @@ def test_many_threads_share_it() -> None:
     for thread in threads:
         thread.join()
     assert not wrong and len(memo) <= 8
+
+
+def test_it_knows_the_ranges_it_keeps() -> None:
+    memo, slots = DecodeMemo(size=2), _slots()
+    other = DAY + dt.timedelta(days=1)
+    assert not memo.knows(DAY, DAY)
+    memo.put((DAY, DAY, b"1"), slots, (), _entries(1))
+    memo.put((DAY, DAY, b"2"), slots, (), _entries(2))
+    assert memo.knows(DAY, DAY) and not memo.knows(DAY, other)
+    memo.put((DAY, other, b"1"), slots, (), _entries(1))  # (DAY, DAY, b"1") out
+    assert memo.knows(DAY, DAY) and memo.knows(DAY, other)
+    memo.put((DAY, other, b"2"), slots, (), _entries(2))  # (DAY, DAY, b"2") out
+    assert not memo.knows(DAY, DAY) and memo.knows(DAY, other)
+    memo.clear()
+    assert not memo.knows(DAY, other)

@@ -157,15 +157,3 @@ def test_the_libpq_constants_are_psycopgs() -> None:
     assert wire._PIPELINE_OFF == pq.PipelineStatus.OFF
     assert wire._SQLSTATE_FIELD == pq.DiagnosticField.SQLSTATE
 
-
-def test_int4_arrays_in_binary() -> None:
-    import struct
-
-    values = [3, 0, 69, 1440]
-    array = struct.pack(">5i", 1, 0, 23, len(values), 1) + b"".join(
-        struct.pack(">ii", 4, v) for v in values)
-    assert wire._int4s(array) == tuple(values)
-    assert wire._int4s(None) == ()
-    with_null = struct.pack(">5i", 1, 1, 23, 2, 1) + struct.pack(">ii", 4, 7) + \
-        struct.pack(">i", -1)
-    assert wire._int4s(with_null) is None

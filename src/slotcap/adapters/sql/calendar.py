@@ -10,13 +10,18 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slotcap.adapters._closures import with_closures
-from slotcap.adapters.sql.held_sql import dense_calendar_entries, ledger_calendar_entries
+from slotcap.adapters.sql.held_sql import (
+    calendar_skeleton,
+    dense_calendar_entries,
+    ledger_calendar_entries,
+    set_booked,
+)
 from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.reads import SqlReads
 from slotcap.adapters.sql.rows import slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Params, Row, Session, SqlCore
-from slotcap.adapters.sql.wire import PoolerMet, ledger_range_arrays, range_minutes
+from slotcap.adapters.sql.wire import PoolerMet, ledger_range_array, range_minutes
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.ports import CalendarEntry
@@ -72,8 +77,9 @@ class SqlCalendar(SqlPart):
 
     def _lean(self, session: Session | None, start: dt.date, end: dt.date
               ) -> list[CalendarEntry] | None:
-        """The calendar from the ledger through :func:`.wire.ledger_range` (one libpq
-        call, one row of two integer arrays) and the reads' fresh snapshots, on
+        """The calendar from the ledger through :func:`.wire.ledger_range_array` (one
+        libpq call, one row of one int8 array; the entries built from the catalogue
+        snapshot while the server reads it) and the reads' fresh snapshots, on
         ``SqlReads.lean_connection(session)``; None where that path does not answer (as
         a lean check: no fresh snapshot, a transaction open, an error, an unsized row)
         — the caller runs the regular one."""
@@ -83,23 +89,36 @@ class SqlCalendar(SqlPart):
                 or end.__class__ is not dt.date:
             return None
         catalogue, closures = fresh
+        slots, memo = catalogue.slots, self.memo
+        days = (end - start).days + 1
+        ahead: list[list[CalendarEntry] | None] = []
+
+        def build() -> None:  # from the snapshot alone, while the server reads the range
+            ahead.append(calendar_skeleton(start, days, slots))
+
+        # A range the memo has kept a decode of (a screen reloaded: likely the same reply)
+        # builds nothing ahead; any other builds while it waits (nothing kept is used).
         try:
-            arrays = ledger_range_arrays(sc, start, end)
+            array = ledger_range_array(
+                sc, start, end, None if memo is not None and memo.knows(start, end) else build)
         except PoolerMet as met:
             self._is_schema_change(met)  # the engine's pooler hook: prepare no more
             return None
-        if arrays is None:
+        if array is None:
             return None
-        memo = self.memo
-        key = (start, end, *arrays)
-        if memo is not None and (seen := memo.get(key, catalogue.slots, closures)) is not None:
+        key = (start, end, array)
+        if memo is not None and (seen := memo.get(key, slots, closures)) is not None:
             return seen
-        booked = range_minutes(start, end, *arrays)
+        booked = range_minutes(start, end, array)
         if booked is None:
-            return None
-        entries = with_closures(dense_calendar_entries(start, booked, catalogue.slots), closures)
+            return None  # an unsized row (or a period this code does not know)
+        entries = ahead[0] if ahead else calendar_skeleton(start, days, slots)
+        if entries is None or not set_booked(entries, booked):
+            # the entries cannot be set by their slots: built whole
+            entries = dense_calendar_entries(start, booked, slots)
+        entries = with_closures(entries, closures)
         if memo is not None:
-            memo.put(key, catalogue.slots, closures, entries)
+            memo.put(key, slots, closures, entries)
         return entries
 
     def _calendar_entry(self, row: Row) -> CalendarEntry:
@@ -120,8 +139,8 @@ _Slots = Mapping[tuple[int, Period], ClinicTimeSlot]
 class DecodeMemo:
     """The lean calendar's last decodes: the entries built from a range's bytes, kept
     for when the server sends the same bytes again — a memo of the decode, not of the
-    answer. The database is asked on every call (:func:`.wire.ledger_range_arrays`);
-    only where its reply (the range's two arrays, byte for byte), the range and the
+    answer. The database is asked on every call (:func:`.wire.ledger_range_array`);
+    only where its reply (the range's int8 array, byte for byte), the range and the
     slots and closures the entries were built with are all the same as a recent
     call's does it return a new list of that call's entries (frozen: shared safely).
     A booking in between changes the bytes, hence a miss. Bounded (least recently used
@@ -134,6 +153,8 @@ class DecodeMemo:
         self._lock = threading.Lock()
         self._seen: OrderedDict[tuple[Any, ...], tuple[
             _Slots, Sequence[Closure], tuple[CalendarEntry, ...]]] = OrderedDict()
+        #: How many kept keys each range (a key's first two items) has.
+        self._ranges: dict[tuple[Any, ...], int] = {}
 
     def __len__(self) -> int:
         return len(self._seen)
@@ -154,14 +175,31 @@ class DecodeMemo:
             self._seen.move_to_end(key)
         return list(entries)
 
+    def knows(self, start: dt.date, end: dt.date) -> bool:
+        """Whether a decode of this range is kept (for any reply): a hint — the lean
+        calendar then builds nothing ahead of the reply, which is likely the same."""
+        return (start, end) in self._ranges
+
     def put(self, key: tuple[Any, ...], slots: _Slots, closures: Sequence[Closure],
             entries: list[CalendarEntry]) -> None:
+        """Keep ``entries`` for ``key`` (its first two items the range: start, end)."""
         with self._lock:
+            if key not in self._seen:
+                self._count(key, 1)
             self._seen[key] = (slots, closures, tuple(entries))
             self._seen.move_to_end(key)
             while len(self._seen) > self._size:
-                self._seen.popitem(last=False)
+                self._count(self._seen.popitem(last=False)[0], -1)
+
+    def _count(self, key: tuple[Any, ...], step: int) -> None:
+        span = key[:2]
+        left = self._ranges.get(span, 0) + step
+        if left:
+            self._ranges[span] = left
+        else:
+            del self._ranges[span]
 
     def clear(self) -> None:
         with self._lock:
             self._seen.clear()
+            self._ranges.clear()
