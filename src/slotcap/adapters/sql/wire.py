@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from slotcap.adapters._closures import closures_for
@@ -46,6 +46,7 @@ from slotcap.adapters.sql.pg_session import PG_TRANS_IDLE
 from slotcap.adapters.sql.store import CatalogueSnapshot
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import Period
+from slotcap.domain.rules import Decision
 from slotcap.ports import PeriodFacts
 from slotcap.ports.records import make_period_facts
 from slotcap.sql.connection import PG_COMMAND_OK, PG_TUPLES_OK, SqlConnection
@@ -53,7 +54,8 @@ from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
 from slotcap.sql.names import LEDGER_PERIODS
 
 __all__ = [
-    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_facts", "ledger_range",
+    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_decision", "lean_facts",
+    "ledger_range",
     "ledger_range_arrays", "ledger_row", "range_minutes",
 ]
 
@@ -149,6 +151,23 @@ def lean_facts(
             return None  # a row counting an unsized reservation (or a NULL: never)
         return make_period_facts(service, slot, int(minutes), applied)
     return make_period_facts(service, slot, 0, applied)
+
+
+def lean_decision(sc: SqlConnection, params: list[bytes],
+                  decisions: Mapping[bytes, Decision]) -> Decision | None:
+    """A check's decision: ``decisions[held minutes]``, the held minutes of the ledger
+    row read here (``params``: the date's ISO text and the period's name, encoded; no
+    row: ``b"0"``) — ``check_plans.Decisions``, which decides on first sight of a
+    value. None where :func:`lean_facts` would answer None."""
+    res = _run(sc, _ROW, params)
+    if res is None:
+        return None
+    if res.ntuples:
+        minutes = res.get_value(0, 0)
+        if minutes is None or res.get_value(0, 1) != b"0":
+            return None  # a row counting an unsized reservation (or a NULL: never)
+        return decisions[minutes]
+    return decisions[b"0"]
 
 
 def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] | None:
