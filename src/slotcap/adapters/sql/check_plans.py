@@ -71,12 +71,15 @@ class CheckPlans:
     """The plans of one catalogue snapshot and one closures snapshot (the objects, as
     ``SqlReads.lean_snapshots`` gives them)."""
 
-    __slots__ = ("catalogue", "closures", "entries", "shared", "state")
+    __slots__ = ("catalogue", "closures", "entries", "shared", "source", "state")
 
     def __init__(self, catalogue: CatalogueSnapshot, closures: tuple[Closure, ...],
-                 previous: CheckPlans | None = None) -> None:
+                 previous: CheckPlans | None = None, *, source: object = None) -> None:
         self.catalogue = catalogue
         self.closures = closures
+        #: The store's closures snapshot record these closures came from (its
+        #: identity tells the store its plans are still those of its snapshots).
+        self.source = source
         self.state = catalogue.statements.state
         self.entries: dict[tuple[Hashable, ...], Entry]
         self.shared: dict[tuple[Hashable, ...], Decisions]

@@ -4,6 +4,7 @@ reads with a check's decision on the lean path's plans (:mod:`.check_plans`)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 from slotcap.adapters.sql.check_plans import CheckPlans, Entry
 from slotcap.adapters.sql.reads import SqlReads
@@ -36,7 +37,7 @@ class SqlChecks(SqlReads):
         :meth:`period_facts`' facts, the held minutes read on every call."""
         held = self.held
         if held is not None and (sc := held()) is not None and (
-                plans := self._lean_plans()) is not None:
+                plans := self._current_plans()) is not None:
             # _lean_decision, inline: this is the check's hot path.
             try:
                 entry: Entry | None = plans.entries[(day, period, code, rule)]
@@ -80,14 +81,34 @@ class SqlChecks(SqlReads):
             self._is_schema_change(met)
             return None
 
+    def _current_plans(self) -> CheckPlans | None:
+        """:meth:`_lean_plans`, answered from the plans kept where they are still those
+        of the store's snapshots: the same snapshot objects, the schema shape and the
+        snapshots' ages as :meth:`lean_snapshots` tests them (its other conditions hold
+        for the snapshots' lifetime: they were true when the plans were made)."""
+        plans, snap = self._plans, self._closures
+        if (plans is None or plans.source is not snap or snap is None
+                or plans.catalogue is not self._catalogue or not self._lean
+                or plans.catalogue.statements is not self._core.statements):
+            return self._lean_plans()
+        now = time.monotonic()
+        if (now - plans.catalogue.read_at >= self.CATALOGUE_MAX_AGE
+                or now - snap[1] >= self.CLOSURES_MAX_AGE):
+            return None
+        return plans
+
     def _lean_plans(self) -> CheckPlans | None:
         """The plans of :meth:`lean_snapshots`' snapshots, made on their first use (or
         carried over: :class:`.check_plans.CheckPlans`); None where it gives none."""
-        fresh = self.lean_snapshots()
+        snap = self._closures  # the record lean_snapshots reads (kept: another thread may
+        fresh = self.lean_snapshots()  # replace it meanwhile, then they are not kept)
         if fresh is None:
             return None
         catalogue, closures = fresh
         plans = self._plans
-        if plans is None or plans.catalogue is not catalogue or plans.closures is not closures:
-            plans = self._plans = CheckPlans(catalogue, closures, plans)
+        if (plans is None or plans.catalogue is not catalogue or plans.closures is not closures
+                or plans.source is not snap):
+            plans = CheckPlans(catalogue, closures, plans, source=snap)
+            if snap is not None and snap[2] is closures:
+                self._plans = plans
         return plans

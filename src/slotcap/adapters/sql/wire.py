@@ -96,6 +96,7 @@ def _statement(name: str, sql: str) -> tuple[bytes, bytes, str]:
 
 
 _ROW = _statement(LEDGER_ROW_NAME.decode(), LEDGER_ROW_WIRE.decode())
+_ROW_MARK = _ROW[2]
 #: The calendar's range as one row: each ledger row's place in the range (its day's
 #: offset times the periods, plus its period's index in ``$3``), its held minutes, and
 #: the largest ``unsized`` (absent rows hold nothing). Read in binary: two int4 arrays
@@ -159,9 +160,30 @@ def lean_decision(sc: SqlConnection, params: list[bytes],
     row read here (``params``: the date's ISO text and the period's name, encoded; no
     row: ``b"0"``) — ``check_plans.Decisions``, which decides on first sight of a
     value. None where :func:`lean_facts` would answer None."""
-    res = _run(sc, _ROW, params)
-    if res is None:
-        return None
+    conn = sc.raw
+    pgconn = conn.pgconn
+    # _run's common case, inline (the check's hot path: the code before the call runs
+    # on caches the previous request left cold): the statement already prepared on this
+    # very libpq connection, idle, in autocommit, not in pipeline mode, not pooled.
+    # Every other case is _run's.
+    prepared = getattr(sc, _ROW_MARK, None) is pgconn
+    if (prepared and pgconn.transaction_status == PG_TRANS_IDLE and conn.autocommit
+            and pgconn.pipeline_status == _PIPELINE_OFF and conn.prepare_threshold is not None):
+        try:
+            res = pgconn.exec_prepared(LEDGER_ROW_NAME, params)
+            if res.status != PG_TUPLES_OK and _sqlstate(res) == _NOT_PREPARED:
+                res = _prepare_and_run(sc, pgconn, _ROW, params, False)  # as _run
+        except PoolerMet:
+            raise
+        except Exception:  # libpq refused the call: the regular path says why
+            return None
+        if res.status != PG_TUPLES_OK:
+            _refused(res, conn)
+            return None
+    else:
+        res = _run(sc, _ROW, params)
+        if res is None:
+            return None
     if res.ntuples:
         minutes = res.get_value(0, 0)
         if minutes is None or res.get_value(0, 1) != b"0":
@@ -248,10 +270,16 @@ def _run(sc: SqlConnection, statement: tuple[bytes, bytes, str], params: list[by
     except Exception:  # libpq refused the call: the regular path says why
         return None
     if res.status != PG_TUPLES_OK:
-        if _sqlstate(res) in PG_BUSY_SQLSTATES:
-            raise from_postgres(_error_of(res, conn), "read") from None
+        _refused(res, conn)
         return None
     return res
+
+
+def _refused(res: Any, conn: Any) -> None:
+    """An error result: a busy one raised as ``StoreBusy`` (as the regular path would,
+    instead of waiting twice); any other: None, the regular path runs."""
+    if _sqlstate(res) in PG_BUSY_SQLSTATES:
+        raise from_postgres(_error_of(res, conn), "read") from None
 
 
 def _prepare_and_run(sc: SqlConnection, pgconn: Any, statement: tuple[bytes, bytes, str],
