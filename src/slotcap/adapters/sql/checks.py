@@ -36,9 +36,25 @@ class SqlChecks(SqlReads):
         """``finish_plan(rule(service, slot, closures, schema_state), held_minutes)`` on
         :meth:`period_facts`' facts, the held minutes read on every call."""
         held = self.held
-        if held is not None and (sc := held()) is not None and (
-                plans := self._current_plans()) is not None:
-            # _lean_decision, inline: this is the check's hot path.
+        sc = None if held is None else held()
+        plans = None
+        if sc is not None:
+            # The check's hot path, one frame: the plans kept where they are still those
+            # of the store's snapshots — the same snapshot objects, the schema shape and
+            # the snapshots' ages as lean_snapshots tests them (its other conditions
+            # hold for the snapshots' lifetime: true when the plans were made) — else
+            # _lean_plans; then _lean_decision, inline.
+            plans, snap = self._plans, self._closures
+            if (plans is None or plans.source is not snap or snap is None
+                    or plans.catalogue is not self._catalogue or not self._lean
+                    or plans.catalogue.statements is not self._core.statements):
+                plans = self._lean_plans()
+            else:
+                now = time.monotonic()
+                if (now - plans.catalogue.read_at >= self.CATALOGUE_MAX_AGE
+                        or now - snap[1] >= self.CLOSURES_MAX_AGE):
+                    plans = None
+        if sc is not None and plans is not None:
             try:
                 entry: Entry | None = plans.entries[(day, period, code, rule)]
             except KeyError:
@@ -80,22 +96,6 @@ class SqlChecks(SqlReads):
         except PoolerMet as met:
             self._is_schema_change(met)
             return None
-
-    def _current_plans(self) -> CheckPlans | None:
-        """:meth:`_lean_plans`, answered from the plans kept where they are still those
-        of the store's snapshots: the same snapshot objects, the schema shape and the
-        snapshots' ages as :meth:`lean_snapshots` tests them (its other conditions hold
-        for the snapshots' lifetime: they were true when the plans were made)."""
-        plans, snap = self._plans, self._closures
-        if (plans is None or plans.source is not snap or snap is None
-                or plans.catalogue is not self._catalogue or not self._lean
-                or plans.catalogue.statements is not self._core.statements):
-            return self._lean_plans()
-        now = time.monotonic()
-        if (now - plans.catalogue.read_at >= self.CATALOGUE_MAX_AGE
-                or now - snap[1] >= self.CLOSURES_MAX_AGE):
-            return None
-        return plans
 
     def _lean_plans(self) -> CheckPlans | None:
         """The plans of :meth:`lean_snapshots`' snapshots, made on their first use (or
