@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import threading
 from collections.abc import Iterator
 
 import psycopg
@@ -25,6 +26,8 @@ from slotcap.adapters.sql.wire import LEDGER_ROW_NAME
 from slotcap.domain.model import Period
 from slotcap.ports import SchemaState
 from slotcap.sql import open_sql
+from slotcap.usecases import availability as av
+from slotcap.usecases import catalogue, hours
 from slotcap.usecases import closures as uc
 
 pytestmark = pytest.mark.postgres
@@ -358,3 +361,195 @@ def test_work_meanwhile_that_fails_leaves_the_connection_idle(expanded: str) -> 
         assert slotcap.availability_calendar(store, day, day)
     finally:
         store.close()
+
+# -- the lean check's plans (adapters/sql/check_plans.py) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def planned() -> Iterator[str]:
+    """A database of its own: these tests change the catalogue, the hours, the closures."""
+    with postgres_database("lean_plan") as url:
+        build_sql_database(url, SchemaState.EXPANDED)
+        yield url
+
+
+@contextlib.contextmanager
+def _three(url: str) -> Iterator[tuple[PostgresStore, PostgresStore, PostgresStore]]:
+    """The lean store, the same on its regular path, and another writer."""
+    stores = [slotcap.open_store(url) for _ in range(3)]
+    assert all(isinstance(s, PostgresStore) for s in stores)
+    lean, regular, other = (s for s in stores if isinstance(s, PostgresStore))
+    regular._reads._lean = False
+    try:
+        yield lean, regular, other
+    finally:
+        for s in stores:
+            s.close()
+
+
+def _agree(lean: PostgresStore, regular: PostgresStore, day: dt.date, service: str,
+           period: str | None) -> slotcap.Decision:
+    for store in (lean, regular):  # another process's change: seen within the max ages
+        store._reads.forget_catalogue()
+        store._reads.forget_closures()
+        _check(store, day, service, period)  # the snapshots read again: regular path
+    mine = _check(lean, day, service, period)
+    assert mine == _check(regular, day, service, period)
+    assert _prepared_on(lean)
+    return mine
+
+
+def test_the_plan_decides_on_the_row_read_each_time(planned: str) -> None:
+    day = monday_ahead(20)
+    with _three(planned) as (lean, regular, other):
+        _check(lean, day, "SKIN_CARE", "MORNING")  # the snapshots
+        seen = []
+        for service in ("SKIN_CARE", "SKIN_CARE", "WRINKLE_BOTOX", None):
+            mine = _check(lean, day, "SKIN_CARE", "MORNING")
+            assert mine == _check(regular, day, "SKIN_CARE", "MORNING")
+            seen.append(mine.held)
+            if service is not None:  # held minutes change in between
+                _book(other, day, "MORNING", service)
+        assert seen[:3] == [0, 70, 140] and seen[3] is not None and seen[3] > 140
+        plans = lean._reads._plans
+        assert plans is not None
+        _params, decisions = plans.entries[(day, Period.MORNING, "SKIN_CARE",
+                                            av.period_rule)]
+        assert set(decisions) == {str(held).encode() for held in seen}  # one per reply
+        again = _check(lean, day, "SKIN_CARE", "MORNING")
+        assert again == mine and again is decisions[str(seen[3]).encode()]
+        assert _check(lean, day, "SKIN_CARE", "MORNING") is again  # from the memo
+
+
+def test_a_catalogue_change_is_a_new_plan(planned: str) -> None:
+    day = monday_ahead(21)
+    with _three(planned) as (lean, regular, other):
+        _book(other, day, "MORNING", "WRINKLE_BOTOX")
+        first = _agree(lean, regular, day, "SKIN_CARE", "MORNING")
+        assert first.requested == 70
+        (was,) = [t for t in hours.list_hours(other)
+                  if t.day_of_week == 1 and t.period is Period.MORNING]
+        try:
+            catalogue.update_service(other, "SKIN_CARE", duration_minutes=100)
+            assert _agree(lean, regular, day, "SKIN_CARE", "MORNING").requested == 110
+            catalogue.deactivate_service(other, "SKIN_CARE")
+            assert _agree(lean, regular, day, "SKIN_CARE", "MORNING").reason == \
+                slotcap.Reason.SERVICE_INACTIVE
+            catalogue.reactivate_service(lean, "SKIN_CARE")  # its own write: at once
+            assert _check(lean, day, "SKIN_CARE", "MORNING").allowed
+            hours.set_hours(other, "MONDAY", "MORNING", start="09:00", end="10:00")
+            short = _agree(lean, regular, day, "SKIN_CARE", "MORNING")
+            assert short.capacity == 60 and not short.allowed
+            hours.set_hours(other, "MONDAY", "MORNING", closed=True)
+            assert _agree(lean, regular, day, "SKIN_CARE", "MORNING").reason == \
+                slotcap.Reason.CLOSED
+        finally:
+            catalogue.update_service(other, "SKIN_CARE", duration_minutes=60)
+            catalogue.reactivate_service(other, "SKIN_CARE")
+            hours.set_hours(other, "MONDAY", "MORNING", start=was.start_time,
+                            end=was.end_time)
+        assert _agree(lean, regular, day, "SKIN_CARE", "MORNING") == first
+
+
+def test_closures_and_overrides_on_the_plan(planned: str) -> None:
+    day = monday_ahead(22)
+    with _three(planned) as (lean, regular, other):
+        _book(other, day, "AFTERNOON", "SKIN_CARE")
+        open_ = _agree(lean, regular, day, "SKIN_CARE", "AFTERNOON")
+        uc.add_closure(other, start_date=day, period="AFTERNOON", reason="half",
+                       capacity_minutes=90)
+        half = _agree(lean, regular, day, "SKIN_CARE", "AFTERNOON")
+        assert half.capacity == 90 and half.held == open_.held
+        uc.add_closure(other, start_date=day, end_date=day + dt.timedelta(days=1),
+                       reason="설날")
+        for d in (day, day + dt.timedelta(days=1)):
+            shut = _agree(lean, regular, d, "SKIN_CARE", "AFTERNOON")
+            assert shut.reason == slotcap.Reason.CLOSED and shut.detail == "설날"
+        # a week later, the same weekday: no closure applies
+        assert _agree(lean, regular, day + dt.timedelta(days=7), "SKIN_CARE",
+                      "AFTERNOON").allowed
+
+
+def test_a_service_not_yet_bookable_on_the_plan(planned: str) -> None:
+    day = monday_ahead(23)
+    with _three(planned) as (lean, regular, other):
+        with contextlib.suppress(slotcap.SlotcapError):  # a rerun: it exists
+            catalogue.add_service(other, code="LASER_NEW", name="laser",
+                                  duration_minutes=30, buffer_minutes=0)
+        assert lean.schema_state is SchemaState.EXPANDED
+        assert _agree(lean, regular, day, "LASER_NEW", "MORNING").reason == \
+            slotcap.Reason.NOT_YET_BOOKABLE
+        assert _agree(lean, regular, day, "LASER_NEW", None).reason == \
+            slotcap.Reason.NOT_YET_BOOKABLE
+
+
+def test_many_threads_check_while_another_books(planned: str) -> None:
+    """Each thread on its own connection, the plans shared: the quiet dates answer as
+    the regular path did, the dates booked meanwhile answer consistently and, once the
+    writer stops, as the regular path."""
+    quiet = [monday_ahead(24) + dt.timedelta(days=n) for n in range(6)]
+    busy = [monday_ahead(25) + dt.timedelta(days=n) for n in range(3)]
+    keys = [(d, s, p) for d in quiet + busy for p in ("MORNING", "AFTERNOON")
+            for s in ("SKIN_CARE", "WRINKLE_BOTOX", "NO_SUCH_SERVICE")]
+    with _three(planned) as (lean, regular, other):
+        _check(lean, quiet[0], "SKIN_CARE", "MORNING")  # the snapshots
+        expected = {k: _check(regular, *k) for k in keys}
+        wrong: list[object] = []
+        stop = threading.Event()
+
+        def checks() -> None:
+            try:
+                for _ in range(30):
+                    for k in keys:
+                        got = _check(lean, *k)
+                        if k[0] in quiet and got != expected[k]:
+                            wrong.append((k, got, expected[k]))
+                        if got.held is not None and got.capacity is not None and (
+                                got.remaining != max(got.capacity - got.held, 0)):
+                            wrong.append((k, got))
+            except Exception as exc:  # pragma: no cover - reported below
+                wrong.append(exc)
+
+        def books() -> None:
+            while not stop.is_set():
+                for d in busy:
+                    _book(other, d, "MORNING", "WRINKLE_BOTOX")
+
+        threads = [threading.Thread(target=checks) for _ in range(4)]
+        writer = threading.Thread(target=books)
+        writer.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stop.set()
+        writer.join()
+        assert wrong == []
+        for k in keys:
+            assert _check(lean, *k) == _check(regular, *k)
+        opened = lean._source.opened()
+        assert len(opened) == 5  # this thread's and the checkers', each on the lean path
+        assert all(getattr(sc, "_slotcap_wire_slotcap_ledger_row_v1", None) is sc.raw.pgconn
+                   for sc in opened)
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.tuples(
+    st.sampled_from(["check", "check", "book"]), st.integers(0, 3),
+    st.sampled_from(["MORNING", "AFTERNOON"]), st.sampled_from(SERVICES)),
+    min_size=1, max_size=25))
+def test_a_long_lived_plan_agrees_with_the_regular_path(
+    planned: str, steps: list[tuple[str, int, str, str]]
+) -> None:
+    """Checks and bookings in any order on one store: its plans and memos live across
+    them (the same keys again and again), and every check answers as the regular path."""
+    start = monday_ahead(26)
+    with _three(planned) as (lean, regular, other):
+        for what, offset, period, service in steps:
+            day = start + dt.timedelta(days=offset)
+            if what == "book":
+                _book(other, day, period, "SKIN_CARE" if service == SERVICES[2] else service)
+            else:
+                assert _check(lean, day, service, period) == \
+                    _check(regular, day, service, period)

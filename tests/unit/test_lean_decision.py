@@ -124,3 +124,21 @@ def test_the_fast_builders_are_on_for_todays_fields() -> None:
     facts = make_period_facts(None, None, 0, ())
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         facts.held_minutes = 1  # type: ignore[misc]
+
+
+@given(service=services, slot=slots(), held=st.integers(0, 2000),
+       closures=st.lists(closure, max_size=3), period=st.sampled_from(list(Period)))
+def test_the_staged_rule_is_the_rule(service: Service | None, slot: ClinicTimeSlot | None,
+                                     held: int, closures: list[Closure],
+                                     period: Period) -> None:
+    """plan_period_capacity + finish_plan (the lean check's plan, then its reply) decide
+    as check_period_capacity; a plan's decision for held minutes is the plan's alone."""
+    applied = applying(closures, DAY, period)
+    plan = rules.plan_period_capacity(service=service, slot=slot, closures=applied)
+    expected = _reference(service=service, slot=slot, held_minutes=held, closures=applied)
+    assert rules.finish_plan(plan, held) == expected
+    if isinstance(plan, Decision):  # the held minutes cannot change it
+        assert expected == _reference(service=service, slot=slot, held_minutes=held + 7,
+                                      closures=applied)
+    with pytest.raises(ValueError, match="held_minutes"):
+        rules.finish_plan(plan, -1)

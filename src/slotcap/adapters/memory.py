@@ -22,7 +22,7 @@ import attrs
 from slotcap.adapters._closures import closures_for, with_closures
 from slotcap.adapters._memory_once import MemoryKeyPurge, MemoryKeysAndPatients
 from slotcap.adapters._memory_shadow import MemoryShadow, MemoryShadowTx
-from slotcap.adapters._memory_trip import NoDeferredBooking, NoOneTrip
+from slotcap.adapters._memory_trip import DecidesByFacts, NoDeferredBooking, NoOneTrip
 from slotcap.domain.calendar import date_range, day_of_week
 from slotcap.domain.clock import SystemClock, db_timestamp
 from slotcap.domain.closures import Closure
@@ -54,7 +54,7 @@ from slotcap.ports import (
 __all__ = ["MemoryStore"]
 
 
-class MemoryStore(MemoryKeyPurge, MemoryShadow, NoDeferredBooking, ClosesOnExit):
+class MemoryStore(MemoryKeyPurge, MemoryShadow, NoDeferredBooking, DecidesByFacts, ClosesOnExit):
     """Everything in dictionaries. ``schema_state`` mimics a database in that phase:
     a LEGACY store refuses the minutes rule and keeps only old fields, a CONTRACTED
     one refuses the count rule and keeps only new fields."""

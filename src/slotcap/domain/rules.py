@@ -32,15 +32,18 @@ from slotcap.domain.model import ClinicTimeSlot, Period, Reservation, Service, S
 from slotcap.domain.slot_init import slot_setters
 
 __all__ = [
+    "CapacityPlan",
     "Decision",
     "Reason",
     "check_daily_limit",
     "check_period_capacity",
     "estimated_duration",
+    "finish_plan",
     "make_decision",
     "minutes_for",
     "minutes_held",
     "period_started",
+    "plan_period_capacity",
 ]
 
 
@@ -171,6 +174,56 @@ def minutes_held(
     )
 
 
+@attrs.frozen
+class CapacityPlan:
+    """The minutes rule for one service, slot and closures, the held minutes still to
+    come (:func:`plan_period_capacity`): ``needed`` minutes fit when held + needed <=
+    ``capacity``."""
+
+    needed: int
+    capacity: int
+
+    def decide(self, held_minutes: int) -> Decision:
+        """:func:`check_period_capacity`'s decision for ``held_minutes`` (>= 0)."""
+        needed, capacity = self.needed, self.capacity
+        fits = held_minutes + needed <= capacity
+        return make_decision(fits, Reason.AVAILABLE if fits else Reason.FULL,
+                             max(capacity - held_minutes, 0), capacity, held_minutes, needed)
+
+
+def plan_period_capacity(
+    *,
+    service: Service | None,
+    slot: ClinicTimeSlot | None,
+    closures: Sequence[Closure] = (),
+) -> Decision | CapacityPlan:
+    """:func:`check_period_capacity` staged: all of it that does not depend on the held
+    minutes. The decision itself where they cannot change it (unknown or inactive
+    service, closed), else a :class:`CapacityPlan` to finish with them
+    (:func:`finish_plan`)."""
+    if service is None:
+        return make_decision(False, Reason.UNKNOWN_SERVICE)
+    needed = estimated_duration(service)
+    if not service.is_bookable:
+        return make_decision(False, Reason.SERVICE_INACTIVE, None, None, None, needed)
+    opening = slot.total_minutes if slot is not None and slot.is_active else None
+    # No closures (the common case): the weekly slot alone, without building anything.
+    applied = effective(opening, closures) if closures else None
+    if applied is not None and applied.closed_reason is None:
+        return CapacityPlan(needed, applied.capacity)
+    if opening is None or applied is not None:
+        return make_decision(False, Reason.CLOSED, None, None, None, needed,
+                             None if applied is None else applied.closed_reason)
+    return CapacityPlan(needed, opening)
+
+
+def finish_plan(plan: Decision | CapacityPlan, held_minutes: int) -> Decision:
+    """A staged rule's decision (:func:`plan_period_capacity`) for ``held_minutes``."""
+    if held_minutes < 0:
+        raise ValueError(f"held_minutes must be >= 0, got {held_minutes}")
+    return plan.decide(held_minutes) if isinstance(plan, CapacityPlan) else plan
+
+
 def check_period_capacity(
     *,
     service: Service | None,
@@ -187,26 +240,10 @@ def check_period_capacity(
     Checks run in the order a patient would want them explained: unknown service,
     inactive service, closed, full.
     """
-    if held_minutes < 0:
+    if held_minutes < 0:  # first, as before any catalogue fact is looked at
         raise ValueError(f"held_minutes must be >= 0, got {held_minutes}")
-    if service is None:
-        return make_decision(False, Reason.UNKNOWN_SERVICE)
-    needed = estimated_duration(service)
-    if not service.is_bookable:
-        return make_decision(False, Reason.SERVICE_INACTIVE, None, None, None, needed)
-    opening = slot.total_minutes if slot is not None and slot.is_active else None
-    # No closures (the common case): the weekly slot alone, without building anything.
-    applied = effective(opening, closures) if closures else None
-    if applied is not None and applied.closed_reason is None:
-        capacity = applied.capacity
-    elif opening is None or applied is not None:
-        return make_decision(False, Reason.CLOSED, None, None, None, needed,
-                             None if applied is None else applied.closed_reason)
-    else:
-        capacity = opening
-    fits = held_minutes + needed <= capacity
-    return make_decision(fits, Reason.AVAILABLE if fits else Reason.FULL,
-                         max(capacity - held_minutes, 0), capacity, held_minutes, needed)
+    plan = plan_period_capacity(service=service, slot=slot, closures=closures)
+    return plan.decide(held_minutes) if isinstance(plan, CapacityPlan) else plan
 
 
 def check_daily_limit(*, limit: ServiceLimit | None, held_count: int) -> Decision:

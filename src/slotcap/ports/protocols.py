@@ -18,6 +18,7 @@ from slotcap.domain.model import (
     Service,
     ServiceLimit,
 )
+from slotcap.domain.rules import CapacityPlan, Decision
 from slotcap.domain.schema_state import SchemaState
 from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
 from slotcap.ports.records import (
@@ -36,10 +37,21 @@ __all__ = [
     "LimitRepository",
     "MigrationStatusReader",
     "OneTripBooking",
+    "PeriodRule",
     "ReservationRepository",
     "ServiceCatalog",
     "Store",
     "TimeSlotRepository",
+]
+
+#: A pure period rule, staged (:func:`slotcap.domain.rules.plan_period_capacity`): from
+#: the service, the slot, the closures that apply and the schema state, the decision
+#: where the held minutes cannot change it, else the plan they finish
+#: (:func:`slotcap.domain.rules.finish_plan`). Pure: a store may remember its answers
+#: for the same inputs (``Store.period_decision``).
+PeriodRule = Callable[
+    [Service | None, ClinicTimeSlot | None, tuple[Closure, ...], SchemaState],
+    Decision | CapacityPlan,
 ]
 
 
@@ -207,6 +219,15 @@ class Store(
     def period_facts(self, day: dt.date, period: Period, service_code: str) -> PeriodFacts:
         """Service, slot and held minutes; one round trip when the date's held rows are
         backfilled, two while some lack a duration or period (no lock)."""
+        ...
+
+    def period_decision(
+        self, day: dt.date, period: Period, service_code: str, rule: PeriodRule
+    ) -> Decision:
+        """``rule``'s decision on :meth:`period_facts`: ``finish_plan(rule(service,
+        slot, closures, schema_state), held_minutes)``. The held minutes are read on
+        every call; a store may serve the rest (the plan, and the decision for held
+        minutes it has seen) from memory, ``rule`` being pure."""
         ...
 
     def daily_facts(self, day: dt.date, service_code: str) -> DailyFacts:

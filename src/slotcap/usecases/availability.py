@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-from slotcap.domain.model import LEGACY_SERVICE_CODES, Period
-from slotcap.domain.rules import Decision, Reason, check_daily_limit, check_period_capacity
+from slotcap.domain.closures import Closure
+from slotcap.domain.model import LEGACY_SERVICE_CODES, ClinicTimeSlot, Period, Service
+from slotcap.domain.rules import (
+    CapacityPlan,
+    Decision,
+    Reason,
+    check_daily_limit,
+    make_decision,
+    plan_period_capacity,
+)
 from slotcap.errors import InvalidRequest
-from slotcap.ports import CalendarEntry, Store
+from slotcap.ports import CalendarEntry, SchemaState, Store
 from slotcap.usecases.catalogue import bookable_now, normal_code
 from slotcap.usecases.shadow import CHECK_SAMPLE, observe_check
 
-__all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability"]
+__all__ = ["MAX_CALENDAR_DAYS", "availability_calendar", "check_availability", "period_rule"]
 
 #: A calendar request longer than this is refused: it is a screen, not an export.
 MAX_CALENDAR_DAYS = 366
@@ -57,7 +65,10 @@ def check_availability(
         sampled = store.shadow.sampled(CHECK_SAMPLE)
     except Exception:
         sampled = None  # observe_check draws it (and counts its failure)
-    decision = _decide(store, day, service, asked, dynamic=dynamic)
+    if dynamic and asked is not None:  # the common case: one period, its decision
+        decision = store.period_decision(day, asked, service, period_rule)
+    else:
+        decision = _decide(store, day, service, asked, dynamic=dynamic)
     if sampled is not False:
         observe_check(store, day, service, asked, dynamic=dynamic, decision=decision,
                       sampled=sampled)
@@ -88,16 +99,23 @@ def _decide(
 
 
 def _period_decision(store: Store, day: dt.date, period: Period, service: str) -> Decision:
-    facts = store.period_facts(day, period, service)
-    known = facts.service
-    # A legacy code is always bookable_now when bookable: asked first, so the common
-    # case reads no schema state.
-    if (known is not None and known.is_bookable and not known.is_legacy
-            and not bookable_now(known, store.schema_state)):
-        # What book() would refuse (service_not_in_legacy_enum) never "fits".
-        return Decision(allowed=False, reason=Reason.NOT_YET_BOOKABLE)
-    return check_period_capacity(service=known, slot=facts.slot,
-                                 held_minutes=facts.held_minutes, closures=facts.closures)
+    return store.period_decision(day, period, service, period_rule)
+
+
+_NOT_YET_BOOKABLE = make_decision(False, Reason.NOT_YET_BOOKABLE)
+
+
+def period_rule(service: Service | None, slot: ClinicTimeSlot | None,
+                closures: tuple[Closure, ...], state: SchemaState) -> Decision | CapacityPlan:
+    """A check's rule for one period (:data:`slotcap.ports.PeriodRule`, pure): the
+    minutes rule, staged (:func:`~slotcap.domain.rules.plan_period_capacity`), after
+    what :func:`slotcap.book` would refuse (``service_not_in_legacy_enum``), which never
+    "fits": NOT_YET_BOOKABLE."""
+    # A legacy code is always bookable_now when bookable: asked first.
+    if (service is not None and service.is_bookable and not service.is_legacy
+            and not bookable_now(service, state)):
+        return _NOT_YET_BOOKABLE
+    return plan_period_capacity(service=service, slot=slot, closures=closures)
 
 
 def availability_calendar(store: Store, start: dt.date, end: dt.date) -> list[CalendarEntry]:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from slotcap.adapters.sql.part import SqlPart
 from slotcap.adapters.sql.shadow_buffer import Key, ShadowBuffer
-from slotcap.adapters.sql.store import Params, Session
+from slotcap.adapters.sql.store import Params, Session, SqlCore
 from slotcap.domain.model import Period
 from slotcap.domain.shadow import HeldLoad, Mismatch, ShadowCounters, ShadowTotals
 from slotcap.ports import DailyFacts
@@ -81,6 +81,11 @@ _MISMATCHES = (f"SELECT {column_list(_MISMATCH_COLUMNS)} "
 class ShadowSql(SqlPart):
     """A part of ``SqlStore``: the shadow decisions' records and reads."""
 
+    def __init__(self, core: SqlCore) -> None:
+        super().__init__(core)
+        #: This process's switch and counters (made here: a check asks for them first).
+        self._shadow_counters = ShadowCounters()
+
     def record_shadow(self, session: Session, day: dt.date, service: str, control: str,
                       outcome: str, mismatch: Mismatch | None) -> None:
         """The record, in the booking's ``session`` (for :class:`ShadowTx`)."""
@@ -88,10 +93,7 @@ class ShadowSql(SqlPart):
 
     @property
     def shadow(self) -> ShadowCounters:
-        counters: ShadowCounters | None = self.__dict__.get("_shadow_counters")
-        if counters is None:
-            counters = self.__dict__.setdefault("_shadow_counters", ShadowCounters())
-        return counters
+        return self._shadow_counters
 
     def _shadow_tables(self) -> bool:
         st = self._current()  # asked twice per booking: answered once per schema read

@@ -39,7 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import select
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from slotcap.adapters._closures import closures_for
@@ -47,6 +47,7 @@ from slotcap.adapters.sql.pg_session import PG_TRANS_IDLE
 from slotcap.adapters.sql.store import CatalogueSnapshot
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import Period
+from slotcap.domain.rules import Decision
 from slotcap.ports import PeriodFacts
 from slotcap.ports.records import make_period_facts
 from slotcap.sql.connection import PG_COMMAND_OK, PG_TUPLES_OK, SqlConnection
@@ -54,8 +55,8 @@ from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
 from slotcap.sql.names import LEDGER_PERIODS
 
 __all__ = [
-    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_facts", "ledger_range",
-    "ledger_range_array", "ledger_row", "range_minutes", "range_places",
+    "LEDGER_ROW_NAME", "LEDGER_ROW_WIRE", "PoolerMet", "lean_decision", "lean_facts",
+    "ledger_range", "ledger_range_array", "ledger_row", "range_minutes", "range_places",
 ]
 
 #: The ledger row of (day, period): ``held_sql.LEDGER_ROW`` in libpq's ``$n`` style.
@@ -95,6 +96,7 @@ def _statement(name: str, sql: str) -> tuple[bytes, bytes, str]:
 
 
 _ROW = _statement(LEDGER_ROW_NAME.decode(), LEDGER_ROW_WIRE.decode())
+_ROW_MARK = _ROW[2]
 #: A ledger row's period as its index in ``Period``'s order: a constant CASE on the enum
 #: (compared by its OID, no text per row); a label this code does not know: NULL.
 _PERIOD_INDEX = 'CASE l."period" ' + " ".join(
@@ -156,6 +158,44 @@ def lean_facts(
             return None  # a row counting an unsized reservation (or a NULL: never)
         return make_period_facts(service, slot, int(minutes), applied)
     return make_period_facts(service, slot, 0, applied)
+
+
+def lean_decision(sc: SqlConnection, params: list[bytes],
+                  decisions: Mapping[bytes, Decision]) -> Decision | None:
+    """A check's decision: ``decisions[held minutes]``, the held minutes of the ledger
+    row read here (``params``: the date's ISO text and the period's name, encoded; no
+    row: ``b"0"``) — ``check_plans.Decisions``, which decides on first sight of a
+    value. None where :func:`lean_facts` would answer None."""
+    conn = sc.raw
+    pgconn = conn.pgconn
+    # _run's common case, inline (the check's hot path: the code before the call runs
+    # on caches the previous request left cold): the statement already prepared on this
+    # very libpq connection, idle, in autocommit, not in pipeline mode, not pooled.
+    # Every other case is _run's.
+    prepared = getattr(sc, _ROW_MARK, None) is pgconn
+    if (prepared and pgconn.transaction_status == PG_TRANS_IDLE and conn.autocommit
+            and pgconn.pipeline_status == _PIPELINE_OFF and conn.prepare_threshold is not None):
+        try:
+            res = pgconn.exec_prepared(LEDGER_ROW_NAME, params)
+            if res.status != PG_TUPLES_OK and _sqlstate(res) == _NOT_PREPARED:
+                res = _prepare_and_run(sc, pgconn, _ROW, params, False)  # as _run
+        except PoolerMet:
+            raise
+        except Exception:  # libpq refused the call: the regular path says why
+            return None
+        if res.status != PG_TUPLES_OK:
+            _refused(res, conn)
+            return None
+    else:
+        res = _run(sc, _ROW, params)
+        if res is None:
+            return None
+    if res.ntuples:
+        minutes = res.get_value(0, 0)
+        if minutes is None or res.get_value(0, 1) != b"0":
+            return None  # a row counting an unsized reservation (or a NULL: never)
+        return decisions[minutes]
+    return decisions[b"0"]
 
 
 def ledger_range(sc: SqlConnection, start: dt.date, end: dt.date) -> list[int] | None:
@@ -318,10 +358,16 @@ def _run(sc: SqlConnection, statement: tuple[bytes, bytes, str], params: list[by
     except Exception:  # libpq refused the call: the regular path says why
         return None
     if res.status != PG_TUPLES_OK:
-        if _sqlstate(res) in PG_BUSY_SQLSTATES:
-            raise from_postgres(_error_of(res, conn), "read") from None
+        _refused(res, conn)
         return None
     return res
+
+
+def _refused(res: Any, conn: Any) -> None:
+    """An error result: a busy one raised as ``StoreBusy`` (as the regular path would,
+    instead of waiting twice); any other: None, the regular path runs."""
+    if _sqlstate(res) in PG_BUSY_SQLSTATES:
+        raise from_postgres(_error_of(res, conn), "read") from None
 
 
 def _prepare_and_run(sc: SqlConnection, pgconn: Any, statement: tuple[bytes, bytes, str],
