@@ -29,7 +29,7 @@ fill (the ledger's rows never vacuumed; the fill ANALYZEs it) and after ``VACUUM
   store with its memo, over 8 ranges in turn (each asked again: a screen reloaded,
   patients looking at the same weeks) — the database is still asked every time, the
   70 entries built once per distinct reply; ``calendar range, libpq alone`` — its one
-  statement as the lean calendar runs it (``wire.ledger_range``, the range's held
+  statement as the lean calendar runs it (``wire_range.ledger_range``, the range's held
   minutes as a list). In their own round-robin with the floor.
 
 Writes: single-row INSERT commits/s (autocommit, one client per database) on two
@@ -68,7 +68,8 @@ from benchmarks._harness import (
 )
 from slotcap import open_store
 from slotcap.adapters.sql.held_sql import LEDGER_HELD, LEDGER_ROW, period_held_sql
-from slotcap.adapters.sql.wire import ledger_range, ledger_row
+from slotcap.adapters.sql.wire import ledger_row
+from slotcap.adapters.sql.wire_range import ledger_range
 from slotcap.migration.phases import migrate
 from slotcap.migration.transitions.common import ensure_ledger
 from slotcap.schema.legacy import create_legacy_schema

@@ -336,7 +336,7 @@ def test_the_lean_calendar_across_a_year_an_empty_range_and_an_unsized_row(
 
 
 def test_work_meanwhile_that_fails_leaves_the_connection_idle(expanded: str) -> None:
-    from slotcap.adapters.sql.wire import ledger_range_array
+    from slotcap.adapters.sql.wire_range import ledger_range_array
 
     store = slotcap.open_store(expanded)
     assert isinstance(store, PostgresStore)

@@ -1,4 +1,4 @@
-"""The lean calendar's decode (adapters/sql/wire.py ``range_places``/``range_minutes``,
+"""The lean calendar's decode (adapters/sql/wire_range.py ``range_places``/``range_minutes``,
 adapters/sql/held_sql.py ``calendar_skeleton``/``set_booked``): the range's one int8
 array read in PostgreSQL's binary format, and the entries built from the slots before
 the reply then completed — the very entries the row-by-row and dense builds make."""
@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from slotcap.adapters.sql import held_sql
-from slotcap.adapters.sql.wire import range_minutes, range_places
+from slotcap.adapters.sql.wire_range import range_minutes, range_places
 from slotcap.domain.model import ClinicTimeSlot, Period
 
 

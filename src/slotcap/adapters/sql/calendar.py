@@ -21,7 +21,8 @@ from slotcap.adapters.sql.reads import SqlReads
 from slotcap.adapters.sql.rows import slot_of
 from slotcap.adapters.sql.statements import Statements
 from slotcap.adapters.sql.store import Params, Row, Session, SqlCore
-from slotcap.adapters.sql.wire import PoolerMet, ledger_range_array, range_minutes
+from slotcap.adapters.sql.wire import PoolerMet
+from slotcap.adapters.sql.wire_range import ledger_range_array, range_minutes
 from slotcap.domain.closures import Closure
 from slotcap.domain.model import ClinicTimeSlot, Period
 from slotcap.ports import CalendarEntry
@@ -77,7 +78,7 @@ class SqlCalendar(SqlPart):
 
     def _lean(self, session: Session | None, start: dt.date, end: dt.date
               ) -> list[CalendarEntry] | None:
-        """The calendar from the ledger through :func:`.wire.ledger_range_array` (one
+        """The calendar from the ledger through :func:`.wire_range.ledger_range_array` (one
         libpq call, one row of one int8 array; the entries built from the catalogue
         snapshot while the server reads it) and the reads' fresh snapshots, on
         ``SqlReads.lean_connection(session)``; None where that path does not answer (as
@@ -139,7 +140,7 @@ _Slots = Mapping[tuple[int, Period], ClinicTimeSlot]
 class DecodeMemo:
     """The lean calendar's last decodes: the entries built from a range's bytes, kept
     for when the server sends the same bytes again — a memo of the decode, not of the
-    answer. The database is asked on every call (:func:`.wire.ledger_range_array`);
+    answer. The database is asked on every call (:func:`.wire_range.ledger_range_array`);
     only where its reply (the range's int8 array, byte for byte), the range and the
     slots and closures the entries were built with are all the same as a recent
     call's does it return a new list of that call's entries (frozen: shared safely).

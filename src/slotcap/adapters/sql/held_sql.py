@@ -193,7 +193,7 @@ def dense_calendar_entries(
     slots: Mapping[tuple[int, Period], ClinicTimeSlot],
 ) -> list[CalendarEntry]:
     """The same entries from the held minutes of every (date, period) from ``start``
-    on, in order (:func:`slotcap.adapters.sql.wire.ledger_range`): ``calendar_entry``
+    on, in order (:func:`slotcap.adapters.sql.wire_range.ledger_range`): ``calendar_entry``
     inlined (no call per entry) where the slots can be set directly."""
     if _SLOT_SETTERS is None:
         return _dense_entries_made(start, booked, slots)
@@ -272,7 +272,7 @@ def calendar_skeleton(
 
 def set_booked(skeleton: list[CalendarEntry], booked: Sequence[int]) -> bool:
     """Complete :func:`calendar_skeleton`'s entries (not yet seen by anyone) with the
-    held minutes of each, in order (:func:`slotcap.adapters.sql.wire.range_minutes`):
+    held minutes of each, in order (:func:`slotcap.adapters.sql.wire_range.range_minutes`):
     then they are the frozen entries ``CalendarEntry(...)`` builds. False, and nothing
     set, where the counts differ."""
     if _SLOT_SETTERS is None or len(booked) != len(skeleton):
