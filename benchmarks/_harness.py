@@ -17,6 +17,7 @@ import json
 import math
 import os
 import platform
+import random
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +30,7 @@ from typing import Any, TypeVar
 
 __all__ = [
     "DEFAULT_PG_URL",
+    "ORDERS",
     "Stats",
     "Target",
     "add_common_arguments",
@@ -108,13 +110,27 @@ def summarize(samples_ns: Sequence[int]) -> Stats:
     )
 
 
+#: How :func:`interleave` orders the candidates of each key.
+ORDERS = ("shuffled", "cyclic")
+
+
 def interleave(
     candidates: Sequence[tuple[str, Callable[[K], object]]],
     keys: Sequence[K],
     *,
     warmup: int = 0,
+    order: str = "shuffled",
+    seed: int = 0,
 ) -> dict[str, Stats]:
-    """Time every candidate once per key, rotating which candidate goes first.
+    """Time every candidate once per key, in a new order for every key.
+
+    ``order="shuffled"`` (the default): a seeded random permutation per key, so that
+    every candidate runs first, last and right after every other candidate equally
+    often. ``order="cyclic"``: the order rotates (A B C D, B C D A, …) — every candidate
+    runs first equally often, but always right after the same neighbour, and the call
+    right after another connection's call pays for what that call left in the caches
+    (measured: whichever candidate follows the ``SELECT 1`` floor is ≈ 5 µs slower than
+    after any other; docs/benchmarks.md, "Method").
 
     The first ``warmup`` keys are run but not recorded (connections, prepared
     statements, caches). A cyclic garbage collection is run before and the collector
@@ -122,13 +138,21 @@ def interleave(
     """
     if not candidates:
         return {}
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {ORDERS}, got {order!r}")
     samples: dict[str, list[int]] = {name: [] for name, _ in candidates}
-    order = list(candidates)
+    turn = list(candidates)
+    rng = random.Random(seed)
     clock = time.perf_counter_ns
     gc.collect()
     for i, key in enumerate(keys):
-        shift = i % len(order)
-        for name, fn in order[shift:] + order[:shift]:
+        if order == "cyclic":
+            shift = i % len(turn)
+            this_key = turn[shift:] + turn[:shift]
+        else:
+            rng.shuffle(turn)
+            this_key = turn
+        for name, fn in this_key:
             started = clock()
             fn(key)
             elapsed = clock() - started

@@ -57,6 +57,7 @@ from typing import Any
 from benchmarks import _data
 from benchmarks._cli import benchmark_parser
 from benchmarks._harness import (
+    ORDERS,
     Target,
     finish,
     interleave,
@@ -97,7 +98,8 @@ _INSERT = (
 )
 
 
-def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, Any]:
+def _measure(url: str, keys: list[Key], checks: int, warmup: int, order: str
+             ) -> dict[str, Any]:
     store = open_store(url)
     floor_conn = connect_postgres(url)
     floor_conn.autocommit = True
@@ -155,11 +157,11 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
     try:
         point = interleave([(CHECK, check), (LEDGER_SQL, sql_row), (LEDGER_WIRE, lean_row),
                             (FRONTIER_SQL, with_frontier), (ROWS, rows), (FLOOR, floor)],
-                           keys[:checks + warmup], warmup=warmup)
+                           keys[:checks + warmup], warmup=warmup, order=order)
         span = max(checks // 10, 20)
         cal = interleave([(CALENDAR_FIRST, first_sight), (CALENDAR, calendar),
                           (RANGE_WIRE, lean_range), (FLOOR, floor)],
-                         keys[:span + warmup], warmup=warmup)
+                         keys[:span + warmup], warmup=warmup, order=order)
     finally:
         store.close()
         floor_conn.close()
@@ -173,7 +175,8 @@ def _measure(url: str, keys: list[Key], checks: int, warmup: int) -> dict[str, A
     return out
 
 
-def _size_run(server: str, size: int, seed: int, checks: int) -> dict[str, Any]:
+def _size_run(server: str, size: int, seed: int, checks: int, order: str
+              ) -> dict[str, Any]:
     warmup = max(20, checks // 20)
     keys = _data.check_keys(checks + warmup, seed)
     with temp_pg_database(server, f"ledger{size}") as url:
@@ -185,11 +188,11 @@ def _size_run(server: str, size: int, seed: int, checks: int) -> dict[str, Any]:
             ensure_ledger(conn, say)
         steps["ledger"] = time.perf_counter() - started
         say(f"[ledger] {size:,} rows: measuring right after the fill")
-        fresh = _measure(url, keys, checks, warmup)
+        fresh = _measure(url, keys, checks, warmup, order)
         with open_sql(url) as conn:
             conn.execute("VACUUM (ANALYZE)")
         say(f"[ledger] {size:,} rows: measuring vacuumed")
-        vacuumed = _measure(url, keys, checks, warmup)
+        vacuumed = _measure(url, keys, checks, warmup, order)
     return {"size": size, "load_seconds": steps, "after_fill": fresh, "vacuumed": vacuumed}
 
 
@@ -354,13 +357,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="alternating rounds per write setting (default 16; --quick 2)")
     parser.add_argument("--write-rows", type=int, default=None,
                         help="single-row INSERTs per round (default 200; --quick 30)")
+    parser.add_argument("--order", choices=ORDERS, default="shuffled",
+                        help="the candidates' order per key: a seeded shuffle (default: each "
+                        "runs after every other equally often) or the cyclic rotation of "
+                        "earlier rounds (each always after the same neighbour)")
     args = parser.parse_args(argv)
     if not pg_available(args.pg_url):
         say("[ledger] PostgreSQL not reachable at --pg-url")
         return 2
     sizes = args.sizes or ([2000] if args.quick else [30_000, 300_000])
     checks = args.checks or (60 if args.quick else 2000)
-    payload: dict[str, Any] = {"sizes": [_size_run(args.pg_url, s, args.seed, checks)
+    payload: dict[str, Any] = {"order": args.order,
+                               "sizes": [_size_run(args.pg_url, s, args.seed, checks, args.order)
                                          for s in sizes]}
     payload["writes"] = _writes(args.pg_url, args.write_rounds or (2 if args.quick else 16),
                                 args.write_rows or (30 if args.quick else 200), args.seed)
