@@ -54,6 +54,8 @@ def test_dense_entries_equal_the_row_entries(start: dt.date, days: int,
     slots = _slots()
     dense = held_sql.dense_calendar_entries(start, booked, slots)
     assert dense == held_sql.ledger_calendar_entries(start, end, rows, slots, lambda d: d)
-    assert dense == held_sql._dense_entries_made(start, booked, slots)
+    skeleton = held_sql.calendar_skeleton(start, days, slots)  # the lean calendar's build
+    assert skeleton is not None and held_sql.set_booked(skeleton, booked)
+    assert dense == skeleton
     assert [(e.day, e.period) for e in dense][:2] == [(start, Period.MORNING),
                                                       (start, Period.AFTERNOON)]

@@ -193,29 +193,17 @@ def dense_calendar_entries(
     slots: Mapping[tuple[int, Period], ClinicTimeSlot],
 ) -> list[CalendarEntry]:
     """The same entries from the held minutes of every (date, period) from ``start``
-    on, in order (:func:`slotcap.adapters.sql.wire_range.ledger_range`): ``calendar_entry``
-    inlined (no call per entry) where the slots can be set directly."""
-    if _SLOT_SETTERS is None:
-        return _dense_entries_made(start, booked, slots)
-    new = object.__new__
-    cls = CalendarEntry
-    set_day, set_period, set_open, set_capacity, set_booked, set_reason = _SLOT_SETTERS
+    on, in order (:func:`slotcap.adapters.sql.wire_range.ledger_range`). The lean
+    calendar builds them by :func:`calendar_skeleton` and :func:`set_booked`; this is
+    its fallback where they cannot be set by their slots, and their reference."""
     shapes = _shapes(slots)
-    out: list[CalendarEntry] = []
-    append = out.append
+    out = []
     dow = day_of_week(start)
     day = start
     held = iter(booked)
     for _ in range(len(booked) // len(_PERIODS)):
         for period, _value, is_open, capacity in shapes[dow]:
-            entry = new(cls)
-            set_day(entry, day)
-            set_period(entry, period)
-            set_open(entry, is_open)
-            set_capacity(entry, capacity)
-            set_booked(entry, next(held))
-            set_reason(entry, None)
-            append(entry)
+            out.append(calendar_entry(day, period, is_open, capacity, next(held)))
         day += _DAY
         dow = (dow + 1) % 7
     return out
@@ -279,23 +267,6 @@ def set_booked(skeleton: list[CalendarEntry], booked: Sequence[int]) -> bool:
         return False
     any(map(_SLOT_SETTERS[4], skeleton, booked))  # in C, no bytecode per entry
     return True
-
-
-def _dense_entries_made(
-    start: dt.date, booked: Sequence[int],
-    slots: Mapping[tuple[int, Period], ClinicTimeSlot],
-) -> list[CalendarEntry]:
-    shapes = _shapes(slots)
-    out = []
-    dow = day_of_week(start)
-    day = start
-    held = iter(booked)
-    for _ in range(len(booked) // len(_PERIODS)):
-        for period, _value, is_open, capacity in shapes[dow]:
-            out.append(calendar_entry(day, period, is_open, capacity, next(held)))
-        day += _DAY
-        dow = (dow + 1) % 7
-    return out
 
 
 def rows_held() -> str:
