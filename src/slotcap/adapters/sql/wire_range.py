@@ -21,14 +21,12 @@ from slotcap.adapters.sql.wire import (
     _DAY_BYTES,
     _PIPELINE_OFF,
     _day_bytes,
-    _error_of,
+    _refused,
     _run,
-    _sqlstate,
     _statement,
 )
 from slotcap.domain.model import Period
 from slotcap.sql.connection import PG_TUPLES_OK, SqlConnection
-from slotcap.sql.errors import PG_BUSY_SQLSTATES, from_postgres
 from slotcap.sql.names import LEDGER_PERIODS
 
 __all__ = ["ledger_range", "ledger_range_array", "range_minutes", "range_places"]
@@ -155,8 +153,7 @@ def _sent_then(sc: SqlConnection, statement: tuple[bytes, bytes, str], params: l
     if res is None:
         return None
     if res.status != PG_TUPLES_OK:
-        if _sqlstate(res) in PG_BUSY_SQLSTATES:
-            raise from_postgres(_error_of(res, conn), "read") from None
+        _refused(res, conn)
         return None
     return res
 
