@@ -120,6 +120,9 @@ def test_one_key_raced_with_different_requests_books_once(sql_url: str) -> None:
         t.start()
     for t in threads:
         t.join()
+    # Every thread ended in a booking, a replay or a refusal of the key: an error
+    # (e.g. two first bookings both creating the keys table) would leave one out.
+    assert len(outcomes) == len(threads), outcomes
     booked = [o for o in outcomes if not isinstance(o, Exception) and not o.replayed]  # type: ignore[attr-defined]
     assert len(booked) == 1, outcomes
     assert _count(sql_url) == 1 and _count(sql_url, IDEMPOTENCY_KEYS) == 1

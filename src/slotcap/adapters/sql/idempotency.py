@@ -65,6 +65,13 @@ _HOLDERS = f'SELECT r."patientName", r."phone" FROM "{RESERVATIONS_TABLE}" r ' \
     f'WHERE r."preferredDate" = %(day)s AND r."status" IN {HOLDING_LIST} AND '
 
 
+#: PostgreSQL's answers to a CREATE that lost a race with another creator of the same
+#: table, besides a unique violation on the catalogue (``_is_duplicate``):
+#: duplicate_table, and duplicate_object for the table's row type ("type … already
+#: exists"), seen when two first bookings of a fresh database create it at once.
+_CREATED_MEANWHILE = ("42P07", "42710")
+
+
 class KeysAndPatients(SqlPart):
     """A part of the SQL stores: the keys table, and the booking scope's duplicate
     facts and key records (through :class:`~.booking.SqlBookings`)."""
@@ -101,9 +108,10 @@ class KeysAndPatients(SqlPart):
                 mapped = self._translate(exc, "create idempotency table")
                 if mapped is None:
                     raise
-                if not isinstance(mapped, DatabaseError) or not self._is_duplicate(mapped):
+                if not isinstance(mapped, DatabaseError) or not (
+                        self._is_duplicate(mapped) or mapped.sqlstate in _CREATED_MEANWHILE):
                     raise mapped from None
-                # Another process created it at the same moment: look again.
+                # Another store created it at the same moment: look again.
             attempt += 1
             if not backoff(deadline, attempt):
                 raise StoreBusy("could not create the idempotency table within "
